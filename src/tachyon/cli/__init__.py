@@ -1,0 +1,1 @@
+"""The tachyon command line: parses, calls the library, renders. A leaf: nothing imports it."""

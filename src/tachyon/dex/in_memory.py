@@ -1,0 +1,613 @@
+"""InMemoryEngine: one market's limit order book, price-time priority, FIFO per level.
+
+Pure and deterministic: the same calls give the same ids, trades and book. Resting orders are
+plain lists (five times cheaper to build than objects, measured) indexed by the `_ID` .. `_LEVEL`
+constants. Cancel is O(1): the record is marked dead and its level's live quantity drops; dead
+records leave their queue when matching reaches them or the level is rebuilt, and emptied levels
+are swept out of the price index lazily (the best level is never empty).
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections import deque
+from collections.abc import Sequence
+from itertools import islice
+from typing import Any, Final, NoReturn
+
+from tachyon.dex.ids import AccountId, OrderId
+from tachyon.dex.model import (
+    DEFAULT_MARKET,
+    STP_DEFAULT,
+    BookDepth,
+    BookLevel,
+    MarketConfig,
+    Order,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from tachyon.dex.units import PRICE_MAX, QTY_MAX, check_positive_int
+from tachyon.dex.validation import reject_choice, validate_limit, validate_market
+from tachyon.errors import FillOrKillUnfillable, InvalidOrder, PostOnlyWouldTake
+
+TRADES_RECENT_MAX: Final = 10_000
+"""How many trades `recent_trades` remembers (the seed's capped trade log)."""
+
+_SWEEP_MIN: Final = 64
+"""A level rebuilds its queue, and a side its price index, once it holds this many dead entries
+and more dead than live: amortized O(1) per cancel, memory at most about twice the live book."""
+
+# A resting order record: [order id, owner, remaining qty, price, side, original qty,
+# qty removed by self-trade decrement, post-only, its level]. Remaining 0 marks it dead.
+_ID, _OWNER, _REM, _PRICE, _SIDE, _QTY, _REDUCED, _POST, _LEVEL = range(9)
+_Record = list[Any]  # heterogeneous on purpose: see the module docstring
+
+_BID: Final = Side.BID
+_ASK: Final = Side.ASK
+_GTC: Final = TimeInForce.GTC
+_FOK: Final = TimeInForce.FOK
+_ALLOW: Final = SelfTradePrevention.ALLOW
+_CANCEL_TAKER: Final = SelfTradePrevention.CANCEL_TAKER
+_CANCEL_BOTH: Final = SelfTradePrevention.CANCEL_BOTH
+_DECREMENT: Final = SelfTradePrevention.DECREMENT_AND_CANCEL
+_KEY_ANY: Final = -(PRICE_MAX + 1)  # below every book key: a market order crosses all levels
+_NO_CAP: Final = QTY_MAX + 1
+_new_tuple = tuple.__new__
+
+
+class _Level(deque[_Record]):
+    """The FIFO queue at one price: its live quantity, its dead records, its place in the book."""
+
+    __slots__ = ("book", "dead", "key", "qty")
+
+    def __init__(self, book: _BookSide, key: int) -> None:
+        super().__init__()
+        self.book = book
+        self.key = key
+        self.qty = 0
+        self.dead = 0
+
+
+class _BookSide:
+    """One side's levels, keyed so that the best level is always last in the ascending `keys`.
+
+    Bids are keyed by price, asks by -price: one matching loop serves both sides. Levels that
+    empty below the best stay indexed (counted in `empty`) until swept or reused.
+    """
+
+    __slots__ = ("empty", "keys", "levels", "sign")
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+        self.keys: list[int] = []
+        self.levels: dict[int, _Level] = {}
+        self.empty = 0
+
+    def level_for(self, key: int) -> _Level:
+        level = self.levels.get(key)
+        if level is None:
+            level = self.levels[key] = _Level(self, key)
+            insort(self.keys, key)
+        elif not level.qty:
+            self.empty -= 1
+        return level
+
+    def drop_top(self) -> None:
+        """Remove the best level (now empty), then any emptied levels that surface behind it."""
+        keys = self.keys
+        levels = self.levels
+        levels.pop(keys.pop()).clear()
+        while keys and not levels[keys[-1]].qty:
+            del levels[keys.pop()]
+            self.empty -= 1
+
+    def level_emptied(self, level: _Level) -> None:
+        level.clear()
+        level.dead = 0
+        if level.key == self.keys[-1]:
+            self.drop_top()
+            return
+        self.empty += 1
+        if self.empty >= _SWEEP_MIN and self.empty * 2 > len(self.keys):
+            self.keys = [key for key in self.keys if self.levels[key].qty]
+            self.levels = {key: self.levels[key] for key in self.keys}
+            self.empty = 0
+
+
+class InMemoryEngine:
+    """The default `OrderBookEngine`: see the protocol for each method's contract.
+
+    Prices must be multiples of the tick, quantities multiples of the lot and at least the
+    minimum; ids are assigned in sequence unless the caller supplies higher ones.
+    """
+
+    __slots__ = (
+        "_asks",
+        "_bids",
+        "_config",
+        "_lot",
+        "_min_qty",
+        "_next_order_id",
+        "_next_trade_id",
+        "_orders",
+        "_recent",
+        "_reduced",
+        "_taker_cut",
+        "_tick",
+    )
+
+    def __init__(self, config: MarketConfig = DEFAULT_MARKET) -> None:
+        self._config = config
+        # Copies of the config's rules, one attribute load cheaper on the hot path.
+        self._tick = config.tick_size
+        self._lot = config.lot_size
+        self._min_qty = config.min_qty
+        self._bids = _BookSide(1)
+        self._asks = _BookSide(-1)
+        self._orders: dict[int, _Record] = {}
+        self._recent: deque[Trade] = deque(maxlen=TRADES_RECENT_MAX)
+        self._reduced: list[tuple[OrderId, int]] = []
+        self._next_order_id = 1
+        self._next_trade_id = 1
+        # What self-trade decrement took off the current taker without a trade.
+        self._taker_cut = 0
+
+    @property
+    def config(self) -> MarketConfig:
+        return self._config
+
+    # -- placing ---------------------------------------------------------------------------
+
+    def place_limit(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        tif: TimeInForce = _GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        if not (
+            type(qty) is int
+            and type(price) is int
+            and 0 < qty <= QTY_MAX
+            and 0 < price <= PRICE_MAX
+            and not qty % self._lot
+            and qty >= self._min_qty
+            and not price % self._tick
+            and (tif is _GTC or type(tif) is TimeInForce)
+            and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
+            and (post_only is False or post_only is True)
+        ):
+            validate_limit(self._config, side, price, qty, tif, post_only, stp)
+        if side is _BID:
+            opposite = self._asks
+        elif side is _ASK:
+            opposite = self._bids
+        else:
+            reject_choice("side", side, Side)
+        key_limit = price * opposite.sign
+        crosses = bool(opposite.keys) and opposite.keys[-1] >= key_limit
+        if tif is not _GTC or post_only:
+            self._check_special(owner, side, price, qty, tif, post_only, stp, opposite, crosses)
+        if order_id is None:
+            oid = OrderId(self._next_order_id)
+        elif type(order_id) is int and order_id >= self._next_order_id:
+            oid = order_id
+        else:
+            _reject_order_id(order_id, self._next_order_id)
+        self._next_order_id = oid + 1
+        trades: list[Trade] = []
+        remaining = qty
+        if crosses:
+            self._taker_cut = 0
+            remaining = self._match(owner, side, oid, opposite, key_limit, qty, stp, None, trades)
+        if remaining and tif is _GTC:
+            book = self._bids if side is _BID else self._asks
+            key = price * book.sign
+            level = book.levels.get(key)
+            if level is None or not level.qty:
+                level = book.level_for(key)
+            record = [
+                oid,
+                owner,
+                remaining,
+                price,
+                side,
+                qty,
+                self._taker_cut if crosses else 0,
+                post_only,
+                level,
+            ]
+            level.append(record)
+            level.qty += remaining
+            self._orders[oid] = record
+        return oid, trades
+
+    def _check_special(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        qty: int,
+        tif: TimeInForce,
+        post_only: bool,
+        stp: SelfTradePrevention,
+        opposite: _BookSide,
+        crosses: bool,
+    ) -> None:
+        """Refuse what FOK and post-only refuse, before anything changes."""
+        if post_only:
+            if tif is not _GTC:
+                raise InvalidOrder(
+                    f"post-only orders rest on the book, so tif must be gtc, not {tif}"
+                )
+            if crosses:
+                best = opposite.keys[-1] * opposite.sign
+                raise PostOnlyWouldTake(
+                    f"post-only {side} at {price} would take liquidity at {best}"
+                )
+        elif tif is _FOK and self._fillable(owner, opposite, price * opposite.sign, qty, stp) < qty:
+            raise FillOrKillUnfillable(
+                f"fill-or-kill {side} of {qty} at {price} cannot fill completely"
+            )
+
+    def place_market(
+        self,
+        owner: AccountId,
+        side: Side,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        if not (
+            type(qty) is int
+            and 0 < qty <= QTY_MAX
+            and not qty % self._lot
+            and qty >= self._min_qty
+            and max_quote is None
+            and type(side) is Side
+            and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
+        ):
+            validate_market(self._config, side, qty, max_quote, stp)
+        if order_id is None:
+            oid = OrderId(self._next_order_id)
+        elif type(order_id) is int and order_id >= self._next_order_id:
+            oid = order_id
+        else:
+            _reject_order_id(order_id, self._next_order_id)
+        self._next_order_id = oid + 1
+        trades: list[Trade] = []
+        opposite = self._asks if side is _BID else self._bids
+        if opposite.keys:
+            if max_quote is not None:
+                self._taker_cut = 0
+            taker_qty = _NO_CAP if qty is None else qty
+            self._match(owner, side, oid, opposite, _KEY_ANY, taker_qty, stp, max_quote, trades)
+        return oid, trades
+
+    def _match(
+        self,
+        owner: AccountId,
+        side: Side,
+        oid: OrderId,
+        opposite: _BookSide,
+        key_limit: int,
+        qty: int,
+        stp: SelfTradePrevention,
+        max_quote: int | None,
+        trades: list[Trade],
+    ) -> int:
+        """Fill the taker against `opposite` while the best key is at or above `key_limit`;
+        return the taker's remaining quantity (0 if self-trade prevention stopped it)."""
+        keys, levels, sign, orders = opposite.keys, opposite.levels, opposite.sign, self._orders
+        append = trades.append
+        new = _new_tuple
+        tid = self._next_trade_id
+        rem = qty
+        stopped = False
+        while keys and keys[-1] >= key_limit:
+            key = keys[-1]
+            level = levels[key]
+            price = key * sign
+            # What the taker may fill at this level: less than its remainder if a budget cannot
+            # pay for it all (and then deeper, dearer levels cannot either).
+            left = rem if max_quote is None else min(rem, self._affordable(max_quote, price))
+            if not left:
+                break
+            start, cut = left, self._taker_cut
+            while True:
+                maker = level[0]
+                mrem = maker[_REM]
+                if not mrem:
+                    level.popleft()
+                    level.dead -= 1
+                    continue
+                if maker[_OWNER] == owner and stp is not _ALLOW:
+                    left, stopped = self._prevent_self_trade(maker, level, left, stp)
+                    if stopped or not left or not level.qty:
+                        break
+                    continue
+                fill = left if left < mrem else mrem
+                append(new(Trade, (tid, price, fill, maker[_ID], oid, maker[_OWNER], owner, side)))
+                tid += 1
+                left -= fill
+                level.qty -= fill
+                if fill == mrem:
+                    maker[_REM] = 0
+                    level.popleft()
+                    del orders[maker[_ID]]
+                    if not level.qty:
+                        opposite.drop_top()
+                        break
+                else:
+                    maker[_REM] = mrem - fill
+                if not left:
+                    break
+            rem -= start - left
+            if max_quote is not None:  # pay for what filled here, not what a self-trade cut
+                max_quote -= (
+                    price * (start - left - self._taker_cut + cut) // self._config.base_unit
+                )
+            if stopped or not left:
+                break
+        self._recent.extend(trades)
+        self._next_trade_id = tid
+        return 0 if stopped else rem
+
+    def _affordable(self, budget: int, price: int) -> int:
+        """Whole lots of base that `budget` quote minor units buy at `price`."""
+        lot = self._lot
+        return budget * self._config.base_unit // price // lot * lot
+
+    def _prevent_self_trade(
+        self, maker: _Record, level: _Level, rem: int, stp: SelfTradePrevention
+    ) -> tuple[int, bool]:
+        """Apply the taker's self-trade mode to its own resting `maker` at the front of `level`;
+        return the taker's new remaining quantity and whether the taker stops here."""
+        if stp is _CANCEL_TAKER:
+            return rem, True
+        mrem = maker[_REM]
+        if stp is _DECREMENT:
+            cut = rem if rem < mrem else mrem
+            maker[_REDUCED] += cut
+            self._taker_cut += cut
+            self._reduce_maker(maker, level, cut)
+            return rem - cut, rem == cut
+        self._reduce_maker(maker, level, mrem)
+        return rem, stp is _CANCEL_BOTH
+
+    def _reduce_maker(self, maker: _Record, level: _Level, cut: int) -> None:
+        remaining = maker[_REM] - cut
+        maker[_REM] = remaining
+        level.qty -= cut
+        self._reduced.append((maker[_ID], remaining))
+        if not remaining:
+            level.popleft()
+            del self._orders[maker[_ID]]
+            if not level.qty:
+                level.book.drop_top()
+
+    def _fillable(
+        self,
+        owner: AccountId,
+        opposite: _BookSide,
+        key_limit: int,
+        qty: int,
+        stp: SelfTradePrevention,
+    ) -> int:
+        """The quantity a taker would fill, walking orders under the same self-trade rules."""
+        filled = 0
+        rem = qty
+        for key in reversed(opposite.keys):
+            if key < key_limit:
+                break
+            for maker in opposite.levels[key]:
+                mrem = maker[_REM]
+                if not mrem:
+                    continue
+                if maker[_OWNER] == owner and stp is not _ALLOW:
+                    if stp is _CANCEL_TAKER or stp is _CANCEL_BOTH:
+                        return filled
+                    if stp is _DECREMENT:
+                        rem -= min(rem, mrem)
+                else:
+                    fill = min(rem, mrem)
+                    filled += fill
+                    rem -= fill
+                if not rem:
+                    return filled
+        return filled
+
+    # -- cancelling and reading ------------------------------------------------------------
+
+    def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:
+        record = self._orders.get(order_id)
+        if record is None or (owner is not None and record[_OWNER] != owner):
+            return False
+        del self._orders[order_id]
+        level = record[_LEVEL]
+        level.qty -= record[_REM]
+        record[_REM] = 0
+        if not level.qty:
+            level.book.level_emptied(level)
+            return True
+        level.dead += 1
+        if level.dead >= _SWEEP_MIN and level.dead * 2 > len(level):
+            live = [r for r in level if r[_REM]]
+            level.clear()
+            level.extend(live)
+            level.dead = 0
+        return True
+
+    def get_order(self, order_id: OrderId) -> Order | None:
+        record = self._orders.get(order_id)
+        return None if record is None else _order_of(record)
+
+    def open_qty(self, order_id: OrderId) -> int:
+        record = self._orders.get(order_id)
+        return 0 if record is None else int(record[_REM])
+
+    def open_orders(self) -> list[Order]:
+        """Every open order, in id order."""
+        return [_order_of(self._orders[oid]) for oid in sorted(self._orders)]
+
+    def drain_reduced(self) -> Sequence[tuple[OrderId, int]]:
+        if not self._reduced:
+            return ()
+        reduced = self._reduced
+        self._reduced = []
+        return reduced
+
+    def snapshot(self, depth: int) -> BookDepth:
+        if type(depth) is not int or depth < 0:
+            raise InvalidOrder(f"depth {depth!r} must be a non-negative integer")
+        return BookDepth(_top_levels(self._bids, depth), _top_levels(self._asks, depth))
+
+    def recent_trades(self, limit: int) -> list[Trade]:
+        if type(limit) is not int or limit < 0:
+            raise InvalidOrder(f"limit {limit!r} must be a non-negative integer")
+        return list(islice(reversed(self._recent), limit))
+
+    def estimate_market_cost(self, side: Side, qty: int) -> tuple[int, int]:
+        if type(side) is not Side:
+            reject_choice("side", side, Side)
+        check_positive_int(qty, "qty", QTY_MAX)
+        book = self._asks if side is _BID else self._bids
+        filled = cost = 0
+        notional = self._config.notional
+        for key in reversed(book.keys):
+            take = min(qty - filled, book.levels[key].qty)
+            if take:
+                filled += take
+                cost += notional(key * book.sign, take)
+                if filled == qty:
+                    break
+        return filled, cost
+
+    # -- state ---------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, object]:
+        """The whole engine as plain JSON-able values (orders in queue order), see `from_state`."""
+        resting = [
+            [r[_ID], r[_OWNER], r[_REM], r[_PRICE], str(r[_SIDE]), r[_QTY], r[_REDUCED], r[_POST]]
+            for book in (self._bids, self._asks)
+            for key in reversed(book.keys)
+            for r in book.levels[key]
+            if r[_REM]
+        ]
+        return {
+            "next_order_id": self._next_order_id,
+            "next_trade_id": self._next_trade_id,
+            "orders": resting,
+            "recent_trades": [[*t[:7], str(t.taker_side)] for t in self._recent],
+        }
+
+    @classmethod
+    def from_state(cls, config: MarketConfig, state: dict[str, Any]) -> InMemoryEngine:
+        """Rebuild an engine from `to_state` output, then check its invariants."""
+        engine = cls(config)
+        for oid, owner, rem, price, side, qty, reduced, post in state["orders"]:
+            book = engine._bids if Side(side) is _BID else engine._asks
+            level = book.level_for(price * book.sign)
+            record = [
+                OrderId(oid),
+                AccountId(owner),
+                rem,
+                price,
+                Side(side),
+                qty,
+                reduced,
+                bool(post),
+                level,
+            ]
+            level.append(record)
+            level.qty += rem
+            engine._orders[oid] = record
+        for trade_id, price, qty, maker_order_id, taker_order_id, maker, taker, taker_side in state[
+            "recent_trades"
+        ]:
+            trade = Trade(
+                trade_id, price, qty, maker_order_id, taker_order_id, maker, taker, Side(taker_side)
+            )
+            engine._recent.append(trade)
+        engine._next_order_id = int(state["next_order_id"])
+        engine._next_trade_id = int(state["next_trade_id"])
+        engine.check_invariants()
+        return engine
+
+    def save_to_path(self, path: str) -> None:
+        """Write the book and recent trades to `path` atomically (temporary file, then rename)."""
+        from tachyon.dex import _files  # noqa: PLC0415  (file I/O stays off the pure import path)
+
+        _files.save_engine_state(path, self._config, self.to_state())
+
+    @classmethod
+    def load_from_path(cls, path: str, config: MarketConfig = DEFAULT_MARKET) -> InMemoryEngine:
+        """Load what `save_to_path` wrote; the file must be for a market with the same pair."""
+        from tachyon.dex import _files  # noqa: PLC0415
+
+        state = _files.load_engine_state(path, config)
+        try:
+            return cls.from_state(config, state)
+        except (AssertionError, KeyError, TypeError, ValueError) as exc:
+            raise _files.corrupt(path, f"engine state does not hold together ({exc!r})") from exc
+
+    def check_invariants(self) -> None:
+        live = 0
+        for book in (self._bids, self._asks):
+            assert book.keys == sorted(set(book.keys)), "level keys out of order"
+            assert set(book.keys) == set(book.levels), "level index and levels disagree"
+            assert book.empty == sum(1 for level in book.levels.values() if not level.qty)
+            assert not book.keys or book.levels[book.keys[-1]].qty, "best level is empty"
+            for key, level in book.levels.items():
+                records = [r for r in level if r[_REM]]
+                assert level.key == key and level.book is book
+                assert level.qty == sum(r[_REM] for r in records), f"level {key} quantity"
+                assert level.dead == len(level) - len(records), f"level {key} dead count"
+                ids = [r[_ID] for r in records]
+                assert ids == sorted(ids), f"level {key} breaks time priority"
+                for r in records:
+                    assert r[_LEVEL] is level and r[_PRICE] * book.sign == key
+                    assert r[_SIDE] is (_BID if book.sign == 1 else _ASK)
+                    assert self._orders[r[_ID]] is r, f"order {r[_ID]} not indexed"
+                    assert r[_PRICE] % self._tick == 0 and r[_REM] % self._lot == 0
+                    assert 0 < r[_REM] <= r[_QTY] - r[_REDUCED]
+                live += len(records)
+        assert live == len(self._orders), "order index holds orders not on the book"
+        if self._bids.keys and self._asks.keys:
+            assert self._bids.keys[-1] < -self._asks.keys[-1], "book is crossed"
+        assert all(oid < self._next_order_id for oid in self._orders)
+
+
+def _top_levels(book: _BookSide, depth: int) -> list[BookLevel]:
+    levels = book.levels
+    sign = book.sign
+    live = (levels[key] for key in reversed(book.keys) if levels[key].qty)
+    return [BookLevel(level.key * sign, level.qty) for level in islice(live, depth)]
+
+
+def _order_of(record: _Record) -> Order:
+    qty = record[_QTY]
+    rem = record[_REM]
+    return Order(
+        record[_ID],
+        record[_OWNER],
+        record[_SIDE],
+        record[_PRICE],
+        qty,
+        rem,
+        qty - rem - record[_REDUCED],
+        record[_POST],
+    )
+
+
+def _reject_order_id(order_id: object, next_order_id: int) -> NoReturn:
+    raise InvalidOrder(f"order id {order_id!r} must be an integer of at least {next_order_id}")

@@ -1,0 +1,105 @@
+"""The TachyonError tree: every refusal the library can raise, each with a stable `code`.
+
+    TachyonError
+    ├── InvalidInput            a value breaks a rule (its message names the value and the rule)
+    │   ├── InvalidAmount       not a number, zero, negative, too many decimals, over the maximum
+    │   ├── PriceNotMultipleOfTick
+    │   ├── QtyNotMultipleOfLot
+    │   ├── QtyBelowMin
+    │   ├── InvalidOrder        contradictory options (post-only with IOC, market ask by quote, ...)
+    │   └── InvalidConfig       a market, fee schedule or engine name that cannot work
+    ├── NotFound
+    │   ├── MarketNotFound
+    │   ├── TokenNotFound
+    │   └── OrderNotFound
+    ├── OrderNotOwned           an order exists but belongs to another account
+    ├── OrderRejected           the book refused the order as it stands; nothing changed
+    │   ├── FillOrKillUnfillable
+    │   └── PostOnlyWouldTake
+    ├── InsufficientFunds       available (or locked) balance too small; nothing changed
+    ├── AlreadyExists           a market or token registered twice
+    └── CorruptData             a saved file that is not what it claims (names file and problem)
+
+Callers translate in one place: the CLI into one stderr line and exit 1, the node into one
+error schema keyed by `code`.
+"""
+
+from __future__ import annotations
+
+
+class TachyonError(Exception):
+    """Base of every error tachyon raises on purpose; `code` is stable for machines."""
+
+    code = "error"
+
+
+class InvalidInput(TachyonError, ValueError):
+    code = "invalid_input"
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"
+
+
+class PriceNotMultipleOfTick(InvalidInput):
+    code = "price_not_multiple_of_tick"
+
+
+class QtyNotMultipleOfLot(InvalidInput):
+    code = "qty_not_multiple_of_lot"
+
+
+class QtyBelowMin(InvalidInput):
+    code = "qty_below_min"
+
+
+class InvalidOrder(InvalidInput):
+    code = "invalid_order"
+
+
+class InvalidConfig(InvalidInput):
+    code = "invalid_config"
+
+
+class NotFound(TachyonError, LookupError):
+    code = "not_found"
+
+
+class MarketNotFound(NotFound):
+    code = "market_not_found"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+class OrderNotOwned(TachyonError):
+    code = "order_not_owned"
+
+
+class OrderRejected(TachyonError):
+    code = "order_rejected"
+
+
+class FillOrKillUnfillable(OrderRejected):
+    code = "fill_or_kill_unfillable"
+
+
+class PostOnlyWouldTake(OrderRejected):
+    code = "post_only_would_take"
+
+
+class InsufficientFunds(TachyonError):
+    code = "insufficient_funds"
+
+
+class AlreadyExists(TachyonError):
+    code = "already_exists"
+
+
+class CorruptData(TachyonError):
+    code = "corrupt_data"
