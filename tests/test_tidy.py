@@ -10,7 +10,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "tachyon"
 PURE_PACKAGES = ("dex", "ledger", "exchange")
-FORBIDDEN_IN_PURE = {"time", "random", "os", "socket", "sqlite3", "asyncio", "datetime", "tempfile", "secrets"}
+FORBIDDEN_IN_PURE = {
+    "time",
+    "random",
+    "os",
+    "socket",
+    "sqlite3",
+    "asyncio",
+    "datetime",
+    "tempfile",
+    "secrets",
+}
 # The seed's engine save/load helper is the one module of the pure packages that touches files;
 # nothing on the matching path imports it.
 PURE_EXCEPTIONS = {SRC / "dex" / "_files.py"}
@@ -30,15 +40,19 @@ def test_module_rules(path: Path) -> None:
     problems = []
     if ast.get_docstring(tree) is None:
         problems.append("module has no docstring")
-    for marker in ("TODO", "FIXME", "XXX"):
-        if marker in source:
-            problems.append(f"{marker} found: open an issue instead")
+    problems.extend(
+        f"{marker} found: open an issue instead"
+        for marker in ("TODO", "FIXME", "XXX")
+        if marker in source
+    )
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             assert node.end_lineno is not None
             length = node.end_lineno - node.lineno + 1
             if length > FUNCTION_LINES_MAX:
-                problems.append(f"line {node.lineno}: {node.name} is {length} lines (max {FUNCTION_LINES_MAX})")
+                problems.append(
+                    f"line {node.lineno}: {node.name} is {length} lines (max {FUNCTION_LINES_MAX})"
+                )
         if not _is_pure(path):
             continue
         if isinstance(node, ast.Constant) and isinstance(node.value, float):
@@ -51,8 +65,10 @@ def test_module_rules(path: Path) -> None:
             names = {node.module.split(".")[0]}
         else:
             names = set()
-        for name in sorted(names & FORBIDDEN_IN_PURE):
-            problems.append(f"line {node.lineno}: the pure core imports {name}")
+        problems.extend(
+            f"line {node.lineno}: the pure core imports {name}"
+            for name in sorted(names & FORBIDDEN_IN_PURE)
+        )
     assert not problems, f"{path.relative_to(SRC)}: " + "; ".join(problems)
 
 

@@ -13,18 +13,26 @@ TACHYON = shutil.which("tachyon", path=str(Path(sys.executable).parent)) or "tac
 
 
 def test_demo_json_ends_with_exact_balances() -> None:
-    result = subprocess.run([TACHYON, "--format", "json", "demo"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [TACHYON, "--format", "json", "demo"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     last = document["steps"][-1]
-    balances = {owner: {row["token"]: row for row in rows} for owner, rows in last["balances"].items()}
+    balances = {
+        owner: {row["token"]: row for row in rows} for owner, rows in last["balances"].items()
+    }
     # alice: bought 10 at 100, 2 at 99, 3 at 101 (1000 + 198 + 303 = 1501 USDC spent).
     assert balances["alice"]["BASE"] == {"token": "BASE", "available": "15", "locked": "0"}
     assert balances["alice"]["USDC"] == {"token": "USDC", "available": "998499", "locked": "0"}
     # bob: sold 15, still asks 5 at 101.
     assert balances["bob"]["BASE"] == {"token": "BASE", "available": "5", "locked": "5"}
     assert balances["bob"]["USDC"] == {"token": "USDC", "available": "1501", "locked": "0"}
-    assert last["orderbook"] == {"market": "BASE/USDC", "bids": [], "asks": [{"price": "101", "qty": "5"}]}
+    assert last["orderbook"] == {
+        "market": "BASE/USDC",
+        "bids": [],
+        "asks": [{"price": "101", "qty": "5"}],
+    }
     assert [trade["trade_id"] for trade in document["trades"]] == [3, 2, 1]
 
 
@@ -32,12 +40,16 @@ def test_demo_table_and_format_after_command() -> None:
     table = subprocess.run([TACHYON, "demo"], capture_output=True, text=True, check=False)
     assert table.returncode == 0, table.stderr
     assert "invariants hold" in table.stdout
-    after = subprocess.run([TACHYON, "demo", "--format", "json"], capture_output=True, text=True, check=False)
+    after = subprocess.run(
+        [TACHYON, "demo", "--format", "json"], capture_output=True, text=True, check=False
+    )
     assert after.returncode == 0
     assert json.loads(after.stdout)["market"] == "BASE/USDC"
 
 
 def test_unknown_format_is_a_usage_error() -> None:
-    result = subprocess.run([TACHYON, "--format", "yaml", "demo"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [TACHYON, "--format", "yaml", "demo"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2
     assert "yaml" in result.stderr
