@@ -65,8 +65,9 @@ def test_module_rules(path: Path) -> None:
             names = {node.module.split(".")[0]}
         else:
             names = set()
+        line = getattr(node, "lineno", 0)
         problems.extend(
-            f"line {node.lineno}: the pure core imports {name}"
+            f"line {line}: the pure core imports {name}"
             for name in sorted(names & FORBIDDEN_IN_PURE)
         )
     assert not problems, f"{path.relative_to(SRC)}: " + "; ".join(problems)
