@@ -55,6 +55,7 @@ _DECREMENT: Final = SelfTradePrevention.DECREMENT_AND_CANCEL
 _KEY_ANY: Final = -(PRICE_MAX + 1)  # below every book key: a market order crosses all levels
 _NO_CAP: Final = QTY_MAX + 1
 _new_tuple = tuple.__new__
+_SIDE_NAMES: Final = frozenset(side.value for side in Side)
 
 
 class _Level(deque[_Record]):
@@ -322,7 +323,7 @@ class InMemoryEngine:
             left = rem if max_quote is None else min(rem, self._affordable(max_quote, price))
             if not left:
                 break
-            start, cut = left, self._taker_cut
+            start = left
             while True:
                 maker = level[0]
                 mrem = maker[_REM]
@@ -331,7 +332,9 @@ class InMemoryEngine:
                     level.dead -= 1
                     continue
                 if maker[_OWNER] == owner and stp is not _ALLOW:
-                    left, stopped = self._prevent_self_trade(maker, level, left, stp)
+                    rem, start, left, stopped = self._prevent_self_trade(
+                        maker, level, rem, start, left, stp
+                    )
                     if stopped or not left or not level.qty:
                         break
                     continue
@@ -351,11 +354,9 @@ class InMemoryEngine:
                     maker[_REM] = mrem - fill
                 if not left:
                     break
-            rem -= start - left
-            if max_quote is not None:  # pay for what filled here, not what a self-trade cut
-                max_quote -= (
-                    price * (start - left - self._taker_cut + cut) // self._config.base_unit
-                )
+            rem -= start - left  # what filled at this level
+            if max_quote is not None:
+                max_quote -= price * (start - left) // self._config.base_unit
             if stopped or not left:
                 break
         self._recent.extend(trades)
@@ -368,21 +369,36 @@ class InMemoryEngine:
         return budget * self._config.base_unit // price // lot * lot
 
     def _prevent_self_trade(
-        self, maker: _Record, level: _Level, rem: int, stp: SelfTradePrevention
-    ) -> tuple[int, bool]:
-        """Apply the taker's self-trade mode to its own resting `maker` at the front of `level`;
-        return the taker's new remaining quantity and whether the taker stops here."""
+        self,
+        maker: _Record,
+        level: _Level,
+        rem: int,
+        start: int,
+        left: int,
+        stp: SelfTradePrevention,
+    ) -> tuple[int, int, int, bool]:
+        """Apply the taker's self-trade mode to its own resting `maker` at the front of `level`.
+
+        Takes and returns `_match`'s per-level accounting (remaining at level entry, allowance
+        at entry, allowance left) plus whether the taker stops here.
+        """
         if stp is _CANCEL_TAKER:
-            return rem, True
+            return rem, start, left, True
         mrem = maker[_REM]
-        if stp is _DECREMENT:
-            cut = rem if rem < mrem else mrem
-            maker[_REDUCED] += cut
-            self._taker_cut += cut
-            self._reduce_maker(maker, level, cut)
-            return rem - cut, rem == cut
-        self._reduce_maker(maker, level, mrem)
-        return rem, stp is _CANCEL_BOTH
+        if stp is not _DECREMENT:
+            self._reduce_maker(maker, level, mrem)
+            return rem, start, left, stp is _CANCEL_BOTH
+        now = rem - (start - left)  # the taker's remaining quantity at this moment
+        cut = now if now < mrem else mrem
+        maker[_REDUCED] += cut
+        self._taker_cut += cut
+        self._reduce_maker(maker, level, cut)
+        # A decrement uses up the taker's quantity, not what its budget buys at this price.
+        rem -= cut
+        if now - cut < left:
+            start -= left - (now - cut)
+            left = now - cut
+        return rem, start, left, now == cut
 
     def _reduce_maker(self, maker: _Record, level: _Level, cut: int) -> None:
         remaining = maker[_REM] - cut
@@ -512,7 +528,9 @@ class InMemoryEngine:
 
     @classmethod
     def from_state(cls, config: MarketConfig, state: dict[str, Any]) -> InMemoryEngine:
-        """Rebuild an engine from `to_state` output, then check its invariants."""
+        """Rebuild an engine from `to_state` output, then check its invariants; raises
+        ValueError naming the first field that is not what `to_state` writes."""
+        _check_state(state)
         engine = cls(config)
         for oid, owner, rem, price, side, qty, reduced, post in state["orders"]:
             book = engine._bids if Side(side) is _BID else engine._asks
@@ -585,6 +603,33 @@ class InMemoryEngine:
         if self._bids.keys and self._asks.keys:
             assert self._bids.keys[-1] < -self._asks.keys[-1], "book is crossed"
         assert all(oid < self._next_order_id for oid in self._orders)
+
+
+def _check_state(state: dict[str, Any]) -> None:
+    def expect(ok: bool, what: str) -> None:
+        if not ok:
+            raise ValueError(what)
+
+    def positive(value: object) -> bool:
+        return type(value) is int and value > 0
+
+    orders, trades = state.get("orders"), state.get("recent_trades")
+    if not isinstance(orders, list) or not isinstance(trades, list):
+        raise ValueError("orders and recent_trades must be lists")
+    for row in orders:
+        expect(isinstance(row, list) and len(row) == len(range(_LEVEL)), f"order row {row!r}")
+        oid, owner, rem, price, side, qty, reduced, post = row
+        expect(all(positive(v) for v in (oid, rem, price, qty)), f"order {oid!r}: ids and sizes")
+        expect(type(owner) is str and bool(owner) and side in _SIDE_NAMES, f"order {oid}")
+        expect(type(reduced) is int and reduced >= 0 and type(post) is bool, f"order {oid} flags")
+    for row in trades:
+        expect(isinstance(row, list) and len(row) == len(Trade._fields), f"trade row {row!r}")
+        expect(all(positive(v) for v in row[:5]), f"trade {row[0]!r}: ids and sizes")
+        expect(all(type(v) is str for v in row[5:]) and row[7] in _SIDE_NAMES, "trade")
+    next_order, next_trade = state.get("next_order_id"), state.get("next_trade_id")
+    expect(positive(next_order) and positive(next_trade), "next ids must be positive integers")
+    expect(all(row[0] < next_order for row in orders), "an order id is not below next_order_id")
+    expect(all(row[0] < next_trade for row in trades), "a trade id is not below next_trade_id")
 
 
 def _top_levels(book: _BookSide, depth: int) -> list[BookLevel]:

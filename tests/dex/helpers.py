@@ -1,0 +1,119 @@
+"""Shared helpers for the engine unit tests: owners, configs, state capture, no-change checks.
+
+Plain functions imported by the test modules (not fixtures), so each test reads top to bottom.
+"""
+
+from __future__ import annotations
+
+import random
+
+from tachyon.dex.ids import AccountId, OrderId, TradeId
+from tachyon.dex.in_memory import InMemoryEngine
+from tachyon.dex.model import (
+    BookDepth,
+    MarketConfig,
+    Order,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+    Trade,
+)
+
+ALICE = AccountId("alice")
+BOB = AccountId("bob")
+CAROL = AccountId("carol")
+
+ODD_MARKET = MarketConfig(tick_size=5, lot_size=10, min_qty=20, base_decimals=1)
+"""Non-default units: tick 5, lot 10, minimum 20, and 10 base minor units per whole token."""
+
+DEEP = 1_000
+
+Capture = tuple[dict[str, object], BookDepth, list[object]]
+
+
+def capture(engine: InMemoryEngine) -> Capture:
+    """Everything observable about the engine that reading does not change."""
+    return engine.to_state(), engine.snapshot(DEEP), list(engine.open_orders())
+
+
+def next_id(engine: InMemoryEngine) -> int:
+    value = engine.to_state()["next_order_id"]
+    assert isinstance(value, int)
+    return value
+
+
+def assert_unchanged(engine: InMemoryEngine, before: Capture, expected_next_id: int) -> None:
+    """The engine is as `before`, nothing awaits drain_reduced, and no order id was consumed."""
+    assert capture(engine) == before
+    assert list(engine.drain_reduced()) == []
+    engine.check_invariants()
+    # A far-from-the-market bid changes nothing else and shows which id comes next.
+    far_price = engine.config.tick_size
+    oid, trades = engine.place_limit(CAROL, Side.BID, far_price, engine.config.min_qty)
+    assert (oid, trades) == (expected_next_id, [])
+    engine.check_invariants()
+
+
+def random_calls(engine: InMemoryEngine, seed: int, count: int) -> list[object]:
+    """Feed `engine` a seeded mix of calls and return every result (or exception type)."""
+    rng = random.Random(seed)
+    config = engine.config
+    results: list[object] = []
+    owners = [ALICE, BOB, CAROL]
+    for _ in range(count):
+        owner = rng.choice(owners)
+        side = rng.choice([Side.BID, Side.ASK])
+        price = config.tick_size * rng.randint(95, 105)
+        qty = config.min_qty + config.lot_size * rng.randint(0, 6)
+        stp = rng.choice(list(SelfTradePrevention))
+        roll = rng.random()
+        try:
+            if roll < 0.5:
+                tif = rng.choice(list(TimeInForce))
+                results.append(engine.place_limit(owner, side, price, qty, tif=tif, stp=stp))
+            elif roll < 0.65:
+                results.append(engine.place_market(owner, side, qty, stp=stp))
+            elif roll < 0.75:
+                results.append(engine.place_limit(owner, side, price, qty, post_only=True))
+            else:
+                results.append(engine.cancel(OrderId(rng.randint(1, next_id(engine))), owner))
+        except Exception as exc:  # the exception type is part of the result
+            results.append(type(exc))
+        results.append(list(engine.drain_reduced()))
+        engine.check_invariants()
+    return results
+
+
+def trade_summary(trades: list[Trade]) -> list[tuple[int, int, int, str]]:
+    """(price, qty, maker order id, maker owner) per trade: what most tests check."""
+    return [(t.price, t.qty, t.maker_order_id, t.maker_owner) for t in trades]
+
+
+def order(
+    oid: int,
+    owner: AccountId,
+    side: Side,
+    price: int,
+    qty: int,
+    remaining: int,
+    filled: int,
+    post_only: bool = False,
+) -> Order:
+    """An expected `Order`, ids given as plain ints."""
+    return Order(OrderId(oid), owner, side, price, qty, remaining, filled, post_only)
+
+
+def trade(
+    tid: int,
+    price: int,
+    qty: int,
+    maker: int,
+    taker: int,
+    maker_owner: AccountId,
+    taker_owner: AccountId,
+    side: Side,
+) -> Trade:
+    """An expected `Trade`, ids given as plain ints."""
+    return Trade(
+        TradeId(tid), price, qty, OrderId(maker), OrderId(taker), maker_owner, taker_owner, side
+    )

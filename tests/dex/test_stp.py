@@ -1,0 +1,341 @@
+"""Goal: each self-trade-prevention mode does what SelfTradePrevention documents, and reports it.
+Method: books where a taker meets its owner's resting orders; exact trades, book and drain_reduced."""
+
+from __future__ import annotations
+
+import pytest
+
+from tachyon.dex.ids import OrderId
+from tachyon.dex.in_memory import InMemoryEngine
+from tachyon.dex.model import (
+    STP_DEFAULT,
+    BookDepth,
+    BookLevel,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from tachyon.errors import FillOrKillUnfillable
+from tests.dex.helpers import ALICE, BOB, CAROL, capture, next_id, order, trade_summary
+
+STP = SelfTradePrevention
+
+
+def own_then_other() -> InMemoryEngine:
+    """Asks: 1 bob 5@100, 2 alice 5@101, 3 carol 5@101 (behind alice's)."""
+    engine = InMemoryEngine()
+    engine.place_limit(BOB, Side.ASK, 100, 5)
+    engine.place_limit(ALICE, Side.ASK, 101, 5)
+    engine.place_limit(CAROL, Side.ASK, 101, 5)
+    return engine
+
+
+def test_default_mode_is_cancel_maker() -> None:
+    assert STP_DEFAULT is STP.CANCEL_MAKER
+    engine = own_then_other()
+    oid, trades = engine.place_limit(ALICE, Side.BID, 101, 15)
+    assert trade_summary(trades) == [(100, 5, 1, BOB), (101, 5, 3, CAROL)]
+    assert list(engine.drain_reduced()) == [(2, 0)]
+    assert engine.get_order(OrderId(2)) is None
+    assert engine.get_order(oid) == order(oid, ALICE, Side.BID, 101, 15, 5, 10, False)
+    engine.check_invariants()
+
+
+def test_cancel_maker_cancels_every_own_maker_it_meets() -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.BID, 100, 5)
+    engine.place_limit(ALICE, Side.BID, 99, 5)
+    engine.place_limit(BOB, Side.BID, 99, 5)
+    _, trades = engine.place_limit(ALICE, Side.ASK, 99, 5, stp=STP.CANCEL_MAKER)
+    assert trade_summary(trades) == [(99, 5, 3, BOB)]
+    assert list(engine.drain_reduced()) == [(1, 0), (2, 0)]
+    assert engine.snapshot(5) == BookDepth([], [])
+    engine.check_invariants()
+
+
+def test_cancel_taker_keeps_earlier_fills_and_the_maker() -> None:
+    engine = own_then_other()
+    oid, trades = engine.place_limit(ALICE, Side.BID, 101, 15, stp=STP.CANCEL_TAKER)
+    assert trade_summary(trades) == [(100, 5, 1, BOB)]
+    assert engine.get_order(oid) is None  # the rest of the taker is cancelled, not rested
+    assert engine.get_order(OrderId(2)) == order(2, ALICE, Side.ASK, 101, 5, 5, 0, False)
+    assert list(engine.drain_reduced()) == []
+    assert engine.snapshot(5) == BookDepth([], [BookLevel(101, 10)])
+    engine.check_invariants()
+
+
+def test_cancel_both_cancels_the_maker_and_the_taker_rest() -> None:
+    engine = own_then_other()
+    oid, trades = engine.place_limit(ALICE, Side.BID, 101, 15, stp=STP.CANCEL_BOTH)
+    assert trade_summary(trades) == [(100, 5, 1, BOB)]
+    assert engine.get_order(oid) is None
+    assert engine.get_order(OrderId(2)) is None
+    assert list(engine.drain_reduced()) == [(2, 0)]
+    assert engine.snapshot(5) == BookDepth([], [BookLevel(101, 5)])
+    engine.check_invariants()
+
+
+def test_decrement_taker_larger_cancels_maker_and_keeps_matching() -> None:
+    engine = own_then_other()
+    oid, trades = engine.place_limit(ALICE, Side.BID, 101, 12, stp=STP.DECREMENT_AND_CANCEL)
+    # 5 filled from bob, 5 decremented against alice's own ask, 2 filled from carol.
+    assert trade_summary(trades) == [(100, 5, 1, BOB), (101, 2, 3, CAROL)]
+    assert list(engine.drain_reduced()) == [(2, 0)]
+    assert engine.get_order(oid) is None
+    assert engine.get_order(OrderId(3)) == order(3, CAROL, Side.ASK, 101, 5, 3, 2, False)
+    engine.check_invariants()
+
+
+def test_decrement_taker_smaller_reduces_the_maker_without_a_trade() -> None:
+    engine = InMemoryEngine()
+    maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 10)
+    oid, trades = engine.place_limit(ALICE, Side.BID, 100, 4, stp=STP.DECREMENT_AND_CANCEL)
+    assert trades == []
+    assert engine.get_order(oid) is None
+    assert list(engine.drain_reduced()) == [(maker, 6)]
+    # The reduction is not a fill.
+    assert engine.get_order(maker) == order(maker, ALICE, Side.ASK, 100, 10, 6, 0, False)
+    assert engine.snapshot(5) == BookDepth([], [BookLevel(100, 6)])
+    # The reduced maker keeps its place at the front of its level.
+    engine.place_limit(BOB, Side.ASK, 100, 5)
+    _, taken = engine.place_limit(CAROL, Side.BID, 100, 6)
+    assert trade_summary(taken) == [(100, 6, maker, ALICE)]
+    engine.check_invariants()
+
+
+def test_decrement_equal_sizes_cancels_both() -> None:
+    engine = InMemoryEngine()
+    maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 5)
+    oid, trades = engine.place_limit(ALICE, Side.BID, 100, 5, stp=STP.DECREMENT_AND_CANCEL)
+    assert trades == []
+    assert list(engine.drain_reduced()) == [(maker, 0)]
+    assert engine.get_order(maker) is None
+    assert engine.get_order(oid) is None
+    assert engine.snapshot(5) == BookDepth([], [])
+    engine.check_invariants()
+
+
+def test_decrement_then_rest_records_the_cut_as_not_filled() -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 5)
+    engine.place_limit(BOB, Side.ASK, 100, 2)
+    oid, trades = engine.place_limit(ALICE, Side.BID, 100, 10, stp=STP.DECREMENT_AND_CANCEL)
+    assert trade_summary(trades) == [(100, 2, 2, BOB)]
+    assert engine.get_order(oid) == order(oid, ALICE, Side.BID, 100, 10, 3, 2, False)
+    assert list(engine.drain_reduced()) == [(1, 0)]
+    engine.check_invariants()
+
+
+def test_decrement_of_a_maker_reduced_before() -> None:
+    engine = InMemoryEngine()
+    maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 10)
+    engine.place_limit(BOB, Side.BID, 100, 3)  # bob fills 3 of alice's ask
+    assert engine.get_order(maker) == order(maker, ALICE, Side.ASK, 100, 10, 7, 3, False)
+    engine.place_limit(ALICE, Side.BID, 100, 4, stp=STP.DECREMENT_AND_CANCEL)
+    assert engine.get_order(maker) == order(maker, ALICE, Side.ASK, 100, 10, 3, 3, False)
+    engine.place_limit(ALICE, Side.BID, 100, 4, stp=STP.DECREMENT_AND_CANCEL)
+    assert engine.get_order(maker) is None
+    assert list(engine.drain_reduced()) == [(maker, 3), (maker, 0)]
+    assert engine.snapshot(5) == BookDepth([BookLevel(100, 1)], [])
+    engine.check_invariants()
+
+
+def test_allow_trades_with_itself() -> None:
+    engine = InMemoryEngine()
+    maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 5)
+    oid, trades = engine.place_limit(ALICE, Side.BID, 100, 3, stp=STP.ALLOW)
+    assert len(trades) == 1
+    trade = trades[0]
+    assert trade.maker_owner == trade.taker_owner == ALICE
+    assert (trade.maker_order_id, trade.taker_order_id, trade.qty, trade.price) == (
+        maker,
+        oid,
+        3,
+        100,
+    )
+    assert list(engine.drain_reduced()) == []
+    assert engine.open_qty(maker) == 2
+
+
+@pytest.mark.parametrize("stp", list(STP))
+def test_modes_do_not_apply_between_different_owners(stp: SelfTradePrevention) -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(BOB, Side.ASK, 100, 5)
+    _, trades = engine.place_limit(ALICE, Side.BID, 100, 5, stp=stp)
+    assert trade_summary(trades) == [(100, 5, 1, BOB)]
+    assert list(engine.drain_reduced()) == []
+
+
+@pytest.mark.parametrize(
+    "stp", [STP.CANCEL_MAKER, STP.CANCEL_TAKER, STP.CANCEL_BOTH, STP.DECREMENT_AND_CANCEL]
+)
+def test_the_takers_mode_decides_not_the_makers(stp: SelfTradePrevention) -> None:
+    # A maker placed with ALLOW does not let a preventing taker trade with it ...
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 5, stp=STP.ALLOW)
+    _, trades = engine.place_limit(ALICE, Side.BID, 100, 5, stp=stp)
+    assert trades == []
+    # ... and a maker placed with a preventing mode does not stop an ALLOW taker.
+    engine = InMemoryEngine()
+    maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 5, stp=stp)
+    _, trades = engine.place_limit(ALICE, Side.BID, 100, 5, stp=STP.ALLOW)
+    assert trade_summary(trades) == [(100, 5, maker, ALICE)]
+    assert list(engine.drain_reduced()) == []
+
+
+def test_drain_reduced_empties_after_reading() -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 5)
+    engine.place_limit(ALICE, Side.BID, 100, 5)
+    assert list(engine.drain_reduced()) == [(1, 0)]
+    assert list(engine.drain_reduced()) == []
+
+
+def test_drain_reduced_accumulates_across_calls() -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 5)
+    engine.place_limit(ALICE, Side.ASK, 101, 5)
+    engine.place_limit(ALICE, Side.BID, 100, 5)
+    engine.place_limit(ALICE, Side.BID, 101, 2, stp=STP.DECREMENT_AND_CANCEL)
+    assert list(engine.drain_reduced()) == [(1, 0), (2, 3)]
+
+
+# -- with fill-or-kill and market orders ----------------------------------------------------
+
+
+def test_fok_skips_own_makers_under_cancel_maker_when_others_suffice() -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 5)
+    engine.place_limit(BOB, Side.ASK, 100, 5)
+    _, trades = engine.place_limit(ALICE, Side.BID, 100, 5, tif=TimeInForce.FOK)
+    assert trade_summary(trades) == [(100, 5, 2, BOB)]
+    assert list(engine.drain_reduced()) == [(1, 0)]
+    engine.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("stp", "qty"),
+    [
+        (STP.CANCEL_MAKER, 10),  # own liquidity does not count
+        (STP.CANCEL_TAKER, 10),
+        (STP.CANCEL_BOTH, 10),
+        (STP.DECREMENT_AND_CANCEL, 10),
+        (STP.DECREMENT_AND_CANCEL, 5),  # a decrement is not a fill
+    ],
+)
+def test_fok_that_only_self_trade_could_fill_changes_nothing(
+    stp: SelfTradePrevention, qty: int
+) -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 5)
+    engine.place_limit(BOB, Side.ASK, 100, 5)
+    before = capture(engine)
+    expected_id = next_id(engine)
+    with pytest.raises(FillOrKillUnfillable, match=f"of {qty} at 100"):
+        engine.place_limit(ALICE, Side.BID, 100, qty, tif=TimeInForce.FOK, stp=stp)
+    assert capture(engine) == before
+    assert list(engine.drain_reduced()) == []
+    assert engine.place_limit(CAROL, Side.BID, 1, 1)[0] == expected_id
+
+
+def test_fok_under_cancel_taker_fills_before_reaching_own_order() -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(BOB, Side.ASK, 100, 5)
+    engine.place_limit(ALICE, Side.ASK, 101, 5)
+    _, trades = engine.place_limit(
+        ALICE, Side.BID, 101, 5, tif=TimeInForce.FOK, stp=STP.CANCEL_TAKER
+    )
+    assert trade_summary(trades) == [(100, 5, 1, BOB)]
+    assert engine.open_qty(OrderId(2)) == 5
+
+
+def test_fok_with_allow_counts_own_liquidity() -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 5)
+    engine.place_limit(BOB, Side.ASK, 100, 5)
+    _, trades = engine.place_limit(ALICE, Side.BID, 100, 10, tif=TimeInForce.FOK, stp=STP.ALLOW)
+    assert trade_summary(trades) == [(100, 5, 1, ALICE), (100, 5, 2, BOB)]
+
+
+@pytest.mark.parametrize(
+    ("stp", "fills", "reduced", "asks_left"),
+    [
+        (STP.CANCEL_MAKER, [(100, 5, 1, BOB), (101, 5, 3, CAROL)], [(2, 0)], []),
+        (STP.CANCEL_TAKER, [(100, 5, 1, BOB)], [], [BookLevel(101, 10)]),
+        (STP.CANCEL_BOTH, [(100, 5, 1, BOB)], [(2, 0)], [BookLevel(101, 5)]),
+        (STP.DECREMENT_AND_CANCEL, [(100, 5, 1, BOB), (101, 5, 3, CAROL)], [(2, 0)], []),
+        (STP.ALLOW, [(100, 5, 1, BOB), (101, 5, 2, ALICE), (101, 5, 3, CAROL)], [], []),
+    ],
+)
+def test_market_orders_by_qty_apply_each_mode(
+    stp: SelfTradePrevention,
+    fills: list[tuple[int, int, int, str]],
+    reduced: list[tuple[int, int]],
+    asks_left: list[BookLevel],
+) -> None:
+    engine = own_then_other()
+    _, trades = engine.place_market(ALICE, Side.BID, 20, stp=stp)
+    assert trade_summary(trades) == fills
+    assert list(engine.drain_reduced()) == reduced
+    assert engine.snapshot(5).asks == asks_left
+    engine.check_invariants()
+
+
+# -- with a quote budget --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stp", "fills", "reduced"),
+    [
+        (STP.CANCEL_MAKER, [(100, 10, 2, BOB)], [(1, 0)]),
+        (STP.CANCEL_TAKER, [], []),
+        (STP.CANCEL_BOTH, [], [(1, 0)]),
+        (STP.ALLOW, [(100, 10, 1, ALICE)], []),
+    ],
+)
+def test_market_bid_by_quote_applies_each_mode(
+    stp: SelfTradePrevention, fills: list[tuple[int, int, int, str]], reduced: list[tuple[int, int]]
+) -> None:
+    engine = InMemoryEngine()
+    engine.place_limit(ALICE, Side.ASK, 100, 10)
+    engine.place_limit(BOB, Side.ASK, 100, 10)
+    _, trades = engine.place_market(ALICE, Side.BID, None, max_quote=1000, stp=stp)
+    assert trade_summary(trades) == fills
+    assert list(engine.drain_reduced()) == reduced
+    engine.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("own_qty", "taker_qty"),
+    [
+        (10, 20),  # the decrement (10, the maker's smaller size) leaves the taker 10 to buy
+        (5, 15),  # the decrement (5) leaves the taker 10; the budget pays for 10 at 100
+    ],
+)
+def test_market_bid_by_quote_and_qty_keeps_buying_after_a_decrement(
+    own_qty: int, taker_qty: int
+) -> None:
+    # DECREMENT_AND_CANCEL reduces both by the smaller remaining *quantity* and trades nothing,
+    # so it spends none of the budget: the taker still has qty and can afford bob's lots.
+    engine = InMemoryEngine()
+    own, _ = engine.place_limit(ALICE, Side.ASK, 100, own_qty)
+    engine.place_limit(BOB, Side.ASK, 100, 10)
+    _, trades = engine.place_market(
+        ALICE, Side.BID, taker_qty, max_quote=1000, stp=STP.DECREMENT_AND_CANCEL
+    )
+    assert list(engine.drain_reduced()) == [(own, 0)]
+    assert trade_summary(trades) == [(100, 10, 2, BOB)]
+    assert engine.snapshot(5).asks == []
+    engine.check_invariants()
+
+
+def test_market_bid_by_quote_decrement_cancels_taker_when_its_qty_runs_out() -> None:
+    engine = InMemoryEngine()
+    own, _ = engine.place_limit(ALICE, Side.ASK, 100, 10)
+    engine.place_limit(BOB, Side.ASK, 100, 10)
+    _, trades = engine.place_market(
+        ALICE, Side.BID, 10, max_quote=5000, stp=STP.DECREMENT_AND_CANCEL
+    )
+    assert trades == []
+    assert list(engine.drain_reduced()) == [(own, 0)]
+    assert engine.snapshot(5).asks == [BookLevel(100, 10)]

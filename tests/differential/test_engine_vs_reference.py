@@ -1,0 +1,244 @@
+"""Goal: InMemoryEngine behaves exactly like the naive ReferenceEngine on long mixed streams.
+Method: seeded random operation streams fed to both engines, comparing every result and state."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tachyon.dex.ids import AccountId, OrderId
+from tachyon.dex.in_memory import InMemoryEngine
+from tachyon.dex.model import (
+    DEFAULT_MARKET,
+    MarketConfig,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from tests.support.reference_engine import ReferenceEngine
+
+SEEDS = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181, 6765, 10946]
+if os.environ.get("TACHYON_SEED"):
+    SEEDS.append(int(os.environ["TACHYON_SEED"]))
+
+STEPS = 2_500
+OWNERS = [AccountId(name) for name in ("alice", "bob", "carol", "dave")]
+STP_MODES = list(SelfTradePrevention)
+DEEP = 10_000
+
+CONFIGS = [
+    DEFAULT_MARKET,
+    MarketConfig(tick_size=5, lot_size=10, min_qty=20, base_decimals=1),
+    MarketConfig(tick_size=25, lot_size=4, min_qty=4, base_decimals=2),
+    MarketConfig(tick_size=1, lot_size=1000, min_qty=3000, base_decimals=3),
+]
+
+Engine = InMemoryEngine | ReferenceEngine
+
+
+@dataclass(frozen=True)
+class Op:
+    """One engine call: a method name and its arguments."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.method}({', '.join(parts)})"
+
+
+def apply(engine: Engine, op: Op) -> tuple[str, object]:
+    """Run `op`; the result, or the type of the exception it raised."""
+    try:
+        return "ok", getattr(engine, op.method)(*op.args, **op.kwargs)
+    except AssertionError:
+        raise
+    except Exception as exc:  # the type must agree between the engines
+        return "raised", type(exc).__name__
+
+
+class Stream:
+    """Draws operations that are mostly valid and often cross, from the state seen so far."""
+
+    def __init__(self, seed: int, config: MarketConfig) -> None:
+        self.rng = random.Random(seed)
+        self.config = config
+        self.next_id = 1
+        self.known_ids: list[int] = []
+        self.min_lots = config.min_qty // config.lot_size
+
+    def price(self) -> int:
+        return self.config.tick_size * self.rng.randint(90, 110)
+
+    def qty(self) -> int:
+        return self.config.lot_size * self.rng.randint(self.min_lots, self.min_lots + 12)
+
+    def owner(self) -> AccountId:
+        return self.rng.choice(OWNERS)
+
+    def stp(self) -> SelfTradePrevention:
+        if self.rng.random() < 0.3:
+            return SelfTradePrevention.CANCEL_MAKER
+        return self.rng.choice(STP_MODES)
+
+    def side(self) -> Side:
+        return self.rng.choice([Side.BID, Side.ASK])
+
+    def order_id_kwargs(self) -> dict[str, Any]:
+        roll = self.rng.random()
+        if roll < 0.05:
+            return {"order_id": OrderId(self.next_id + self.rng.randint(0, 5))}
+        if roll < 0.07:
+            return {"order_id": OrderId(self.next_id - self.rng.randint(1, 3))}
+        return {}
+
+    def invalid(self) -> Op:
+        cfg = self.config
+        choice = self.rng.randrange(10)
+        owner, side = self.owner(), self.side()
+        if choice == 0:
+            return Op("place_limit", (owner, side, self.price(), 0))
+        if choice == 1 and cfg.lot_size > 1:
+            return Op("place_limit", (owner, side, self.price(), self.qty() + 1))
+        if choice == 2 and cfg.tick_size > 1:
+            return Op("place_limit", (owner, side, self.price() + 1, self.qty()))
+        if choice == 3 and cfg.min_qty > cfg.lot_size:
+            return Op("place_limit", (owner, side, self.price(), cfg.lot_size))
+        if choice == 4:
+            return Op("place_limit", (owner, "buy", self.price(), self.qty()))
+        if choice == 5:
+            tif = self.rng.choice([TimeInForce.IOC, TimeInForce.FOK])
+            return Op(
+                "place_limit",
+                (owner, side, self.price(), self.qty()),
+                {"tif": tif, "post_only": True},
+            )
+        if choice == 6:
+            return Op("place_market", (owner, Side.ASK, self.qty()), {"max_quote": 1000})
+        if choice == 7:
+            return Op("place_market", (owner, side, None))
+        if choice == 8:
+            return Op("place_limit", (owner, side, float(self.price()), self.qty()))
+        return Op("place_market", (owner, side, self.qty()), {"stp": "allow"})
+
+    def next_op(self, open_ids: list[int]) -> Op:
+        """The next call; `open_ids` are the orders resting now (cancels aim at them)."""
+        rng = self.rng
+        roll = rng.random()
+        owner, side = self.owner(), self.side()
+        if roll < 0.32:
+            return Op(
+                "place_limit",
+                (owner, side, self.price(), self.qty()),
+                {"stp": self.stp(), **self.order_id_kwargs()},
+            )
+        if roll < 0.40:
+            tif = rng.choice([TimeInForce.IOC, TimeInForce.FOK])
+            return Op(
+                "place_limit",
+                (owner, side, self.price(), self.qty()),
+                {"tif": tif, "stp": self.stp(), **self.order_id_kwargs()},
+            )
+        if roll < 0.47:
+            return Op("place_limit", (owner, side, self.price(), self.qty()), {"post_only": True})
+        if roll < 0.54:
+            return Op(
+                "place_market",
+                (owner, side, self.qty()),
+                {"stp": self.stp(), **self.order_id_kwargs()},
+            )
+        if roll < 0.60:
+            budget = self.config.notional(
+                self.config.tick_size * 100, self.qty() * rng.randint(1, 4)
+            )
+            qty = self.qty() * rng.randint(1, 4) if rng.random() < 0.4 else None
+            return Op(
+                "place_market",
+                (owner, Side.BID, qty),
+                {"max_quote": rng.randint(1, budget), "stp": self.stp()},
+            )
+        if roll < 0.82:
+            return self.cancel(open_ids)
+        if roll < 0.84:
+            return Op("snapshot", (rng.randint(0, 5),))
+        if roll < 0.86:
+            return Op("estimate_market_cost", (side, self.qty() * rng.randint(1, 5)))
+        if roll < 0.87:
+            return Op("recent_trades", (rng.randint(0, 30),))
+        return self.invalid()
+
+    def cancel(self, open_ids: list[int]) -> Op:
+        rng = self.rng
+        roll = rng.random()
+        if open_ids and roll < 0.6:
+            oid = rng.choice(open_ids)
+        elif self.known_ids and roll < 0.85:
+            oid = rng.choice(self.known_ids[-60:])
+        else:
+            oid = rng.choice([0, -1, self.next_id, self.next_id + 50])
+        owner = None if rng.random() < 0.4 else self.owner()
+        return Op("cancel", (OrderId(oid), owner))
+
+    def observe(self, op: Op, outcome: tuple[str, object]) -> None:
+        kind, result = outcome
+        if kind == "ok" and op.method.startswith("place_"):
+            assert isinstance(result, tuple)
+            oid = int(result[0])
+            self.next_id = oid + 1
+            self.known_ids.append(oid)
+
+
+def assert_same_state(
+    fast: InMemoryEngine, ref: ReferenceEngine, ids: list[int], where: str
+) -> None:
+    assert fast.snapshot(DEEP) == ref.snapshot(DEEP), f"{where}: books differ"
+    assert list(fast.drain_reduced()) == list(ref.drain_reduced()), (
+        f"{where}: drain_reduced differs"
+    )
+    assert fast.open_orders() == ref.open_orders(), f"{where}: open orders differ"
+    for oid in ids:
+        assert fast.get_order(OrderId(oid)) == ref.get_order(OrderId(oid)), (
+            f"{where}: order {oid} differs"
+        )
+        assert fast.open_qty(OrderId(oid)) == ref.open_qty(OrderId(oid)), (
+            f"{where}: open_qty {oid} differs"
+        )
+    assert fast.recent_trades(25) == ref.recent_trades(25), f"{where}: recent trades differ"
+    fast.check_invariants()
+    ref.check_invariants()
+
+
+def run_stream(seed: int, config: MarketConfig, steps: int) -> None:
+    stream = Stream(seed, config)
+    fast = InMemoryEngine(config)
+    ref = ReferenceEngine(config)
+    for step in range(steps):
+        op = stream.next_op([order.order_id for order in ref.open_orders()])
+        where = f"seed={seed} config={config} step={step} op={op}"
+        got = apply(fast, op)
+        want = apply(ref, op)
+        assert got == want, f"{where}: InMemoryEngine gave {got}, reference gave {want}"
+        stream.observe(op, got)
+        touched = stream.known_ids[-3:] + [
+            stream.rng.randint(0, stream.next_id + 2) for _ in range(3)
+        ]
+        if op.method == "cancel":
+            touched.append(int(op.args[0]))
+        if step % 100 == 99:
+            touched = list(range(stream.next_id + 2))
+        assert_same_state(fast, ref, touched, where)
+    assert_same_state(fast, ref, list(range(stream.next_id + 2)), f"seed={seed} end of stream")
+    assert len(stream.known_ids) > steps // 3, f"seed={seed}: the stream placed too few orders"
+    assert fast.recent_trades(1), f"seed={seed}: the stream never traded"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_stream_matches_reference(seed: int) -> None:
+    config = CONFIGS[seed % len(CONFIGS)]
+    run_stream(seed, config, STEPS)

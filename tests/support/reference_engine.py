@@ -1,0 +1,362 @@
+"""A deliberately naive reference matching engine, the oracle for differential tests.
+
+Written from the `OrderBookEngine` contracts and the `SelfTradePrevention` docstrings, not
+from `InMemoryEngine`'s code: every open order lives in one Python list, and each match step
+scans that list for the best price, then the lowest order id (ids grow with time, so that is
+time priority). Fill-or-kill is decided by running the same match on a copy of the book. It is
+slow on purpose: every step is simple enough to check by reading.
+
+Conventions shared with the fast engine where the contracts leave a choice open:
+- validation uses `tachyon.dex.validation` (same rules, same exception types and messages);
+- a limit order is checked in this order: its fields, then post-only / fill-or-kill against the
+  book, then a supplied order id; a market order: its fields, then a supplied order id;
+- a market bid by `max_quote` treats its quantity as unbounded unless `qty` is also given; at
+  each maker it may fill only the whole lots the remaining budget buys at that maker's price,
+  and it stops when the budget buys no lot at the best price;
+- self-trade decrement reduces the taker's *quantity*; it spends no budget.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from tachyon.dex.ids import AccountId, OrderId, TradeId
+from tachyon.dex.in_memory import TRADES_RECENT_MAX
+from tachyon.dex.model import (
+    DEFAULT_MARKET,
+    STP_DEFAULT,
+    BookDepth,
+    BookLevel,
+    MarketConfig,
+    Order,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from tachyon.dex.units import QTY_MAX, check_positive_int
+from tachyon.dex.validation import reject_choice, validate_limit, validate_market
+from tachyon.errors import FillOrKillUnfillable, InvalidOrder, PostOnlyWouldTake
+
+
+@dataclass
+class _Resting:
+    """One open order. `reduced` counts what self-trade decrement removed without a trade."""
+
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    price: int
+    qty: int
+    remaining: int
+    reduced: int
+    post_only: bool
+
+    def as_order(self) -> Order:
+        filled = self.qty - self.remaining - self.reduced
+        return Order(
+            self.order_id,
+            self.owner,
+            self.side,
+            self.price,
+            self.qty,
+            self.remaining,
+            filled,
+            self.post_only,
+        )
+
+
+@dataclass
+class _Taker:
+    """The incoming order while it matches. `remaining` None means no quantity bound."""
+
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    limit: int | None
+    remaining: int | None
+    budget: int | None
+    stp: SelfTradePrevention
+    reduced: int = 0
+    filled: int = 0
+
+
+@dataclass
+class _Book:
+    """Everything matching changes, so that fill-or-kill can try it on a deep copy."""
+
+    orders: list[_Resting]
+    trades: list[Trade]
+    reduced: list[tuple[OrderId, int]]
+    next_trade_id: int
+
+
+class ReferenceEngine:
+    """The naive `OrderBookEngine`: one list of open orders, scanned at every step."""
+
+    def __init__(self, config: MarketConfig = DEFAULT_MARKET) -> None:
+        self._config = config
+        self._book = _Book(orders=[], trades=[], reduced=[], next_trade_id=1)
+        self._next_order_id = 1
+
+    @property
+    def config(self) -> MarketConfig:
+        return self._config
+
+    @property
+    def next_order_id(self) -> int:
+        return self._next_order_id
+
+    # -- placing -------------------------------------------------------------------------
+
+    def place_limit(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        validate_limit(self._config, side, price, qty, tif, post_only, stp)
+        if post_only:
+            best = self._best_maker(self._book, side, price)
+            if best is not None:
+                raise PostOnlyWouldTake(
+                    f"post-only {side} at {price} would take liquidity at {best.price}"
+                )
+        if tif is TimeInForce.FOK:
+            trial = copy.deepcopy(self._book)
+            taker = _Taker(OrderId(0), owner, side, price, qty, None, stp)
+            self._match(trial, taker)
+            if taker.filled != qty:
+                raise FillOrKillUnfillable(
+                    f"fill-or-kill {side} of {qty} at {price} cannot fill completely"
+                )
+        oid = self._take_order_id(order_id)
+        taker = _Taker(oid, owner, side, price, qty, None, stp)
+        trades = self._match(self._book, taker)
+        if tif is TimeInForce.GTC and taker.remaining:
+            self._book.orders.append(
+                _Resting(oid, owner, side, price, qty, taker.remaining, taker.reduced, post_only)
+            )
+        return oid, trades
+
+    def place_market(
+        self,
+        owner: AccountId,
+        side: Side,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        validate_market(self._config, side, qty, max_quote, stp)
+        oid = self._take_order_id(order_id)
+        taker = _Taker(oid, owner, side, None, qty, max_quote, stp)
+        return oid, self._match(self._book, taker)
+
+    def _take_order_id(self, order_id: OrderId | None) -> OrderId:
+        if order_id is None:
+            oid = OrderId(self._next_order_id)
+        elif type(order_id) is int and order_id >= self._next_order_id:
+            oid = order_id
+        else:
+            _bad_order_id(order_id, self._next_order_id)
+        self._next_order_id = oid + 1
+        return oid
+
+    # -- matching ------------------------------------------------------------------------
+
+    @staticmethod
+    def _crosses(side: Side, limit: int | None, maker_price: int) -> bool:
+        if limit is None:
+            return True
+        return maker_price <= limit if side is Side.BID else maker_price >= limit
+
+    def _best_maker(self, book: _Book, side: Side, limit: int | None) -> _Resting | None:
+        """The resting order a taker on `side` meets first: best price, then oldest."""
+        best: _Resting | None = None
+        for order in book.orders:
+            if order.side is side or not self._crosses(side, limit, order.price):
+                continue
+            if best is None:
+                best = order
+                continue
+            better_price = (
+                order.price < best.price if side is Side.BID else order.price > best.price
+            )
+            same_price_older = order.price == best.price and order.order_id < best.order_id
+            if better_price or same_price_older:
+                best = order
+        return best
+
+    def _lots_affordable(self, budget: int, price: int) -> int:
+        """The most base (whole lots) that `budget` quote minor units pay for at `price`."""
+        lot = self._config.lot_size
+        lot_cost = self._config.notional(price, lot)
+        return budget // lot_cost * lot
+
+    def _match(self, book: _Book, taker: _Taker) -> list[Trade]:
+        trades: list[Trade] = []
+        while taker.remaining is None or taker.remaining > 0:
+            maker = self._best_maker(book, taker.side, taker.limit)
+            if maker is None:
+                break
+            allowed = taker.remaining
+            if taker.budget is not None:
+                affordable = self._lots_affordable(taker.budget, maker.price)
+                if affordable == 0:
+                    break
+                allowed = affordable if allowed is None else min(allowed, affordable)
+            assert allowed is not None
+            if maker.owner == taker.owner and taker.stp is not SelfTradePrevention.ALLOW:
+                if not self._prevent_self_trade(book, taker, maker):
+                    break
+                continue
+            fill = min(allowed, maker.remaining)
+            trade = Trade(
+                TradeId(book.next_trade_id),
+                maker.price,
+                fill,
+                maker.order_id,
+                taker.order_id,
+                maker.owner,
+                taker.owner,
+                taker.side,
+            )
+            book.next_trade_id += 1
+            trades.append(trade)
+            book.trades.append(trade)
+            maker.remaining -= fill
+            taker.filled += fill
+            if taker.remaining is not None:
+                taker.remaining -= fill
+            if taker.budget is not None:
+                taker.budget -= self._config.notional(maker.price, fill)
+            if maker.remaining == 0:
+                book.orders.remove(maker)
+        del book.trades[:-TRADES_RECENT_MAX]
+        return trades
+
+    def _prevent_self_trade(self, book: _Book, taker: _Taker, maker: _Resting) -> bool:
+        """Apply the taker's mode to its own resting `maker`; False if the taker stops."""
+        stp = taker.stp
+        if stp is SelfTradePrevention.CANCEL_TAKER:
+            taker.remaining = 0
+            return False
+        if stp is SelfTradePrevention.DECREMENT_AND_CANCEL:
+            if taker.remaining is None:
+                cut = maker.remaining
+            else:
+                cut = min(taker.remaining, maker.remaining)
+                taker.remaining -= cut
+            taker.reduced += cut
+            maker.remaining -= cut
+            maker.reduced += cut
+            book.reduced.append((maker.order_id, maker.remaining))
+            if maker.remaining == 0:
+                book.orders.remove(maker)
+            return taker.remaining != 0
+        # CANCEL_MAKER and CANCEL_BOTH remove the resting order entirely.
+        book.orders.remove(maker)
+        book.reduced.append((maker.order_id, 0))
+        if stp is SelfTradePrevention.CANCEL_BOTH:
+            taker.remaining = 0
+            return False
+        return True
+
+    # -- cancelling and reading ----------------------------------------------------------
+
+    def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:
+        for order in self._book.orders:
+            if order.order_id == order_id:
+                if owner is not None and order.owner != owner:
+                    return False
+                self._book.orders.remove(order)
+                return True
+        return False
+
+    def get_order(self, order_id: OrderId) -> Order | None:
+        for order in self._book.orders:
+            if order.order_id == order_id:
+                return order.as_order()
+        return None
+
+    def open_qty(self, order_id: OrderId) -> int:
+        order = self.get_order(order_id)
+        return 0 if order is None else order.remaining_qty
+
+    def open_orders(self) -> list[Order]:
+        """Every open order, in id order."""
+        return [order.as_order() for order in sorted(self._book.orders, key=_by_id)]
+
+    def drain_reduced(self) -> Sequence[tuple[OrderId, int]]:
+        reduced = self._book.reduced
+        self._book.reduced = []
+        return reduced
+
+    def snapshot(self, depth: int) -> BookDepth:
+        if type(depth) is not int or depth < 0:
+            raise InvalidOrder(f"depth {depth!r} must be a non-negative integer")
+        return BookDepth(self._levels(Side.BID)[:depth], self._levels(Side.ASK)[:depth])
+
+    def _levels(self, side: Side) -> list[BookLevel]:
+        totals: dict[int, int] = {}
+        for order in self._book.orders:
+            if order.side is side:
+                totals[order.price] = totals.get(order.price, 0) + order.remaining
+        prices = sorted(totals, reverse=side is Side.BID)
+        return [BookLevel(price, totals[price]) for price in prices]
+
+    def recent_trades(self, limit: int) -> list[Trade]:
+        if type(limit) is not int or limit < 0:
+            raise InvalidOrder(f"limit {limit!r} must be a non-negative integer")
+        newest_first = list(reversed(self._book.trades))
+        return newest_first[:limit]
+
+    def estimate_market_cost(self, side: Side, qty: int) -> tuple[int, int]:
+        if type(side) is not Side:
+            reject_choice("side", side, Side)
+        check_positive_int(qty, "qty", QTY_MAX)
+        filled = cost = 0
+        for level in self._levels(side.opposite):
+            take = min(qty - filled, level.qty)
+            if take == 0:
+                break
+            filled += take
+            cost += self._config.notional(level.price, take)
+        return filled, cost
+
+    def check_invariants(self) -> None:
+        orders = self._book.orders
+        ids = [order.order_id for order in orders]
+        assert len(ids) == len(set(ids)), "duplicate order ids"
+        for order in orders:
+            assert order.order_id < self._next_order_id
+            assert order.price % self._config.tick_size == 0
+            assert order.remaining % self._config.lot_size == 0
+            assert 0 < order.remaining <= order.qty - order.reduced
+        bids = [order.price for order in orders if order.side is Side.BID]
+        asks = [order.price for order in orders if order.side is Side.ASK]
+        if bids and asks:
+            assert max(bids) < min(asks), "book is crossed"
+        trade_ids = [trade.trade_id for trade in self._book.trades]
+        assert trade_ids == sorted(set(trade_ids))
+        assert len(trade_ids) <= TRADES_RECENT_MAX
+        assert all(trade_id < self._book.next_trade_id for trade_id in trade_ids)
+
+
+def _by_id(order: _Resting) -> int:
+    return order.order_id
+
+
+def _bad_order_id(order_id: object, next_order_id: int) -> NoReturn:
+    raise InvalidOrder(f"order id {order_id!r} must be an integer of at least {next_order_id}")
