@@ -281,14 +281,23 @@ class DexService:
         state = self._markets.get(market) or self._market(market)
         if owner in self._fee_accounts or type(owner) is not str or not owner:
             _check_account(owner, self._fee_accounts)
-        if not (
+        config = state.config
+        if not (  # the engine's checks, here too: an order is judged before funds are
             type(qty) is int
             and type(price) is int
             and 0 < qty <= QTY_MAX
             and 0 < price <= PRICE_MAX
-            and (side is _BID or side is Side.ASK)
+            and not qty % config.lot_size
+            and qty >= config.min_qty
+            and not price % config.tick_size
+            and type(side) is Side
+            and (tif is _GTC or type(tif) is TimeInForce)
+            and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
+            # mypy trusts the annotation; an untyped caller may still pass "yes" or 1.
+            and type(post_only) is bool  # type: ignore[redundant-expr]
+            and (not post_only or tif is _GTC)
         ):
-            validate_limit(state.config, side, price, qty, tif, post_only, stp)
+            validate_limit(config, side, price, qty, tif, post_only, stp)
         is_bid = side is _BID
         token = state.quote if is_bid else state.base
         locked = state.need(is_bid, price, qty, state.lock_bps)
@@ -364,7 +373,8 @@ class DexService:
             raise OrderNotOwned(f"order {order_id} belongs to another account")
         engine = record.market.engine
         order = engine.get_order(order_id)
-        assert order is not None and engine.cancel(order_id, owner), f"engine lost order {order_id}"
+        cancelled = engine.cancel(order_id, owner)  # never inside an assert: it changes the book
+        assert order is not None and cancelled, f"engine lost order {order_id}"
         self._close(order_id, record, record.locked)
         return Placement(order_id, [], _CANCELLED, order.filled_qty, 0)
 

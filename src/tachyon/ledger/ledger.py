@@ -10,12 +10,19 @@ exceed it and settlement never overflows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
 from tachyon.dex.ids import AccountId, TokenId
 from tachyon.dex.model import FEE_ACCOUNT
 from tachyon.dex.units import AMOUNT_MINOR_MAX, DECIMALS_MAX, check_positive_int, to_decimal
-from tachyon.errors import AlreadyExists, InsufficientFunds, InvalidConfig, TokenNotFound
+from tachyon.errors import (
+    AlreadyExists,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidConfig,
+    InvalidInput,
+    TokenNotFound,
+)
 
 _AVAILABLE: Final = 0
 _LOCKED: Final = 1
@@ -42,7 +49,8 @@ class TokenMeta:
 
     def __post_init__(self) -> None:
         if (
-            not self.symbol
+            type(self.symbol) is not str
+            or not self.symbol
             or not self.symbol.isascii()
             or not self.symbol.replace("-", "").isalnum()
         ):
@@ -182,16 +190,22 @@ class TokenLedger:
         """
         base_accounts = self._accounts(base)
         quote_accounts = self._accounts(quote)
-        buyer_pays = quote_qty if fee_in_base else quote_qty + buyer_fee
-        seller_pays = base_qty + seller_fee if fee_in_base else base_qty
-        buyer_quote = quote_accounts.get(buyer)
-        seller_base = base_accounts.get(seller)
         if not (
             type(base_qty) is int
             and type(quote_qty) is int
             and type(buyer_fee) is int
             and type(seller_fee) is int
-            and 0 < base_qty <= AMOUNT_MINOR_MAX
+            and base != quote
+        ):
+            self._refuse_fill(
+                base, quote, buyer, seller, base_qty, quote_qty, buyer_fee, seller_fee, fee_in_base
+            )
+        buyer_pays = quote_qty if fee_in_base else quote_qty + buyer_fee
+        seller_pays = base_qty + seller_fee if fee_in_base else base_qty
+        buyer_quote = quote_accounts.get(buyer)
+        seller_base = base_accounts.get(seller)
+        if not (
+            0 < base_qty <= AMOUNT_MINOR_MAX
             and 0 < quote_qty <= AMOUNT_MINOR_MAX
             and 0 <= buyer_fee <= (base_qty if fee_in_base else quote_qty)
             and 0 <= seller_fee <= (base_qty if fee_in_base else quote_qty)
@@ -203,7 +217,6 @@ class TokenLedger:
             self._refuse_fill(
                 base, quote, buyer, seller, base_qty, quote_qty, buyer_fee, seller_fee, fee_in_base
             )
-        assert buyer_quote is not None and seller_base is not None
         buyer_quote[_LOCKED] -= buyer_pays
         seller_base[_LOCKED] -= seller_pays
         if fee_in_base:
@@ -317,16 +330,18 @@ class TokenLedger:
         buyer_fee: int,
         seller_fee: int,
         fee_in_base: bool,
-    ) -> None:
+    ) -> NoReturn:
+        if base == quote:
+            raise InvalidInput(f"a fill trades two tokens; base and quote are both {base}")
         check_positive_int(base_qty, "base_qty", AMOUNT_MINOR_MAX)
         check_positive_int(quote_qty, "quote_qty", AMOUNT_MINOR_MAX)
         for name, value in (("buyer_fee", buyer_fee), ("seller_fee", seller_fee)):
             if type(value) is not int or not 0 <= value <= AMOUNT_MINOR_MAX:
-                raise InsufficientFunds(
+                raise InvalidAmount(
                     f"{name} {value!r} must be an integer from 0 to {AMOUNT_MINOR_MAX}"
                 )
         if max(buyer_fee, seller_fee) > (base_qty if fee_in_base else quote_qty):
-            raise InsufficientFunds(
+            raise InvalidAmount(
                 f"a fee ({buyer_fee}, {seller_fee}) exceeds the amount it is taken from"
             )
         buyer_pays = quote_qty if fee_in_base else quote_qty + buyer_fee
