@@ -37,7 +37,7 @@ def steady_flow(
 ) -> tuple[list[Op], list[Op], FlowStats]:
     """(warmup, measured, stats): warmup rests about `warmup_resting` orders around the mid."""
     rng = random.Random(seed)
-    tracker = MinimalEngine()
+    tracker = _Tracker()
     live: list[int] = []
     mid = 10_000
     warmup: list[Op] = []
@@ -66,8 +66,8 @@ def steady_flow(
             else:
                 price = mid - rng.randint(1, 60) if is_bid else mid + rng.randint(1, 60)
             op = Op(LIMIT, owner, is_bid, price, qty)
-        elif roll < 0.85 and live:
-            op = Op(CANCEL, owner, is_bid, live[rng.randrange(len(live))], 0)
+        elif roll < 0.85 and (target := _pick_live(rng, tracker, live)):
+            op = Op(CANCEL, owner, is_bid, target, 0)
         else:
             op = Op(MARKET, owner, is_bid, 0, qty)
         ops.append(_apply(tracker, live, op))
@@ -81,7 +81,7 @@ def deep_flow(
     """(warmup, measured, stats): `resting` orders over about `levels` levels, then the steady mix
     (its cancels re-targeted at live orders of the deep book)."""
     rng = random.Random(seed)
-    tracker = MinimalEngine()
+    tracker = _Tracker()
     live: list[int] = []
     mid = 10_000
     half = levels // 2
@@ -99,29 +99,55 @@ def deep_flow(
         )
         for is_bid in (rng.random() < 0.5 for _ in range(resting))
     ]
-    rest_ops, stats = steady_flow(seed + 1, count, warmup_resting=0)[1:]
+    _, rest_ops, rest_stats = steady_flow(seed + 1, count, warmup_resting=0)
     # Replay the steady mix against the deep book, re-targeting cancels at live orders.
     ops: list[Op] = []
+    resting_sum = 0
     for planned in rest_ops:
+        resting_sum += len(tracker.orders)
         op = planned
         if op.kind == CANCEL:
-            if not live:
+            target = _pick_live(rng, tracker, live)
+            if not target:
                 continue
-            op = op._replace(price=live[rng.randrange(len(live))])
+            op = op._replace(price=target)
         ops.append(_apply(tracker, live, op))
-    return warmup, ops, stats
+    return warmup, ops, FlowStats(rest_stats.crossing_share, resting_sum / max(len(ops), 1))
 
 
-def _apply(tracker: MinimalEngine, live: list[int], op: Op) -> Op:
+class _Tracker(MinimalEngine):
+    """The minimal engine plus who placed each order, so cancels come from the owner."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owner_of: dict[int, int] = {}
+
+
+def _pick_live(rng: random.Random, tracker: _Tracker, live: list[int]) -> int:
+    """A random order still resting on the tracker's book (0 if none), pruning filled ones."""
+    while live:
+        index = rng.randrange(len(live))
+        order_id = live[index]
+        if order_id in tracker.orders:
+            return order_id
+        live[index] = live[-1]
+        live.pop()
+    return 0
+
+
+def _apply(tracker: _Tracker, live: list[int], op: Op) -> Op:
+    """Play `op` on the tracker; a cancel is re-addressed from the order's own owner."""
     if op.kind == LIMIT:
         oid, _ = tracker.place_limit(op.is_bid, op.price, op.qty)
+        tracker.owner_of[oid] = op.owner
         if oid in tracker.orders:
             live.append(oid)
     elif op.kind == MARKET:
         tracker.place_market(op.is_bid, op.qty)
     else:
+        op = op._replace(owner=tracker.owner_of[op.price])
         tracker.cancel(op.price)
-    # Keep `live` honest now and then: filled orders leave it.
+    # Keep `live` from growing without bound: filled orders leave it.
     if len(live) > 2 * len(tracker.orders) + 100:
         live[:] = [oid for oid in live if oid in tracker.orders]
     return op

@@ -188,8 +188,8 @@ class TokenLedger:
         reverse. Fees go to `fee_account` in quote (or in base if `fee_in_base`): the side that
         pays the fee token pays its fee on top, the side that receives it gets its fee less.
         """
-        base_accounts = self._accounts(base)
-        quote_accounts = self._accounts(quote)
+        base_accounts = self._balances.get(base) or self._accounts(base)
+        quote_accounts = self._balances.get(quote) or self._accounts(quote)
         if not (
             type(base_qty) is int
             and type(quote_qty) is int
@@ -305,19 +305,25 @@ class TokenLedger:
         return accounts
 
     def _require(self, account: AccountId, token: TokenId, amount: int, slot: int) -> list[int]:
+        """The account's record if `amount` is valid and `slot` (available or locked) covers it."""
+        accounts = self._balances.get(token)
+        if accounts is not None:
+            record = accounts.get(account)
+            if record is not None and type(amount) is int and 0 < amount <= record[slot]:
+                return record
+        return self._refuse(account, token, amount, slot)
+
+    def _refuse(self, account: AccountId, token: TokenId, amount: int, slot: int) -> NoReturn:
         accounts = self._accounts(token)
         check_positive_int(amount, "amount", AMOUNT_MINOR_MAX)
         record = accounts.get(account)
         have = 0 if record is None else record[slot]
-        if have < amount:
-            decimals = self._meta[token].decimals
-            what = "available" if slot == _AVAILABLE else "locked"
-            raise InsufficientFunds(
-                f"insufficient {what} {token}: need {to_decimal(amount, decimals)},"
-                f" have {to_decimal(have, decimals)}"
-            )
-        assert record is not None
-        return record
+        decimals = self._meta[token].decimals
+        what = "available" if slot == _AVAILABLE else "locked"
+        raise InsufficientFunds(
+            f"insufficient {what} {token}: need {to_decimal(amount, decimals)},"
+            f" have {to_decimal(have, decimals)}"
+        )
 
     def _refuse_fill(
         self,

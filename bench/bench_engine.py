@@ -1,0 +1,252 @@
+"""Benchmark: InMemoryEngine and DexService against a minimal pure-Python engine, same run.
+
+    python -m bench.bench_engine [--runs 5] [--ops 200000] [--deep-ops 100000]
+
+For each flow (steady: a few thousand resting orders; deep: 100,000 resting orders over about
+2,000 levels) and each subject, every run replays the same seeded operations twice: once
+untimed-per-op for throughput, once with a clock read around each operation for latency
+percentiles (the clock read costs are included and printed). Figures are medians over runs;
+ratios divide by the baseline's throughput measured in the same run. Not a test: it prints.
+
+Orders are placed with self-trade prevention ALLOW so that every subject replays exactly the
+baseline's matching (the baseline has no owners); the owner comparison is still made per fill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from bench.baseline import MinimalEngine
+from bench.flows import CANCEL, LIMIT, OWNERS, FlowStats, Op, deep_flow, steady_flow
+from tachyon.dex import (
+    AccountId,
+    FeeSchedule,
+    InMemoryEngine,
+    MarketConfig,
+    OrderId,
+    SelfTradePrevention,
+    Side,
+    TokenId,
+)
+from tachyon.errors import TachyonError
+from tachyon.exchange import DexService
+
+ACCOUNTS = [AccountId(f"trader-{index}") for index in range(OWNERS)]
+SERVICE_MARKET = MarketConfig(fees=FeeSchedule(maker_bps=2, taker_bps=5))
+FUNDING = 10**15
+ALLOW = SelfTradePrevention.ALLOW
+
+Runner = Callable[[Sequence[Op]], int]  # replays ops, returns how many were refused
+
+
+class Subject(NamedTuple):
+    name: str
+    build: Callable[[Sequence[Op]], tuple[Runner, Runner]]  # (throughput runner, timed runner)
+
+
+def _baseline(warmup: Sequence[Op]) -> tuple[Runner, Runner]:
+    engine = MinimalEngine()
+    for op in warmup:
+        engine.place_limit(op.is_bid, op.price, op.qty)
+    place_limit, place_market, cancel = engine.place_limit, engine.place_market, engine.cancel
+
+    def run(ops: Sequence[Op]) -> int:
+        for kind, _owner, is_bid, price, qty in ops:
+            if kind == LIMIT:
+                place_limit(is_bid, price, qty)
+            elif kind == CANCEL:
+                cancel(price)
+            else:
+                place_market(is_bid, qty)
+        return 0
+
+    return run, _timed(run)
+
+
+def _engine(warmup: Sequence[Op]) -> tuple[Runner, Runner]:
+    engine = InMemoryEngine()
+    bid, ask = Side.BID, Side.ASK
+    for op in warmup:
+        engine.place_limit(
+            ACCOUNTS[op.owner], bid if op.is_bid else ask, op.price, op.qty, stp=ALLOW
+        )
+    place_limit, place_market, cancel = engine.place_limit, engine.place_market, engine.cancel
+    accounts = ACCOUNTS
+
+    def run(ops: Sequence[Op]) -> int:
+        for kind, owner, is_bid, price, qty in ops:
+            if kind == LIMIT:
+                place_limit(accounts[owner], bid if is_bid else ask, price, qty, stp=ALLOW)
+            elif kind == CANCEL:
+                cancel(OrderId(price))
+            else:
+                place_market(accounts[owner], bid if is_bid else ask, qty, stp=ALLOW)
+        return 0
+
+    return run, _timed(run)
+
+
+def _service(warmup: Sequence[Op]) -> tuple[Runner, Runner]:
+    service = DexService(default_market=SERVICE_MARKET)
+    for account in ACCOUNTS:
+        service.deposit(account, TokenId("USDC"), FUNDING)
+        service.deposit(account, TokenId("BASE"), FUNDING)
+    bid, ask = Side.BID, Side.ASK
+    for op in warmup:
+        service.place_limit(
+            ACCOUNTS[op.owner], bid if op.is_bid else ask, op.price, op.qty, stp=ALLOW
+        )
+    place_limit, place_market, cancel = service.place_limit, service.place_market, service.cancel
+    accounts = ACCOUNTS
+
+    def run(ops: Sequence[Op]) -> int:
+        refused = 0
+        for kind, owner, is_bid, price, qty in ops:
+            try:
+                if kind == LIMIT:
+                    place_limit(accounts[owner], bid if is_bid else ask, price, qty, stp=ALLOW)
+                elif kind == CANCEL:
+                    cancel(accounts[owner], OrderId(price))
+                else:
+                    place_market(accounts[owner], bid if is_bid else ask, qty, stp=ALLOW)
+            except TachyonError:  # counted and shown: a correct replay refuses nothing
+                refused += 1
+        return refused
+
+    AFTER_RUN.append(service.check_invariants)  # the figures are for a correct run
+    return run, _timed(run)
+
+
+def _timed(run: Runner) -> Runner:
+    """The same replay, one op at a time, recording each op's latency in `_timed.latencies`."""
+
+    def timed(ops: Sequence[Op]) -> int:
+        clock = time.perf_counter_ns
+        latencies = LATENCIES
+        latencies.clear()
+        refused = 0
+        for op in ops:
+            start = clock()
+            refused += run((op,))
+            latencies.append(clock() - start)
+        return refused
+
+    return timed
+
+
+LATENCIES: list[int] = []
+AFTER_RUN: list[Callable[[], None]] = []  # checks to run, untimed, after a replay
+SUBJECTS = [
+    Subject("baseline", _baseline),
+    Subject("InMemoryEngine", _engine),
+    Subject("DexService", _service),
+]
+
+
+class Sample(NamedTuple):
+    ops_per_s: float
+    p50_ns: int
+    p99_ns: int
+    p999_ns: int
+    refused: int
+
+
+def _sample(subject: Subject, warmup: Sequence[Op], ops: Sequence[Op]) -> Sample:
+    run, _ = subject.build(warmup)
+    gc.collect()
+    start = time.perf_counter()
+    refused = run(ops)
+    elapsed = time.perf_counter() - start
+    _, timed = subject.build(warmup)
+    gc.collect()
+    timed(ops)
+    while AFTER_RUN:
+        AFTER_RUN.pop()()
+    latencies = sorted(LATENCIES)
+
+    def pct(q: float) -> int:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+    return Sample(len(ops) / elapsed, pct(0.50), pct(0.99), pct(0.999), refused)
+
+
+def _resting_bytes(subject: Subject, warmup: Sequence[Op]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    holder = subject.build(warmup)
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del holder
+    return size
+
+
+def _clock_cost_ns() -> int:
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(100_000):
+        start = clock()
+        samples.append(clock() - start)
+    return int(statistics.median(samples))
+
+
+def bench_flow(title: str, flow: tuple[list[Op], list[Op], FlowStats], runs: int) -> None:
+    warmup, ops, stats = flow
+    print(
+        f"\n== {title}: {len(warmup):,} warm-up orders, {len(ops):,} measured ops,"
+        f" {stats.crossing_share:.0%} of limits cross, ~{stats.resting_mean:,.0f} resting (tracker)"
+    )
+    samples: dict[str, list[Sample]] = {subject.name: [] for subject in SUBJECTS}
+    ratios: dict[str, list[float]] = {subject.name: [] for subject in SUBJECTS}
+    for _ in range(runs):
+        per_run = {subject.name: _sample(subject, warmup, ops) for subject in SUBJECTS}
+        for name, sample in per_run.items():
+            samples[name].append(sample)
+            ratios[name].append(sample.ops_per_s / per_run["baseline"].ops_per_s)
+    print(
+        f"{'subject':<16}{'ops/s':>12}{'x baseline':>12}{'p50 ns':>9}{'p99 ns':>9}{'p99.9 ns':>10}{'refused':>9}"
+    )
+    for name, rows in samples.items():
+        print(
+            f"{name:<16}{statistics.median(r.ops_per_s for r in rows):>12,.0f}"
+            f"{statistics.median(ratios[name]):>12.2f}"
+            f"{statistics.median(r.p50_ns for r in rows):>9,.0f}"
+            f"{statistics.median(r.p99_ns for r in rows):>9,.0f}"
+            f"{statistics.median(r.p999_ns for r in rows):>10,.0f}"
+            f"{rows[0].refused:>9}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs per flow; figures are medians")
+    parser.add_argument("--ops", type=int, default=200_000, help="measured ops in the steady flow")
+    parser.add_argument(
+        "--deep-ops", type=int, default=100_000, help="measured ops in the deep flow"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    print(
+        f"tachyon engine benchmark, seed {args.seed}, median of {args.runs} runs;"
+        f" one clock read pair costs ~{_clock_cost_ns()} ns (included in latencies)"
+    )
+    bench_flow("steady flow", steady_flow(args.seed, args.ops), args.runs)
+    deep = deep_flow(args.seed, count=args.deep_ops)
+    bench_flow("deep book", deep, args.runs)
+    print("\nmemory held after the deep warm-up (100,000 resting orders), traced by tracemalloc:")
+    for subject in SUBJECTS:
+        size = _resting_bytes(subject, deep[0])
+        print(
+            f"  {subject.name:<16}{size / 2**20:>8.1f} MiB  ({size / len(deep[0]):,.0f} B per order)"
+        )
+
+
+if __name__ == "__main__":
+    main()
