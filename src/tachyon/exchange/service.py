@@ -330,9 +330,20 @@ class DexService:
     ) -> Placement:
         """Take liquidity now; never rests. A bid locks what the book says `qty` costs (or
         `max_quote`, plus the taker fee) and cannot spend more; unused funds are released."""
-        state = self._market(market)
-        _check_account(owner, self._fee_accounts)
-        validate_market(state.config, side, qty, max_quote, stp)
+        state = self._markets.get(market) or self._market(market)
+        if owner in self._fee_accounts or type(owner) is not str or not owner:
+            _check_account(owner, self._fee_accounts)
+        config = state.config
+        if not (
+            type(qty) is int
+            and 0 < qty <= QTY_MAX
+            and not qty % config.lot_size
+            and qty >= config.min_qty
+            and max_quote is None
+            and type(side) is Side
+            and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
+        ):
+            validate_market(config, side, qty, max_quote, stp)
         is_bid = side is _BID
         engine = state.engine
         if not is_bid:

@@ -151,13 +151,20 @@ class TokenLedger:
 
     def lock(self, account: AccountId, token: TokenId, amount: int) -> None:
         """Move available to locked (a hold for an open order)."""
-        record = self._require(account, token, amount, _AVAILABLE)
+        accounts = self._balances.get(token)
+        record = None if accounts is None else accounts.get(account)
+        # Inlined `_require`: this runs for every order placed.
+        if record is None or type(amount) is not int or not 0 < amount <= record[_AVAILABLE]:
+            record = self._require(account, token, amount, _AVAILABLE)
         record[_AVAILABLE] -= amount
         record[_LOCKED] += amount
 
     def unlock(self, account: AccountId, token: TokenId, amount: int) -> None:
         """Move locked back to available."""
-        record = self._require(account, token, amount, _LOCKED)
+        accounts = self._balances.get(token)
+        record = None if accounts is None else accounts.get(account)
+        if record is None or type(amount) is not int or not 0 < amount <= record[_LOCKED]:
+            record = self._require(account, token, amount, _LOCKED)
         record[_LOCKED] -= amount
         record[_AVAILABLE] += amount
 
@@ -219,13 +226,15 @@ class TokenLedger:
             )
         buyer_quote[_LOCKED] -= buyer_pays
         seller_base[_LOCKED] -= seller_pays
+        buyer_base = base_accounts.get(buyer) or _record(base_accounts, buyer)
+        seller_quote = quote_accounts.get(seller) or _record(quote_accounts, seller)
         if fee_in_base:
-            _record(base_accounts, buyer)[_AVAILABLE] += base_qty - buyer_fee
-            _record(quote_accounts, seller)[_AVAILABLE] += quote_qty
+            buyer_base[_AVAILABLE] += base_qty - buyer_fee
+            seller_quote[_AVAILABLE] += quote_qty
             fee_accounts = base_accounts
         else:
-            _record(base_accounts, buyer)[_AVAILABLE] += base_qty
-            _record(quote_accounts, seller)[_AVAILABLE] += quote_qty - seller_fee
+            buyer_base[_AVAILABLE] += base_qty
+            seller_quote[_AVAILABLE] += quote_qty - seller_fee
             fee_accounts = quote_accounts
         if buyer_fee or seller_fee:
             _record(fee_accounts, fee_account)[_AVAILABLE] += buyer_fee + seller_fee
