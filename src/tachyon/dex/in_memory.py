@@ -150,7 +150,8 @@ class InMemoryEngine:
         self._orders: dict[int, _Record] = {}
         self._recent: deque[Trade] = deque(maxlen=TRADES_RECENT_MAX)
         self._reduced: list[tuple[OrderId, int]] = []
-        self._next_order_id = 1
+        # Typed as ids so the hot path hands them out without a NewType call (~70 ns each).
+        self._next_order_id = OrderId(1)
         self._next_trade_id = 1
         # What self-trade decrement took off the current taker without a trade.
         self._taker_cut = 0
@@ -187,33 +188,35 @@ class InMemoryEngine:
         ):
             validate_limit(self._config, side, price, qty, tif, post_only, stp)
         if side is _BID:
-            opposite = self._asks
+            own, opposite = self._bids, self._asks
         elif side is _ASK:
-            opposite = self._bids
+            own, opposite = self._asks, self._bids
         else:
             reject_choice("side", side, Side)
         key_limit = price * opposite.sign
-        crosses = bool(opposite.keys) and opposite.keys[-1] >= key_limit
+        keys = opposite.keys
+        crosses = False
+        if keys and keys[-1] >= key_limit:
+            crosses = True
         if tif is not _GTC or post_only:
             self._check_special(owner, side, price, qty, tif, post_only, stp, opposite, crosses)
         if order_id is None:
-            oid = OrderId(self._next_order_id)
+            oid = self._next_order_id
         elif type(order_id) is int and order_id >= self._next_order_id:
             oid = order_id
         else:
             _reject_order_id(order_id, self._next_order_id)
-        self._next_order_id = oid + 1
+        self._next_order_id = oid + 1  # type: ignore[assignment]
         trades: list[Trade] = []
         remaining = qty
         if crosses:
             self._taker_cut = 0
             remaining = self._match(owner, side, oid, opposite, key_limit, qty, stp, None, trades)
         if remaining and tif is _GTC:
-            book = self._bids if side is _BID else self._asks
-            key = price * book.sign
-            level = book.levels.get(key)
+            key = price * own.sign
+            level = own.levels.get(key)
             if level is None or not level.qty:
-                level = book.level_for(key)
+                level = own.level_for(key)
             record = [
                 oid,
                 owner,
@@ -279,12 +282,12 @@ class InMemoryEngine:
         ):
             validate_market(self._config, side, qty, max_quote, stp)
         if order_id is None:
-            oid = OrderId(self._next_order_id)
+            oid = self._next_order_id
         elif type(order_id) is int and order_id >= self._next_order_id:
             oid = order_id
         else:
             _reject_order_id(order_id, self._next_order_id)
-        self._next_order_id = oid + 1
+        self._next_order_id = oid + 1  # type: ignore[assignment]
         trades: list[Trade] = []
         opposite = self._asks if side is _BID else self._bids
         if opposite.keys:
@@ -445,10 +448,12 @@ class InMemoryEngine:
     # -- cancelling and reading ------------------------------------------------------------
 
     def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:
-        record = self._orders.get(order_id)
-        if record is None or (owner is not None and record[_OWNER] != owner):
+        record = self._orders.pop(order_id, None)
+        if record is None:
             return False
-        del self._orders[order_id]
+        if owner is not None and record[_OWNER] != owner:
+            self._orders[order_id] = record  # not theirs: put it back untouched
+            return False
         level = record[_LEVEL]
         level.qty -= record[_REM]
         record[_REM] = 0
@@ -556,7 +561,7 @@ class InMemoryEngine:
                 trade_id, price, qty, maker_order_id, taker_order_id, maker, taker, Side(taker_side)
             )
             engine._recent.append(trade)
-        engine._next_order_id = int(state["next_order_id"])
+        engine._next_order_id = OrderId(int(state["next_order_id"]))
         engine._next_trade_id = int(state["next_trade_id"])
         engine.check_invariants()
         return engine

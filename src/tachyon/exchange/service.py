@@ -316,7 +316,10 @@ class DexService:
         except TachyonError:
             self._ledger.unlock(owner, token, locked)
             raise
-        return self._after_taking(state, owner, order_id, is_bid, price, qty, token, locked, trades)
+        rests = tif is _GTC
+        return self._after_taking(
+            state, owner, order_id, is_bid, price, qty, token, locked, trades, rests
+        )
 
     def place_market(
         self,
@@ -373,7 +376,9 @@ class DexService:
             if locked:
                 self._ledger.unlock(owner, token, locked)
             raise
-        return self._after_taking(state, owner, order_id, is_bid, None, qty, token, locked, trades)
+        return self._after_taking(
+            state, owner, order_id, is_bid, 0, qty, token, locked, trades, False
+        )
 
     def cancel(self, owner: AccountId, order_id: OrderId) -> Placement:
         """Cancel one of `owner`'s open orders and release what it holds."""
@@ -445,12 +450,14 @@ class DexService:
         owner: AccountId,
         order_id: OrderId,
         is_bid: bool,
-        price: int | None,
+        price: int,
         qty: int | None,
         token: TokenId,
         locked: int,
         trades: list[Trade],
+        rests: bool,
     ) -> Placement:
+        """Settle the taker's fills, then record what rests (GTC only) and release the rest."""
         self._next_order_id = order_id + 1
         filled = 0
         if trades:
@@ -459,9 +466,9 @@ class DexService:
         reduced = state.engine.drain_reduced()
         if reduced:
             self._release_reduced(state, reduced)
-        open_qty = state.engine.open_qty(order_id) if price is not None else 0
+        # Ask the engine even when nothing traded: self-trade prevention may have cancelled it.
+        open_qty = state.engine.open_qty(order_id) if rests else 0
         if open_qty:
-            assert price is not None
             need = state.need(is_bid, price, open_qty, state.maker_bps)
             record = _OpenOrder(owner, state, is_bid, price, open_qty, need)
             self._open[order_id] = record
