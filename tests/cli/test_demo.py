@@ -4,6 +4,7 @@ Method: run the installed `tachyon` executable as a subprocess, check exit codes
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -53,3 +54,16 @@ def test_unknown_format_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "yaml" in result.stderr
+
+
+def test_engine_chosen_by_environment() -> None:
+    env = {**os.environ, "TACHYON_ENGINE": "in_memory"}
+    chosen = subprocess.run([TACHYON, "demo"], capture_output=True, text=True, check=False, env=env)
+    assert chosen.returncode == 0, chosen.stderr
+    env["TACHYON_ENGINE"] = "warp-drive"
+    unknown = subprocess.run(
+        [TACHYON, "demo"], capture_output=True, text=True, check=False, env=env
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "Error: unknown engine 'warp-drive'; available: in_memory"
+    assert unknown.stdout == ""

@@ -12,14 +12,15 @@ from tachyon.cli import render
 from tachyon.dex.ids import AccountId, TokenId
 from tachyon.dex.model import Side
 from tachyon.dex.units import to_minor
+from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.exchange.service import DEFAULT_MARKET_ID, DexService, Placement
 
 ALICE = AccountId("alice")
 BOB = AccountId("bob")
 
 
-def run_demo(console: Console, as_json: bool) -> None:
-    service = DexService()
+def run_demo(console: Console, as_json: bool, engine: str = DEFAULT_ENGINE) -> None:
+    service = DexService(engine=engine)
     market = service.get_market(DEFAULT_MARKET_ID)
     tokens = {meta.symbol: meta for meta in service.tokens()}
     usdc, base = market.quote, market.base

@@ -8,6 +8,7 @@ from rich.console import Console
 from tachyon import __version__
 from tachyon.cli.demo import run_demo
 from tachyon.errors import TachyonError
+from tachyon.exchange.engines import DEFAULT_ENGINE
 
 FORMATS = ("table", "json")
 
@@ -22,10 +23,17 @@ FORMATS = ("table", "json")
     show_default=True,
     help="Output as human tables or machine-readable JSON.",
 )
+@click.option(
+    "--engine",
+    envvar="TACHYON_ENGINE",
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="Matching engine for every market (also TACHYON_ENGINE).",
+)
 @click.pass_context
-def cli(ctx: click.Context, output_format: str) -> None:
+def cli(ctx: click.Context, output_format: str, engine: str) -> None:
     """tachyon: a wallet with an embedded order-book exchange."""
-    ctx.obj = {"format": output_format}
+    ctx.obj = {"format": output_format, "engine": engine}
 
 
 @cli.command()
@@ -41,7 +49,7 @@ def demo(ctx: click.Context, output_format: str | None) -> None:
     """Run a scripted trading session on a temporary in-memory exchange."""
     chosen = output_format or ctx.obj["format"]
     try:
-        run_demo(Console(), as_json=chosen == "json")
+        run_demo(Console(), as_json=chosen == "json", engine=ctx.obj["engine"])
     except TachyonError as exc:
         raise click.ClickException(str(exc)) from exc
 
