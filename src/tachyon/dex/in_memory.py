@@ -58,13 +58,17 @@ _new_tuple = tuple.__new__
 _SIDE_NAMES: Final = frozenset(side.value for side in Side)
 
 
-class _Level(deque[_Record]):
-    """The FIFO queue at one price: its live quantity, its dead records, its place in the book."""
+class _Level:
+    """The FIFO queue at one price: its live quantity, its dead records, its place in the book.
 
-    __slots__ = ("book", "dead", "key", "qty")
+    Holds a plain deque rather than subclassing one: method calls on a subclass of a builtin
+    cost about twice as much (measured), and the queue is touched on every fill.
+    """
+
+    __slots__ = ("book", "dead", "key", "qty", "queue")
 
     def __init__(self, book: _BookSide, key: int) -> None:
-        super().__init__()
+        self.queue: deque[_Record] = deque()
         self.book = book
         self.key = key
         self.qty = 0
@@ -99,13 +103,13 @@ class _BookSide:
         """Remove the best level (now empty), then any emptied levels that surface behind it."""
         keys = self.keys
         levels = self.levels
-        levels.pop(keys.pop()).clear()
+        levels.pop(keys.pop()).queue.clear()
         while keys and not levels[keys[-1]].qty:
             del levels[keys.pop()]
             self.empty -= 1
 
     def level_emptied(self, level: _Level) -> None:
-        level.clear()
+        level.queue.clear()
         level.dead = 0
         if level.key == self.keys[-1]:
             self.drop_top()
@@ -228,7 +232,7 @@ class InMemoryEngine:
                 post_only,
                 level,
             ]
-            level.append(record)
+            level.queue.append(record)
             level.qty += remaining
             self._orders[oid] = record
         return oid, trades
@@ -327,11 +331,12 @@ class InMemoryEngine:
             if not left:
                 break
             start = left
+            queue = level.queue
             while True:
-                maker = level[0]
+                maker = queue[0]
                 mrem = maker[_REM]
                 if not mrem:
-                    level.popleft()
+                    queue.popleft()
                     level.dead -= 1
                     continue
                 if maker[_OWNER] == owner and stp is not _ALLOW:
@@ -348,7 +353,7 @@ class InMemoryEngine:
                 level.qty -= fill
                 if fill == mrem:
                     maker[_REM] = 0
-                    level.popleft()
+                    queue.popleft()
                     del orders[maker[_ID]]
                     if not level.qty:
                         opposite.drop_top()
@@ -409,7 +414,7 @@ class InMemoryEngine:
         level.qty -= cut
         self._reduced.append((maker[_ID], remaining))
         if not remaining:
-            level.popleft()
+            level.queue.popleft()
             del self._orders[maker[_ID]]
             if not level.qty:
                 level.book.drop_top()
@@ -428,7 +433,7 @@ class InMemoryEngine:
         for key in reversed(opposite.keys):
             if key < key_limit:
                 break
-            for maker in opposite.levels[key]:
+            for maker in opposite.levels[key].queue:
                 mrem = maker[_REM]
                 if not mrem:
                     continue
@@ -461,10 +466,11 @@ class InMemoryEngine:
             level.book.level_emptied(level)
             return True
         level.dead += 1
-        if level.dead >= _SWEEP_MIN and level.dead * 2 > len(level):
-            live = [r for r in level if r[_REM]]
-            level.clear()
-            level.extend(live)
+        queue = level.queue
+        if level.dead >= _SWEEP_MIN and level.dead * 2 > len(queue):
+            live = [r for r in queue if r[_REM]]
+            queue.clear()
+            queue.extend(live)
             level.dead = 0
         return True
 
@@ -521,7 +527,7 @@ class InMemoryEngine:
             [r[_ID], r[_OWNER], r[_REM], r[_PRICE], str(r[_SIDE]), r[_QTY], r[_REDUCED], r[_POST]]
             for book in (self._bids, self._asks)
             for key in reversed(book.keys)
-            for r in book.levels[key]
+            for r in book.levels[key].queue
             if r[_REM]
         ]
         return {
@@ -551,7 +557,7 @@ class InMemoryEngine:
                 bool(post),
                 level,
             ]
-            level.append(record)
+            level.queue.append(record)
             level.qty += rem
             engine._orders[oid] = record
         for trade_id, price, qty, maker_order_id, taker_order_id, maker, taker, taker_side in state[
@@ -591,10 +597,10 @@ class InMemoryEngine:
             assert book.empty == sum(1 for level in book.levels.values() if not level.qty)
             assert not book.keys or book.levels[book.keys[-1]].qty, "best level is empty"
             for key, level in book.levels.items():
-                records = [r for r in level if r[_REM]]
+                records = [r for r in level.queue if r[_REM]]
                 assert level.key == key and level.book is book
                 assert level.qty == sum(r[_REM] for r in records), f"level {key} quantity"
-                assert level.dead == len(level) - len(records), f"level {key} dead count"
+                assert level.dead == len(level.queue) - len(records), f"level {key} dead count"
                 ids = [r[_ID] for r in records]
                 assert ids == sorted(ids), f"level {key} breaks time priority"
                 for r in records:
