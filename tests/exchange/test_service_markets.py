@@ -94,13 +94,13 @@ def test_a_market_with_conflicting_token_decimals_is_refused() -> None:
     fund(service, ALICE, USDC=5)
     before = capture(service)
     clash = MarketConfig(base=TokenId("BTC"), quote=USDC, quote_decimals=2)
-    with pytest.raises(AlreadyExists, match=r"token USDC is registered with other decimals than 2"):
+    with pytest.raises(AlreadyExists, match=r"token USDC is registered with 6 decimals, not 2"):
         service.add_market(clash)
     assert capture(service) == before
     with pytest.raises(MarketNotFound):
         service.get_market(MarketId("BTC/USDC"))
     base_clash = MarketConfig(base=ETH, quote=TokenId("EUR"), base_decimals=0)
-    with pytest.raises(AlreadyExists, match=r"token ETH is registered with other decimals than 0"):
+    with pytest.raises(AlreadyExists, match=r"token ETH is registered with 2 decimals, not 0"):
         service.add_market(base_clash)
     assert capture(service) == before
     service.check_invariants()

@@ -181,14 +181,15 @@ class DexService:
         """Open a market, registering its tokens; `engine` defaults to the configured kind."""
         if config.market_id in self._markets:
             raise AlreadyExists(f"market {config.market_id} already exists")
+        # Check both tokens before registering either, so a refusal registers nothing.
+        known = {meta.symbol: meta.decimals for meta in self._ledger.tokens()}
         for symbol, decimals in (
             (config.base, config.base_decimals),
             (config.quote, config.quote_decimals),
         ):
-            known = self._ledger.tokens()
-            if any(meta.symbol == symbol and meta.decimals != decimals for meta in known):
+            if known.get(symbol, decimals) != decimals:
                 raise AlreadyExists(
-                    f"token {symbol} is registered with other decimals than {decimals}"
+                    f"token {symbol} is registered with {known[symbol]} decimals, not {decimals}"
                 )
         if engine is None:
             engine = engine_factory(self._engine_name)(config)
