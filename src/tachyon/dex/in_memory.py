@@ -339,7 +339,8 @@ class InMemoryEngine:
                     queue.popleft()
                     level.dead -= 1
                     continue
-                if maker[_OWNER] == owner and stp is not _ALLOW:
+                maker_owner = maker[_OWNER]
+                if maker_owner == owner and stp is not _ALLOW:
                     rem, start, left, stopped = self._prevent_self_trade(
                         maker, level, rem, start, left, stp
                     )
@@ -347,7 +348,7 @@ class InMemoryEngine:
                         break
                     continue
                 fill = left if left < mrem else mrem
-                append(new(Trade, (tid, price, fill, maker[_ID], oid, maker[_OWNER], owner, side)))
+                append(new(Trade, (tid, price, fill, maker[_ID], oid, maker_owner, owner, side)))
                 tid += 1
                 left -= fill
                 level.qty -= fill
@@ -466,8 +467,7 @@ class InMemoryEngine:
             level.book.level_emptied(level)
             return True
         level.dead += 1
-        queue = level.queue
-        if level.dead >= _SWEEP_MIN and level.dead * 2 > len(queue):
+        if level.dead >= _SWEEP_MIN and level.dead * 2 > len(queue := level.queue):
             live = [r for r in queue if r[_REM]]
             queue.clear()
             queue.extend(live)
