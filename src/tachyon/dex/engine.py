@@ -1,7 +1,8 @@
 """The pluggable matching-engine boundary (the seed's `OrderBookEngine` trait).
 
-The seed's operations keep their names; `open_qty` and `drain_reduced` are what a settling
-caller (`DexService`) needs on top, so any engine behind this protocol can be settled exactly.
+The seed's operations keep their names; `open_qty`, `drain_reduced` and the two read-only
+attributes are what a settling caller (`DexService`) needs on top, so any engine behind this
+protocol can be settled exactly.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ class OrderBookEngine(Protocol):
 
     @property
     def config(self) -> MarketConfig: ...
+
+    @property
+    def last_resting_qty(self) -> int:
+        """What the most recently placed order left resting on the book (0 if none): a settling
+        caller reads it instead of asking `open_qty` after every placement."""
+        ...
+
+    @property
+    def pending_reductions(self) -> Sequence[tuple[OrderId, int]]:
+        """What `drain_reduced` would return now, without emptying it; a cheap emptiness test."""
+        ...
 
     def place_limit(
         self,

@@ -138,9 +138,10 @@ class InMemoryEngine:
         "_next_trade_id",
         "_orders",
         "_recent",
-        "_reduced",
         "_taker_cut",
         "_tick",
+        "last_resting_qty",
+        "pending_reductions",
     )
 
     def __init__(self, config: MarketConfig = DEFAULT_MARKET) -> None:
@@ -153,7 +154,8 @@ class InMemoryEngine:
         self._asks = _BookSide(-1)
         self._orders: dict[int, _Record] = {}
         self._recent: deque[Trade] = deque(maxlen=TRADES_RECENT_MAX)
-        self._reduced: list[tuple[OrderId, int]] = []
+        self.pending_reductions: list[tuple[OrderId, int]] = []
+        self.last_resting_qty = 0
         # Typed as ids so the hot path hands them out without a NewType call (~70 ns each).
         self._next_order_id = OrderId(1)
         self._next_trade_id = 1
@@ -221,20 +223,14 @@ class InMemoryEngine:
             level = own.levels.get(key)
             if level is None or not level.qty:
                 level = own.level_for(key)
-            record = [
-                oid,
-                owner,
-                remaining,
-                price,
-                side,
-                qty,
-                self._taker_cut if crosses else 0,
-                post_only,
-                level,
-            ]
+            cut = self._taker_cut if crosses else 0
+            record = [oid, owner, remaining, price, side, qty, cut, post_only, level]
             level.queue.append(record)
             level.qty += remaining
             self._orders[oid] = record
+            self.last_resting_qty = remaining
+        else:
+            self.last_resting_qty = 0
         return oid, trades
 
     def _check_special(
@@ -299,6 +295,7 @@ class InMemoryEngine:
                 self._taker_cut = 0
             taker_qty = _NO_CAP if qty is None else qty
             self._match(owner, side, oid, opposite, _KEY_ANY, taker_qty, stp, max_quote, trades)
+        self.last_resting_qty = 0
         return oid, trades
 
     def _match(
@@ -413,7 +410,7 @@ class InMemoryEngine:
         remaining = maker[_REM] - cut
         maker[_REM] = remaining
         level.qty -= cut
-        self._reduced.append((maker[_ID], remaining))
+        self.pending_reductions.append((maker[_ID], remaining))
         if not remaining:
             level.queue.popleft()
             del self._orders[maker[_ID]]
@@ -487,10 +484,10 @@ class InMemoryEngine:
         return [_order_of(self._orders[oid]) for oid in sorted(self._orders)]
 
     def drain_reduced(self) -> Sequence[tuple[OrderId, int]]:
-        if not self._reduced:
+        reduced = self.pending_reductions
+        if not reduced:
             return ()
-        reduced = self._reduced
-        self._reduced = []
+        self.pending_reductions = []
         return reduced
 
     def snapshot(self, depth: int) -> BookDepth:

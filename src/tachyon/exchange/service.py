@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
@@ -72,27 +72,37 @@ class OwnedOrder(NamedTuple):
 
 
 class _Market:
-    """A market's engine and its fee rules, flattened for the settlement loop."""
+    """A market's engine, rules and fee rules, flattened for the hot path."""
 
     __slots__ = (
         "base",
+        "base_cells",
         "base_unit",
         "config",
         "engine",
         "fee_account",
         "fee_in_base",
         "lock_bps",
+        "lot",
         "maker_bps",
+        "min_qty",
         "quote",
+        "quote_cells",
         "taker_bps",
+        "tick",
         "zero_fees",
     )
 
-    def __init__(self, config: MarketConfig, engine: OrderBookEngine) -> None:
+    def __init__(self, config: MarketConfig, engine: OrderBookEngine, ledger: TokenLedger) -> None:
         self.engine = engine
         self.base = config.base
         self.quote = config.quote
         self.base_unit = config.base_unit
+        self.tick = config.tick_size
+        self.lot = config.lot_size
+        self.min_qty = config.min_qty
+        self.base_cells = ledger.holdings(config.base)
+        self.quote_cells = ledger.holdings(config.quote)
         self.config = config
         self.set_fees(config.fees)
 
@@ -114,30 +124,13 @@ class _Market:
         return qty + qty * bps // BPS_DENOMINATOR if self.fee_in_base else qty
 
 
-class _OpenOrder:
-    """An open order's settlement record: what it still may fill and what it holds for that."""
-
-    __slots__ = ("is_bid", "locked", "market", "owner", "price", "remaining", "token")
-
-    def __init__(
-        self,
-        owner: AccountId,
-        market: _Market,
-        is_bid: bool,
-        price: int,
-        remaining: int,
-        locked: int,
-    ) -> None:
-        self.owner = owner
-        self.market = market
-        self.is_bid = is_bid
-        self.price = price
-        self.remaining = remaining
-        self.locked = locked  # in the quote token for bids, the base token for asks
-        self.token = market.quote if is_bid else market.base
-
-    def need(self, remaining: int) -> int:
-        return self.market.need(self.is_bid, self.price, remaining, self.market.maker_bps)
+# An open order's settlement record: [owner, market, is a bid, price, remaining qty, funds it
+# holds (quote for bids, base for asks), qty filled, the owner's ledger cell of the held token].
+# Plain lists, as in the engine: five times cheaper to build than slotted objects (measured).
+_OWNER, _MARKET, _IS_BID, _PRICE, _REMAINING, _LOCKED, _FILLED_QTY, _CELL = range(8)
+_OpenOrder = list[Any]
+# The two slots of a ledger cell (see `TokenLedger.holdings`).
+_AVAILABLE, _HELD = 0, 1
 
 
 class DexService:
@@ -197,7 +190,7 @@ class DexService:
             raise InvalidConfig(f"engine serves {engine.config.market_id}, not {config.market_id}")
         self._ledger.set_meta(TokenMeta(config.base, config.base_decimals))
         self._ledger.set_meta(TokenMeta(config.quote, config.quote_decimals))
-        self._markets[config.market_id] = _Market(config, engine)
+        self._markets[config.market_id] = _Market(config, engine, self._ledger)
         self._fee_accounts.add(config.fees.fee_account)
 
     def register_token(self, meta: TokenMeta) -> None:
@@ -226,19 +219,19 @@ class DexService:
         self._fee_accounts.add(fees.fee_account)
         cancelled: list[OrderId] = []
         for order_id, order in list(self._open.items()):
-            if order.market is not state:
+            if order[_MARKET] is not state:
                 continue
-            need = order.need(order.remaining)
-            if need < order.locked:
-                self._ledger.unlock(order.owner, order.token, order.locked - need)
-            elif need > order.locked:
-                if self._ledger.balance(order.owner, order.token).available < need - order.locked:
-                    state.engine.cancel(order_id)
-                    self._close(order_id, order, order.locked)
-                    cancelled.append(order_id)
-                    continue
-                self._ledger.lock(order.owner, order.token, need - order.locked)
-            order.locked = need
+            need = state.need(order[_IS_BID], order[_PRICE], order[_REMAINING], fees.maker_bps)
+            locked, cell = order[_LOCKED], order[_CELL]
+            if need > locked and cell[_AVAILABLE] < need - locked:
+                state.engine.cancel(order_id)
+                self._close(order_id, order)
+                cancelled.append(order_id)
+                continue
+            # Hold exactly the new need: release the excess or lock the shortfall.
+            cell[_AVAILABLE] -= need - locked
+            cell[_HELD] += need - locked
+            order[_LOCKED] = need
         return cancelled
 
     # -- funds -----------------------------------------------------------------------------
@@ -282,15 +275,14 @@ class DexService:
         state = self._markets.get(market) or self._market(market)
         if owner in self._fee_accounts or type(owner) is not str or not owner:
             _check_account(owner, self._fee_accounts)
-        config = state.config
         if not (  # the engine's checks, here too: an order is judged before funds are
             type(qty) is int
             and type(price) is int
             and 0 < qty <= QTY_MAX
             and 0 < price <= PRICE_MAX
-            and not qty % config.lot_size
-            and qty >= config.min_qty
-            and not price % config.tick_size
+            and not qty % state.lot
+            and qty >= state.min_qty
+            and not price % state.tick
             and type(side) is Side
             and (tif is _GTC or type(tif) is TimeInForce)
             and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
@@ -298,11 +290,10 @@ class DexService:
             and type(post_only) is bool  # type: ignore[redundant-expr]
             and (not post_only or tif is _GTC)
         ):
-            validate_limit(config, side, price, qty, tif, post_only, stp)
+            validate_limit(state.config, side, price, qty, tif, post_only, stp)
         is_bid = side is _BID
-        token = state.quote if is_bid else state.base
         locked = state.need(is_bid, price, qty, state.lock_bps)
-        self._ledger.lock(owner, token, locked)
+        cell = self._lock(state, owner, is_bid, locked)
         try:
             order_id, trades = state.engine.place_limit(
                 owner,
@@ -315,12 +306,10 @@ class DexService:
                 order_id=OrderId(self._next_order_id),
             )
         except TachyonError:
-            self._ledger.unlock(owner, token, locked)
+            cell[_AVAILABLE] += locked
+            cell[_HELD] -= locked
             raise
-        rests = tif is _GTC
-        return self._after_taking(
-            state, owner, order_id, is_bid, price, qty, token, locked, trades, rests
-        )
+        return self._after_taking(state, owner, order_id, is_bid, price, qty, cell, locked, trades)
 
     def place_market(
         self,
@@ -337,25 +326,22 @@ class DexService:
         state = self._markets.get(market) or self._market(market)
         if owner in self._fee_accounts or type(owner) is not str or not owner:
             _check_account(owner, self._fee_accounts)
-        config = state.config
         if not (
             type(qty) is int
             and 0 < qty <= QTY_MAX
-            and not qty % config.lot_size
-            and qty >= config.min_qty
+            and not qty % state.lot
+            and qty >= state.min_qty
             and max_quote is None
             and type(side) is Side
             and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
         ):
-            validate_market(config, side, qty, max_quote, stp)
+            validate_market(state.config, side, qty, max_quote, stp)
         is_bid = side is _BID
         engine = state.engine
         if not is_bid:
             assert qty is not None
-            token = state.base
             locked = state.need(False, 0, qty, state.taker_bps)
         else:
-            token = state.quote
             if max_quote is None:
                 assert qty is not None
                 max_quote = engine.estimate_market_cost(side, qty)[1]
@@ -364,36 +350,30 @@ class DexService:
                 if state.fee_in_base
                 else max_quote + max_quote * state.taker_bps // BPS_DENOMINATOR
             )
-        if locked:
-            self._ledger.lock(owner, token, locked)
-        order_id = OrderId(self._next_order_id)
         # A bid for which the book has nothing to sell locks nothing and can fill nothing.
+        cell = self._lock(state, owner, is_bid, locked) if locked else [0, 0]
         budget = max_quote if is_bid and max_quote else None
         try:
             order_id, trades = engine.place_market(
-                owner, side, qty, max_quote=budget, stp=stp, order_id=order_id
+                owner, side, qty, max_quote=budget, stp=stp, order_id=OrderId(self._next_order_id)
             )
         except TachyonError:
-            if locked:
-                self._ledger.unlock(owner, token, locked)
+            cell[_AVAILABLE] += locked
+            cell[_HELD] -= locked
             raise
-        return self._after_taking(
-            state, owner, order_id, is_bid, 0, qty, token, locked, trades, False
-        )
+        return self._after_taking(state, owner, order_id, is_bid, 0, qty, cell, locked, trades)
 
     def cancel(self, owner: AccountId, order_id: OrderId) -> Placement:
         """Cancel one of `owner`'s open orders and release what it holds."""
         record = self._open.get(order_id)
         if record is None:
             raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
-        if record.owner != owner:
+        if record[_OWNER] != owner:
             raise OrderNotOwned(f"order {order_id} belongs to another account")
-        engine = record.market.engine
-        order = engine.get_order(order_id)
-        cancelled = engine.cancel(order_id, owner)  # never inside an assert: it changes the book
-        assert order is not None and cancelled, f"engine lost order {order_id}"
-        self._close(order_id, record, record.locked)
-        return Placement(order_id, [], _CANCELLED, order.filled_qty, 0)
+        if not record[_MARKET].engine.cancel(order_id, owner):
+            raise AssertionError(f"engine lost open order {order_id}")
+        self._close(order_id, record)
+        return _new_tuple(Placement, (order_id, [], _CANCELLED, record[_FILLED_QTY], 0))
 
     def get_order(self, order_id: OrderId) -> OwnedOrder | None:
         record = self._open.get(order_id)
@@ -425,13 +405,17 @@ class DexService:
         self._ledger.check_conservation()
         locked_by_orders: dict[tuple[AccountId, TokenId], int] = {}
         for order_id, order in self._open.items():
-            need = order.need(order.remaining)
-            assert order.locked == need, f"order {order_id} holds {order.locked}, needs {need}"
-            assert order.market.engine.open_qty(order_id) == order.remaining, (
-                f"order {order_id} remaining"
-            )
-            assert self._by_owner[order.owner][order_id] is order
-            key = (order.owner, order.token)
+            owner, state, is_bid, price, remaining, locked, filled, cell = order
+            need = state.need(is_bid, price, remaining, state.maker_bps)
+            assert locked == need, f"order {order_id} holds {locked}, needs {need}"
+            engine_order = state.engine.get_order(order_id)
+            assert engine_order is not None, f"order {order_id} is not on the book"
+            assert engine_order.remaining_qty == remaining, f"order {order_id} remaining"
+            assert engine_order.filled_qty == filled, f"order {order_id} filled"
+            token = state.quote if is_bid else state.base
+            assert self._ledger.holdings(token)[owner] is cell, f"order {order_id} ledger cell"
+            assert self._by_owner[owner][order_id] is order
+            key = (owner, token)
             locked_by_orders[key] = locked_by_orders.get(key, 0) + need
         for state in self._markets.values():
             state.engine.check_invariants()
@@ -445,6 +429,19 @@ class DexService:
 
     # -- settlement ------------------------------------------------------------------------
 
+    def _lock(self, state: _Market, owner: AccountId, is_bid: bool, amount: int) -> list[int]:
+        """Hold `amount` of what an order spends (quote for a bid, base for an ask); return the
+        owner's ledger cell of that token."""
+        cells = state.quote_cells if is_bid else state.base_cells
+        cell = cells.get(owner)
+        if cell is not None and 0 < amount <= cell[_AVAILABLE]:
+            cell[_AVAILABLE] -= amount
+            cell[_HELD] += amount
+            return cell
+        # The ledger refuses with a message naming the shortfall (or the bad amount).
+        self._ledger.lock(owner, state.quote if is_bid else state.base, amount)
+        return cells[owner]
+
     def _after_taking(
         self,
         state: _Market,
@@ -453,25 +450,23 @@ class DexService:
         is_bid: bool,
         price: int,
         qty: int | None,
-        token: TokenId,
+        cell: list[int],
         locked: int,
         trades: list[Trade],
-        rests: bool,
     ) -> Placement:
         """Settle the taker's fills, then record what rests (GTC only) and release the rest."""
         self._next_order_id = order_id + 1
+        engine = state.engine
         filled = 0
         if trades:
             spent, filled = self._settle(state, owner, is_bid, trades)
             locked -= spent
-        reduced = state.engine.drain_reduced()
-        if reduced:
-            self._release_reduced(state, reduced)
-        # Ask the engine even when nothing traded: self-trade prevention may have cancelled it.
-        open_qty = state.engine.open_qty(order_id) if rests else 0
+        if engine.pending_reductions:
+            self._release_reduced(engine.drain_reduced())
+        open_qty = engine.last_resting_qty
         if open_qty:
             need = state.need(is_bid, price, open_qty, state.maker_bps)
-            record = _OpenOrder(owner, state, is_bid, price, open_qty, need)
+            record = [owner, state, is_bid, price, open_qty, need, filled, cell]
             self._open[order_id] = record
             orders = self._by_owner.get(owner)
             if orders is None:
@@ -482,8 +477,8 @@ class DexService:
         else:
             status = _FILLED if filled and (qty is None or filled == qty) else _CANCELLED
         assert locked >= 0, f"order {order_id} spent more than it locked"
-        if locked:
-            self._ledger.unlock(owner, token, locked)
+        cell[_AVAILABLE] += locked
+        cell[_HELD] -= locked
         return _new_tuple(Placement, (order_id, trades, status, filled, open_qty))
 
     def _settle(
@@ -512,7 +507,7 @@ class DexService:
                     base,
                     quote,
                     taker,
-                    maker.owner,
+                    maker[_OWNER],
                     qty,
                     cost,
                     taker_fee,
@@ -526,7 +521,7 @@ class DexService:
                 settle_fill(
                     base,
                     quote,
-                    maker.owner,
+                    maker[_OWNER],
                     taker,
                     qty,
                     cost,
@@ -538,47 +533,55 @@ class DexService:
                 taker_spent += qty + taker_fee if fee_in_base else qty
                 maker_spent = cost if fee_in_base else cost + maker_fee
             filled += qty
-            remaining = maker.remaining - qty
-            locked = maker.locked - maker_spent
+            maker[_FILLED_QTY] += qty
+            remaining = maker[_REMAINING] - qty
+            maker[_LOCKED] -= maker_spent
             if not remaining:
-                self._close(maker_id, maker, locked)
+                self._close(maker_id, maker)
             elif zero_fees:  # without fees, what an order needs is linear in its remaining qty
-                maker.remaining = remaining
-                maker.locked = locked
+                maker[_REMAINING] = remaining
             else:
-                self._hold(maker, remaining, locked)
+                self._hold(maker, remaining)
         return taker_spent, filled
 
-    def _release_reduced(self, state: _Market, reduced: Sequence[tuple[OrderId, int]]) -> None:
+    def _release_reduced(self, reduced: Sequence[tuple[OrderId, int]]) -> None:
         """Self-trade prevention shrank or cancelled these resting orders: release their excess."""
         for order_id, remaining in reduced:
             order = self._open[order_id]
             if remaining:
-                self._hold(order, remaining, order.locked)
+                self._hold(order, remaining)
             else:
-                self._close(order_id, order, order.locked)
+                self._close(order_id, order)
 
-    def _hold(self, order: _OpenOrder, remaining: int, locked: int) -> None:
+    @staticmethod
+    def _hold(order: _OpenOrder, remaining: int) -> None:
         """Keep exactly what `remaining` needs locked for this open order; release the rest."""
-        need = order.need(remaining)
-        assert need <= locked, "an open order needs more than it holds"
-        if need < locked:
-            self._ledger.unlock(order.owner, order.token, locked - need)
-        order.remaining = remaining
-        order.locked = need
+        state: _Market = order[_MARKET]
+        need = state.need(order[_IS_BID], order[_PRICE], remaining, state.maker_bps)
+        excess = order[_LOCKED] - need
+        assert excess >= 0, "an open order needs more than it holds"
+        cell = order[_CELL]
+        cell[_AVAILABLE] += excess
+        cell[_HELD] -= excess
+        order[_REMAINING] = remaining
+        order[_LOCKED] = need
 
-    def _close(self, order_id: OrderId, order: _OpenOrder, locked: int) -> None:
+    def _close(self, order_id: OrderId, order: _OpenOrder) -> None:
         """Forget a filled or cancelled order and release what it still holds."""
         del self._open[order_id]
-        del self._by_owner[order.owner][order_id]
+        del self._by_owner[order[_OWNER]][order_id]
+        locked = order[_LOCKED]
         assert locked >= 0
-        if locked:
-            self._ledger.unlock(order.owner, order.token, locked)
+        cell = order[_CELL]
+        cell[_AVAILABLE] += locked
+        cell[_HELD] -= locked
 
     def _owned(self, order_id: OrderId, record: _OpenOrder) -> OwnedOrder:
-        order = record.market.engine.get_order(order_id)
+        state: _Market = record[_MARKET]
+        order = state.engine.get_order(order_id)
         assert order is not None
-        return OwnedOrder(record.market.config.market_id, order, record.locked, record.token)
+        token = state.quote if record[_IS_BID] else state.base
+        return OwnedOrder(state.config.market_id, order, record[_LOCKED], token)
 
     def _market(self, market: MarketId) -> _Market:
         state = self._markets.get(market)

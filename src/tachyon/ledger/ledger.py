@@ -122,6 +122,13 @@ class TokenLedger:
             for acct, r in self._accounts(token).items()
         }
 
+    def holdings(self, token: TokenId) -> dict[AccountId, list[int]]:
+        """The live `[available, locked]` cells of `token` by account, for a settling caller's
+        hot path. Such a caller may only move an amount between the two slots of one cell,
+        which keeps supply and conservation intact; everything else goes through the methods.
+        Cells are never replaced, so a caller may keep a reference to one."""
+        return self._accounts(token)
+
     def total_supply(self, token: TokenId) -> int:
         """Deposits minus withdrawals of `token`, in minor units."""
         self.get_meta(token)
