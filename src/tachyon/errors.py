@@ -18,7 +18,10 @@
     │   └── PostOnlyWouldTake
     ├── InsufficientFunds       available (or locked) balance too small; nothing changed
     ├── AlreadyExists           a market or token registered twice
-    └── CorruptData             a saved file that is not what it claims (names file and problem)
+    ├── StaleNonce              an account command whose nonce is not above the last one used
+    ├── CorruptData             a saved file that is not what it claims (names file and problem)
+    └── StorageError            the data directory cannot be used as it stands
+        └── UnsupportedVersion  written by a newer tachyon than this one
 
 Callers translate in one place: the CLI into one stderr line and exit 1, the node into one
 error schema keyed by `code`.
@@ -103,3 +106,15 @@ class AlreadyExists(TachyonError):
 
 class CorruptData(TachyonError):
     code = "corrupt_data"
+
+
+class StaleNonce(TachyonError):
+    code = "stale_nonce"
+
+
+class StorageError(TachyonError):
+    code = "storage_error"
+
+
+class UnsupportedVersion(StorageError):
+    code = "unsupported_version"

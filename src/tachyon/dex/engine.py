@@ -105,6 +105,15 @@ class OrderBookEngine(Protocol):
         release the funds those orders no longer need."""
         ...
 
+    def open_orders(self) -> list[Order]:
+        """Every open order, in id order."""
+        ...
+
+    def to_state(self) -> dict[str, object]:
+        """The whole book and trade log as plain values (ints, strings, lists, dicts) in a
+        deterministic order, which the engine's registered loader turns back into an engine."""
+        ...
+
     def check_invariants(self) -> None:
         """Assert the book's internal consistency (expensive; for tests and recovery)."""
         ...

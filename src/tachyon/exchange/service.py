@@ -38,7 +38,7 @@ from tachyon.errors import (
     OrderNotOwned,
     TachyonError,
 )
-from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory
+from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory, engine_loader
 from tachyon.ledger.ledger import BalanceRecord, TokenLedger, TokenMeta
 
 DEFAULT_MARKET_ID: Final = DEFAULT_MARKET.market_id
@@ -80,6 +80,7 @@ class _Market:
         "base_unit",
         "config",
         "engine",
+        "engine_name",
         "fee_account",
         "fee_in_base",
         "lock_bps",
@@ -93,8 +94,15 @@ class _Market:
         "zero_fees",
     )
 
-    def __init__(self, config: MarketConfig, engine: OrderBookEngine, ledger: TokenLedger) -> None:
+    def __init__(
+        self,
+        config: MarketConfig,
+        engine: OrderBookEngine,
+        engine_name: str | None,
+        ledger: TokenLedger,
+    ) -> None:
         self.engine = engine
+        self.engine_name = engine_name  # None: handed in, so it cannot be restored by name
         self.base = config.base
         self.quote = config.quote
         self.base_unit = config.base_unit
@@ -184,13 +192,15 @@ class DexService:
                 raise AlreadyExists(
                     f"token {symbol} is registered with {known[symbol]} decimals, not {decimals}"
                 )
+        engine_name: str | None = None
         if engine is None:
-            engine = engine_factory(self._engine_name)(config)
+            engine_name = self._engine_name
+            engine = engine_factory(engine_name)(config)
         elif engine.config.market_id != config.market_id:
             raise InvalidConfig(f"engine serves {engine.config.market_id}, not {config.market_id}")
         self._ledger.set_meta(TokenMeta(config.base, config.base_decimals))
         self._ledger.set_meta(TokenMeta(config.quote, config.quote_decimals))
-        self._markets[config.market_id] = _Market(config, engine, self._ledger)
+        self._markets[config.market_id] = _Market(config, engine, engine_name, self._ledger)
         self._fee_accounts.add(config.fees.fee_account)
 
     def register_token(self, meta: TokenMeta) -> None:
@@ -398,6 +408,58 @@ class DexService:
     ) -> tuple[int, int]:
         return self._market(market).engine.estimate_market_cost(side, qty)
 
+    # -- state ---------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, object]:
+        """The whole service as plain values in a deterministic order (see `from_state`).
+        Open orders' settlement records are not saved: they follow from the books, because
+        every open order holds exactly what its remaining quantity needs."""
+        markets: list[object] = []
+        for market_id in sorted(self._markets):
+            state = self._markets[market_id]
+            if state.engine_name is None:
+                raise InvalidConfig(
+                    f"market {market_id}'s engine was handed in; it cannot be saved"
+                )
+            markets.append(
+                [config_to_state(state.config), state.engine_name, state.engine.to_state()]
+            )
+        return {
+            "engine": self._engine_name,
+            "next_order_id": self._next_order_id,
+            "fee_accounts": sorted(self._fee_accounts),
+            "ledger": self._ledger.to_state(),
+            "markets": markets,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> DexService:
+        """Rebuild a service from `to_state` output and check every invariant; raises
+        ValueError (or the check's AssertionError) if the state does not hold together."""
+        service = cls(engine=str(state["engine"]), default_market=None)
+        ledger_state = state["ledger"]
+        service._ledger = TokenLedger.from_state(ledger_state["tokens"], ledger_state["balances"])
+        orders: list[tuple[Order, _Market]] = []
+        for config_state, engine_name, engine_state in state["markets"]:
+            config = config_from_state(config_state)
+            engine = engine_loader(engine_name)(config, engine_state)
+            market = _Market(config, engine, engine_name, service._ledger)
+            service._markets[config.market_id] = market
+            orders.extend((order, market) for order in engine.open_orders())
+        for order, market in sorted(orders, key=lambda pair: pair[0].order_id):
+            is_bid = order.side is _BID
+            remaining = order.remaining_qty
+            need = market.need(is_bid, order.price, remaining, market.maker_bps)
+            cells = market.quote_cells if is_bid else market.base_cells
+            record = [order.owner, market, is_bid, order.price, remaining, need, order.filled_qty]
+            record.append(cells[order.owner])
+            service._open[order.order_id] = record
+            service._by_owner.setdefault(order.owner, {})[order.order_id] = record
+        service._fee_accounts = {AccountId(account) for account in state["fee_accounts"]}
+        service._next_order_id = int(state["next_order_id"])
+        service.check_invariants()
+        return service
+
     # -- invariants ------------------------------------------------------------------------
 
     def check_invariants(self) -> None:
@@ -589,6 +651,34 @@ class DexService:
             known = ", ".join(sorted(self._markets)) or "none"
             raise MarketNotFound(f"unknown market {market!r}; markets: {known}")
         return state
+
+
+def config_to_state(config: MarketConfig) -> list[object]:
+    """A market's configuration as a flat list (see `config_from_state`)."""
+    fees = config.fees
+    return [
+        config.base,
+        config.quote,
+        config.tick_size,
+        config.lot_size,
+        config.min_qty,
+        config.base_decimals,
+        config.quote_decimals,
+        fees.maker_bps,
+        fees.taker_bps,
+        fees.fee_token,
+        fees.fee_account,
+    ]
+
+
+def config_from_state(row: list[Any]) -> MarketConfig:
+    """The inverse of `config_to_state`; the config's own checks refuse a bad row."""
+    base, quote, tick, lot, min_qty, base_decimals, quote_decimals = row[:7]
+    maker_bps, taker_bps, fee_token, fee_account = row[7:]
+    fees = FeeSchedule(maker_bps, taker_bps, fee_token, AccountId(fee_account))
+    return MarketConfig(
+        TokenId(base), TokenId(quote), tick, lot, min_qty, base_decimals, quote_decimals, fees
+    )
 
 
 def _check_account(

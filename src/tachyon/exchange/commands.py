@@ -1,0 +1,135 @@
+"""Commands: every state change of the exchange as a frozen value with canonical bytes.
+
+Pure. `encode_command` gives the one byte string a command has (msgpack, fields in declared
+order, a short tag first), which is what the journal stores, what its hash chain covers and,
+later, what a wallet signs. `decode_command` refuses anything that is not exactly such bytes.
+A command carries no sequence number or time: those are given to it when it is journaled.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from tachyon.dex.model import FEE_ACCOUNT, STP_DEFAULT, SelfTradePrevention, Side, TimeInForce
+from tachyon.errors import InvalidInput
+
+
+class Command(msgspec.Struct, frozen=True, array_like=True, tag=True, forbid_unknown_fields=True):
+    """Base of every command; the tag (the class name) comes first in the encoding."""
+
+
+class RegisterToken(Command, frozen=True, tag="register_token"):
+    symbol: str
+    decimals: int
+
+
+class AddMarket(Command, frozen=True, tag="add_market"):
+    """Open a market (see `MarketConfig`); its tokens are registered with it."""
+
+    base: str
+    quote: str
+    tick_size: int = 1
+    lot_size: int = 1
+    min_qty: int = 1
+    base_decimals: int = 0
+    quote_decimals: int = 6
+    maker_bps: int = 0
+    taker_bps: int = 0
+    fee_token: str | None = None
+    fee_account: str = FEE_ACCOUNT
+
+
+class SetFees(Command, frozen=True, tag="set_fees"):
+    market: str
+    maker_bps: int
+    taker_bps: int
+    fee_token: str | None = None
+    fee_account: str = FEE_ACCOUNT
+
+
+class Deposit(Command, frozen=True, tag="deposit"):
+    account: str
+    token: str
+    amount: int
+    nonce: int = 0
+
+
+class Withdraw(Command, frozen=True, tag="withdraw"):
+    account: str
+    token: str
+    amount: int
+    nonce: int = 0
+
+
+class PlaceLimit(Command, frozen=True, tag="place_limit"):
+    account: str
+    market: str
+    side: Side
+    price: int
+    qty: int
+    tif: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    stp: SelfTradePrevention = STP_DEFAULT
+    nonce: int = 0
+
+
+class PlaceMarket(Command, frozen=True, tag="place_market"):
+    """A market order by base quantity, or (bids only) by a quote budget `max_quote`."""
+
+    account: str
+    market: str
+    side: Side
+    qty: int | None
+    max_quote: int | None = None
+    stp: SelfTradePrevention = STP_DEFAULT
+    nonce: int = 0
+
+
+class CancelOrder(Command, frozen=True, tag="cancel_order"):
+    account: str
+    order_id: int
+    nonce: int = 0
+
+
+AnyCommand = (
+    RegisterToken
+    | AddMarket
+    | SetFees
+    | Deposit
+    | Withdraw
+    | PlaceLimit
+    | PlaceMarket
+    | CancelOrder
+)
+AccountCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder
+"""Commands that act for one account (and carry its nonce)."""
+
+COMMAND_BYTES_MAX: Final = 4096
+"""No command encodes longer; a longer byte string is refused before decoding."""
+
+_encoder: Final = msgspec.msgpack.Encoder()
+_decoder: Final = msgspec.msgpack.Decoder(AnyCommand)
+
+
+def encode_command(command: AnyCommand) -> bytes:
+    """The command's canonical bytes; InvalidInput if a value cannot be encoded (an integer
+    outside the 64-bit range, which no valid amount, price or quantity is)."""
+    try:
+        return _encoder.encode(command)
+    except (OverflowError, msgspec.EncodeError) as exc:
+        raise InvalidInput(f"command {command!r} cannot be encoded: {exc}") from exc
+
+
+def decode_command(data: bytes) -> AnyCommand:
+    """The command these canonical bytes encode; InvalidInput if they are not exactly that."""
+    if len(data) > COMMAND_BYTES_MAX:
+        raise InvalidInput(f"a command is at most {COMMAND_BYTES_MAX} bytes, not {len(data)}")
+    try:
+        command: AnyCommand = _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"not a command: {exc}") from exc
+    if _encoder.encode(command) != data:  # e.g. a non-minimal integer encoding
+        raise InvalidInput("command bytes are not in canonical form")
+    return command

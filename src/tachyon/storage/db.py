@@ -1,0 +1,137 @@
+"""The exchange database: where it lives, how it is opened, its schema and its migrations.
+
+All SQL connection handling lives here. One SQLite file in WAL mode with `synchronous=FULL`,
+so a committed transaction survives a power cut; `BEGIN IMMEDIATE` is the mutex that
+serializes writers across processes. The schema carries `PRAGMA user_version`; an older file
+is upgraded in place in one transaction after a backup copy is made; a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
+
+SCHEMA_VERSION: Final = 2
+"""Version 1 stored snapshots as JSON (format 1) without the journal hash they follow;
+version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`."""
+
+DB_FILENAME: Final = "exchange.db"
+BUSY_TIMEOUT_MS: Final = 60_000
+"""How long a writer waits for another process's transaction before giving up."""
+
+_SCHEMA_V2: Final = """
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    command BLOB NOT NULL,
+    prev_hash BLOB NOT NULL,
+    checksum BLOB NOT NULL
+);
+CREATE TABLE snapshots (
+    seq INTEGER PRIMARY KEY,
+    format INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    state_hash TEXT NOT NULL,
+    head_hash BLOB NOT NULL,
+    written_ts_ns INTEGER NOT NULL
+);
+"""
+
+
+def default_home() -> Path:
+    """`TACHYON_HOME`, or `~/.tachyon`."""
+    home = os.environ.get("TACHYON_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".tachyon"
+
+
+def default_data_dir() -> Path:
+    return default_home() / "exchange"
+
+
+def ensure_dir(path: Path) -> None:
+    """Create the data directory (and parents) with mode 0700 if it does not exist."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create data directory {path}: {exc.strerror}") from exc
+    if not path.is_dir():
+        raise StorageError(f"data directory {path} is not a directory")
+
+
+def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, synchronous=FULL."""
+    uri = f"file:{db_path}?mode={'ro' if read_only else 'rwc'}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not read_only:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    except sqlite3.DatabaseError as exc:
+        raise CorruptData(f"{db_path}: not a usable SQLite database ({exc})") from exc
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    return int(tables[0]) == 0
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create the current schema in an empty database, atomically."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if is_empty(conn):  # another process may have created it while we waited
+            for statement in _SCHEMA_V2.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def upgrade(conn: sqlite3.Connection, db_path: Path, migrations: dict[int, Migration]) -> None:
+    """Bring the database to SCHEMA_VERSION: refuse a newer one; back up an older one to
+    `<db>.v<N>.bak`, then run each step `N -> N+1` in one transaction with the version bump."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise UnsupportedVersion(
+            f"{db_path} has schema version {version}; this tachyon knows up to {SCHEMA_VERSION}."
+            " Upgrade tachyon to open it."
+        )
+    if version == SCHEMA_VERSION:
+        return
+    if version < 1:
+        raise CorruptData(f"{db_path}: tables without a tachyon schema version")
+    backup_path = db_path.with_name(f"{db_path.name}.v{version}.bak")
+    backup = sqlite3.connect(backup_path)
+    try:
+        conn.backup(backup)
+    finally:
+        backup.close()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)  # another process may have upgraded it meanwhile
+        while version < SCHEMA_VERSION:
+            migrations[version](conn)
+            version += 1
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

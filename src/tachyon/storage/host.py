@@ -1,0 +1,239 @@
+"""EmbeddedExchange: the host that runs sequencer -> journal -> apply -> answer on one
+data directory, for the wallet, the CLI and the node.
+
+A command is applied to the in-memory state first (a refused command changes nothing and is
+not journaled), then journaled with its sequence number and time, and its caller is answered
+only after the commit is durable. Writers in several processes serialize on the database's
+write lock and catch up on each other's entries before applying their own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from tachyon.dex.ids import AccountId, MarketId, TokenId
+from tachyon.dex.model import BookDepth, MarketConfig, Trade
+from tachyon.errors import InvalidInput, TachyonError
+from tachyon.exchange.commands import AnyCommand, encode_command
+from tachyon.exchange.service import OwnedOrder
+from tachyon.exchange.state_machine import Exchange, Outcome
+from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.storage import db, journal, recovery, snapshot
+from tachyon.storage.migrations import MIGRATIONS
+
+SNAPSHOT_EVERY: Final = 10_000
+"""Commands between snapshots (at most; see SNAPSHOT_INTERVAL_S)."""
+SNAPSHOT_INTERVAL_S: Final = 60.0
+"""Seconds after which a submit also writes a snapshot if anything is new (the debounce)."""
+
+Clock = Callable[[], int]
+"""Nanoseconds since the epoch; injected so tests can fix time."""
+
+
+class EmbeddedExchange:
+    """One open data directory. Not thread-safe: one thread (or one sequencer) per object."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        db_path: Path,
+        recovered: recovery.Recovered,
+        clock: Clock,
+        snapshot_every: int,
+        snapshot_interval_s: float,
+    ) -> None:
+        """Use `open`."""
+        self._conn = conn
+        self.db_path = db_path
+        self._exchange = recovered.exchange
+        self._head_hash = recovered.head_hash
+        self.recovered = recovered
+        self._clock = clock
+        self._snapshot_every = snapshot_every
+        self._snapshot_interval_ns = int(snapshot_interval_s * 1e9)
+        self._snapshot_seq = recovered.snapshot_seq
+        self._snapshot_ts_ns = clock()
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | str | None = None,
+        *,
+        clock: Clock = time.time_ns,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        snapshot_interval_s: float = SNAPSHOT_INTERVAL_S,
+    ) -> EmbeddedExchange:
+        """Open (creating, or upgrading, if need be) and recover the exchange in `data_dir`
+        (default: `$TACHYON_HOME/exchange` or `~/.tachyon/exchange`)."""
+        path = db.default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+        db.ensure_dir(path)
+        db_path = path / db.DB_FILENAME
+        conn = db.connect(db_path)
+        try:
+            if db.is_empty(conn):
+                db.create_schema(conn)
+            else:
+                db.upgrade(conn, db_path, MIGRATIONS)
+            recovered = _recover_read_only(db_path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, db_path, recovered, clock, snapshot_every, snapshot_interval_s)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def submit(self, command: AnyCommand) -> Outcome:
+        """Apply one command and make it durable; raise what refused it (nothing changed)."""
+        (outcome,) = self.submit_batch((command,))
+        if isinstance(outcome, TachyonError):
+            raise outcome
+        return outcome
+
+    def submit_batch(self, commands: Sequence[AnyCommand]) -> list[Outcome | TachyonError]:
+        """Apply commands in order and make the accepted ones durable in one commit (group
+        commit); each result is the command's outcome or the error that refused it."""
+        if len(commands) > journal.JOURNAL_BATCH_MAX:
+            raise InvalidInput(
+                f"a batch holds at most {journal.JOURNAL_BATCH_MAX} commands, not {len(commands)}"
+            )
+        conn = self._conn
+        entries: list[journal.JournalEntry] = []
+        results: list[Outcome | TachyonError] = []
+        conn.execute("BEGIN IMMEDIATE")  # the write mutex across processes
+        try:
+            self._catch_up()
+            head_hash = self._head_hash
+            for command in commands:
+                entry, outcome = self._apply(command, head_hash)
+                if entry is not None:
+                    entries.append(entry)
+                    head_hash = entry.checksum
+                results.append(outcome)
+            if entries:
+                journal.append(conn, entries)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if entries:  # memory is ahead of the disk: go back to what the disk holds
+                self._reload()
+            raise
+        self._head_hash = head_hash
+        self._maybe_snapshot()
+        return results
+
+    def _apply(
+        self, command: AnyCommand, head_hash: bytes
+    ) -> tuple[journal.JournalEntry | None, Outcome | TachyonError]:
+        """Sequence and apply one command: its journal entry (None if refused) and outcome."""
+        exchange = self._exchange
+        try:
+            data = encode_command(command)
+            seq = exchange.seq + 1
+            ts_ns = max(self._clock(), exchange.ts_ns)
+            outcome = exchange.apply(command, seq, ts_ns)
+        except TachyonError as exc:
+            return None, exc
+        return journal.make_entry(head_hash, seq, ts_ns, data), outcome
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def refresh(self) -> Exchange:
+        """Catch up with entries other processes journaled; the state, for reading only."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            self._catch_up()
+        finally:
+            conn.execute("COMMIT")
+        return self._exchange
+
+    @property
+    def seq(self) -> int:
+        return self._exchange.seq
+
+    @property
+    def head_hash(self) -> bytes:
+        return self._head_hash
+
+    def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
+        return self.refresh().service.balances(account)
+
+    def open_orders(self, account: AccountId) -> list[OwnedOrder]:
+        return self.refresh().service.open_orders(account)
+
+    def book(self, depth: int, market: MarketId) -> BookDepth:
+        return self.refresh().service.snapshot(depth, market)
+
+    def recent_trades(self, limit: int, market: MarketId) -> list[Trade]:
+        return self.refresh().service.recent_trades(limit, market)
+
+    def markets(self) -> list[MarketConfig]:
+        return self.refresh().service.markets()
+
+    def tokens(self) -> list[TokenMeta]:
+        return self.refresh().service.tokens()
+
+    # -- snapshots and shutdown ------------------------------------------------------------
+
+    def write_snapshot(self) -> int:
+        """Snapshot the state now; returns its sequence number."""
+        self.refresh()
+        snapshot.write(self._conn, self._exchange, self._head_hash, self._clock())
+        self._snapshot_seq = self._exchange.seq
+        self._snapshot_ts_ns = self._clock()
+        return self._snapshot_seq
+
+    def _maybe_snapshot(self) -> None:
+        new = self._exchange.seq - self._snapshot_seq
+        if new >= self._snapshot_every or (
+            new and self._clock() - self._snapshot_ts_ns >= self._snapshot_interval_ns
+        ):
+            self.write_snapshot()
+
+    def close(self) -> None:
+        """Snapshot if anything is new since the last one (clean shutdown), then close."""
+        try:
+            if self._exchange.seq > self._snapshot_seq:
+                self.write_snapshot()
+        finally:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        self._head_hash, _ = recovery.replay(
+            self._conn, self.db_path, self._exchange, self._head_hash
+        )
+
+    def _reload(self) -> None:
+        recovered = _recover_read_only(self.db_path)
+        self._exchange = recovered.exchange
+        self._head_hash = recovered.head_hash
+
+
+def _recover_read_only(db_path: Path) -> recovery.Recovered:
+    """Recover through a read-only connection: a refusal must leave the files as they are
+    (a read-write connection would checkpoint the WAL into the database when it closes)."""
+    conn = db.connect(db_path, read_only=True)
+    try:
+        conn.execute("BEGIN")  # one consistent view of snapshot and journal
+        return recovery.recover(conn, db_path)
+    finally:
+        conn.close()
