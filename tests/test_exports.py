@@ -8,7 +8,7 @@ import inspect
 
 import pytest
 
-PACKAGES = ["tachyon", "tachyon.dex", "tachyon.ledger", "tachyon.exchange"]
+PACKAGES = ["tachyon", "tachyon.dex", "tachyon.ledger", "tachyon.exchange", "tachyon.storage"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,9 +1,25 @@
-"""The exchange state machine: `DexService` over engines and one ledger. Pure: no I/O, no
-clock, no randomness, no floats."""
+"""The exchange state machine: `DexService` over engines and one ledger, the commands that
+drive it and `Exchange`, which applies them in sequence. Pure: no I/O, no clock, no
+randomness, no floats."""
 
+from tachyon.exchange.commands import (
+    AddMarket as AddMarket,
+    AnyCommand as AnyCommand,
+    CancelOrder as CancelOrder,
+    Command as Command,
+    Deposit as Deposit,
+    PlaceLimit as PlaceLimit,
+    PlaceMarket as PlaceMarket,
+    RegisterToken as RegisterToken,
+    SetFees as SetFees,
+    Withdraw as Withdraw,
+    decode_command as decode_command,
+    encode_command as encode_command,
+)
 from tachyon.exchange.engines import (
     DEFAULT_ENGINE as DEFAULT_ENGINE,
     engine_factory as engine_factory,
+    engine_loader as engine_loader,
     engine_names as engine_names,
     register_engine as register_engine,
 )
@@ -13,14 +29,35 @@ from tachyon.exchange.service import (
     OwnedOrder as OwnedOrder,
     Placement as Placement,
 )
+from tachyon.exchange.state_machine import (
+    Exchange as Exchange,
+    Outcome as Outcome,
+    state_hash_of as state_hash_of,
+)
 
 __all__ = [
     "DEFAULT_ENGINE",
     "DEFAULT_MARKET_ID",
+    "AddMarket",
+    "AnyCommand",
+    "CancelOrder",
+    "Command",
+    "Deposit",
     "DexService",
+    "Exchange",
+    "Outcome",
     "OwnedOrder",
+    "PlaceLimit",
+    "PlaceMarket",
     "Placement",
+    "RegisterToken",
+    "SetFees",
+    "Withdraw",
+    "decode_command",
+    "encode_command",
     "engine_factory",
+    "engine_loader",
     "engine_names",
     "register_engine",
+    "state_hash_of",
 ]
