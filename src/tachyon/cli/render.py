@@ -81,3 +81,13 @@ def rows_table(title: str, rows: Sequence[dict[str, object]]) -> Table:
     for row in rows:
         table.add_row(*(str(value) for value in row.values()))
     return table
+
+
+def fields_table(title: str, fields: dict[str, object]) -> Table:
+    """One record as a two-column table: field, value."""
+    table = Table(title=title)
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for name, value in fields.items():
+        table.add_row(name, "" if value is None else str(value))
+    return table
