@@ -56,6 +56,7 @@ _KEY_ANY: Final = -(PRICE_MAX + 1)  # below every book key: a market order cross
 _NO_CAP: Final = QTY_MAX + 1
 _new_tuple = tuple.__new__
 _SIDE_NAMES: Final = frozenset(side.value for side in Side)
+_SIDES: Final = {side.value: side for side in Side}
 
 
 class _Level:
@@ -535,28 +536,28 @@ class InMemoryEngine:
         }
 
     @classmethod
-    def from_state(cls, config: MarketConfig, state: dict[str, Any]) -> InMemoryEngine:
+    def from_state(
+        cls, config: MarketConfig, state: dict[str, Any], *, verified: bool = False
+    ) -> InMemoryEngine:
         """Rebuild an engine from `to_state` output, then check its invariants; raises
-        ValueError naming the first field that is not what `to_state` writes."""
-        _check_state(state)
+        ValueError naming the first field that is not what `to_state` writes. `verified`
+        skips both checks, for state whose integrity the caller has proven (a snapshot whose
+        hash matched) and whose invariants it checks itself afterwards."""
+        if not verified:
+            _check_state(state)
         engine = cls(config)
-        for oid, owner, rem, price, side, qty, reduced, post in state["orders"]:
-            book = engine._bids if Side(side) is _BID else engine._asks
-            level = book.level_for(price * book.sign)
-            record = [
-                OrderId(oid),
-                AccountId(owner),
-                rem,
-                price,
-                Side(side),
-                qty,
-                reduced,
-                bool(post),
-                level,
-            ]
+        orders = engine._orders
+        level: _Level | None = None
+        for oid, owner, rem, price, side_name, qty, reduced, post in state["orders"]:
+            side = _SIDES[side_name]
+            book = engine._bids if side is _BID else engine._asks
+            key = price * book.sign
+            if level is None or level.key != key or level.book is not book:
+                level = book.level_for(key)  # orders come level by level, in queue order
+            record = [oid, owner, rem, price, side, qty, reduced, post is True, level]
             level.queue.append(record)
             level.qty += rem
-            engine._orders[oid] = record
+            orders[oid] = record
         for trade_id, price, qty, maker_order_id, taker_order_id, maker, taker, taker_side in state[
             "recent_trades"
         ]:
@@ -566,7 +567,8 @@ class InMemoryEngine:
             engine._recent.append(trade)
         engine._next_order_id = OrderId(int(state["next_order_id"]))
         engine._next_trade_id = int(state["next_trade_id"])
-        engine.check_invariants()
+        if not verified:
+            engine.check_invariants()
         return engine
 
     def save_to_path(self, path: str) -> None:
@@ -648,18 +650,8 @@ def _top_levels(book: _BookSide, depth: int) -> list[BookLevel]:
 
 
 def _order_of(record: _Record) -> Order:
-    qty = record[_QTY]
-    rem = record[_REM]
-    return Order(
-        record[_ID],
-        record[_OWNER],
-        record[_SIDE],
-        record[_PRICE],
-        qty,
-        rem,
-        qty - rem - record[_REDUCED],
-        record[_POST],
-    )
+    oid, owner, rem, price, side, qty, reduced, post, _ = record
+    return _new_tuple(Order, (oid, owner, side, price, qty, rem, qty - rem - reduced, post))
 
 
 def _reject_order_id(order_id: object, next_order_id: int) -> NoReturn:

@@ -20,12 +20,15 @@ EngineLoader = Callable[[MarketConfig, dict[str, object]], OrderBookEngine]
 DEFAULT_ENGINE: Final = "in_memory"
 
 _ENGINES: dict[str, EngineFactory] = {DEFAULT_ENGINE: InMemoryEngine}
-_LOADERS: dict[str, EngineLoader] = {DEFAULT_ENGINE: InMemoryEngine.from_state}
+_LOADERS: dict[str, EngineLoader] = {
+    DEFAULT_ENGINE: lambda config, state: InMemoryEngine.from_state(config, state, verified=True)
+}
 
 
 def register_engine(name: str, factory: EngineFactory, loader: EngineLoader | None = None) -> None:
     """Make an engine selectable by `name` (e.g. an external adapter); with a `loader`, an
-    exchange using it can also be snapshotted and restored."""
+    exchange using it can also be snapshotted and restored. A loader is handed state whose
+    integrity is proven (by hash); `DexService.check_invariants` runs after it."""
     if not name or name in _ENGINES:
         raise InvalidConfig(f"engine name {name!r} is empty or already registered")
     _ENGINES[name] = factory

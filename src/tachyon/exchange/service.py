@@ -434,8 +434,9 @@ class DexService:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> DexService:
-        """Rebuild a service from `to_state` output and check every invariant; raises
-        ValueError (or the check's AssertionError) if the state does not hold together."""
+        """Rebuild a service from `to_state` output whose integrity the caller has proven (a
+        snapshot's hash); the caller then runs `check_invariants` (recovery does). Raises
+        KeyError, TypeError or ValueError on state that is not shaped like `to_state` output."""
         service = cls(engine=str(state["engine"]), default_market=None)
         ledger_state = state["ledger"]
         service._ledger = TokenLedger.from_state(ledger_state["tokens"], ledger_state["balances"])
@@ -457,7 +458,6 @@ class DexService:
             service._by_owner.setdefault(order.owner, {})[order.order_id] = record
         service._fee_accounts = {AccountId(account) for account in state["fee_accounts"]}
         service._next_order_id = int(state["next_order_id"])
-        service.check_invariants()
         return service
 
     # -- invariants ------------------------------------------------------------------------
@@ -466,16 +466,22 @@ class DexService:
         """Assert conservation, engine consistency, and locked == what open orders need."""
         self._ledger.check_conservation()
         locked_by_orders: dict[tuple[AccountId, TokenId], int] = {}
+        on_books = {
+            order.order_id: order
+            for state in self._markets.values()
+            for order in state.engine.open_orders()
+        }
+        assert on_books.keys() == self._open.keys(), "open orders differ from the books"
+        holdings = {token.symbol: self._ledger.holdings(token.symbol) for token in self.tokens()}
         for order_id, order in self._open.items():
             owner, state, is_bid, price, remaining, locked, filled, cell = order
             need = state.need(is_bid, price, remaining, state.maker_bps)
             assert locked == need, f"order {order_id} holds {locked}, needs {need}"
-            engine_order = state.engine.get_order(order_id)
-            assert engine_order is not None, f"order {order_id} is not on the book"
-            assert engine_order.remaining_qty == remaining, f"order {order_id} remaining"
-            assert engine_order.filled_qty == filled, f"order {order_id} filled"
+            on_book = on_books[order_id]
+            assert on_book.remaining_qty == remaining, f"order {order_id} remaining"
+            assert on_book.filled_qty == filled, f"order {order_id} filled"
             token = state.quote if is_bid else state.base
-            assert self._ledger.holdings(token)[owner] is cell, f"order {order_id} ledger cell"
+            assert holdings[token][owner] is cell, f"order {order_id} ledger cell"
             assert self._by_owner[owner][order_id] is order
             key = (owner, token)
             locked_by_orders[key] = locked_by_orders.get(key, 0) + need

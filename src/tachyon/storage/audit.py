@@ -44,6 +44,10 @@ def audit(data_dir: Path | str) -> AuditReport:
         matches: bool | None = None
         if newest is not None:
             expected = snapshot.load(newest, db_path).state_hash()
+            if expected != newest.state_hash and newest.format == snapshot.SNAPSHOT_FORMAT:
+                raise CorruptData(
+                    f"{db_path}: snapshot at sequence {newest.seq} does not encode back to its hash"
+                )
         for entry in journal.read_after(conn, db_path, 0, head_hash):
             recovery.apply_entry(exchange, entry, db_path)
             head_hash = entry.checksum

@@ -9,6 +9,7 @@ write lock and catch up on each other's entries before applying their own.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -196,10 +197,11 @@ class EmbeddedExchange:
         ):
             self.write_snapshot()
 
-    def close(self) -> None:
-        """Snapshot if anything is new since the last one (clean shutdown), then close."""
+    def close(self, *, snapshot: bool = True) -> None:
+        """Snapshot if anything is new since the last one (clean shutdown), then close.
+        `snapshot=False` leaves the directory as the journal has it (for tests, benchmarks)."""
         try:
-            if self._exchange.seq > self._snapshot_seq:
+            if snapshot and self._exchange.seq > self._snapshot_seq:
                 self.write_snapshot()
         finally:
             self._conn.close()
@@ -232,8 +234,14 @@ def _recover_read_only(db_path: Path) -> recovery.Recovered:
     """Recover through a read-only connection: a refusal must leave the files as they are
     (a read-write connection would checkpoint the WAL into the database when it closes)."""
     conn = db.connect(db_path, read_only=True)
+    # Rebuilding a big state allocates millions of containers and no garbage: pausing the
+    # cyclic collector halves the time (measured on 100,000 resting orders).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         conn.execute("BEGIN")  # one consistent view of snapshot and journal
         return recovery.recover(conn, db_path)
     finally:
+        if collecting:
+            gc.enable()
         conn.close()

@@ -44,7 +44,8 @@ def recover(conn: sqlite3.Connection, db_path: Path) -> Recovered:
             )
         head_hash, snapshot_seq = row.head_hash, row.seq
     head_hash, replayed = replay(conn, db_path, exchange, head_hash)
-    check(exchange, db_path)
+    if replayed or row is None:  # a loaded snapshot has been checked already
+        check(exchange, db_path)
     return Recovered(exchange, head_hash, snapshot_seq, replayed)
 
 
