@@ -115,11 +115,15 @@ _decoder: Final = msgspec.msgpack.Decoder(AnyCommand)
 
 def encode_command(command: AnyCommand) -> bytes:
     """The command's canonical bytes; InvalidInput if a value cannot be encoded (an integer
-    outside the 64-bit range, which no valid amount, price or quantity is)."""
+    outside the 64-bit range, which no valid amount, price or quantity is) or the bytes would
+    be longer than COMMAND_BYTES_MAX."""
     try:
-        return _encoder.encode(command)
+        data = _encoder.encode(command)
     except (OverflowError, msgspec.EncodeError) as exc:
         raise InvalidInput(f"command {command!r} cannot be encoded: {exc}") from exc
+    if len(data) > COMMAND_BYTES_MAX:
+        raise InvalidInput(f"a command is at most {COMMAND_BYTES_MAX} bytes, not {len(data)}")
+    return data
 
 
 def decode_command(data: bytes) -> AnyCommand:

@@ -7,6 +7,7 @@ contents, so the same journal always gives the same report.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,38 +32,43 @@ def audit(data_dir: Path | str) -> AuditReport:
         raise StorageError(f"no exchange database at {db_path}")
     conn = db.connect(db_path, read_only=True)
     try:
-        version = db.schema_version(conn)
-        if version != db.SCHEMA_VERSION:
-            raise UnsupportedVersion(
-                f"{db_path} has schema version {version}; this tachyon audits version"
-                f" {db.SCHEMA_VERSION} (open it once with this tachyon to upgrade it)"
-            )
-        conn.execute("BEGIN")
-        newest = snapshot.newest(conn)
-        exchange = Exchange()
-        head_hash = journal.GENESIS_HASH
-        matches: bool | None = None
-        if newest is not None:
-            expected = snapshot.load(newest, db_path).state_hash()
-            if expected != newest.state_hash and newest.format == snapshot.SNAPSHOT_FORMAT:
-                raise CorruptData(
-                    f"{db_path}: snapshot at sequence {newest.seq} does not encode back to its hash"
-                )
-        for entry in journal.read_after(conn, db_path, 0, head_hash):
-            recovery.apply_entry(exchange, entry, db_path)
-            head_hash = entry.checksum
-            if newest is not None and entry.seq == newest.seq:
-                matches = exchange.state_hash() == expected and head_hash == newest.head_hash
-        if newest is not None and matches is None:
-            raise CorruptData(f"{db_path}: snapshot at sequence {newest.seq} is past the journal")
-        recovery.check(exchange, db_path)
-        return AuditReport(
-            str(db_path),
-            exchange.seq,
-            head_hash.hex(),
-            exchange.state_hash(),
-            0 if newest is None else newest.seq,
-            matches,
-        )
+        with db.sqlite_errors(db_path):
+            return _audit(conn, db_path)
     finally:
         conn.close()
+
+
+def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
+    version = db.schema_version(conn)
+    if version != db.SCHEMA_VERSION:
+        raise UnsupportedVersion(
+            f"{db_path} has schema version {version}; this tachyon audits version"
+            f" {db.SCHEMA_VERSION} (open it once with this tachyon to upgrade it)"
+        )
+    conn.execute("BEGIN")
+    newest = snapshot.newest(conn)
+    exchange = Exchange()
+    head_hash = journal.GENESIS_HASH
+    matches: bool | None = None
+    if newest is not None:
+        expected = snapshot.load(newest, db_path).state_hash()
+        if expected != newest.state_hash and newest.format == snapshot.SNAPSHOT_FORMAT:
+            raise CorruptData(
+                f"{db_path}: snapshot at sequence {newest.seq} does not encode back to its hash"
+            )
+    for entry in journal.read_after(conn, db_path, 0, head_hash):
+        recovery.apply_entry(exchange, entry, db_path)
+        head_hash = entry.checksum
+        if newest is not None and entry.seq == newest.seq:
+            matches = exchange.state_hash() == expected and head_hash == newest.head_hash
+    if newest is not None and matches is None:
+        raise CorruptData(f"{db_path}: snapshot at sequence {newest.seq} is past the journal")
+    recovery.check(exchange, db_path)
+    return AuditReport(
+        str(db_path),
+        exchange.seq,
+        head_hash.hex(),
+        exchange.state_hash(),
+        0 if newest is None else newest.seq,
+        matches,
+    )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -55,8 +56,10 @@ def default_data_dir() -> Path:
 
 def ensure_dir(path: Path) -> None:
     """Create the data directory (and parents) with mode 0700 if it does not exist."""
+    missing = [parent for parent in (path, *path.parents) if not parent.exists()]
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for directory in reversed(missing):  # each created 0700, not just the last one
+            directory.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create data directory {path}: {exc.strerror}") from exc
     if not path.is_dir():
@@ -68,13 +71,29 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     uri = f"file:{db_path}?mode={'ro' if read_only else 'rwc'}"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open {db_path}: {exc}") from exc
+    with sqlite_errors(db_path, conn):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not read_only:
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-    except sqlite3.DatabaseError as exc:
-        raise CorruptData(f"{db_path}: not a usable SQLite database ({exc})") from exc
     return conn
+
+
+@contextmanager
+def sqlite_errors(db_path: Path, conn: sqlite3.Connection | None = None) -> Iterator[None]:
+    """Turn SQLite's complaints about a damaged file into CorruptData naming the file (and
+    close `conn`, so a refused open leaves no connection behind). SQLite reports a damaged
+    schema in an error message that may itself be invalid UTF-8."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise StorageError(f"{db_path}: {exc}") from exc
+        raise CorruptData(f"{db_path}: not a usable SQLite database ({exc})") from exc
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -76,10 +76,11 @@ class EmbeddedExchange:
         db_path = path / db.DB_FILENAME
         conn = db.connect(db_path)
         try:
-            if db.is_empty(conn):
-                db.create_schema(conn)
-            else:
-                db.upgrade(conn, db_path, MIGRATIONS)
+            with db.sqlite_errors(db_path):
+                if db.is_empty(conn):
+                    db.create_schema(conn)
+                else:
+                    db.upgrade(conn, db_path, MIGRATIONS)
             recovered = _recover_read_only(db_path)
         except BaseException:
             conn.close()
@@ -239,8 +240,9 @@ def _recover_read_only(db_path: Path) -> recovery.Recovered:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        conn.execute("BEGIN")  # one consistent view of snapshot and journal
-        return recovery.recover(conn, db_path)
+        with db.sqlite_errors(db_path):
+            conn.execute("BEGIN")  # one consistent view of snapshot and journal
+            return recovery.recover(conn, db_path)
     finally:
         if collecting:
             gc.enable()
