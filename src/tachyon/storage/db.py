@@ -147,10 +147,20 @@ def upgrade(conn: sqlite3.Connection, db_path: Path, migrations: dict[int, Migra
     try:
         version = schema_version(conn)  # another process may have upgraded it meanwhile
         while version < SCHEMA_VERSION:
-            migrations[version](conn)
+            try:
+                migrations[version](conn)
+            except (AssertionError, KeyError, TypeError, ValueError) as exc:
+                raise CorruptData(
+                    f"{db_path}: cannot upgrade from schema version {version} ({exc!r})"
+                ) from exc
             version += 1
             conn.execute(f"PRAGMA user_version = {version}")
         conn.execute("COMMIT")
+    except CorruptData as exc:
+        conn.execute("ROLLBACK")
+        if str(db_path) in str(exc):
+            raise
+        raise CorruptData(f"{db_path}: {exc}") from exc
     except BaseException:
         conn.execute("ROLLBACK")
         raise

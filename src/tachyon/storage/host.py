@@ -103,6 +103,10 @@ class EmbeddedExchange:
             raise InvalidInput(
                 f"a batch holds at most {journal.JOURNAL_BATCH_MAX} commands, not {len(commands)}"
             )
+        with db.sqlite_errors(self.db_path):
+            return self._submit_batch(commands)
+
+    def _submit_batch(self, commands: Sequence[AnyCommand]) -> list[Outcome | TachyonError]:
         conn = self._conn
         entries: list[journal.JournalEntry] = []
         results: list[Outcome | TachyonError] = []
@@ -148,11 +152,12 @@ class EmbeddedExchange:
     def refresh(self) -> Exchange:
         """Catch up with entries other processes journaled; the state, for reading only."""
         conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            self._catch_up()
-        finally:
-            conn.execute("COMMIT")
+        with db.sqlite_errors(self.db_path):
+            conn.execute("BEGIN")
+            try:
+                self._catch_up()
+            finally:
+                conn.execute("COMMIT")
         return self._exchange
 
     @property
@@ -186,7 +191,8 @@ class EmbeddedExchange:
     def write_snapshot(self) -> int:
         """Snapshot the state now; returns its sequence number."""
         self.refresh()
-        snapshot.write(self._conn, self._exchange, self._head_hash, self._clock())
+        with db.sqlite_errors(self.db_path):
+            snapshot.write(self._conn, self._exchange, self._head_hash, self._clock())
         self._snapshot_seq = self._exchange.seq
         self._snapshot_ts_ns = self._clock()
         return self._snapshot_seq

@@ -40,7 +40,12 @@ def v1_to_v2(conn: sqlite3.Connection) -> None:
         head_hash = journal.checksum_at(conn, seq)
         if head_hash is None:
             raise CorruptData(f"version 1 snapshot at sequence {seq} has no journal entry")
-        encoded = snapshot.decode(1, state).state_bytes()
+        try:
+            encoded = snapshot.decode(1, state).state_bytes()
+        except (AssertionError, KeyError, TypeError, ValueError) as exc:
+            raise CorruptData(
+                f"version 1 snapshot at sequence {seq} does not decode ({exc!r}); not upgrading"
+            ) from exc
         conn.execute(
             "UPDATE snapshots SET format = ?, state = ?, state_hash = ?, head_hash = ?"
             " WHERE seq = ?",

@@ -1,0 +1,261 @@
+"""Shared helpers for the storage tests: a seeded command flow over two markets, a step clock,
+raw SQLite access that bypasses tachyon, and byte captures of a data directory."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from tachyon.dex.ids import AccountId, OrderId, TokenId
+from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce
+from tachyon.errors import TachyonError
+from tachyon.exchange.commands import (
+    AddMarket,
+    AnyCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    PlaceMarket,
+    RegisterToken,
+    SetFees,
+    Withdraw,
+)
+from tachyon.exchange.service import Placement
+from tachyon.exchange.state_machine import Exchange, Outcome
+from tachyon.storage import EmbeddedExchange
+from tests.exchange.helpers import ALICE, BASE, BOB, CAROL, DAVE, DEFAULT, ETH, ETH_CONFIG, USDC
+
+ACCOUNTS: Final = (ALICE, BOB, CAROL, DAVE)
+SOL: Final = TokenId("SOL")
+TOKENS: Final = (BASE, ETH, USDC, SOL)
+ETH_MARKET: Final = ETH_CONFIG.market_id
+
+ADD_ETH: Final = AddMarket(
+    base=ETH_CONFIG.base,
+    quote=ETH_CONFIG.quote,
+    tick_size=ETH_CONFIG.tick_size,
+    lot_size=ETH_CONFIG.lot_size,
+    min_qty=ETH_CONFIG.min_qty,
+    base_decimals=ETH_CONFIG.base_decimals,
+    quote_decimals=ETH_CONFIG.quote_decimals,
+    maker_bps=ETH_CONFIG.fees.maker_bps,
+    taker_bps=ETH_CONFIG.fees.taker_bps,
+)
+"""ETH/USDC with fees in quote: tick 20, lot 5, min 10, 2 base decimals."""
+
+# Mid prices in ticks, and each market's tick and lot, for the random flow.
+_MID_TICKS: Final = {DEFAULT: 1_000, ETH_MARKET: 2_000}
+_TICK: Final = {DEFAULT: 1, ETH_MARKET: ETH_CONFIG.tick_size}
+_LOT: Final = {DEFAULT: 1, ETH_MARKET: ETH_CONFIG.lot_size}
+_MIN_LOTS: Final = {DEFAULT: 1, ETH_MARKET: ETH_CONFIG.min_qty // ETH_CONFIG.lot_size}
+
+TS_START: Final = 1_700_000_000_000_000_000
+
+
+class StepClock:
+    """A clock that says what the test set it to: the host reads it whenever it likes, and
+    every command still gets exactly the timestamp the test chose."""
+
+    def __init__(self, now: int = TS_START) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Commands with the timestamp each is submitted at (strictly increasing)."""
+
+    commands: list[AnyCommand]
+    stamps: list[int]
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def accepted(self) -> Flow:
+        """Only the commands a fresh exchange accepts (so the n-th one is journaled as n)."""
+        exchange = Exchange()
+        results = run(exchange, self)
+        keep = [i for i, result in enumerate(results) if not isinstance(result, TachyonError)]
+        return Flow([self.commands[i] for i in keep], [self.stamps[i] for i in keep])
+
+
+Result = Outcome | TachyonError
+
+
+def apply_one(exchange: Exchange, command: AnyCommand, ts_ns: int) -> Result:
+    """Apply at the next sequence number; a refusal is returned, and must change nothing."""
+    seq = exchange.seq
+    try:
+        return exchange.apply(command, seq + 1, ts_ns)
+    except TachyonError as exc:
+        assert exchange.seq == seq
+        return exc
+
+
+def run(exchange: Exchange, flow: Flow, start: int = 0, stop: int | None = None) -> list[Result]:
+    end = len(flow) if stop is None else stop
+    return [
+        apply_one(exchange, command, ts_ns)
+        for command, ts_ns in zip(flow.commands[start:end], flow.stamps[start:end], strict=True)
+    ]
+
+
+def submit_one(host: EmbeddedExchange, clock: StepClock, command: AnyCommand, ts: int) -> Result:
+    clock.now = ts
+    try:
+        return host.submit(command)
+    except TachyonError as exc:
+        return exc
+
+
+def same_result(left: Result, right: Result) -> bool:
+    """Outcomes are values; errors are equal when their type and message are."""
+    if isinstance(left, TachyonError) or isinstance(right, TachyonError):
+        return type(left) is type(right) and str(left) == str(right)
+    return left == right
+
+
+def make_flow(seed: int, length: int) -> Flow:
+    """A seeded random flow: ETH/USDC and SOL first, funding, then deposits, limits of every
+    time in force, post-only, market orders by quantity and by quote budget, cancels (some of
+    other accounts' orders), withdrawals (some too large), fee changes and nonces (some stale).
+    Generated against a model exchange so cancels can aim at orders that are open."""
+    rng = random.Random(seed)
+    model = Exchange()
+    commands: list[AnyCommand] = []
+    stamps: list[int] = []
+    placed: list[OrderId] = []
+    ts = TS_START
+
+    def add(command: AnyCommand) -> None:
+        nonlocal ts
+        ts += rng.randint(1, 5_000)
+        commands.append(command)
+        stamps.append(ts)
+        outcome = apply_one(model, command, ts)
+        if isinstance(outcome, Placement) and outcome.open_qty:
+            placed.append(outcome.order_id)
+
+    add(ADD_ETH)
+    add(RegisterToken(SOL, 2))
+    for account in ACCOUNTS:
+        add(Deposit(account, USDC, 10**9))
+        add(Deposit(account, BASE, 5_000))
+        add(Deposit(account, ETH, 50_000))
+    while len(commands) < length:
+        if len(commands) == length // 3:  # fee changes that apply, in quote and then in base
+            add(SetFees(ETH_MARKET, 15, 25))
+        elif len(commands) == 2 * length // 3:
+            add(SetFees(ETH_MARKET, 5, 30, ETH))
+        else:
+            add(_random_command(rng, model, placed))
+    return Flow(commands, stamps)
+
+
+def _nonce(rng: random.Random, model: Exchange, account: AccountId) -> int:
+    roll = rng.random()
+    if roll < 0.3:
+        return model.last_nonce(account) + rng.randint(1, 3)
+    if roll < 0.34:
+        return model.last_nonce(account)  # stale unless the account never used one
+    return 0
+
+
+def _random_command(rng: random.Random, model: Exchange, placed: list[OrderId]) -> AnyCommand:
+    account = rng.choice(ACCOUNTS)
+    nonce = _nonce(rng, model, account)
+    market = rng.choice((DEFAULT, ETH_MARKET))
+    side = rng.choice((Side.BID, Side.ASK))
+    tick, lot = _TICK[market], _LOT[market]
+    qty = lot * rng.randint(_MIN_LOTS[market], 8 * _MIN_LOTS[market])
+    kind = rng.choices(
+        ("limit", "market", "cancel", "deposit", "withdraw", "fees"), (40, 12, 18, 8, 8, 2)
+    )[0]
+    if kind == "limit":
+        price = tick * (_MID_TICKS[market] + rng.randint(-6, 6))
+        tif = rng.choices(list(TimeInForce), (6, 2, 2))[0]
+        post_only = rng.random() < (0.25 if tif is TimeInForce.GTC else 0.03)
+        stp = rng.choice(list(SelfTradePrevention)) if rng.random() < 0.2 else None
+        if stp is None:
+            return PlaceLimit(account, market, side, price, qty, tif, post_only, nonce=nonce)
+        return PlaceLimit(account, market, side, price, qty, tif, post_only, stp, nonce)
+    if kind == "market":
+        if rng.random() < 0.3:  # by quote budget (an ask by budget is refused)
+            budget = rng.randint(1, 40 * _MID_TICKS[market] * tick)
+            return PlaceMarket(account, market, side, None, budget, nonce=nonce)
+        return PlaceMarket(account, market, side, qty, nonce=nonce)
+    if kind == "cancel":
+        open_ids = [oid for oid in placed if model.service.get_order(oid) is not None]
+        if open_ids and rng.random() < 0.85:
+            order_id = rng.choice(open_ids)
+            owned = model.service.get_order(order_id)
+            assert owned is not None
+            owner = owned.order.owner
+            if rng.random() < 0.25:  # someone else's order: refused
+                owner = rng.choice([other for other in ACCOUNTS if other != owner])
+            return CancelOrder(owner, order_id, nonce if owner == account else 0)
+        return CancelOrder(account, rng.randint(1, len(placed) + 2), nonce)
+    token = rng.choice(TOKENS)
+    if kind == "deposit":
+        return Deposit(account, token, rng.randint(1, 10**6), nonce)
+    if kind == "withdraw":
+        available = model.service.balance(account, token).available
+        return Withdraw(account, token, rng.randint(1, available * 6 // 5 + 1), nonce)
+    fee_token = rng.choice((None, ETH, BASE))  # BASE is not an ETH/USDC token: refused
+    return SetFees(ETH_MARKET, rng.randint(0, 30), rng.randint(0, 50), fee_token)
+
+
+# -- raw database access (bypassing tachyon) --------------------------------------------------
+
+
+DB_NAME: Final = "exchange.db"
+
+JournalRow = tuple[int, int, bytes, bytes, bytes]
+SnapshotRow = tuple[int, int, bytes, str, bytes, int]
+
+
+def raw_connect(db_path: Path) -> sqlite3.Connection:
+    """A plain read-write connection in autocommit mode; close it with `raw_close`."""
+    return sqlite3.connect(db_path, isolation_level=None)
+
+
+def raw_close(conn: sqlite3.Connection) -> None:
+    """Move everything from the WAL into the database file, then close."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    assert busy == 0, "the checkpoint could not finish"
+    conn.close()
+
+
+def journal_rows(db_path: Path) -> list[JournalRow]:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT * FROM journal ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+def snapshot_rows(db_path: Path) -> list[SnapshotRow]:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT * FROM snapshots ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+def user_version(db_path: Path) -> int:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
+    finally:
+        conn.close()
+
+
+def dir_bytes(path: Path) -> dict[str, bytes]:
+    """Every file in a directory, by name, with its exact contents."""
+    return {child.name: child.read_bytes() for child in sorted(path.iterdir()) if child.is_file()}

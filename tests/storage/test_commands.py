@@ -1,0 +1,379 @@
+"""Goal: commands have exactly one byte string each, and Exchange.apply sequences them safely.
+Method: round trips of every command type, hand-built malformed and non-canonical msgpack, and
+nonce and sequence rules checked against state_bytes before and after each refusal."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from tachyon.dex.ids import AccountId, OrderId
+from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce
+from tachyon.errors import InsufficientFunds, InvalidInput, OrderNotOwned, StaleNonce
+from tachyon.exchange.commands import (
+    COMMAND_BYTES_MAX,
+    AddMarket,
+    AnyCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    PlaceMarket,
+    RegisterToken,
+    SetFees,
+    Withdraw,
+    decode_command,
+    encode_command,
+)
+from tachyon.exchange.service import Placement
+from tachyon.exchange.state_machine import Exchange
+from tachyon.ledger.ledger import BalanceRecord
+from tests.exchange.helpers import ALICE, BASE, BOB, DEFAULT, ETH, USDC
+from tests.storage.helpers import ADD_ETH, ETH_MARKET
+
+EXAMPLES: list[AnyCommand] = [
+    RegisterToken("SOL", 2),
+    RegisterToken("GOLD", 0),
+    ADD_ETH,
+    AddMarket("XAU", "USDC"),
+    AddMarket("SOL", "USDC", 20, 5, 10, 2, 6, 10, 20, "SOL", "fees2"),
+    SetFees(ETH_MARKET, 5, 7),
+    SetFees(ETH_MARKET, 0, 10_000, ETH, "fees2"),
+    Deposit(ALICE, USDC, 1),
+    Deposit(ALICE, USDC, 2**64 - 1, nonce=2**64 - 1),
+    Withdraw(BOB, BASE, 300, nonce=9),
+    PlaceLimit(ALICE, DEFAULT, Side.BID, 100, 10),
+    PlaceLimit(
+        BOB,
+        ETH_MARKET,
+        Side.ASK,
+        40_000,
+        15,
+        TimeInForce.IOC,
+        False,
+        SelfTradePrevention.DECREMENT_AND_CANCEL,
+        3,
+    ),
+    PlaceLimit(ALICE, DEFAULT, Side.ASK, 7, 1, TimeInForce.GTC, True),
+    PlaceLimit(ALICE, DEFAULT, Side.BID, 7, 1, TimeInForce.FOK, stp=SelfTradePrevention.ALLOW),
+    PlaceMarket(ALICE, DEFAULT, Side.BID, 10),
+    PlaceMarket(ALICE, ETH_MARKET, Side.BID, None, 123_456, SelfTradePrevention.CANCEL_BOTH, 4),
+    PlaceMarket(BOB, DEFAULT, Side.ASK, 3, stp=SelfTradePrevention.CANCEL_TAKER),
+    CancelOrder(ALICE, 1),
+    CancelOrder(BOB, 2**63, nonce=1),
+]
+TAGS = {
+    RegisterToken: "register_token",
+    AddMarket: "add_market",
+    SetFees: "set_fees",
+    Deposit: "deposit",
+    Withdraw: "withdraw",
+    PlaceLimit: "place_limit",
+    PlaceMarket: "place_market",
+    CancelOrder: "cancel_order",
+}
+
+
+def _fixstr(text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 32
+    return bytes([0xA0 | len(data)]) + data
+
+
+# -- canonical bytes -----------------------------------------------------------------------
+
+
+def test_the_examples_cover_every_command_type() -> None:
+    assert {type(command) for command in EXAMPLES} == set(TAGS)
+
+
+@pytest.mark.parametrize("command", EXAMPLES, ids=repr)
+def test_every_command_round_trips_to_an_equal_value(command: AnyCommand) -> None:
+    data = encode_command(command)
+    decoded = decode_command(data)
+    assert decoded == command
+    assert type(decoded) is type(command)
+    assert encode_command(decoded) == data
+    assert len(data) <= COMMAND_BYTES_MAX
+    raw = msgspec.msgpack.decode(data)  # an array: the tag first, then every field in order
+    assert raw[0] == TAGS[type(command)]
+    assert len(raw) == 1 + len(command.__struct_fields__)
+
+
+def test_the_encoding_is_the_documented_byte_string() -> None:
+    data = encode_command(Deposit(ALICE, USDC, 200))
+    assert data == (
+        b"\x95" + _fixstr("deposit") + _fixstr("alice") + _fixstr("USDC") + b"\xcc\xc8" + b"\x00"
+    )
+
+
+def test_different_commands_have_different_bytes() -> None:
+    encodings = {encode_command(command) for command in EXAMPLES}
+    assert len(encodings) == len(EXAMPLES)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xc1",
+        b"not a command",
+        msgspec.msgpack.encode({"deposit": 1}),
+        msgspec.msgpack.encode(["deposit", "alice", "USDC", "5", 0]),
+        msgspec.msgpack.encode(["no_such_command", "alice"]),
+        msgspec.msgpack.encode(["deposit", "alice", "USDC", 5, 0, 1]),
+        msgspec.msgpack.encode(["place_limit", "alice", "BASE/USDC", "sideways", 1, 1]),
+        msgspec.msgpack.encode(["deposit", "alice", "USDC", True, 0]),
+    ],
+    ids=[
+        "empty",
+        "reserved-opcode",
+        "text",
+        "map",
+        "string-amount",
+        "unknown-tag",
+        "extra-field",
+        "bad-enum",
+        "bool-amount",
+    ],
+)
+def test_decode_refuses_garbage(data: bytes) -> None:
+    with pytest.raises(InvalidInput, match=r"not a command"):
+        decode_command(data)
+
+
+@pytest.mark.parametrize("command", EXAMPLES, ids=repr)
+def test_decode_refuses_truncated_bytes(command: AnyCommand) -> None:
+    data = encode_command(command)
+    for length in range(len(data)):
+        with pytest.raises(InvalidInput):
+            decode_command(data[:length])
+
+
+@pytest.mark.parametrize("command", EXAMPLES, ids=repr)
+@pytest.mark.parametrize("extra", [b"\x00", b"\xc0", b"\x90"], ids=["zero", "nil", "array"])
+def test_decode_refuses_an_extra_trailing_byte(command: AnyCommand, extra: bytes) -> None:
+    with pytest.raises(InvalidInput, match=r"not a command"):
+        decode_command(encode_command(command) + extra)
+
+
+def test_decode_refuses_more_than_command_bytes_max_before_decoding() -> None:
+    with pytest.raises(InvalidInput, match=rf"at most {COMMAND_BYTES_MAX} bytes, not 4097"):
+        decode_command(bytes(COMMAND_BYTES_MAX + 1))
+
+
+def test_decode_accepts_a_command_of_exactly_command_bytes_max() -> None:
+    empty = len(msgspec.msgpack.encode(Deposit(AccountId(""), USDC, 1)))
+    for pad in (3, 2):  # a str8 header is 2 bytes, str16 is 3: find the padding that fits
+        name = "a" * (COMMAND_BYTES_MAX - empty - pad)
+        data = msgspec.msgpack.encode(Deposit(AccountId(name), USDC, 1))
+        if len(data) == COMMAND_BYTES_MAX:
+            break
+    assert len(data) == COMMAND_BYTES_MAX
+    assert decode_command(data) == Deposit(AccountId(name), USDC, 1)
+    longer = msgspec.msgpack.encode(Deposit(AccountId(name + "a"), USDC, 1))
+    with pytest.raises(InvalidInput, match=r"at most 4096 bytes, not 4097"):
+        decode_command(longer)
+
+
+def test_encode_refuses_a_command_longer_than_command_bytes_max() -> None:
+    """COMMAND_BYTES_MAX says "no command encodes longer": a command that encodes longer must
+    be refused when it is encoded, or the host journals bytes that decode_command refuses."""
+    command = Deposit(AccountId("a" * COMMAND_BYTES_MAX), USDC, 1)
+    with pytest.raises(InvalidInput):
+        encode_command(command)
+
+
+_CANONICAL = (
+    b"\x95" + _fixstr("deposit") + _fixstr("alice") + _fixstr("USDC") + b"\xcc\xc8" + b"\x00"
+)
+NON_CANONICAL = {
+    "amount-as-uint16": b"\x95"
+    + _fixstr("deposit")
+    + _fixstr("alice")
+    + _fixstr("USDC")
+    + b"\xcd\x00\xc8"
+    + b"\x00",
+    "amount-as-uint64": b"\x95"
+    + _fixstr("deposit")
+    + _fixstr("alice")
+    + _fixstr("USDC")
+    + b"\xcf\x00\x00\x00\x00\x00\x00\x00\xc8"
+    + b"\x00",
+    "nonce-as-uint8": b"\x95"
+    + _fixstr("deposit")
+    + _fixstr("alice")
+    + _fixstr("USDC")
+    + b"\xcc\xc8"
+    + b"\xcc\x00",
+    "account-as-str8": b"\x95"
+    + _fixstr("deposit")
+    + b"\xd9\x05alice"
+    + _fixstr("USDC")
+    + b"\xcc\xc8"
+    + b"\x00",
+    "array16-header": b"\xdc\x00\x05"
+    + _fixstr("deposit")
+    + _fixstr("alice")
+    + _fixstr("USDC")
+    + b"\xcc\xc8"
+    + b"\x00",
+    "default-nonce-omitted": b"\x94"
+    + _fixstr("deposit")
+    + _fixstr("alice")
+    + _fixstr("USDC")
+    + b"\xcc\xc8",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NON_CANONICAL))
+def test_decode_refuses_a_non_canonical_encoding_of_a_valid_command(name: str) -> None:
+    data = NON_CANONICAL[name]
+    assert encode_command(Deposit(ALICE, USDC, 200)) == _CANONICAL
+    assert data != _CANONICAL
+    # The bytes are valid msgpack of an equal value: only their form is wrong.
+    plain = msgspec.msgpack.decode(data)
+    assert plain == msgspec.msgpack.decode(_CANONICAL) or plain == ["deposit", ALICE, USDC, 200]
+    with pytest.raises(InvalidInput, match=r"not in canonical form"):
+        decode_command(data)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        Deposit(ALICE, USDC, 2**70),
+        Withdraw(ALICE, USDC, 2**70),
+        Deposit(ALICE, USDC, -(2**70)),
+        PlaceLimit(ALICE, DEFAULT, Side.BID, 2**70, 1),
+        PlaceMarket(ALICE, DEFAULT, Side.BID, None, 2**70),
+        CancelOrder(ALICE, OrderId(2**64)),
+        Deposit(ALICE, USDC, 1, nonce=2**70),
+    ],
+    ids=repr,
+)
+def test_encode_refuses_integers_outside_64_bits(command: AnyCommand) -> None:
+    with pytest.raises(InvalidInput, match=r"cannot be encoded"):
+        encode_command(command)
+
+
+# -- Exchange.apply: nonces ----------------------------------------------------------------
+
+
+def _funded() -> Exchange:
+    exchange = Exchange()
+    exchange.apply(Deposit(ALICE, USDC, 10_000), 1, 100)
+    exchange.apply(Deposit(BOB, BASE, 50), 2, 200)
+    return exchange
+
+
+def _refused_changes_nothing(
+    exchange: Exchange, command: AnyCommand, error: type[Exception]
+) -> None:
+    before = exchange.state_bytes()
+    seq, hash_before = exchange.seq, exchange.state_hash()
+    with pytest.raises(error):
+        exchange.apply(command, seq + 1, exchange.ts_ns + 1)
+    assert exchange.seq == seq
+    assert exchange.state_hash() == hash_before
+    assert exchange.state_bytes() == before
+    exchange.check_invariants()
+
+
+def test_nonce_zero_means_no_nonce() -> None:
+    exchange = _funded()
+    for seq in range(3, 8):
+        exchange.apply(Deposit(ALICE, USDC, 1), seq, 1_000)
+    assert exchange.last_nonce(ALICE) == 0
+    assert exchange.service.balance(ALICE, USDC) == BalanceRecord(10_005, 0)
+    assert exchange.to_state()["nonces"] == []
+
+
+def test_a_nonce_must_be_strictly_above_the_accounts_last() -> None:
+    exchange = _funded()
+    exchange.apply(Deposit(ALICE, USDC, 1, nonce=5), 3, 300)
+    assert exchange.last_nonce(ALICE) == 5
+    _refused_changes_nothing(exchange, Deposit(ALICE, USDC, 1, nonce=5), StaleNonce)
+    _refused_changes_nothing(exchange, Deposit(ALICE, USDC, 1, nonce=4), StaleNonce)
+    _refused_changes_nothing(exchange, Withdraw(ALICE, USDC, 1, nonce=1), StaleNonce)
+    _refused_changes_nothing(
+        exchange, PlaceLimit(ALICE, DEFAULT, Side.BID, 1, 1, nonce=5), StaleNonce
+    )
+    _refused_changes_nothing(exchange, CancelOrder(ALICE, 1, nonce=2), StaleNonce)
+    assert exchange.service.open_orders(ALICE) == []
+    exchange.apply(Deposit(ALICE, USDC, 1, nonce=6), 4, 400)
+    exchange.apply(Deposit(ALICE, USDC, 1, nonce=60), 5, 500)  # gaps are allowed
+    exchange.apply(Deposit(ALICE, USDC, 1), 6, 600)  # and nonce 0 still means none
+    assert exchange.last_nonce(ALICE) == 60
+    assert exchange.service.balance(ALICE, USDC) == BalanceRecord(10_004, 0)
+    assert exchange.to_state()["nonces"] == [["alice", 60]]
+
+
+def test_nonces_are_per_account() -> None:
+    exchange = _funded()
+    exchange.apply(Deposit(ALICE, USDC, 1, nonce=9), 3, 300)
+    exchange.apply(Deposit(BOB, BASE, 1, nonce=1), 4, 400)
+    assert (exchange.last_nonce(ALICE), exchange.last_nonce(BOB)) == (9, 1)
+    _refused_changes_nothing(exchange, Deposit(BOB, BASE, 1, nonce=1), StaleNonce)
+
+
+def test_a_refused_command_does_not_use_up_its_nonce() -> None:
+    exchange = _funded()
+    _refused_changes_nothing(exchange, Withdraw(ALICE, USDC, 10**9, nonce=7), InsufficientFunds)
+    placed = exchange.apply(PlaceLimit(ALICE, DEFAULT, Side.BID, 10, 1), 3, 300)
+    assert isinstance(placed, Placement)
+    _refused_changes_nothing(exchange, CancelOrder(BOB, placed.order_id, nonce=7), OrderNotOwned)
+    assert exchange.last_nonce(ALICE) == exchange.last_nonce(BOB) == 0
+    exchange.apply(Withdraw(ALICE, USDC, 1, nonce=7), 4, 400)
+    exchange.apply(CancelOrder(ALICE, placed.order_id, nonce=8), 5, 500)
+    assert exchange.last_nonce(ALICE) == 8
+
+
+@pytest.mark.parametrize("nonce", [-1, -(2**63)])
+def test_a_negative_nonce_is_invalid(nonce: int) -> None:
+    _refused_changes_nothing(_funded(), Deposit(ALICE, USDC, 1, nonce=nonce), InvalidInput)
+
+
+def test_nonces_survive_the_state_round_trip() -> None:
+    exchange = _funded()
+    exchange.apply(Deposit(ALICE, USDC, 1, nonce=3), 3, 300)
+    restored = Exchange.from_state(exchange.to_state())
+    assert restored.last_nonce(ALICE) == 3
+    _refused_changes_nothing(restored, Deposit(ALICE, USDC, 1, nonce=3), StaleNonce)
+
+
+# -- Exchange.apply: sequence numbers ------------------------------------------------------
+
+
+def test_a_refused_command_leaves_seq_so_the_number_is_reused() -> None:
+    exchange = Exchange()
+    with pytest.raises(InsufficientFunds):
+        exchange.apply(Withdraw(ALICE, USDC, 1), 1, 100)
+    assert (exchange.seq, exchange.ts_ns) == (0, 0)
+    assert exchange.state_hash() == Exchange().state_hash()
+    exchange.apply(Deposit(ALICE, USDC, 5), 1, 100)
+    assert (exchange.seq, exchange.ts_ns) == (1, 100)
+    placed = exchange.apply(PlaceLimit(ALICE, DEFAULT, Side.BID, 5, 1), 2, 200)
+    assert isinstance(placed, Placement)
+    with pytest.raises(OrderNotOwned):
+        exchange.apply(CancelOrder(BOB, placed.order_id), 3, 300)
+    assert (exchange.seq, exchange.ts_ns) == (2, 200)
+    exchange.apply(Deposit(BOB, USDC, 5), 3, 300)
+    assert exchange.seq == 3
+
+
+@pytest.mark.parametrize("offset", [0, 2, 10, -1], ids=["same", "skip-one", "skip-many", "back"])
+def test_apply_asserts_seq_continuity(offset: int) -> None:
+    exchange = _funded()
+    before = exchange.state_bytes()
+    with pytest.raises(AssertionError, match=r"command -?\d+ applied after 2"):
+        exchange.apply(Deposit(ALICE, USDC, 1), exchange.seq + offset, 1_000)
+    assert exchange.state_bytes() == before
+
+
+def test_apply_asserts_time_does_not_go_back() -> None:
+    exchange = _funded()
+    before = exchange.state_bytes()
+    with pytest.raises(AssertionError, match=r"command 3 is older than command 2"):
+        exchange.apply(Deposit(ALICE, USDC, 1), 3, exchange.ts_ns - 1)
+    assert exchange.state_bytes() == before
+    exchange.apply(Deposit(ALICE, USDC, 1), 3, exchange.ts_ns)  # equal time is fine
+    assert exchange.seq == 3
