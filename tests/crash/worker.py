@@ -14,7 +14,7 @@ from typing import Final
 
 from tachyon.dex.ids import AccountId
 from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce
-from tachyon.errors import StaleNonce, TachyonError
+from tachyon.errors import CorruptData, StaleNonce, StorageError, TachyonError
 from tachyon.exchange.commands import (
     AnyCommand,
     CancelOrder,
@@ -47,8 +47,8 @@ NonceKey = tuple[str, int]
 # journaled sequence number, after a `dup <index> <seq>` line so tests can count them. The
 # worker also prints `open <seq>` once recovered and `done` after a clean close; with --go it
 # waits for a line on stdin after `open`, so a test can start several writers at once; with
-# --pause-ms it sleeps a random moment between submits so that other writers get the lock; with
-# --ready it prints `ready` and waits for a line on stdin before it opens the directory.
+# --pause-ms it sleeps a random moment between submits so that other writers get the lock. With
+# --open-race N it does something else: see `open_race`.
 
 
 def account_names(prefix: str) -> list[str]:
@@ -196,6 +196,8 @@ def _submit(
     if len(chunk) == 1:  # the one-commit-per-command path
         try:
             return [exchange.submit(chunk[0])]
+        except (StorageError, CorruptData):
+            raise  # not a refusal of the command: the worker dies and the test sees why
         except TachyonError as exc:
             return [exc]
     return exchange.submit_batch(chunk)
@@ -208,13 +210,8 @@ def run(
     batch: int,
     go: bool,
     pause_s: float,
-    ready: bool = False,
 ) -> None:
     out = sys.stdout
-    if ready:
-        out.write("ready\n")
-        out.flush()
-        sys.stdin.readline()
     with EmbeddedExchange.open(data_dir, snapshot_every=SNAPSHOT_EVERY) as exchange:
         conn = read_only(exchange.db_path)
         try:
@@ -241,6 +238,30 @@ def run(
     out.flush()
 
 
+def open_race(parent: Path, commands: Sequence[AnyCommand], attempts: int) -> None:
+    """For each attempt k: print `ready <k>`, wait for a line `go <time>` on stdin and then
+    for that wall-clock time (so that several workers start together to the microsecond),
+    open the new directory PARENT/race-<k> and submit the flow's first command; print
+    `opened <k>`, or `refused <k> <error>` if the open or the submit raised."""
+    out = sys.stdout
+    for attempt in range(attempts):
+        out.write(f"ready {attempt}\n")
+        out.flush()
+        _, at = sys.stdin.readline().split()
+        while time.time() < float(at):
+            pass
+        try:
+            with EmbeddedExchange.open(parent / f"race-{attempt}") as exchange:
+                exchange.submit(commands[0])
+        except TachyonError as exc:
+            out.write(f"refused {attempt} {type(exc).__name__}: {exc}\n")
+        else:
+            out.write(f"opened {attempt}\n")
+        out.flush()
+    out.write("done\n")
+    out.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.crash.worker")
     parser.add_argument("data_dir", type=Path)
@@ -250,11 +271,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--prefix", default="u")
     parser.add_argument("--go", action="store_true", help="wait for a line on stdin once open")
-    parser.add_argument("--ready", action="store_true", help="wait for a line before opening")
+    parser.add_argument("--open-race", type=int, default=0, help="open N new directories")
     parser.add_argument("--pause-ms", type=float, default=0.0, help="most sleep between submits")
     args = parser.parse_args(argv)
     commands = flow(args.seed, args.count, args.prefix)
-    run(args.data_dir, commands, args.start, args.batch, args.go, args.pause_ms / 1000, args.ready)
+    if args.open_race:
+        open_race(args.data_dir, commands, args.open_race)
+    else:
+        run(args.data_dir, commands, args.start, args.batch, args.go, args.pause_ms / 1000)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ SCHEMA_VERSION: Final = 2
 version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`."""
 
 DB_FILENAME: Final = "exchange.db"
+WAL_SWITCH_ATTEMPTS: Final = 100
 BUSY_TIMEOUT_MS: Final = 60_000
 """How long a writer waits for another process's transaction before giving up."""
 
@@ -76,9 +78,24 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     with sqlite_errors(db_path, conn):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not read_only:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enter_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. The switch does not wait on SQLite's busy handler, so several processes
+    creating one new database at once retry it, for at most about 5 seconds."""
+    for _ in range(WAL_SWITCH_ATTEMPTS - 1):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(0.05)
+        else:
+            return
+    conn.execute("PRAGMA journal_mode = WAL")
 
 
 @contextmanager
