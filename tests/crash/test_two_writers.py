@@ -1,5 +1,5 @@
 """Goal: two processes writing one directory at once journal every accepted command exactly once.
-Method: two workers with their own accounts submit together (and open a new directory together).
+Method: two workers with their own accounts submit together (and open a new directory together)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def _run(seed: int, tmp_path: Path, batch: int) -> None:
     assert sorted(owner) == [entry.seq for entry in journal] == list(range(1, len(journal) + 1))
     # No command applied twice: each account's nonces rise in journal order, and each writer's
     # commands appear in the order it sent them.
-    assert not nonce_problems(journal)
+    problems = nonce_problems(journal)
+    assert not problems, problems[:5]
     for prefix in PREFIXES:
         indices = [index for who, index in (owner[entry.seq] for entry in journal) if who == prefix]
         assert indices == sorted(indices)
