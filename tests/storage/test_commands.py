@@ -287,6 +287,16 @@ def test_nonce_zero_means_no_nonce() -> None:
     assert exchange.to_state()["nonces"] == []
 
 
+@pytest.mark.parametrize("nonce", [-1, -(2**63), "7", 1.5])
+def test_a_nonce_that_is_not_a_non_negative_integer_is_refused(nonce: object) -> None:
+    exchange = _funded()
+    command = Deposit(ALICE, USDC, 1, nonce=nonce)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=r"nonce .* must be a non-negative integer"):
+        exchange.apply(command, exchange.seq + 1, exchange.ts_ns + 1)
+    _refused_changes_nothing(exchange, command, InvalidInput)
+    assert exchange.last_nonce(ALICE) == 0
+
+
 def test_a_nonce_must_be_strictly_above_the_accounts_last() -> None:
     exchange = _funded()
     exchange.apply(Deposit(ALICE, USDC, 1, nonce=5), 3, 300)

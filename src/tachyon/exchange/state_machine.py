@@ -17,6 +17,7 @@ from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig
 from tachyon.errors import InvalidInput, StaleNonce
 from tachyon.exchange.commands import (
+    AccountCommand,
     AddMarket,
     AnyCommand,
     CancelOrder,
@@ -55,15 +56,14 @@ class Exchange:
         assert seq == self.seq + 1, f"command {seq} applied after {self.seq}"
         assert ts_ns >= self.ts_ns, f"command {seq} is older than command {self.seq}"
         nonce = 0
-        if not isinstance(command, RegisterToken | AddMarket | SetFees):
-            nonce = command.nonce
-            if nonce:
-                self._check_nonce(AccountId(command.account), nonce)
+        if isinstance(command, AccountCommand) and command.nonce:
+            account, nonce = AccountId(command.account), command.nonce
+            self._check_nonce(account, nonce)
         outcome = self._dispatch(command)
         self.seq = seq
         self.ts_ns = ts_ns
         if nonce:
-            self._nonces[AccountId(command.account)] = nonce  # type: ignore[union-attr]
+            self._nonces[account] = nonce
         return outcome
 
     def _dispatch(self, command: AnyCommand) -> Outcome:
