@@ -16,6 +16,15 @@ from tachyon.storage import audit as audit_directory, default_data_dir
 
 FORMATS = ("table", "json")
 
+format_override = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Overrides the global --format.",
+)
+"""`--format` after a command too (the seed accepts it in both places); one definition."""
+
 
 @click.group()
 @click.version_option(__version__, prog_name="tachyon")
@@ -41,13 +50,7 @@ def cli(ctx: click.Context, output_format: str, engine: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Overrides the global --format.",
-)
+@format_override
 @click.pass_context
 def demo(ctx: click.Context, output_format: str | None) -> None:
     """Run a scripted trading session on a temporary in-memory exchange."""
@@ -65,13 +68,7 @@ def demo(ctx: click.Context, output_format: str | None) -> None:
     default=None,
     help="Exchange data directory [default: $TACHYON_HOME/exchange or ~/.tachyon/exchange].",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Overrides the global --format.",
-)
+@format_override
 @click.pass_context
 def audit(ctx: click.Context, data_dir: Path | None, output_format: str | None) -> None:
     """Verify the whole journal from its first entry, replay it from zero, compare the replay
