@@ -448,14 +448,13 @@ class DexService:
             service._markets[config.market_id] = market
             orders.extend((order, market) for order in engine.open_orders())
         for order, market in sorted(orders, key=lambda pair: pair[0].order_id):
-            is_bid = order.side is _BID
-            remaining = order.remaining_qty
-            need = market.need(is_bid, order.price, remaining, market.maker_bps)
+            order_id, owner, side, price, _, remaining, filled, _ = order
+            is_bid = side is _BID
+            need = market.need(is_bid, price, remaining, market.maker_bps)
             cells = market.quote_cells if is_bid else market.base_cells
-            record = [order.owner, market, is_bid, order.price, remaining, need, order.filled_qty]
-            record.append(cells[order.owner])
-            service._open[order.order_id] = record
-            service._by_owner.setdefault(order.owner, {})[order.order_id] = record
+            record = [owner, market, is_bid, price, remaining, need, filled, cells[owner]]
+            service._open[order_id] = record
+            service._by_owner.setdefault(owner, {})[order_id] = record
         service._fee_accounts = {AccountId(account) for account in state["fee_accounts"]}
         service._next_order_id = int(state["next_order_id"])
         return service
