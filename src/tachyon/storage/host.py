@@ -189,8 +189,8 @@ class EmbeddedExchange:
     # -- snapshots and shutdown ------------------------------------------------------------
 
     def write_snapshot(self) -> int:
-        """Snapshot the state now; returns its sequence number."""
-        self.refresh()
+        """Snapshot this object's state (as of its last catch-up or commit: a state at any
+        sequence number is a valid snapshot, so no catch-up is needed); returns its sequence."""
         with db.sqlite_errors(self.db_path):
             snapshot.write(self._conn, self._exchange, self._head_hash, self._clock())
         self._snapshot_seq = self._exchange.seq
