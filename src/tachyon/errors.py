@@ -11,7 +11,8 @@
     ├── NotFound
     │   ├── MarketNotFound
     │   ├── TokenNotFound
-    │   └── OrderNotFound
+    │   ├── OrderNotFound
+    │   └── WalletNotFound      no wallet key file at the path
     ├── OrderNotOwned           an order exists but belongs to another account
     ├── OrderRejected           the book refused the order as it stands; nothing changed
     │   ├── FillOrKillUnfillable
@@ -19,6 +20,9 @@
     ├── InsufficientFunds       available (or locked) balance too small; nothing changed
     ├── AlreadyExists           a market or token registered twice
     ├── StaleNonce              an account command whose nonce is not above the last one used
+    ├── BadSignature            a signed command whose signature is not its account's key's
+    ├── Unauthorized            an unsigned command for an account only its key may command
+    ├── WrongPassword           the password does not open the wallet's key
     ├── CorruptData             a saved file that is not what it claims (names file and problem)
     └── StorageError            the data directory cannot be used as it stands
         └── UnsupportedVersion  written by a newer tachyon than this one
@@ -110,6 +114,24 @@ class CorruptData(TachyonError):
 
 class StaleNonce(TachyonError):
     code = "stale_nonce"
+
+
+class BadSignature(TachyonError):
+    code = "bad_signature"
+
+
+class Unauthorized(TachyonError):
+    """An unsigned command for an account that only its key may command."""
+
+    code = "unauthorized"
+
+
+class WalletNotFound(NotFound):
+    code = "wallet_not_found"
+
+
+class WrongPassword(TachyonError):
+    code = "wrong_password"
 
 
 class StorageError(TachyonError):

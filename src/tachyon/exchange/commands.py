@@ -93,6 +93,15 @@ class CancelOrder(Command, frozen=True, tag="cancel_order"):
     nonce: int = 0
 
 
+class SignedCommand(Command, frozen=True, tag="signed"):
+    """An account command signed by its account's key: `body` is that command's canonical
+    bytes, `signature` the key's Ed25519 signature over them (see `tachyon.exchange.auth`).
+    The account is the body's, so a signature cannot be moved to another account."""
+
+    body: bytes
+    signature: bytes
+
+
 AnyCommand = (
     RegisterToken
     | AddMarket
@@ -102,6 +111,7 @@ AnyCommand = (
     | PlaceLimit
     | PlaceMarket
     | CancelOrder
+    | SignedCommand
 )
 AccountCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder
 """Commands that act for one account (and carry its nonce)."""

@@ -15,7 +15,8 @@ import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig
-from tachyon.errors import InvalidInput, StaleNonce
+from tachyon.errors import InvalidInput, StaleNonce, Unauthorized
+from tachyon.exchange.auth import ADDRESS_LENGTH, is_address, verify
 from tachyon.exchange.commands import (
     AccountCommand,
     AddMarket,
@@ -26,7 +27,9 @@ from tachyon.exchange.commands import (
     PlaceMarket,
     RegisterToken,
     SetFees,
+    SignedCommand,
     Withdraw,
+    decode_command,
 )
 from tachyon.exchange.service import DexService, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
@@ -41,7 +44,7 @@ _encoder: Final = msgspec.msgpack.Encoder()
 class Exchange:
     """A `DexService` plus what deterministic replay needs: last sequence, time and nonces."""
 
-    __slots__ = ("_nonces", "seq", "service", "ts_ns")
+    __slots__ = ("_nonces", "seq", "service", "ts_ns", "verify_signatures")
 
     def __init__(self, service: DexService | None = None) -> None:
         """A fresh exchange has the default BASE/USDC market, as a fresh `DexService` does."""
@@ -49,12 +52,27 @@ class Exchange:
         self.seq = 0  # the last applied command's sequence number
         self.ts_ns = 0  # and its timestamp
         self._nonces: dict[AccountId, int] = {}
+        # Off only while replaying a journal whose entries were verified when first applied
+        # (the hash chain protects them since); `audit` replays with it on.
+        self.verify_signatures = True
 
     def apply(self, command: AnyCommand, seq: int, ts_ns: int) -> Outcome:
         """Apply the command numbered `seq` at `ts_ns`. A command that raises has changed
         nothing and leaves `seq` where it was, so the caller may reuse the number."""
         assert seq == self.seq + 1, f"command {seq} applied after {self.seq}"
         assert ts_ns >= self.ts_ns, f"command {seq} is older than command {self.seq}"
+        if isinstance(command, SignedCommand):
+            command = self._authenticate(command)
+        elif (
+            isinstance(command, AccountCommand)
+            and len(command.account) == ADDRESS_LENGTH
+            and type(command) is not Deposit  # a credit: the faucet, on-ramp or operator
+            and is_address(command.account)
+        ):
+            raise Unauthorized(
+                f"account {command.account} is a wallet address: only commands signed by its"
+                " key act for it"
+            )
         nonce = 0
         if isinstance(command, AccountCommand) and command.nonce:
             account, nonce = AccountId(command.account), command.nonce
@@ -66,7 +84,22 @@ class Exchange:
             self._nonces[account] = nonce
         return outcome
 
-    def _dispatch(self, command: AnyCommand) -> Outcome:
+    def _authenticate(self, signed: SignedCommand) -> AccountCommand:
+        """The account command inside `signed`, if its account's key signed it."""
+        command = decode_command(signed.body)
+        if not isinstance(command, AccountCommand):
+            raise InvalidInput(f"only account commands are signed, not {type(command).__name__}")
+        if not is_address(command.account):
+            raise InvalidInput(
+                f"a signed command's account must be an address, not {command.account!r}"
+            )
+        if not command.nonce:
+            raise InvalidInput("a signed command needs a nonce above 0")
+        if self.verify_signatures:
+            verify(command.account, signed.body, signed.signature)
+        return command
+
+    def _dispatch(self, command: AccountCommand | RegisterToken | AddMarket | SetFees) -> Outcome:
         service = self.service
         match command:
             case PlaceLimit():

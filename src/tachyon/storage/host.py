@@ -168,6 +168,9 @@ class EmbeddedExchange:
     def head_hash(self) -> bytes:
         return self._head_hash
 
+    def last_nonce(self, account: AccountId) -> int:
+        return self.refresh().last_nonce(account)
+
     def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
         return self.refresh().service.balances(account)
 

@@ -1,0 +1,57 @@
+"""Account addresses and command signatures (Ed25519).
+
+Pure: no I/O, no clock. An account whose id is an address (the hex of an Ed25519 public key)
+belongs to whoever holds that key: the exchange accepts its commands only when they arrive as
+a `SignedCommand`, a signature by that key over the command's canonical bytes. `cryptography`
+is imported on first use, so reading the exchange does not pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final
+
+from tachyon.errors import BadSignature
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ADDRESS_LENGTH: Final = 64
+"""An address is the 32-byte public key as 64 lowercase hex digits."""
+
+SIGNATURE_LENGTH: Final = 64
+
+SIGNING_DOMAIN: Final = b"tachyon/command/v1\n"
+"""Prefixed to the bytes a key signs, so a command signature can never pass for another."""
+
+_ADDRESS: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def is_address(account: str) -> bool:
+    return len(account) == ADDRESS_LENGTH and _ADDRESS.fullmatch(account) is not None
+
+
+def address_of(private_key: Ed25519PrivateKey) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: PLC0415 (28 ms; see above)
+
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def sign(private_key: Ed25519PrivateKey, body: bytes) -> bytes:
+    """The signature of a command's canonical bytes."""
+    return private_key.sign(SIGNING_DOMAIN + body)
+
+
+def verify(address: str, body: bytes, signature: bytes) -> None:
+    """Raise BadSignature unless `signature` is the key of `address` signing `body`."""
+    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415 (28 ms; see above)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415 (28 ms; see above)
+
+    if len(signature) != SIGNATURE_LENGTH:
+        raise BadSignature(f"a signature is {SIGNATURE_LENGTH} bytes, not {len(signature)}")
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(address)).verify(
+            signature, SIGNING_DOMAIN + body
+        )
+    except (InvalidSignature, ValueError) as exc:
+        raise BadSignature(f"the signature is not {address}'s over this command") from exc

@@ -1,0 +1,202 @@
+"""The wallet's key file: an Ed25519 private key encrypted under the wallet password.
+
+Argon2id (memory-hard; parameters stored with the file, at or above OWASP's guidance) turns the
+password into a 256-bit key; AES-256-GCM encrypts the private key, with the file's public
+fields (format, address, KDF and cipher parameters) as associated data, so none of them can be
+altered without the password failing. The file is written atomically (temporary file, fsync,
+rename) with mode 0600 in a directory of mode 0700. Nothing in it reveals the password.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from tachyon.errors import AlreadyExists, CorruptData, InvalidInput, WalletNotFound, WrongPassword
+from tachyon.exchange.auth import address_of
+
+KEY_FILENAME: Final = "wallet.json"
+KEYSTORE_FORMAT: Final = 1
+PASSWORD_LENGTH_MIN: Final = 8
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """Argon2id cost. The default exceeds OWASP's (2025) minimum of 19 MiB, 2 passes, 1 lane."""
+
+    memory_kib: int = 65_536
+    iterations: int = 3
+    lanes: int = 1
+
+
+KDF_DEFAULT: Final = KdfParams()
+KDF_MIN: Final = KdfParams(memory_kib=19_456, iterations=2, lanes=1)
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """A key file's contents; `exchange` says where the wallet trades (see `tachyon.wallet`)."""
+
+    path: Path
+    address: str
+    exchange: dict[str, str]
+    kdf: KdfParams
+    salt: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+    def header(self) -> dict[str, object]:
+        return {
+            "format": KEYSTORE_FORMAT,
+            "address": self.address,
+            "kdf": {
+                "name": "argon2id",
+                "memory_kib": self.kdf.memory_kib,
+                "iterations": self.kdf.iterations,
+                "lanes": self.kdf.lanes,
+                "salt": _b64(self.salt),
+            },
+            "cipher": {"name": "aes-256-gcm", "nonce": _b64(self.nonce)},
+        }
+
+    def associated_data(self) -> bytes:
+        return json.dumps(self.header(), sort_keys=True, separators=(",", ":")).encode()
+
+    def unlock(self, password: str) -> Ed25519PrivateKey:
+        """The private key; WrongPassword if `password` is not the wallet's."""
+        key = _derive(password, self.salt, self.kdf)
+        try:
+            raw = AESGCM(key).decrypt(self.nonce, self.ciphertext, self.associated_data())
+        except InvalidTag:
+            raise WrongPassword(f"wrong password for the wallet at {self.path.parent}") from None
+        private_key = Ed25519PrivateKey.from_private_bytes(raw)
+        if address_of(private_key) != self.address:
+            raise CorruptData(f"{self.path}: the key does not match the address")
+        return private_key
+
+
+def create(
+    directory: Path, password: str, exchange: dict[str, str], kdf: KdfParams = KDF_DEFAULT
+) -> KeyFile:
+    """Make a new key in `directory` (created 0700); AlreadyExists if it holds a wallet."""
+    if len(password) < PASSWORD_LENGTH_MIN:
+        raise InvalidInput(f"a wallet password has at least {PASSWORD_LENGTH_MIN} characters")
+    if kdf.memory_kib < KDF_MIN.memory_kib or kdf.iterations < KDF_MIN.iterations:
+        raise InvalidInput(f"KDF parameters {kdf} are below the minimum {KDF_MIN}")
+    path = directory / KEY_FILENAME
+    if path.exists():
+        raise AlreadyExists(f"a wallet already exists at {directory}")
+    private_key = Ed25519PrivateKey.generate()
+    raw = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+    unsealed = KeyFile(path, address_of(private_key), exchange, kdf, salt, nonce, b"")
+    ciphertext = AESGCM(_derive(password, salt, kdf)).encrypt(
+        nonce, raw, unsealed.associated_data()
+    )
+    key_file = KeyFile(path, unsealed.address, exchange, kdf, salt, nonce, ciphertext)
+    _make_private_dir(directory)
+    document = {**key_file.header(), "exchange": exchange, "ciphertext": _b64(ciphertext)}
+    _write_atomically(path, json.dumps(document, indent=2, sort_keys=True).encode() + b"\n")
+    return key_file
+
+
+def load(directory: Path) -> KeyFile:
+    """Read the key file in `directory` (no password needed: it holds the public fields)."""
+    path = directory / KEY_FILENAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise WalletNotFound(
+            f"no wallet at {directory} (create one with `tachyon wallet create --db-path"
+            f" {directory}`)"
+        ) from None
+    except OSError as exc:
+        raise WalletNotFound(f"cannot read the wallet at {directory}: {exc.strerror}") from exc
+    try:
+        document = json.loads(raw)
+        if document["format"] != KEYSTORE_FORMAT:
+            raise CorruptData(
+                f"{path}: key file format {document['format']!r}; this tachyon reads"
+                f" {KEYSTORE_FORMAT}"
+            )
+        kdf, cipher = document["kdf"], document["cipher"]
+        if kdf["name"] != "argon2id" or cipher["name"] != "aes-256-gcm":
+            raise CorruptData(f"{path}: unknown KDF or cipher {kdf['name']}/{cipher['name']}")
+        exchange = document["exchange"]
+        if not isinstance(exchange, dict) or not all(
+            isinstance(value, str) for value in exchange.values()
+        ):
+            raise CorruptData(f"{path}: the exchange entry is not a map of strings")
+        return KeyFile(
+            path,
+            str(document["address"]),
+            exchange,
+            KdfParams(int(kdf["memory_kib"]), int(kdf["iterations"]), int(kdf["lanes"])),
+            _unb64(kdf["salt"]),
+            _unb64(cipher["nonce"]),
+            _unb64(document["ciphertext"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise CorruptData(f"{path}: not a tachyon key file ({exc!r})") from exc
+
+
+def _derive(password: str, salt: bytes, kdf: KdfParams) -> bytes:
+    return Argon2id(
+        salt=salt,
+        length=32,
+        iterations=kdf.iterations,
+        lanes=kdf.lanes,
+        memory_cost=kdf.memory_kib,
+    ).derive(password.encode())
+
+
+def _make_private_dir(directory: Path) -> None:
+    missing = [parent for parent in (directory, *directory.parents) if not parent.exists()]
+    try:
+        for path in reversed(missing):
+            path.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot create wallet directory {directory}: {exc.strerror}") from exc
+    if not directory.is_dir():
+        raise InvalidInput(f"wallet path {directory} is not a directory")
+    directory.chmod(0o700)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:  # mkstemp creates the file 0600
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: object) -> bytes:
+    if not isinstance(text, str):
+        raise TypeError(f"expected base64 text, got {type(text).__name__}")
+    return base64.b64decode(text, validate=True)

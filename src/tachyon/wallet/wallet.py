@@ -1,0 +1,160 @@
+"""Wallet: one account (the address of its key) that signs every command it sends.
+
+A `Wallet` talks to an exchange through the `ExchangePort` protocol, which the embedded host
+(`tachyon.storage.EmbeddedExchange`) implements and the node client will: the wallet builds
+each command for its own account with a fresh nonce, signs its canonical bytes and submits
+the signed envelope. Reading needs no password; acting needs the key unlocked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, final
+
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
+from tachyon.dex.model import (
+    STP_DEFAULT,
+    BookDepth,
+    MarketConfig,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from tachyon.errors import InvalidInput
+from tachyon.exchange.auth import sign
+from tachyon.exchange.commands import (
+    AccountCommand,
+    AnyCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    PlaceMarket,
+    SignedCommand,
+    Withdraw,
+    encode_command,
+)
+from tachyon.exchange.service import OwnedOrder, Placement
+from tachyon.exchange.state_machine import Outcome
+from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.wallet.keystore import KeyFile
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+class ExchangePort(Protocol):
+    """What a wallet needs of an exchange, embedded or remote."""
+
+    def submit(self, command: AnyCommand) -> Outcome: ...
+    def last_nonce(self, account: AccountId) -> int: ...
+    def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]: ...
+    def open_orders(self, account: AccountId) -> list[OwnedOrder]: ...
+    def book(self, depth: int, market: MarketId) -> BookDepth: ...
+    def recent_trades(self, limit: int, market: MarketId) -> list[Trade]: ...
+    def markets(self) -> list[MarketConfig]: ...
+    def tokens(self) -> list[TokenMeta]: ...
+
+
+Clock = Callable[[], int]
+
+
+@final
+class Wallet:
+    """An account on an exchange; `unlock` it with the password before acting."""
+
+    def __init__(
+        self, key_file: KeyFile, exchange: ExchangePort, clock: Clock = time.time_ns
+    ) -> None:
+        self.key_file = key_file
+        self.address = AccountId(key_file.address)
+        self.exchange = exchange
+        self._clock = clock
+        self._key: Ed25519PrivateKey | None = None
+        self._last_nonce = 0
+
+    def unlock(self, password: str) -> None:
+        """WrongPassword if the password does not open the key."""
+        self._key = self.key_file.unlock(password)
+
+    # -- acting (signed) ----------------------------------------------------------------------
+
+    def deposit(self, token: TokenId, amount: int) -> BalanceRecord:
+        """The dev profile's faucet: credit this account (the node refuses it in production)."""
+        return self._balance(self._submit(Deposit(self.address, token, amount, self._nonce())))
+
+    def withdraw(self, token: TokenId, amount: int) -> BalanceRecord:
+        return self._balance(self._submit(Withdraw(self.address, token, amount, self._nonce())))
+
+    def place_limit(
+        self,
+        market: MarketId,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> Placement:
+        command = PlaceLimit(
+            self.address, market, side, price, qty, tif, post_only, stp, self._nonce()
+        )
+        return self._placement(self._submit(command))
+
+    def place_market(
+        self,
+        market: MarketId,
+        side: Side,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> Placement:
+        command = PlaceMarket(self.address, market, side, qty, max_quote, stp, self._nonce())
+        return self._placement(self._submit(command))
+
+    def cancel(self, order_id: OrderId) -> Placement:
+        return self._placement(self._submit(CancelOrder(self.address, order_id, self._nonce())))
+
+    def signed(self, command: AccountCommand) -> SignedCommand:
+        """`command` signed by this wallet's key (it must be for this wallet's account)."""
+        if self._key is None:
+            raise InvalidInput("the wallet is locked: unlock it with its password first")
+        if command.account != self.address:
+            raise InvalidInput(f"this wallet signs for {self.address}, not {command.account}")
+        body = encode_command(command)
+        return SignedCommand(body, sign(self._key, body))
+
+    # -- reading (no password) ---------------------------------------------------------------
+
+    def balances(self) -> dict[TokenId, BalanceRecord]:
+        return self.exchange.balances(self.address)
+
+    def open_orders(self) -> list[OwnedOrder]:
+        return self.exchange.open_orders(self.address)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _nonce(self) -> int:
+        """Above every nonce this account used: the clock in ns, or one past the exchange's
+        record if the clock is behind it (a clock set back, or a burst within one tick)."""
+        if self._key is None:
+            raise InvalidInput("the wallet is locked: unlock it with its password first")
+        floor = max(self._last_nonce, self.exchange.last_nonce(self.address)) + 1
+        self._last_nonce = max(self._clock(), floor)
+        return self._last_nonce
+
+    def _submit(self, command: AccountCommand) -> Outcome:
+        return self.exchange.submit(self.signed(command))
+
+    @staticmethod
+    def _placement(outcome: Outcome) -> Placement:
+        assert isinstance(outcome, Placement), outcome
+        return outcome
+
+    @staticmethod
+    def _balance(outcome: Outcome) -> BalanceRecord:
+        assert isinstance(outcome, BalanceRecord), outcome
+        return outcome
