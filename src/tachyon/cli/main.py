@@ -1,37 +1,41 @@
-"""The `tachyon` command group: global options and the commands the library offers so far."""
+"""The `tachyon` command group: global options, error translation, and the command groups.
+
+Library refusals (`TachyonError`) become one line on stderr and exit 1, in one place; usage
+errors exit 2 (click). Commands import what they need when they run, so a read that needs
+little starts fast.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
+from typing import Any
 
 import click
 from rich.console import Console
 
 from tachyon import __version__
-from tachyon.cli.demo import run_demo
-from tachyon.cli.render import emit_json, fields_table
+from tachyon.cli import options
+from tachyon.cli.dex_commands import dex
+from tachyon.cli.wallet_commands import wallet
 from tachyon.errors import TachyonError
-from tachyon.exchange.engines import DEFAULT_ENGINE
-from tachyon.storage import audit as audit_directory, default_data_dir
-
-FORMATS = ("table", "json")
-
-format_override = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Overrides the global --format.",
-)
-"""`--format` after a command too (the seed accepts it in both places); one definition."""
 
 
-@click.group()
+class TachyonGroup(click.Group):
+    """Turns every library refusal raised under it into a one-line error with exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TachyonError as exc:
+            raise options.fail(exc) from exc
+
+
+@click.group(cls=TachyonGroup)
 @click.version_option(__version__, prog_name="tachyon")
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(FORMATS),
+    type=click.Choice(options.FORMATS),
     default="table",
     show_default=True,
     help="Output as human tables or machine-readable JSON.",
@@ -39,49 +43,57 @@ format_override = click.option(
 @click.option(
     "--engine",
     envvar="TACHYON_ENGINE",
-    default=DEFAULT_ENGINE,
+    default="in_memory",
     show_default=True,
-    help="Matching engine for every market (also TACHYON_ENGINE).",
+    help="Matching engine for the demo's markets (also TACHYON_ENGINE).",
+)
+@click.option(
+    "--non-interactive",
+    is_flag=True,
+    default=False,
+    help="Never prompt for a password (fail instead when none is given).",
 )
 @click.pass_context
-def cli(ctx: click.Context, output_format: str, engine: str) -> None:
+def cli(ctx: click.Context, output_format: str, engine: str, non_interactive: bool) -> None:
     """tachyon: a wallet with an embedded order-book exchange."""
-    ctx.obj = {"format": output_format, "engine": engine}
+    ctx.obj = {"format": output_format, "engine": engine, "non_interactive": non_interactive}
+
+
+cli.add_command(dex)
+cli.add_command(wallet)
 
 
 @cli.command()
-@format_override
+@options.format_override
 @click.pass_context
 def demo(ctx: click.Context, output_format: str | None) -> None:
     """Run a scripted trading session on a temporary in-memory exchange."""
-    chosen = output_format or ctx.obj["format"]
-    try:
-        run_demo(Console(), as_json=chosen == "json", engine=ctx.obj["engine"])
-    except TachyonError as exc:
-        raise click.ClickException(str(exc)) from exc
+    from tachyon.cli.demo import run_demo  # noqa: PLC0415
+
+    chosen = options.output_format(ctx, output_format)
+    run_demo(Console(), as_json=chosen == "json", engine=ctx.obj["engine"])
 
 
 @cli.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Exchange data directory [default: $TACHYON_HOME/exchange or ~/.tachyon/exchange].",
-)
-@format_override
+@options.data_dir_option
+@options.format_override
 @click.pass_context
-def audit(ctx: click.Context, data_dir: Path | None, output_format: str | None) -> None:
+def audit(ctx: click.Context, data_dir: str | None, output_format: str | None) -> None:
     """Verify the whole journal from its first entry, replay it from zero, compare the replay
     with the newest snapshot; print the head hash and the state hash. Reads only."""
+    from tachyon.cli import render  # noqa: PLC0415
+    from tachyon.storage.audit import audit as audit_directory  # noqa: PLC0415
+
+    directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
     try:
-        report = audit_directory(data_dir or default_data_dir())
+        report = audit_directory(directory)
     except TachyonError as exc:
         raise click.ClickException(f"audit failed: {exc}") from exc
     console = Console(width=max(Console().width, 100))  # room for a hash on one line
-    if (output_format or ctx.obj["format"]) == "json":
-        emit_json(report._asdict(), console)
+    if options.output_format(ctx, output_format) == "json":
+        render.emit_json(report._asdict(), console)
     else:
-        console.print(fields_table("audit", report._asdict()))
+        console.print(render.fields_table("audit", report._asdict()))
     if report.snapshot_matches is False:
         raise click.ClickException(
             f"the snapshot at sequence {report.snapshot_seq} differs from the replayed state"
@@ -89,4 +101,22 @@ def audit(ctx: click.Context, data_dir: Path | None, output_format: str | None) 
 
 
 def main() -> None:
-    cli()
+    """The console script: no traceback ever reaches the user."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # a bug: say so in one line, never as a traceback
+        click.echo(f"Error: internal error ({type(exc).__name__}: {exc})", err=True)
+        sys.exit(1)

@@ -1,24 +1,41 @@
-"""Rendering of results as rich tables or JSON: the one place output is formatted."""
+"""Rendering of results as rich tables or JSON: the one place output is formatted.
+
+Values arrive as integers in minor units with their market or token; they leave as exact
+decimal strings in token units. The JSON shapes (documented in the README) are built here and
+the tables are drawn from them, so both formats always say the same thing.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Final
 
 from rich.console import Console
 from rich.table import Table
 
+from tachyon.cli.reading import Levels, OrderRow, TokenBalance
 from tachyon.dex.ids import TokenId
-from tachyon.dex.model import BookDepth, MarketConfig, Trade
+from tachyon.dex.model import BookDepth, MarketConfig, OrderStatus, Trade
 from tachyon.dex.units import to_decimal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+
+TABLE_WIDTH_MIN: Final = 120
+"""Columns a table gets at least, so an address or a hash fits on one line."""
+
+
+def console() -> Console:
+    """Standard output, at least TABLE_WIDTH_MIN columns wide (also when it is not a terminal)."""
+    return Console(width=max(Console().width, TABLE_WIDTH_MIN))
 
 
 def emit_json(value: object, console: Console) -> None:
     console.print_json(json.dumps(value))
 
 
-def book_json(config: MarketConfig, depth: BookDepth) -> dict[str, object]:
+def book_json(config: MarketConfig, depth: BookDepth | tuple[Levels, Levels]) -> dict[str, object]:
+    bids, asks = depth
+
     def levels(side: Sequence[tuple[int, int]]) -> list[dict[str, str]]:
         return [
             {
@@ -28,7 +45,7 @@ def book_json(config: MarketConfig, depth: BookDepth) -> dict[str, object]:
             for price, qty in side
         ]
 
-    return {"market": config.market_id, "bids": levels(depth.bids), "asks": levels(depth.asks)}
+    return {"market": config.market_id, "bids": levels(bids), "asks": levels(asks)}
 
 
 def trade_json(config: MarketConfig, trade: Trade) -> dict[str, object]:
@@ -42,23 +59,85 @@ def trade_json(config: MarketConfig, trade: Trade) -> dict[str, object]:
     }
 
 
-def balances_json(
-    balances: dict[TokenId, BalanceRecord], tokens: dict[TokenId, TokenMeta]
-) -> list[dict[str, str]]:
+def placement_json(
+    config: MarketConfig,
+    order_id: int,
+    status: OrderStatus,
+    filled_qty: int,
+    open_qty: int,
+    trades: Sequence[Trade],
+) -> dict[str, object]:
+    return {
+        "order_id": order_id,
+        "market": config.market_id,
+        "status": str(status),
+        "filled_qty": to_decimal(filled_qty, config.base_decimals),
+        "open_qty": to_decimal(open_qty, config.base_decimals),
+        "trades": [trade_json(config, trade) for trade in trades],
+    }
+
+
+def balance_rows_json(rows: Sequence[TokenBalance]) -> list[dict[str, str]]:
     return [
         {
-            "token": token,
-            "available": to_decimal(record.available, tokens[token].decimals),
-            "locked": to_decimal(record.locked, tokens[token].decimals),
+            "token": row.token,
+            "available": to_decimal(row.available, row.decimals),
+            "locked": to_decimal(row.locked, row.decimals),
         }
-        for token, record in balances.items()
+        for row in rows
     ]
 
 
-def book_table(book: dict[str, object]) -> Table:
+def balances_json(
+    balances: Mapping[TokenId, BalanceRecord], tokens: Mapping[TokenId, TokenMeta]
+) -> list[dict[str, str]]:
+    """Balances of the in-memory service (the demo)."""
+    return balance_rows_json(
+        [
+            TokenBalance(token, tokens[token].decimals, record.available, record.locked)
+            for token, record in balances.items()
+        ]
+    )
+
+
+def order_json(config: MarketConfig, row: OrderRow) -> dict[str, object]:
+    return {
+        "order_id": row.order_id,
+        "market": row.market,
+        "side": str(row.side),
+        "price": to_decimal(row.price, config.quote_decimals),
+        "qty": to_decimal(row.qty, config.base_decimals),
+        "remaining_qty": to_decimal(row.remaining_qty, config.base_decimals),
+        "filled_qty": to_decimal(row.filled_qty, config.base_decimals),
+        "status": str(OrderStatus.PARTIALLY_FILLED if row.filled_qty else OrderStatus.NEW),
+    }
+
+
+def market_json(config: MarketConfig) -> dict[str, object]:
+    fees = config.fees
+    return {
+        "market": config.market_id,
+        "base": config.base,
+        "quote": config.quote,
+        "base_decimals": config.base_decimals,
+        "quote_decimals": config.quote_decimals,
+        "tick_size": to_decimal(config.tick_size, config.quote_decimals),
+        "lot_size": to_decimal(config.lot_size, config.base_decimals),
+        "min_qty": to_decimal(config.min_qty, config.base_decimals),
+        "maker_bps": fees.maker_bps,
+        "taker_bps": fees.taker_bps,
+        "fee_token": config.fee_token,
+        "fee_account": fees.fee_account,
+    }
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+def book_table(book: dict[str, object], base: str = "", quote: str = "") -> Table:
     table = Table(title=f"order book {book['market']}")
-    for column in ("bid qty", "bid", "ask", "ask qty"):
-        table.add_column(column, justify="right")
+    for column in (f"bid qty {base}", f"bid {quote}", f"ask {quote}", f"ask qty {base}"):
+        table.add_column(column.strip(), justify="right")
     bids = book["bids"]
     asks = book["asks"]
     assert isinstance(bids, list) and isinstance(asks, list)
@@ -76,10 +155,13 @@ def rows_table(title: str, rows: Sequence[dict[str, object]]) -> Table:
         return table
     for column in rows[0]:
         table.add_column(
-            column, justify="right" if column not in ("token", "account", "taker_side") else "left"
+            column,
+            justify="left"
+            if column in ("token", "account", "taker_side", "market", "side", "status", "name")
+            else "right",
         )
     for row in rows:
-        table.add_row(*(str(value) for value in row.values()))
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
     return table
 
 
@@ -91,3 +173,8 @@ def fields_table(title: str, fields: dict[str, object]) -> Table:
     for name, value in fields.items():
         table.add_row(name, "" if value is None else str(value))
     return table
+
+
+def compact_json(value: object) -> str:
+    """One line of JSON (for streams such as `dex watch --format json`)."""
+    return json.dumps(value, separators=(",", ":"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from tachyon.dex.model import MarketConfig, SelfTradePrevention, Side, TimeInForce
-from tachyon.dex.units import PRICE_MAX, QTY_MAX, check_positive_int
+from tachyon.dex.units import PRICE_MAX, QTY_MAX, check_positive_int, to_decimal, to_minor
 from tachyon.errors import InvalidOrder, PriceNotMultipleOfTick, QtyBelowMin, QtyNotMultipleOfLot
 
 
@@ -81,3 +81,33 @@ def reject_choice(
     name: str, value: object, choices: type[Side | TimeInForce | SelfTradePrevention]
 ) -> NoReturn:
     raise InvalidOrder(f"{name} {value!r} must be one of: {', '.join(choices)}")
+
+
+# -- decimal strings at the edges ------------------------------------------------------------
+
+
+def parse_price(config: MarketConfig, text: str) -> int:
+    """A price given in quote-token units ("100.25") as quote minor units per whole base
+    token; refused, never rounded, unless it is a positive whole number of ticks."""
+    price = to_minor(text, config.quote_decimals, "price", PRICE_MAX)
+    if price % config.tick_size:
+        tick = to_decimal(config.tick_size, config.quote_decimals)
+        raise PriceNotMultipleOfTick(
+            f"price {text} is not a whole number of ticks (tick {tick} {config.quote})"
+        )
+    return price
+
+
+def parse_qty(config: MarketConfig, text: str) -> int:
+    """A quantity given in base-token units as base minor units: a whole number of lots, at
+    least the market's minimum."""
+    qty = to_minor(text, config.base_decimals, "qty", QTY_MAX)
+    if qty % config.lot_size:
+        lot = to_decimal(config.lot_size, config.base_decimals)
+        raise QtyNotMultipleOfLot(
+            f"qty {text} is not a whole number of lots (lot {lot} {config.base})"
+        )
+    if qty < config.min_qty:
+        minimum = to_decimal(config.min_qty, config.base_decimals)
+        raise QtyBelowMin(f"qty {text} is below the minimum order size {minimum} {config.base}")
+    return qty

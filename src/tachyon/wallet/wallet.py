@@ -23,7 +23,7 @@ from tachyon.dex.model import (
     Trade,
 )
 from tachyon.errors import InvalidInput
-from tachyon.exchange.auth import sign
+from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AccountCommand,
     AnyCommand,
@@ -77,6 +77,13 @@ class Wallet:
     def unlock(self, password: str) -> None:
         """WrongPassword if the password does not open the key."""
         self._key = self.key_file.unlock(password)
+
+    def use_key(self, private_key: Ed25519PrivateKey) -> None:
+        """Act with a key already unlocked from this wallet's key file."""
+
+        if address_of(private_key) != self.address:
+            raise InvalidInput(f"that key is not the key of {self.address}")
+        self._key = private_key
 
     # -- acting (signed) ----------------------------------------------------------------------
 

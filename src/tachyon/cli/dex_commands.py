@@ -1,0 +1,543 @@
+"""`tachyon dex ...`: the seed's trading commands for one wallet on its exchange.
+
+Reading commands need no password (and ignore one); acting commands unlock the wallet, sign a
+command for its account and wait until the exchange has made it durable. Amounts, prices and
+quantities are decimal strings in token units, converted exactly with the token's decimals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import click
+from rich.console import Group
+
+from tachyon.cli import options, render
+from tachyon.cli.reading import Reader, market_config, open_reader
+
+if TYPE_CHECKING:
+    from tachyon.dex.model import MarketConfig
+    from tachyon.exchange.service import Placement
+    from tachyon.storage.host import EmbeddedExchange
+    from tachyon.wallet.keystore import KeyFile
+    from tachyon.wallet.wallet import Wallet
+
+DEFAULT_MARKET: Final = "BASE/USDC"
+DEPTH_MAX: Final = 1_000
+TRADES_LIMIT_MAX: Final = 1_000
+
+market_option = click.option(
+    "--market", default=DEFAULT_MARKET, show_default=True, help="Market as BASE/QUOTE."
+)
+optional_db_path = click.option(
+    "--db-path", default=None, help="Wallet directory: read the exchange it trades on."
+)
+
+
+@click.group()
+def dex() -> None:
+    """Trade on the exchange with a wallet: deposits, orders, book, trades, balances."""
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+@dex.command()
+@options.db_path_option
+@options.password_option
+@options.format_override
+@click.pass_context
+def balance(
+    ctx: click.Context, db_path: str, password: str | None, output_format: str | None
+) -> None:
+    """The wallet's balances of every token: available and locked (no password needed)."""
+    key_file = _key_file(db_path)
+    with _reader(_exchange_dir(key_file)) as reader:
+        rows = reader.balances(key_file.address)
+    result: dict[str, object] = {
+        "address": key_file.address,
+        "balances": render.balance_rows_json(rows),
+    }
+    _emit(
+        ctx,
+        output_format,
+        result,
+        lambda: render.rows_table(
+            f"balances of {key_file.address}", _with_decimals(result["balances"], rows)
+        ),
+    )
+
+
+@dex.command()
+@options.db_path_option
+@options.password_option
+@options.format_override
+@click.pass_context
+def orders(
+    ctx: click.Context, db_path: str, password: str | None, output_format: str | None
+) -> None:
+    """The wallet's open orders in every market, oldest first."""
+    key_file = _key_file(db_path)
+    with _reader(_exchange_dir(key_file)) as reader:
+        configs: dict[str, MarketConfig] = {config.market_id: config for config in reader.markets()}
+        rows = [
+            render.order_json(configs[row.market], row)
+            for row in reader.open_orders(key_file.address)
+        ]
+    _emit(ctx, output_format, {"orders": rows}, lambda: render.rows_table("open orders", rows))
+
+
+@dex.command()
+@optional_db_path
+@options.data_dir_option
+@market_option
+@click.option("--depth", type=click.IntRange(1, DEPTH_MAX), default=10, show_default=True)
+@options.password_option
+@options.format_override
+@click.pass_context
+def orderbook(
+    ctx: click.Context,
+    db_path: str | None,
+    data_dir: str | None,
+    market: str,
+    depth: int,
+    password: str | None,
+    output_format: str | None,
+) -> None:
+    """Aggregated price levels of a market, best first."""
+    with _reader(_read_dir(db_path, data_dir)) as reader:
+        config = market_config(reader, market)
+        book = render.book_json(config, reader.book(market, depth))
+    _emit(ctx, output_format, book, lambda: render.book_table(book, config.base, config.quote))
+
+
+@dex.command()
+@optional_db_path
+@options.data_dir_option
+@market_option
+@click.option("--limit", type=click.IntRange(1, TRADES_LIMIT_MAX), default=20, show_default=True)
+@options.password_option
+@options.format_override
+@click.pass_context
+def trades(
+    ctx: click.Context,
+    db_path: str | None,
+    data_dir: str | None,
+    market: str,
+    limit: int,
+    password: str | None,
+    output_format: str | None,
+) -> None:
+    """A market's recent trades, newest first."""
+    with _reader(_read_dir(db_path, data_dir)) as reader:
+        config = market_config(reader, market)
+        rows = [render.trade_json(config, trade) for trade in reader.trades(market, limit)]
+    result: dict[str, object] = {"market": config.market_id, "trades": rows}
+    _emit(ctx, output_format, result, lambda: render.rows_table(f"trades {market}", rows))
+
+
+@dex.command()
+@optional_db_path
+@options.data_dir_option
+@options.password_option
+@options.format_override
+@click.pass_context
+def markets(
+    ctx: click.Context,
+    db_path: str | None,
+    data_dir: str | None,
+    password: str | None,
+    output_format: str | None,
+) -> None:
+    """Every market with its tokens, decimals, tick, lot, minimum size and fees."""
+    with _reader(_read_dir(db_path, data_dir)) as reader:
+        rows = [render.market_json(config) for config in reader.markets()]
+    _emit(ctx, output_format, {"markets": rows}, lambda: render.rows_table("markets", rows))
+
+
+@dex.command()
+@optional_db_path
+@options.data_dir_option
+@market_option
+@click.option("--depth", type=click.IntRange(1, DEPTH_MAX), default=10, show_default=True)
+@click.option("--interval-ms", type=click.IntRange(50, 3_600_000), default=1000, show_default=True)
+@click.option(
+    "--iterations",
+    type=click.IntRange(1, None),
+    default=None,
+    help="Stop after this many redraws [default: until Ctrl-C].",
+)
+@options.password_option
+@options.format_override
+@click.pass_context
+def watch(
+    ctx: click.Context,
+    db_path: str | None,
+    data_dir: str | None,
+    market: str,
+    depth: int,
+    interval_ms: int,
+    iterations: int | None,
+    password: str | None,
+    output_format: str | None,
+) -> None:
+    """Redraw the book and recent trades every interval until Ctrl-C (JSON: one line each)."""
+    directory = _read_dir(db_path, data_dir)
+    as_json = options.output_format(ctx, output_format) == "json"
+    console = render.console()
+
+    def frame() -> tuple[dict[str, object], Group]:
+        with _reader(directory) as reader:
+            config = market_config(reader, market)
+            book = render.book_json(config, reader.book(market, depth))
+            recent = [render.trade_json(config, trade) for trade in reader.trades(market, depth)]
+        view = Group(
+            render.book_table(book, config.base, config.quote),
+            render.rows_table("recent trades (newest first)", recent),
+        )
+        return {**book, "trades": recent}, view
+
+    try:
+        if as_json:
+            count = 0
+            while iterations is None or count < iterations:
+                record, _ = frame()
+                click.echo(render.compact_json(record))
+                count += 1
+                if iterations is None or count < iterations:
+                    time.sleep(interval_ms / 1000)
+        else:
+            from rich.live import Live  # noqa: PLC0415
+
+            with Live(frame()[1], console=console, auto_refresh=False) as live:
+                count = 1
+                while iterations is None or count < iterations:
+                    time.sleep(interval_ms / 1000)
+                    live.update(frame()[1], refresh=True)
+                    count += 1
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a watch ends: exit 0, no traceback
+
+
+# -- acting ----------------------------------------------------------------------------------
+
+
+def acting(function: Callable[..., None]) -> Callable[..., None]:
+    """The options every signed command takes."""
+    for decorator in reversed(
+        (
+            options.db_path_option,
+            options.password_option,
+            options.non_interactive_option,
+            options.format_override,
+            click.pass_context,
+        )
+    ):
+        function = decorator(function)
+    return function
+
+
+@dex.command(name="deposit-usdc")
+@click.option("--amount", required=True, help="USDC, as a decimal string.")
+@acting
+def deposit_usdc(ctx: click.Context, amount: str, **common: str | bool | None) -> None:
+    """Credit the wallet with USDC (dev profile faucet)."""
+    _deposit(ctx, "USDC", amount, common)
+
+
+@dex.command(name="deposit-base")
+@click.option("--amount", required=True, help="BASE, as a decimal string.")
+@acting
+def deposit_base(ctx: click.Context, amount: str, **common: str | bool | None) -> None:
+    """Credit the wallet with BASE (dev profile faucet)."""
+    _deposit(ctx, "BASE", amount, common)
+
+
+@dex.command()
+@click.option("--token", required=True, help="Token symbol.")
+@click.option("--amount", required=True, help="Token units, as a decimal string.")
+@acting
+def deposit(ctx: click.Context, token: str, amount: str, **common: str | bool | None) -> None:
+    """Credit the wallet with any registered token (dev profile faucet)."""
+    _deposit(ctx, token, amount, common)
+
+
+@dex.command()
+@click.option("--token", required=True, help="Token symbol.")
+@click.option("--amount", required=True, help="Token units, as a decimal string.")
+@acting
+def withdraw(ctx: click.Context, token: str, amount: str, **common: str | bool | None) -> None:
+    """Take tokens out of the wallet's available balance."""
+    with _acting(ctx, common) as (wallet, host):
+        minor = _token_amount(host, token, amount)
+        record = wallet.withdraw(token, minor)  # type: ignore[arg-type]
+        _emit_balance(ctx, common, wallet, host, token, record.available, record.locked)
+
+
+SIDES: Final = click.Choice(["bid", "ask"])
+STP_MODES: Final = click.Choice(
+    ["cancel_maker", "cancel_taker", "cancel_both", "decrement_and_cancel", "allow"]
+)
+
+
+@dex.command(name="place-limit")
+@click.option("--side", type=SIDES, required=True)
+@click.option("--price", required=True, help="Quote-token units per base token.")
+@click.option("--qty", required=True, help="Base-token units.")
+@market_option
+@click.option("--tif", type=click.Choice(["gtc", "ioc", "fok"]), default="gtc", show_default=True)
+@click.option("--post-only", is_flag=True, default=False, help="Refuse the order if it would take.")
+@click.option(
+    "--stp",
+    type=STP_MODES,
+    default="cancel_maker",
+    show_default=True,
+    help="Self-trade prevention when it meets the wallet's own resting order.",
+)
+@acting
+def place_limit(
+    ctx: click.Context,
+    side: str,
+    price: str,
+    qty: str,
+    market: str,
+    tif: str,
+    post_only: bool,
+    stp: str,
+    **common: str | bool | None,
+) -> None:
+    """Place a limit order; what it does not fill rests (GTC) or is cancelled (IOC, FOK)."""
+    from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce  # noqa: PLC0415
+    from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
+
+    with _acting(ctx, common) as (wallet, host):
+        config = host.refresh().service.get_market(market)  # type: ignore[arg-type]
+        placement = wallet.place_limit(
+            config.market_id,
+            Side(side),
+            parse_price(config, price),
+            parse_qty(config, qty),
+            tif=TimeInForce(tif),
+            post_only=post_only,
+            stp=SelfTradePrevention(stp),
+        )
+        _emit_placement(ctx, common, config, placement)
+
+
+@dex.command(name="place-market")
+@click.option("--side", type=SIDES, required=True)
+@click.option("--qty", default=None, help="Base-token units to buy or sell.")
+@click.option(
+    "--max-quote", default=None, help="Bids only: spend at most this much quote token instead."
+)
+@market_option
+@click.option("--stp", type=STP_MODES, default="cancel_maker", show_default=True)
+@acting
+def place_market(
+    ctx: click.Context,
+    side: str,
+    qty: str | None,
+    max_quote: str | None,
+    market: str,
+    stp: str,
+    **common: str | bool | None,
+) -> None:
+    """Take liquidity now; never rests (the unfilled rest is cancelled)."""
+    from tachyon.dex.model import SelfTradePrevention, Side  # noqa: PLC0415
+    from tachyon.dex.units import to_minor  # noqa: PLC0415
+    from tachyon.dex.validation import parse_qty  # noqa: PLC0415
+
+    if (qty is None) == (max_quote is None):
+        raise click.UsageError("give exactly one of --qty and --max-quote")
+    if max_quote is not None and side != "bid":
+        raise click.UsageError("--max-quote is for bids: an ask sells a --qty of base")
+    with _acting(ctx, common) as (wallet, host):
+        config = host.refresh().service.get_market(market)  # type: ignore[arg-type]
+        placement = wallet.place_market(
+            config.market_id,
+            Side(side),
+            None if qty is None else parse_qty(config, qty),
+            max_quote=None
+            if max_quote is None
+            else to_minor(max_quote, config.quote_decimals, "max-quote"),
+            stp=SelfTradePrevention(stp),
+        )
+        _emit_placement(ctx, common, config, placement)
+
+
+@dex.command()
+@click.option("--order-id", type=click.IntRange(1, None), required=True)
+@acting
+def cancel(ctx: click.Context, order_id: int, **common: str | bool | None) -> None:
+    """Cancel one of the wallet's open orders and release what it holds."""
+    with _acting(ctx, common) as (wallet, host):
+        owned = host.refresh().service.get_order(order_id)  # type: ignore[arg-type]
+        placement = wallet.cancel(order_id)  # type: ignore[arg-type]
+        assert owned is not None  # the cancel succeeded, so the order was open
+        config = host.refresh().service.get_market(owned.market)
+        _emit_placement(ctx, common, config, placement)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _key_file(db_path: str) -> KeyFile:
+    from tachyon.wallet.keystore import load  # noqa: PLC0415
+
+    return load(options.user_path(db_path))
+
+
+def _exchange_dir(key_file: KeyFile) -> Path:
+    kind = key_file.exchange.get("kind")
+    if kind != "embedded" or "data_dir" not in key_file.exchange:
+        raise click.ClickException(
+            f"the wallet at {key_file.path.parent} trades on {key_file.exchange}, which this"
+            " tachyon cannot reach (it knows the embedded exchange)"
+        )
+    return Path(key_file.exchange["data_dir"])
+
+
+def _read_dir(db_path: str | None, data_dir: str | None) -> Path:
+    if db_path is not None:
+        return _exchange_dir(_key_file(db_path))
+    return options.user_path(data_dir) if data_dir else options.default_data_dir()
+
+
+@contextmanager
+def _reader(directory: Path) -> Iterator[Reader]:
+    reader = open_reader(directory)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@contextmanager
+def _acting(
+    ctx: click.Context, common: dict[str, str | bool | None]
+) -> Iterator[tuple[Wallet, EmbeddedExchange]]:
+    """The wallet unlocked, on its exchange opened for writing."""
+    from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415
+    from tachyon.wallet.wallet import Wallet  # noqa: PLC0415
+
+    db_path = common["db_path"]
+    assert isinstance(db_path, str)
+    key_file = _key_file(db_path)
+    password = common["password"]
+    secret = options.password(
+        ctx,
+        password if isinstance(password, str) else None,
+        bool(common["non_interactive"]),
+        prompt=f"Password for {key_file.path.parent}",
+    )
+    key = key_file.unlock(secret)  # before anything is opened: a wrong password changes nothing
+    with EmbeddedExchange.open(_exchange_dir(key_file)) as host:
+        wallet = Wallet(key_file, host)
+        wallet.use_key(key)
+        yield wallet, host
+
+
+def _deposit(
+    ctx: click.Context, token: str, amount: str, common: dict[str, str | bool | None]
+) -> None:
+    options.refuse_in_prod("the deposit command")
+    with _acting(ctx, common) as (wallet, host):
+        minor = _token_amount(host, token, amount)
+        record = wallet.deposit(token, minor)  # type: ignore[arg-type]
+        _emit_balance(ctx, common, wallet, host, token, record.available, record.locked)
+
+
+def _token_amount(host: EmbeddedExchange, token: str, amount: str) -> int:
+    from tachyon.dex.units import to_minor  # noqa: PLC0415
+    from tachyon.errors import TokenNotFound  # noqa: PLC0415
+
+    tokens = {meta.symbol: meta for meta in host.tokens()}
+    meta = tokens.get(token)  # type: ignore[call-overload]
+    if meta is None:
+        known = ", ".join(sorted(tokens)) or "none"
+        raise TokenNotFound(f"unknown token {token!r}; tokens: {known}")
+    return to_minor(amount, meta.decimals, "amount")
+
+
+def _emit_balance(
+    ctx: click.Context,
+    common: dict[str, str | bool | None],
+    wallet: Wallet,
+    host: EmbeddedExchange,
+    token: str,
+    available: int,
+    locked: int,
+) -> None:
+    from tachyon.cli.reading import TokenBalance  # noqa: PLC0415
+
+    decimals = {meta.symbol: meta.decimals for meta in host.tokens()}[token]  # type: ignore[index]
+    rows = [TokenBalance(token, decimals, available, locked)]
+    result: dict[str, object] = {
+        "address": wallet.address,
+        "balances": render.balance_rows_json(rows),
+    }
+    override = common["output_format"]
+    _emit(
+        ctx,
+        override if isinstance(override, str) else None,
+        result,
+        lambda: render.rows_table(
+            f"balance of {wallet.address}", _with_decimals(result["balances"], rows)
+        ),
+    )
+
+
+def _emit_placement(
+    ctx: click.Context,
+    common: dict[str, str | bool | None],
+    config: object,
+    placement: Placement,
+) -> None:
+    from tachyon.dex.model import MarketConfig  # noqa: PLC0415
+
+    assert isinstance(config, MarketConfig)
+    result = render.placement_json(
+        config,
+        placement.order_id,
+        placement.status,
+        placement.filled_qty,
+        placement.open_qty,
+        placement.trades,
+    )
+    override = common["output_format"]
+
+    def table() -> Group:
+        summary = {key: value for key, value in result.items() if key != "trades"}
+        trades_rows = result["trades"]
+        assert isinstance(trades_rows, list)
+        return Group(
+            render.fields_table(f"order {placement.order_id}", summary),
+            render.rows_table("trades", trades_rows),
+        )
+
+    _emit(ctx, override if isinstance(override, str) else None, result, table)
+
+
+def _with_decimals(rows: object, balances: Sequence[object]) -> list[dict[str, object]]:
+    assert isinstance(rows, list)
+    return [
+        {**row, "decimals": getattr(balance, "decimals", "")}
+        for row, balance in zip(rows, balances, strict=True)
+    ]
+
+
+def _emit(
+    ctx: click.Context,
+    override: str | None,
+    result: dict[str, object],
+    table: Callable[[], object],
+) -> None:
+    console = render.console()
+    if options.output_format(ctx, override) == "json":
+        render.emit_json(result, console)
+    else:
+        console.print(table())

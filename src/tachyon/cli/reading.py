@@ -1,0 +1,110 @@
+"""How the CLI reads an embedded exchange: one small interface, two ways to answer it.
+
+`HostReader` recovers the whole exchange (snapshot + journal) and asks it; `ViewReader` (when
+the storage's read model is current) answers from query tables without rebuilding anything,
+which is what keeps a new process's `dex orderbook` or `dex balance` fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from tachyon.dex.model import MarketConfig, Side, Trade
+from tachyon.errors import MarketNotFound
+
+
+class TokenBalance(NamedTuple):
+    token: str
+    decimals: int
+    available: int
+    locked: int
+
+
+class OrderRow(NamedTuple):
+    order_id: int
+    market: str
+    side: Side
+    price: int
+    qty: int
+    remaining_qty: int
+    filled_qty: int
+
+
+Levels = list[tuple[int, int]]
+
+
+class Reader(Protocol):
+    def markets(self) -> list[MarketConfig]: ...
+    def balances(self, account: str) -> list[TokenBalance]: ...
+    def book(self, market: str, depth: int) -> tuple[Levels, Levels]: ...
+    def trades(self, market: str, limit: int) -> list[Trade]: ...
+    def open_orders(self, account: str) -> list[OrderRow]: ...
+    def close(self) -> None: ...
+
+
+def market_config(reader: Reader, market: str) -> MarketConfig:
+    configs: dict[str, MarketConfig] = {config.market_id: config for config in reader.markets()}
+    config = configs.get(market)
+    if config is None:
+        known = ", ".join(sorted(configs)) or "none"
+        raise MarketNotFound(f"unknown market {market!r}; markets: {known}")
+    return config
+
+
+class HostReader:
+    """Reads through a recovered `EmbeddedExchange` (always correct; slower to open)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415 (the slow path only)
+
+        self.host = EmbeddedExchange.open(data_dir)
+
+    def markets(self) -> list[MarketConfig]:
+        return self.host.markets()
+
+    def balances(self, account: str) -> list[TokenBalance]:
+        from tachyon.dex.ids import AccountId  # noqa: PLC0415
+
+        held = self.host.balances(AccountId(account))
+        rows = []
+        for meta in sorted(self.host.tokens(), key=lambda meta: meta.symbol):
+            record = held.get(meta.symbol)
+            available, locked = (0, 0) if record is None else (record.available, record.locked)
+            rows.append(TokenBalance(meta.symbol, meta.decimals, available, locked))
+        return rows
+
+    def book(self, market: str, depth: int) -> tuple[Levels, Levels]:
+        from tachyon.dex.ids import MarketId  # noqa: PLC0415
+
+        levels = self.host.book(depth, MarketId(market))
+        return list(levels.bids), list(levels.asks)
+
+    def trades(self, market: str, limit: int) -> list[Trade]:
+        from tachyon.dex.ids import MarketId  # noqa: PLC0415
+
+        return self.host.recent_trades(limit, MarketId(market))
+
+    def open_orders(self, account: str) -> list[OrderRow]:
+        from tachyon.dex.ids import AccountId  # noqa: PLC0415
+
+        return [
+            OrderRow(
+                owned.order.order_id,
+                owned.market,
+                owned.order.side,
+                owned.order.price,
+                owned.order.qty,
+                owned.order.remaining_qty,
+                owned.order.filled_qty,
+            )
+            for owned in self.host.open_orders(AccountId(account))
+        ]
+
+    def close(self) -> None:
+        self.host.close(snapshot=False)
+
+
+def open_reader(data_dir: Path) -> Reader:
+    """The fastest reader that is correct for `data_dir` now."""
+    return HostReader(data_dir)

@@ -1,0 +1,105 @@
+"""`tachyon wallet create|show|list`: wallet directories and the exchange each trades on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tachyon.cli import options, render
+
+
+@click.group()
+def wallet() -> None:
+    """Create and inspect wallets (an encrypted key per directory; its address is the account)."""
+
+
+@wallet.command()
+@options.db_path_option
+@options.data_dir_option
+@options.password_option
+@options.non_interactive_option
+@options.format_override
+@click.pass_context
+def create(
+    ctx: click.Context,
+    db_path: str,
+    data_dir: str | None,
+    password: str | None,
+    non_interactive: bool,
+    output_format: str | None,
+) -> None:
+    """Create a wallet at --db-path trading on the embedded exchange in --data-dir."""
+    from tachyon.wallet.keystore import create as create_key_file  # noqa: PLC0415
+
+    directory = options.user_path(db_path)
+    exchange_dir = options.user_path(data_dir) if data_dir else options.default_data_dir()
+    secret = options.password(
+        ctx, password, non_interactive, prompt=f"New password for {directory}", confirm=True
+    )
+    exchange = {"kind": "embedded", "data_dir": str(exchange_dir.resolve())}
+    key_file = create_key_file(directory, secret, exchange)
+    _show(ctx, directory, key_file.address, exchange, output_format, "wallet created")
+
+
+@wallet.command()
+@options.db_path_option
+@options.format_override
+@click.pass_context
+def show(ctx: click.Context, db_path: str, output_format: str | None) -> None:
+    """Show a wallet's address and the exchange it trades on (no password needed)."""
+    from tachyon.wallet.keystore import load  # noqa: PLC0415
+
+    directory = options.user_path(db_path)
+    key_file = load(directory)
+    _show(ctx, directory, key_file.address, key_file.exchange, output_format, "wallet")
+
+
+@wallet.command(name="list")
+@click.option(
+    "--dir",
+    "wallets_dir",
+    default=None,
+    help="Directory holding wallets [default: $TACHYON_HOME/wallets or ~/.tachyon/wallets].",
+)
+@options.format_override
+@click.pass_context
+def list_wallets(ctx: click.Context, wallets_dir: str | None, output_format: str | None) -> None:
+    """List the wallets under <home>/wallets."""
+    from tachyon.errors import TachyonError  # noqa: PLC0415
+    from tachyon.wallet.keystore import KEY_FILENAME, load  # noqa: PLC0415
+
+    root = options.user_path(wallets_dir) if wallets_dir else options.home() / "wallets"
+    rows: list[dict[str, object]] = []
+    children = sorted(root.iterdir()) if root.is_dir() else []
+    for child in children:
+        if not (child / KEY_FILENAME).is_file():
+            continue
+        try:
+            address: str = load(child).address
+        except TachyonError as exc:
+            address = f"(unreadable: {exc.code})"
+        rows.append({"name": child.name, "address": address, "path": str(child)})
+    console = render.console()
+    if options.output_format(ctx, output_format) == "json":
+        render.emit_json({"wallets": rows}, console)
+    else:
+        console.print(render.rows_table(f"wallets in {root}", rows))
+
+
+def _show(
+    ctx: click.Context,
+    directory: Path,
+    address: str,
+    exchange: dict[str, str],
+    output_format: str | None,
+    title: str,
+) -> None:
+    record = {"address": address, "path": str(directory), "exchange": exchange}
+    console = render.console()
+    if options.output_format(ctx, output_format) == "json":
+        render.emit_json(record, console)
+    else:
+        flat = {"address": address, "path": str(directory)}
+        flat.update({f"exchange {key}": value for key, value in exchange.items()})
+        console.print(render.fields_table(title, dict(flat)))
