@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from tachyon.cli import render
+from tachyon.cli import render, tables
 from tachyon.dex.ids import AccountId, TokenId
 from tachyon.dex.model import Side
 from tachyon.dex.units import to_minor
@@ -66,9 +66,9 @@ def run_demo(console: Console, as_json: bool, engine: str = DEFAULT_ENGINE) -> N
     )
     trades = [render.trade_json(market, trade) for trade in service.recent_trades(20)]
     if as_json:
-        render.emit_json({"market": market.market_id, "steps": steps, "trades": trades}, console)
+        render.emit_json({"market": market.market_id, "steps": steps, "trades": trades})
     else:
-        console.print(render.rows_table("recent trades (newest first)", trades))
+        console.print(tables.rows_table("recent trades (newest first)", trades))
         console.print("[bold green]invariants hold[/]: funds conserved, locks match open orders")
 
 
@@ -82,10 +82,10 @@ def _print_step(console: Console, step: dict[str, object]) -> None:
         )
     book = step["orderbook"]
     assert isinstance(book, dict)
-    console.print(render.book_table(book))
+    console.print(tables.book_table(book))
     balances = step["balances"]
     assert isinstance(balances, dict)
     rows = [
         {"account": owner, **row} for owner, owner_rows in balances.items() for row in owner_rows
     ]
-    console.print(render.rows_table("balances", rows))
+    console.print(tables.rows_table("balances", rows))

@@ -11,15 +11,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Final
 
 import click
-from rich.console import Group
 
 from tachyon.cli import options, render
 from tachyon.cli.reading import Reader, market_config, open_reader
 
 if TYPE_CHECKING:
+    from rich.console import Group
+
     from tachyon.dex.model import MarketConfig
     from tachyon.exchange.service import Placement
     from tachyon.storage.host import EmbeddedExchange
@@ -66,7 +68,7 @@ def balance(
         ctx,
         output_format,
         result,
-        lambda: render.rows_table(
+        lambda: _tables().rows_table(
             f"balances of {key_file.address}", _with_decimals(result["balances"], rows)
         ),
     )
@@ -88,7 +90,7 @@ def orders(
             render.order_json(configs[row.market], row)
             for row in reader.open_orders(key_file.address)
         ]
-    _emit(ctx, output_format, {"orders": rows}, lambda: render.rows_table("open orders", rows))
+    _emit(ctx, output_format, {"orders": rows}, lambda: _tables().rows_table("open orders", rows))
 
 
 @dex.command()
@@ -112,7 +114,7 @@ def orderbook(
     with _reader(_read_dir(db_path, data_dir)) as reader:
         config = market_config(reader, market)
         book = render.book_json(config, reader.book(market, depth))
-    _emit(ctx, output_format, book, lambda: render.book_table(book, config.base, config.quote))
+    _emit(ctx, output_format, book, lambda: _tables().book_table(book, config.base, config.quote))
 
 
 @dex.command()
@@ -137,7 +139,7 @@ def trades(
         config = market_config(reader, market)
         rows = [render.trade_json(config, trade) for trade in reader.trades(market, limit)]
     result: dict[str, object] = {"market": config.market_id, "trades": rows}
-    _emit(ctx, output_format, result, lambda: render.rows_table(f"trades {market}", rows))
+    _emit(ctx, output_format, result, lambda: _tables().rows_table(f"trades {market}", rows))
 
 
 @dex.command()
@@ -156,7 +158,7 @@ def markets(
     """Every market with its tokens, decimals, tick, lot, minimum size and fees."""
     with _reader(_read_dir(db_path, data_dir)) as reader:
         rows = [render.market_json(config) for config in reader.markets()]
-    _emit(ctx, output_format, {"markets": rows}, lambda: render.rows_table("markets", rows))
+    _emit(ctx, output_format, {"markets": rows}, lambda: _tables().rows_table("markets", rows))
 
 
 @dex.command()
@@ -188,16 +190,19 @@ def watch(
     """Redraw the book and recent trades every interval until Ctrl-C (JSON: one line each)."""
     directory = _read_dir(db_path, data_dir)
     as_json = options.output_format(ctx, output_format) == "json"
-    console = render.console()
 
     def frame() -> tuple[dict[str, object], Group]:
+        from rich.console import Group  # noqa: PLC0415
+
+        from tachyon.cli import tables  # noqa: PLC0415
+
         with _reader(directory) as reader:
             config = market_config(reader, market)
             book = render.book_json(config, reader.book(market, depth))
             recent = [render.trade_json(config, trade) for trade in reader.trades(market, depth)]
         view = Group(
-            render.book_table(book, config.base, config.quote),
-            render.rows_table("recent trades (newest first)", recent),
+            tables.book_table(book, config.base, config.quote),
+            tables.rows_table("recent trades (newest first)", recent),
         )
         return {**book, "trades": recent}, view
 
@@ -213,7 +218,9 @@ def watch(
         else:
             from rich.live import Live  # noqa: PLC0415
 
-            with Live(frame()[1], console=console, auto_refresh=False) as live:
+            from tachyon.cli.tables import console  # noqa: PLC0415
+
+            with Live(frame()[1], console=console(), auto_refresh=False) as live:
                 count = 1
                 while iterations is None or count < iterations:
                     time.sleep(interval_ms / 1000)
@@ -385,6 +392,12 @@ def cancel(ctx: click.Context, order_id: int, **common: str | bool | None) -> No
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _tables() -> ModuleType:
+    from tachyon.cli import tables  # noqa: PLC0415 (rich only when a table is drawn)
+
+    return tables
+
+
 def _key_file(db_path: str) -> KeyFile:
     from tachyon.wallet.keystore import load  # noqa: PLC0415
 
@@ -485,7 +498,7 @@ def _emit_balance(
         ctx,
         override if isinstance(override, str) else None,
         result,
-        lambda: render.rows_table(
+        lambda: _tables().rows_table(
             f"balance of {wallet.address}", _with_decimals(result["balances"], rows)
         ),
     )
@@ -511,12 +524,16 @@ def _emit_placement(
     override = common["output_format"]
 
     def table() -> Group:
+        from rich.console import Group  # noqa: PLC0415
+
+        from tachyon.cli import tables  # noqa: PLC0415
+
         summary = {key: value for key, value in result.items() if key != "trades"}
         trades_rows = result["trades"]
         assert isinstance(trades_rows, list)
         return Group(
-            render.fields_table(f"order {placement.order_id}", summary),
-            render.rows_table("trades", trades_rows),
+            tables.fields_table(f"order {placement.order_id}", summary),
+            tables.rows_table("trades", trades_rows),
         )
 
     _emit(ctx, override if isinstance(override, str) else None, result, table)
@@ -536,8 +553,9 @@ def _emit(
     result: dict[str, object],
     table: Callable[[], object],
 ) -> None:
-    console = render.console()
     if options.output_format(ctx, override) == "json":
-        render.emit_json(result, console)
+        render.emit_json(result)
     else:
-        console.print(table())
+        from tachyon.cli.tables import console  # noqa: PLC0415
+
+        console().print(table())

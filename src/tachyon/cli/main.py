@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 import click
-from rich.console import Console
 
 from tachyon import __version__
 from tachyon.cli import options
@@ -68,6 +67,8 @@ cli.add_command(wallet)
 @click.pass_context
 def demo(ctx: click.Context, output_format: str | None) -> None:
     """Run a scripted trading session on a temporary in-memory exchange."""
+    from rich.console import Console  # noqa: PLC0415
+
     from tachyon.cli.demo import run_demo  # noqa: PLC0415
 
     chosen = options.output_format(ctx, output_format)
@@ -81,7 +82,7 @@ def demo(ctx: click.Context, output_format: str | None) -> None:
 def audit(ctx: click.Context, data_dir: str | None, output_format: str | None) -> None:
     """Verify the whole journal from its first entry, replay it from zero, compare the replay
     with the newest snapshot; print the head hash and the state hash. Reads only."""
-    from tachyon.cli import render  # noqa: PLC0415
+    from tachyon.cli import render, tables  # noqa: PLC0415
     from tachyon.storage.audit import audit as audit_directory  # noqa: PLC0415
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
@@ -89,11 +90,10 @@ def audit(ctx: click.Context, data_dir: str | None, output_format: str | None) -
         report = audit_directory(directory)
     except TachyonError as exc:
         raise click.ClickException(f"audit failed: {exc}") from exc
-    console = Console(width=max(Console().width, 100))  # room for a hash on one line
     if options.output_format(ctx, output_format) == "json":
-        render.emit_json(report._asdict(), console)
+        render.emit_json(report._asdict())
     else:
-        console.print(render.fields_table("audit", report._asdict()))
+        tables.console().print(tables.fields_table("audit", report._asdict()))
     if report.snapshot_matches is False:
         raise click.ClickException(
             f"the snapshot at sequence {report.snapshot_seq} differs from the replayed state"

@@ -1,18 +1,17 @@
-"""Rendering of results as rich tables or JSON: the one place output is formatted.
+"""The JSON shapes of results: the one place values are turned into output.
 
 Values arrive as integers in minor units with their market or token; they leave as exact
-decimal strings in token units. The JSON shapes (documented in the README) are built here and
-the tables are drawn from them, so both formats always say the same thing.
+decimal strings in token units. The shapes are documented in the README; the tables
+(`tachyon.cli.tables`) are drawn from them, so both formats always say the same thing. No rich
+here: a JSON answer does not pay for importing it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Final
 
-from rich.console import Console
-from rich.table import Table
+import click
 
 from tachyon.cli.reading import Levels, OrderRow, TokenBalance
 from tachyon.dex.ids import TokenId
@@ -20,17 +19,10 @@ from tachyon.dex.model import BookDepth, MarketConfig, OrderStatus, Trade
 from tachyon.dex.units import to_decimal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
-TABLE_WIDTH_MIN: Final = 120
-"""Columns a table gets at least, so an address or a hash fits on one line."""
 
-
-def console() -> Console:
-    """Standard output, at least TABLE_WIDTH_MIN columns wide (also when it is not a terminal)."""
-    return Console(width=max(Console().width, TABLE_WIDTH_MIN))
-
-
-def emit_json(value: object, console: Console) -> None:
-    console.print_json(json.dumps(value))
+def emit_json(value: object) -> None:
+    """Indented JSON on standard output (plain: no colour codes for a machine to strip)."""
+    click.echo(json.dumps(value, indent=2))
 
 
 def book_json(config: MarketConfig, depth: BookDepth | tuple[Levels, Levels]) -> dict[str, object]:
@@ -129,50 +121,6 @@ def market_json(config: MarketConfig) -> dict[str, object]:
         "fee_token": config.fee_token,
         "fee_account": fees.fee_account,
     }
-
-
-# -- tables --------------------------------------------------------------------------------
-
-
-def book_table(book: dict[str, object], base: str = "", quote: str = "") -> Table:
-    table = Table(title=f"order book {book['market']}")
-    for column in (f"bid qty {base}", f"bid {quote}", f"ask {quote}", f"ask qty {base}"):
-        table.add_column(column.strip(), justify="right")
-    bids = book["bids"]
-    asks = book["asks"]
-    assert isinstance(bids, list) and isinstance(asks, list)
-    for row in range(max(len(bids), len(asks))):
-        bid = bids[row] if row < len(bids) else {"price": "", "qty": ""}
-        ask = asks[row] if row < len(asks) else {"price": "", "qty": ""}
-        table.add_row(bid["qty"], bid["price"], ask["price"], ask["qty"])
-    return table
-
-
-def rows_table(title: str, rows: Sequence[dict[str, object]]) -> Table:
-    table = Table(title=title)
-    if not rows:
-        table.add_column("(none)")
-        return table
-    for column in rows[0]:
-        table.add_column(
-            column,
-            justify="left"
-            if column in ("token", "account", "taker_side", "market", "side", "status", "name")
-            else "right",
-        )
-    for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
-    return table
-
-
-def fields_table(title: str, fields: dict[str, object]) -> Table:
-    """One record as a two-column table: field, value."""
-    table = Table(title=title)
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
-    for name, value in fields.items():
-        table.add_row(name, "" if value is None else str(value))
-    return table
 
 
 def compact_json(value: object) -> str:

@@ -80,11 +80,12 @@ def list_wallets(ctx: click.Context, wallets_dir: str | None, output_format: str
         except TachyonError as exc:
             address = f"(unreadable: {exc.code})"
         rows.append({"name": child.name, "address": address, "path": str(child)})
-    console = render.console()
     if options.output_format(ctx, output_format) == "json":
-        render.emit_json({"wallets": rows}, console)
+        render.emit_json({"wallets": rows})
     else:
-        console.print(render.rows_table(f"wallets in {root}", rows))
+        from tachyon.cli import tables  # noqa: PLC0415
+
+        tables.console().print(tables.rows_table(f"wallets in {root}", rows))
 
 
 def _show(
@@ -96,10 +97,11 @@ def _show(
     title: str,
 ) -> None:
     record = {"address": address, "path": str(directory), "exchange": exchange}
-    console = render.console()
     if options.output_format(ctx, output_format) == "json":
-        render.emit_json(record, console)
+        render.emit_json(record)
     else:
+        from tachyon.cli import tables  # noqa: PLC0415
+
         flat = {"address": address, "path": str(directory)}
         flat.update({f"exchange {key}": value for key, value in exchange.items()})
-        console.print(render.fields_table(title, dict(flat)))
+        tables.console().print(tables.fields_table(title, dict(flat)))

@@ -1,5 +1,11 @@
 """Wallets: an encrypted Ed25519 key per directory whose address is the account, signing every
-command it sends to an exchange (embedded, or later a node) through `ExchangePort`."""
+command it sends to an exchange (embedded, or later a node) through `ExchangePort`.
+
+`Wallet` and `ExchangePort` load the exchange package on first use, so reading a wallet's
+address (the key store) stays cheap for a command that only reads.
+"""
+
+from typing import TYPE_CHECKING
 
 from tachyon.wallet.keystore import (
     KDF_DEFAULT as KDF_DEFAULT,
@@ -10,7 +16,9 @@ from tachyon.wallet.keystore import (
     create as create_key_file,
     load as load_key_file,
 )
-from tachyon.wallet.wallet import ExchangePort as ExchangePort, Wallet as Wallet
+
+if TYPE_CHECKING:
+    from tachyon.wallet.wallet import ExchangePort as ExchangePort, Wallet as Wallet
 
 __all__ = [
     "KDF_DEFAULT",
@@ -23,3 +31,11 @@ __all__ = [
     "create_key_file",
     "load_key_file",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in ("ExchangePort", "Wallet"):
+        from tachyon.wallet import wallet  # noqa: PLC0415
+
+        return getattr(wallet, name)
+    raise AttributeError(f"module 'tachyon.wallet' has no attribute {name!r}")

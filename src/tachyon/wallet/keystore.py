@@ -5,6 +5,8 @@ password into a 256-bit key; AES-256-GCM encrypts the private key, with the file
 fields (format, address, KDF and cipher parameters) as associated data, so none of them can be
 altered without the password failing. The file is written atomically (temporary file, fsync,
 rename) with mode 0600 in a directory of mode 0700. Nothing in it reveals the password.
+`cryptography` is imported when a key is made or unlocked: reading an address does not pay
+for it (a balance query stays fast).
 """
 
 from __future__ import annotations
@@ -16,16 +18,12 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from typing import TYPE_CHECKING, Final
 
 from tachyon.errors import AlreadyExists, CorruptData, InvalidInput, WalletNotFound, WrongPassword
-from tachyon.exchange.auth import address_of
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEY_FILENAME: Final = "wallet.json"
 KEYSTORE_FORMAT: Final = 1
@@ -76,12 +74,20 @@ class KeyFile:
 
     def unlock(self, password: str) -> Ed25519PrivateKey:
         """The private key; WrongPassword if `password` is not the wallet's."""
+        from cryptography.exceptions import InvalidTag  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+            Ed25519PrivateKey,
+        )
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+
         key = _derive(password, self.salt, self.kdf)
         try:
             raw = AESGCM(key).decrypt(self.nonce, self.ciphertext, self.associated_data())
         except InvalidTag:
             raise WrongPassword(f"wrong password for the wallet at {self.path.parent}") from None
         private_key = Ed25519PrivateKey.from_private_bytes(raw)
+        from tachyon.exchange.auth import address_of  # noqa: PLC0415
+
         if address_of(private_key) != self.address:
             raise CorruptData(f"{self.path}: the key does not match the address")
         return private_key
@@ -91,6 +97,16 @@ def create(
     directory: Path, password: str, exchange: dict[str, str], kdf: KdfParams = KDF_DEFAULT
 ) -> KeyFile:
     """Make a new key in `directory` (created 0700); AlreadyExists if it holds a wallet."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
     if len(password) < PASSWORD_LENGTH_MIN:
         raise InvalidInput(f"a wallet password has at least {PASSWORD_LENGTH_MIN} characters")
     if kdf.memory_kib < KDF_MIN.memory_kib or kdf.iterations < KDF_MIN.iterations:
@@ -98,6 +114,8 @@ def create(
     path = directory / KEY_FILENAME
     if path.exists():
         raise AlreadyExists(f"a wallet already exists at {directory}")
+    from tachyon.exchange.auth import address_of  # noqa: PLC0415
+
     private_key = Ed25519PrivateKey.generate()
     raw = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
@@ -153,6 +171,8 @@ def load(directory: Path) -> KeyFile:
 
 
 def _derive(password: str, salt: bytes, kdf: KdfParams) -> bytes:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # noqa: PLC0415
+
     return Argon2id(
         salt=salt,
         length=32,
