@@ -142,7 +142,7 @@ def decode_command(data: bytes) -> AnyCommand:
         raise InvalidInput(f"a command is at most {COMMAND_BYTES_MAX} bytes, not {len(data)}")
     try:
         command: AnyCommand = _decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # text that is not UTF-8
         raise InvalidInput(f"not a command: {exc}") from exc
     if _encoder.encode(command) != data:  # e.g. a non-minimal integer encoding
         raise InvalidInput("command bytes are not in canonical form")

@@ -66,13 +66,9 @@ class Exchange:
         elif (
             isinstance(command, AccountCommand)
             and len(command.account) == ADDRESS_LENGTH
-            and type(command) is not Deposit  # a credit: the faucet, on-ramp or operator
             and is_address(command.account)
         ):
-            raise Unauthorized(
-                f"account {command.account} is a wallet address: only commands signed by its"
-                " key act for it"
-            )
+            self._check_unsigned(command)
         nonce = 0
         if isinstance(command, AccountCommand) and command.nonce:
             account, nonce = AccountId(command.account), command.nonce
@@ -83,6 +79,21 @@ class Exchange:
         if nonce:
             self._nonces[account] = nonce
         return outcome
+
+    @staticmethod
+    def _check_unsigned(command: AccountCommand) -> None:
+        """Only a credit (the faucet, an on-ramp, an operator) reaches an address unsigned, and
+        it carries no nonce: the account's nonces are its key's alone."""
+        if type(command) is not Deposit:
+            raise Unauthorized(
+                f"account {command.account} is a wallet address: only commands signed by its"
+                " key act for it"
+            )
+        if command.nonce:
+            raise Unauthorized(
+                f"an unsigned deposit to {command.account} carries no nonce (nonce"
+                f" {command.nonce}): only the account's key advances its nonce"
+            )
 
     def _authenticate(self, signed: SignedCommand) -> AccountCommand:
         """The account command inside `signed`, if its account's key signed it."""

@@ -38,9 +38,23 @@ class KdfParams:
     iterations: int = 3
     lanes: int = 1
 
+    def problem(self) -> str | None:
+        """Why these parameters may not be used, or None."""
+        for name in ("memory_kib", "iterations", "lanes"):
+            value = getattr(self, name)
+            low, high = getattr(KDF_MIN, name), getattr(KDF_MAX, name)
+            if type(value) is not int or not low <= value <= high:
+                return f"{name} {value!r} is outside {low}..{high}"
+        return None
+
 
 KDF_DEFAULT: Final = KdfParams()
 KDF_MIN: Final = KdfParams(memory_kib=19_456, iterations=2, lanes=1)
+KDF_MAX: Final = KdfParams(memory_kib=4 * 1024 * 1024, iterations=100, lanes=16)
+"""Bounds a key file's parameters must keep: a forged file cannot make unlocking take
+unbounded memory or time."""
+SALT_LENGTH: Final = 16
+NONCE_LENGTH: Final = 12
 
 
 @dataclass(frozen=True)
@@ -109,8 +123,9 @@ def create(
 
     if len(password) < PASSWORD_LENGTH_MIN:
         raise InvalidInput(f"a wallet password has at least {PASSWORD_LENGTH_MIN} characters")
-    if kdf.memory_kib < KDF_MIN.memory_kib or kdf.iterations < KDF_MIN.iterations:
-        raise InvalidInput(f"KDF parameters {kdf} are below the minimum {KDF_MIN}")
+    problem = kdf.problem()
+    if problem:
+        raise InvalidInput(f"KDF parameters {kdf}: {problem}")
     path = directory / KEY_FILENAME
     if path.exists():
         raise AlreadyExists(f"a wallet already exists at {directory}")
@@ -118,7 +133,7 @@ def create(
 
     private_key = Ed25519PrivateKey.generate()
     raw = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+    salt, nonce = secrets.token_bytes(SALT_LENGTH), secrets.token_bytes(NONCE_LENGTH)
     unsealed = KeyFile(path, address_of(private_key), exchange, kdf, salt, nonce, b"")
     ciphertext = AESGCM(_derive(password, salt, kdf)).encrypt(
         nonce, raw, unsealed.associated_data()
@@ -126,7 +141,7 @@ def create(
     key_file = KeyFile(path, unsealed.address, exchange, kdf, salt, nonce, ciphertext)
     _make_private_dir(directory)
     document = {**key_file.header(), "exchange": exchange, "ciphertext": _b64(ciphertext)}
-    _write_atomically(path, json.dumps(document, indent=2, sort_keys=True).encode() + b"\n")
+    _publish(path, json.dumps(document, indent=2, sort_keys=True).encode() + b"\n")
     return key_file
 
 
@@ -144,7 +159,9 @@ def load(directory: Path) -> KeyFile:
         raise WalletNotFound(f"cannot read the wallet at {directory}: {exc.strerror}") from exc
     try:
         document = json.loads(raw)
-        if document["format"] != KEYSTORE_FORMAT:
+        if type(document) is not dict:
+            raise TypeError("the document is not a JSON object")
+        if type(document["format"]) is not int or document["format"] != KEYSTORE_FORMAT:
             raise CorruptData(
                 f"{path}: key file format {document['format']!r}; this tachyon reads"
                 f" {KEYSTORE_FORMAT}"
@@ -157,16 +174,19 @@ def load(directory: Path) -> KeyFile:
             isinstance(value, str) for value in exchange.values()
         ):
             raise CorruptData(f"{path}: the exchange entry is not a map of strings")
-        return KeyFile(
-            path,
-            str(document["address"]),
-            exchange,
-            KdfParams(int(kdf["memory_kib"]), int(kdf["iterations"]), int(kdf["lanes"])),
-            _unb64(kdf["salt"]),
-            _unb64(cipher["nonce"]),
-            _unb64(document["ciphertext"]),
-        )
-    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        params = KdfParams(kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
+        problem = params.problem()
+        salt, nonce = _unb64(kdf["salt"]), _unb64(cipher["nonce"])
+        if problem or len(salt) != SALT_LENGTH or len(nonce) != NONCE_LENGTH:
+            raise CorruptData(
+                f"{path}: key parameters out of bounds"
+                f" ({problem or f'salt {len(salt)} bytes, nonce {len(nonce)} bytes'})"
+            )
+        address = document["address"]
+        if type(address) is not str:
+            raise TypeError("the address is not text")
+        return KeyFile(path, address, exchange, params, salt, nonce, _unb64(document["ciphertext"]))
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # JSONDecodeError: Value
         raise CorruptData(f"{path}: not a tachyon key file ({exc!r})") from exc
 
 
@@ -194,17 +214,19 @@ def _make_private_dir(directory: Path) -> None:
     directory.chmod(0o700)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _publish(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file, fsync it, then link it into place atomically."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:  # mkstemp creates the file 0600
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.link(tmp, path)  # unlike a rename, never replaces a wallet created meanwhile
+    except FileExistsError:
+        raise AlreadyExists(f"a wallet already exists at {path.parent}") from None
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
