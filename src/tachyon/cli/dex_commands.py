@@ -68,8 +68,8 @@ def balance(
         ctx,
         output_format,
         result,
-        lambda: _tables().rows_table(
-            f"balances of {key_file.address}", _with_decimals(result["balances"], rows)
+        lambda: _tables().balances_table(
+            key_file.address, _with_decimals(result["balances"], rows)
         ),
     )
 
@@ -158,7 +158,7 @@ def markets(
     """Every market with its tokens, decimals, tick, lot, minimum size and fees."""
     with _reader(_read_dir(db_path, data_dir)) as reader:
         rows = [render.market_json(config) for config in reader.markets()]
-    _emit(ctx, output_format, {"markets": rows}, lambda: _tables().rows_table("markets", rows))
+    _emit(ctx, output_format, {"markets": rows}, lambda: _tables().records_table(rows, "market"))
 
 
 @dex.command()
@@ -220,7 +220,17 @@ def watch(
 
             from tachyon.cli.tables import console  # noqa: PLC0415
 
-            with Live(frame()[1], console=console(), auto_refresh=False) as live:
+            out = console()
+            if not out.is_terminal:  # a pipe or a file: each frame in turn, as it is drawn
+                count = 0
+                while iterations is None or count < iterations:
+                    if count:
+                        time.sleep(interval_ms / 1000)
+                    out.print(frame()[1])
+                    out.file.flush()
+                    count += 1
+                return
+            with Live(frame()[1], console=out, auto_refresh=False) as live:
                 count = 1
                 while iterations is None or count < iterations:
                     time.sleep(interval_ms / 1000)
@@ -320,18 +330,28 @@ def place_limit(
     """Place a limit order; what it does not fill rests (GTC) or is cancelled (IOC, FOK)."""
     from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce  # noqa: PLC0415
     from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
+    from tachyon.errors import FillOrKillUnfillable, PostOnlyWouldTake  # noqa: PLC0415
 
     with _acting(ctx, common) as (wallet, host):
         config = host.refresh().service.get_market(market)  # type: ignore[arg-type]
-        placement = wallet.place_limit(
-            config.market_id,
-            Side(side),
-            parse_price(config, price),
-            parse_qty(config, qty),
-            tif=TimeInForce(tif),
-            post_only=post_only,
-            stp=SelfTradePrevention(stp),
-        )
+        try:
+            placement = wallet.place_limit(
+                config.market_id,
+                Side(side),
+                parse_price(config, price),
+                parse_qty(config, qty),
+                tif=TimeInForce(tif),
+                post_only=post_only,
+                stp=SelfTradePrevention(stp),
+            )
+        except PostOnlyWouldTake:  # the core's message is in minor units; say it as typed
+            raise click.ClickException(
+                f"post-only {side} of {qty} at {price} would take liquidity: nothing placed"
+            ) from None
+        except FillOrKillUnfillable:
+            raise click.ClickException(
+                f"fill-or-kill {side} of {qty} at {price} cannot fill completely: nothing placed"
+            ) from None
         _emit_placement(ctx, common, config, placement)
 
 
@@ -422,6 +442,10 @@ def _read_dir(db_path: str | None, data_dir: str | None) -> Path:
 
 @contextmanager
 def _reader(directory: Path) -> Iterator[Reader]:
+    if not (directory / "exchange.db").is_file():  # a read never creates an exchange
+        raise click.ClickException(
+            f"no exchange at {directory} (`tachyon wallet create` makes one; check --data-dir)"
+        )
     reader = open_reader(directory)
     try:
         yield reader
@@ -498,9 +522,7 @@ def _emit_balance(
         ctx,
         override if isinstance(override, str) else None,
         result,
-        lambda: _tables().rows_table(
-            f"balance of {wallet.address}", _with_decimals(result["balances"], rows)
-        ),
+        lambda: _tables().balances_table(wallet.address, _with_decimals(result["balances"], rows)),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Final
 
@@ -121,10 +122,13 @@ def password(
             f" ${PASSWORD_ENV}"
         )
     try:
-        first = getpass.getpass(f"{prompt}: ")
-        if confirm and getpass.getpass("Repeat the password: ") != first:
-            raise click.UsageError("the two passwords differ")
+        with warnings.catch_warnings():  # no terminal: getpass reads stdin, and says so loudly
+            warnings.simplefilter("ignore", getpass.GetPassWarning)
+            first = getpass.getpass(f"{prompt}: ")
+            if confirm and getpass.getpass("Repeat the password: ") != first:
+                raise click.UsageError("the two passwords differ")
     except EOFError:
+        click.echo(err=True)  # end the prompt's line: the error gets a line of its own
         raise click.UsageError(
             "no password given and none could be read from the terminal"
         ) from None

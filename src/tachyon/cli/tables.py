@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 TABLE_WIDTH_MIN: Final = 120
@@ -46,6 +46,20 @@ def rows_table(title: str, rows: Sequence[dict[str, object]]) -> Table:
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row.values()))
     return table
+
+
+def balances_table(address: str, rows: Sequence[dict[str, object]]) -> Table:
+    table = rows_table("balances", rows)
+    table.caption = f"account {address}"
+    table.min_width = len(table.caption) + 4  # the address on one line
+    return table
+
+
+def records_table(rows: Sequence[dict[str, object]], key: str) -> Group:
+    """Records with many fields (markets): one field/value table each, nothing truncated."""
+    if not rows:
+        return Group(rows_table(key, []))
+    return Group(*(fields_table(f"{key} {row[key]}", row) for row in rows))
 
 
 def fields_table(title: str, fields: dict[str, object]) -> Table:

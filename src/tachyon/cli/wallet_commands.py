@@ -37,8 +37,11 @@ def create(
     secret = options.password(
         ctx, password, non_interactive, prompt=f"New password for {directory}", confirm=True
     )
+    from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415
+
     exchange = {"kind": "embedded", "data_dir": str(exchange_dir.resolve())}
     key_file = create_key_file(directory, secret, exchange)
+    EmbeddedExchange.open(exchange_dir).close()  # the exchange it trades on exists from now
     _show(ctx, directory, key_file.address, exchange, output_format, "wallet created")
 
 

@@ -57,6 +57,8 @@ def to_minor(
             f" (smallest unit {to_decimal(1, decimals)})"
         )
     minor = int(match["whole"] + frac.ljust(decimals, "0"))
+    if minor > maximum:  # said in the units the value was given in
+        raise InvalidAmount(f"{name} {text} exceeds the maximum {to_decimal(maximum, decimals)}")
     return check_positive_int(minor, name, maximum)
 
 
