@@ -90,7 +90,7 @@ def main() -> None:
             "tachyon dex orders": [tachyon, "dex", "orders", "--db-path", str(wallet_dir)],
         }
         floor = None
-        print(f"{'command':<40} {'median ms':>10} {'p90 ms':>8} {"vs --version":>12}")
+        print(f"{'command':<40} {'median ms':>10} {'p90 ms':>8} {'vs --version':>12}")
         for name, argv in cases.items():
             times = sorted(wall_times(argv, args.runs, env))
             median = statistics.median(times)

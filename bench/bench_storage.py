@@ -4,10 +4,11 @@
 
 Durable throughput replays the engine benchmark's steady flow as commands through
 `EmbeddedExchange` with one commit per command and with group commits of 100 and 1,000, next to
-the same commands applied in memory (`Exchange.apply`, no journal) in the same run. Recovery
-opens a directory whose journal holds `--replay` entries after its newest snapshot, and one
-whose snapshot holds `--orders` resting orders of 10,000 accounts. Figures are medians over
-runs. Not a test: it prints.
+the same commands applied in memory (`Exchange.apply`, no journal) in the same run; the read
+model (view tables) is written in every commit. Recovery opens a directory whose journal holds
+`--replay` entries after its newest snapshot, and one whose snapshot holds `--orders` resting
+orders of 10,000 accounts; the same directory is read through the read model (`ReadView`), in
+this process and from a new one. Figures are medians over runs. Not a test: it prints.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -30,10 +33,19 @@ from tachyon.exchange import (
     PlaceLimit,
     PlaceMarket,
 )
-from tachyon.storage import EmbeddedExchange, snapshot as snapshot_rows
+from tachyon.storage import EmbeddedExchange, ReadView, snapshot as snapshot_rows
 from tachyon.storage.db import connect
 
 MARKET = "BASE/USDC"
+_READ_IN_NEW_PROCESS = """
+import sys
+from tachyon.storage.view import ReadView
+view = ReadView.open(sys.argv[1])
+assert view is not None
+with view:
+    view.book("BASE/USDC", 10)
+    view.balances("acct-00001")
+"""
 ALLOW = SelfTradePrevention.ALLOW
 NO_SNAPSHOTS = 10**12  # keep snapshots out of the throughput figures
 
@@ -190,6 +202,31 @@ def bench_snapshot(orders: int, runs: int) -> None:
             return elapsed * 1000
 
         _median("open the directory from that snapshot", runs, open_ms, "ms")
+        bench_view(Path(tmp), runs)
+
+
+def bench_view(data_dir: Path, runs: int) -> None:
+    """`dex orderbook` and `dex balance` without recovery: the read model of `data_dir`."""
+
+    def read() -> None:
+        view = ReadView.open(data_dir)
+        assert view is not None
+        with view:
+            view.book(MARKET, 10)
+            view.balances("acct-00001")
+
+    _median("read model: open + book(10) + balances", runs, lambda: _timed(read) * 1000, "ms")
+
+    def new_process() -> None:
+        argv = [sys.executable, "-c", _READ_IN_NEW_PROCESS, str(data_dir)]
+        subprocess.run(argv, check=True)  # noqa: S603 (our own argv)
+
+    _median(
+        "the same from a new process (interpreter too)",
+        runs,
+        lambda: _timed(new_process) * 1000,
+        "ms",
+    )
 
 
 def _timed(action: Callable[[], object]) -> float:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Final
 
 from tachyon.dex.ids import AccountId, OrderId, TokenId
-from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce
+from tachyon.dex.in_memory import TRADES_RECENT_MAX
+from tachyon.dex.model import MarketConfig, SelfTradePrevention, Side, TimeInForce
 from tachyon.errors import TachyonError
 from tachyon.exchange.commands import (
     AddMarket,
@@ -26,6 +27,7 @@ from tachyon.exchange.commands import (
 from tachyon.exchange.service import Placement
 from tachyon.exchange.state_machine import Exchange, Outcome
 from tachyon.storage import EmbeddedExchange
+from tachyon.storage.view import MarketRow, ReadView
 from tests.exchange.helpers import ALICE, BASE, BOB, CAROL, DAVE, DEFAULT, ETH, ETH_CONFIG, USDC
 
 ACCOUNTS: Final = (ALICE, BOB, CAROL, DAVE)
@@ -259,3 +261,94 @@ def user_version(db_path: Path) -> int:
 def dir_bytes(path: Path) -> dict[str, bytes]:
     """Every file in a directory, by name, with its exact contents."""
     return {child.name: child.read_bytes() for child in sorted(path.iterdir()) if child.is_file()}
+
+
+# -- the read model -----------------------------------------------------------------------------
+
+
+def market_row(config: MarketConfig) -> MarketRow:
+    fees = config.fees
+    return MarketRow(
+        config.market_id,
+        config.base,
+        config.quote,
+        config.tick_size,
+        config.lot_size,
+        config.min_qty,
+        config.base_decimals,
+        config.quote_decimals,
+        fees.maker_bps,
+        fees.taker_bps,
+        config.fee_token,
+        fees.fee_account,
+    )
+
+
+def view_counts(db_path: Path) -> tuple[int, int]:
+    """(rows of view_balances, rows of view_orders), read directly."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        (balances,) = conn.execute("SELECT count(*) FROM view_balances").fetchone()
+        (orders,) = conn.execute("SELECT count(*) FROM view_orders").fetchone()
+        return int(balances), int(orders)
+    finally:
+        conn.close()
+
+
+def assert_view_matches(data_dir: Path, exchange: Exchange, *, all_trades: bool = True) -> None:
+    """The read model of `data_dir` is current and equals `exchange`'s state exactly: markets,
+    tokens, every non-zero balance, every open order, every level of every book, and the trades
+    the engines hold (all of them, and no more, unless the view was built after trades older
+    than the engines' window: `all_trades=False`)."""
+    view = ReadView.open(data_dir)
+    assert view is not None, f"the view of {data_dir} is stale at sequence {exchange.seq}"
+    service = exchange.service
+    with view:
+        assert view.head_seq() == exchange.seq
+        assert view.markets() == [market_row(config) for config in service.markets()]
+        tokens = service.tokens()
+        assert view.tokens() == [(meta.symbol, meta.decimals) for meta in tokens]
+        decimals = {meta.symbol: meta.decimals for meta in tokens}
+        accounts = {acct for meta in tokens for acct in service.ledger.accounts(meta.symbol)}
+        balances = orders = 0
+        for account in sorted(accounts):
+            held = [
+                (token, decimals[token], record.available, record.locked)
+                for token, record in service.balances(account).items()
+                if record.available or record.locked
+            ]
+            assert view.balances(account) == held, account
+            balances += len(held)
+            open_orders = [
+                (
+                    owned.order.order_id,
+                    owned.market,
+                    owned.order.side.value,
+                    owned.order.price,
+                    owned.order.qty,
+                    owned.order.remaining_qty,
+                    owned.order.filled_qty,
+                )
+                for owned in service.open_orders(account)
+            ]
+            assert view.open_orders(account) == open_orders, account
+            orders += len(open_orders)
+        for config in service.markets():
+            market = config.market_id
+            book = service.snapshot(10**9, market)
+            assert view.book(market, 10**9) == (
+                [tuple(level) for level in book.bids],
+                [tuple(level) for level in book.asks],
+            ), market
+            assert view.book(market, 2) == (
+                [tuple(level) for level in book.bids[:2]],
+                [tuple(level) for level in book.asks[:2]],
+            )
+            recent = service.recent_trades(TRADES_RECENT_MAX, market)
+            held_trades = view.trades(market, 10**9)
+            assert [row[:8] for row in held_trades[: len(recent)]] == [
+                tuple(trade) for trade in recent
+            ], market
+            if all_trades and len(recent) < TRADES_RECENT_MAX:
+                assert len(held_trades) == len(recent)
+    assert view_counts(data_dir / DB_NAME) == (balances, orders)

@@ -1,6 +1,7 @@
-"""Goal: a schema-version-1 directory is upgraded in place to version 2 after a backup, and a
-damaged or newer one is refused. Method: the test writes the version-1 file itself (SCHEMA_V1,
-make_entry rows, a JSON snapshot) from a flow applied to an Exchange with fixed seq and ts."""
+"""Goal: a schema-version-1 directory is upgraded in place (through version 2 to the current
+one) after a backup, and a damaged or newer one is refused. Method: the test writes the
+version-1 file itself (SCHEMA_V1, make_entry rows, a JSON snapshot) from a flow applied to an
+Exchange with fixed seq and ts."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.storage.helpers import (
     DB_NAME,
     JournalRow,
     StepClock,
+    assert_view_matches,
     dir_bytes,
     journal_rows,
     make_flow,
@@ -102,7 +104,7 @@ def test_opening_a_v1_directory_upgrades_it(tmp_path: Path, snapshot_seqs: tuple
         assert state.state_hash() == v1.final.state_hash()
         assert state.state_bytes() == v1.final.state_bytes()
         # Before close adds a snapshot of its own (and prunes the oldest):
-        assert user_version(v1.db_path) == SCHEMA_VERSION == 2
+        assert user_version(v1.db_path) == SCHEMA_VERSION == 3  # through 2
         assert _columns(v1.db_path, "snapshots")[-2:] == ["head_hash", "written_ts_ns"]
         upgraded = snapshot_rows(v1.db_path)
         assert [row[0] for row in upgraded] == list(snapshot_seqs)
@@ -111,7 +113,7 @@ def test_opening_a_v1_directory_upgrades_it(tmp_path: Path, snapshot_seqs: tuple
             assert head_hash == v1.journal[seq - 1][4]  # the journal checksum at its seq
             assert state_hash == state_hash_of(state_bytes) == v1.snapshot_hashes[seq]
 
-    assert user_version(v1.db_path) == 2
+    assert user_version(v1.db_path) == 3
     assert journal_rows(v1.db_path) == v1.journal  # the journal is not touched
 
     backup = tmp_path / BACKUP
@@ -146,6 +148,7 @@ def test_an_upgraded_directory_keeps_working(tmp_path: Path) -> None:
         expected.apply(command, seq, ts_ns)
     with EmbeddedExchange.open(tmp_path) as reopened:
         assert reopened.refresh().state_hash() == expected.state_hash()
+        assert_view_matches(tmp_path, reopened.refresh())  # built at the first write
     assert audit(tmp_path).snapshot_matches is True
 
 
@@ -224,31 +227,32 @@ def test_audit_of_a_v1_directory_asks_for_an_upgrade(tmp_path: Path) -> None:
         audit(tmp_path)
 
 
-def _v2_directory(data_dir: Path) -> Path:
+def _current_directory(data_dir: Path) -> Path:
     with EmbeddedExchange.open(data_dir) as host:
         host.submit_batch(make_flow(4, 40).accepted().commands)
     return data_dir / DB_NAME
 
 
 def test_a_newer_schema_version_is_refused(tmp_path: Path) -> None:
-    db_path = _v2_directory(tmp_path)
+    db_path = _current_directory(tmp_path)
+    newer = SCHEMA_VERSION + 1
     conn = raw_connect(db_path)
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute(f"PRAGMA user_version = {newer}")
     raw_close(conn)
     before = dir_bytes(tmp_path)
     with pytest.raises(UnsupportedVersion) as info:
         EmbeddedExchange.open(tmp_path)
     message = str(info.value)
-    assert "schema version 3" in message
+    assert f"schema version {newer}" in message
     assert "Upgrade tachyon" in message
     assert str(db_path) in message
     assert dir_bytes(tmp_path) == before
-    assert user_version(db_path) == 3
-    assert not (tmp_path / f"{DB_NAME}.v3.bak").exists()
+    assert user_version(db_path) == newer
+    assert not (tmp_path / f"{DB_NAME}.v{newer}.bak").exists()
 
 
 def test_a_newer_snapshot_format_is_refused(tmp_path: Path) -> None:
-    db_path = _v2_directory(tmp_path)
+    db_path = _current_directory(tmp_path)
     (seq,) = {row[0] for row in snapshot_rows(db_path)}
     conn = raw_connect(db_path)
     conn.execute("UPDATE snapshots SET format = 3 WHERE seq = ?", (seq,))

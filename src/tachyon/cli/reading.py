@@ -8,10 +8,13 @@ which is what keeps a new process's `dex orderbook` or `dex balance` fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from tachyon.dex.model import MarketConfig, Side, Trade
 from tachyon.errors import MarketNotFound
+
+if TYPE_CHECKING:
+    from tachyon.storage.view import BalanceRow, ReadView
 
 
 class TokenBalance(NamedTuple):
@@ -105,6 +108,88 @@ class HostReader:
         self.host.close(snapshot=False)
 
 
+class ViewReader:
+    """Reads the storage's read model: no recovery, a few indexed queries."""
+
+    def __init__(self, view: ReadView) -> None:
+        self.view = view
+
+    def markets(self) -> list[MarketConfig]:
+        from tachyon.dex.ids import AccountId, TokenId  # noqa: PLC0415
+        from tachyon.dex.model import FeeSchedule  # noqa: PLC0415
+
+        return [
+            MarketConfig(
+                TokenId(row.base),
+                TokenId(row.quote),
+                row.tick_size,
+                row.lot_size,
+                row.min_qty,
+                row.base_decimals,
+                row.quote_decimals,
+                FeeSchedule(
+                    row.maker_bps,
+                    row.taker_bps,
+                    None if row.fee_token == row.quote else TokenId(row.fee_token),
+                    AccountId(row.fee_account),
+                ),
+            )
+            for row in self.view.markets()
+        ]
+
+    def balances(self, account: str) -> list[TokenBalance]:
+        held = {row.token: row for row in self.view.balances(account)}
+        return [
+            TokenBalance(token.symbol, token.decimals, *_amounts(held.get(token.symbol)))
+            for token in self.view.tokens()
+        ]
+
+    def book(self, market: str, depth: int) -> tuple[Levels, Levels]:
+        return self.view.book(market, depth)
+
+    def trades(self, market: str, limit: int) -> list[Trade]:
+        from tachyon.dex.ids import AccountId, OrderId, TradeId  # noqa: PLC0415
+
+        return [
+            Trade(
+                TradeId(row.trade_id),
+                row.price,
+                row.qty,
+                OrderId(row.maker_order_id),
+                OrderId(row.taker_order_id),
+                AccountId(row.maker),
+                AccountId(row.taker),
+                Side(row.taker_side),
+            )
+            for row in self.view.trades(market, limit)
+        ]
+
+    def open_orders(self, account: str) -> list[OrderRow]:
+        return [
+            OrderRow(
+                row.order_id,
+                row.market,
+                Side(row.side),
+                row.price,
+                row.qty,
+                row.remaining,
+                row.filled,
+            )
+            for row in self.view.open_orders(account)
+        ]
+
+    def close(self) -> None:
+        self.view.close()
+
+
+def _amounts(row: BalanceRow | None) -> tuple[int, int]:
+    return (0, 0) if row is None else (row.available, row.locked)
+
+
 def open_reader(data_dir: Path) -> Reader:
-    """The fastest reader that is correct for `data_dir` now."""
-    return HostReader(data_dir)
+    """The fastest reader that is correct for `data_dir` now: the read model when it reflects
+    the journal's head, else the recovered exchange."""
+    from tachyon.storage.view import ReadView  # noqa: PLC0415
+
+    view = ReadView.open(data_dir)
+    return HostReader(data_dir) if view is None else ViewReader(view)

@@ -152,6 +152,7 @@ class DexService:
         "_markets",
         "_next_order_id",
         "_open",
+        "reduced_orders",
     )
 
     def __init__(
@@ -166,6 +167,10 @@ class DexService:
         self._by_owner: dict[AccountId, dict[OrderId, _OpenOrder]] = {}
         self._fee_accounts: set[AccountId] = set()
         self._next_order_id = 1
+        # None, or a list to which the ids of resting orders that self-trade prevention shrank
+        # or cancelled are appended (a reader of changes, such as the storage host's view,
+        # sets one and drains it); not part of the state.
+        self.reduced_orders: list[OrderId] | None = None
         if default_market is not None:
             self.add_market(default_market)
 
@@ -613,6 +618,8 @@ class DexService:
 
     def _release_reduced(self, reduced: Sequence[tuple[OrderId, int]]) -> None:
         """Self-trade prevention shrank or cancelled these resting orders: release their excess."""
+        if self.reduced_orders is not None:
+            self.reduced_orders.extend([order_id for order_id, _ in reduced])
         for order_id, remaining in reduced:
             order = self._open[order_id]
             if remaining:

@@ -1,5 +1,14 @@
 """Durable storage: the exchange database (SQLite, WAL), its hash-chained journal, snapshots,
-recovery, migrations and the `EmbeddedExchange` host. All file and SQL I/O lives here."""
+recovery, migrations, the `EmbeddedExchange` host and the read model (`ReadView`). All file and
+SQL I/O lives here.
+
+Importing the package is light, so that a new process reading the view starts fast: the names
+that need the whole exchange (`EmbeddedExchange`, `SNAPSHOT_FORMAT`) are imported on first use,
+and so is `__all__`, which `from tachyon.storage import *` reads (PEP 562).
+"""
+
+import importlib
+import typing
 
 from tachyon.storage.audit import AuditReport as AuditReport, audit as audit
 from tachyon.storage.db import (
@@ -7,17 +16,40 @@ from tachyon.storage.db import (
     default_data_dir as default_data_dir,
     default_home as default_home,
 )
-from tachyon.storage.host import EmbeddedExchange as EmbeddedExchange
 from tachyon.storage.journal import JOURNAL_BATCH_MAX as JOURNAL_BATCH_MAX
-from tachyon.storage.snapshot import SNAPSHOT_FORMAT as SNAPSHOT_FORMAT
+from tachyon.storage.view import ReadView as ReadView
 
-__all__ = [
+if typing.TYPE_CHECKING:
+    from tachyon.storage.host import EmbeddedExchange as EmbeddedExchange
+    from tachyon.storage.snapshot import SNAPSHOT_FORMAT as SNAPSHOT_FORMAT
+
+_LAZY: typing.Final = {"EmbeddedExchange": "host", "SNAPSHOT_FORMAT": "snapshot"}
+_PUBLIC: typing.Final = [
     "JOURNAL_BATCH_MAX",
     "SCHEMA_VERSION",
     "SNAPSHOT_FORMAT",
     "AuditReport",
     "EmbeddedExchange",
+    "ReadView",
     "audit",
     "default_data_dir",
     "default_home",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "__all__":
+        for lazy in _LAZY:
+            __getattr__(lazy)
+        globals()["__all__"] = _PUBLIC
+        return _PUBLIC
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

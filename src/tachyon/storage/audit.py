@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
-from tachyon.exchange.state_machine import Exchange
-from tachyon.storage import db, journal, recovery, snapshot
+from tachyon.storage import db, journal
 
 
 class AuditReport(NamedTuple):
@@ -39,6 +38,11 @@ def audit(data_dir: Path | str) -> AuditReport:
 
 
 def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
+    # Imported here, not at the top: `tachyon.storage` binds `audit` eagerly, and the
+    # package must stay light to import for the read model (`tachyon.storage.view`).
+    from tachyon.exchange.state_machine import Exchange  # noqa: PLC0415
+    from tachyon.storage import recovery, snapshot  # noqa: PLC0415
+
     version = db.schema_version(conn)
     if version != db.SCHEMA_VERSION:
         raise UnsupportedVersion(

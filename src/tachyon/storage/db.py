@@ -18,16 +18,17 @@ from typing import Final
 
 from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """Version 1 stored snapshots as JSON (format 1) without the journal hash they follow;
-version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`."""
+version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`; version 3
+adds the read model (the `view_*` tables, see `VIEW_SCHEMA`)."""
 
 DB_FILENAME: Final = "exchange.db"
 WAL_SWITCH_ATTEMPTS: Final = 100
 BUSY_TIMEOUT_MS: Final = 60_000
 """How long a writer waits for another process's transaction before giving up."""
 
-_SCHEMA_V2: Final = """
+_SCHEMA_CORE: Final = """
 CREATE TABLE journal (
     seq INTEGER PRIMARY KEY,
     ts_ns INTEGER NOT NULL,
@@ -44,6 +45,87 @@ CREATE TABLE snapshots (
     written_ts_ns INTEGER NOT NULL
 );
 """
+
+VIEW_SCHEMA: Final = """
+CREATE TABLE view_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER
+);
+INSERT INTO view_meta VALUES (1, NULL);
+CREATE TABLE view_tokens (
+    symbol TEXT PRIMARY KEY,
+    decimals INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE view_markets (
+    market TEXT PRIMARY KEY,
+    base TEXT NOT NULL,
+    quote TEXT NOT NULL,
+    tick_size NOT NULL,
+    lot_size NOT NULL,
+    min_qty NOT NULL,
+    base_decimals INTEGER NOT NULL,
+    quote_decimals INTEGER NOT NULL,
+    maker_bps INTEGER NOT NULL,
+    taker_bps INTEGER NOT NULL,
+    fee_token TEXT NOT NULL,
+    fee_account TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE view_balances (
+    account TEXT NOT NULL,
+    token TEXT NOT NULL,
+    available NOT NULL,
+    locked NOT NULL,
+    PRIMARY KEY (account, token)
+) WITHOUT ROWID;
+CREATE TABLE view_orders (
+    order_id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    market TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price NOT NULL,
+    qty NOT NULL,
+    remaining NOT NULL,
+    filled NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX view_orders_book ON view_orders (market, side, price, remaining);
+CREATE INDEX view_orders_account ON view_orders (account);
+CREATE TABLE view_trades (
+    market TEXT NOT NULL,
+    trade_id INTEGER NOT NULL,
+    price NOT NULL,
+    qty NOT NULL,
+    maker_order_id INTEGER NOT NULL,
+    taker_order_id INTEGER NOT NULL,
+    maker TEXT NOT NULL,
+    taker TEXT NOT NULL,
+    taker_side TEXT NOT NULL,
+    seq INTEGER,
+    ts_ns INTEGER,
+    PRIMARY KEY (market, trade_id)
+) WITHOUT ROWID;
+"""
+"""The read model: query tables that the host writes in the same transaction as the journal
+entries they reflect, so a reader (`tachyon.storage.view`) needs no recovery.
+
+- `view_meta.seq`: the journal sequence number the tables reflect; NULL means stale (a fresh
+  or just upgraded database): the next write rebuilds them from the recovered state.
+- `view_balances`: every (account, token) whose available or locked is not 0.
+- `view_orders`: open orders only; `side` is 'bid' or 'ask'; `qty` is the original quantity.
+  `view_orders_book` covers the book query, `view_orders_account` an account's orders.
+- `view_trades`: every trade since the view was built, with the sequence number and time of
+  the command that made it (NULL for the engines' recent trades copied in by a rebuild).
+- `view_markets` (fee_token resolved: the quote token when the schedule names none) and
+  `view_tokens`.
+
+Amounts, prices and quantities (up to 2**64 - 1) go through `int_to_sql` / `int_from_sql`:
+an INTEGER up to 2**63 - 1, above it the decimal digits as TEXT zero-padded to 20 characters.
+Those columns have no declared type (no affinity), so SQLite keeps each value as it is given;
+SQLite orders every INTEGER before every TEXT, and padded digits sort as their numbers do,
+so ORDER BY price is numeric order over the whole range."""
+
+INT_SQL_MAX: Final = 2**63 - 1
+"""The largest integer SQLite stores as an INTEGER; larger amounts are stored as TEXT."""
+_INT_TEXT_DIGITS: Final = 20  # 2**64 - 1 has 20 digits
 
 
 def default_home() -> Path:
@@ -123,14 +205,36 @@ def is_empty(conn: sqlite3.Connection) -> bool:
     return int(tables[0]) == 0
 
 
+def int_to_sql(value: int) -> int | str:
+    """An amount (0 to 2**64 - 1) as stored in a view table (see VIEW_SCHEMA)."""
+    return value if value <= INT_SQL_MAX else f"{value:0{_INT_TEXT_DIGITS}d}"
+
+
+def int_from_sql(value: int | str) -> int:
+    """The amount `int_to_sql` stored."""
+    return value if type(value) is int else int(value)
+
+
+def execute_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run `;`-separated statements one by one, inside the caller's transaction (unlike
+    `executescript`, which commits first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def create_view_tables(conn: sqlite3.Connection) -> None:
+    """Create the view tables, stale (inside the caller's transaction)."""
+    execute_script(conn, VIEW_SCHEMA)
+
+
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create the current schema in an empty database, atomically."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         if is_empty(conn):  # another process may have created it while we waited
-            for statement in _SCHEMA_V2.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            execute_script(conn, _SCHEMA_CORE)
+            create_view_tables(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

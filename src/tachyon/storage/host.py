@@ -3,8 +3,10 @@ data directory, for the wallet, the CLI and the node.
 
 A command is applied to the in-memory state first (a refused command changes nothing and is
 not journaled), then journaled with its sequence number and time, and its caller is answered
-only after the commit is durable. Writers in several processes serialize on the database's
-write lock and catch up on each other's entries before applying their own.
+only after the commit is durable. The read model (the `view_*` tables that
+`tachyon.storage.view` reads) is written in the same transaction as the entries it reflects.
+Writers in several processes serialize on the database's write lock and catch up on each
+other's entries before applying their own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tachyon.exchange.state_machine import Exchange, Outcome
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.storage import db, journal, recovery, snapshot
 from tachyon.storage.migrations import MIGRATIONS
+from tachyon.storage.view_writer import ViewBatch
 
 SNAPSHOT_EVERY: Final = 10_000
 """Commands between snapshots (at most; see SNAPSHOT_INTERVAL_S)."""
@@ -110,18 +113,21 @@ class EmbeddedExchange:
         conn = self._conn
         entries: list[journal.JournalEntry] = []
         results: list[Outcome | TachyonError] = []
+        view: ViewBatch | None = None
         conn.execute("BEGIN IMMEDIATE")  # the write mutex across processes
         try:
             self._catch_up()
+            view = ViewBatch(conn, self._exchange)
             head_hash = self._head_hash
             for command in commands:
-                entry, outcome = self._apply(command, head_hash)
+                entry, outcome = self._apply(command, head_hash, view)
                 if entry is not None:
                     entries.append(entry)
                     head_hash = entry.checksum
                 results.append(outcome)
             if entries:
                 journal.append(conn, entries)
+                view.write(conn)  # the read model, in the same transaction as the entries
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -129,12 +135,15 @@ class EmbeddedExchange:
             if entries:  # memory is ahead of the disk: go back to what the disk holds
                 self._reload()
             raise
+        finally:
+            if view is not None:
+                view.close()
         self._head_hash = head_hash
         self._maybe_snapshot()
         return results
 
     def _apply(
-        self, command: AnyCommand, head_hash: bytes
+        self, command: AnyCommand, head_hash: bytes, view: ViewBatch
     ) -> tuple[journal.JournalEntry | None, Outcome | TachyonError]:
         """Sequence and apply one command: its journal entry (None if refused) and outcome."""
         exchange = self._exchange
@@ -142,7 +151,7 @@ class EmbeddedExchange:
             data = encode_command(command)
             seq = exchange.seq + 1
             ts_ns = max(self._clock(), exchange.ts_ns)
-            outcome = exchange.apply(command, seq, ts_ns)
+            outcome = view.apply(command, seq, ts_ns)
         except TachyonError as exc:
             return None, exc
         return journal.make_entry(head_hash, seq, ts_ns, data), outcome

@@ -8,7 +8,7 @@ from typing import Final
 
 from tachyon.errors import CorruptData
 from tachyon.exchange.state_machine import state_hash_of
-from tachyon.storage import journal, snapshot
+from tachyon.storage import db, journal, snapshot
 from tachyon.storage.db import Migration
 
 SCHEMA_V1: Final = """
@@ -53,4 +53,30 @@ def v1_to_v2(conn: sqlite3.Connection) -> None:
         )
 
 
-MIGRATIONS: Final[dict[int, Migration]] = {1: v1_to_v2}
+SCHEMA_V2: Final = """
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    command BLOB NOT NULL,
+    prev_hash BLOB NOT NULL,
+    checksum BLOB NOT NULL
+);
+CREATE TABLE snapshots (
+    seq INTEGER PRIMARY KEY,
+    format INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    state_hash TEXT NOT NULL,
+    head_hash BLOB NOT NULL,
+    written_ts_ns INTEGER NOT NULL
+);
+"""
+"""Version 2 as it shipped: journal and msgpack snapshots, no read model."""
+
+
+def v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Add the read model's tables, stale: the first write after the upgrade fills them from
+    the recovered state (the upgrade itself does not recover the exchange)."""
+    db.create_view_tables(conn)
+
+
+MIGRATIONS: Final[dict[int, Migration]] = {1: v1_to_v2, 2: v2_to_v3}

@@ -1,0 +1,281 @@
+"""ReadView: answers reads (markets, tokens, balances, books, trades, open orders) from the read
+model that the host writes in the same transaction as the journal, without recovering the
+exchange.
+
+Light on purpose: imports only the standard library and `tachyon.storage.db`, so a new process
+(the CLI) answers in milliseconds. Reads only, through a read-only connection, all in one read
+transaction, so every answer is of the same journal sequence number. Values are plain ints and
+strs, in minor units and ticks as in the core.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+from tachyon.errors import InvalidOrder, MarketNotFound
+from tachyon.storage import db
+
+Level = tuple[int, int]
+"""An aggregated book level: (price, quantity)."""
+
+
+class MarketRow(NamedTuple):
+    """A market's configuration (see `MarketConfig`); `fee_token` is the token fees are paid in."""
+
+    market: str
+    base: str
+    quote: str
+    tick_size: int
+    lot_size: int
+    min_qty: int
+    base_decimals: int
+    quote_decimals: int
+    maker_bps: int
+    taker_bps: int
+    fee_token: str
+    fee_account: str
+
+
+class TokenRow(NamedTuple):
+    symbol: str
+    decimals: int
+
+
+class BalanceRow(NamedTuple):
+    token: str
+    decimals: int
+    available: int
+    locked: int
+
+
+class OrderRow(NamedTuple):
+    """An open order; `qty` is what was placed, `remaining` what still rests."""
+
+    order_id: int
+    market: str
+    side: str  # "bid" or "ask"
+    price: int
+    qty: int
+    remaining: int
+    filled: int
+
+
+class TradeRow(NamedTuple):
+    """A fill at the maker's price; `seq` and `ts_ns` are those of the command that made it
+    (None for a trade older than the view, copied from the engine when the view was built)."""
+
+    trade_id: int
+    price: int
+    qty: int
+    maker_order_id: int
+    taker_order_id: int
+    maker: str
+    taker: str
+    taker_side: str
+    seq: int | None
+    ts_ns: int | None
+
+
+_BOOK = {
+    "bid": "SELECT price, sum(remaining) FROM view_orders WHERE market = ? AND side = 'bid'"
+    " GROUP BY price ORDER BY price DESC LIMIT ?",
+    "ask": "SELECT price, sum(remaining) FROM view_orders WHERE market = ? AND side = 'ask'"
+    " GROUP BY price ORDER BY price LIMIT ?",
+}
+_SIDE_ORDERS = {
+    "bid": "SELECT price, remaining FROM view_orders WHERE market = ? AND side = 'bid'"
+    " ORDER BY price DESC",
+    "ask": "SELECT price, remaining FROM view_orders WHERE market = ? AND side = 'ask'"
+    " ORDER BY price",
+}
+_LEVEL = "SELECT remaining FROM view_orders WHERE market = ? AND side = ? AND price = ?"
+
+_int = db.int_from_sql
+
+
+class ReadView:
+    """The read model of one data directory at one journal sequence number. Not thread-safe."""
+
+    def __init__(self, conn: sqlite3.Connection, db_path: Path, seq: int) -> None:
+        """Use `open`."""
+        self._conn = conn
+        self.db_path = db_path
+        self._seq = seq
+
+    @classmethod
+    def open(cls, data_dir: Path | str) -> ReadView | None:
+        """The view of `data_dir`'s database, or None if there is no database, it has another
+        schema version, or its view does not reflect the journal's head (stale: the next write
+        brings it up to date); then the caller recovers the exchange instead."""
+        db_path = Path(data_dir).expanduser() / db.DB_FILENAME
+        if not db_path.is_file():
+            return None
+        conn = db.connect(db_path, read_only=True)
+        try:
+            with db.sqlite_errors(db_path):
+                conn.execute("BEGIN")  # one read transaction: every answer of one state
+                if db.schema_version(conn) != db.SCHEMA_VERSION:
+                    conn.close()
+                    return None
+                (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
+                meta = conn.execute("SELECT seq FROM view_meta").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        seq = None if meta is None else meta[0]
+        if seq is None or seq != head:
+            conn.close()
+            return None
+        return cls(conn, db_path, int(seq))
+
+    def head_seq(self) -> int:
+        """The journal sequence number every answer reflects."""
+        return self._seq
+
+    def markets(self) -> list[MarketRow]:
+        rows = self._rows("SELECT * FROM view_markets ORDER BY market")
+        return [
+            MarketRow(
+                market,
+                base,
+                quote,
+                _int(tick),
+                _int(lot),
+                _int(min_qty),
+                base_decimals,
+                quote_decimals,
+                maker_bps,
+                taker_bps,
+                fee_token,
+                fee_account,
+            )
+            for (
+                market,
+                base,
+                quote,
+                tick,
+                lot,
+                min_qty,
+                base_decimals,
+                quote_decimals,
+                maker_bps,
+                taker_bps,
+                fee_token,
+                fee_account,
+            ) in rows
+        ]
+
+    def tokens(self) -> list[TokenRow]:
+        return [TokenRow(*row) for row in self._rows("SELECT * FROM view_tokens ORDER BY symbol")]
+
+    def balances(self, account: str) -> list[BalanceRow]:
+        """The account's balances, by token; a token it holds none of (available and locked
+        both 0) is left out."""
+        rows = self._rows(
+            "SELECT b.token, t.decimals, b.available, b.locked FROM view_balances b"
+            " JOIN view_tokens t ON t.symbol = b.token WHERE b.account = ? ORDER BY b.token",
+            (account,),
+        )
+        return [
+            BalanceRow(token, decimals, _int(available), _int(locked))
+            for token, decimals, available, locked in rows
+        ]
+
+    def book(self, market: str, depth: int) -> tuple[list[Level], list[Level]]:
+        """The top `depth` levels of each side, best first: bids highest, asks lowest."""
+        if type(depth) is not int or depth < 0:
+            raise InvalidOrder(f"depth {depth!r} must be a non-negative integer")
+        bids, asks = self._side(market, "bid", depth), self._side(market, "ask", depth)
+        if not (bids or asks):
+            self._check_market(market)
+        return bids, asks
+
+    def trades(self, market: str, limit: int) -> list[TradeRow]:
+        """The market's latest `limit` trades, newest first."""
+        if type(limit) is not int or limit < 0:
+            raise InvalidOrder(f"limit {limit!r} must be a non-negative integer")
+        rows = self._rows(
+            "SELECT trade_id, price, qty, maker_order_id, taker_order_id, maker, taker,"
+            " taker_side, seq, ts_ns FROM view_trades WHERE market = ?"
+            " ORDER BY trade_id DESC LIMIT ?",
+            (market, limit),
+        )
+        if not rows:
+            self._check_market(market)
+        return [
+            TradeRow(trade_id, _int(price), _int(qty), *rest)
+            for trade_id, price, qty, *rest in rows
+        ]
+
+    def open_orders(self, account: str) -> list[OrderRow]:
+        """The account's open orders in every market, oldest first."""
+        rows = self._rows(
+            "SELECT order_id, market, side, price, qty, remaining, filled FROM view_orders"
+            " WHERE account = ? ORDER BY order_id",
+            (account,),
+        )
+        return [
+            OrderRow(order_id, market, side, _int(price), _int(qty), _int(rem), _int(filled))
+            for order_id, market, side, price, qty, rem, filled in rows
+        ]
+
+    def close(self) -> None:
+        self._conn.close()  # ends the read transaction
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        with db.sqlite_errors(self.db_path):
+            return self._conn.execute(sql, params).fetchall()
+
+    def _check_market(self, market: str) -> None:
+        markets = [row[0] for row in self._rows("SELECT market FROM view_markets ORDER BY 1")]
+        if market not in markets:
+            known = ", ".join(str(name) for name in markets) or "none"
+            raise MarketNotFound(f"unknown market {market!r}; markets: {known}")
+
+    def _side(self, market: str, side: str, depth: int) -> list[Level]:
+        """Levels summed in SQL over the covering index. Amounts above 2**63 - 1 are TEXT
+        (see db.VIEW_SCHEMA), which SQLite would sum inexactly, and a sum may overflow SQLite's
+        integers: those levels, or the whole side, are summed again here, exactly."""
+        with db.sqlite_errors(self.db_path):
+            try:
+                rows = self._conn.execute(_BOOK[side], (market, depth)).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "integer overflow" not in str(exc):
+                    raise
+                return self._side_exactly(market, side, depth)
+        levels: list[Level] = []
+        for price, total in rows:
+            qty: int = total
+            if type(total) is not int:  # a TEXT amount made SQLite sum in floating point
+                qty = sum(_int(rem) for (rem,) in self._rows(_LEVEL, (market, side, price)))
+            levels.append((_int(price), qty))
+        return levels
+
+    def _side_exactly(self, market: str, side: str, depth: int) -> list[Level]:
+        levels: list[Level] = []
+        if not depth:
+            return levels
+        for price, remaining in self._conn.execute(_SIDE_ORDERS[side], (market,)):
+            if levels and levels[-1][0] == _int(price):
+                levels[-1] = (levels[-1][0], levels[-1][1] + _int(remaining))
+            elif len(levels) == depth:
+                break
+            else:
+                levels.append((_int(price), _int(remaining)))
+        return levels
