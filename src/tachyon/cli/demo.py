@@ -1,75 +1,126 @@
-"""`tachyon demo`: a scripted trading session on an embedded in-memory exchange.
+"""`tachyon demo`: a scripted trading session on a temporary embedded exchange.
 
-Two accounts deposit, rest orders, trade with limit and market orders; the demo prints the
-book, the trades and the balances after each step, and checks the exchange's invariants.
+Two wallets (alice and bob, each an encrypted key in a temporary directory) deposit, rest
+orders and trade with limit and market orders, every command signed by its wallet and
+journaled before it is answered. The demo prints the book, the trades and the balances after
+each step, then audits the journal and checks every invariant. Nothing outlives the run.
 """
 
 from __future__ import annotations
 
+import secrets
+import tempfile
+from pathlib import Path
+
 from rich.console import Console
 
 from tachyon.cli import render, tables
-from tachyon.dex.ids import AccountId, TokenId
+from tachyon.dex.ids import MarketId, TokenId
 from tachyon.dex.model import Side
 from tachyon.dex.units import to_minor
+from tachyon.dex.validation import parse_price, parse_qty
 from tachyon.exchange.engines import DEFAULT_ENGINE
-from tachyon.exchange.service import DEFAULT_MARKET_ID, DexService, Placement
+from tachyon.exchange.service import DEFAULT_MARKET_ID, Placement
+from tachyon.storage.audit import audit
+from tachyon.storage.host import EmbeddedExchange
+from tachyon.wallet.keystore import KDF_MIN, create
+from tachyon.wallet.wallet import Wallet
 
-ALICE = AccountId("alice")
-BOB = AccountId("bob")
+NAMES = ("alice", "bob")
 
 
 def run_demo(console: Console, as_json: bool, engine: str = DEFAULT_ENGINE) -> None:
-    service = DexService(engine=engine)
-    market = service.get_market(DEFAULT_MARKET_ID)
-    tokens = {meta.symbol: meta for meta in service.tokens()}
-    usdc, base = market.quote, market.base
-    steps: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="tachyon-demo-") as tmp:
+        _session(Path(tmp), console, as_json, engine)
 
-    def price(text: str) -> int:
-        return to_minor(text, market.quote_decimals, "price")
 
-    def qty(text: str) -> int:
-        return to_minor(text, market.base_decimals, "qty")
+def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
+    data_dir = root / "exchange"
+    password = secrets.token_urlsafe(16)  # throwaway wallets: the minimum KDF cost will do
+    with EmbeddedExchange.open(data_dir, engine=engine) as host:
+        wallets: dict[str, Wallet] = {}
+        for name in NAMES:
+            key_file = create(
+                root / "wallets" / name,
+                password,
+                {"kind": "embedded", "data_dir": str(data_dir)},
+                KDF_MIN,
+            )
+            wallets[name] = Wallet(key_file, host)
+            wallets[name].unlock(password)
+        alice, bob = wallets["alice"], wallets["bob"]
+        market = host.markets()[0]
+        assert market.market_id == DEFAULT_MARKET_ID
+        tokens = {meta.symbol: meta for meta in host.tokens()}
+        steps: list[dict[str, object]] = []
 
-    def record(title: str, placement: Placement | None = None) -> None:
-        service.check_invariants()
-        step: dict[str, object] = {"step": title}
-        if placement is not None:
-            step["order"] = {
-                "order_id": placement.order_id,
-                "status": str(placement.status),
-                "filled_qty": str(placement.filled_qty),
-                "trades": [render.trade_json(market, trade) for trade in placement.trades],
+        def price(text: str) -> int:
+            return parse_price(market, text)
+
+        def qty(text: str) -> int:
+            return parse_qty(market, text)
+
+        def record(title: str, placement: Placement | None = None) -> None:
+            host.refresh().check_invariants()
+            step: dict[str, object] = {"step": title}
+            if placement is not None:
+                step["order"] = render.placement_json(
+                    market,
+                    placement.order_id,
+                    placement.status,
+                    placement.filled_qty,
+                    placement.open_qty,
+                    placement.trades,
+                )
+            step["orderbook"] = render.book_json(market, host.book(10, market.market_id))
+            step["balances"] = {
+                name: render.balances_json(host.balances(wallet.address), tokens)
+                for name, wallet in wallets.items()
             }
-        step["orderbook"] = render.book_json(market, service.snapshot(10))
-        step["balances"] = {
-            owner: render.balances_json(service.balances(owner), tokens) for owner in (ALICE, BOB)
-        }
-        steps.append(step)
-        if not as_json:
-            _print_step(console, step)
+            steps.append(step)
+            if not as_json:
+                _print_step(console, step)
 
-    service.deposit(ALICE, TokenId(usdc), to_minor("1000000", market.quote_decimals))
-    service.deposit(BOB, TokenId(base), to_minor("25", market.base_decimals))
-    record("alice deposits 1000000 USDC, bob deposits 25 BASE")
-    record(
-        "alice bids 10 BASE at 100", service.place_limit(ALICE, Side.BID, price("100"), qty("10"))
-    )
-    record("alice bids 5 BASE at 99", service.place_limit(ALICE, Side.BID, price("99"), qty("5")))
-    record("bob asks 8 BASE at 101", service.place_limit(BOB, Side.ASK, price("101"), qty("8")))
-    record("bob sells 12 BASE at market", service.place_market(BOB, Side.ASK, qty("12")))
-    record("alice buys 3 BASE at market", service.place_market(ALICE, Side.BID, qty("3")))
-    record(
-        "alice cancels her rest at 99",
-        service.cancel(ALICE, service.open_orders(ALICE)[0].order.order_id),
-    )
-    trades = [render.trade_json(market, trade) for trade in service.recent_trades(20)]
+        market_id = MarketId(market.market_id)
+        alice.deposit(TokenId(market.quote), to_minor("1000000", market.quote_decimals))
+        bob.deposit(TokenId(market.base), to_minor("25", market.base_decimals))
+        record("alice deposits 1000000 USDC, bob deposits 25 BASE")
+        record(
+            "alice bids 10 BASE at 100",
+            alice.place_limit(market_id, Side.BID, price("100"), qty("10")),
+        )
+        record(
+            "alice bids 5 BASE at 99", alice.place_limit(market_id, Side.BID, price("99"), qty("5"))
+        )
+        record(
+            "bob asks 8 BASE at 101", bob.place_limit(market_id, Side.ASK, price("101"), qty("8"))
+        )
+        record("bob sells 12 BASE at market", bob.place_market(market_id, Side.ASK, qty("12")))
+        record("alice buys 3 BASE at market", alice.place_market(market_id, Side.BID, qty("3")))
+        record(
+            "alice cancels her rest at 99",
+            alice.cancel(alice.open_orders()[0].order.order_id),
+        )
+        trades = [render.trade_json(market, trade) for trade in host.recent_trades(20, market_id)]
+    report = audit(data_dir)  # after close: the whole journal, replayed from zero
+    addresses = {name: wallet.address for name, wallet in wallets.items()}
     if as_json:
-        render.emit_json({"market": market.market_id, "steps": steps, "trades": trades})
+        render.emit_json(
+            {
+                "market": market.market_id,
+                "addresses": addresses,
+                "steps": steps,
+                "trades": trades,
+                "audit": {"entries": report.entries, "state_hash": report.state_hash},
+            }
+        )
     else:
         console.print(tables.rows_table("recent trades (newest first)", trades))
-        console.print("[bold green]invariants hold[/]: funds conserved, locks match open orders")
+        console.print(
+            f"[bold green]invariants hold[/]: funds conserved, locks match open orders;"
+            f" audit replayed {report.entries} signed, journaled commands to state"
+            f" {report.state_hash[:16]}…"
+        )
 
 
 def _print_step(console: Console, step: dict[str, object]) -> None:

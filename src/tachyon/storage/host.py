@@ -12,6 +12,7 @@ other's entries before applying their own.
 from __future__ import annotations
 
 import gc
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -23,12 +24,15 @@ from tachyon.dex.ids import AccountId, MarketId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.errors import InvalidInput, TachyonError
 from tachyon.exchange.commands import AnyCommand, encode_command
+from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory
 from tachyon.exchange.service import OwnedOrder
 from tachyon.exchange.state_machine import Exchange, Outcome
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
-from tachyon.storage import db, journal, recovery, snapshot
+from tachyon.storage import db, journal, recovery, snapshot, wal
 from tachyon.storage.migrations import MIGRATIONS
 from tachyon.storage.view_writer import ViewBatch
+
+_log: Final = logging.getLogger("tachyon.storage")
 
 SNAPSHOT_EVERY: Final = 10_000
 """Commands between snapshots (at most; see SNAPSHOT_INTERVAL_S)."""
@@ -57,6 +61,8 @@ class EmbeddedExchange:
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
         self.recovered = recovered
+        self.torn_tail_bytes = 0  # of a commit a crash tore, dropped on open (see `open`)
+        self._engine = DEFAULT_ENGINE
         self._clock = clock
         self._snapshot_every = snapshot_every
         self._snapshot_interval_ns = int(snapshot_interval_s * 1e9)
@@ -71,9 +77,12 @@ class EmbeddedExchange:
         clock: Clock = time.time_ns,
         snapshot_every: int = SNAPSHOT_EVERY,
         snapshot_interval_s: float = SNAPSHOT_INTERVAL_S,
+        engine: str = DEFAULT_ENGINE,
     ) -> EmbeddedExchange:
         """Open (creating, or upgrading, if need be) and recover the exchange in `data_dir`
-        (default: `$TACHYON_HOME/exchange` or `~/.tachyon/exchange`)."""
+        (default: `$TACHYON_HOME/exchange` or `~/.tachyon/exchange`). `engine` names the
+        matching engine of a new exchange's markets; an existing one keeps its own."""
+        engine_factory(engine)  # an unknown name is refused before anything is created
         path = db.default_data_dir() if data_dir is None else Path(data_dir).expanduser()
         db.ensure_dir(path)
         db_path = path / db.DB_FILENAME
@@ -82,13 +91,18 @@ class EmbeddedExchange:
             with db.sqlite_errors(db_path):
                 if db.is_empty(conn):
                     db.create_schema(conn)
-                else:
+                    torn = 0
+                else:  # a torn tail is measured before an upgrade's own writes replace it
+                    torn = _torn_tail(conn, db_path)
                     db.upgrade(conn, db_path, MIGRATIONS)
-            recovered = _recover_read_only(db_path)
+            recovered = _recover_read_only(db_path, engine)
         except BaseException:
             conn.close()
             raise
-        return cls(conn, db_path, recovered, clock, snapshot_every, snapshot_interval_s)
+        host = cls(conn, db_path, recovered, clock, snapshot_every, snapshot_interval_s)
+        host.torn_tail_bytes = torn
+        host._engine = engine
+        return host
 
     # -- commands --------------------------------------------------------------------------
 
@@ -244,12 +258,30 @@ class EmbeddedExchange:
         )
 
     def _reload(self) -> None:
-        recovered = _recover_read_only(self.db_path)
+        recovered = _recover_read_only(self.db_path, self._engine)
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
 
 
-def _recover_read_only(db_path: Path) -> recovery.Recovered:
+def _torn_tail(conn: sqlite3.Connection, db_path: Path) -> int:
+    """Bytes of a commit a crash tore at the WAL's end, which SQLite's recovery drops; warn
+    about them. Measured under the write lock, so no other writer is mid-commit."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        torn = wal.torn_tail_bytes(db_path)
+    finally:
+        conn.execute("COMMIT")
+    if torn:
+        _log.warning(
+            "%s: dropped a torn write at the end of the write-ahead log (%d bytes of a commit"
+            " a crash interrupted; it was never acknowledged)",
+            db_path,
+            torn,
+        )
+    return torn
+
+
+def _recover_read_only(db_path: Path, engine: str = DEFAULT_ENGINE) -> recovery.Recovered:
     """Recover through a read-only connection: a refusal must leave the files as they are
     (a read-write connection would checkpoint the WAL into the database when it closes)."""
     conn = db.connect(db_path, read_only=True)
@@ -260,7 +292,7 @@ def _recover_read_only(db_path: Path) -> recovery.Recovered:
     try:
         with db.sqlite_errors(db_path):
             conn.execute("BEGIN")  # one consistent view of snapshot and journal
-            return recovery.recover(conn, db_path)
+            return recovery.recover(conn, db_path, engine)
     finally:
         if collecting:
             gc.enable()

@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 from tachyon.errors import CorruptData, InvalidInput, TachyonError
 from tachyon.exchange.commands import decode_command
+from tachyon.exchange.engines import DEFAULT_ENGINE
+from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Exchange
 from tachyon.storage import journal, snapshot
 
@@ -31,11 +33,13 @@ class Recovered(NamedTuple):
     replayed: int
 
 
-def recover(conn: sqlite3.Connection, db_path: Path) -> Recovered:
-    """The state after every journaled command, from the newest snapshot on."""
+def recover(conn: sqlite3.Connection, db_path: Path, engine: str = DEFAULT_ENGINE) -> Recovered:
+    """The state after every journaled command, from the newest snapshot on (without one, from
+    a new exchange whose markets use `engine`)."""
     row = snapshot.newest(conn)
     if row is None:
-        exchange, head_hash, snapshot_seq = Exchange(), journal.GENESIS_HASH, 0
+        exchange = Exchange(DexService(engine=engine))
+        head_hash, snapshot_seq = journal.GENESIS_HASH, 0
     else:
         exchange = snapshot.load(row, db_path)
         if journal.checksum_at(conn, row.seq) != row.head_hash:
