@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId
+from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import SelfTradePrevention, Side
 from tachyon.errors import InvalidOrder, MarketNotFound, OrderNotFound, TachyonError
 from tachyon.exchange.auth import address_of, sign
@@ -34,6 +35,7 @@ from tachyon.exchange.commands import (
     SignedCommand,
     encode_command,
 )
+from tachyon.exchange.engines import engine_names, register_engine
 from tachyon.exchange.service import Placement
 from tachyon.exchange.state_machine import Exchange
 from tachyon.storage import EmbeddedExchange, ReadView
@@ -167,6 +169,29 @@ def test_the_view_equals_the_state_after_every_step_of_a_random_flow(
         assert_view_matches(tmp_path, reopened.refresh())
 
 
+class _OtherEngine(InMemoryEngine):
+    """Not the default engine's type: the view sums its levels from its open orders."""
+
+
+_OTHER_ENGINE: Final = "other-engine-test-view"
+
+
+def test_the_view_of_another_engine_equals_the_state(tmp_path: Path) -> None:
+    if _OTHER_ENGINE not in engine_names():
+        register_engine(
+            _OTHER_ENGINE,
+            _OtherEngine,
+            lambda config, state: _OtherEngine.from_state(config, state, verified=True),
+        )
+    flow = _flow(SEEDS[0])
+    rng = random.Random(SEEDS[0])
+    clock = StepClock()
+    with EmbeddedExchange.open(tmp_path, clock=clock, engine=_OTHER_ENGINE) as host:
+        _submit_in_chunks(host, clock, flow, rng, tmp_path)
+        engines = host.refresh().service._markets.values()
+        assert {type(market.engine) for market in engines} == {_OtherEngine}
+
+
 def test_the_random_flows_exercise_what_the_view_must_track() -> None:
     """The flows above reach self-trade prevention that shrinks or cancels makers, fee changes
     that re-lock or cancel, refusals, and signed commands (checked on a plain Exchange)."""
@@ -208,6 +233,28 @@ def test_self_trade_prevention_shrinks_and_cancels_makers_in_the_view(tmp_path: 
         with view:
             assert [row.order_id for row in view.open_orders(ALICE)] == [first.order_id + 3]
             assert view.book(SOL_MARKET, 5) == ([(40_020, 10)], [])
+        assert_view_matches(tmp_path, host.refresh())
+
+
+def test_a_maker_that_rests_and_goes_to_self_trade_prevention_in_one_batch(
+    tmp_path: Path,
+) -> None:
+    """The closed maker's level is known from the batch itself (the view has no row of it)."""
+    with EmbeddedExchange.open(tmp_path) as host:
+        host.submit_batch([ADD_SOL, Deposit(ALICE, SOL, 10_000), Deposit(ALICE, USDC, 10**9)])
+        host.submit_batch(
+            [
+                PlaceLimit(ALICE, SOL_MARKET, ASK, 40_000, 50),
+                PlaceLimit(ALICE, SOL_MARKET, ASK, 40_020, 30),
+                PlaceLimit(
+                    ALICE, SOL_MARKET, BID, 40_000, 20, stp=SelfTradePrevention.CANCEL_MAKER
+                ),
+            ]
+        )
+        view = ReadView.open(tmp_path)
+        assert view is not None
+        with view:
+            assert view.book(SOL_MARKET, 5) == ([(40_000, 20)], [(40_020, 30)])
         assert_view_matches(tmp_path, host.refresh())
 
 

@@ -16,12 +16,12 @@ from rich.console import Console
 
 from tachyon.cli import render, tables
 from tachyon.dex.ids import MarketId, TokenId
-from tachyon.dex.model import Side
+from tachyon.dex.model import MarketConfig, Side
 from tachyon.dex.units import to_minor
 from tachyon.dex.validation import parse_price, parse_qty
 from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.exchange.service import DEFAULT_MARKET_ID, Placement
-from tachyon.storage.audit import audit
+from tachyon.storage.audit import AuditReport, audit
 from tachyon.storage.host import EmbeddedExchange
 from tachyon.wallet.keystore import KDF_MIN, create
 from tachyon.wallet.wallet import Wallet
@@ -38,16 +38,7 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
     data_dir = root / "exchange"
     password = secrets.token_urlsafe(16)  # throwaway wallets: the minimum KDF cost will do
     with EmbeddedExchange.open(data_dir, engine=engine) as host:
-        wallets: dict[str, Wallet] = {}
-        for name in NAMES:
-            key_file = create(
-                root / "wallets" / name,
-                password,
-                {"kind": "embedded", "data_dir": str(data_dir)},
-                KDF_MIN,
-            )
-            wallets[name] = Wallet(key_file, host)
-            wallets[name].unlock(password)
+        wallets = {name: _wallet(root, name, password, host) for name in NAMES}
         alice, bob = wallets["alice"], wallets["bob"]
         market = host.markets()[0]
         assert market.market_id == DEFAULT_MARKET_ID
@@ -102,7 +93,19 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
             alice.cancel(alice.open_orders()[0].order.order_id),
         )
         trades = [render.trade_json(market, trade) for trade in host.recent_trades(20, market_id)]
-    report = audit(data_dir)  # after close: the whole journal, replayed from zero
+    _report(console, as_json, market, wallets, steps, trades, audit(data_dir))
+
+
+def _report(
+    console: Console,
+    as_json: bool,
+    market: MarketConfig,
+    wallets: dict[str, Wallet],
+    steps: list[dict[str, object]],
+    trades: list[dict[str, object]],
+    report: AuditReport,
+) -> None:
+    """The session's end: the trades, and the audit of the whole journal (run after close)."""
     addresses = {name: wallet.address for name, wallet in wallets.items()}
     if as_json:
         render.emit_json(
@@ -121,6 +124,16 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
             f" audit replayed {report.entries} signed, journaled commands to state"
             f" {report.state_hash[:16]}…"
         )
+
+
+def _wallet(root: Path, name: str, password: str, host: EmbeddedExchange) -> Wallet:
+    data_dir = str(host.db_path.parent)
+    key_file = create(
+        root / "wallets" / name, password, {"kind": "embedded", "data_dir": data_dir}, KDF_MIN
+    )
+    wallet = Wallet(key_file, host)
+    wallet.unlock(password)
+    return wallet
 
 
 def _print_step(console: Console, step: dict[str, object]) -> None:

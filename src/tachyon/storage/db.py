@@ -78,17 +78,23 @@ CREATE TABLE view_balances (
     PRIMARY KEY (account, token)
 ) WITHOUT ROWID;
 CREATE TABLE view_orders (
-    order_id INTEGER PRIMARY KEY,
     account TEXT NOT NULL,
+    order_id INTEGER NOT NULL,
     market TEXT NOT NULL,
     side TEXT NOT NULL,
     price NOT NULL,
     qty NOT NULL,
     remaining NOT NULL,
-    filled NOT NULL
+    filled NOT NULL,
+    PRIMARY KEY (account, order_id)
 ) WITHOUT ROWID;
-CREATE INDEX view_orders_book ON view_orders (market, side, price, remaining);
-CREATE INDEX view_orders_account ON view_orders (account);
+CREATE TABLE view_levels (
+    market TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price NOT NULL,
+    qty NOT NULL,
+    PRIMARY KEY (market, side, price)
+) WITHOUT ROWID;
 CREATE TABLE view_trades (
     market TEXT NOT NULL,
     trade_id INTEGER NOT NULL,
@@ -110,8 +116,11 @@ entries they reflect, so a reader (`tachyon.storage.view`) needs no recovery.
 - `view_meta.seq`: the journal sequence number the tables reflect; NULL means stale (a fresh
   or just upgraded database): the next write rebuilds them from the recovered state.
 - `view_balances`: every (account, token) whose available or locked is not 0.
-- `view_orders`: open orders only; `side` is 'bid' or 'ask'; `qty` is the original quantity.
-  `view_orders_book` covers the book query, `view_orders_account` an account's orders.
+- `view_orders`: open orders only, keyed by owner then id (an account's orders, oldest first,
+  are one range of the table); `side` is 'bid' or 'ask'; `qty` is the original quantity.
+- `view_levels`: the books, aggregated: one row per (market, side, price) whose live quantity
+  (the sum of its open orders' remaining quantities) is not 0; a book's best levels are the
+  first (asks) or last (bids) rows of its (market, side) range.
 - `view_trades`: every trade since the view was built, with the sequence number and time of
   the command that made it (NULL for the engines' recent trades copied in by a rebuild).
 - `view_markets` (fee_token resolved: the quote token when the schedule names none) and
@@ -121,7 +130,9 @@ Amounts, prices and quantities (up to 2**64 - 1) go through `int_to_sql` / `int_
 an INTEGER up to 2**63 - 1, above it the decimal digits as TEXT zero-padded to 20 characters.
 Those columns have no declared type (no affinity), so SQLite keeps each value as it is given;
 SQLite orders every INTEGER before every TEXT, and padded digits sort as their numbers do,
-so ORDER BY price is numeric order over the whole range."""
+so ORDER BY price is numeric order over the whole range. A level's quantity is a sum of
+remaining quantities and may exceed 2**64 - 1: then its TEXT has more than 20 digits (it is
+never compared or ordered in SQL, only read back)."""
 
 INT_SQL_MAX: Final = 2**63 - 1
 """The largest integer SQLite stores as an INTEGER; larger amounts are stored as TEXT."""

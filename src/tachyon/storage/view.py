@@ -80,18 +80,11 @@ class TradeRow(NamedTuple):
 
 
 _BOOK = {
-    "bid": "SELECT price, sum(remaining) FROM view_orders WHERE market = ? AND side = 'bid'"
-    " GROUP BY price ORDER BY price DESC LIMIT ?",
-    "ask": "SELECT price, sum(remaining) FROM view_orders WHERE market = ? AND side = 'ask'"
-    " GROUP BY price ORDER BY price LIMIT ?",
+    "bid": "SELECT price, qty FROM view_levels WHERE market = ? AND side = 'bid'"
+    " ORDER BY price DESC LIMIT ?",
+    "ask": "SELECT price, qty FROM view_levels WHERE market = ? AND side = 'ask'"
+    " ORDER BY price LIMIT ?",
 }
-_SIDE_ORDERS = {
-    "bid": "SELECT price, remaining FROM view_orders WHERE market = ? AND side = 'bid'"
-    " ORDER BY price DESC",
-    "ask": "SELECT price, remaining FROM view_orders WHERE market = ? AND side = 'ask'"
-    " ORDER BY price",
-}
-_LEVEL = "SELECT remaining FROM view_orders WHERE market = ? AND side = ? AND price = ?"
 
 _int = db.int_from_sql
 
@@ -249,33 +242,6 @@ class ReadView:
             raise MarketNotFound(f"unknown market {market!r}; markets: {known}")
 
     def _side(self, market: str, side: str, depth: int) -> list[Level]:
-        """Levels summed in SQL over the covering index. Amounts above 2**63 - 1 are TEXT
-        (see db.VIEW_SCHEMA), which SQLite would sum inexactly, and a sum may overflow SQLite's
-        integers: those levels, or the whole side, are summed again here, exactly."""
-        with db.sqlite_errors(self.db_path):
-            try:
-                rows = self._conn.execute(_BOOK[side], (market, depth)).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "integer overflow" not in str(exc):
-                    raise
-                return self._side_exactly(market, side, depth)
-        levels: list[Level] = []
-        for price, total in rows:
-            qty: int = total
-            if type(total) is not int:  # a TEXT amount made SQLite sum in floating point
-                qty = sum(_int(rem) for (rem,) in self._rows(_LEVEL, (market, side, price)))
-            levels.append((_int(price), qty))
-        return levels
-
-    def _side_exactly(self, market: str, side: str, depth: int) -> list[Level]:
-        levels: list[Level] = []
-        if not depth:
-            return levels
-        for price, remaining in self._conn.execute(_SIDE_ORDERS[side], (market,)):
-            if levels and levels[-1][0] == _int(price):
-                levels[-1] = (levels[-1][0], levels[-1][1] + _int(remaining))
-            elif len(levels) == depth:
-                break
-            else:
-                levels.append((_int(price), _int(remaining)))
-        return levels
+        """The side's best levels, as aggregated in `view_levels` (see db.VIEW_SCHEMA): an
+        ordered range of its primary key; amounts above 2**63 - 1 are TEXT, read exactly."""
+        return [(_int(price), _int(qty)) for price, qty in self._rows(_BOOK[side], (market, depth))]

@@ -2,7 +2,8 @@
 tables (`db.VIEW_SCHEMA`) to the exchange's state inside the batch's write transaction.
 
 Incremental when the view was current before the batch (its sequence number is the exchange's):
-only the orders and balances the batch touched are read back from the service and written.
+only the orders, book levels and balances the batch touched are read back from the service (a
+level's quantity from its engine) and written.
 Otherwise (a fresh or upgraded database), and after a fee change, the tables are rebuilt from
 the whole state. Never commits: the host commits the view with the journal entries, or neither.
 """
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable
 from typing import assert_never
 
+from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
+from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import Side, Trade
 from tachyon.errors import TachyonError
 from tachyon.exchange.commands import (
@@ -31,13 +35,16 @@ from tachyon.exchange.commands import (
 )
 from tachyon.exchange.service import DexService, OwnedOrder, Placement
 from tachyon.exchange.state_machine import Exchange, Outcome
-from tachyon.storage.db import INT_SQL_MAX, int_to_sql
+from tachyon.storage.db import INT_SQL_MAX, int_from_sql, int_to_sql
 
 _SqlRow = tuple[int | str | None, ...]
 _BID = Side.BID
 
 _UPSERT_ORDER = "INSERT OR REPLACE INTO view_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_DELETE_ORDER = "DELETE FROM view_orders WHERE order_id = ?"
+_DELETE_ORDER = "DELETE FROM view_orders WHERE account = ? AND order_id = ?"
+_ORDER_LEVEL = "SELECT price FROM view_orders WHERE account = ? AND order_id = ?"
+_UPSERT_LEVEL = "INSERT OR REPLACE INTO view_levels VALUES (?, ?, ?, ?)"
+_DELETE_LEVEL = "DELETE FROM view_levels WHERE market = ? AND side = ? AND price = ?"
 _UPSERT_BALANCE = "INSERT OR REPLACE INTO view_balances VALUES (?, ?, ?, ?)"
 _DELETE_BALANCE = "DELETE FROM view_balances WHERE account = ? AND token = ?"
 _INSERT_TRADE = "INSERT INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -52,20 +59,36 @@ def view_seq(conn: sqlite3.Connection) -> int | None:
     return seq
 
 
+class _Touched:
+    """What a batch changed in one market: the accounts whose balances of its two tokens
+    changed (plain strings are cheaper to collect than (account, token) pairs) and the prices
+    of the book levels it changed, by side."""
+
+    __slots__ = ("asks", "bids", "traders")
+
+    def __init__(self) -> None:
+        self.traders: set[str] = set()
+        self.bids: set[int] = set()
+        self.asks: set[int] = set()
+
+
 class ViewBatch:
     """The view's side of one write transaction: `apply` each command through it, then `write`
     once the journal entries are in, then `close` whatever happened."""
 
     __slots__ = (
         "_balances",
+        "_cancelled",
         "_exchange",
         "_full",
+        "_lost",
+        "_markets",
         "_orders",
+        "_placed",
         "_reduced",
         "_registry",
         "_rested",
         "_stale",
-        "_traders",
         "_trades",
     )
 
@@ -74,15 +97,21 @@ class ViewBatch:
         catch-up on other writers' entries."""
         self._exchange = exchange
         self._stale = view_seq(conn) != exchange.seq
-        self._full = self._stale  # rebuild orders, balances, markets and tokens
+        self._full = self._stale  # rebuild orders, levels, balances, markets and tokens
         self._registry = False  # rewrite markets and tokens
-        # Orders that rested in this batch, as placed; ids of orders changed after they rested
-        # (by fills, self-trade prevention or a cancel), in this batch or before.
+        # What `apply` saw, noted by `write` in one pass (cheaper than a call per command):
+        # placements with their command, sequence number and time; cancelled orders as they
+        # were just before.
+        self._placed: list[tuple[PlaceLimit | PlaceMarket, Placement, int, int]] = []
+        self._cancelled: list[OwnedOrder] = []
+        # Orders that rested in this batch, as placed; orders changed after they rested (by
+        # fills, self-trade prevention or a cancel), in this batch or before, with their owner.
         self._rested: dict[OrderId, tuple[PlaceLimit, Placement]] = {}
-        self._orders: set[OrderId] = set()
-        # Accounts whose balances of a market's two tokens changed, by market (plain strings
-        # are cheaper to collect than (account, token) pairs); other changed balances.
-        self._traders: dict[str, set[str]] = {}
+        self._orders: dict[OrderId, str] = {}
+        # Resting orders that self-trade prevention closed: (market, owner, order id, whether
+        # a bid); their level is read back from the view (or `_rested`) when written.
+        self._lost: list[tuple[str, str, OrderId, bool]] = []
+        self._markets: dict[str, _Touched] = {}
         self._balances: set[tuple[str, str]] = set()
         self._trades: list[_SqlRow] = []
         self._reduced: list[OrderId] = []
@@ -94,11 +123,23 @@ class ViewBatch:
     def apply(self, command: AnyCommand, seq: int, ts_ns: int) -> Outcome:
         """`Exchange.apply`, noting what the command changed; a command that raises (and so
         changed nothing) notes nothing."""
-        if type(command) is PlaceLimit or type(command) is PlaceMarket:  # the hot path
+        kind = type(command)
+        if kind is PlaceLimit or kind is PlaceMarket:  # the hot path
             outcome = self._exchange.apply(command, seq, ts_ns)
             assert type(outcome) is Placement
-            self._note_placement(command, outcome, seq, ts_ns)
+            self._placed.append((command, outcome, seq, ts_ns))  # type: ignore[arg-type]
+            if self._reduced:
+                self._note_reduced(command)  # type: ignore[arg-type]
             return outcome
+        if kind is CancelOrder:
+            cancelled = self._exchange.service.get_order(OrderId(command.order_id))  # type: ignore[union-attr]
+            outcome = self._exchange.apply(command, seq, ts_ns)
+            assert cancelled is not None, "a cancel applied to an order that was not open"
+            self._cancelled.append(cancelled)
+            return outcome
+        return self._apply_other(command, seq, ts_ns)
+
+    def _apply_other(self, command: AnyCommand, seq: int, ts_ns: int) -> Outcome:
         inner: AnyCommand | None = command
         if type(command) is SignedCommand:
             try:
@@ -112,11 +153,12 @@ class ViewBatch:
         match inner:
             case PlaceLimit() | PlaceMarket():
                 assert type(outcome) is Placement
-                self._note_placement(inner, outcome, seq, ts_ns)
+                self._placed.append((inner, outcome, seq, ts_ns))
+                if self._reduced:
+                    self._note_reduced(inner)
             case CancelOrder():
                 assert cancelled is not None, "a cancel applied to an order that was not open"
-                self._orders.add(cancelled.order.order_id)
-                self._balances.add((cancelled.order.owner, cancelled.locked_token))
+                self._cancelled.append(cancelled)
             case Deposit() | Withdraw():
                 self._balances.add((AccountId(inner.account), TokenId(inner.token)))
             case SetFees():  # rare: open orders of the market re-lock or are cancelled
@@ -129,40 +171,74 @@ class ViewBatch:
                 assert_never(inner)
         return outcome
 
-    def _note_placement(
-        self, command: PlaceLimit | PlaceMarket, placement: Placement, seq: int, ts_ns: int
-    ) -> None:
-        market = command.market
-        traders = self._traders.get(market)
-        if traders is None:
-            traders = self._traders[market] = set()
-        traders.add(command.account)
-        if placement.open_qty:
-            assert type(command) is PlaceLimit
-            self._rested[placement.order_id] = (command, placement)
-        trades = placement.trades
-        if trades:
-            add_trader = traders.add
-            add_order = self._orders.add
-            rows = self._trades
-            for trade in trades:
-                add_trader(trade.maker_owner)
-                add_order(trade.maker_order_id)
-                if trade.price <= INT_SQL_MAX and trade.qty <= INT_SQL_MAX:
-                    side = "bid" if trade.taker_side is _BID else "ask"
-                    rows.append((market, *trade[:7], side, seq, ts_ns))
-                else:
-                    rows.append(_trade_row(market, trade, seq, ts_ns))
-        reduced = self._reduced
-        if reduced:  # resting orders that self-trade prevention shrank or cancelled
-            self._orders.update(reduced)
-            reduced.clear()
+    def _touched(self, market: str) -> _Touched:
+        touched = self._markets.get(market)
+        if touched is None:
+            touched = self._markets[market] = _Touched()
+        return touched
+
+    def _note_reduced(self, command: PlaceLimit | PlaceMarket) -> None:
+        """The taker's own resting orders that self-trade prevention shrank or closed: their
+        levels (on the other side) now, while a closed one can still be told from a shrunk one."""
+        market, account = command.market, command.account
+        touched = self._touched(market)
+        makers = touched.asks if command.side is _BID else touched.bids
+        get_order = self._exchange.service.get_order
+        for order_id in self._reduced:
+            self._orders[order_id] = account
+            owned = get_order(order_id)
+            if owned is not None:
+                makers.add(owned.order.price)
+            else:
+                self._lost.append((market, account, order_id, command.side is not _BID))
+        self._reduced.clear()
+
+    def _note(self) -> None:
+        """What the batch's placements and cancels changed: orders, levels, traders, trades."""
+        orders = self._orders
+        rested = self._rested
+        rows = self._trades
+        markets = self._markets
+        last_market: str | None = None
+        touched = _Touched()
+        for command, placement, seq, ts_ns in self._placed:
+            market = command.market
+            if market is not last_market:
+                touched = markets.get(market) or self._touched(market)
+                last_market = market
+            touched.traders.add(command.account)
+            is_bid = command.side is _BID
+            if placement.open_qty:
+                assert type(command) is PlaceLimit
+                rested[placement.order_id] = (command, placement)
+                (touched.bids if is_bid else touched.asks).add(command.price)
+            trades = placement.trades
+            if trades:
+                add_trader = touched.traders.add
+                add_level = (touched.asks if is_bid else touched.bids).add  # the makers' side
+                for trade in trades:
+                    maker = trade.maker_owner
+                    add_trader(maker)
+                    orders[trade.maker_order_id] = maker
+                    price = trade.price  # the maker's
+                    add_level(price)
+                    if price <= INT_SQL_MAX and trade.qty <= INT_SQL_MAX:
+                        rows.append((market, *trade, seq, ts_ns))  # taker_side: a str
+                    else:
+                        rows.append(_trade_row(market, trade, seq, ts_ns))
+        for cancelled in self._cancelled:
+            order = cancelled.order
+            orders[order.order_id] = order.owner
+            self._balances.add((order.owner, cancelled.locked_token))
+            touched = self._touched(cancelled.market)
+            (touched.bids if order.side is _BID else touched.asks).add(order.price)
 
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Bring the view to the exchange's state and sequence number (inside the caller's
         transaction, after its journal entries)."""
+        self._note()
         if self._full:
             _rebuild(conn, self._exchange.service)
         else:
@@ -179,15 +255,25 @@ class ViewBatch:
         service = self._exchange.service
         get_order = service.get_order
         rested = self._rested
+        for market, owner, order_id, is_bid in self._lost:  # before their rows go
+            placed = rested.get(order_id)
+            if placed is not None:
+                price: int = placed[0].price
+            else:
+                row = conn.execute(_ORDER_LEVEL, (owner, order_id)).fetchone()
+                assert row is not None, f"order {order_id} closed without a row in the view"
+                price = int_from_sql(row[0])
+            touched = self._markets[market]
+            (touched.bids if is_bid else touched.asks).add(price)
         upserts: list[_SqlRow] = []
-        deletes: list[tuple[int]] = []
-        for order_id in self._orders:
+        deletes: list[tuple[str, int]] = []
+        for order_id, owner in self._orders.items():
             owned = get_order(order_id)
             rested_now = rested.pop(order_id, None) is not None
             if owned is not None:
                 upserts.append(_order_row(owned))
             elif not rested_now:  # gone; an order that rested and went in this batch has no row
-                deletes.append((order_id,))
+                deletes.append((owner, order_id))
         # Orders nothing touched since they rested: their rows are as placed.
         upserts.extend(_placed_row(command, placement) for command, placement in rested.values())
         if deletes:
@@ -195,14 +281,37 @@ class ViewBatch:
         if upserts:
             conn.executemany(_UPSERT_ORDER, upserts)
         balances = self._balances
-        for market, traders in self._traders.items():
+        level_rows: list[_SqlRow] = []
+        emptied: list[_SqlRow] = []
+        for market, touched in self._markets.items():
             config = service.get_market(MarketId(market))
+            traders = touched.traders
             traders.add(config.fees.fee_account)  # fees of the market's trades
             base, quote = config.base, config.quote
             for account in traders:
                 balances.add((account, base))
                 balances.add((account, quote))
-        balance = service.balance
+            bids, asks = touched.bids, touched.asks
+            if bids or asks:
+                bid_levels, ask_levels = _level_quantities(service, market, bids, asks)
+                for side, prices, quantities in (
+                    ("bid", bids, bid_levels),
+                    ("ask", asks, ask_levels),
+                ):
+                    for price in prices:
+                        qty = quantities(price)
+                        if qty:
+                            level_rows.append((market, side, int_to_sql(price), int_to_sql(qty)))
+                        else:
+                            emptied.append((market, side, int_to_sql(price)))
+        if emptied:
+            conn.executemany(_DELETE_LEVEL, emptied)
+        if level_rows:
+            conn.executemany(_UPSERT_LEVEL, level_rows)
+        self._write_balances(conn)
+
+    def _write_balances(self, conn: sqlite3.Connection) -> None:
+        balance = self._exchange.service.balance
         balance_rows: list[_SqlRow] = []
         zeros: list[tuple[str, str]] = []
         for account, token in self._balances:
@@ -218,11 +327,44 @@ class ViewBatch:
             conn.executemany(_UPSERT_BALANCE, balance_rows)
 
 
+_LevelQty = Callable[[int], int]
+
+
+def _level_quantities(
+    service: DexService, market: str, bids: Iterable[int], asks: Iterable[int]
+) -> tuple[_LevelQty, _LevelQty]:
+    """Functions of a price giving the live quantity of that bid and ask level (0 if none).
+    The default engine's levels keep it (read, never changed, here: bids keyed by price, asks
+    by -price); any other engine's are summed from its open orders."""
+    engine: OrderBookEngine = service._market(MarketId(market)).engine
+    if type(engine) is InMemoryEngine:
+        bid_levels = engine._bids.levels
+        ask_levels = engine._asks.levels
+
+        def bid_qty(price: int) -> int:
+            level = bid_levels.get(price)
+            return 0 if level is None else level.qty
+
+        def ask_qty(price: int) -> int:
+            level = ask_levels.get(-price)
+            return 0 if level is None else level.qty
+
+        return bid_qty, ask_qty
+    wanted = {True: set(bids), False: set(asks)}
+    sums: dict[tuple[bool, int], int] = {}
+    for order in engine.open_orders():
+        is_bid = order.side is _BID
+        if order.price in wanted[is_bid]:
+            key = (is_bid, order.price)
+            sums[key] = sums.get(key, 0) + order.remaining_qty
+    return (lambda price: sums.get((True, price), 0)), (lambda price: sums.get((False, price), 0))
+
+
 def _order_row(owned: OwnedOrder) -> _SqlRow:
     order = owned.order
     return (
-        order.order_id,
         order.owner,
+        order.order_id,
         owned.market,
         "bid" if order.side is _BID else "ask",
         int_to_sql(order.price),
@@ -238,8 +380,8 @@ def _placed_row(command: PlaceLimit, placement: Placement) -> _SqlRow:
     price, qty = command.price, command.qty
     if price <= INT_SQL_MAX and qty <= INT_SQL_MAX:
         return (
-            placement.order_id,
             command.account,
+            placement.order_id,
             command.market,
             side,
             price,
@@ -248,8 +390,8 @@ def _placed_row(command: PlaceLimit, placement: Placement) -> _SqlRow:
             placement.filled_qty,
         )
     return (
-        placement.order_id,
         command.account,
+        placement.order_id,
         command.market,
         side,
         int_to_sql(price),
@@ -278,6 +420,7 @@ def _trade_row(market: str, trade: Trade, seq: int | None, ts_ns: int | None) ->
 def _rebuild(conn: sqlite3.Connection, service: DexService) -> None:
     """Every balance and open order, markets and tokens, from the whole state."""
     conn.execute("DELETE FROM view_orders")
+    conn.execute("DELETE FROM view_levels")
     conn.execute("DELETE FROM view_balances")
     accounts: set[AccountId] = set()
     balance_rows: list[_SqlRow] = []
@@ -294,18 +437,25 @@ def _rebuild(conn: sqlite3.Connection, service: DexService) -> None:
                     )
                 )
     conn.executemany(_UPSERT_BALANCE, balance_rows)
-    # Every owner of an open order holds funds in it, so the ledger knows every owner. In id
-    # order, the table's rows are appended rather than inserted all over it.
-    rows = [_order_row(owned) for account in accounts for owned in service.open_orders(account)]
-    rows.sort(key=_first)
+    # Every owner of an open order holds funds in it, so the ledger knows every owner. In key
+    # order, the tables' rows are appended rather than inserted all over them.
+    rows: list[_SqlRow] = []
+    levels: dict[tuple[str, str, int], int] = {}
+    for account in sorted(accounts):
+        for owned in service.open_orders(account):  # oldest first
+            rows.append(_order_row(owned))
+            order = owned.order
+            key = (owned.market, order.side.value, order.price)
+            levels[key] = levels.get(key, 0) + order.remaining_qty
     conn.executemany(_UPSERT_ORDER, rows)
+    conn.executemany(
+        _UPSERT_LEVEL,
+        [
+            (market, side, int_to_sql(price), int_to_sql(qty))
+            for (market, side, price), qty in sorted(levels.items())
+        ],
+    )
     _write_registry(conn, service)
-
-
-def _first(row: _SqlRow) -> int:
-    order_id = row[0]
-    assert type(order_id) is int
-    return order_id
 
 
 def _write_registry(conn: sqlite3.Connection, service: DexService) -> None:
