@@ -1,0 +1,173 @@
+"""Sequencer: one worker thread owns the exchange host and group-commits what requests submit.
+
+Requests (coroutines on the server's event loop) queue their commands; the worker takes the
+first one waiting, then whatever else arrives within `batch_wait_ms` (at most `batch_max`
+commands), submits them as one batch (one journal commit) and answers each request only after
+that commit is durable. Reads run on the same thread, after the writes queued before them, so
+a request reads what it has written. Bounds: a batch holds at most `batch_max` commands and
+waits at most `batch_wait_ms` for company; the queue itself holds at most `queue_max` jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar, final
+
+from tachyon.errors import StorageError, TachyonError
+from tachyon.exchange.commands import AnyCommand
+from tachyon.exchange.state_machine import Outcome
+from tachyon.storage.host import EmbeddedExchange
+from tachyon.storage.journal import JOURNAL_BATCH_MAX
+
+T = TypeVar("T")
+
+BATCH_WAIT_MS_DEFAULT: Final = 2.0
+QUEUE_MAX: Final = 100_000
+
+
+@dataclass(frozen=True)
+class _Job:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    command: AnyCommand | None = None  # a write; else `read`
+    read: Callable[[EmbeddedExchange], Any] | None = None
+
+
+@final
+class Sequencer:
+    """Owns one EmbeddedExchange on a worker thread; group-commits submissions."""
+
+    def __init__(
+        self,
+        host: EmbeddedExchange,
+        *,
+        batch_max: int = JOURNAL_BATCH_MAX,
+        batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
+        queue_max: int = QUEUE_MAX,
+    ) -> None:
+        assert 1 <= batch_max <= JOURNAL_BATCH_MAX
+        assert batch_wait_ms >= 0
+        self.host = host
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_ms / 1000
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_max)
+        self._thread: threading.Thread | None = None
+        self.batches = 0  # journal commits made, for metrics and tests
+        self.last_batch_size = 0
+
+    async def start(self) -> None:
+        assert self._thread is None, "started twice"
+        self._thread = threading.Thread(target=self._run, name="tachyon-sequencer", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Answer everything queued, then stop the thread (the host stays open)."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._queue.put(None)
+        await asyncio.to_thread(thread.join)
+        self._thread = None
+
+    async def submit(self, command: AnyCommand) -> Outcome:
+        """The command's outcome once its batch is durable; raises what refused it."""
+        result: Outcome = await self._enqueue(command=command)
+        return result
+
+    async def read(self, fn: Callable[[EmbeddedExchange], T]) -> T:
+        """`fn(host)` on the worker thread, after every write queued before it."""
+        result: T = await self._enqueue(read=fn)
+        return result
+
+    async def _enqueue(
+        self,
+        command: AnyCommand | None = None,
+        read: Callable[[EmbeddedExchange], Any] | None = None,
+    ) -> Any:
+        if self._thread is None:
+            raise StorageError("the sequencer is not running")
+        loop = asyncio.get_running_loop()
+        job = _Job(loop, loop.create_future(), command, read)
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise StorageError(
+                f"the sequencer's queue is full ({self._queue.maxsize} jobs)"
+            ) from None
+        return await job.future
+
+    # -- the worker thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            job = self._queue.get()
+            if job is None:
+                break
+            writes: list[_Job] = []
+            reads: list[_Job] = []
+            (writes if job.command is not None else reads).append(job)
+            deadline = time.monotonic() + self.batch_wait_s
+            # Gather company for the first write; a read waits for the batch queued before it.
+            while writes and not reads and len(writes) < self.batch_max:
+                remaining = deadline - time.monotonic()
+                try:
+                    more = (
+                        self._queue.get(timeout=remaining)
+                        if remaining > 0
+                        else self._queue.get_nowait()
+                    )
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                (writes if more.command is not None else reads).append(more)
+            if writes:
+                self._commit(writes)
+            for read in reads:
+                self._answer_read(read)
+
+    def _commit(self, writes: list[_Job]) -> None:
+        commands = [job.command for job in writes if job.command is not None]
+        try:
+            results = self.host.submit_batch(commands)
+        except BaseException as exc:  # nothing of the batch is durable: each caller is told
+            for job in writes:
+                _settle(job, None, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.batches += 1
+        self.last_batch_size = len(commands)
+        for job, result in zip(writes, results, strict=True):
+            if isinstance(result, TachyonError):
+                _settle(job, None, result)
+            else:
+                _settle(job, result, None)
+
+    def _answer_read(self, job: _Job) -> None:
+        assert job.read is not None
+        try:
+            value = job.read(self.host)
+        except Exception as exc:  # the reader's error goes back to its caller
+            _settle(job, None, exc)
+        else:
+            _settle(job, value, None)
+
+
+def _settle(job: _Job, value: object, error: BaseException | None) -> None:
+    def resolve() -> None:
+        if job.future.done():  # the request was cancelled (client gone)
+            return
+        if error is None:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(error)
+
+    job.loop.call_soon_threadsafe(resolve)
