@@ -76,9 +76,9 @@ def _in_memory(commands: Sequence[AnyCommand]) -> float:
     return len(commands) / (time.perf_counter() - start)
 
 
-def _durable(commands: Sequence[AnyCommand], batch: int) -> float:
+def _durable(commands: Sequence[AnyCommand], batch: int, read_model: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        exchange = EmbeddedExchange.open(tmp, snapshot_every=NO_SNAPSHOTS)
+        exchange = EmbeddedExchange.open(tmp, snapshot_every=NO_SNAPSHOTS, read_model=read_model)
         start = time.perf_counter()
         if batch == 1:
             for command in commands:
@@ -108,15 +108,19 @@ def bench_throughput(ops: int, runs: int) -> None:
     memory = _median(
         "in memory (Exchange.apply, no journal)", runs, lambda: _in_memory(commands), "cmd/s"
     )
-    for batch in (1, 100, 1000):
-        subset = commands if batch > 1 else commands[: min(len(commands), 5_000)]
-        rate = _median(
-            f"journaled, commit per {batch} command(s)",
-            runs,
-            lambda subset=subset, batch=batch: _durable(subset, batch),  # type: ignore[misc]
-            "cmd/s",
-        )
-        print(f"  {'':<42}{rate / memory:>14.2f} x in memory")
+    for read_model in (True, False):
+        print(f"  -- read model {'on (the CLI)' if read_model else 'off (read_model=False)'}")
+        for batch in (1, 100, 1000):
+            subset = commands if batch > 1 else commands[: min(len(commands), 5_000)]
+            rate = _median(
+                f"journaled, commit per {batch} command(s)",
+                runs,
+                lambda subset=subset, batch=batch, read_model=read_model: _durable(  # type: ignore[misc]
+                    subset, batch, read_model
+                ),
+                "cmd/s",
+            )
+            print(f"  {'':<42}{rate / memory:>14.2f} x in memory")
 
 
 def _journal_only(tmp: Path, commands: Sequence[AnyCommand]) -> None:

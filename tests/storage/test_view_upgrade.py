@@ -169,3 +169,19 @@ def test_a_write_that_rolls_back_leaves_the_view_where_it_was(tmp_path: Path, ta
         host.submit_batch(flow.commands[100:])
         assert host.seq > seq
         assert_view_matches(tmp_path, host.refresh())
+
+
+def test_a_writer_without_the_read_model_leaves_it_stale_until_one_with_it_writes(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedExchange.open(tmp_path) as host:
+        host.submit(Deposit("alice", "USDC", 10))
+    assert ReadView.open(tmp_path) is not None
+    with EmbeddedExchange.open(tmp_path, read_model=False) as host:
+        host.submit(Deposit("alice", "USDC", 5))
+        host.submit(PlaceLimit("alice", "BASE/USDC", Side.BID, 1, 3))
+        assert host.read_model is False
+    assert ReadView.open(tmp_path) is None  # behind the journal: readers recover instead
+    with EmbeddedExchange.open(tmp_path) as host:
+        host.submit(Deposit("bob", "BASE", 2))
+        assert_view_matches(tmp_path, host.refresh(), all_trades=False)
