@@ -8,7 +8,15 @@ import inspect
 
 import pytest
 
-PACKAGES = ["tachyon", "tachyon.dex", "tachyon.ledger", "tachyon.exchange", "tachyon.storage"]
+PACKAGES = [
+    "tachyon",
+    "tachyon.dex",
+    "tachyon.ledger",
+    "tachyon.exchange",
+    "tachyon.storage",
+    "tachyon.wallet",
+    "tachyon.node",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -15,6 +15,7 @@ import click
 from tachyon import __version__
 from tachyon.cli import options
 from tachyon.cli.dex_commands import dex
+from tachyon.cli.node_commands import node
 from tachyon.cli.wallet_commands import wallet
 from tachyon.errors import TachyonError
 
@@ -60,6 +61,7 @@ def cli(ctx: click.Context, output_format: str, engine: str, non_interactive: bo
 
 cli.add_command(dex)
 cli.add_command(wallet)
+cli.add_command(node)
 
 
 @cli.command()

@@ -1,11 +1,13 @@
 """Wallets: an encrypted Ed25519 key per directory whose address is the account, signing every
-command it sends to an exchange (embedded, or later a node) through `ExchangePort`.
+command it sends to an exchange (embedded, or a node) through `ExchangePort`.
 
-`Wallet` and `ExchangePort` load the exchange package on first use, so reading a wallet's
-address (the key store) stays cheap for a command that only reads.
+`Wallet` and `ExchangePort` load the exchange package on first use, and so does `__all__`
+(PEP 562), so reading a wallet's address (the key store) stays cheap for a command that only
+reads.
 """
 
-from typing import TYPE_CHECKING
+import importlib
+import typing
 
 from tachyon.wallet.keystore import (
     KDF_DEFAULT as KDF_DEFAULT,
@@ -13,14 +15,18 @@ from tachyon.wallet.keystore import (
     KEY_FILENAME as KEY_FILENAME,
     KdfParams as KdfParams,
     KeyFile as KeyFile,
-    create as create_key_file,
-    load as load_key_file,
+    create as _create,
+    load as _load,
 )
 
-if TYPE_CHECKING:
+create_key_file = _create
+load_key_file = _load
+
+if typing.TYPE_CHECKING:
     from tachyon.wallet.wallet import ExchangePort as ExchangePort, Wallet as Wallet
 
-__all__ = [
+_LAZY: typing.Final = ("ExchangePort", "Wallet")
+_PUBLIC: typing.Final = [
     "KDF_DEFAULT",
     "KDF_MIN",
     "KEY_FILENAME",
@@ -34,8 +40,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    if name in ("ExchangePort", "Wallet"):
-        from tachyon.wallet import wallet  # noqa: PLC0415
-
-        return getattr(wallet, name)
-    raise AttributeError(f"module 'tachyon.wallet' has no attribute {name!r}")
+    if name == "__all__":
+        for lazy in _LAZY:
+            __getattr__(lazy)
+        globals()["__all__"] = _PUBLIC
+        return _PUBLIC
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.wallet"), name)
+    globals()[name] = value
+    return value

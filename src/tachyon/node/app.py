@@ -1,0 +1,315 @@
+"""The node's HTTP API: an ASGI application over one data directory's exchange.
+
+`create_app` opens the `EmbeddedExchange` and its `Sequencer` when the application starts and
+closes the host (with a snapshot) when it stops. Every read and write goes through the
+sequencer's worker thread, which alone touches the host. Public reads need nothing; commands
+arrive signed by the wallet's key (`POST /v1/commands`); an account's own data is read with a
+signed request (`X-Tachyon-*` headers). The OpenAPI description is at `/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import FastAPI, Header, Query, Request
+
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
+from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
+from tachyon.errors import OrderNotFound, StorageError, TokenNotFound
+from tachyon.exchange.commands import CancelOrder, Deposit, PlaceLimit, PlaceMarket, Withdraw
+from tachyon.exchange.service import OwnedOrder, Placement
+from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.node import schemas
+from tachyon.node.errors import BodyLimit, install_error_handlers
+from tachyon.node.gateway import PROFILES, Clock, admit_command, authenticate_read, decode_base64
+from tachyon.node.sequencer import BATCH_WAIT_MS_DEFAULT, Sequencer
+from tachyon.storage.host import EmbeddedExchange
+
+DEPTH_MAX: Final = 1_000
+TRADES_LIMIT_MAX: Final = 1_000
+MARKET_TEXT_MAX: Final = 64
+RECV_WINDOW_MS_DEFAULT: Final = 5_000
+
+
+_ERRORS: Final[dict[int | str, dict[str, object]]] = {
+    status: {"model": schemas.ErrorBody, "description": description}
+    for status, description in (
+        (400, "invalid input, request or receive window"),
+        (401, "missing or bad signature"),
+        (403, "another account's order, or deposits disabled"),
+        (404, "unknown market, token or order"),
+        (409, "refused by the state: funds, stale nonce, order rejected"),
+        (413, "request body too large"),
+    )
+}
+
+
+def _ok(model: object) -> dict[int | str, dict[str, object]]:
+    """Document the answer's shape without validating each answer against it (a cost)."""
+    return {200: {"model": model, "description": "the answer"}}
+
+
+def _without_422(app: FastAPI) -> None:
+    """The OpenAPI description says 400 for invalid requests, as the node answers, not
+    FastAPI's default 422."""
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = describe()
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            spec.get("components", {}).get("schemas", {}).pop(name, None)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+@dataclass
+class _Node:
+    """What the routes share: the sequencer (while running) and the gateway's settings."""
+
+    profile: str
+    recv_window_ms: int
+    clock: Clock
+    sequencer: Sequencer | None = None
+    markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
+    tokens: dict[str, TokenMeta] = field(default_factory=dict)
+
+    def running(self) -> Sequencer:
+        if self.sequencer is None:
+            raise StorageError("the node is not running")
+        return self.sequencer
+
+    async def market(self, market: str) -> MarketConfig:
+        """The market's units (cached: a market's decimals are fixed once it exists)."""
+        config = self.markets.get(market)
+        if config is None:
+            config = await self.running().read(
+                lambda host: host.refresh().service.get_market(MarketId(market))
+            )
+            self.markets[market] = config
+        return config
+
+    async def token(self, token: str) -> TokenMeta:
+        meta = self.tokens.get(token)
+        if meta is None:
+            metas = await self.running().read(lambda host: host.tokens())
+            self.tokens.update((each.symbol, each) for each in metas)
+            meta = self.tokens.get(token)
+            if meta is None:
+                known = ", ".join(sorted(self.tokens)) or "none"
+                raise TokenNotFound(f"unknown token {token!r}; tokens: {known}")
+        return meta
+
+
+def create_app(
+    data_dir: Path,
+    *,
+    profile: str = "dev",
+    recv_window_ms: int = RECV_WINDOW_MS_DEFAULT,
+    clock: Clock = time.time_ns,
+    batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
+) -> FastAPI:
+    """The node's application over the exchange in `data_dir` (opened when it starts);
+    `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`)."""
+    assert profile in PROFILES, profile
+    assert recv_window_ms > 0
+    node = _Node(profile, recv_window_ms, clock)
+
+    @asynccontextmanager
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
+        host = await asyncio.to_thread(EmbeddedExchange.open, data_dir, clock=clock)
+        sequencer = Sequencer(host, batch_wait_ms=batch_wait_ms)
+        try:
+            await sequencer.start()
+            node.sequencer = sequencer
+            running.state.sequencer = sequencer  # for metrics and tests
+            yield
+        finally:
+            node.sequencer = None
+            try:
+                await sequencer.stop()  # answers everything queued first
+            finally:
+                await asyncio.to_thread(host.close)  # with a snapshot if anything is new
+
+    app = FastAPI(
+        title="tachyon node",
+        version="1",
+        description=__doc__ or "",
+        lifespan=lifespan,
+        responses=_ERRORS,
+    )
+    install_error_handlers(app)
+    _without_422(app)
+    app.add_middleware(BodyLimit)
+    _public_routes(app, node)
+    _command_routes(app, node)
+    _account_routes(app, node)
+    return app
+
+
+MarketQuery = Annotated[
+    str, Query(min_length=1, max_length=MARKET_TEXT_MAX, description="e.g. BASE/USDC")
+]
+
+
+def _public_routes(app: FastAPI, node: _Node) -> None:
+    @app.get("/v1/time", response_model=None, responses=_ok(schemas.ServerTime), tags=["public"])
+    async def server_time() -> dict[str, int]:
+        """The server's clock, in nanoseconds since the epoch (sign with a nonce near it)."""
+        return {"server_time_ns": node.clock()}
+
+    @app.get("/v1/markets", response_model=None, responses=_ok(schemas.Markets), tags=["public"])
+    async def markets() -> dict[str, object]:
+        """Every market with its units and fees (as `tachyon dex markets --format json`)."""
+        configs = await node.running().read(lambda host: host.markets())
+        return {"markets": [schemas.market_json(config) for config in configs]}
+
+    @app.get("/v1/orderbook", response_model=None, responses=_ok(schemas.Book), tags=["public"])
+    async def orderbook(
+        market: MarketQuery = DEFAULT_MARKET.market_id,
+        depth: Annotated[int, Query(ge=1, le=DEPTH_MAX)] = 10,
+    ) -> dict[str, object]:
+        """Aggregated price levels, best first (as `tachyon dex orderbook --format json`)."""
+        config = await node.market(market)
+        levels = await node.running().read(lambda host: host.book(depth, MarketId(market)))
+        return schemas.book_json(config, levels)
+
+    @app.get("/v1/trades", response_model=None, responses=_ok(schemas.Trades), tags=["public"])
+    async def trades(
+        market: MarketQuery = DEFAULT_MARKET.market_id,
+        limit: Annotated[int, Query(ge=1, le=TRADES_LIMIT_MAX)] = 20,
+    ) -> dict[str, object]:
+        """Recent trades, newest first (as `tachyon dex trades --format json`)."""
+        config = await node.market(market)
+        recent = await node.running().read(lambda host: host.recent_trades(limit, MarketId(market)))
+        return {"market": market, "trades": [schemas.trade_json(config, t) for t in recent]}
+
+
+def _command_routes(app: FastAPI, node: _Node) -> None:
+    @app.post(
+        "/v1/commands",
+        response_model=None,
+        responses=_ok(schemas.PlacementShape | schemas.Balances),
+        tags=["signed"],
+    )
+    async def submit_command(request: schemas.SignedCommandRequest) -> dict[str, object]:
+        """Submit a wallet's signed account command; answered once it is durable.
+
+        Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
+        withdraw the balance of the token they moved (as `dex deposit --format json`)."""
+        command, signed = admit_command(
+            decode_base64(request.body, "body"),
+            decode_base64(request.signature, "signature"),
+            now_ns=node.clock(),
+            window_ms=node.recv_window_ms,
+            profile=node.profile,
+        )
+        sequencer = node.running()
+        match command:
+            case PlaceLimit() | PlaceMarket():
+                config = await node.market(command.market)
+                return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
+            case CancelOrder():
+                owned = await sequencer.read(_open_order(command.order_id))
+                if owned is None:  # no market to answer with: refused as the exchange would
+                    raise OrderNotFound(f"order {command.order_id!r} is not open")
+                config = await node.market(owned.market)
+                return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
+            case Deposit() | Withdraw():
+                meta = await node.token(command.token)
+                record = await sequencer.submit(signed)
+                assert isinstance(record, BalanceRecord), record
+                return {
+                    "address": command.account,
+                    "balances": [schemas.balance_json(meta, record)],
+                }
+
+
+def _placement(outcome: object) -> Placement:
+    assert isinstance(outcome, Placement), outcome
+    return outcome
+
+
+def _open_order(order_id: int) -> Callable[[EmbeddedExchange], OwnedOrder | None]:
+    return lambda host: host.refresh().service.get_order(OrderId(order_id))
+
+
+AddressHeader = Annotated[str | None, Header(alias="X-Tachyon-Address")]
+TimestampHeader = Annotated[str | None, Header(alias="X-Tachyon-Timestamp")]
+SignatureHeader = Annotated[str | None, Header(alias="X-Tachyon-Signature")]
+
+
+def _account_routes(app: FastAPI, node: _Node) -> None:
+    def account_of(
+        request: Request, address: str | None, timestamp: str | None, signature: str | None
+    ) -> AccountId:
+        return authenticate_read(
+            address,
+            timestamp,
+            signature,
+            method=request.method,
+            path=request.url.path,
+            now_ns=node.clock(),
+            window_ms=node.recv_window_ms,
+        )
+
+    @app.get(
+        "/v1/account/balances",
+        response_model=None,
+        responses=_ok(schemas.Balances),
+        tags=["signed"],
+    )
+    async def balances(
+        request: Request,
+        address: AddressHeader = None,
+        timestamp: TimestampHeader = None,
+        signature: SignatureHeader = None,
+    ) -> dict[str, object]:
+        """The signing account's balance of every token (as `dex balance --format json`)."""
+        account = account_of(request, address, timestamp, signature)
+        metas, held = await node.running().read(lambda host: _balances(host, account))
+        rows = [
+            schemas.balance_json(meta, held.get(meta.symbol, BalanceRecord()))
+            for meta in sorted(metas, key=lambda meta: meta.symbol)
+        ]
+        return {"address": account, "balances": rows}
+
+    @app.get(
+        "/v1/account/orders",
+        response_model=None,
+        responses=_ok(schemas.OpenOrders),
+        tags=["signed"],
+    )
+    async def orders(
+        request: Request,
+        address: AddressHeader = None,
+        timestamp: TimestampHeader = None,
+        signature: SignatureHeader = None,
+    ) -> dict[str, object]:
+        """The signing account's open orders, oldest first (as `dex orders --format json`)."""
+        account = account_of(request, address, timestamp, signature)
+        configs, owned = await node.running().read(lambda host: _orders(host, account))
+        return {"orders": [schemas.order_json(configs[each.market], each) for each in owned]}
+
+
+def _balances(
+    host: EmbeddedExchange, account: AccountId
+) -> tuple[list[TokenMeta], dict[TokenId, BalanceRecord]]:
+    service = host.refresh().service
+    return service.tokens(), service.balances(account)
+
+
+def _orders(
+    host: EmbeddedExchange, account: AccountId
+) -> tuple[dict[str, MarketConfig], list[OwnedOrder]]:
+    service = host.refresh().service
+    return {config.market_id: config for config in service.markets()}, service.open_orders(account)

@@ -1,0 +1,112 @@
+"""The gateway's checks on a signed request, before anything reaches the sequencer.
+
+A command arrives as its canonical bytes and a signature: it must decode to an account command
+for an address, its nonce (the wallet's clock in ns) must lie within the receive window of the
+server's clock, and the production profile takes no deposits. The exchange then verifies the
+signature and that the nonce is above the account's last (a replay is `stale_nonce`).
+A signed read proves the key of the address it reads: an Ed25519 signature over
+`READ_SIGNING_DOMAIN + f"{METHOD} {path}\\n{timestamp_ns}"`, its timestamp within the window.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from tachyon.dex.ids import AccountId
+from tachyon.errors import BadSignature, InvalidInput, Unauthorized
+from tachyon.exchange.auth import SIGNATURE_LENGTH, is_address
+from tachyon.exchange.commands import AccountCommand, Deposit, SignedCommand, decode_command
+from tachyon.node.errors import DepositsDisabled, OutsideReceiveWindow
+
+Clock = Callable[[], int]
+"""Nanoseconds since the epoch."""
+
+READ_SIGNING_DOMAIN: Final = b"tachyon/read/v1\n"
+"""Prefixed to what a read signature covers, so it never passes for a command's."""
+TIMESTAMP_DIGITS_MAX: Final = 20
+PROFILES: Final = ("dev", "prod")
+
+
+def decode_base64(text: str, name: str) -> bytes:
+    """Standard base64 with padding; InvalidInput naming the field otherwise."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise InvalidInput(f"{name} is not base64: {exc}") from exc
+
+
+def check_window(ts_ns: int, now_ns: int, window_ms: int, what: str) -> None:
+    """OutsideReceiveWindow unless `ts_ns` is within `window_ms` of the server's `now_ns`."""
+    skew_ns = abs(ts_ns - now_ns)
+    if skew_ns > window_ms * 1_000_000:
+        skew_ms = skew_ns // 1_000_000
+        raise OutsideReceiveWindow(
+            f"{what} {ts_ns} is {skew_ms} ms from the server's clock {now_ns};"
+            f" the receive window is {window_ms} ms"
+        )
+
+
+def admit_command(
+    body: bytes, signature: bytes, *, now_ns: int, window_ms: int, profile: str
+) -> tuple[AccountCommand, SignedCommand]:
+    """The account command inside a signed request and the envelope to submit, if the gateway
+    lets it through (the ladder below, in precedence order)."""
+    assert profile in PROFILES, profile
+    command = decode_command(body)
+    if not isinstance(command, AccountCommand):
+        raise InvalidInput(f"only account commands are accepted, not {type(command).__name__}")
+    if not is_address(command.account):
+        raise InvalidInput(f"the command's account must be an address, not {command.account!r}")
+    if len(signature) != SIGNATURE_LENGTH:
+        raise BadSignature(f"a signature is {SIGNATURE_LENGTH} bytes, not {len(signature)}")
+    check_window(command.nonce, now_ns, window_ms, "the command's nonce")
+    if profile == "prod" and isinstance(command, Deposit):
+        raise DepositsDisabled("deposits are disabled in the prod profile")
+    return command, SignedCommand(body, signature)
+
+
+def read_message(method: str, path: str, timestamp: str) -> bytes:
+    """What a signed read's signature covers."""
+    return READ_SIGNING_DOMAIN + f"{method} {path}\n{timestamp}".encode()
+
+
+def sign_read(private_key: Ed25519PrivateKey, method: str, path: str, timestamp_ns: int) -> str:
+    """The base64 signature headers of a read (for clients and tests)."""
+    signature = private_key.sign(read_message(method, path, str(timestamp_ns)))
+    return base64.b64encode(signature).decode()
+
+
+def authenticate_read(
+    address: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    *,
+    method: str,
+    path: str,
+    now_ns: int,
+    window_ms: int,
+) -> AccountId:
+    """The account a signed read proves the key of."""
+    if address is None or timestamp is None or signature is None:
+        raise Unauthorized(
+            "a signed read needs X-Tachyon-Address, X-Tachyon-Timestamp and X-Tachyon-Signature"
+        )
+    if not is_address(address):
+        raise InvalidInput(f"X-Tachyon-Address must be 64 lowercase hex digits, not {address!r}")
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > TIMESTAMP_DIGITS_MAX:
+        raise InvalidInput(f"X-Tachyon-Timestamp must be nanoseconds, not {timestamp!r}")
+    raw = decode_base64(signature, "X-Tachyon-Signature")
+    check_window(int(timestamp), now_ns, window_ms, "the request's timestamp")
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(address)).verify(
+            raw, read_message(method, path, timestamp)
+        )
+    except (InvalidSignature, ValueError) as exc:
+        raise BadSignature(f"the signature is not {address}'s over {method} {path}") from exc
+    return AccountId(address)

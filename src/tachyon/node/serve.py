@@ -1,0 +1,60 @@
+"""Run the node: the application of `tachyon.node.app` on uvicorn, until SIGTERM or SIGINT.
+
+On either signal uvicorn stops accepting connections and lets in-flight requests finish; the
+application's shutdown then drains the sequencer and snapshots the exchange; the process exits
+0. `tachyon node serve` (the CLI) calls `serve`.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+import uvicorn
+
+from tachyon.errors import StorageError
+from tachyon.node.app import RECV_WINDOW_MS_DEFAULT, create_app
+
+HOST_DEFAULT: Final = "127.0.0.1"
+PORT_DEFAULT: Final = 8700
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+def serve(
+    data_dir: Path,
+    *,
+    host: str = HOST_DEFAULT,
+    port: int = PORT_DEFAULT,
+    profile: str = "dev",
+    recv_window_ms: int = RECV_WINDOW_MS_DEFAULT,
+    log_level: str = "info",
+) -> None:
+    """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
+    return normally). If the exchange cannot be opened, uvicorn logs why and exits the process
+    with status 3 (its STARTUP_FAILURE). Call it from the main thread."""
+    app = create_app(data_dir, profile=profile, recv_window_ms=recv_window_ms)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",  # a failure to open the exchange stops the server at once
+        access_log=False,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    previous = {signum: signal.signal(signum, _absorb) for signum in _STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not server.started:  # uvicorn has logged why (a data directory that cannot be opened)
+        raise StorageError(f"the node did not start on {host}:{port} over {data_dir}")
+
+
+def _absorb(_signum: int, _frame: FrameType | None) -> None:
+    """uvicorn raises the signal that stopped it again once its graceful shutdown is done; the
+    node has drained and snapshotted by then, so the process exits 0 instead of dying by it."""
