@@ -1,18 +1,22 @@
 """`tachyon dex ...`: the seed's trading commands for one wallet on its exchange.
 
 Reading commands need no password (and ignore one); acting commands unlock the wallet, sign a
-command for its account and wait until the exchange has made it durable. Amounts, prices and
+command for its account and wait until the exchange has made it durable. With `--node URL` (or
+a wallet created with `--node`) every command talks to that node instead of an embedded
+exchange and prints the same output; `balance` and `orders` then sign their read with the
+wallet's key, so they ask for its password as acting commands do. Amounts, prices and
 quantities are decimal strings in token units, converted exactly with the token's decimals.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import click
 
@@ -20,10 +24,13 @@ from tachyon.cli import options, render
 from tachyon.cli.reading import Reader, market_config, open_reader
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.console import Group
 
     from tachyon.dex.model import MarketConfig
     from tachyon.exchange.service import Placement
+    from tachyon.ledger.ledger import TokenMeta
+    from tachyon.node.client import NodeClient
     from tachyon.storage.host import EmbeddedExchange
     from tachyon.wallet.keystore import KeyFile
     from tachyon.wallet.wallet import Wallet
@@ -51,14 +58,24 @@ def dex() -> None:
 @dex.command()
 @options.db_path_option
 @options.password_option
+@options.non_interactive_option
+@options.node_option
 @options.format_override
 @click.pass_context
 def balance(
-    ctx: click.Context, db_path: str, password: str | None, output_format: str | None
+    ctx: click.Context,
+    db_path: str,
+    password: str | None,
+    non_interactive: bool,
+    node: str | None,
+    output_format: str | None,
 ) -> None:
-    """The wallet's balances of every token: available and locked (no password needed)."""
+    """The wallet's balances of every token: available and locked.
+
+    No password on an embedded exchange; over a node the read is signed with the wallet's key,
+    so the password is asked for (or taken from --password / $TACHYON_PASSWORD)."""
     key_file = _key_file(db_path)
-    with _reader(_exchange_dir(key_file)) as reader:
+    with _account_reader(ctx, key_file, node, password, non_interactive) as reader:
         rows = reader.balances(key_file.address)
     result: dict[str, object] = {
         "address": key_file.address,
@@ -77,14 +94,23 @@ def balance(
 @dex.command()
 @options.db_path_option
 @options.password_option
+@options.non_interactive_option
+@options.node_option
 @options.format_override
 @click.pass_context
 def orders(
-    ctx: click.Context, db_path: str, password: str | None, output_format: str | None
+    ctx: click.Context,
+    db_path: str,
+    password: str | None,
+    non_interactive: bool,
+    node: str | None,
+    output_format: str | None,
 ) -> None:
-    """The wallet's open orders in every market, oldest first."""
+    """The wallet's open orders in every market, oldest first.
+
+    Over a node the read is signed with the wallet's key: the password is asked for."""
     key_file = _key_file(db_path)
-    with _reader(_exchange_dir(key_file)) as reader:
+    with _account_reader(ctx, key_file, node, password, non_interactive) as reader:
         configs: dict[str, MarketConfig] = {config.market_id: config for config in reader.markets()}
         rows = [
             render.order_json(configs[row.market], row)
@@ -99,6 +125,7 @@ def orders(
 @market_option
 @click.option("--depth", type=click.IntRange(1, DEPTH_MAX), default=10, show_default=True)
 @options.password_option
+@options.node_option
 @options.format_override
 @click.pass_context
 def orderbook(
@@ -108,10 +135,11 @@ def orderbook(
     market: str,
     depth: int,
     password: str | None,
+    node: str | None,
     output_format: str | None,
 ) -> None:
     """Aggregated price levels of a market, best first."""
-    with _reader(_read_dir(db_path, data_dir)) as reader:
+    with _public_reader(ctx, node, db_path, data_dir)() as reader:
         config = market_config(reader, market)
         book = render.book_json(config, reader.book(market, depth))
     _emit(ctx, output_format, book, lambda: _tables().book_table(book, config.base, config.quote))
@@ -123,6 +151,7 @@ def orderbook(
 @market_option
 @click.option("--limit", type=click.IntRange(1, TRADES_LIMIT_MAX), default=20, show_default=True)
 @options.password_option
+@options.node_option
 @options.format_override
 @click.pass_context
 def trades(
@@ -132,10 +161,11 @@ def trades(
     market: str,
     limit: int,
     password: str | None,
+    node: str | None,
     output_format: str | None,
 ) -> None:
     """A market's recent trades, newest first."""
-    with _reader(_read_dir(db_path, data_dir)) as reader:
+    with _public_reader(ctx, node, db_path, data_dir)() as reader:
         config = market_config(reader, market)
         rows = [render.trade_json(config, trade) for trade in reader.trades(market, limit)]
     result: dict[str, object] = {"market": config.market_id, "trades": rows}
@@ -146,6 +176,7 @@ def trades(
 @optional_db_path
 @options.data_dir_option
 @options.password_option
+@options.node_option
 @options.format_override
 @click.pass_context
 def markets(
@@ -153,10 +184,11 @@ def markets(
     db_path: str | None,
     data_dir: str | None,
     password: str | None,
+    node: str | None,
     output_format: str | None,
 ) -> None:
     """Every market with its tokens, decimals, tick, lot, minimum size and fees."""
-    with _reader(_read_dir(db_path, data_dir)) as reader:
+    with _public_reader(ctx, node, db_path, data_dir)() as reader:
         rows = [render.market_json(config) for config in reader.markets()]
     _emit(ctx, output_format, {"markets": rows}, lambda: _tables().records_table(rows, "market"))
 
@@ -174,6 +206,7 @@ def markets(
     help="Stop after this many redraws [default: until Ctrl-C].",
 )
 @options.password_option
+@options.node_option
 @options.format_override
 @click.pass_context
 def watch(
@@ -185,10 +218,13 @@ def watch(
     interval_ms: int,
     iterations: int | None,
     password: str | None,
+    node: str | None,
     output_format: str | None,
 ) -> None:
-    """Redraw the book and recent trades every interval until Ctrl-C (JSON: one line each)."""
-    directory = _read_dir(db_path, data_dir)
+    """Redraw the book and recent trades every interval until Ctrl-C (JSON: one line each).
+
+    Over a node it polls the node's book and trades each interval."""
+    open_frame_reader = _public_reader(ctx, node, db_path, data_dir)
     as_json = options.output_format(ctx, output_format) == "json"
 
     def frame() -> tuple[dict[str, object], Group]:
@@ -196,7 +232,7 @@ def watch(
 
         from tachyon.cli import tables  # noqa: PLC0415
 
-        with _reader(directory) as reader:
+        with open_frame_reader() as reader:
             config = market_config(reader, market)
             book = render.book_json(config, reader.book(market, depth))
             recent = [render.trade_json(config, trade) for trade in reader.trades(market, depth)]
@@ -250,6 +286,7 @@ def acting(function: Callable[..., None]) -> Callable[..., None]:
             options.db_path_option,
             options.password_option,
             options.non_interactive_option,
+            options.node_option,
             options.format_override,
             click.pass_context,
         )
@@ -289,10 +326,10 @@ def deposit(ctx: click.Context, token: str, amount: str, **common: str | bool | 
 @acting
 def withdraw(ctx: click.Context, token: str, amount: str, **common: str | bool | None) -> None:
     """Take tokens out of the wallet's available balance."""
-    with _acting(ctx, common) as (wallet, host):
-        minor = _token_amount(host, token, amount)
+    with _acting(ctx, common) as (wallet, venue):
+        minor = _token_amount(venue, token, amount)
         record = wallet.withdraw(token, minor)  # type: ignore[arg-type]
-        _emit_balance(ctx, common, wallet, host, token, record.available, record.locked)
+        _emit_balance(ctx, common, wallet, venue, token, record.available, record.locked)
 
 
 SIDES: Final = click.Choice(["bid", "ask"])
@@ -332,8 +369,8 @@ def place_limit(
     from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
     from tachyon.errors import FillOrKillUnfillable, PostOnlyWouldTake  # noqa: PLC0415
 
-    with _acting(ctx, common) as (wallet, host):
-        config = host.refresh().service.get_market(market)  # type: ignore[arg-type]
+    with _acting(ctx, common) as (wallet, venue):
+        config = venue.market(market)
         try:
             placement = wallet.place_limit(
                 config.market_id,
@@ -382,8 +419,8 @@ def place_market(
         raise click.UsageError("give exactly one of --qty and --max-quote")
     if max_quote is not None and side != "bid":
         raise click.UsageError("--max-quote is for bids: an ask sells a --qty of base")
-    with _acting(ctx, common) as (wallet, host):
-        config = host.refresh().service.get_market(market)  # type: ignore[arg-type]
+    with _acting(ctx, common) as (wallet, venue):
+        config = venue.market(market)
         placement = wallet.place_market(
             config.market_id,
             Side(side),
@@ -401,12 +438,11 @@ def place_market(
 @acting
 def cancel(ctx: click.Context, order_id: int, **common: str | bool | None) -> None:
     """Cancel one of the wallet's open orders and release what it holds."""
-    with _acting(ctx, common) as (wallet, host):
-        owned = host.refresh().service.get_order(order_id)  # type: ignore[arg-type]
+    with _acting(ctx, common) as (wallet, venue):
+        market = venue.order_market(order_id)
         placement = wallet.cancel(order_id)  # type: ignore[arg-type]
-        assert owned is not None  # the cancel succeeded, so the order was open
-        config = host.refresh().service.get_market(owned.market)
-        _emit_placement(ctx, common, config, placement)
+        assert market is not None  # the cancel succeeded, so the order was open
+        _emit_placement(ctx, common, venue.market(market), placement)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -429,15 +465,80 @@ def _exchange_dir(key_file: KeyFile) -> Path:
     if kind != "embedded" or "data_dir" not in key_file.exchange:
         raise click.ClickException(
             f"the wallet at {key_file.path.parent} trades on {key_file.exchange}, which this"
-            " tachyon cannot reach (it knows the embedded exchange)"
+            " tachyon cannot reach (it knows the embedded exchange and nodes)"
         )
     return Path(key_file.exchange["data_dir"])
 
 
-def _read_dir(db_path: str | None, data_dir: str | None) -> Path:
-    if db_path is not None:
-        return _exchange_dir(_key_file(db_path))
-    return options.user_path(data_dir) if data_dir else options.default_data_dir()
+def _node_of(ctx: click.Context, override: str | None, key_file: KeyFile | None) -> str | None:
+    """The node to talk to: --node after the command, else before the group, else the one
+    the wallet was created on; None for the embedded exchange."""
+    chosen = options.node_url(ctx, override)
+    if chosen is not None:
+        return chosen
+    if key_file is not None and key_file.exchange.get("kind") == "node":
+        url = key_file.exchange.get("url")
+        if not url:
+            raise click.ClickException(f"the wallet at {key_file.path.parent} names no node URL")
+        return url
+    return None
+
+
+def _client(url: str, key: Ed25519PrivateKey | None = None) -> NodeClient:
+    from tachyon.node.client import NodeClient  # noqa: PLC0415 (httpx only over a node)
+
+    return NodeClient(url, key=key)
+
+
+def _public_reader(
+    ctx: click.Context, node: str | None, db_path: str | None, data_dir: str | None
+) -> Callable[[], contextlib.AbstractContextManager[Reader]]:
+    """How to open a reader of public market data: on the chosen node, or on the embedded
+    exchange in the wallet's or the given data directory."""
+    key_file = _key_file(db_path) if db_path is not None else None
+    url = _node_of(ctx, node, key_file)
+    if url is not None:
+        if data_dir is not None:
+            raise click.UsageError("give --node or --data-dir, not both")
+        return lambda: _node_reader(url, None)
+    if key_file is not None:
+        directory = _exchange_dir(key_file)
+    else:
+        directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
+    return lambda: _reader(directory)
+
+
+@contextmanager
+def _node_reader(url: str, key: Ed25519PrivateKey | None) -> Iterator[Reader]:
+    from tachyon.cli.reading import NodeReader  # noqa: PLC0415
+
+    reader = NodeReader(_client(url), key)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@contextmanager
+def _account_reader(
+    ctx: click.Context,
+    key_file: KeyFile,
+    node: str | None,
+    password: str | None,
+    non_interactive: bool,
+) -> Iterator[Reader]:
+    """A reader of the wallet's own account: embedded (no key), or over a node with the
+    wallet's key unlocked to sign the read."""
+    url = _node_of(ctx, node, key_file)
+    if url is None:
+        with _reader(_exchange_dir(key_file)) as reader:
+            yield reader
+        return
+    secret = options.password(
+        ctx, password, non_interactive, prompt=f"Password for {key_file.path.parent}"
+    )
+    with _node_reader(url, key_file.unlock(secret)) as reader:
+        yield reader
 
 
 @contextmanager
@@ -453,12 +554,54 @@ def _reader(directory: Path) -> Iterator[Reader]:
         reader.close()
 
 
+class _Venue(Protocol):
+    """What an acting command asks of the exchange besides the wallet's commands."""
+
+    def tokens(self) -> list[TokenMeta]: ...
+    def market(self, market: str) -> MarketConfig: ...
+    def order_market(self, order_id: int) -> str | None: ...
+
+
+class _EmbeddedVenue:
+    def __init__(self, host: EmbeddedExchange) -> None:
+        self.host = host
+
+    def tokens(self) -> list[TokenMeta]:
+        return self.host.tokens()
+
+    def market(self, market: str) -> MarketConfig:
+        return self.host.refresh().service.get_market(market)  # type: ignore[arg-type]
+
+    def order_market(self, order_id: int) -> str | None:
+        owned = self.host.refresh().service.get_order(order_id)  # type: ignore[arg-type]
+        return None if owned is None else owned.market
+
+
+class _NodeVenue:
+    def __init__(self, client: NodeClient, key: Ed25519PrivateKey) -> None:
+        self.client = client
+        self.key = key
+
+    def tokens(self) -> list[TokenMeta]:
+        return self.client.tokens()
+
+    def market(self, market: str) -> MarketConfig:
+        return self.client.market(market)
+
+    def order_market(self, order_id: int) -> str | None:
+        """The market of one of the wallet's open orders (another's is refused by the node
+        when it is cancelled, as the embedded exchange refuses it)."""
+        for owned in self.client.account_orders(self.key):
+            if owned.order.order_id == order_id:
+                return owned.market
+        return None
+
+
 @contextmanager
 def _acting(
     ctx: click.Context, common: dict[str, str | bool | None]
-) -> Iterator[tuple[Wallet, EmbeddedExchange]]:
-    """The wallet unlocked, on its exchange opened for writing."""
-    from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415
+) -> Iterator[tuple[Wallet, _Venue]]:
+    """The wallet unlocked, on its exchange opened for writing or on its node."""
     from tachyon.wallet.wallet import Wallet  # noqa: PLC0415
 
     db_path = common["db_path"]
@@ -472,27 +615,37 @@ def _acting(
         prompt=f"Password for {key_file.path.parent}",
     )
     key = key_file.unlock(secret)  # before anything is opened: a wrong password changes nothing
+    node = common.get("node")
+    url = _node_of(ctx, node if isinstance(node, str) else None, key_file)
+    if url is not None:
+        with _client(url, key) as client:
+            wallet = Wallet(key_file, client)
+            wallet.use_key(key)
+            yield wallet, _NodeVenue(client, key)
+        return
+    from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415
+
     with EmbeddedExchange.open(_exchange_dir(key_file)) as host:
         wallet = Wallet(key_file, host)
         wallet.use_key(key)
-        yield wallet, host
+        yield wallet, _EmbeddedVenue(host)
 
 
 def _deposit(
     ctx: click.Context, token: str, amount: str, common: dict[str, str | bool | None]
 ) -> None:
     options.refuse_in_prod("the deposit command")
-    with _acting(ctx, common) as (wallet, host):
-        minor = _token_amount(host, token, amount)
+    with _acting(ctx, common) as (wallet, venue):
+        minor = _token_amount(venue, token, amount)
         record = wallet.deposit(token, minor)  # type: ignore[arg-type]
-        _emit_balance(ctx, common, wallet, host, token, record.available, record.locked)
+        _emit_balance(ctx, common, wallet, venue, token, record.available, record.locked)
 
 
-def _token_amount(host: EmbeddedExchange, token: str, amount: str) -> int:
+def _token_amount(venue: _Venue, token: str, amount: str) -> int:
     from tachyon.dex.units import to_minor  # noqa: PLC0415
     from tachyon.errors import TokenNotFound  # noqa: PLC0415
 
-    tokens = {meta.symbol: meta for meta in host.tokens()}
+    tokens = {meta.symbol: meta for meta in venue.tokens()}
     meta = tokens.get(token)  # type: ignore[call-overload]
     if meta is None:
         known = ", ".join(sorted(tokens)) or "none"
@@ -504,14 +657,14 @@ def _emit_balance(
     ctx: click.Context,
     common: dict[str, str | bool | None],
     wallet: Wallet,
-    host: EmbeddedExchange,
+    venue: _Venue,
     token: str,
     available: int,
     locked: int,
 ) -> None:
     from tachyon.cli.reading import TokenBalance  # noqa: PLC0415
 
-    decimals = {meta.symbol: meta.decimals for meta in host.tokens()}[token]  # type: ignore[index]
+    decimals = {meta.symbol: meta.decimals for meta in venue.tokens()}[token]  # type: ignore[index]
     rows = [TokenBalance(token, decimals, available, locked)]
     result: dict[str, object] = {
         "address": wallet.address,

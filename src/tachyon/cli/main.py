@@ -53,10 +53,24 @@ class TachyonGroup(click.Group):
     default=False,
     help="Never prompt for a password (fail instead when none is given).",
 )
+@click.option(
+    "--node",
+    default=None,
+    metavar="URL",
+    help="Talk to the tachyon node at URL (e.g. http://127.0.0.1:8700) instead of an embedded"
+    " exchange, for every command that trades or reads one.",
+)
 @click.pass_context
-def cli(ctx: click.Context, output_format: str, engine: str, non_interactive: bool) -> None:
-    """tachyon: a wallet with an embedded order-book exchange."""
-    ctx.obj = {"format": output_format, "engine": engine, "non_interactive": non_interactive}
+def cli(
+    ctx: click.Context, output_format: str, engine: str, non_interactive: bool, node: str | None
+) -> None:
+    """tachyon: a wallet with an embedded order-book exchange, or a node's over the network."""
+    ctx.obj = {
+        "format": output_format,
+        "engine": engine,
+        "non_interactive": non_interactive,
+        "node": node,
+    }
 
 
 cli.add_command(dex)

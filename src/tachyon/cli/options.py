@@ -57,8 +57,25 @@ data_dir_option = click.option(
 )
 
 
+node_option = click.option(
+    "--node",
+    "node",
+    default=None,
+    metavar="URL",
+    help="Talk to the tachyon node at URL (e.g. http://127.0.0.1:8700) instead of an embedded"
+    " exchange (overrides the --node given before the command and the wallet's own).",
+)
+"""`--node` after a command too (later wins, like `--format`); one definition."""
+
+
 def output_format(ctx: click.Context, override: str | None) -> str:
     return override or str(ctx.obj["format"])
+
+
+def node_url(ctx: click.Context, override: str | None) -> str | None:
+    """The node the user named: after the command, else before the group, else none."""
+    chosen = override or ctx.obj.get("node")
+    return str(chosen) if chosen else None
 
 
 def home() -> Path:

@@ -1,8 +1,9 @@
-"""How the CLI reads an embedded exchange: one small interface, two ways to answer it.
+"""How the CLI reads an exchange: one small interface, three ways to answer it.
 
 `HostReader` recovers the whole exchange (snapshot + journal) and asks it; `ViewReader` (when
 the storage's read model is current) answers from query tables without rebuilding anything,
-which is what keeps a new process's `dex orderbook` or `dex balance` fast.
+which is what keeps a new process's `dex orderbook` or `dex balance` fast. `NodeReader` asks a
+node over HTTP; an account's balances and orders are signed reads there, so it needs the key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from tachyon.dex.model import MarketConfig, Side, Trade
 from tachyon.errors import MarketNotFound
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tachyon.node.client import NodeClient
     from tachyon.storage.view import BalanceRow, ReadView
 
 
@@ -180,6 +184,59 @@ class ViewReader:
 
     def close(self) -> None:
         self.view.close()
+
+
+class NodeReader:
+    """Reads a node's API; `key` (the wallet's, unlocked) signs the account reads."""
+
+    def __init__(self, client: NodeClient, key: Ed25519PrivateKey | None = None) -> None:
+        self.client = client
+        self.key = key
+
+    def markets(self) -> list[MarketConfig]:
+        return self.client.markets()
+
+    def balances(self, account: str) -> list[TokenBalance]:
+        held = self.client.account_balances(self._key_of(account))
+        decimals = {meta.symbol: meta.decimals for meta in self.client.tokens()}
+        return [
+            TokenBalance(token, decimals.get(token, 0), record.available, record.locked)
+            for token, record in held.items()
+        ]
+
+    def book(self, market: str, depth: int) -> tuple[Levels, Levels]:
+        from tachyon.dex.ids import MarketId  # noqa: PLC0415
+
+        levels = self.client.book(depth, MarketId(market))
+        return list(levels.bids), list(levels.asks)
+
+    def trades(self, market: str, limit: int) -> list[Trade]:
+        from tachyon.dex.ids import MarketId  # noqa: PLC0415
+
+        return self.client.recent_trades(limit, MarketId(market))
+
+    def open_orders(self, account: str) -> list[OrderRow]:
+        return [
+            OrderRow(
+                owned.order.order_id,
+                owned.market,
+                owned.order.side,
+                owned.order.price,
+                owned.order.qty,
+                owned.order.remaining_qty,
+                owned.order.filled_qty,
+            )
+            for owned in self.client.account_orders(self._key_of(account))
+        ]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _key_of(self, account: str) -> Ed25519PrivateKey:
+        from tachyon.exchange.auth import address_of  # noqa: PLC0415
+
+        assert self.key is not None and address_of(self.key) == account, account
+        return self.key
 
 
 def _amounts(row: BalanceRow | None) -> tuple[int, int]:

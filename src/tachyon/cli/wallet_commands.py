@@ -19,6 +19,7 @@ def wallet() -> None:
 @options.data_dir_option
 @options.password_option
 @options.non_interactive_option
+@options.node_option
 @options.format_override
 @click.pass_context
 def create(
@@ -27,12 +28,29 @@ def create(
     data_dir: str | None,
     password: str | None,
     non_interactive: bool,
+    node: str | None,
     output_format: str | None,
 ) -> None:
-    """Create a wallet at --db-path trading on the embedded exchange in --data-dir."""
+    """Create a wallet at --db-path trading on the embedded exchange in --data-dir, or on the
+    node at --node URL (checked to answer first); its `dex` commands then go there."""
     from tachyon.wallet.keystore import create as create_key_file  # noqa: PLC0415
 
     directory = options.user_path(db_path)
+    url = options.node_url(ctx, node)
+    if url is not None:
+        if data_dir is not None:
+            raise click.UsageError("give --node or --data-dir, not both")
+        from tachyon.node.client import NodeClient  # noqa: PLC0415
+
+        with NodeClient(url) as client:
+            client.server_time_ns()  # a node answers there: a typo fails before a key is made
+        secret = options.password(
+            ctx, password, non_interactive, prompt=f"New password for {directory}", confirm=True
+        )
+        bound = {"kind": "node", "url": client.url}
+        key_file = create_key_file(directory, secret, bound)
+        _show(ctx, directory, key_file.address, bound, output_format, "wallet created")
+        return
     exchange_dir = options.user_path(data_dir) if data_dir else options.default_data_dir()
     secret = options.password(
         ctx, password, non_interactive, prompt=f"New password for {directory}", confirm=True

@@ -4,7 +4,9 @@
 closes the host (with a snapshot) when it stops. Every read and write goes through the
 sequencer's worker thread, which alone touches the host. Public reads need nothing; commands
 arrive signed by the wallet's key (`POST /v1/commands`); an account's own data is read with a
-signed request (`X-Tachyon-*` headers). The OpenAPI description is at `/openapi.json`.
+signed request (`X-Tachyon-*` headers). The OpenAPI description is at `/openapi.json`;
+Prometheus metrics are at `/metrics` (see `tachyon.node.metrics`). Each signed request spends
+a token of its account's rate limit (see `tachyon.node.ratelimit`): 429 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -17,17 +19,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Query, Request, Response
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
-from tachyon.errors import OrderNotFound, StorageError, TokenNotFound
-from tachyon.exchange.commands import CancelOrder, Deposit, PlaceLimit, PlaceMarket, Withdraw
+from tachyon.errors import OrderNotFound, StorageError, TachyonError, TokenNotFound
+from tachyon.exchange.commands import (
+    AccountCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    PlaceMarket,
+    SignedCommand,
+    Withdraw,
+)
 from tachyon.exchange.service import OwnedOrder, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.errors import BodyLimit, install_error_handlers
 from tachyon.node.gateway import PROFILES, Clock, admit_command, authenticate_read, decode_base64
+from tachyon.node.metrics import (
+    CONTENT_TYPE,
+    NodeMetrics,
+    RequestTimer,
+    book_levels,
+    order_type,
+    order_type_of_body,
+)
+from tachyon.node.ratelimit import RateLimit, RateLimiter
 from tachyon.node.sequencer import BATCH_WAIT_MS_DEFAULT, Sequencer
 from tachyon.storage.host import EmbeddedExchange
 
@@ -35,6 +54,7 @@ DEPTH_MAX: Final = 1_000
 TRADES_LIMIT_MAX: Final = 1_000
 MARKET_TEXT_MAX: Final = 64
 RECV_WINDOW_MS_DEFAULT: Final = 5_000
+RATE_LIMIT_DEFAULT: Final = RateLimit()
 
 
 _ERRORS: Final[dict[int | str, dict[str, object]]] = {
@@ -46,6 +66,7 @@ _ERRORS: Final[dict[int | str, dict[str, object]]] = {
         (404, "unknown market, token or order"),
         (409, "refused by the state: funds, stale nonce, order rejected"),
         (413, "request body too large"),
+        (429, "the account's rate limit: retry after the `Retry-After` header's seconds"),
     )
 }
 
@@ -74,11 +95,14 @@ def _without_422(app: FastAPI) -> None:
 
 @dataclass
 class _Node:
-    """What the routes share: the sequencer (while running) and the gateway's settings."""
+    """What the routes share: the sequencer (while running), the gateway's settings, the
+    metrics and the rate limiter."""
 
     profile: str
     recv_window_ms: int
     clock: Clock
+    metrics: NodeMetrics
+    limiter: RateLimiter | None
     sequencer: Sequencer | None = None
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
     tokens: dict[str, TokenMeta] = field(default_factory=dict)
@@ -87,6 +111,11 @@ class _Node:
         if self.sequencer is None:
             raise StorageError("the node is not running")
         return self.sequencer
+
+    def spend(self, account: str) -> None:
+        """Take a token of `account`'s rate limit, or raise `RateLimited`."""
+        if self.limiter is not None:
+            self.limiter.take(account, self.clock())
 
     async def market(self, market: str) -> MarketConfig:
         """The market's units (cached: a market's decimals are fixed once it exists)."""
@@ -117,17 +146,21 @@ def create_app(
     recv_window_ms: int = RECV_WINDOW_MS_DEFAULT,
     clock: Clock = time.time_ns,
     batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
+    rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
-    `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`)."""
+    `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
+    `rate_limit` bounds each account's signed requests by `clock` (None: no limit)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
-    node = _Node(profile, recv_window_ms, clock)
+    metrics = NodeMetrics()
+    limiter = None if rate_limit is None else RateLimiter(rate_limit)
+    node = _Node(profile, recv_window_ms, clock, metrics, limiter)
 
     @asynccontextmanager
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
         host = await asyncio.to_thread(EmbeddedExchange.open, data_dir, clock=clock)
-        sequencer = Sequencer(host, batch_wait_ms=batch_wait_ms)
+        sequencer = Sequencer(host, batch_wait_ms=batch_wait_ms, on_commit=metrics.on_commit)
         try:
             await sequencer.start()
             node.sequencer = sequencer
@@ -149,7 +182,10 @@ def create_app(
     )
     install_error_handlers(app)
     _without_422(app)
+    app.state.metrics = metrics  # for tests
+    app.state.limiter = limiter
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times refusals too
     _public_routes(app, node)
     _command_routes(app, node)
     _account_routes(app, node)
@@ -193,6 +229,12 @@ def _public_routes(app: FastAPI, node: _Node) -> None:
         recent = await node.running().read(lambda host: host.recent_trades(limit, MarketId(market)))
         return {"market": market, "trades": [schemas.trade_json(config, t) for t in recent]}
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics, text exposition format; book levels are counted now."""
+        node.metrics.set_book_levels(await node.running().read(book_levels))
+        return Response(node.metrics.expose(), media_type=CONTENT_TYPE)
+
 
 def _command_routes(app: FastAPI, node: _Node) -> None:
     @app.post(
@@ -206,32 +248,52 @@ def _command_routes(app: FastAPI, node: _Node) -> None:
 
         Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
         withdraw the balance of the token they moved (as `dex deposit --format json`)."""
-        command, signed = admit_command(
-            decode_base64(request.body, "body"),
-            decode_base64(request.signature, "signature"),
-            now_ns=node.clock(),
-            window_ms=node.recv_window_ms,
-            profile=node.profile,
-        )
-        sequencer = node.running()
-        match command:
-            case PlaceLimit() | PlaceMarket():
-                config = await node.market(command.market)
-                return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
-            case CancelOrder():
-                owned = await sequencer.read(_open_order(command.order_id))
-                if owned is None:  # no market to answer with: refused as the exchange would
-                    raise OrderNotFound(f"order {command.order_id!r} is not open")
-                config = await node.market(owned.market)
-                return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
-            case Deposit() | Withdraw():
-                meta = await node.token(command.token)
-                record = await sequencer.submit(signed)
-                assert isinstance(record, BalanceRecord), record
-                return {
-                    "address": command.account,
-                    "balances": [schemas.balance_json(meta, record)],
-                }
+        kind: str | None = None
+        body: bytes | None = None
+        try:
+            body = decode_base64(request.body, "body")
+            command, signed = admit_command(
+                body,
+                decode_base64(request.signature, "signature"),
+                now_ns=node.clock(),
+                window_ms=node.recv_window_ms,
+                profile=node.profile,
+            )
+            kind = order_type(command)
+            node.spend(command.account)
+            answer = await _execute(node, command, signed)
+        except TachyonError as exc:
+            if kind is None:  # refused before the gateway named it: read its type off the body
+                kind = "unknown" if body is None else order_type_of_body(body)
+            node.metrics.order(kind, exc.code)
+            raise
+        node.metrics.order(kind, "accepted")
+        return answer
+
+
+async def _execute(
+    node: _Node, command: AccountCommand, signed: SignedCommand
+) -> dict[str, object]:
+    """Submit an admitted command and shape its answer."""
+    sequencer = node.running()
+    match command:
+        case PlaceLimit() | PlaceMarket():
+            config = await node.market(command.market)
+            return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
+        case CancelOrder():
+            owned = await sequencer.read(_open_order(command.order_id))
+            if owned is None:  # no market to answer with: refused as the exchange would
+                raise OrderNotFound(
+                    f"order {command.order_id!r} is not open (unknown, filled or cancelled)"
+                )
+            config = await node.market(owned.market)
+            return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
+        case Deposit() | Withdraw():
+            meta = await node.token(command.token)
+            record = await sequencer.submit(signed)
+            assert isinstance(record, BalanceRecord), record
+            return {"address": command.account, "balances": [schemas.balance_json(meta, record)]}
+    raise AssertionError(f"unhandled command {type(command).__name__}")
 
 
 def _placement(outcome: object) -> Placement:
@@ -252,7 +314,7 @@ def _account_routes(app: FastAPI, node: _Node) -> None:
     def account_of(
         request: Request, address: str | None, timestamp: str | None, signature: str | None
     ) -> AccountId:
-        return authenticate_read(
+        account = authenticate_read(
             address,
             timestamp,
             signature,
@@ -261,6 +323,8 @@ def _account_routes(app: FastAPI, node: _Node) -> None:
             now_ns=node.clock(),
             window_ms=node.recv_window_ms,
         )
+        node.spend(account)
+        return account
 
     @app.get(
         "/v1/account/balances",

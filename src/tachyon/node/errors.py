@@ -40,6 +40,21 @@ class DepositsDisabled(errors.TachyonError):
     code = "deposits_disabled"
 
 
+class RateLimited(errors.TachyonError):
+    """An account over its request rate; `retry_after_s` (whole seconds, at least 1) is when
+    its next request is due, sent as the `Retry-After` header (1 when a client rebuilds the
+    error from its code and message alone)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        assert retry_after_s >= 1, retry_after_s
+        self.retry_after_s = retry_after_s
+
+
+RATE_LIMITED_STATUS: Final = 429
+
 STATUS_BY_CODE: Final[dict[str, int]] = {
     errors.InvalidInput.code: 400,  # and every subclass: amounts, ticks, lots, orders, window
     errors.NotFound.code: 404,  # market, token, order
@@ -63,7 +78,10 @@ _HTTP_CODES: Final = {
 
 
 def status_of(error: errors.TachyonError) -> int:
-    """The HTTP status of a refusal: its own code's, else its nearest ancestor's."""
+    """The HTTP status of a refusal: its own code's, else its nearest ancestor's; 429 for
+    `RateLimited` (a throttle, not a judgement of the request, so outside the table)."""
+    if isinstance(error, RateLimited):
+        return RATE_LIMITED_STATUS
     for cls in type(error).__mro__:
         code = getattr(cls, "code", None)
         if isinstance(code, str) and code in STATUS_BY_CODE:
@@ -84,7 +102,10 @@ async def _tachyon_error(_request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         _log.error("refused with %s: %s", exc.code, exc)
-    return error_response(status, exc.code, str(exc))
+    response = error_response(status, exc.code, str(exc))
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

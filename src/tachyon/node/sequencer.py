@@ -6,15 +6,18 @@ commands), submits them as one batch (one journal commit) and answers each reque
 that commit is durable. Reads run on the same thread, after the writes queued before them, so
 a request reads what it has written. Bounds: a batch holds at most `batch_max` commands and
 waits at most `batch_wait_ms` for company; the queue itself holds at most `queue_max` jobs.
+An optional `on_commit` observer (metrics) is told of each durable batch on the worker thread,
+after its requests are answered: the commands, their outcomes and the commit's seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, final
 
@@ -25,6 +28,11 @@ from tachyon.storage.host import EmbeddedExchange
 from tachyon.storage.journal import JOURNAL_BATCH_MAX
 
 T = TypeVar("T")
+
+CommitObserver = Callable[[Sequence[AnyCommand], Sequence[Outcome | TachyonError], float], None]
+"""Told (commands, outcomes, commit seconds) of each durable batch, on the worker thread."""
+
+_log: Final = logging.getLogger("tachyon.node")
 
 BATCH_WAIT_MS_DEFAULT: Final = 2.0
 QUEUE_MAX: Final = 100_000
@@ -49,12 +57,14 @@ class Sequencer:
         batch_max: int = JOURNAL_BATCH_MAX,
         batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
         queue_max: int = QUEUE_MAX,
+        on_commit: CommitObserver | None = None,
     ) -> None:
         assert 1 <= batch_max <= JOURNAL_BATCH_MAX
         assert batch_wait_ms >= 0
         self.host = host
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_ms / 1000
+        self.on_commit = on_commit
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
         self.batches = 0  # journal commits made, for metrics and tests
@@ -135,6 +145,7 @@ class Sequencer:
 
     def _commit(self, writes: list[_Job]) -> None:
         commands = [job.command for job in writes if job.command is not None]
+        started = time.perf_counter()
         try:
             results = self.host.submit_batch(commands)
         except BaseException as exc:  # nothing of the batch is durable: each caller is told
@@ -143,6 +154,7 @@ class Sequencer:
             if not isinstance(exc, Exception):
                 raise
             return
+        elapsed_s = time.perf_counter() - started
         self.batches += 1
         self.last_batch_size = len(commands)
         for job, result in zip(writes, results, strict=True):
@@ -150,6 +162,11 @@ class Sequencer:
                 _settle(job, None, result)
             else:
                 _settle(job, result, None)
+        if self.on_commit is not None:
+            try:
+                self.on_commit(commands, results, elapsed_s)
+            except Exception:  # an observer's fault never stops the sequencer
+                _log.exception("the commit observer failed")
 
     def _answer_read(self, job: _Job) -> None:
         assert job.read is not None

@@ -1,0 +1,218 @@
+"""The node's Prometheus metrics, in a registry of its own (one per application, so several
+applications in one process never share or collide), served as text at `GET /metrics`.
+
+    tachyon_orders_total{type, outcome}           commands submitted, by type (limit, market,
+                                                  cancel, deposit, withdraw, unknown) and outcome
+                                                  ("accepted" or the refusal's error code)
+    tachyon_trades_total{market}                  trades made
+    tachyon_matched_volume_total{market}          traded quantity, in base minor units
+    tachyon_http_request_duration_seconds{route, method, status}
+                                                  histogram; `route` is the path template
+                                                  ("unmatched" for an unknown path)
+    tachyon_journal_commit_duration_seconds       histogram of the sequencer's batch commits
+    tachyon_journal_batch_size                    histogram of commands per journal commit
+    tachyon_book_levels{market, side}             price levels on each side (counted on scrape)
+
+Trades, volume and the journal's figures are taken from each durable batch (the sequencer's
+`on_commit` observer, on its worker thread); orders where the request is answered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Final, final
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tachyon.dex.ids import MarketId
+from tachyon.errors import TachyonError
+from tachyon.exchange.commands import (
+    AnyCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    PlaceMarket,
+    SignedCommand,
+    Withdraw,
+    decode_command,
+)
+from tachyon.exchange.service import Placement
+from tachyon.exchange.state_machine import Outcome
+from tachyon.storage.host import EmbeddedExchange
+
+CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+BOOK_LEVELS_COUNTED_MAX: Final = 1_000_000
+"""Levels per side counted for `tachyon_book_levels`; a deeper side reads as this many."""
+UNMATCHED_ROUTE: Final = "unmatched"
+_METHODS: Final = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+_LATENCY_BUCKETS: Final = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+_BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+_TYPES: Final[dict[type, str]] = {
+    PlaceLimit: "limit",
+    PlaceMarket: "market",
+    CancelOrder: "cancel",
+    Deposit: "deposit",
+    Withdraw: "withdraw",
+}
+
+
+def order_type(command: object) -> str:
+    """The `type` label of a command (a signed one by its body): limit, market, cancel,
+    deposit, withdraw, or unknown."""
+    if isinstance(command, SignedCommand):
+        command = _decoded(command.body)
+    return _TYPES.get(type(command), "unknown")
+
+
+def order_type_of_body(body: bytes) -> str:
+    """The `type` label of a command's canonical bytes ("unknown" if they are not one)."""
+    return order_type(_decoded(body))
+
+
+def _decoded(body: bytes) -> AnyCommand | None:
+    try:
+        return decode_command(body)
+    except TachyonError:
+        return None
+
+
+@final
+class NodeMetrics:
+    """The node's metrics and their registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.orders = Counter(
+            "tachyon_orders",
+            "Commands submitted, by type and outcome (accepted, or the refusal's error code).",
+            ["type", "outcome"],
+            registry=registry,
+        )
+        self.trades = Counter("tachyon_trades", "Trades made.", ["market"], registry=registry)
+        self.volume = Counter(
+            "tachyon_matched_volume",
+            "Quantity traded, in base minor units.",
+            ["market"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "tachyon_http_request_duration_seconds",
+            "HTTP request latency, by route template, method and status.",
+            ["route", "method", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.commit_seconds = Histogram(
+            "tachyon_journal_commit_duration_seconds",
+            "Time to apply and durably commit one batch of commands.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "tachyon_journal_batch_size",
+            "Commands per journal commit.",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.book_levels = Gauge(
+            "tachyon_book_levels",
+            "Price levels on each side of each market's book (counted when scraped).",
+            ["market", "side"],
+            registry=registry,
+        )
+
+    def order(self, kind: str, outcome: str) -> None:
+        self.orders.labels(kind, outcome).inc()
+
+    def on_commit(
+        self,
+        commands: Sequence[AnyCommand],
+        outcomes: Sequence[Outcome | TachyonError],
+        seconds: float,
+    ) -> None:
+        """The sequencer's observer: a durable batch's figures (on its worker thread)."""
+        self.commit_seconds.observe(seconds)
+        self.batch_size.observe(len(commands))
+        for command, outcome in zip(commands, outcomes, strict=True):
+            if not isinstance(outcome, Placement) or not outcome.trades:
+                continue
+            placed = _decoded(command.body) if isinstance(command, SignedCommand) else command
+            if not isinstance(placed, PlaceLimit | PlaceMarket):
+                continue
+            self.trades.labels(placed.market).inc(len(outcome.trades))
+            self.volume.labels(placed.market).inc(sum(trade.qty for trade in outcome.trades))
+
+    def set_book_levels(self, levels: Sequence[tuple[str, int, int]]) -> None:
+        for market, bids, asks in levels:
+            self.book_levels.labels(market, "bid").set(bids)
+            self.book_levels.labels(market, "ask").set(asks)
+
+    def expose(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def book_levels(host: EmbeddedExchange) -> list[tuple[str, int, int]]:
+    """(market, bid levels, ask levels) of every market (run on the sequencer's thread)."""
+    counts: list[tuple[str, int, int]] = []
+    for config in host.markets():
+        depth = host.book(BOOK_LEVELS_COUNTED_MAX, MarketId(config.market_id))
+        counts.append((config.market_id, len(depth.bids), len(depth.asks)))
+    return counts
+
+
+class RequestTimer:
+    """ASGI middleware: observe each HTTP request's latency by route template, method and
+    status (a request that raises counts as 500). Labels stay bounded: an unknown path is
+    "unmatched", an unusual method "other"."""
+
+    def __init__(self, app: ASGIApp, metrics: NodeMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            self.metrics.request_seconds.labels(
+                route if isinstance(route, str) else UNMATCHED_ROUTE,
+                method if (method := scope.get("method")) in _METHODS else "other",
+                str(status),
+            ).observe(time.perf_counter() - started)

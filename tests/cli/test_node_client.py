@@ -1,0 +1,289 @@
+"""Goal: the CLI over a node (`--node URL`, or wallets created with `--node`) prints what it
+prints on the embedded exchange, to the unit, refusals included, and an unreachable node is
+one error line naming its URL. Method: a real `tachyon node serve` on a free 127.0.0.1 port
+(bounded waits, SIGTERM at the end); the installed `tachyon` runs one trading session over it
+and the same session on an embedded data directory; outputs are compared with each run's
+addresses replaced by names, and with the node's own GET answers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from tachyon import errors
+from tachyon.node.client import NodeClient, error_class, minor, refusal
+from tests.cli.helpers import REFUSED, TACHYON, USAGE_ERROR, Cli, assert_error, describe
+
+PASSWORD = "node-session-password-1"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[str]:
+    """A node serving a fresh data directory; its URL."""
+    port = _free_port()
+    cli = Cli.fresh(tmp_path / "server")
+    process = subprocess.Popen(
+        [
+            TACHYON,
+            "node",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "node-data"),
+            "--log-level",
+            "warning",
+        ],
+        env=cli.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with httpx2.Client(base_url=url, timeout=2.0) as http:
+            while True:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the node did not start"
+                try:
+                    if http.get("/v1/time").status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    time.sleep(0.05)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate(timeout=STOP_TIMEOUT_S)
+            raise
+    assert process.returncode == 0, stderr
+
+
+def _session(
+    cli: Cli, where: tuple[str, ...], reads: tuple[str, ...], back: tuple[str, ...]
+) -> dict[str, Any]:
+    """One trading session of two wallets created with `where` (--node URL or --data-dir D);
+    public reads get `reads` before the group and `back` after the command. Every output, addresses replaced by names."""
+    alice, bob = str(cli.root / "alice"), str(cli.root / "bob")
+    names: dict[str, str] = {}
+    outputs: dict[str, Any] = {}
+
+    def run(label: str, *args: str, front: tuple[str, ...] = ()) -> None:
+        result = cli.run(*front, *args)
+        text = result.stdout + result.stderr
+        for address, name in names.items():
+            text = text.replace(address, name)
+        outputs[label] = (result.returncode, text)
+        if result.returncode == 0:
+            assert result.stderr == "", describe(result)
+
+    for name, path in (("ALICE", alice), ("BOB", bob)):
+        created = cli.json(
+            "wallet",
+            "create",
+            "--db-path",
+            path,
+            "--password",
+            PASSWORD,
+            *where,
+            "--format",
+            "json",
+        )
+        names[created["address"]] = name
+    a = ("--db-path", alice, "--password", PASSWORD)
+    b = ("--db-path", bob, "--password", PASSWORD)
+    run("deposit alice", "dex", "deposit-usdc", "--amount", "1000.5", *a, "--format", "json")
+    run("deposit bob", "dex", "deposit", "--token", "BASE", "--amount", "5", *b, "--format", "json")
+    run("bid", "dex", "place-limit", "--side", "bid", "--price", "100.25", "--qty", "3", *a)
+    run("bid json", "dex", "place-limit", "--side", "bid", "--price", "99", "--qty", "1", *a)
+    run("ask", "dex", "place-market", "--side", "ask", "--qty", "2", *b, "--format", "json")
+    for who, flags in (("alice", a), ("bob", b)):
+        run(f"balance {who}", "dex", "balance", *flags, "--format", "json")
+        run(f"balance table {who}", "dex", "balance", *flags)
+        run(f"orders {who}", "dex", "orders", *flags, "--format", "json")
+    run("orders table", "dex", "orders", *a)
+    for fmt in ("json", "table"):
+        run(f"book {fmt}", "dex", "orderbook", "--format", fmt, *back, front=reads)
+        run(f"trades {fmt}", "dex", "trades", "--format", fmt, *back, front=reads)
+        run(f"markets {fmt}", "dex", "markets", "--format", fmt, *back, front=reads)
+    run("book via wallet", "dex", "orderbook", "--db-path", bob, "--format", "json")
+    run("watch", "dex", "watch", "--iterations", "1", "--format", "json", *back, front=reads)
+    # refusals: the same one line, exit 1
+    run("too poor", "dex", "withdraw", "--token", "USDC", "--amount", "9999", *b)
+    run("overdraw", "dex", "withdraw", "--token", "BASE", "--amount", "3", *a)
+    run("not mine", "dex", "cancel", "--order-id", "1", *b)
+    run("no such order", "dex", "cancel", "--order-id", "99", *b)
+    run("bad market", "dex", "orderbook", "--market", "X/Y", *back, front=reads)
+    run("bad tick", "dex", "place-limit", "--side", "bid", "--price", "1.0000001", "--qty", "1", *a)
+    run(
+        "post only",
+        "dex",
+        "place-limit",
+        "--side",
+        "ask",
+        "--price",
+        "1",
+        "--qty",
+        "1",
+        "--post-only",
+        *b,
+    )
+    run(
+        "fok",
+        "dex",
+        "place-limit",
+        "--side",
+        "ask",
+        "--price",
+        "99",
+        "--qty",
+        "4",
+        "--tif",
+        "fok",
+        *b,
+    )
+    run("cancel", "dex", "cancel", "--order-id", "2", *a, "--format", "json")
+    run("after cancel", "dex", "balance", *a, "--format", "json")
+    return outputs
+
+
+@pytest.mark.network
+def test_the_cli_over_a_node_prints_what_it_prints_embedded(tmp_path: Path, node: str) -> None:
+    embedded = _session(
+        Cli.fresh(tmp_path / "embedded"),
+        ("--data-dir", str(tmp_path / "data")),
+        (),
+        ("--data-dir", str(tmp_path / "data")),
+    )
+    remote = _session(Cli.fresh(tmp_path / "remote"), ("--node", node), ("--node", node), ())
+    assert remote == embedded
+    assert embedded["ask"][0] == 0
+    assert json.loads(embedded["ask"][1])["status"] == "filled"
+    assert json.loads(embedded["balance alice"][1])["balances"] == [
+        {"token": "BASE", "available": "2", "locked": "0"},
+        {"token": "USDC", "available": "600.75", "locked": "199.25"},
+    ]
+    for label in (
+        "too poor",
+        "overdraw",
+        "not mine",
+        "no such order",
+        "bad market",
+        "fok",
+        "post only",
+        "bad tick",
+    ):
+        code, text = embedded[label]
+        assert code == REFUSED, (label, text)
+        assert text.startswith("Error: ") and text.count("\n") == 1, (label, text)
+    assert "insufficient" in embedded["too poor"][1].lower()
+    with httpx2.Client(base_url=node, timeout=10.0) as http:  # the node's own answers agree
+        book = http.get("/v1/orderbook", params={"market": "BASE/USDC", "depth": 10}).json()
+        trades = http.get("/v1/trades", params={"market": "BASE/USDC", "limit": 20}).json()
+        markets = http.get("/v1/markets").json()
+    now = Cli.fresh(tmp_path / "now").json("--node", node, "dex", "orderbook", "--format", "json")
+    assert now == book  # after the last cancel
+    assert json.loads(remote["trades json"][1]) == trades
+    assert json.loads(remote["markets json"][1]) == markets
+
+
+@pytest.mark.network
+def test_node_on_the_command_overrides_and_account_reads_need_the_password(
+    tmp_path: Path, node: str
+) -> None:
+    cli = Cli.fresh(tmp_path / "cli")
+    wallet = str(cli.root / "w")
+    cli.ok("wallet", "create", "--db-path", wallet, "--password", PASSWORD, "--node", node)
+    shown = cli.json("wallet", "show", "--db-path", wallet, "--format", "json")
+    assert shown["exchange"] == {"kind": "node", "url": node}
+    # --node after the command wins over the one before the group
+    dead = f"http://127.0.0.1:{_free_port()}"
+    book = cli.json("--node", dead, "dex", "orderbook", "--node", node, "--format", "json")
+    assert book == {"market": "BASE/USDC", "bids": [], "asks": []}
+    # a signed read: no password and no prompt allowed is a usage error, nothing printed
+    refused = cli.run("dex", "balance", "--db-path", wallet, "--non-interactive")
+    assert_error(refused, USAGE_ERROR, "no password")
+    typed = cli.run(
+        "dex", "balance", "--db-path", wallet, "--format", "json", stdin=f"{PASSWORD}\n"
+    )
+    assert typed.returncode == 0, describe(typed)
+    assert json.loads(typed.stdout)["balances"][1] == {
+        "token": "USDC",
+        "available": "0",
+        "locked": "0",
+    }
+
+
+@pytest.mark.network
+def test_an_unreachable_node_is_one_error_line_naming_its_url(tmp_path: Path) -> None:
+    cli = Cli.fresh(tmp_path / "cli")
+    dead = f"http://127.0.0.1:{_free_port()}"
+    for args in (
+        ("dex", "orderbook", "--node", dead),
+        ("--node", dead, "dex", "markets"),
+        (
+            "wallet",
+            "create",
+            "--db-path",
+            str(cli.root / "w"),
+            "--password",
+            PASSWORD,
+            "--node",
+            dead,
+        ),
+    ):
+        assert_error(cli.run(*args), REFUSED, dead)
+    assert not (cli.root / "w").exists()  # no key is made for a node that does not answer
+
+
+def test_refusals_come_back_as_their_library_errors() -> None:
+    assert error_class("insufficient_funds") is errors.InsufficientFunds
+    assert error_class("fill_or_kill_unfillable") is errors.FillOrKillUnfillable
+    assert error_class("no_such_code") is None
+    unknown = refusal("not_a_tachyon_code", "slow down")
+    assert type(unknown) is errors.TachyonError
+    assert (unknown.code, str(unknown)) == ("not_a_tachyon_code", "slow down")
+    assert (minor("0", 6, "x"), minor("12.5", 6, "x"), minor("0.000001", 6, "x")) == (
+        0,
+        12_500_000,
+        1,
+    )
+    with pytest.raises(errors.InvalidAmount):
+        minor("1.0000001", 6, "x")
+
+
+def test_a_node_answering_without_the_error_schema_is_a_storage_error() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/v1/time":
+            return httpx2.Response(502, text="bad gateway")
+        return httpx2.Response(
+            409, json={"error": {"code": "stale_nonce", "message": "nonce 1 is not above 2"}}
+        )
+
+    with NodeClient("http://node.test/", transport=httpx2.MockTransport(handler)) as client:
+        with pytest.raises(errors.StorageError, match=r"http://node\.test answered GET /v1/time"):
+            client.server_time_ns()
+        with pytest.raises(errors.StaleNonce, match="nonce 1 is not above 2"):
+            client.markets()
