@@ -8,6 +8,7 @@ import random
 import sqlite3
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -254,6 +255,7 @@ def open_race(parent: Path, commands: Sequence[AnyCommand], attempts: int) -> No
             with EmbeddedExchange.open(parent / f"race-{attempt}") as exchange:
                 exchange.submit(commands[0])
         except TachyonError as exc:
+            traceback.print_exc()  # where it was refused, for the test's failure message
             out.write(f"refused {attempt} {type(exc).__name__}: {exc}\n")
         else:
             out.write(f"opened {attempt}\n")

@@ -176,6 +176,27 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """`BEGIN IMMEDIATE` (see `retry_protocol`)."""
+    retry_protocol(conn, "BEGIN IMMEDIATE")
+
+
+def retry_protocol(conn: sqlite3.Connection, statement: str) -> None:
+    """Run `statement`, retried when SQLite reports a transient "locking protocol" error (it
+    does while another process initialises the WAL of a database it has just created), for at
+    most about 5 seconds; other errors, and waiting for the lock, are SQLite's."""
+    for _ in range(WAL_SWITCH_ATTEMPTS - 1):
+        try:
+            conn.execute(statement)
+        except sqlite3.OperationalError as exc:
+            if "locking protocol" not in str(exc):
+                raise
+            time.sleep(0.05)
+        else:
+            return
+    conn.execute(statement)
+
+
 def _enter_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL. The switch does not wait on SQLite's busy handler, so several processes
     creating one new database at once retry it, for at most about 5 seconds."""
@@ -183,7 +204,7 @@ def _enter_wal(conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not any(word in str(exc) for word in ("locked", "busy", "locking protocol")):
                 raise
             time.sleep(0.05)
         else:

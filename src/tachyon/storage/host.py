@@ -39,6 +39,9 @@ SNAPSHOT_EVERY: Final = 10_000
 SNAPSHOT_INTERVAL_S: Final = 60.0
 """Seconds after which a submit also writes a snapshot if anything is new (the debounce)."""
 
+PROTOCOL_RETRIES: Final = 20
+"""Times a batch is run again after SQLite's transient "locking protocol" error."""
+
 Clock = Callable[[], int]
 """Nanoseconds since the epoch; injected so tests can fix time."""
 
@@ -92,6 +95,9 @@ class EmbeddedExchange:
         path = db.default_data_dir() if data_dir is None else Path(data_dir).expanduser()
         db.ensure_dir(path)
         db_path = path / db.DB_FILENAME
+        # Only a WAL left by an earlier run can hold a torn tail; a fresh one is not looked at
+        # (creating a database races with other processes setting up its WAL).
+        wal_left = wal.wal_path(db_path).is_file()
         conn = db.connect(db_path)
         try:
             with db.sqlite_errors(db_path):
@@ -99,7 +105,7 @@ class EmbeddedExchange:
                     db.create_schema(conn)
                     torn = 0
                 else:  # a torn tail is measured before an upgrade's own writes replace it
-                    torn = _torn_tail(conn, db_path)
+                    torn = _torn_tail(conn, db_path) if wal_left else 0
                     db.upgrade(conn, db_path, MIGRATIONS)
             recovered = _recover_read_only(db_path, engine)
         except BaseException:
@@ -128,6 +134,16 @@ class EmbeddedExchange:
                 f"a batch holds at most {journal.JOURNAL_BATCH_MAX} commands, not {len(commands)}"
             )
         with db.sqlite_errors(self.db_path):
+            for _ in range(PROTOCOL_RETRIES):
+                try:
+                    return self._submit_batch(commands)
+                except sqlite3.OperationalError as exc:
+                    # SQLite's transient "locking protocol" error (a new database's WAL being
+                    # set up by another process) rolled the transaction back: nothing of the
+                    # batch is on disk (`_submit_batch` has reloaded), so it is run again.
+                    if "locking protocol" not in str(exc):
+                        raise
+                    time.sleep(0.05)
             return self._submit_batch(commands)
 
     def _submit_batch(self, commands: Sequence[AnyCommand]) -> list[Outcome | TachyonError]:
@@ -135,7 +151,7 @@ class EmbeddedExchange:
         entries: list[journal.JournalEntry] = []
         results: list[Outcome | TachyonError] = []
         view: ViewBatch | None = None
-        conn.execute("BEGIN IMMEDIATE")  # the write mutex across processes
+        db.begin_immediate(conn)  # the write mutex across processes
         try:
             self._catch_up()
             view = ViewBatch(conn, self._exchange) if self.read_model else None
@@ -151,18 +167,28 @@ class EmbeddedExchange:
                 if view is not None:  # the read model, in the same transaction as the entries
                     view.write(conn)
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if entries:  # memory is ahead of the disk: go back to what the disk holds
-                self._reload()
-            raise
+            if entries and isinstance(exc, sqlite3.OperationalError) and self._on_disk(entries):
+                pass  # the commit happened although SQLite reported an error: memory is right
+            else:
+                if entries:  # memory is ahead of the disk: go back to what the disk holds
+                    self._reload()
+                raise
         finally:
             if view is not None:
                 view.close()
         self._head_hash = head_hash
         self._maybe_snapshot()
         return results
+
+    def _on_disk(self, entries: list[journal.JournalEntry]) -> bool:
+        last = entries[-1]
+        try:
+            return journal.checksum_at(self._conn, last.seq) == last.checksum
+        except sqlite3.Error:
+            return False
 
     def _apply(
         self, command: AnyCommand, head_hash: bytes, view: ViewBatch | None
@@ -278,7 +304,7 @@ class EmbeddedExchange:
 def _torn_tail(conn: sqlite3.Connection, db_path: Path) -> int:
     """Bytes of a commit a crash tore at the WAL's end, which SQLite's recovery drops; warn
     about them. Measured under the write lock, so no other writer is mid-commit."""
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin_immediate(conn)
     try:
         torn = wal.torn_tail_bytes(db_path)
     finally:

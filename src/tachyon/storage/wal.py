@@ -24,14 +24,17 @@ _WAL_SALT: Final = slice(16, 24)
 _FRAME_SALT: Final = slice(8, 16)
 
 
+def wal_path(db_path: Path) -> Path:
+    return db_path.with_name(f"{db_path.name}-wal")
+
+
 def torn_tail_bytes(db_path: Path) -> int:
     """Bytes of this WAL generation after its last valid frame (0 if none, or no WAL)."""
-    wal_path = db_path.with_name(f"{db_path.name}-wal")
     shm_path = db_path.with_name(f"{db_path.name}-shm")
     try:
         with open(shm_path, "rb") as shm:
             index = shm.read(_SHM_HEADER_BYTES)
-        wal = open(wal_path, "rb")  # noqa: SIM115 (closed below; read in steps)
+        wal = open(wal_path(db_path), "rb")  # noqa: SIM115 (closed below; read in steps)
     except FileNotFoundError:
         return 0
     with wal:
