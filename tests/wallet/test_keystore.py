@@ -19,6 +19,7 @@ from tachyon.errors import (
     AlreadyExists,
     CorruptData,
     InvalidInput,
+    StorageError,
     WalletNotFound,
     WrongPassword,
 )
@@ -210,7 +211,7 @@ def test_an_existing_directory_is_made_0700(tmp_path: Path) -> None:
 def test_a_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "w"
     path.write_text("not a directory")
-    with pytest.raises((InvalidInput, AlreadyExists)):
+    with pytest.raises(StorageError, match=r"wallet directory .* is not a directory"):
         make(path)
     assert path.read_text() == "not a directory"
 

@@ -149,16 +149,17 @@ def default_data_dir() -> Path:
     return default_home() / "exchange"
 
 
-def ensure_dir(path: Path) -> None:
-    """Create the data directory (and parents) with mode 0700 if it does not exist."""
+def ensure_dir(path: Path, what: str = "data directory") -> None:
+    """Create the directory (and parents) with mode 0700 if it does not exist; `what` names
+    it in errors (a data directory, a wallet directory)."""
     missing = [parent for parent in (path, *path.parents) if not parent.exists()]
     try:
         for directory in reversed(missing):  # each created 0700, not just the last one
             directory.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise StorageError(f"cannot create data directory {path}: {exc.strerror}") from exc
+        raise StorageError(f"cannot create {what} {path}: {exc.strerror}") from exc
     if not path.is_dir():
-        raise StorageError(f"data directory {path} is not a directory")
+        raise StorageError(f"{what} {path} is not a directory")
 
 
 def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:

@@ -203,15 +203,10 @@ def _derive(password: str, salt: bytes, kdf: KdfParams) -> bytes:
 
 
 def _make_private_dir(directory: Path) -> None:
-    missing = [parent for parent in (directory, *directory.parents) if not parent.exists()]
-    try:
-        for path in reversed(missing):
-            path.mkdir(mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInput(f"cannot create wallet directory {directory}: {exc.strerror}") from exc
-    if not directory.is_dir():
-        raise InvalidInput(f"wallet path {directory} is not a directory")
-    directory.chmod(0o700)
+    from tachyon.storage.db import ensure_dir  # noqa: PLC0415 (only when a key is made)
+
+    ensure_dir(directory, "wallet directory")
+    directory.chmod(0o700)  # an existing directory too: it is about to hold a key
 
 
 def _publish(path: Path, data: bytes) -> None:
