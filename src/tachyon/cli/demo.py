@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from tachyon.cli import render, tables
+from tachyon.dex import shapes
 from tachyon.dex.ids import MarketId, TokenId
 from tachyon.dex.model import MarketConfig, Side
 from tachyon.dex.units import to_minor
@@ -55,7 +56,7 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
             host.refresh().check_invariants()
             step: dict[str, object] = {"step": title}
             if placement is not None:
-                step["order"] = render.placement_json(
+                step["order"] = shapes.placement_json(
                     market,
                     placement.order_id,
                     placement.status,
@@ -92,7 +93,7 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
             "alice cancels her rest at 99",
             alice.cancel(alice.open_orders()[0].order.order_id),
         )
-        trades = [render.trade_json(market, trade) for trade in host.recent_trades(20, market_id)]
+        trades = [shapes.trade_json(market, trade) for trade in host.recent_trades(20, market_id)]
     _report(console, as_json, market, wallets, steps, trades, audit(data_dir))
 
 

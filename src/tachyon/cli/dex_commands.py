@@ -22,6 +22,7 @@ import click
 
 from tachyon.cli import options, render
 from tachyon.cli.reading import Reader, market_config, open_reader
+from tachyon.dex import shapes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -167,7 +168,7 @@ def trades(
     """A market's recent trades, newest first."""
     with _public_reader(ctx, node, db_path, data_dir)() as reader:
         config = market_config(reader, market)
-        rows = [render.trade_json(config, trade) for trade in reader.trades(market, limit)]
+        rows = [shapes.trade_json(config, trade) for trade in reader.trades(market, limit)]
     result: dict[str, object] = {"market": config.market_id, "trades": rows}
     _emit(ctx, output_format, result, lambda: _tables().rows_table(f"trades {market}", rows))
 
@@ -189,7 +190,7 @@ def markets(
 ) -> None:
     """Every market with its tokens, decimals, tick, lot, minimum size and fees."""
     with _public_reader(ctx, node, db_path, data_dir)() as reader:
-        rows = [render.market_json(config) for config in reader.markets()]
+        rows = [shapes.market_json(config) for config in reader.markets()]
     _emit(ctx, output_format, {"markets": rows}, lambda: _tables().records_table(rows, "market"))
 
 
@@ -235,7 +236,7 @@ def watch(
         with open_frame_reader() as reader:
             config = market_config(reader, market)
             book = render.book_json(config, reader.book(market, depth))
-            recent = [render.trade_json(config, trade) for trade in reader.trades(market, depth)]
+            recent = [shapes.trade_json(config, trade) for trade in reader.trades(market, depth)]
         view = Group(
             tables.book_table(book, config.base, config.quote),
             tables.rows_table("recent trades (newest first)", recent),
@@ -688,7 +689,7 @@ def _emit_placement(
     from tachyon.dex.model import MarketConfig  # noqa: PLC0415
 
     assert isinstance(config, MarketConfig)
-    result = render.placement_json(
+    result = shapes.placement_json(
         config,
         placement.order_id,
         placement.status,

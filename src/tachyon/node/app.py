@@ -21,6 +21,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import FastAPI, Header, Query, Request, Response
 
+from tachyon.dex import shapes
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
 from tachyon.errors import OrderNotFound, StorageError, TachyonError, TokenNotFound
@@ -207,7 +208,7 @@ def _public_routes(app: FastAPI, node: _Node) -> None:
     async def markets() -> dict[str, object]:
         """Every market with its units and fees (as `tachyon dex markets --format json`)."""
         configs = await node.running().read(lambda host: host.markets())
-        return {"markets": [schemas.market_json(config) for config in configs]}
+        return {"markets": [shapes.market_json(config) for config in configs]}
 
     @app.get("/v1/orderbook", response_model=None, responses=_ok(schemas.Book), tags=["public"])
     async def orderbook(
@@ -227,7 +228,7 @@ def _public_routes(app: FastAPI, node: _Node) -> None:
         """Recent trades, newest first (as `tachyon dex trades --format json`)."""
         config = await node.market(market)
         recent = await node.running().read(lambda host: host.recent_trades(limit, MarketId(market)))
-        return {"market": market, "trades": [schemas.trade_json(config, t) for t in recent]}
+        return {"market": market, "trades": [shapes.trade_json(config, t) for t in recent]}
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

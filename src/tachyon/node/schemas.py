@@ -1,20 +1,17 @@
 """The node's JSON shapes: requests it accepts and the answers it gives.
 
-Answers have the same keys as the CLI's `--format json` (README, "JSON shapes"): integers in
-minor units leave as exact decimal strings in token units. These shape functions repeat
-`tachyon.cli.render`'s, which the node may not import (the CLI is above it); they belong in a
-module both can use.
+Answers have the same keys as the CLI's `--format json` (README, "JSON shapes"): both are
+built by `tachyon.dex.shapes`; the functions here only unpack the node's core values for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tachyon.dex.model import BookDepth, MarketConfig, OrderStatus, Trade
-from tachyon.dex.units import to_decimal
+from tachyon.dex import shapes
+from tachyon.dex.model import BookDepth, MarketConfig
 from tachyon.exchange.commands import COMMAND_BYTES_MAX
 from tachyon.exchange.service import OwnedOrder, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
@@ -134,76 +131,33 @@ class ErrorBody(_Shape):
     error: ErrorDetail
 
 
-def market_json(config: MarketConfig) -> dict[str, object]:
-    fees = config.fees
-    return {
-        "market": config.market_id,
-        "base": config.base,
-        "quote": config.quote,
-        "base_decimals": config.base_decimals,
-        "quote_decimals": config.quote_decimals,
-        "tick_size": to_decimal(config.tick_size, config.quote_decimals),
-        "lot_size": to_decimal(config.lot_size, config.base_decimals),
-        "min_qty": to_decimal(config.min_qty, config.base_decimals),
-        "maker_bps": fees.maker_bps,
-        "taker_bps": fees.taker_bps,
-        "fee_token": config.fee_token,
-        "fee_account": fees.fee_account,
-    }
-
-
 def book_json(config: MarketConfig, depth: BookDepth) -> dict[str, object]:
-    def levels(side: Sequence[tuple[int, int]]) -> list[dict[str, str]]:
-        return [
-            {
-                "price": to_decimal(price, config.quote_decimals),
-                "qty": to_decimal(qty, config.base_decimals),
-            }
-            for price, qty in side
-        ]
-
-    return {"market": config.market_id, "bids": levels(depth.bids), "asks": levels(depth.asks)}
-
-
-def trade_json(config: MarketConfig, trade: Trade) -> dict[str, object]:
-    return {
-        "trade_id": trade.trade_id,
-        "price": to_decimal(trade.price, config.quote_decimals),
-        "qty": to_decimal(trade.qty, config.base_decimals),
-        "maker_order_id": trade.maker_order_id,
-        "taker_order_id": trade.taker_order_id,
-        "taker_side": str(trade.taker_side),
-    }
+    return shapes.book_json(config, depth.bids, depth.asks)
 
 
 def placement_json(config: MarketConfig, placement: Placement) -> dict[str, object]:
-    return {
-        "order_id": placement.order_id,
-        "market": config.market_id,
-        "status": str(placement.status),
-        "filled_qty": to_decimal(placement.filled_qty, config.base_decimals),
-        "open_qty": to_decimal(placement.open_qty, config.base_decimals),
-        "trades": [trade_json(config, trade) for trade in placement.trades],
-    }
+    return shapes.placement_json(
+        config,
+        placement.order_id,
+        placement.status,
+        placement.filled_qty,
+        placement.open_qty,
+        placement.trades,
+    )
 
 
 def balance_json(meta: TokenMeta, record: BalanceRecord) -> dict[str, str]:
-    return {
-        "token": meta.symbol,
-        "available": to_decimal(record.available, meta.decimals),
-        "locked": to_decimal(record.locked, meta.decimals),
-    }
+    return shapes.balance_json(meta.symbol, meta.decimals, record.available, record.locked)
 
 
 def order_json(config: MarketConfig, owned: OwnedOrder) -> dict[str, object]:
     order = owned.order
-    return {
-        "order_id": order.order_id,
-        "market": owned.market,
-        "side": str(order.side),
-        "price": to_decimal(order.price, config.quote_decimals),
-        "qty": to_decimal(order.qty, config.base_decimals),
-        "remaining_qty": to_decimal(order.remaining_qty, config.base_decimals),
-        "filled_qty": to_decimal(order.filled_qty, config.base_decimals),
-        "status": str(OrderStatus.PARTIALLY_FILLED if order.filled_qty else OrderStatus.NEW),
-    }
+    return shapes.order_json(
+        config,
+        order.order_id,
+        order.side,
+        order.price,
+        order.qty,
+        order.remaining_qty,
+        order.filled_qty,
+    )

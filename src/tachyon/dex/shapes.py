@@ -1,0 +1,105 @@
+"""The JSON shapes of results at the edges (CLI `--format json`, the node's answers).
+
+Pure. Integers in minor units leave as exact decimal strings in token units, converted with
+the market's or token's decimals; the keys are part of the interface (README, "JSON shapes").
+The CLI and the node both build their answers here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tachyon.dex.model import MarketConfig, OrderStatus, Side, Trade
+from tachyon.dex.units import to_decimal
+
+
+def market_json(config: MarketConfig) -> dict[str, object]:
+    fees = config.fees
+    return {
+        "market": config.market_id,
+        "base": config.base,
+        "quote": config.quote,
+        "base_decimals": config.base_decimals,
+        "quote_decimals": config.quote_decimals,
+        "tick_size": to_decimal(config.tick_size, config.quote_decimals),
+        "lot_size": to_decimal(config.lot_size, config.base_decimals),
+        "min_qty": to_decimal(config.min_qty, config.base_decimals),
+        "maker_bps": fees.maker_bps,
+        "taker_bps": fees.taker_bps,
+        "fee_token": config.fee_token,
+        "fee_account": fees.fee_account,
+    }
+
+
+def book_json(
+    config: MarketConfig, bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]]
+) -> dict[str, object]:
+    def levels(side: Sequence[tuple[int, int]]) -> list[dict[str, str]]:
+        return [
+            {
+                "price": to_decimal(price, config.quote_decimals),
+                "qty": to_decimal(qty, config.base_decimals),
+            }
+            for price, qty in side
+        ]
+
+    return {"market": config.market_id, "bids": levels(bids), "asks": levels(asks)}
+
+
+def trade_json(config: MarketConfig, trade: Trade) -> dict[str, object]:
+    return {
+        "trade_id": trade.trade_id,
+        "price": to_decimal(trade.price, config.quote_decimals),
+        "qty": to_decimal(trade.qty, config.base_decimals),
+        "maker_order_id": trade.maker_order_id,
+        "taker_order_id": trade.taker_order_id,
+        "taker_side": str(trade.taker_side),
+    }
+
+
+def placement_json(
+    config: MarketConfig,
+    order_id: int,
+    status: OrderStatus,
+    filled_qty: int,
+    open_qty: int,
+    trades: Sequence[Trade],
+) -> dict[str, object]:
+    return {
+        "order_id": order_id,
+        "market": config.market_id,
+        "status": str(status),
+        "filled_qty": to_decimal(filled_qty, config.base_decimals),
+        "open_qty": to_decimal(open_qty, config.base_decimals),
+        "trades": [trade_json(config, trade) for trade in trades],
+    }
+
+
+def balance_json(token: str, decimals: int, available: int, locked: int) -> dict[str, str]:
+    return {
+        "token": token,
+        "available": to_decimal(available, decimals),
+        "locked": to_decimal(locked, decimals),
+    }
+
+
+def order_json(
+    config: MarketConfig,
+    order_id: int,
+    side: Side,
+    price: int,
+    qty: int,
+    remaining_qty: int,
+    filled_qty: int,
+) -> dict[str, object]:
+    """An open order (new, or partially filled)."""
+    return {
+        "order_id": order_id,
+        "market": config.market_id,
+        "side": str(side),
+        "price": to_decimal(price, config.quote_decimals),
+        "qty": to_decimal(qty, config.base_decimals),
+        "remaining_qty": to_decimal(remaining_qty, config.base_decimals),
+        "filled_qty": to_decimal(filled_qty, config.base_decimals),
+        "status": str(OrderStatus.PARTIALLY_FILLED if filled_qty else OrderStatus.NEW),
+    }
