@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,23 +21,17 @@ import pytest
 from tachyon import errors
 from tachyon.node.client import NodeClient, error_class, minor, refusal
 from tests.cli.helpers import REFUSED, TACHYON, USAGE_ERROR, Cli, assert_error, describe
+from tests.node.server import free_port
 
 PASSWORD = "node-session-password-1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[str]:
     """A node serving a fresh data directory; its URL."""
-    port = _free_port()
+    port = free_port()
     cli = Cli.fresh(tmp_path / "server")
     process = subprocess.Popen(
         [
@@ -219,7 +212,7 @@ def test_node_on_the_command_overrides_and_account_reads_need_the_password(
     shown = cli.json("wallet", "show", "--db-path", wallet, "--format", "json")
     assert shown["exchange"] == {"kind": "node", "url": node}
     # --node after the command wins over the one before the group
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     book = cli.json("--node", dead, "dex", "orderbook", "--node", node, "--format", "json")
     assert book == {"market": "BASE/USDC", "bids": [], "asks": []}
     # a signed read: no password and no prompt allowed is a usage error, nothing printed
@@ -239,7 +232,7 @@ def test_node_on_the_command_overrides_and_account_reads_need_the_password(
 @pytest.mark.network
 def test_an_unreachable_node_is_one_error_line_naming_its_url(tmp_path: Path) -> None:
     cli = Cli.fresh(tmp_path / "cli")
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     for args in (
         ("dex", "orderbook", "--node", dead),
         ("--node", dead, "dex", "markets"),

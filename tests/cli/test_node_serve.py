@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.node.server import free_port
+
 TACHYON = shutil.which("tachyon", path=str(Path(sys.executable).parent)) or "tachyon"
 WAIT_S = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _get(url: str) -> dict[str, object] | None:
@@ -40,7 +34,7 @@ def _get(url: str) -> dict[str, object] | None:
 @pytest.mark.network
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_node_serve_answers_then_stops_with_exit_0(tmp_path: Path, stop: signal.Signals) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TACHYON_HOME": str(tmp_path)}
     env.pop("TACHYON_PROFILE", None)
     proc = subprocess.Popen(

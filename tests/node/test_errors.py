@@ -214,6 +214,9 @@ def test_malformed_requests_are_invalid_requests(
     good = envelope(alice.key, encode_command(_bid(alice)))
     sends = [
         lambda: client.post("/v1/commands", content=b"{not json"),
+        lambda: client.post(  # bytes no JSON parser takes
+            "/v1/commands", content=b"\xff", headers={"Content-Type": "application/json"}
+        ),
         _post(client, {"body": good["body"]}),
         _post(client, {**good, "extra": 1}),
         _post(client, [good]),

@@ -5,10 +5,6 @@ requests over HTTP; the data directory reopened after the process is gone."""
 from __future__ import annotations
 
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx2
@@ -17,40 +13,10 @@ import pytest
 from tachyon.dex import AccountId, Side, TokenId
 from tachyon.exchange.commands import Deposit, PlaceLimit, PlaceMarket
 from tachyon.storage import EmbeddedExchange
+from tests.node.server import START_TIMEOUT_S, STOP_TIMEOUT_S, free_port, start_node, wait_until_up
 from tests.node.support import MARKET, USDC, Trader, assert_error
 
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 30.0
 STARTUP_FAILURE = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    code = (
-        "from pathlib import Path; from tachyon.node.serve import serve;"
-        f" serve(Path({str(data_dir)!r}), port={port}, log_level='warning')"
-    )
-    return subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-
-
-def _wait_until_up(http: httpx2.Client, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            if http.get("/v1/time").status_code == 200:
-                return
-        except httpx2.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("the node did not start")
 
 
 @pytest.mark.network
@@ -58,11 +24,11 @@ def _wait_until_up(http: httpx2.Client, process: subprocess.Popen[bytes]) -> Non
 def test_a_real_node_trades_over_loopback_and_stops_cleanly(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
-    data_dir, port = tmp_path / "exchange", _free_port()
-    process = _start(data_dir, port)
+    data_dir, port = tmp_path / "exchange", free_port()
+    process = start_node(data_dir, port)
     try:
         with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as http:
-            _wait_until_up(http, process)
+            wait_until_up(http, process)
             alice, bob = Trader(http), Trader(http)
             alice.ok(Deposit(alice.address, "USDC", 1_000 * USDC, alice.nonce()))
             bob.ok(Deposit(bob.address, "BASE", 5, bob.nonce()))
@@ -83,10 +49,10 @@ def test_a_real_node_trades_over_loopback_and_stops_cleanly(
         assert host.balances(AccountId(bob.address))[TokenId("USDC")].available == 200 * USDC
 
 
-def test_a_node_that_cannot_open_its_data_directory_fails_to_start(tmp_path: Path) -> None:
+def test_a_node_that_cannot_open_its_data_directory_fails_tostart_node(tmp_path: Path) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("not an exchange")
-    process = _start(not_a_directory, _free_port())
+    process = start_node(not_a_directory, free_port())
     _, stderr = process.communicate(timeout=START_TIMEOUT_S)
     assert process.returncode == STARTUP_FAILURE  # uvicorn's, after logging the refusal
     assert b"is not a directory" in stderr

@@ -195,7 +195,7 @@ def test_the_view_of_another_engine_equals_the_state(tmp_path: Path) -> None:
 def test_the_random_flows_exercise_what_the_view_must_track() -> None:
     """The flows above reach self-trade prevention that shrinks or cancels makers, fee changes
     that re-lock or cancel, refusals, and signed commands (checked on a plain Exchange)."""
-    reduced: list[OrderId] = []
+    reduced: list[tuple[OrderId, int]] = []
     refused = fee_changes = 0
     for seed in SEEDS:
         exchange = Exchange()
@@ -506,7 +506,7 @@ def test_the_lazy_package_still_binds_every_public_name() -> None:
 
 def test_the_service_records_reduced_orders_only_when_asked() -> None:
     """The hook costs nothing unless a reader sets a list: then each maker that self-trade
-    prevention shrank or cancelled is appended."""
+    prevention shrank or cancelled is appended, with its price."""
     exchange = Exchange()
     service = exchange.service
     assert service.reduced_orders is None
@@ -517,14 +517,14 @@ def test_the_service_records_reduced_orders_only_when_asked() -> None:
         PlaceLimit(ALICE, "BASE/USDC", ASK, 11, 5),
     ):
         apply_one(exchange, command, exchange.ts_ns)
-    reduced: list[OrderId] = []
+    reduced: list[tuple[OrderId, int]] = []
     service.reduced_orders = reduced
     apply_one(
         exchange,
         PlaceLimit(ALICE, "BASE/USDC", BID, 11, 7, stp=SelfTradePrevention.DECREMENT_AND_CANCEL),
         exchange.ts_ns,
     )
-    assert reduced == [OrderId(1), OrderId(2)]
+    assert reduced == [(OrderId(1), 10), (OrderId(2), 11)]
     assert exchange.state_hash() == exchange.state_hash()
     assert "reduced_orders" not in str(service.to_state())
     exchange.check_invariants()

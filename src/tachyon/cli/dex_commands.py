@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Final, Protocol
 import click
 
 from tachyon.cli import options, render
-from tachyon.cli.reading import Reader, market_config, open_reader
+from tachyon.cli.reading import Levels, Reader, market_config, open_reader
 from tachyon.dex import shapes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.console import Group
 
-    from tachyon.dex.model import MarketConfig
+    from tachyon.dex.model import MarketConfig, Trade
     from tachyon.exchange.service import Placement
     from tachyon.ledger.ledger import TokenMeta
     from tachyon.node.client import NodeClient
@@ -222,59 +222,105 @@ def watch(
     node: str | None,
     output_format: str | None,
 ) -> None:
-    """Redraw the book and recent trades every interval until Ctrl-C (JSON: one line each).
+    """Redraw the book and recent trades until Ctrl-C (JSON: one line each).
 
-    Over a node it polls the node's book and trades each interval."""
-    open_frame_reader = _public_reader(ctx, node, db_path, data_dir)
-    as_json = options.output_format(ctx, output_format) == "json"
+    On the embedded exchange it reads them again every interval; over a node it follows the
+    node's market stream and redraws when it changes, at most once per interval."""
+    reader_of = _public_reader(ctx, node, db_path, data_dir)
+    url = _node_of(ctx, node, _key_file(db_path) if db_path is not None else None)
+    interval_s = interval_ms / 1000
+    frames = (
+        _polled_frames(reader_of, market, depth, interval_s)
+        if url is None
+        else _streamed_frames(reader_of, url, market, depth, interval_s)
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a watch: exit 0, no traceback
+        _show(frames, iterations, as_json=options.output_format(ctx, output_format) == "json")
 
-    def frame() -> tuple[dict[str, object], Group]:
-        from rich.console import Group  # noqa: PLC0415
 
-        from tachyon.cli import tables  # noqa: PLC0415
+_Frame = tuple[dict[str, object], "Group"]
 
-        with open_frame_reader() as reader:
+
+def _frame(config: MarketConfig, levels: tuple[Levels, Levels], trades: Sequence[Trade]) -> _Frame:
+    """One redraw: its JSON record and its tables."""
+    from rich.console import Group  # noqa: PLC0415
+
+    from tachyon.cli import tables  # noqa: PLC0415
+
+    book = render.book_json(config, levels)
+    recent = [shapes.trade_json(config, trade) for trade in trades]
+    view = Group(
+        tables.book_table(book, config.base, config.quote),
+        tables.rows_table("recent trades (newest first)", recent),
+    )
+    return {**book, "trades": recent}, view
+
+
+def _polled_frames(
+    reader_of: Callable[[], contextlib.AbstractContextManager[Reader]],
+    market: str,
+    depth: int,
+    interval_s: float,
+) -> Generator[_Frame]:
+    """A frame now, then one every interval, each read afresh."""
+    while True:
+        with reader_of() as reader:
             config = market_config(reader, market)
-            book = render.book_json(config, reader.book(market, depth))
-            recent = [shapes.trade_json(config, trade) for trade in reader.trades(market, depth)]
-        view = Group(
-            tables.book_table(book, config.base, config.quote),
-            tables.rows_table("recent trades (newest first)", recent),
-        )
-        return {**book, "trades": recent}, view
+            yield _frame(config, reader.book(market, depth), reader.trades(market, depth))
+        time.sleep(interval_s)
 
+
+def _streamed_frames(
+    reader_of: Callable[[], contextlib.AbstractContextManager[Reader]],
+    url: str,
+    market: str,
+    depth: int,
+    interval_s: float,
+) -> Generator[_Frame]:
+    """A frame once the node's market stream has sent its snapshots, then one whenever it
+    changed the book or the trades, at most one per interval."""
+    from tachyon.node.stream_client import MarketStream  # noqa: PLC0415
+
+    with reader_of() as reader:
+        config = market_config(reader, market)
+    stream = MarketStream(url, config, trades=depth)
+    drawn_at: float | None = None
+    dirty = False
+    for changed in stream.frames(timeout_s=interval_s):
+        dirty = dirty or changed
+        now = time.monotonic()
+        if dirty and (drawn_at is None or now - drawn_at >= interval_s):
+            drawn_at, dirty = now, False
+            yield _frame(config, stream.follower.levels(depth), stream.trades)
+
+
+def _show(frames: Generator[_Frame], iterations: int | None, *, as_json: bool) -> None:
+    """Print frames as they come (JSON lines, or tables through a pipe), or redraw them in
+    place on a terminal; stop after `iterations` (None: never)."""
+    from rich.live import Live  # noqa: PLC0415
+
+    from tachyon.cli.tables import console  # noqa: PLC0415
+
+    out = console()
+    live: Live | None = None
     try:
-        if as_json:
-            count = 0
-            while iterations is None or count < iterations:
-                record, _ = frame()
+        for count, (record, view) in enumerate(frames, start=1):
+            if as_json:
                 click.echo(render.compact_json(record))
-                count += 1
-                if iterations is None or count < iterations:
-                    time.sleep(interval_ms / 1000)
-        else:
-            from rich.live import Live  # noqa: PLC0415
-
-            from tachyon.cli.tables import console  # noqa: PLC0415
-
-            out = console()
-            if not out.is_terminal:  # a pipe or a file: each frame in turn, as it is drawn
-                count = 0
-                while iterations is None or count < iterations:
-                    if count:
-                        time.sleep(interval_ms / 1000)
-                    out.print(frame()[1])
-                    out.file.flush()
-                    count += 1
+            elif not out.is_terminal:  # a pipe or a file: each frame in turn, as it is drawn
+                out.print(view)
+                out.file.flush()
+            elif live is None:
+                live = Live(view, console=out, auto_refresh=False)
+                live.start(refresh=True)
+            else:
+                live.update(view, refresh=True)
+            if iterations is not None and count >= iterations:
                 return
-            with Live(frame()[1], console=out, auto_refresh=False) as live:
-                count = 1
-                while iterations is None or count < iterations:
-                    time.sleep(interval_ms / 1000)
-                    live.update(frame()[1], refresh=True)
-                    count += 1
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a watch ends: exit 0, no traceback
+    finally:
+        if live is not None:
+            live.stop()
+        frames.close()  # the stream's connection, at once
 
 
 # -- acting ----------------------------------------------------------------------------------

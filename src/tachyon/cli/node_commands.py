@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import click
 
 from tachyon.cli import options
+
+# As tachyon.node's defaults (not imported: `--help` should not load the web framework).
+RATE_PER_S: Final = 50.0
+BURST: Final = 100
+STREAM_QUEUE_MAX: Final = 4_096
 
 
 @click.group()
@@ -31,10 +38,60 @@ def node() -> None:
     default="info",
     show_default=True,
 )
-def serve(data_dir: str | None, host: str, port: int, recv_window_ms: int, log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per log line on stderr.",
+)
+@click.option(
+    "--trace-exporter",
+    type=click.Choice(["none", "console", "otlp"]),
+    default=None,
+    help="Export OpenTelemetry spans: console (stderr) or otlp (OTEL_EXPORTER_OTLP_ENDPOINT)"
+    " [default: OTEL_TRACES_EXPORTER, else none].",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(0, None, min_open=True),
+    default=RATE_PER_S,
+    show_default=True,
+    help="Signed requests a second per account (token bucket); see --no-rate-limit.",
+)
+@click.option(
+    "--rate-burst",
+    type=click.IntRange(1, None),
+    default=BURST,
+    show_default=True,
+    help="Signed requests an idle account may send at once.",
+)
+@click.option("--no-rate-limit", is_flag=True, help="Serve without a per-account rate limit.")
+@click.option(
+    "--stream-queue-max",
+    type=click.IntRange(1, 1_000_000),
+    default=STREAM_QUEUE_MAX,
+    show_default=True,
+    help="Messages a stream client may fall behind before it is cut off.",
+)
+def serve(
+    data_dir: str | None,
+    host: str,
+    port: int,
+    recv_window_ms: int,
+    log_level: str,
+    log_format: str,
+    trace_exporter: str | None,
+    rate_limit: float,
+    rate_burst: int,
+    no_rate_limit: bool,
+    stream_queue_max: int,
+) -> None:
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
-    The profile (dev or prod, as for every command) decides whether deposits are accepted."""
-    from tachyon.node.serve import serve as serve_node  # noqa: PLC0415 (uvicorn, on demand)
+    The profile (dev or prod, as for every command) decides whether deposits are accepted.
+    WebSocket streams at /v1/ws/market and /v1/ws/account; metrics at /metrics."""
+    from tachyon.node.ratelimit import RateLimit  # noqa: PLC0415 (the node, on demand)
+    from tachyon.node.serve import serve as serve_node  # noqa: PLC0415
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
     serve_node(
@@ -44,4 +101,8 @@ def serve(data_dir: str | None, host: str, port: int, recv_window_ms: int, log_l
         profile=options.profile(),
         recv_window_ms=recv_window_ms,
         log_level=log_level,
+        log_format=log_format,
+        trace_exporter=trace_exporter,
+        rate_limit=None if no_rate_limit else RateLimit(rate_limit, rate_burst),
+        stream_queue_max=stream_queue_max,
     )

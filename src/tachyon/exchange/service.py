@@ -167,10 +167,10 @@ class DexService:
         self._by_owner: dict[AccountId, dict[OrderId, _OpenOrder]] = {}
         self._fee_accounts: set[AccountId] = set()
         self._next_order_id = 1
-        # None, or a list to which the ids of resting orders that self-trade prevention shrank
-        # or cancelled are appended (a reader of changes, such as the storage host's view,
-        # sets one and drains it); not part of the state.
-        self.reduced_orders: list[OrderId] | None = None
+        # None, or a list to which (order id, price) of each resting order that self-trade
+        # prevention shrank or cancelled is appended (a reader of changes, such as the storage
+        # host's view, sets one and drains it); not part of the state.
+        self.reduced_orders: list[tuple[OrderId, int]] | None = None
         if default_market is not None:
             self.add_market(default_market)
 
@@ -618,8 +618,11 @@ class DexService:
 
     def _release_reduced(self, reduced: Sequence[tuple[OrderId, int]]) -> None:
         """Self-trade prevention shrank or cancelled these resting orders: release their excess."""
-        if self.reduced_orders is not None:
-            self.reduced_orders.extend([order_id for order_id, _ in reduced])
+        if self.reduced_orders is not None:  # the price now: a closed order's is gone after
+            open_orders = self._open
+            self.reduced_orders.extend(
+                [(order_id, open_orders[order_id][_PRICE]) for order_id, _ in reduced]
+            )
         for order_id, remaining in reduced:
             order = self._open[order_id]
             if remaining:

@@ -12,6 +12,7 @@ a token of its account's rate limit (see `tachyon.node.ratelimit`): 429 with `Re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,12 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from fastapi import FastAPI, Header, Query, Request, Response
+from fastapi import FastAPI, Header, Query, Request, Response, WebSocket
+from opentelemetry.trace import Span, SpanContext, Tracer, TracerProvider
 
 from tachyon.dex import shapes
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
-from tachyon.errors import OrderNotFound, StorageError, TachyonError, TokenNotFound
+from tachyon.errors import (
+    InvalidInput,
+    OrderNotFound,
+    StorageError,
+    TachyonError,
+    TokenNotFound,
+)
 from tachyon.exchange.commands import (
     AccountCommand,
     CancelOrder,
@@ -37,7 +45,7 @@ from tachyon.exchange.commands import (
 from tachyon.exchange.service import OwnedOrder, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
-from tachyon.node.errors import BodyLimit, install_error_handlers
+from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.gateway import PROFILES, Clock, admit_command, authenticate_read, decode_base64
 from tachyon.node.metrics import (
     CONTENT_TYPE,
@@ -47,8 +55,28 @@ from tachyon.node.metrics import (
     order_type,
     order_type_of_body,
 )
+from tachyon.node.observability import logger, tracer_of
 from tachyon.node.ratelimit import RateLimit, RateLimiter
 from tachyon.node.sequencer import BATCH_WAIT_MS_DEFAULT, Sequencer
+from tachyon.node.stream_events import (
+    ACCOUNT,
+    DEPTH,
+    TRADES,
+    WHOLE_BOOK,
+    Channel,
+    Message,
+    Publisher,
+    depth_snapshot,
+    encode,
+    trades_snapshot,
+)
+from tachyon.node.streams import (
+    QUEUE_MAX_DEFAULT,
+    StreamHub,
+    Subscriber,
+    refuse,
+    serve_subscriber,
+)
 from tachyon.storage.host import EmbeddedExchange
 
 DEPTH_MAX: Final = 1_000
@@ -104,6 +132,9 @@ class _Node:
     clock: Clock
     metrics: NodeMetrics
     limiter: RateLimiter | None
+    hub: StreamHub
+    stream_queue_max: int
+    tracer: Tracer | None = None
     sequencer: Sequencer | None = None
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
     tokens: dict[str, TokenMeta] = field(default_factory=dict)
@@ -112,6 +143,12 @@ class _Node:
         if self.sequencer is None:
             raise StorageError("the node is not running")
         return self.sequencer
+
+    def span(self, name: str) -> contextlib.AbstractContextManager[Span | None]:
+        """A span of the request (None when tracing is not configured)."""
+        if self.tracer is None:
+            return contextlib.nullcontext()
+        return self.tracer.start_as_current_span(name)
 
     def spend(self, account: str) -> None:
         """Take a token of `account`'s rate limit, or raise `RateLimited`."""
@@ -148,31 +185,23 @@ def create_app(
     clock: Clock = time.time_ns,
     batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
+    stream_queue_max: int = QUEUE_MAX_DEFAULT,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
-    `rate_limit` bounds each account's signed requests by `clock` (None: no limit)."""
+    `rate_limit` bounds each account's signed requests by `clock` (None: no limit);
+    `stream_queue_max` is how many messages a stream's client may fall behind;
+    `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     metrics = NodeMetrics()
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
-    node = _Node(profile, recv_window_ms, clock, metrics, limiter)
+    hub = StreamHub(on_cut=metrics.stream_cut)
+    node = _Node(profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max)
+    node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
 
-    @asynccontextmanager
-    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
-        host = await asyncio.to_thread(EmbeddedExchange.open, data_dir, clock=clock)
-        sequencer = Sequencer(host, batch_wait_ms=batch_wait_ms, on_commit=metrics.on_commit)
-        try:
-            await sequencer.start()
-            node.sequencer = sequencer
-            running.state.sequencer = sequencer  # for metrics and tests
-            yield
-        finally:
-            node.sequencer = None
-            try:
-                await sequencer.stop()  # answers everything queued first
-            finally:
-                await asyncio.to_thread(host.close)  # with a snapshot if anything is new
+    lifespan = _lifespan(node, data_dir, batch_wait_ms)
 
     app = FastAPI(
         title="tachyon node",
@@ -190,7 +219,52 @@ def create_app(
     _public_routes(app, node)
     _command_routes(app, node)
     _account_routes(app, node)
+    _stream_routes(app, node)
     return app
+
+
+def _lifespan(
+    node: _Node, data_dir: Path, batch_wait_ms: float
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Open the exchange and start its sequencer, with the metrics and the streams' publisher
+    told of each commit; on shutdown drain the sequencer and close the exchange (snapshot)."""
+
+    @asynccontextmanager
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
+        host = await asyncio.to_thread(EmbeddedExchange.open, data_dir, clock=node.clock)
+        loop = asyncio.get_running_loop()
+
+        def deliver(messages: list[Message]) -> None:
+            loop.call_soon_threadsafe(node.hub.dispatch, messages)
+
+        publisher = Publisher(host, node.hub.wants, deliver)
+
+        def on_commit(*batch: Any) -> None:
+            node.metrics.on_commit(*batch)
+            publisher.on_commit(*batch)
+
+        sequencer = Sequencer(
+            host, batch_wait_ms=batch_wait_ms, on_commit=on_commit, tracer=node.tracer
+        )
+        where = {"data_dir": str(data_dir)}
+        logger.info(
+            "the node's exchange is open",
+            extra={**where, "seq": host.seq, "torn_tail_bytes": host.torn_tail_bytes},
+        )
+        try:
+            await sequencer.start()
+            node.sequencer = sequencer
+            running.state.sequencer = sequencer  # for metrics and tests
+            yield
+        finally:
+            node.sequencer = None
+            try:
+                await sequencer.stop()  # answers everything queued first
+            finally:
+                await asyncio.to_thread(host.close)  # with a snapshot if anything is new
+                logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})
+
+    return lifespan
 
 
 MarketQuery = Annotated[
@@ -249,38 +323,47 @@ def _command_routes(app: FastAPI, node: _Node) -> None:
 
         Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
         withdraw the balance of the token they moved (as `dex deposit --format json`)."""
-        kind: str | None = None
-        body: bytes | None = None
-        try:
-            body = decode_base64(request.body, "body")
-            command, signed = admit_command(
-                body,
-                decode_base64(request.signature, "signature"),
-                now_ns=node.clock(),
-                window_ms=node.recv_window_ms,
-                profile=node.profile,
-            )
-            kind = order_type(command)
-            node.spend(command.account)
-            answer = await _execute(node, command, signed)
-        except TachyonError as exc:
-            if kind is None:  # refused before the gateway named it: read its type off the body
-                kind = "unknown" if body is None else order_type_of_body(body)
-            node.metrics.order(kind, exc.code)
-            raise
+        with node.span("tachyon.command") as span:
+            kind: str | None = None
+            body: bytes | None = None
+            try:
+                body = decode_base64(request.body, "body")
+                command, signed = admit_command(
+                    body,
+                    decode_base64(request.signature, "signature"),
+                    now_ns=node.clock(),
+                    window_ms=node.recv_window_ms,
+                    profile=node.profile,
+                )
+                kind = order_type(command)
+                if span is not None:
+                    span.update_name(f"tachyon.{kind}")
+                    span.set_attribute("tachyon.account", command.account)
+                node.spend(command.account)
+                trace = None if span is None else span.get_span_context()
+                answer = await _execute(node, command, signed, trace)
+            except TachyonError as exc:
+                if kind is None:  # refused before the gateway named it: its type off the body
+                    kind = "unknown" if body is None else order_type_of_body(body)
+                node.metrics.order(kind, exc.code)
+                if span is not None:
+                    span.set_attribute("tachyon.outcome", exc.code)
+                raise
+            if span is not None:
+                span.set_attribute("tachyon.outcome", "accepted")
         node.metrics.order(kind, "accepted")
         return answer
 
 
 async def _execute(
-    node: _Node, command: AccountCommand, signed: SignedCommand
+    node: _Node, command: AccountCommand, signed: SignedCommand, trace: SpanContext | None
 ) -> dict[str, object]:
     """Submit an admitted command and shape its answer."""
     sequencer = node.running()
     match command:
         case PlaceLimit() | PlaceMarket():
             config = await node.market(command.market)
-            return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
+            return schemas.placement_json(config, _placement(await sequencer.submit(signed, trace)))
         case CancelOrder():
             owned = await sequencer.read(_open_order(command.order_id))
             if owned is None:  # no market to answer with: refused as the exchange would
@@ -288,10 +371,10 @@ async def _execute(
                     f"order {command.order_id!r} is not open (unknown, filled or cancelled)"
                 )
             config = await node.market(owned.market)
-            return schemas.placement_json(config, _placement(await sequencer.submit(signed)))
+            return schemas.placement_json(config, _placement(await sequencer.submit(signed, trace)))
         case Deposit() | Withdraw():
             meta = await node.token(command.token)
-            record = await sequencer.submit(signed)
+            record = await sequencer.submit(signed, trace)
             assert isinstance(record, BalanceRecord), record
             return {"address": command.account, "balances": [schemas.balance_json(meta, record)]}
     raise AssertionError(f"unhandled command {type(command).__name__}")
@@ -378,3 +461,116 @@ def _orders(
 ) -> tuple[dict[str, MarketConfig], list[OwnedOrder]]:
     service = host.refresh().service
     return {config.market_id: config for config in service.markets()}, service.open_orders(account)
+
+
+STREAM_CHANNELS: Final = (DEPTH, TRADES)
+STREAM_TRADES_DEFAULT: Final = 20
+
+
+def _stream_routes(app: FastAPI, node: _Node) -> None:
+    @app.websocket("/v1/ws/market")
+    async def market_stream(websocket: WebSocket) -> None:
+        """A market's depth (snapshot, then diffs) and trades; see `tachyon.node.streams`."""
+        await websocket.accept()
+        try:
+            market, kinds, depth, limit = _market_stream_query(websocket)
+            await node.market(market)  # an unknown market is refused
+        except TachyonError as exc:
+            await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
+            return
+
+        def welcome(host: EmbeddedExchange) -> tuple[int, list[str]]:
+            texts: list[str] = []
+            update_id = 0
+            if DEPTH in kinds:
+                update_id, text = depth_snapshot(host, market, depth)
+                texts.append(text)
+            if TRADES in kinds:
+                update_id, text = trades_snapshot(host, market, limit)
+                texts.append(text)
+            return update_id, texts
+
+        await _follow(node, websocket, "market", [(kind, market) for kind in kinds], welcome)
+
+    @app.websocket("/v1/ws/account")
+    async def account_stream(websocket: WebSocket) -> None:
+        """The signing account's order and fill events; see `tachyon.node.streams`."""
+        await websocket.accept()
+        query = websocket.query_params
+        try:
+            account = authenticate_read(
+                query.get("address"),
+                query.get("timestamp"),
+                query.get("signature"),
+                method="GET",
+                path=websocket.url.path,
+                now_ns=node.clock(),
+                window_ms=node.recv_window_ms,
+            )
+            node.spend(account)
+        except TachyonError as exc:
+            await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
+            return
+
+        def welcome(host: EmbeddedExchange) -> tuple[int, list[str]]:
+            update_id = host.refresh().seq
+            message = {
+                "stream": ACCOUNT,
+                "type": "subscribed",
+                "address": account,
+                "last_update_id": update_id,
+            }
+            return update_id, [encode(message)]
+
+        await _follow(node, websocket, "account", [(ACCOUNT, account)], welcome)
+
+
+async def _follow(
+    node: _Node,
+    websocket: WebSocket,
+    endpoint: str,
+    channels: list[Channel],
+    welcome: Callable[[EmbeddedExchange], tuple[int, list[str]]],
+) -> None:
+    """Subscribe, send the welcome (read on the worker thread after the subscription, so no
+    batch falls between the two), then everything newer until the client leaves."""
+    subscriber = Subscriber(node.stream_queue_max)
+    node.hub.add(channels, subscriber)
+    node.metrics.stream_clients.labels(endpoint).inc()
+    try:
+        subscriber.floor, texts = await node.running().read(welcome)
+        for text in texts:
+            await websocket.send_text(text)
+        await serve_subscriber(websocket, subscriber)
+    finally:
+        node.hub.remove(channels, subscriber)
+        node.metrics.stream_clients.labels(endpoint).dec()
+
+
+def _market_stream_query(websocket: WebSocket) -> tuple[str, tuple[str, ...], int, int]:
+    """(market, channels, depth, trades) of a market stream's query; InvalidInput if bad."""
+    query = websocket.query_params
+    market = query.get("market", DEFAULT_MARKET.market_id)
+    if not 1 <= len(market) <= MARKET_TEXT_MAX:
+        raise InvalidInput(f"market must be 1 to {MARKET_TEXT_MAX} characters")
+    kinds = tuple(query.get("channels", ",".join(STREAM_CHANNELS)).split(","))
+    unknown = [kind for kind in kinds if kind not in STREAM_CHANNELS]
+    if unknown or not kinds or len(set(kinds)) != len(kinds):
+        raise InvalidInput(
+            f"channels must be distinct names among {', '.join(STREAM_CHANNELS)},"
+            f" not {query.get('channels')!r}"
+        )
+    depth = _int_query(query.get("depth"), "depth", WHOLE_BOOK, WHOLE_BOOK)
+    limit = _int_query(query.get("trades"), "trades", STREAM_TRADES_DEFAULT, TRADES_LIMIT_MAX)
+    return market, kinds, depth, limit
+
+
+def _int_query(text: str | None, name: str, default: int, maximum: int) -> int:
+    if text is None:
+        return default
+    digits_max = len(str(maximum))
+    if not (text.isascii() and text.isdigit() and len(text) <= digits_max) or not (
+        1 <= int(text) <= maximum
+    ):
+        raise InvalidInput(f"{name} must be a whole number from 1 to {maximum}, not {text!r}")
+    return int(text)

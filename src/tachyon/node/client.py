@@ -198,12 +198,14 @@ class NodeClient:
     def book(self, depth: int, market: MarketId) -> BookDepth:
         config = self.market(market)
         answer = self._request("GET", "/v1/orderbook", params={"market": market, "depth": depth})
-        return BookDepth(_levels(config, answer["bids"]), _levels(config, answer["asks"]))
+        return BookDepth(
+            levels_from_json(config, answer["bids"]), levels_from_json(config, answer["asks"])
+        )
 
     def recent_trades(self, limit: int, market: MarketId) -> list[Trade]:
         config = self.market(market)
         answer = self._request("GET", "/v1/trades", params={"market": market, "limit": limit})
-        return [_trade(config, row) for row in answer["trades"]]
+        return [trade_from_json(config, row) for row in answer["trades"]]
 
     # -- signed account reads ----------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class NodeClient:
             config = self.market(answer["market"])
             return Placement(
                 OrderId(answer["order_id"]),
-                [_trade(config, row) for row in answer["trades"]],
+                [trade_from_json(config, row) for row in answer["trades"]],
                 OrderStatus(answer["status"]),
                 minor(answer["filled_qty"], config.base_decimals, "filled_qty"),
                 minor(answer["open_qty"], config.base_decimals, "open_qty"),
@@ -308,7 +310,7 @@ def _market(row: dict[str, Any]) -> MarketConfig:
     )
 
 
-def _levels(config: MarketConfig, rows: list[dict[str, str]]) -> list[BookLevel]:
+def levels_from_json(config: MarketConfig, rows: list[dict[str, str]]) -> list[BookLevel]:
     return [
         BookLevel(
             minor(row["price"], config.quote_decimals, "price"),
@@ -318,7 +320,7 @@ def _levels(config: MarketConfig, rows: list[dict[str, str]]) -> list[BookLevel]
     ]
 
 
-def _trade(config: MarketConfig, row: dict[str, Any]) -> Trade:
+def trade_from_json(config: MarketConfig, row: dict[str, Any]) -> Trade:
     return Trade(
         TradeId(row["trade_id"]),
         minor(row["price"], config.quote_decimals, "price"),

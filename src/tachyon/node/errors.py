@@ -71,6 +71,7 @@ STATUS_BY_CODE: Final[dict[str, int]] = {
 }
 
 _HTTP_CODES: Final = {
+    400: "invalid_request",  # a body the framework cannot parse at all
     404: "not_found",
     405: "method_not_allowed",
     413: "request_too_large",

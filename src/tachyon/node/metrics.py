@@ -12,6 +12,8 @@ applications in one process never share or collide), served as text at `GET /met
     tachyon_journal_commit_duration_seconds       histogram of the sequencer's batch commits
     tachyon_journal_batch_size                    histogram of commands per journal commit
     tachyon_book_levels{market, side}             price levels on each side (counted on scrape)
+    tachyon_stream_clients{endpoint}              open WebSocket clients (market, account)
+    tachyon_stream_cutoffs_total                  slow stream clients cut off
 
 Trades, volume and the journal's figures are taken from each durable batch (the sequencer's
 `on_commit` observer, on its worker thread); orders where the request is answered.
@@ -145,6 +147,21 @@ class NodeMetrics:
             ["market", "side"],
             registry=registry,
         )
+
+        self.stream_clients = Gauge(
+            "tachyon_stream_clients",
+            "Open WebSocket stream clients, by endpoint (market, account).",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.stream_cutoffs = Counter(
+            "tachyon_stream_cutoffs",
+            "Stream clients closed for falling too far behind (slow consumers).",
+            registry=registry,
+        )
+
+    def stream_cut(self) -> None:
+        self.stream_cutoffs.inc()
 
     def order(self, kind: str, outcome: str) -> None:
         self.orders.labels(kind, outcome).inc()

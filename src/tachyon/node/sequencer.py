@@ -21,6 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, final
 
+from opentelemetry import trace as trace_api
+from opentelemetry.trace import Link, SpanContext, Tracer
+
 from tachyon.errors import StorageError, TachyonError
 from tachyon.exchange.commands import AnyCommand
 from tachyon.exchange.state_machine import Outcome
@@ -44,6 +47,7 @@ class _Job:
     future: asyncio.Future[Any]
     command: AnyCommand | None = None  # a write; else `read`
     read: Callable[[EmbeddedExchange], Any] | None = None
+    trace: SpanContext | None = None  # the request's span, linked from its batch's
 
 
 @final
@@ -58,6 +62,7 @@ class Sequencer:
         batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
         queue_max: int = QUEUE_MAX,
         on_commit: CommitObserver | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         assert 1 <= batch_max <= JOURNAL_BATCH_MAX
         assert batch_wait_ms >= 0
@@ -65,6 +70,7 @@ class Sequencer:
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_ms / 1000
         self.on_commit = on_commit
+        self.tracer = tracer
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
         self.batches = 0  # journal commits made, for metrics and tests
@@ -84,9 +90,10 @@ class Sequencer:
         await asyncio.to_thread(thread.join)
         self._thread = None
 
-    async def submit(self, command: AnyCommand) -> Outcome:
-        """The command's outcome once its batch is durable; raises what refused it."""
-        result: Outcome = await self._enqueue(command=command)
+    async def submit(self, command: AnyCommand, trace: SpanContext | None = None) -> Outcome:
+        """The command's outcome once its batch is durable; raises what refused it. `trace`:
+        the request's span, which its batch's span links to."""
+        result: Outcome = await self._enqueue(command=command, trace=trace)
         return result
 
     async def read(self, fn: Callable[[EmbeddedExchange], T]) -> T:
@@ -98,11 +105,12 @@ class Sequencer:
         self,
         command: AnyCommand | None = None,
         read: Callable[[EmbeddedExchange], Any] | None = None,
+        trace: SpanContext | None = None,
     ) -> Any:
         if self._thread is None:
             raise StorageError("the sequencer is not running")
         loop = asyncio.get_running_loop()
-        job = _Job(loop, loop.create_future(), command, read)
+        job = _Job(loop, loop.create_future(), command, read, trace)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -155,6 +163,8 @@ class Sequencer:
                 raise
             return
         elapsed_s = time.perf_counter() - started
+        if self.tracer is not None:
+            self._trace(writes, results)
         self.batches += 1
         self.last_batch_size = len(commands)
         for job, result in zip(writes, results, strict=True):
@@ -167,6 +177,24 @@ class Sequencer:
                 self.on_commit(commands, results, elapsed_s)
             except Exception:  # an observer's fault never stops the sequencer
                 _log.exception("the commit observer failed")
+
+    def _trace(self, writes: list[_Job], results: list[Outcome | TachyonError]) -> None:
+        """The batch's spans, timed by the host, linked to the requests' spans."""
+        assert self.tracer is not None
+        started_ns, applied_ns, committed_ns = self.host.last_timing
+        links = [Link(job.trace) for job in writes if job.trace is not None]
+        accepted = sum(not isinstance(result, TachyonError) for result in results)
+        batch = self.tracer.start_span("tachyon.batch", links=links, start_time=started_ns)
+        batch.set_attribute("tachyon.commands", len(writes))
+        batch.set_attribute("tachyon.accepted", accepted)
+        batch.set_attribute("tachyon.seq", self.host.seq)
+        context = trace_api.set_span_in_context(batch)
+        for name, start_ns, end_ns in (
+            ("tachyon.match_settle", started_ns, applied_ns),
+            ("tachyon.commit", applied_ns, committed_ns),
+        ):
+            self.tracer.start_span(name, context=context, start_time=start_ns).end(end_ns)
+        batch.end(committed_ns)
 
     def _answer_read(self, job: _Job) -> None:
         assert job.read is not None

@@ -15,7 +15,10 @@ from typing import Final
 import uvicorn
 
 from tachyon.errors import StorageError
-from tachyon.node.app import RECV_WINDOW_MS_DEFAULT, create_app
+from tachyon.node.app import RATE_LIMIT_DEFAULT, RECV_WINDOW_MS_DEFAULT, create_app
+from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
+from tachyon.node.ratelimit import RateLimit
+from tachyon.node.streams import QUEUE_MAX_DEFAULT
 
 HOST_DEFAULT: Final = "127.0.0.1"
 PORT_DEFAULT: Final = 8700
@@ -30,16 +33,32 @@ def serve(
     profile: str = "dev",
     recv_window_ms: int = RECV_WINDOW_MS_DEFAULT,
     log_level: str = "info",
+    log_format: str = "text",
+    trace_exporter: str | None = None,
+    rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
+    stream_queue_max: int = QUEUE_MAX_DEFAULT,
 ) -> None:
     """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
     return normally). If the exchange cannot be opened, uvicorn logs why and exits the process
-    with status 3 (its STARTUP_FAILURE). Call it from the main thread."""
-    app = create_app(data_dir, profile=profile, recv_window_ms=recv_window_ms)
+    with status 3 (its STARTUP_FAILURE). Call it from the main thread. `log_format` is text or
+    json; `trace_exporter` none, console or otlp (None: `OTEL_TRACES_EXPORTER`), see
+    `tachyon.node.observability`; `rate_limit` None serves without one."""
+    logging_config = log_config(log_level, log_format)  # a bad format is refused first
+    provider = configure_tracing(trace_exporter)
+    app = create_app(
+        data_dir,
+        profile=profile,
+        recv_window_ms=recv_window_ms,
+        rate_limit=rate_limit,
+        stream_queue_max=stream_queue_max,
+        tracer_provider=provider,
+    )
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
+        log_config=logging_config,
         lifespan="on",  # a failure to open the exchange stops the server at once
         access_log=False,
         server_header=False,
@@ -51,6 +70,7 @@ def serve(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        shutdown_tracing(provider)
     if not server.started:  # uvicorn has logged why (a data directory that cannot be opened)
         raise StorageError(f"the node did not start on {host}:{port} over {data_dir}")
 

@@ -30,7 +30,7 @@ from tachyon.exchange.state_machine import Exchange, Outcome
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.storage import db, journal, recovery, snapshot, wal
 from tachyon.storage.migrations import MIGRATIONS
-from tachyon.storage.view_writer import ViewBatch
+from tachyon.storage.view_writer import BatchChanges, ViewBatch
 
 _log: Final = logging.getLogger("tachyon.storage")
 
@@ -67,6 +67,10 @@ class EmbeddedExchange:
         self.torn_tail_bytes = 0  # of a commit a crash tore, dropped on open (see `open`)
         self._engine = DEFAULT_ENGINE
         self.read_model = True  # see `open`
+        # What the last committed batch changed (with the read model on; else None), and when
+        # it started, was applied and was durable (ns since the epoch, for tracing).
+        self.last_changes: BatchChanges | None = None
+        self.last_timing: tuple[int, int, int] = (0, 0, 0)
         self._clock = clock
         self._snapshot_every = snapshot_every
         self._snapshot_interval_ns = int(snapshot_interval_s * 1e9)
@@ -151,6 +155,8 @@ class EmbeddedExchange:
         entries: list[journal.JournalEntry] = []
         results: list[Outcome | TachyonError] = []
         view: ViewBatch | None = None
+        self.last_changes = None
+        started_ns = time.time_ns()
         db.begin_immediate(conn)  # the write mutex across processes
         try:
             self._catch_up()
@@ -162,6 +168,7 @@ class EmbeddedExchange:
                     entries.append(entry)
                     head_hash = entry.checksum
                 results.append(outcome)
+            applied_ns = time.time_ns()
             if entries:
                 journal.append(conn, entries)
                 if view is not None:  # the read model, in the same transaction as the entries
@@ -180,6 +187,9 @@ class EmbeddedExchange:
             if view is not None:
                 view.close()
         self._head_hash = head_hash
+        self.last_timing = (started_ns, applied_ns, time.time_ns())
+        if view is not None and entries:
+            self.last_changes = view.changes()
         self._maybe_snapshot()
         return results
 

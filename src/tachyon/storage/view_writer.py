@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable
-from typing import assert_never
+from typing import NamedTuple, assert_never
 
 from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
@@ -35,14 +35,13 @@ from tachyon.exchange.commands import (
 )
 from tachyon.exchange.service import DexService, OwnedOrder, Placement
 from tachyon.exchange.state_machine import Exchange, Outcome
-from tachyon.storage.db import INT_SQL_MAX, int_from_sql, int_to_sql
+from tachyon.storage.db import INT_SQL_MAX, int_to_sql
 
 _SqlRow = tuple[int | str | None, ...]
 _BID = Side.BID
 
 _UPSERT_ORDER = "INSERT OR REPLACE INTO view_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _DELETE_ORDER = "DELETE FROM view_orders WHERE account = ? AND order_id = ?"
-_ORDER_LEVEL = "SELECT price FROM view_orders WHERE account = ? AND order_id = ?"
 _UPSERT_LEVEL = "INSERT OR REPLACE INTO view_levels VALUES (?, ?, ?, ?)"
 _DELETE_LEVEL = "DELETE FROM view_levels WHERE market = ? AND side = ? AND price = ?"
 _UPSERT_BALANCE = "INSERT OR REPLACE INTO view_balances VALUES (?, ?, ?, ?)"
@@ -72,6 +71,23 @@ class _Touched:
         self.asks: set[int] = set()
 
 
+class BatchChanges(NamedTuple):
+    """What one committed batch changed, for observers such as the node's streams (read from
+    `EmbeddedExchange.last_changes`): its sequence numbers, its placements (decoded, with
+    their outcome, sequence number and time), the orders it cancelled as they were before, the
+    resting orders self-trade prevention shrank or closed (market, owner, order id, whether a
+    bid, price, the taker's sequence number), and by market the prices of the bid and ask levels it changed;
+    `levels_known` is False after a fee change (which may cancel orders anywhere)."""
+
+    first_seq: int
+    last_seq: int
+    placed: list[tuple[PlaceLimit | PlaceMarket, Placement, int, int]]
+    cancelled: list[tuple[OwnedOrder, int]]
+    self_trade: list[tuple[str, str, OrderId, bool, int, int]]
+    levels: dict[str, tuple[set[int], set[int]]]
+    levels_known: bool
+
+
 class ViewBatch:
     """The view's side of one write transaction: `apply` each command through it, then `write`
     once the journal entries are in, then `close` whatever happened."""
@@ -80,8 +96,9 @@ class ViewBatch:
         "_balances",
         "_cancelled",
         "_exchange",
+        "_first_seq",
         "_full",
-        "_lost",
+        "_levels_known",
         "_markets",
         "_orders",
         "_placed",
@@ -89,6 +106,7 @@ class ViewBatch:
         "_registry",
         "_rested",
         "_stale",
+        "_stp",
         "_trades",
     )
 
@@ -98,23 +116,25 @@ class ViewBatch:
         self._exchange = exchange
         self._stale = view_seq(conn) != exchange.seq
         self._full = self._stale  # rebuild orders, levels, balances, markets and tokens
+        self._first_seq = exchange.seq + 1
+        self._levels_known = True
         self._registry = False  # rewrite markets and tokens
         # What `apply` saw, noted by `write` in one pass (cheaper than a call per command):
         # placements with their command, sequence number and time; cancelled orders as they
         # were just before.
         self._placed: list[tuple[PlaceLimit | PlaceMarket, Placement, int, int]] = []
-        self._cancelled: list[OwnedOrder] = []
+        self._cancelled: list[tuple[OwnedOrder, int]] = []
         # Orders that rested in this batch, as placed; orders changed after they rested (by
         # fills, self-trade prevention or a cancel), in this batch or before, with their owner.
         self._rested: dict[OrderId, tuple[PlaceLimit, Placement]] = {}
         self._orders: dict[OrderId, str] = {}
-        # Resting orders that self-trade prevention closed: (market, owner, order id, whether
-        # a bid); their level is read back from the view (or `_rested`) when written.
-        self._lost: list[tuple[str, str, OrderId, bool]] = []
+        # Resting orders that self-trade prevention shrank or closed: (market, owner, order id,
+        # whether a bid, price, sequence number of the taker).
+        self._stp: list[tuple[str, str, OrderId, bool, int, int]] = []
         self._markets: dict[str, _Touched] = {}
         self._balances: set[tuple[str, str]] = set()
         self._trades: list[_SqlRow] = []
-        self._reduced: list[OrderId] = []
+        self._reduced: list[tuple[OrderId, int]] = []
         exchange.service.reduced_orders = self._reduced
 
     def close(self) -> None:
@@ -129,13 +149,13 @@ class ViewBatch:
             assert type(outcome) is Placement
             self._placed.append((command, outcome, seq, ts_ns))  # type: ignore[arg-type]
             if self._reduced:
-                self._note_reduced(command)  # type: ignore[arg-type]
+                self._note_reduced(command, seq)  # type: ignore[arg-type]
             return outcome
         if kind is CancelOrder:
             cancelled = self._exchange.service.get_order(OrderId(command.order_id))  # type: ignore[union-attr]
             outcome = self._exchange.apply(command, seq, ts_ns)
             assert cancelled is not None, "a cancel applied to an order that was not open"
-            self._cancelled.append(cancelled)
+            self._cancelled.append((cancelled, seq))
             return outcome
         return self._apply_other(command, seq, ts_ns)
 
@@ -155,14 +175,15 @@ class ViewBatch:
                 assert type(outcome) is Placement
                 self._placed.append((inner, outcome, seq, ts_ns))
                 if self._reduced:
-                    self._note_reduced(inner)
+                    self._note_reduced(inner, seq)
             case CancelOrder():
                 assert cancelled is not None, "a cancel applied to an order that was not open"
-                self._cancelled.append(cancelled)
+                self._cancelled.append((cancelled, seq))
             case Deposit() | Withdraw():
                 self._balances.add((AccountId(inner.account), TokenId(inner.token)))
             case SetFees():  # rare: open orders of the market re-lock or are cancelled
                 self._full = True
+                self._levels_known = False
             case AddMarket() | RegisterToken():
                 self._registry = True
             case SignedCommand() | None:
@@ -177,20 +198,17 @@ class ViewBatch:
             touched = self._markets[market] = _Touched()
         return touched
 
-    def _note_reduced(self, command: PlaceLimit | PlaceMarket) -> None:
+    def _note_reduced(self, command: PlaceLimit | PlaceMarket, seq: int) -> None:
         """The taker's own resting orders that self-trade prevention shrank or closed: their
-        levels (on the other side) now, while a closed one can still be told from a shrunk one."""
+        levels are on the other side, at the prices the service recorded."""
         market, account = command.market, command.account
         touched = self._touched(market)
-        makers = touched.asks if command.side is _BID else touched.bids
-        get_order = self._exchange.service.get_order
-        for order_id in self._reduced:
+        maker_is_bid = command.side is not _BID
+        makers = touched.bids if maker_is_bid else touched.asks
+        for order_id, price in self._reduced:
             self._orders[order_id] = account
-            owned = get_order(order_id)
-            if owned is not None:
-                makers.add(owned.order.price)
-            else:
-                self._lost.append((market, account, order_id, command.side is not _BID))
+            makers.add(price)
+            self._stp.append((market, account, order_id, maker_is_bid, price, seq))
         self._reduced.clear()
 
     def _note(self) -> None:
@@ -226,12 +244,24 @@ class ViewBatch:
                         rows.append((market, *trade, seq, ts_ns))  # taker_side: a str
                     else:
                         rows.append(_trade_row(market, trade, seq, ts_ns))
-        for cancelled in self._cancelled:
+        for cancelled, _ in self._cancelled:
             order = cancelled.order
             orders[order.order_id] = order.owner
             self._balances.add((order.owner, cancelled.locked_token))
             touched = self._touched(cancelled.market)
             (touched.bids if order.side is _BID else touched.asks).add(order.price)
+
+    def changes(self) -> BatchChanges:
+        """What the batch changed (call after `write`)."""
+        return BatchChanges(
+            self._first_seq,
+            self._exchange.seq,
+            self._placed,
+            self._cancelled,
+            self._stp,
+            {market: (touched.bids, touched.asks) for market, touched in self._markets.items()},
+            self._levels_known,
+        )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -255,16 +285,6 @@ class ViewBatch:
         service = self._exchange.service
         get_order = service.get_order
         rested = self._rested
-        for market, owner, order_id, is_bid in self._lost:  # before their rows go
-            placed = rested.get(order_id)
-            if placed is not None:
-                price: int = placed[0].price
-            else:
-                row = conn.execute(_ORDER_LEVEL, (owner, order_id)).fetchone()
-                assert row is not None, f"order {order_id} closed without a row in the view"
-                price = int_from_sql(row[0])
-            touched = self._markets[market]
-            (touched.bids if is_bid else touched.asks).add(price)
         upserts: list[_SqlRow] = []
         deletes: list[tuple[str, int]] = []
         for order_id, owner in self._orders.items():
@@ -293,7 +313,7 @@ class ViewBatch:
                 balances.add((account, quote))
             bids, asks = touched.bids, touched.asks
             if bids or asks:
-                bid_levels, ask_levels = _level_quantities(service, market, bids, asks)
+                bid_levels, ask_levels = level_quantities(service, market, bids, asks)
                 for side, prices, quantities in (
                     ("bid", bids, bid_levels),
                     ("ask", asks, ask_levels),
@@ -330,7 +350,7 @@ class ViewBatch:
 _LevelQty = Callable[[int], int]
 
 
-def _level_quantities(
+def level_quantities(
     service: DexService, market: str, bids: Iterable[int], asks: Iterable[int]
 ) -> tuple[_LevelQty, _LevelQty]:
     """Functions of a price giving the live quantity of that bid and ask level (0 if none).
