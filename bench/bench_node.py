@@ -1,0 +1,805 @@
+"""Benchmark: signed orders over HTTP against a real node process on loopback.
+
+    python -m bench.bench_node [--runs 3] [--requests 5000] [--clients 50] [--rate 2000]
+                               [--high-rate 5000] [--procs 1] [--cancel-share 0.2]
+                               [--recv-window-ms 3600000]
+
+Method. Each run starts a fresh node as a subprocess on a free 127.0.0.1 port over a new
+temporary data directory: uvicorn serving `create_app(data_dir, rate_limit=None,
+recv_window_ms=...)`. The per-account rate limit (50/s, burst 100 by default) is off: it would
+throttle 50 accounts long before the node is saturated. The receive window is widened (1 hour
+unless `--recv-window-ms`) so that requests signed before the clock starts stay valid however
+long a slow phase takes; the check costs the same at any width. All else is the node's default
+(dev profile, group commit waiting up to 2 ms, the read model written in each commit). The
+clients are `--clients` wallets, one keep-alive HTTP/1.1 connection each, driven by a minimal
+client on asyncio (pre-built request bytes, answers framed by Content-Length) in `--procs`
+processes, so that the load generator, which shares the machine's cores with the node, costs
+as little as it can (its CPU use is printed).
+
+Each wallet is funded with signed deposits and places a resting order far from the mid for
+every cancel it will send, before any clock starts (setup, not timed). The measured mix is,
+per request: a cancel of one of the wallet's own resting orders (`--cancel-share`), else a
+limit order of 1..5 BASE, a quarter of them crossing the mid by up to 10 ticks (so trades
+happen), the others resting up to 50 ticks from it. Every request of a phase is signed before
+its clock starts, each phase with wallets of its own; nonces rise per account and are the
+wallet's clock: the phase's start (closed loop) or the request's scheduled send time (open).
+
+Figures (each the median over `--runs` runs; a fresh node and data directory per run):
+- GET /v1/time, closed loop: the same clients asking the node's trivial endpoint; the floor
+  of HTTP on this server and the baseline the order figures are divided by ("x /v1/time").
+- orders, closed loop: each client sends its next request when the previous one is answered.
+  acked/s: answers 200 (the command is durable) per second from the phase's start to its last
+  answer; latency from each request's send.
+- orders, open loop at R/s: request k is scheduled at k/R s, on client k mod C (each client
+  sends in order, one request at a time); latency is measured from the scheduled time, so the
+  wait behind a slow answer counts (no coordinated omission). acked/s is what was achieved.
+- p50 / p99 / p99.9: latency percentiles (nearest rank) of every request of the phase, in ms.
+- non-200: refused requests, summed over runs (their codes are listed).
+- where the time goes: CPU seconds per wall second of the phase (1.00 = one core) of the
+  load generator ("client"), of the node's event loop thread ("loop": HTTP, FastAPI, the
+  gateway) and of its other threads ("other": the sequencer, which verifies signatures and
+  commits); the node's CPU microseconds per request; commands per journal commit ("batch")
+  and a commit's mean time, from the node's /metrics.
+- in process: `EmbeddedExchange.submit_batch` of the same signed mix in batches of
+  `--clients` commands (one durable commit each), no HTTP: what the sequencer's thread does.
+- signature check: `tachyon.exchange.auth.verify` of one signed place-limit (what the exchange
+  does for every command, on the sequencer's thread); gateway admit: base64 decoding of body
+  and signature plus `admit_command` (decode, canonical check, address, receive window);
+  signing: `auth.sign`, the wallet's cost. Not a test: it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import importlib.util
+import json
+import math
+import multiprocessing
+import multiprocessing.pool
+import os
+import random
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Final, Self
+
+import httpx2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tachyon.dex import Side
+from tachyon.exchange import (
+    AnyCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    SignedCommand,
+    encode_command,
+)
+from tachyon.exchange.auth import address_of, sign, verify
+from tachyon.exchange.service import Placement
+from tachyon.node.gateway import admit_command, decode_base64
+from tachyon.storage import JOURNAL_BATCH_MAX, EmbeddedExchange
+
+MARKET: Final = "BASE/USDC"
+USDC: Final = 1_000_000  # minor units (6 decimals); BASE has 0
+MID: Final = 100 * USDC
+TICK: Final = USDC // 100  # prices move in steps of 0.01 USDC
+PLACE, CROSS, CANCEL, TARGET = range(4)  # kinds of request
+CROSS_SHARE: Final = 0.25  # of the limit orders
+RECV_WINDOW_MS: Final = 3_600_000
+START_LEAD_S: Final = 0.3  # between handing the plans over and the first scheduled send
+START_TIMEOUT_S: Final = 60.0
+STOP_TIMEOUT_S: Final = 60.0
+SIGNATURE_LOOPS: Final = 2_000
+TARGET_RATE: Final = 5_000
+TARGET_P99_MS: Final = 50.0
+
+_JOURNAL_METRICS: Final = (
+    "tachyon_journal_batch_size_sum",
+    "tachyon_journal_batch_size_count",
+    "tachyon_journal_commit_duration_seconds_sum",
+)
+_SERVER: Final = """
+import signal, sys
+from pathlib import Path
+import uvicorn
+from tachyon.node.app import create_app
+app = create_app(Path(sys.argv[1]), rate_limit=None, recv_window_ms=int(sys.argv[3]))
+config = uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
+                        access_log=False, server_header=False, lifespan="on")
+server = uvicorn.Server(config)
+for signum in (signal.SIGINT, signal.SIGTERM):  # exit 0 after the graceful stop, as `serve`
+    signal.signal(signum, lambda *_: None)
+server.run()
+"""
+
+
+# -- wallets, commands and requests ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wallet:
+    key: Ed25519PrivateKey
+    address: str
+
+    @classmethod
+    def new(cls) -> Wallet:
+        key = Ed25519PrivateKey.generate()
+        return cls(key, address_of(key))
+
+
+def _order(rng: random.Random, wallet: Wallet, kind: int, nonce: int, target: int) -> AnyCommand:
+    """One command of the mix; `target` is the order a cancel cancels."""
+    if kind == CANCEL:
+        return CancelOrder(wallet.address, target, nonce)
+    is_bid = rng.random() < 0.5
+    away = -1 if is_bid else 1  # towards the wallet's own side of the book
+    if kind == PLACE:
+        price = MID + away * TICK * rng.randint(1, 50)
+    elif kind == CROSS:
+        price = MID - away * TICK * rng.randint(0, 10)
+    else:  # a cancel's target: far enough from the mid that nothing trades with it
+        assert kind == TARGET, kind
+        price = MID + away * TICK * rng.randint(200, 300)
+    side = Side.BID if is_bid else Side.ASK
+    return PlaceLimit(wallet.address, MARKET, side, price, rng.randint(1, 5), nonce=nonce)
+
+
+def _deposits(wallet: Wallet, nonce: int) -> list[AnyCommand]:
+    return [
+        Deposit(wallet.address, "USDC", 10**13, nonce),
+        Deposit(wallet.address, "BASE", 10**8, nonce + 1),
+    ]
+
+
+def _signed(wallet: Wallet, command: AnyCommand) -> tuple[bytes, bytes]:
+    body = encode_command(command)
+    return body, sign(wallet.key, body)
+
+
+def _post(host: str, wallet: Wallet, command: AnyCommand) -> bytes:
+    """The whole HTTP request submitting `command` signed by `wallet`."""
+    body, signature = _signed(wallet, command)
+    payload = b'{"body":"%s","signature":"%s"}' % (
+        base64.b64encode(body),
+        base64.b64encode(signature),
+    )
+    head = (
+        f"POST /v1/commands HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+def _kinds(rng: random.Random, count: int, cancel_share: float) -> list[int]:
+    kinds = []
+    for _ in range(count):
+        if rng.random() < cancel_share:
+            kinds.append(CANCEL)
+        else:
+            kinds.append(CROSS if rng.random() < CROSS_SHARE else PLACE)
+    return kinds
+
+
+def _split(requests: int, clients: int) -> list[int]:
+    """Requests per client when request k goes to client k mod `clients`."""
+    return [requests // clients + (index < requests % clients) for index in range(clients)]
+
+
+# -- the load generator ---------------------------------------------------------------------
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection carrying one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        assert at >= 0, head
+        stop = head.find(b"\r\n", at)
+        total = end + 4 + int(head[at + 15 : stop if stop >= 0 else None])
+        if len(self.buffer) < total:
+            return
+        answer = int(self.buffer[9:12]), bytes(self.buffer[end + 4 : total])
+        del self.buffer[:total]
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError(f"the node closed a connection: {exc}"))
+
+    def request(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
+        assert self.transport is not None
+        assert self.waiter is None, "one request at a time"
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return self.waiter
+
+
+@dataclass
+class Plan:
+    """One client's requests in sending order; `at`: each one's scheduled offset in seconds
+    from the phase's start (an open loop), or None (a closed loop)."""
+
+    requests: list[bytes] = field(default_factory=list)
+    at: list[float] | None = None
+
+
+@dataclass
+class Answers:
+    """One client's answers, in its plan's order (bodies only of refusals, or if kept)."""
+
+    statuses: list[int] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class Driven:
+    answers: list[Answers]
+    end_wall: float  # time.time() of the last answer
+    cpu_s: float  # the load generator's CPU seconds from the start to the last answer
+
+
+def drive(port: int, plans: list[Plan], start_wall: float, keep_bodies: bool) -> Driven:
+    """Send every plan on its own connection from `start_wall` (time.time()) on."""
+    return asyncio.run(_drive(port, plans, start_wall, keep_bodies))
+
+
+async def _drive(port: int, plans: list[Plan], start_wall: float, keep_bodies: bool) -> Driven:
+    loop = asyncio.get_running_loop()
+    connections = []
+    for _ in plans:
+        _, connection = await loop.create_connection(_Connection, "127.0.0.1", port)
+        connections.append(connection)
+    await asyncio.sleep(max(0.0, start_wall - time.time()))
+    start = time.perf_counter() - (time.time() - start_wall)  # start_wall on this clock
+    cpu = time.process_time()
+    answers = await asyncio.gather(
+        *(
+            _client(each, plan, start, keep_bodies)
+            for each, plan in zip(connections, plans, strict=True)
+        )
+    )
+    driven = Driven(list(answers), time.time(), time.process_time() - cpu)
+    for each in connections:
+        assert each.transport is not None
+        each.transport.close()
+    return driven
+
+
+async def _client(connection: _Connection, plan: Plan, start: float, keep_bodies: bool) -> Answers:
+    clock, sleep, at = time.perf_counter, asyncio.sleep, plan.at
+    answers = Answers()
+    for index, data in enumerate(plan.requests):
+        if at is None:
+            begin = clock()
+        else:
+            begin = start + at[index]
+            delay = begin - clock()
+            if delay > 0:
+                await sleep(delay)
+        status, body = await connection.request(data)
+        answers.latencies.append(clock() - begin)
+        answers.statuses.append(status)
+        answers.bodies.append(body if keep_bodies or status != 200 else b"")
+    return answers
+
+
+# -- the node -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User + system CPU seconds of process `pid`'s main thread (the node's event loop) and of
+    its other threads (the sequencer's, mostly), from Linux's /proc; NaN elsewhere."""
+    main = others = 0.0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "stat").read_text()
+            fields = text[text.rindex(")") + 2 :].split()  # from field 3 (state) on
+            seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            if task.name == str(pid):
+                main += seconds
+            else:
+                others += seconds
+    except OSError:  # not Linux, or a thread gone while read
+        return math.nan, math.nan
+    return main, others
+
+
+class Node:
+    """A node process on a free port over `data_dir`, and the load generator's processes."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        window_ms: int,
+        procs: int,
+        pool: multiprocessing.pool.Pool | None,
+    ) -> None:
+        self.port = _free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.procs, self.pool = procs, pool
+        self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
+        argv = [sys.executable, "-c", _SERVER, str(data_dir), str(self.port), str(window_ms)]
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)  # noqa: S603 (our own argv)
+
+    def __enter__(self) -> Self:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with httpx2.Client(base_url=f"http://{self.host}", timeout=5.0) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the node exited at start:\n{self._output()}")
+                try:
+                    if http.get("/v1/time").status_code == 200:
+                        return self
+                except httpx2.TransportError:
+                    time.sleep(0.05)
+        raise RuntimeError("the node did not start")
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=STOP_TIMEOUT_S)
+        if self.process.returncode != 0 and exc is None:
+            raise RuntimeError(f"the node exited {self.process.returncode}:\n{self._output()}")
+        self.log.close()
+
+    def _output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        return _cpu_seconds(self.process.pid)
+
+    def journal(self) -> tuple[float, float, float]:
+        """(commands, commits, commit seconds) so far, from the node's `/metrics`."""
+        with httpx2.Client(base_url=f"http://{self.host}", timeout=30.0) as http:
+            text = http.get("/metrics").text
+        values = dict.fromkeys(_JOURNAL_METRICS, math.nan)
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in values:
+                values[name] = float(value)
+        commands, commits, seconds = values.values()
+        return commands, commits, seconds
+
+    def drive(self, plans: list[Plan], start_wall: float, keep_bodies: bool = False) -> Driven:
+        """`drive` in this process, or with the plans dealt over `procs` processes."""
+        if self.pool is None:
+            return drive(self.port, plans, start_wall, keep_bodies)
+        jobs = [
+            (self.port, plans[p :: self.procs], start_wall, keep_bodies) for p in range(self.procs)
+        ]
+        parts = self.pool.starmap(drive, jobs)
+        answers: list[Answers] = [Answers()] * len(plans)
+        for p, part in enumerate(parts):
+            answers[p :: self.procs] = part.answers
+        return Driven(
+            answers, max(part.end_wall for part in parts), sum(part.cpu_s for part in parts)
+        )
+
+
+# -- phases ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    requests: int
+    acked_per_s: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    client_cpu: float  # CPU seconds a second: the load generator's
+    loop_cpu: float  # the node's event loop thread
+    other_cpu: float  # the node's other threads (the sequencer)
+    node_us: float  # the node's CPU microseconds per request
+    batch_mean: float  # commands per journal commit
+    commit_ms: float  # mean time of a commit
+    refusals: Counter[str]
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float:
+    """Nearest rank."""
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))]
+
+
+def _refusal(status: int, body: bytes) -> str:
+    try:
+        code = json.loads(body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {status}"
+    return f"{status} {code}"
+
+
+def _measure(node: Node, plans: list[Plan], start_wall: float) -> Figures:
+    """Drive `plans` from `start_wall` and sum up what came back."""
+    journal, cpu = node.journal(), node.cpu_seconds()
+    driven = node.drive(plans, start_wall)
+    wall_s = driven.end_wall - start_wall
+    loop_s, other_s = (b - a for a, b in zip(cpu, node.cpu_seconds(), strict=True))
+    commands, commits, commit_s = (b - a for a, b in zip(journal, node.journal(), strict=True))
+    latencies = sorted(latency for each in driven.answers for latency in each.latencies)
+    refusals: Counter[str] = Counter()
+    acked = 0
+    for each in driven.answers:
+        for status, body in zip(each.statuses, each.bodies, strict=True):
+            if status == 200:
+                acked += 1
+            else:
+                refusals[_refusal(status, body)] += 1
+    return Figures(
+        len(latencies),
+        acked / wall_s,
+        _percentile(latencies, 0.5) * 1000,
+        _percentile(latencies, 0.99) * 1000,
+        _percentile(latencies, 0.999) * 1000,
+        driven.cpu_s / wall_s,
+        loop_s / wall_s,
+        other_s / wall_s,
+        (loop_s + other_s) / len(latencies) * 1e6,
+        commands / commits if commits else math.nan,
+        commit_s / commits * 1000 if commits else math.nan,
+        refusals,
+    )
+
+
+@dataclass
+class Phase:
+    """One measured phase's wallets, each one's request kinds and its orders to cancel."""
+
+    wallets: list[Wallet]
+    kinds: list[list[int]]
+    rng: random.Random
+    targets: list[list[int]] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, clients: int, requests: int, cancel_share: float, seed: int) -> Phase:
+        rng = random.Random(seed)
+        wallets = [Wallet.new() for _ in range(clients)]
+        return cls(wallets, [_kinds(rng, n, cancel_share) for n in _split(requests, clients)], rng)
+
+    def setup_plan(self, host: str, index: int, nonce: int) -> Plan:
+        """Wallet `index`'s deposits, then a resting order for each cancel it will send."""
+        wallet = self.wallets[index]
+        commands = _deposits(wallet, nonce)
+        count = self.kinds[index].count(CANCEL)
+        commands += [_order(self.rng, wallet, TARGET, nonce + 2 + j, 0) for j in range(count)]
+        return Plan([_post(host, wallet, command) for command in commands])
+
+    def plans(self, host: str, start_ns: int, rate: float | None) -> list[Plan]:
+        """Every request signed: closed loop (rate None) or scheduled at `rate` from start_ns."""
+        clients, plans = len(self.wallets), []
+        for index, (wallet, kinds) in enumerate(zip(self.wallets, self.kinds, strict=True)):
+            plan = Plan(at=None if rate is None else [])
+            targets = iter(self.targets[index])
+            for j, kind in enumerate(kinds):
+                nonce = start_ns + j  # the wallet's clock: the start, or the scheduled send
+                if rate is not None:
+                    assert plan.at is not None
+                    plan.at.append((index + j * clients) / rate)
+                    nonce = start_ns + round(plan.at[-1] * 1e9)
+                target = next(targets) if kind == CANCEL else 0
+                plan.requests.append(
+                    _post(host, wallet, _order(self.rng, wallet, kind, nonce, target))
+                )
+            plans.append(plan)
+        return plans
+
+
+def _setup(node: Node, phases: Sequence[Phase]) -> None:
+    """Fund every phase's wallets and rest their cancels' targets (not timed)."""
+    nonce = time.time_ns()
+    plans = [
+        phase.setup_plan(node.host, index, nonce)
+        for phase in phases
+        for index in range(len(phase.wallets))
+    ]
+    driven = node.drive(plans, time.time(), keep_bodies=True)
+    answers = iter(driven.answers)
+    for phase in phases:
+        for _ in phase.wallets:
+            answer = next(answers)
+            assert set(answer.statuses) == {200}, answer.bodies
+            phase.targets.append([json.loads(body)["order_id"] for body in answer.bodies[2:]])
+
+
+def _start_after(signing: int) -> tuple[float, int]:
+    """A start (time.time(), and in ns) late enough to sign `signing` requests first."""
+    start = time.time() + START_LEAD_S + signing * 100e-6
+    return start, int(start * 1e9)
+
+
+def _late(start_wall: float) -> None:
+    if time.time() > start_wall:
+        print(f"  warning: signing ended {time.time() - start_wall:.2f} s after the start")
+
+
+def one_run(
+    args: argparse.Namespace, pool: multiprocessing.pool.Pool | None, seed: int
+) -> dict[str, Figures]:
+    """A fresh node: the /v1/time baseline, then the closed and the open loops."""
+    clients, requests = args.clients, args.requests
+    rates = {
+        "closed loop": None,
+        **{f"open loop at {r:,.0f}/s": r for r in (args.rate, args.high_rate)},
+    }
+    phases = {
+        name: Phase.new(clients, requests, args.cancel_share, seed + i)
+        for i, name in enumerate(rates)
+    }
+    figures: dict[str, Figures] = {}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Node(Path(tmp), args.recv_window_ms, args.procs, pool) as node,
+    ):
+        _setup(node, list(phases.values()))
+        get = f"GET /v1/time HTTP/1.1\r\nHost: {node.host}\r\n\r\n".encode()
+        plans = [Plan([get] * n) for n in _split(requests, clients)]
+        figures["GET /v1/time, closed loop"] = _measure(node, plans, time.time() + START_LEAD_S)
+        for name, rate in rates.items():
+            start_wall, start_ns = _start_after(requests)
+            plans = phases[name].plans(node.host, start_ns, rate)
+            _late(start_wall)
+            figures[f"orders, {name}"] = _measure(node, plans, start_wall)
+        with httpx2.Client(base_url=f"http://{node.host}") as http:
+            trades = http.get("/v1/trades", params={"market": MARKET, "limit": 1}).json()
+        last = trades["trades"][0]["trade_id"] if trades["trades"] else 0
+        print(f"  run {seed}: {last:,} trades in all; ", end="")
+    return figures
+
+
+# -- in process and signatures --------------------------------------------------------------
+
+
+def _in_process(clients: int, requests: int, cancel_share: float, seed: int) -> float:
+    """Acknowledged commands a second of `EmbeddedExchange.submit_batch` over the same signed
+    mix, `clients` commands per commit, in the open loop's order."""
+    phase = Phase.new(clients, requests, cancel_share, seed)
+    nonce = iter(range(1, 10**9))
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedExchange.open(Path(tmp)) as host:
+        setup: list[AnyCommand] = []
+        for index, wallet in enumerate(phase.wallets):
+            setup += [SignedCommand(*_signed(wallet, c)) for c in _deposits(wallet, next(nonce))]
+            next(nonce)
+            for _ in range(phase.kinds[index].count(CANCEL)):
+                order = _order(phase.rng, wallet, TARGET, next(nonce), 0)
+                setup.append(SignedCommand(*_signed(wallet, order)))
+        outcomes = [
+            outcome
+            for start in range(0, len(setup), JOURNAL_BATCH_MAX)
+            for outcome in host.submit_batch(setup[start : start + JOURNAL_BATCH_MAX])
+        ]
+        placed = iter(o.order_id for o in outcomes if isinstance(o, Placement))
+        targets = [[next(placed) for _ in range(kinds.count(CANCEL))] for kinds in phase.kinds]
+        commands: list[AnyCommand] = []
+        for j in range(max(len(kinds) for kinds in phase.kinds)):
+            for index, wallet in enumerate(phase.wallets):
+                if j < len(phase.kinds[index]):
+                    kind = phase.kinds[index][j]
+                    target = targets[index].pop(0) if kind == CANCEL else 0
+                    order = _order(phase.rng, wallet, kind, next(nonce), target)
+                    commands.append(SignedCommand(*_signed(wallet, order)))
+        started = time.perf_counter()
+        results = [
+            r
+            for i in range(0, len(commands), clients)
+            for r in host.submit_batch(commands[i : i + clients])
+        ]
+        elapsed = time.perf_counter() - started
+    refused = sum(1 for result in results if not isinstance(result, Placement))
+    assert refused == 0, f"{refused} commands refused in process"
+    return len(results) / elapsed
+
+
+def _per_op_us(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    for _ in range(SIGNATURE_LOOPS):
+        action()
+    return (time.perf_counter() - started) / SIGNATURE_LOOPS * 1e6
+
+
+def _signature_costs() -> dict[str, float]:
+    """Microseconds per operation, on one signed place-limit."""
+    wallet = Wallet.new()
+    command = PlaceLimit(wallet.address, MARKET, Side.BID, MID, 3, nonce=time.time_ns())
+    body, signature = _signed(wallet, command)
+    body_b64, signature_b64 = base64.b64encode(body).decode(), base64.b64encode(signature).decode()
+
+    def admit() -> object:
+        return admit_command(
+            decode_base64(body_b64, "body"),
+            decode_base64(signature_b64, "signature"),
+            now_ns=time.time_ns(),
+            window_ms=5_000,
+            profile="dev",
+        )
+
+    return {
+        "signature check (auth.verify, one command)": _per_op_us(
+            lambda: verify(wallet.address, body, signature)
+        ),
+        "gateway admit (base64 + admit_command)": _per_op_us(admit),
+        "signing, the wallet's side (auth.sign)": _per_op_us(lambda: sign(wallet.key, body)),
+    }
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def _header(args: argparse.Namespace) -> None:
+    argv = [os.path.relpath(sys.executable), "-m", "bench.bench_node", *sys.argv[1:]]
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    load = ", ".join(f"{each:.2f}" for each in os.getloadavg())
+    print(f"tachyon node benchmark, median of {args.runs} runs")
+    print(f"  command: {shlex.join(argv)}")
+    print(f"  machine: {os.cpu_count()} CPUs, load average {load} at the start")
+    print(
+        f"  node: uvicorn ({http}, {loop} loop) serving create_app(data_dir, rate_limit=None,"
+        f" recv_window_ms={args.recv_window_ms}):\n"
+        "    the per-account rate limit off; dev profile; a fresh data directory per run"
+    )
+    print(
+        f"  load: {args.clients} clients, one wallet and keep-alive connection each, in"
+        f" {args.procs} load generator process(es)\n"
+        f"    (raw HTTP/1.1 on asyncio); {args.requests:,} requests a phase:"
+        f" {args.cancel_share:.0%} cancels of the wallet's resting orders,\n"
+        f"    the rest limit orders ({CROSS_SHARE:.0%} of them crossing the mid)"
+    )
+
+
+def _medians(runs: list[dict[str, Figures]], name: str) -> dict[str, float]:
+    """Each figure of phase `name`, the median over runs."""
+    each = [run[name] for run in runs]
+    fields = (
+        "acked_per_s",
+        "p50_ms",
+        "p99_ms",
+        "p999_ms",
+        "client_cpu",
+        "loop_cpu",
+        "other_cpu",
+        "node_us",
+        "batch_mean",
+        "commit_ms",
+    )
+    return {key: statistics.median(getattr(f, key) for f in each) for key in fields}
+
+
+def _row(name: str, cells: Sequence[str], width: int) -> None:
+    print(f"{name:<32}" + "".join(f"{cell:>{width}}" for cell in cells))
+
+
+def _table(runs: list[dict[str, Figures]]) -> dict[str, dict[str, float]]:
+    """Print the medians by phase, and return them."""
+    medians = {name: _medians(runs, name) for name in runs[0]}
+    floor = medians["GET /v1/time, closed loop"]["acked_per_s"]
+    print()
+    _row(
+        "phase",
+        ("requests", "acked/s", "x /v1/time", "p50 ms", "p99 ms", "p99.9 ms", "non-200"),
+        11,
+    )
+    for name, m in medians.items():
+        refusals = sum((run[name].refusals for run in runs), Counter[str]())
+        cells = (
+            f"{runs[0][name].requests:,}",
+            f"{m['acked_per_s']:,.0f}",
+            f"{m['acked_per_s'] / floor:.2f}",
+            f"{m['p50_ms']:.1f}",
+            f"{m['p99_ms']:.1f}",
+            f"{m['p999_ms']:.1f}",
+            f"{sum(refusals.values()):,}",
+        )
+        _row(name, cells, 11)
+        for code, count in refusals.most_common():
+            print(f"{'':<34}refused {count:,}: {code}")
+    print()
+    columns = ("client cpu", "loop cpu", "other cpu", "node us/req", "batch", "commit ms")
+    _row("where the time goes", columns, 12)
+    for name, m in medians.items():
+        diagnosis = (
+            f"{m['client_cpu']:.2f}",
+            f"{m['loop_cpu']:.2f}",
+            f"{m['other_cpu']:.2f}",
+            f"{m['node_us']:,.0f}",
+            f"{m['batch_mean']:.1f}",
+            f"{m['commit_ms']:.2f}",
+        )
+        _row(name, diagnosis, 12)
+    return medians
+
+
+def _summary(
+    medians: dict[str, dict[str, float]], in_process: float, args: argparse.Namespace
+) -> None:
+    closed = medians["orders, closed loop"]["acked_per_s"]
+    print(
+        f"\nin process: EmbeddedExchange.submit_batch, {args.clients} signed commands a commit:"
+        f" {in_process:,.0f} cmd/s (the HTTP closed loop acks {closed / in_process:.2f} x that)"
+    )
+    samples = [_signature_costs() for _ in range(args.runs)]
+    for name in samples[0]:
+        us = statistics.median(sample[name] for sample in samples)
+        print(f"{name:<46}{us:>8.1f} us {1e6 / us:>10,.0f} /s")
+    orders = {name: m for name, m in medians.items() if name.startswith("orders")}
+    best = max(orders, key=lambda name: orders[name]["acked_per_s"])
+    rate, p99 = orders[best]["acked_per_s"], orders[best]["p99_ms"]
+    met = rate >= TARGET_RATE and p99 < TARGET_P99_MS
+    print(
+        f"target, >= {TARGET_RATE:,} acked orders/s with p99 < {TARGET_P99_MS:.0f} ms:"
+        f" {'met' if met else 'NOT met'} (best: {best}, {rate:,.0f}/s, p99 {p99:.1f} ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=5_000, help="requests per phase")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent connections")
+    parser.add_argument("--rate", type=float, default=2_000, help="open loop requests/s")
+    parser.add_argument("--high-rate", type=float, default=TARGET_RATE, help="a second open loop")
+    parser.add_argument("--procs", type=int, default=1, help="load generator processes")
+    parser.add_argument("--cancel-share", type=float, default=0.2)
+    parser.add_argument(
+        "--recv-window-ms",
+        type=int,
+        default=RECV_WINDOW_MS,
+        help="the node's receive window (its default is 5000)",
+    )
+    args = parser.parse_args()
+    _header(args)
+    pool = multiprocessing.get_context("spawn").Pool(args.procs) if args.procs > 1 else None
+    runs, in_process = [], []
+    try:
+        for run in range(args.runs):
+            runs.append(one_run(args, pool, seed=run + 1))
+            in_process.append(_in_process(args.clients, args.requests, args.cancel_share, run + 1))
+            print(f"in process {in_process[-1]:,.0f} cmd/s")
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    _summary(_table(runs), statistics.median(in_process), args)
+
+
+if __name__ == "__main__":
+    main()
