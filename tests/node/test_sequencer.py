@@ -117,3 +117,40 @@ def test_stop_answers_everything_queued_then_refuses_new_work(tmp_path: Path) ->
             assert host.seq == 50
 
     asyncio.run(run())
+
+
+def test_a_write_that_reads_first_stays_in_its_batch(tmp_path: Path) -> None:
+    """`read_then_submit` reads on the state before the batch and does not split it; a reader
+    that refuses keeps its command out, and the rest of the batch goes on."""
+    alice = AccountId("alice")
+
+    def balance(host: EmbeddedExchange) -> int:
+        return host.state.service.balance(alice, TokenId("USDC")).available
+
+    def refuse(_host: EmbeddedExchange) -> int:
+        raise InsufficientFunds("refused by the reader")
+
+    async def run() -> tuple[list[object], int]:
+        with EmbeddedExchange.open(tmp_path) as host:
+            sequencer = Sequencer(host, batch_wait_ms=50.0)
+            await sequencer.start()
+            try:
+                results = await asyncio.gather(
+                    sequencer.submit(Deposit(alice, "USDC", 5)),
+                    sequencer.read_then_submit(balance, Deposit(alice, "USDC", 7)),
+                    sequencer.read_then_submit(refuse, Deposit(alice, "USDC", 1_000)),
+                    sequencer.submit(Deposit(alice, "USDC", 11)),
+                    return_exceptions=True,
+                )
+                final = await sequencer.read(balance)
+            finally:
+                await sequencer.stop()
+            return [*results, final], sequencer.batches
+
+    results, batches = asyncio.run(run())
+    assert batches == 1
+    assert results[0] == BalanceRecord(5, 0)
+    assert results[1] == (0, BalanceRecord(12, 0))  # read before the batch; then its outcome
+    assert isinstance(results[2], InsufficientFunds)
+    assert results[3] == BalanceRecord(23, 0)
+    assert results[4] == 23

@@ -237,7 +237,7 @@ def _lifespan(
         def deliver(messages: list[Message]) -> None:
             loop.call_soon_threadsafe(node.hub.dispatch, messages)
 
-        publisher = Publisher(host, node.hub.wants, deliver)
+        publisher = Publisher(host, node.hub.wants, deliver, node.hub.anyone)
 
         def on_commit(*batch: Any) -> None:
             node.metrics.on_commit(*batch)
@@ -318,7 +318,7 @@ def _command_routes(app: FastAPI, node: _Node) -> None:
         responses=_ok(schemas.PlacementShape | schemas.Balances),
         tags=["signed"],
     )
-    async def submit_command(request: schemas.SignedCommandRequest) -> dict[str, object]:
+    async def submit_command(request: schemas.SignedCommandRequest) -> Response:
         """Submit a wallet's signed account command; answered once it is durable.
 
         Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
@@ -352,7 +352,8 @@ def _command_routes(app: FastAPI, node: _Node) -> None:
             if span is not None:
                 span.set_attribute("tachyon.outcome", "accepted")
         node.metrics.order(kind, "accepted")
-        return answer
+        # Encoded here: the framework's generic encoder walks every value (a cost per order).
+        return Response(encode(answer), media_type="application/json")
 
 
 async def _execute(
@@ -364,14 +365,12 @@ async def _execute(
         case PlaceLimit() | PlaceMarket():
             config = await node.market(command.market)
             return schemas.placement_json(config, _placement(await sequencer.submit(signed, trace)))
-        case CancelOrder():
-            owned = await sequencer.read(_open_order(command.order_id))
-            if owned is None:  # no market to answer with: refused as the exchange would
-                raise OrderNotFound(
-                    f"order {command.order_id!r} is not open (unknown, filled or cancelled)"
-                )
+        case CancelOrder():  # answered with its order's market, read just before its batch
+            owned, outcome = await sequencer.read_then_submit(
+                _open_order(command.order_id), signed, trace
+            )
             config = await node.market(owned.market)
-            return schemas.placement_json(config, _placement(await sequencer.submit(signed, trace)))
+            return schemas.placement_json(config, _placement(outcome))
         case Deposit() | Withdraw():
             meta = await node.token(command.token)
             record = await sequencer.submit(signed, trace)
@@ -385,8 +384,14 @@ def _placement(outcome: object) -> Placement:
     return outcome
 
 
-def _open_order(order_id: int) -> Callable[[EmbeddedExchange], OwnedOrder | None]:
-    return lambda host: host.refresh().service.get_order(OrderId(order_id))
+def _open_order(order_id: int) -> Callable[[EmbeddedExchange], OwnedOrder]:
+    def read(host: EmbeddedExchange) -> OwnedOrder:
+        owned = host.refresh().service.get_order(OrderId(order_id))
+        if owned is None:  # no market to answer with: refused as the exchange would
+            raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
+        return owned
+
+    return read
 
 
 AddressHeader = Annotated[str | None, Header(alias="X-Tachyon-Address")]

@@ -45,7 +45,7 @@ QUEUE_MAX: Final = 100_000
 class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    command: AnyCommand | None = None  # a write; else `read`
+    command: AnyCommand | None = None  # a write (with `read`: read first); else a `read`
     read: Callable[[EmbeddedExchange], Any] | None = None
     trace: SpanContext | None = None  # the request's span, linked from its batch's
 
@@ -94,6 +94,18 @@ class Sequencer:
         """The command's outcome once its batch is durable; raises what refused it. `trace`:
         the request's span, which its batch's span links to."""
         result: Outcome = await self._enqueue(command=command, trace=trace)
+        return result
+
+    async def read_then_submit(
+        self,
+        fn: Callable[[EmbeddedExchange], T],
+        command: AnyCommand,
+        trace: SpanContext | None = None,
+    ) -> tuple[T, Outcome]:
+        """`fn(host)` on the state just before the command's batch, then the command's outcome
+        once durable (a cancel reads its order's market so): unlike a `read`, it does not end
+        the batch being gathered. If `fn` raises, the command is not submitted."""
+        result: tuple[T, Outcome] = await self._enqueue(command=command, read=fn, trace=trace)
         return result
 
     async def read(self, fn: Callable[[EmbeddedExchange], T]) -> T:
@@ -151,7 +163,21 @@ class Sequencer:
             for read in reads:
                 self._answer_read(read)
 
-    def _commit(self, writes: list[_Job]) -> None:
+    def _commit(self, jobs: list[_Job]) -> None:
+        writes: list[_Job] = []
+        before: list[object] = []  # what each write's own read gave, on the state before
+        for job in jobs:
+            if job.read is not None:
+                try:
+                    before.append(job.read(self.host))
+                except Exception as exc:  # the reader's refusal: the command is not submitted
+                    _settle(job, None, exc)
+                    continue
+            else:
+                before.append(None)
+            writes.append(job)
+        if not writes:
+            return
         commands = [job.command for job in writes if job.command is not None]
         started = time.perf_counter()
         try:
@@ -167,11 +193,11 @@ class Sequencer:
             self._trace(writes, results)
         self.batches += 1
         self.last_batch_size = len(commands)
-        for job, result in zip(writes, results, strict=True):
+        for job, read, result in zip(writes, before, results, strict=True):
             if isinstance(result, TachyonError):
                 _settle(job, None, result)
             else:
-                _settle(job, result, None)
+                _settle(job, result if job.read is None else (read, result), None)
         if self.on_commit is not None:
             try:
                 self.on_commit(commands, results, elapsed_s)

@@ -95,11 +95,13 @@ class Publisher:
         host: EmbeddedExchange,
         wants: Callable[[Channel], bool],
         deliver: Callable[[list[Message]], None],
+        anyone: Callable[[], bool] = lambda: True,
     ) -> None:
         assert host.read_model, "the streams read what a batch changed from the read model"
         self.host = host
         self.wants = wants
         self.deliver = deliver
+        self.anyone = anyone  # whether any client follows any channel
         self.seen_seq = host.seq  # the last entry the streams have told of
         self._started_seq = host.seq  # no book changed after it without a diff
         self._prev: dict[str, int] = {}  # each market's last depth update id
@@ -113,6 +115,12 @@ class Publisher:
     ) -> None:
         changes = self.host.last_changes
         if changes is None:  # nothing was accepted
+            return
+        if not self.anyone():  # the books' update ids still advance, for later subscribers
+            for market, (bids, asks) in changes.levels.items():
+                if bids or asks:
+                    self._prev[market] = changes.last_seq
+            self.seen_seq = changes.last_seq
             return
         messages: list[Message] = []
         if changes.first_seq != self.seen_seq + 1 or not changes.levels_known:
@@ -134,7 +142,7 @@ class Publisher:
         return config
 
     def _service(self) -> DexService:
-        return self.host.refresh().service
+        return self.host.state.service  # right after the commit: no catch-up needed
 
     def _resnapshot(self, messages: list[Message]) -> None:
         seq = self.host.seq

@@ -105,6 +105,10 @@ class StreamHub:
         is harmless, see `Publisher`)."""
         return channel in self._channels
 
+    def anyone(self) -> bool:
+        """Whether any client follows any channel (read from the worker thread)."""
+        return bool(self._channels)
+
     def add(self, channels: Iterable[Channel], subscriber: Subscriber) -> None:
         for channel in channels:
             self._channels.setdefault(channel, set()).add(subscriber)

@@ -232,6 +232,13 @@ class EmbeddedExchange:
         return self._exchange
 
     @property
+    def state(self) -> Exchange:
+        """The state as of this object's last catch-up or commit, without reading the disk
+        (what a batch's observer sees right after the commit: current, unless another
+        process writes to the directory too)."""
+        return self._exchange
+
+    @property
     def seq(self) -> int:
         return self._exchange.seq
 
