@@ -24,6 +24,18 @@ happen), the others resting up to 50 ticks from it. Every request of a phase is 
 its clock starts, each phase with wallets of its own; nonces rise per account and are the
 wallet's clock: the phase's start (closed loop) or the request's scheduled send time (open).
 
+The streams keep up, or not. During each orders phase one client follows the market stream,
+`/v1/ws/market?market=BASE/USDC&channels=depth,trades` (so the node builds and sends every
+batch's depth diff and trades, which it skips with no subscriber): it subscribes before the
+phase's clock starts and waits for both snapshots, then, on a thread of the benchmark's own
+process (websockets' synchronous client, which reads on a thread of its own), applies
+each depth message to `tachyon.node.stream_client.BookFollower`, whose gap check raises
+`StreamGap` (counted, then a new subscription for a fresh snapshot, as after a 4008 "slow
+consumer" close), and counts the trades. After the phase's last answer it reads the node's
+book (GET /v1/orderbook, 1,000 levels a side: all of them here) and waits, up to 10 s, until
+the followed book is that book. With `--procs 1` the follower shares the interpreter (its
+lock) with the load generator: the generator's thread may wait a little for the GIL.
+
 Figures (each the median over `--runs` runs; a fresh node and data directory per run):
 - GET /v1/time, closed loop: the same clients asking the node's trivial endpoint; the floor
   of HTTP on this server and the baseline the order figures are divided by ("x /v1/time").
@@ -36,10 +48,21 @@ Figures (each the median over `--runs` runs; a fresh node and data directory per
 - p50 / p99 / p99.9: latency percentiles (nearest rank) of every request of the phase, in ms.
 - non-200: refused requests, summed over runs (their codes are listed).
 - where the time goes: CPU seconds per wall second of the phase (1.00 = one core) of the
-  load generator ("client"), of the node's event loop thread ("loop": HTTP, FastAPI, the
-  gateway) and of its other threads ("other": the sequencer, which verifies signatures and
-  commits); the node's CPU microseconds per request; commands per journal commit ("batch")
-  and a commit's mean time, from the node's /metrics.
+  load generator's driving threads ("client"), of the node's event loop thread ("loop":
+  HTTP, FastAPI, the gateway, the streams' sending) and of its other threads ("other": the
+  sequencer, which verifies signatures, commits and builds the streams' messages); the node's
+  CPU microseconds per request; commands per journal commit ("batch") and a commit's mean
+  time, from the node's /metrics.
+- streams (the orders phases): messages the follower received (snapshots included), trades
+  received in `trades` messages and trades the node made in the phase (by trade id; medians);
+  lag: ms from the phase's last answer until the followed book matched the node's (from when
+  the message that made it so was applied; 0 if that came before the last answer; "not
+  matched" if it did not within 10 s), the median and the worst run; gaps and 4008 cut-offs
+  (summed, and in how many runs); equal: whether the followed book equals GET /v1/orderbook
+  once following stopped, in every run; cpu: the follower's CPU seconds per wall second (the
+  benchmark's processes' CPU less the driving threads'; with `--procs` > 1, from before the
+  phase's start). The verdict's last line says whether the streams
+  kept up: no gap, no cut-off, the book matched and equal and every trade received, every run.
 - in process: `EmbeddedExchange.submit_batch` of the same signed mix in batches of
   `--clients` commands (one durable commit each), no HTTP: what the sequencer's thread does.
 - signature check: `tachyon.exchange.auth.verify` of one signed place-limit (what the exchange
@@ -67,6 +90,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -77,8 +101,11 @@ from typing import IO, Final, Self
 
 import httpx2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.sync.client import ClientConnection, connect
 
 from tachyon.dex import Side
+from tachyon.dex.model import DEFAULT_MARKET
 from tachyon.exchange import (
     AnyCommand,
     CancelOrder,
@@ -89,7 +116,15 @@ from tachyon.exchange import (
 )
 from tachyon.exchange.auth import address_of, sign, verify
 from tachyon.exchange.service import Placement
+from tachyon.node.client import levels_from_json
 from tachyon.node.gateway import admit_command, decode_base64
+from tachyon.node.stream_client import (
+    CLOSE_SLOW_CONSUMER,
+    OPEN_TIMEOUT_S,
+    RESUBSCRIBES_MAX,
+    BookFollower,
+    StreamGap,
+)
 from tachyon.storage import JOURNAL_BATCH_MAX, EmbeddedExchange
 
 MARKET: Final = "BASE/USDC"
@@ -105,6 +140,8 @@ STOP_TIMEOUT_S: Final = 60.0
 SIGNATURE_LOOPS: Final = 2_000
 TARGET_RATE: Final = 5_000
 TARGET_P99_MS: Final = 50.0
+BOOK_DEPTH: Final = 1_000  # levels per side compared (the most GET /v1/orderbook gives)
+SETTLE_TIMEOUT_S: Final = 10.0  # after a phase, for the followed book to match the node's
 
 _JOURNAL_METRICS: Final = (
     "tachyon_journal_batch_size_sum",
@@ -266,6 +303,7 @@ class Driven:
     answers: list[Answers]
     end_wall: float  # time.time() of the last answer
     cpu_s: float  # the load generator's CPU seconds from the start to the last answer
+    side_cpu_s: float  # its processes' other threads' (the stream follower's, see Node.drive)
 
 
 def drive(port: int, plans: list[Plan], start_wall: float, keep_bodies: bool) -> Driven:
@@ -281,14 +319,15 @@ async def _drive(port: int, plans: list[Plan], start_wall: float, keep_bodies: b
         connections.append(connection)
     await asyncio.sleep(max(0.0, start_wall - time.time()))
     start = time.perf_counter() - (time.time() - start_wall)  # start_wall on this clock
-    cpu = time.process_time()
+    cpu, process_cpu = time.thread_time(), time.process_time()
     answers = await asyncio.gather(
         *(
             _client(each, plan, start, keep_bodies)
             for each, plan in zip(connections, plans, strict=True)
         )
     )
-    driven = Driven(list(answers), time.time(), time.process_time() - cpu)
+    cpu_s = time.thread_time() - cpu  # this thread's: a stream follower's threads are not
+    driven = Driven(list(answers), time.time(), cpu_s, time.process_time() - process_cpu - cpu_s)
     for each in connections:
         assert each.transport is not None
         each.transport.close()
@@ -400,19 +439,190 @@ class Node:
         return commands, commits, seconds
 
     def drive(self, plans: list[Plan], start_wall: float, keep_bodies: bool = False) -> Driven:
-        """`drive` in this process, or with the plans dealt over `procs` processes."""
+        """`drive` in this process, or with the plans dealt over `procs` processes (then
+        this process's CPU while they drive, from the wait before the start on, is the side's)."""
         if self.pool is None:
             return drive(self.port, plans, start_wall, keep_bodies)
         jobs = [
             (self.port, plans[p :: self.procs], start_wall, keep_bodies) for p in range(self.procs)
         ]
+        process_cpu = time.process_time()
         parts = self.pool.starmap(drive, jobs)
+        side_s = time.process_time() - process_cpu
         answers: list[Answers] = [Answers()] * len(plans)
         for p, part in enumerate(parts):
             answers[p :: self.procs] = part.answers
         return Driven(
-            answers, max(part.end_wall for part in parts), sum(part.cpu_s for part in parts)
+            answers,
+            max(part.end_wall for part in parts),
+            sum(part.cpu_s for part in parts),
+            side_s + sum(part.side_cpu_s for part in parts),
         )
+
+
+# -- the market stream's follower -----------------------------------------------------------
+
+Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
+"""A book's best levels, bids and asks, each (price, qty) in minor units, best first."""
+
+
+@dataclass(frozen=True)
+class StreamFigures:
+    """What one phase's market stream follower saw."""
+
+    messages: int  # every message received, the snapshots included
+    trades: int  # trades received in `trades` messages
+    trades_made: int  # trades the node made in the phase (GET /v1/trades, by trade id)
+    lag_ms: float  # from the phase's last answer until the followed book matched; inf: never
+    gaps: int  # StreamGap raised by the BookFollower (each followed by a new subscription)
+    cut_off: bool  # closed with 4008 (slow consumer) at least once
+    equal: bool  # the followed book equals GET /v1/orderbook once following stopped
+    cpu: float  # CPU seconds a second of the load generator's processes' other threads
+    error: str  # why following ended before it was stopped, or ""
+
+
+def _node_book(http: httpx2.Client) -> Levels:
+    answer = http.get("/v1/orderbook", params={"market": MARKET, "depth": BOOK_DEPTH}).json()
+    bids, asks = (levels_from_json(DEFAULT_MARKET, answer[side]) for side in ("bids", "asks"))
+    return [(level.price, level.qty) for level in bids], [
+        (level.price, level.qty) for level in asks
+    ]
+
+
+def _last_trade_id(http: httpx2.Client) -> int:
+    trades = http.get("/v1/trades", params={"market": MARKET, "limit": 1}).json()["trades"]
+    return int(trades[0]["trade_id"]) if trades else 0
+
+
+class Follower:
+    """The node's market stream (depth and trades) followed on a thread of its own during one
+    phase: each depth message applied to a `BookFollower`, the trades counted; after a gap or a
+    cut-off it subscribes again (a fresh snapshot). Entered once both snapshots arrived."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.url = f"ws://{host}/v1/ws/market?market={MARKET}&channels=depth,trades"
+        self.book = BookFollower(DEFAULT_MARKET)
+        self.messages = self.trades = self.gaps = 0
+        self.cut_off = False
+        self.error = ""
+        self._trades_before = 0
+        self._snapshots = 0
+        self._lock = threading.Lock()  # the book and the target, between the two threads
+        self._socket: ClientConnection | None = None
+        self._stopping = False
+        self._ready = threading.Event()  # both snapshots are in, or following ended
+        self._target: Levels | None = None  # the node's book once the phase is over
+        self._changed_wall = math.nan  # time.time() when the followed book last changed
+        self._matched_wall = math.nan  # the same, once the book is the target
+        self._matched = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stream follower", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        if not self._ready.wait(OPEN_TIMEOUT_S + 5.0) or self.error:
+            self._stop()
+            raise RuntimeError(f"the market stream did not start: {self.error or 'timeout'}")
+        with httpx2.Client(base_url=f"http://{self.host}", timeout=30.0) as http:
+            self._trades_before = _last_trade_id(http)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop()
+
+    def finish(self, end_wall: float, cpu: float) -> StreamFigures:
+        """Wait until the followed book is the node's (up to SETTLE_TIMEOUT_S), stop following
+        and tell what was seen; `end_wall` is the phase's last answer, `cpu` the follower's."""
+        with httpx2.Client(base_url=f"http://{self.host}", timeout=30.0) as http:
+            target = _node_book(http)
+            with self._lock:
+                self._target = target
+                self._check()
+            deadline = time.monotonic() + SETTLE_TIMEOUT_S
+            while not self._matched.wait(0.05) and self._thread.is_alive():
+                if time.monotonic() > deadline:
+                    break
+            self._stop()
+            equal = self.book.levels(BOOK_DEPTH) == _node_book(http)
+            made = _last_trade_id(http) - self._trades_before
+        matched = self._matched.is_set()
+        lag_ms = max(0.0, self._matched_wall - end_wall) * 1000 if matched else math.inf
+        return StreamFigures(
+            self.messages,
+            self.trades,
+            made,
+            lag_ms,
+            self.gaps,
+            self.cut_off,
+            equal,
+            cpu,
+            self.error,
+        )
+
+    def _stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            socket = self._socket
+        if socket is not None:
+            socket.close()
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT_S)
+
+    def _run(self) -> None:
+        try:
+            for _ in range(RESUBSCRIBES_MAX + 1):
+                if not self._follow():
+                    return
+            self.error = f"more than {RESUBSCRIBES_MAX} subscriptions in a row ended early"
+        finally:
+            self._ready.set()
+
+    def _follow(self) -> bool:
+        """One subscription until stopped; whether to subscribe again (a gap, or cut off)."""
+        try:
+            with connect(self.url, open_timeout=OPEN_TIMEOUT_S, max_size=None) as socket:
+                with self._lock:
+                    if self._stopping:
+                        return False
+                    self._socket = socket
+                for text in socket:
+                    self._on(text)
+        except StreamGap:
+            self.gaps += 1
+            return True
+        except ConnectionClosed as closed:
+            if closed.rcvd is not None and closed.rcvd.code == CLOSE_SLOW_CONSUMER:
+                self.cut_off = True
+                return True
+            self.error = f"the stream closed: {closed}"
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            self.error = f"the stream failed: {exc!r}"
+        return False
+
+    def _on(self, text: str | bytes) -> None:
+        message = json.loads(text)
+        with self._lock:
+            self.messages += 1
+            if message["stream"] == "depth":
+                if self.book.apply(message):  # raises StreamGap
+                    self._changed_wall = time.time()
+            elif message["type"] == "trades":
+                self.trades += len(message["trades"])
+            if message["type"] == "snapshot":
+                self._snapshots += 1
+                if self._snapshots == 2:  # the depth's and the trades'
+                    self._ready.set()
+            self._check()
+
+    def _check(self) -> None:
+        """With the lock held: note when the book first equals the target."""
+        if self._target is None or self._matched.is_set():
+            return
+        if self.book.levels(BOOK_DEPTH) == self._target:
+            self._matched_wall = self._changed_wall  # it has not changed since
+            self._matched.set()
 
 
 # -- phases ---------------------------------------------------------------------------------
@@ -432,6 +642,7 @@ class Figures:
     batch_mean: float  # commands per journal commit
     commit_ms: float  # mean time of a commit
     refusals: Counter[str]
+    stream: StreamFigures | None  # what the market stream's follower saw, if one followed
 
 
 def _percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -447,8 +658,10 @@ def _refusal(status: int, body: bytes) -> str:
     return f"{status} {code}"
 
 
-def _measure(node: Node, plans: list[Plan], start_wall: float) -> Figures:
-    """Drive `plans` from `start_wall` and sum up what came back."""
+def _measure(
+    node: Node, plans: list[Plan], start_wall: float, follower: Follower | None = None
+) -> Figures:
+    """Drive `plans` from `start_wall` and sum up what came back (and what `follower` saw)."""
     journal, cpu = node.journal(), node.cpu_seconds()
     driven = node.drive(plans, start_wall)
     wall_s = driven.end_wall - start_wall
@@ -463,6 +676,9 @@ def _measure(node: Node, plans: list[Plan], start_wall: float) -> Figures:
                 acked += 1
             else:
                 refusals[_refusal(status, body)] += 1
+    stream = None
+    if follower is not None:  # after the node's CPU was read: the wait costs it nothing
+        stream = follower.finish(driven.end_wall, driven.side_cpu_s / wall_s)
     return Figures(
         len(latencies),
         acked / wall_s,
@@ -476,6 +692,7 @@ def _measure(node: Node, plans: list[Plan], start_wall: float) -> Figures:
         commands / commits if commits else math.nan,
         commit_s / commits * 1000 if commits else math.nan,
         refusals,
+        stream,
     )
 
 
@@ -573,13 +790,13 @@ def one_run(
         plans = [Plan([get] * n) for n in _split(requests, clients)]
         figures["GET /v1/time, closed loop"] = _measure(node, plans, time.time() + START_LEAD_S)
         for name, rate in rates.items():
-            start_wall, start_ns = _start_after(requests)
-            plans = phases[name].plans(node.host, start_ns, rate)
-            _late(start_wall)
-            figures[f"orders, {name}"] = _measure(node, plans, start_wall)
+            with Follower(node.host) as follower:  # subscribed before the clock starts
+                start_wall, start_ns = _start_after(requests)
+                plans = phases[name].plans(node.host, start_ns, rate)
+                _late(start_wall)
+                figures[f"orders, {name}"] = _measure(node, plans, start_wall, follower)
         with httpx2.Client(base_url=f"http://{node.host}") as http:
-            trades = http.get("/v1/trades", params={"market": MARKET, "limit": 1}).json()
-        last = trades["trades"][0]["trade_id"] if trades["trades"] else 0
+            last = _last_trade_id(http)
         print(f"  run {seed}: {last:,} trades in all; ", end="")
     return figures
 
@@ -746,8 +963,64 @@ def _table(runs: list[dict[str, Figures]]) -> dict[str, dict[str, float]]:
     return medians
 
 
+def _ms(value: float) -> str:
+    return "not matched" if math.isinf(value) else f"{value:.1f}"
+
+
+def _streams_table(runs: list[dict[str, Figures]]) -> list[str]:
+    """Print what the market stream's followers saw, by phase; return what went wrong."""
+    print()
+    columns = ("messages", "trades", "made", "lag ms", "worst lag", "gaps", "cut off", "equal")
+    _row("streams", (*columns, "cpu"), 12)
+    problems = []
+    for name in runs[0]:
+        seen = [stream for run in runs if (stream := run[name].stream) is not None]
+        if not seen:
+            continue
+        lags = [each.lag_ms for each in seen]
+        cut = sum(each.cut_off for each in seen)
+        unequal = sum(not each.equal for each in seen)
+        cells = (
+            f"{statistics.median(each.messages for each in seen):,.0f}",
+            f"{statistics.median(each.trades for each in seen):,.0f}",
+            f"{statistics.median(each.trades_made for each in seen):,.0f}",
+            _ms(statistics.median(lags)),
+            _ms(max(lags)),
+            f"{sum(each.gaps for each in seen):,}",
+            f"yes ({cut}/{len(seen)})" if cut else "no",
+            f"no ({unequal}/{len(seen)})" if unequal else "yes",
+            f"{statistics.median(each.cpu for each in seen):.2f}",
+        )
+        _row(name, cells, 12)
+        problems += _stream_problems(name, seen)
+    return problems
+
+
+def _stream_problems(name: str, seen: Sequence[StreamFigures]) -> list[str]:
+    """What went wrong in phase `name`'s runs, each named with the count of runs it hit."""
+    checks = {
+        "gaps": [each.gaps > 0 for each in seen],
+        "cut off (4008)": [each.cut_off for each in seen],
+        f"the book not matched within {SETTLE_TIMEOUT_S:.0f} s": [
+            math.isinf(each.lag_ms) for each in seen
+        ],
+        "the book unequal to GET /v1/orderbook at the end": [not each.equal for each in seen],
+        "trades received != made": [each.trades != each.trades_made for each in seen],
+    }
+    problems = [
+        f"{what} in {sum(hits)} of {len(seen)} runs of {name}"
+        for what, hits in checks.items()
+        if any(hits)
+    ]
+    problems += [f"{each.error} ({name})" for each in seen if each.error]
+    return problems
+
+
 def _summary(
-    medians: dict[str, dict[str, float]], in_process: float, args: argparse.Namespace
+    medians: dict[str, dict[str, float]],
+    problems: list[str],
+    in_process: float,
+    args: argparse.Namespace,
 ) -> None:
     closed = medians["orders, closed loop"]["acked_per_s"]
     print(
@@ -766,6 +1039,10 @@ def _summary(
         f"target, >= {TARGET_RATE:,} acked orders/s with p99 < {TARGET_P99_MS:.0f} ms:"
         f" {'met' if met else 'NOT met'} (best: {best}, {rate:,.0f}/s, p99 {p99:.1f} ms)"
     )
+    if problems:
+        print("streams did NOT keep up: " + "; ".join(problems))
+    else:
+        print("streams kept up: no gap and the book matched in every phase")
 
 
 def main() -> None:
@@ -798,7 +1075,8 @@ def main() -> None:
         if pool is not None:
             pool.close()
             pool.join()
-    _summary(_table(runs), statistics.median(in_process), args)
+    medians = _table(runs)
+    _summary(medians, _streams_table(runs), statistics.median(in_process), args)
 
 
 if __name__ == "__main__":
