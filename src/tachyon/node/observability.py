@@ -30,9 +30,10 @@ from tachyon.errors import InvalidInput
 LOG_FORMATS: Final = ("text", "json")
 EXPORTERS: Final = ("none", "console", "otlp")
 TRACER_NAME: Final = "tachyon.node"
-_TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
-_JSON_FIELDS: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
+_FIELDS: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"  # JSON: and every extra
 _LOGGERS: Final = ("tachyon", "uvicorn", "uvicorn.error")
+
+logger: Final = logging.getLogger("tachyon.node")
 
 
 def log_config(level: str, log_format: str) -> dict[str, Any]:
@@ -42,11 +43,11 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
     formatter: dict[str, Any] = (
         {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": _JSON_FIELDS,
+            "fmt": _FIELDS,
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }
         if log_format == "json"
-        else {"format": _TEXT_FORMAT}
+        else {"format": _FIELDS}
     )
     return {
         "version": 1,
@@ -111,6 +112,3 @@ def shutdown_tracing(provider: TracerProvider | None) -> None:
     shutdown = getattr(provider, "shutdown", None)
     if callable(shutdown):
         shutdown()
-
-
-logger: Final = logging.getLogger("tachyon.node")

@@ -16,7 +16,7 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from tachyon import errors
-from tachyon.dex.model import BookLevel, MarketConfig, Trade
+from tachyon.dex.model import MarketConfig, Trade
 from tachyon.node.client import levels_from_json, refusal, trade_from_json
 
 OPEN_TIMEOUT_S: Final = 10.0
@@ -48,8 +48,12 @@ class BookFollower:
         """Apply a depth message; whether it changed the book (an old diff does not)."""
         last_update_id: int = message["last_update_id"]
         if message["type"] == "snapshot":
-            self.bids = {level.price: level.qty for level in self._levels(message["bids"])}
-            self.asks = {level.price: level.qty for level in self._levels(message["asks"])}
+            self.bids = {
+                level.price: level.qty for level in levels_from_json(self.config, message["bids"])
+            }
+            self.asks = {
+                level.price: level.qty for level in levels_from_json(self.config, message["asks"])
+            }
             self.last_update_id, self._fresh = last_update_id, True
             return True
         held = self.last_update_id
@@ -63,7 +67,7 @@ class BookFollower:
                 f"the diff after update {prev} does not follow the book at update {held}"
             )
         for side, rows in ((self.bids, message["bids"]), (self.asks, message["asks"])):
-            for level in self._levels(rows):
+            for level in levels_from_json(self.config, rows):
                 if level.qty:
                     side[level.price] = level.qty
                 else:
@@ -76,9 +80,6 @@ class BookFollower:
         bids = sorted(self.bids.items(), reverse=True)[:depth]
         asks = sorted(self.asks.items())[:depth]
         return bids, asks
-
-    def _levels(self, rows: list[dict[str, str]]) -> list[BookLevel]:
-        return levels_from_json(self.config, rows)
 
 
 class MarketStream:
@@ -115,21 +116,18 @@ class MarketStream:
                         if self.follower.last_update_id is not None and self._trades_known:
                             gaps = 0 if changed else gaps
                             yield changed
-                except StreamGap:
-                    gaps += 1
+                except (StreamGap, ConnectionClosed) as exc:
+                    cut_off = isinstance(exc, ConnectionClosed) and (
+                        exc.rcvd is not None and exc.rcvd.code == CLOSE_SLOW_CONSUMER
+                    )
+                    if isinstance(exc, ConnectionClosed) and not cut_off:
+                        raise _closed(self.url, exc) from None
+                    gaps += 1  # a lost message, or cut off for falling behind: start over
                     self.resubscribes += 1
                     if gaps > RESUBSCRIBES_MAX:
-                        raise
-                    continue
-                except ConnectionClosed as closed:
-                    frame = closed.rcvd
-                    if frame is not None and frame.code == CLOSE_SLOW_CONSUMER:
-                        gaps += 1  # cut off for falling behind: start over, as after a gap
-                        self.resubscribes += 1
-                        if gaps > RESUBSCRIBES_MAX:
-                            raise _closed(self.url, closed) from None
-                        continue
-                    raise _closed(self.url, closed) from None
+                        raise (
+                            exc if isinstance(exc, StreamGap) else _closed(self.url, exc)
+                        ) from None
 
     def _apply(self, message: dict[str, Any]) -> bool:
         if message["stream"] == "depth":

@@ -44,37 +44,25 @@ def encode(message: dict[str, object]) -> str:
     return _encode(message).decode()
 
 
-def levels_json(config: MarketConfig, side: Sequence[tuple[int, int]]) -> list[dict[str, str]]:
-    """Levels as the order book shows them; a diff's zero quantity removes its level."""
-    return [
-        {
-            "price": to_decimal(price, config.quote_decimals),
-            "qty": to_decimal(qty, config.base_decimals),
-        }
-        for price, qty in side
-    ]
-
-
 def depth_snapshot(host: EmbeddedExchange, market: str, depth: int) -> tuple[int, str]:
     """(update id, message) of a market's book now (on the worker thread)."""
-    book = host.book(depth, MarketId(market))
-    config = host.refresh().service.get_market(MarketId(market))
+    service = host.refresh().service
+    book = service.snapshot(depth, MarketId(market))
     update_id = host.seq
     message = {
         "stream": DEPTH,
         "type": "snapshot",
-        "market": market,
         "last_update_id": update_id,
-        "bids": levels_json(config, book.bids),
-        "asks": levels_json(config, book.asks),
+        **shapes.book_json(service.get_market(MarketId(market)), book.bids, book.asks),
     }
     return update_id, encode(message)
 
 
 def trades_snapshot(host: EmbeddedExchange, market: str, limit: int) -> tuple[int, str]:
     """(update id, message) of a market's recent trades, oldest first (on the worker thread)."""
-    recent = host.recent_trades(limit, MarketId(market))
-    config = host.refresh().service.get_market(MarketId(market))
+    service = host.refresh().service
+    config = service.get_market(MarketId(market))
+    recent = service.recent_trades(limit, MarketId(market))
     update_id = host.seq
     message = {
         "stream": TRADES,
@@ -135,7 +123,8 @@ class Publisher:
         if messages:
             self.deliver(messages)
 
-    def _config(self, market: str) -> MarketConfig:
+    def config(self, market: str) -> MarketConfig:
+        """A market's units (cached: they never change)."""
         config = self._configs.get(market)
         if config is None:
             config = self._configs[market] = self._service().get_market(MarketId(market))
@@ -165,17 +154,18 @@ class Publisher:
             channel = (DEPTH, market)
             if not self.wants(channel):
                 continue
-            config = self._config(market)
             bid_qty, ask_qty = level_quantities(service, market, bids, asks)
             message = {
                 "stream": DEPTH,
                 "type": "diff",
-                "market": market,
                 "first_update_id": changes.first_seq,
                 "last_update_id": changes.last_seq,
                 "prev_update_id": prev,
-                "bids": levels_json(config, [(p, bid_qty(p)) for p in sorted(bids, reverse=True)]),
-                "asks": levels_json(config, [(p, ask_qty(p)) for p in sorted(asks)]),
+                **shapes.book_json(  # a zero quantity: the level is gone
+                    self.config(market),
+                    [(p, bid_qty(p)) for p in sorted(bids, reverse=True)],
+                    [(p, ask_qty(p)) for p in sorted(asks)],
+                ),
             }
             messages.append((channel, changes.last_seq, encode(message)))
 
@@ -184,7 +174,7 @@ class Publisher:
         for command, placement, seq, ts_ns in changes.placed:
             if not placement.trades or not self.wants((TRADES, command.market)):
                 continue
-            config = self._config(command.market)
+            config = self.config(command.market)
             rows = by_market.setdefault(command.market, [])
             for trade in placement.trades:
                 row = shapes.trade_json(config, trade)
@@ -270,7 +260,7 @@ class _AccountEvents:
         rows = self._rows(account)
         if rows is None:
             return
-        config = self._publisher._config(market)
+        config = self._publisher.config(market)
         rows.append(
             {
                 "type": "order",
@@ -306,7 +296,7 @@ class _AccountEvents:
             rows = self._rows(account)
             if rows is None:
                 continue
-            config = self._publisher._config(market)
+            config = self._publisher.config(market)
             rows.append(
                 {
                     "type": "fill",
