@@ -68,3 +68,77 @@ def test_node_serve_answers_then_stops_with_exit_0(tmp_path: Path, stop: signal.
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=WAIT_S)
+
+
+def test_the_cli_defaults_are_the_nodes() -> None:
+    """`node serve` states its defaults without importing the node (for a fast `--help`)."""
+    from tachyon.cli import node_commands
+    from tachyon.node.ratelimit import BURST_DEFAULT, RATE_PER_S_DEFAULT
+    from tachyon.node.streams import QUEUE_MAX_DEFAULT
+
+    assert node_commands.RATE_PER_S == RATE_PER_S_DEFAULT
+    assert node_commands.BURST == BURST_DEFAULT
+    assert node_commands.STREAM_QUEUE_MAX == QUEUE_MAX_DEFAULT
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--rate-limit", "0"),
+        ("--rate-limit", "fast"),
+        ("--rate-burst", "0"),
+        ("--stream-queue-max", "0"),
+        ("--log-format", "xml"),
+        ("--trace-exporter", "jaeger"),
+    ],
+)
+def test_bad_serve_options_are_usage_errors_that_create_nothing(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    env = {**os.environ, "TACHYON_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [TACHYON, "node", "serve", "--port", str(free_port()), option, value],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert option in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "exchange").exists()
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(
+    ("limit", "third"), [(["--rate-burst", "2"], 429), (["--no-rate-limit"], 200)]
+)
+def test_the_rate_limit_options_take_effect(tmp_path: Path, limit: list[str], third: int) -> None:
+    """An account's third command at once: refused past a burst of 2, served without a limit."""
+    import httpx2
+
+    from tachyon.exchange.commands import Deposit
+    from tests.node.support import USDC, Trader
+
+    port = free_port()
+    env = {**os.environ, "TACHYON_HOME": str(tmp_path)}
+    env.pop("TACHYON_PROFILE", None)
+    command = [TACHYON, "node", "serve", "--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen([*command, "--rate-limit", "0.01", *limit], env=env, text=True)
+    try:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as http:
+            deadline = time.monotonic() + WAIT_S
+            while _get(f"http://127.0.0.1:{port}/v1/time") is None:
+                assert proc.poll() is None and time.monotonic() < deadline, "the node did not start"
+                time.sleep(0.1)
+            alice = Trader(http)
+            statuses = [
+                alice.post(Deposit(alice.address, "USDC", USDC, alice.nonce())).status_code
+                for _ in range(3)
+            ]
+        assert statuses == [200, 200, third]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 0
