@@ -42,7 +42,7 @@ class BookFollower:
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.last_update_id: int | None = None
-        self._fresh = False  # a snapshot and no diff since
+        self.fresh = False  # a snapshot and no diff since
 
     def apply(self, message: dict[str, Any]) -> bool:
         """Apply a depth message; whether it changed the book (an old diff does not)."""
@@ -54,7 +54,7 @@ class BookFollower:
             self.asks = {
                 level.price: level.qty for level in levels_from_json(self.config, message["asks"])
             }
-            self.last_update_id, self._fresh = last_update_id, True
+            self.last_update_id, self.fresh = last_update_id, True
             return True
         held = self.last_update_id
         if held is None:
@@ -62,7 +62,7 @@ class BookFollower:
         if last_update_id <= held:
             return False  # already in the book
         prev: int = message["prev_update_id"]
-        if prev > held or (prev != held and not self._fresh):
+        if prev > held or (prev != held and not self.fresh):
             raise StreamGap(
                 f"the diff after update {prev} does not follow the book at update {held}"
             )
@@ -72,7 +72,7 @@ class BookFollower:
                     side[level.price] = level.qty
                 else:
                     side.pop(level.price, None)
-        self.last_update_id, self._fresh = last_update_id, False
+        self.last_update_id, self.fresh = last_update_id, False
         return True
 
     def levels(self, depth: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -113,8 +113,9 @@ class MarketStream:
                 try:
                     for text in _messages(socket, timeout_s):
                         changed = text is not None and self._apply(json.loads(text))
+                        if changed and not self.follower.fresh:
+                            gaps = 0  # a diff followed: the book is held again
                         if self.follower.last_update_id is not None and self._trades_known:
-                            gaps = 0 if changed else gaps
                             yield changed
                 except (StreamGap, ConnectionClosed) as exc:
                     cut_off = isinstance(exc, ConnectionClosed) and (
