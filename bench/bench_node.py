@@ -1,12 +1,13 @@
-"""Benchmark: signed orders over HTTP against a real node process on loopback.
+"""Benchmark: signed orders over HTTP and the order-entry WebSocket against a real node process
+on loopback.
 
     python -m bench.bench_node [--runs 3] [--requests 5000] [--clients 50] [--rate 2000]
                                [--high-rate 5000] [--procs 1] [--cancel-share 0.2]
                                [--recv-window-ms 3600000]
 
 Method. Each run starts a fresh node as a subprocess on a free 127.0.0.1 port over a new
-temporary data directory: uvicorn serving `create_app(data_dir, rate_limit=None,
-recv_window_ms=...)`. The per-account rate limit (50/s, burst 100 by default) is off: it would
+temporary data directory: `tachyon.node.serve.serve(data_dir, rate_limit=None,
+recv_window_ms=...)`, what `tachyon node serve --no-rate-limit` runs. The per-account rate limit (50/s, burst 100 by default) is off: it would
 throttle 50 accounts long before the node is saturated. The receive window is widened (1 hour
 unless `--recv-window-ms`) so that requests signed before the clock starts stay valid however
 long a slow phase takes; the check costs the same at any width. All else is the node's default
@@ -14,7 +15,10 @@ long a slow phase takes; the check costs the same at any width. All else is the 
 clients are `--clients` wallets, one keep-alive HTTP/1.1 connection each, driven by a minimal
 client on asyncio (pre-built request bytes, answers framed by Content-Length) in `--procs`
 processes, so that the load generator, which shares the machine's cores with the node, costs
-as little as it can (its CPU use is printed).
+as little as it can (its CPU use is printed). The WebSocket phases send the same signed
+commands as order-entry frames (`/v1/ws/orders`, websockets' asyncio client, no compression),
+one connection per wallet: closed loop, one frame in flight per connection; open loop, each
+frame at its scheduled time whatever is unanswered (the WebSocket pipelines, HTTP/1.1 not).
 
 Each wallet is funded with signed deposits and places a resting order far from the mid for
 every cancel it will send, before any clock starts (setup, not timed). The measured mix is,
@@ -49,8 +53,9 @@ Figures (each the median over `--runs` runs; a fresh node and data directory per
 - non-200: refused requests, summed over runs (their codes are listed).
 - where the time goes: CPU seconds per wall second of the phase (1.00 = one core) of the
   load generator's driving threads ("client"), of the node's event loop thread ("loop":
-  HTTP, FastAPI, the gateway, the streams' sending) and of its other threads ("other": the
-  sequencer, which verifies signatures, commits and builds the streams' messages); the node's
+  HTTP, WebSocket frames, FastAPI, the gateway, the streams' sending) and of its other
+  threads ("other": the signature checker, and the sequencer, which applies, commits and
+  builds the streams' messages); the node's
   CPU microseconds per request; commands per journal commit ("batch") and a commit's mean
   time, from the node's /metrics.
 - streams (the orders phases): messages the follower received (snapshots included), trades
@@ -64,9 +69,10 @@ Figures (each the median over `--runs` runs; a fresh node and data directory per
   phase's start). The verdict's last line says whether the streams
   kept up: no gap, no cut-off, the book matched and equal and every trade received, every run.
 - in process: `EmbeddedExchange.submit_batch` of the same signed mix in batches of
-  `--clients` commands (one durable commit each), no HTTP: what the sequencer's thread does.
-- signature check: `tachyon.exchange.auth.verify` of one signed place-limit (what the exchange
-  does for every command, on the sequencer's thread); gateway admit: base64 decoding of body
+  `--clients` commands (one durable commit each, signatures checked before, as the node's
+  checker does), no HTTP: what the sequencer's thread does.
+- signature check: `tachyon.exchange.auth.verify` of one signed place-limit (what the node's
+  signature checker does for every command, on a thread of its own); gateway admit: base64 decoding of body
   and signature plus `admit_command` (decode, canonical check, address, receive window);
   signing: `auth.sign`, the wallet's cost. Not a test: it prints.
 """
@@ -100,7 +106,9 @@ from types import TracebackType
 from typing import IO, Final, Self
 
 import httpx2
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio import client as ws_client
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
@@ -116,6 +124,7 @@ from tachyon.exchange import (
 )
 from tachyon.exchange.auth import address_of, sign, verify
 from tachyon.exchange.service import Placement
+from tachyon.node.app import ORDER_ENTRY_PATH
 from tachyon.node.client import levels_from_json
 from tachyon.node.gateway import admit_command, decode_base64
 from tachyon.node.stream_client import (
@@ -149,17 +158,11 @@ _JOURNAL_METRICS: Final = (
     "tachyon_journal_commit_duration_seconds_sum",
 )
 _SERVER: Final = """
-import signal, sys
+import sys
 from pathlib import Path
-import uvicorn
-from tachyon.node.app import create_app
-app = create_app(Path(sys.argv[1]), rate_limit=None, recv_window_ms=int(sys.argv[3]))
-config = uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
-                        access_log=False, server_header=False, lifespan="on")
-server = uvicorn.Server(config)
-for signum in (signal.SIGINT, signal.SIGTERM):  # exit 0 after the graceful stop, as `serve`
-    signal.signal(signum, lambda *_: None)
-server.run()
+from tachyon.node.serve import serve
+serve(Path(sys.argv[1]), port=int(sys.argv[2]), recv_window_ms=int(sys.argv[3]),
+      rate_limit=None, log_level="warning")
 """
 
 
@@ -218,6 +221,16 @@ def _post(host: str, wallet: Wallet, command: AnyCommand) -> bytes:
         f"Content-Length: {len(payload)}\r\n\r\n"
     )
     return head.encode() + payload
+
+
+def _frame(ident: int, wallet: Wallet, command: AnyCommand) -> bytes:
+    """The order-entry WebSocket frame submitting `command` signed by `wallet`, as `ident`."""
+    body, signature = _signed(wallet, command)
+    return b'{"id":%d,"body":"%s","signature":"%s"}' % (
+        ident,
+        base64.b64encode(body),
+        base64.b64encode(signature),
+    )
 
 
 def _kinds(rng: random.Random, count: int, cancel_share: float) -> list[int]:
@@ -306,31 +319,50 @@ class Driven:
     side_cpu_s: float  # its processes' other threads' (the stream follower's, see Node.drive)
 
 
-def drive(port: int, plans: list[Plan], start_wall: float, keep_bodies: bool) -> Driven:
-    """Send every plan on its own connection from `start_wall` (time.time()) on."""
-    return asyncio.run(_drive(port, plans, start_wall, keep_bodies))
+def drive(
+    port: int, plans: list[Plan], start_wall: float, keep_bodies: bool, websocket: bool = False
+) -> Driven:
+    """Send every plan on its own connection from `start_wall` (time.time()) on: HTTP/1.1
+    requests, or (`websocket`) frames on the order-entry WebSocket."""
+    return asyncio.run(_drive(port, plans, start_wall, keep_bodies, websocket))
 
 
-async def _drive(port: int, plans: list[Plan], start_wall: float, keep_bodies: bool) -> Driven:
+async def _drive(
+    port: int, plans: list[Plan], start_wall: float, keep_bodies: bool, websocket: bool
+) -> Driven:
     loop = asyncio.get_running_loop()
-    connections = []
+    connections: list[_Connection] = []
+    sockets: list[ws_client.ClientConnection] = []
     for _ in plans:
-        _, connection = await loop.create_connection(_Connection, "127.0.0.1", port)
-        connections.append(connection)
+        if websocket:
+            sockets.append(
+                await ws_client.connect(
+                    f"ws://127.0.0.1:{port}{ORDER_ENTRY_PATH}", compression=None, ping_interval=None
+                )
+            )
+        else:
+            _, connection = await loop.create_connection(_Connection, "127.0.0.1", port)
+            connections.append(connection)
     await asyncio.sleep(max(0.0, start_wall - time.time()))
     start = time.perf_counter() - (time.time() - start_wall)  # start_wall on this clock
     cpu, process_cpu = time.thread_time(), time.process_time()
     answers = await asyncio.gather(
         *(
+            _ws_client(each, plan, start, keep_bodies)
+            for each, plan in zip(sockets, plans, strict=websocket)
+        ),
+        *(
             _client(each, plan, start, keep_bodies)
-            for each, plan in zip(connections, plans, strict=True)
-        )
+            for each, plan in zip(connections, plans, strict=not websocket)
+        ),
     )
     cpu_s = time.thread_time() - cpu  # this thread's: a stream follower's threads are not
     driven = Driven(list(answers), time.time(), cpu_s, time.process_time() - process_cpu - cpu_s)
     for each in connections:
         assert each.transport is not None
         each.transport.close()
+    for socket_ in sockets:
+        await socket_.close()
     return driven
 
 
@@ -349,6 +381,48 @@ async def _client(connection: _Connection, plan: Plan, start: float, keep_bodies
         answers.latencies.append(clock() - begin)
         answers.statuses.append(status)
         answers.bodies.append(body if keep_bodies or status != 200 else b"")
+    return answers
+
+
+async def _ws_client(
+    connection: ws_client.ClientConnection, plan: Plan, start: float, keep_bodies: bool
+) -> Answers:
+    """Frames with ids 0, 1, ... in order: each after the previous answer (closed loop) or at
+    its scheduled time whatever is unanswered (open loop: the WebSocket pipelines)."""
+    clock, count = time.perf_counter, len(plan.requests)
+    frames = [frame.decode() for frame in plan.requests]  # text frames
+    begun = [0.0] * count
+    answers = Answers([0] * count, [0.0] * count, [b""] * count)
+
+    def record(text: str | bytes) -> None:
+        answer = msgspec.json.decode(text)
+        ident, status = answer["id"], answer["status"]
+        answers.latencies[ident] = clock() - begun[ident]
+        answers.statuses[ident] = status
+        if keep_bodies or status != 200:
+            body = answer["result"] if status == 200 else {"error": answer["error"]}
+            answers.bodies[ident] = msgspec.json.encode(body)
+
+    if plan.at is None:
+        for index, frame in enumerate(frames):
+            begun[index] = clock()
+            await connection.send(frame)
+            record(await connection.recv())
+        return answers
+
+    async def receive() -> None:
+        for _ in range(count):
+            record(await connection.recv())
+
+    receiver = asyncio.create_task(receive())
+    sleep, at = asyncio.sleep, plan.at
+    for index, frame in enumerate(frames):
+        begun[index] = start + at[index]
+        delay = begun[index] - clock()
+        if delay > 0:
+            await sleep(delay)
+        await connection.send(frame)
+    await receiver
     return answers
 
 
@@ -438,13 +512,20 @@ class Node:
         commands, commits, seconds = values.values()
         return commands, commits, seconds
 
-    def drive(self, plans: list[Plan], start_wall: float, keep_bodies: bool = False) -> Driven:
+    def drive(
+        self,
+        plans: list[Plan],
+        start_wall: float,
+        keep_bodies: bool = False,
+        websocket: bool = False,
+    ) -> Driven:
         """`drive` in this process, or with the plans dealt over `procs` processes (then
         this process's CPU while they drive, from the wait before the start on, is the side's)."""
         if self.pool is None:
-            return drive(self.port, plans, start_wall, keep_bodies)
+            return drive(self.port, plans, start_wall, keep_bodies, websocket)
         jobs = [
-            (self.port, plans[p :: self.procs], start_wall, keep_bodies) for p in range(self.procs)
+            (self.port, plans[p :: self.procs], start_wall, keep_bodies, websocket)
+            for p in range(self.procs)
         ]
         process_cpu = time.process_time()
         parts = self.pool.starmap(drive, jobs)
@@ -659,11 +740,15 @@ def _refusal(status: int, body: bytes) -> str:
 
 
 def _measure(
-    node: Node, plans: list[Plan], start_wall: float, follower: Follower | None = None
+    node: Node,
+    plans: list[Plan],
+    start_wall: float,
+    follower: Follower | None = None,
+    websocket: bool = False,
 ) -> Figures:
     """Drive `plans` from `start_wall` and sum up what came back (and what `follower` saw)."""
     journal, cpu = node.journal(), node.cpu_seconds()
-    driven = node.drive(plans, start_wall)
+    driven = node.drive(plans, start_wall, websocket=websocket)
     wall_s = driven.end_wall - start_wall
     loop_s, other_s = (b - a for a, b in zip(cpu, node.cpu_seconds(), strict=True))
     commands, commits, commit_s = (b - a for a, b in zip(journal, node.journal(), strict=True))
@@ -719,8 +804,9 @@ class Phase:
         commands += [_order(self.rng, wallet, TARGET, nonce + 2 + j, 0) for j in range(count)]
         return Plan([_post(host, wallet, command) for command in commands])
 
-    def plans(self, host: str, start_ns: int, rate: float | None) -> list[Plan]:
-        """Every request signed: closed loop (rate None) or scheduled at `rate` from start_ns."""
+    def plans(self, host: str, start_ns: int, rate: float | None, websocket: bool) -> list[Plan]:
+        """Every request signed: closed loop (rate None) or scheduled at `rate` from start_ns;
+        HTTP requests or (`websocket`) order-entry frames."""
         clients, plans = len(self.wallets), []
         for index, (wallet, kinds) in enumerate(zip(self.wallets, self.kinds, strict=True)):
             plan = Plan(at=None if rate is None else [])
@@ -732,8 +818,9 @@ class Phase:
                     plan.at.append((index + j * clients) / rate)
                     nonce = start_ns + round(plan.at[-1] * 1e9)
                 target = next(targets) if kind == CANCEL else 0
+                command = _order(self.rng, wallet, kind, nonce, target)
                 plan.requests.append(
-                    _post(host, wallet, _order(self.rng, wallet, kind, nonce, target))
+                    _frame(j, wallet, command) if websocket else _post(host, wallet, command)
                 )
             plans.append(plan)
         return plans
@@ -772,9 +859,11 @@ def one_run(
 ) -> dict[str, Figures]:
     """A fresh node: the /v1/time baseline, then the closed and the open loops."""
     clients, requests = args.clients, args.requests
-    rates = {
-        "closed loop": None,
-        **{f"open loop at {r:,.0f}/s": r for r in (args.rate, args.high_rate)},
+    rates: dict[str, tuple[float | None, bool]] = {  # (rate, over the WebSocket)
+        "closed loop": (None, False),
+        **{f"open loop at {r:,.0f}/s": (r, False) for r in (args.rate, args.high_rate)},
+        "WebSocket, closed loop": (None, True),
+        **{f"WebSocket, open loop at {r:,.0f}/s": (r, True) for r in (args.high_rate,)},
     }
     phases = {
         name: Phase.new(clients, requests, args.cancel_share, seed + i)
@@ -789,12 +878,12 @@ def one_run(
         get = f"GET /v1/time HTTP/1.1\r\nHost: {node.host}\r\n\r\n".encode()
         plans = [Plan([get] * n) for n in _split(requests, clients)]
         figures["GET /v1/time, closed loop"] = _measure(node, plans, time.time() + START_LEAD_S)
-        for name, rate in rates.items():
+        for name, (rate, websocket) in rates.items():
             with Follower(node.host) as follower:  # subscribed before the clock starts
                 start_wall, start_ns = _start_after(requests)
-                plans = phases[name].plans(node.host, start_ns, rate)
+                plans = phases[name].plans(node.host, start_ns, rate, websocket)
                 _late(start_wall)
-                figures[f"orders, {name}"] = _measure(node, plans, start_wall, follower)
+                figures[f"orders, {name}"] = _measure(node, plans, start_wall, follower, websocket)
         with httpx2.Client(base_url=f"http://{node.host}") as http:
             last = _last_trade_id(http)
         print(f"  run {seed}: {last:,} trades in all; ", end="")
@@ -836,7 +925,7 @@ def _in_process(clients: int, requests: int, cancel_share: float, seed: int) -> 
         results = [
             r
             for i in range(0, len(commands), clients)
-            for r in host.submit_batch(commands[i : i + clients])
+            for r in host.submit_batch(commands[i : i + clients], verified=True)
         ]
         elapsed = time.perf_counter() - started
     refused = sum(1 for result in results if not isinstance(result, Placement))
@@ -888,14 +977,15 @@ def _header(args: argparse.Namespace) -> None:
     print(f"  command: {shlex.join(argv)}")
     print(f"  machine: {os.cpu_count()} CPUs, load average {load} at the start")
     print(
-        f"  node: uvicorn ({http}, {loop} loop) serving create_app(data_dir, rate_limit=None,"
+        f"  node: uvicorn ({http}, {loop} loop) serving serve(data_dir, rate_limit=None,"
         f" recv_window_ms={args.recv_window_ms}):\n"
         "    the per-account rate limit off; dev profile; a fresh data directory per run"
     )
     print(
         f"  load: {args.clients} clients, one wallet and keep-alive connection each, in"
         f" {args.procs} load generator process(es)\n"
-        f"    (raw HTTP/1.1 on asyncio); {args.requests:,} requests a phase:"
+        f"    (raw HTTP/1.1 on asyncio, or websockets' asyncio client);"
+        f" {args.requests:,} requests a phase:"
         f" {args.cancel_share:.0%} cancels of the wallet's resting orders,\n"
         f"    the rest limit orders ({CROSS_SHARE:.0%} of them crossing the mid)"
     )

@@ -268,5 +268,5 @@ def test_signed_reads_need_the_account_s_own_fresh_signature(
 
 def test_every_refusal_code_has_a_client_status() -> None:
     client_codes = {code: status for code, status in STATUS_BY_CODE.items() if status < 500}
-    assert set(client_codes.values()) <= {400, 401, 403, 404, 409}
+    assert set(client_codes.values()) <= {400, 401, 403, 404, 409, 413}
     assert STATUS_BY_CODE["storage_error"] == 503

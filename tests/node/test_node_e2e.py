@@ -23,17 +23,18 @@ import httpx2
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
 from tachyon.dex import AccountId, MarketId, Side, TokenId
 from tachyon.dex.model import DEFAULT_MARKET
-from tachyon.exchange.commands import Deposit, PlaceLimit
+from tachyon.exchange.commands import AnyCommand, Deposit, PlaceLimit, encode_command
 from tachyon.node.stream_client import BookFollower
 from tachyon.storage import EmbeddedExchange
 from tests.node.server import STOP_TIMEOUT_S, free_port, start_node, wait_until_up
-from tests.node.support import MARKET, USDC, Trader
+from tests.node.support import MARKET, USDC, Trader, envelope
 
 pytestmark = pytest.mark.network
 RECV_TIMEOUT_S = 10.0
@@ -141,6 +142,37 @@ class _StalledClient:
         self.socket.close()
         assert self.protocol.close_rcvd is not None, "the node never closed the stream"
         return self.protocol.close_rcvd.code, self.protocol.close_rcvd.reason
+
+
+def test_two_wallets_trade_over_the_order_entry_websocket(tmp_path: Path) -> None:
+    """Pipelined over real TCP, answers by id; a frame over the server's size bound closes
+    the connection with 1009 and changes nothing."""
+    with _node(tmp_path / "exchange", rate_limit=None) as (url, http, _):
+        alice, bob = Trader(http), Trader(http)
+        orders = url.replace("http://", "ws://") + "/v1/ws/orders"
+        script: list[tuple[Trader, AnyCommand]] = [
+            (alice, Deposit(alice.address, "USDC", 1_000 * USDC, alice.nonce())),
+            (bob, Deposit(bob.address, "BASE", 10, bob.nonce())),
+            *[
+                (alice, PlaceLimit(alice.address, MARKET, Side.BID, 100 * USDC, 1, nonce=n))
+                for n in (alice.nonce() for _ in range(5))
+            ],
+            (bob, PlaceLimit(bob.address, MARKET, Side.ASK, 100 * USDC, 5, nonce=bob.nonce())),
+        ]
+        with connect(orders) as ws:
+            for n, (trader, command) in enumerate(script):
+                ws.send(json.dumps({"id": n, **envelope(trader.key, encode_command(command))}))
+            answers = {a["id"]: a for a in (json.loads(ws.recv(RECV_TIMEOUT_S)) for _ in script)}
+        assert {a["status"] for a in answers.values()} == {200}
+        assert answers[len(script) - 1]["result"]["status"] == "filled"
+        assert bob.balances()["USDC"] == ("500", "0")
+        with connect(orders) as ws:
+            ws.send(json.dumps({"id": 0, "body": "A" * 40_000, "signature": ""}))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(RECV_TIMEOUT_S)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009  # message too big
+        assert bob.balances()["USDC"] == ("500", "0")
 
 
 def test_a_client_that_stops_reading_is_cut_off_with_4008(tmp_path: Path) -> None:

@@ -11,11 +11,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tachyon.dex.ids import MarketId, OrderId, TokenId
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import BookDepth, BookLevel, OrderStatus, Side
 from tachyon.errors import (
     AlreadyExists,
+    BadSignature,
     InsufficientFunds,
     InvalidInput,
     InvalidOrder,
@@ -27,6 +29,7 @@ from tachyon.errors import (
     TachyonError,
     TokenNotFound,
 )
+from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AddMarket,
     AnyCommand,
@@ -36,7 +39,9 @@ from tachyon.exchange.commands import (
     PlaceMarket,
     RegisterToken,
     SetFees,
+    SignedCommand,
     Withdraw,
+    encode_command,
 )
 from tachyon.exchange.service import Placement
 from tachyon.exchange.state_machine import Exchange
@@ -452,3 +457,20 @@ def test_the_eth_market_works_through_the_host(tmp_path: Path) -> None:
         assert placed.filled_qty == 10
     with EmbeddedExchange.open(tmp_path) as reopened:
         assert reopened.balances(ALICE)[ETH] == BalanceRecord(10, 0)
+
+
+def test_a_verified_batch_skips_the_signature_check_of_that_batch_only(tmp_path: Path) -> None:
+    """`verified=True` is the caller's word that it checked the signatures (the node's
+    checker thread): a forgery in such a batch is applied; the next batch checks again."""
+    key, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    address = address_of(key)
+
+    def forged(nonce: int) -> SignedCommand:
+        body = encode_command(Deposit(address, "USDC", 5, nonce))
+        return SignedCommand(body, sign(forger, body))
+
+    with EmbeddedExchange.open(tmp_path) as host:
+        assert isinstance(host.submit_batch([forged(1)])[0], BadSignature)
+        assert host.submit_batch([forged(2)], verified=True) == [BalanceRecord(5, 0)]
+        assert isinstance(host.submit_batch([forged(3)])[0], BadSignature)
+        assert host.balances(AccountId(address))[TokenId("USDC")] == BalanceRecord(5, 0)

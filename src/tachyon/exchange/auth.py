@@ -3,7 +3,8 @@
 Pure: no I/O, no clock. An account whose id is an address (the hex of an Ed25519 public key)
 belongs to whoever holds that key: the exchange accepts its commands only when they arrive as
 a `SignedCommand`, a signature by that key over the command's canonical bytes. `cryptography`
-is imported on first use, so reading the exchange does not pay for it.
+(keys, signing) and PyNaCl (verifying) are imported on first use, so reading the exchange does
+not pay for them.
 """
 
 from __future__ import annotations
@@ -44,14 +45,22 @@ def sign(private_key: Ed25519PrivateKey, body: bytes) -> bytes:
 
 def verify(address: str, body: bytes, signature: bytes) -> None:
     """Raise BadSignature unless `signature` is the key of `address` signing `body`."""
-    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415 (28 ms; see above)
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415 (28 ms; see above)
-
     if len(signature) != SIGNATURE_LENGTH:
         raise BadSignature(f"a signature is {SIGNATURE_LENGTH} bytes, not {len(signature)}")
+    if not is_signed_by(address, SIGNING_DOMAIN + body, signature):
+        raise BadSignature(f"the signature is not {address}'s over this command")
+
+
+def is_signed_by(address: str, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` is the key of `address` (hex) signing `message`. Checked by libsodium
+    (PyNaCl): it verifies in about half the time OpenSSL takes, the node's largest cost per
+    order, and it releases the GIL meanwhile. It also refuses non-canonical signatures and
+    small-order keys, which no honest signer (the wallet signs with `cryptography`) makes."""
+    from nacl.exceptions import CryptoError  # noqa: PLC0415 (30 ms; see above)
+    from nacl.signing import VerifyKey  # noqa: PLC0415 (30 ms; see above)
+
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(address)).verify(
-            signature, SIGNING_DOMAIN + body
-        )
-    except (InvalidSignature, ValueError) as exc:
-        raise BadSignature(f"the signature is not {address}'s over this command") from exc
+        VerifyKey(bytes.fromhex(address)).verify(message, signature)
+    except (CryptoError, ValueError):
+        return False
+    return True

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,7 @@ from tachyon.node.metrics import (
     order_type_of_body,
 )
 from tachyon.node.observability import logger, tracer_of
+from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT, OrderEntry
 from tachyon.node.ratelimit import RateLimit, RateLimiter
 from tachyon.node.sequencer import BATCH_WAIT_MS_DEFAULT, Sequencer
 from tachyon.node.stream_events import (
@@ -84,6 +85,7 @@ TRADES_LIMIT_MAX: Final = 1_000
 MARKET_TEXT_MAX: Final = 64
 RECV_WINDOW_MS_DEFAULT: Final = 5_000
 RATE_LIMIT_DEFAULT: Final = RateLimit()
+ORDER_ENTRY_PATH: Final = "/v1/ws/orders"
 
 
 _ERRORS: Final[dict[int | str, dict[str, object]]] = {
@@ -134,6 +136,7 @@ class _Node:
     limiter: RateLimiter | None
     hub: StreamHub
     stream_queue_max: int
+    inflight_max: int = INFLIGHT_MAX_DEFAULT  # per order-entry connection
     tracer: Tracer | None = None
     sequencer: Sequencer | None = None
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
@@ -186,19 +189,24 @@ def create_app(
     batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
+    inflight_max: int = INFLIGHT_MAX_DEFAULT,
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
     `rate_limit` bounds each account's signed requests by `clock` (None: no limit);
     `stream_queue_max` is how many messages a stream's client may fall behind;
+    `inflight_max` how many commands an order-entry connection may have unanswered;
     `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     metrics = NodeMetrics()
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
     hub = StreamHub(on_cut=metrics.stream_cut)
-    node = _Node(profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max)
+    assert inflight_max >= 1
+    node = _Node(
+        profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max, inflight_max
+    )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
 
     lifespan = _lifespan(node, data_dir, batch_wait_ms)
@@ -220,6 +228,7 @@ def create_app(
     _command_routes(app, node)
     _account_routes(app, node)
     _stream_routes(app, node)
+    _order_entry_route(app, node)
     return app
 
 
@@ -244,7 +253,11 @@ def _lifespan(
             publisher.on_commit(*batch)
 
         sequencer = Sequencer(
-            host, batch_wait_ms=batch_wait_ms, on_commit=on_commit, tracer=node.tracer
+            host,
+            batch_wait_ms=batch_wait_ms,
+            on_commit=on_commit,
+            tracer=node.tracer,
+            check_signatures=True,  # on a thread of their own, not the event loop's
         )
         where = {"data_dir": str(data_dir)}
         logger.info(
@@ -322,38 +335,46 @@ def _command_routes(app: FastAPI, node: _Node) -> None:
         """Submit a wallet's signed account command; answered once it is durable.
 
         Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
-        withdraw the balance of the token they moved (as `dex deposit --format json`)."""
-        with node.span("tachyon.command") as span:
-            kind: str | None = None
-            body: bytes | None = None
-            try:
-                body = decode_base64(request.body, "body")
-                command, signed = admit_command(
-                    body,
-                    decode_base64(request.signature, "signature"),
-                    now_ns=node.clock(),
-                    window_ms=node.recv_window_ms,
-                    profile=node.profile,
-                )
-                kind = order_type(command)
-                if span is not None:
-                    span.update_name(f"tachyon.{kind}")
-                    span.set_attribute("tachyon.account", command.account)
-                node.spend(command.account)
-                trace = None if span is None else span.get_span_context()
-                answer = await _execute(node, command, signed, trace)
-            except TachyonError as exc:
-                if kind is None:  # refused before the gateway named it: its type off the body
-                    kind = "unknown" if body is None else order_type_of_body(body)
-                node.metrics.order(kind, exc.code)
-                if span is not None:
-                    span.set_attribute("tachyon.outcome", exc.code)
-                raise
-            if span is not None:
-                span.set_attribute("tachyon.outcome", "accepted")
-        node.metrics.order(kind, "accepted")
+        withdraw the balance of the token they moved (as `dex deposit --format json`). The
+        same requests go over one WebSocket, many in flight, at `/v1/ws/orders`."""
+        answer = await _command(node, request.body, request.signature)
         # Encoded here: the framework's generic encoder walks every value (a cost per order).
         return Response(encode(answer), media_type="application/json")
+
+
+async def _command(node: _Node, body_text: str, signature_text: str) -> dict[str, object]:
+    """Admit, execute and count one signed command (base64 body and signature): the answer's
+    body once it is durable, or the TachyonError that refused it. REST and WebSocket alike."""
+    with node.span("tachyon.command") as span:
+        kind: str | None = None
+        body: bytes | None = None
+        try:
+            body = decode_base64(body_text, "body")
+            command, signed = admit_command(
+                body,
+                decode_base64(signature_text, "signature"),
+                now_ns=node.clock(),
+                window_ms=node.recv_window_ms,
+                profile=node.profile,
+            )
+            kind = order_type(command)
+            if span is not None:
+                span.update_name(f"tachyon.{kind}")
+                span.set_attribute("tachyon.account", command.account)
+            node.spend(command.account)
+            trace = None if span is None else span.get_span_context()
+            answer = await _execute(node, command, signed, trace)
+        except TachyonError as exc:
+            if kind is None:  # refused before the gateway named it: its type off the body
+                kind = "unknown" if body is None else order_type_of_body(body)
+            node.metrics.order(kind, exc.code)
+            if span is not None:
+                span.set_attribute("tachyon.outcome", exc.code)
+            raise
+        if span is not None:
+            span.set_attribute("tachyon.outcome", "accepted")
+    node.metrics.order(kind, "accepted")
+    return answer
 
 
 async def _execute(
@@ -528,6 +549,27 @@ def _stream_routes(app: FastAPI, node: _Node) -> None:
             return update_id, [encode(message)]
 
         await _follow(node, websocket, "account", [(ACCOUNT, account)], welcome)
+
+
+def _order_entry_route(app: FastAPI, node: _Node) -> None:
+    @app.websocket(ORDER_ENTRY_PATH)
+    async def order_entry(websocket: WebSocket) -> None:
+        """Signed commands, many in flight; see `tachyon.node.order_entry`."""
+        await websocket.accept()
+        timing = node.metrics.request_seconds
+
+        def observe(status: int, seconds: float) -> None:
+            timing.labels(ORDER_ENTRY_PATH, "WS", str(status)).observe(seconds)
+
+        def execute(body: str, signature: str) -> Awaitable[dict[str, object]]:
+            return _command(node, body, signature)
+
+        clients = node.metrics.stream_clients.labels("orders")
+        clients.inc()
+        try:
+            await OrderEntry(websocket, execute, observe, node.inflight_max).serve()
+        finally:
+            clients.dec()
 
 
 async def _follow(

@@ -34,6 +34,13 @@ class OutsideReceiveWindow(errors.InvalidInput):
     code = "outside_receive_window"
 
 
+class RequestTooLarge(errors.InvalidInput):
+    """A request longer than `REQUEST_BYTES_MAX` (a WebSocket frame: the HTTP path answers
+    413 in `BodyLimit` before the application sees the body)."""
+
+    code = "request_too_large"
+
+
 class DepositsDisabled(errors.TachyonError):
     """The production profile has no faucet: deposits enter through privileged paths only."""
 
@@ -57,6 +64,7 @@ RATE_LIMITED_STATUS: Final = 429
 
 STATUS_BY_CODE: Final[dict[str, int]] = {
     errors.InvalidInput.code: 400,  # and every subclass: amounts, ticks, lots, orders, window
+    RequestTooLarge.code: 413,
     errors.NotFound.code: 404,  # market, token, order
     errors.BadSignature.code: 401,
     errors.Unauthorized.code: 401,

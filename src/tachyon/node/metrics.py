@@ -12,7 +12,7 @@ applications in one process never share or collide), served as text at `GET /met
     tachyon_journal_commit_duration_seconds       histogram of the sequencer's batch commits
     tachyon_journal_batch_size                    histogram of commands per journal commit
     tachyon_book_levels{market, side}             price levels on each side (counted on scrape)
-    tachyon_stream_clients{endpoint}              open WebSocket clients (market, account)
+    tachyon_stream_clients{endpoint}              open WebSocket clients (market, account, orders)
     tachyon_stream_cutoffs_total                  slow stream clients cut off
 
 Trades, volume and the journal's figures are taken from each durable batch (the sequencer's
@@ -150,7 +150,7 @@ class NodeMetrics:
 
         self.stream_clients = Gauge(
             "tachyon_stream_clients",
-            "Open WebSocket stream clients, by endpoint (market, account).",
+            "Open WebSocket clients, by endpoint (market, account, orders).",
             ["endpoint"],
             registry=registry,
         )

@@ -16,6 +16,7 @@ import uvicorn
 
 from tachyon.errors import StorageError
 from tachyon.node.app import RATE_LIMIT_DEFAULT, RECV_WINDOW_MS_DEFAULT, create_app
+from tachyon.node.errors import REQUEST_BYTES_MAX
 from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
 from tachyon.node.ratelimit import RateLimit
 from tachyon.node.streams import QUEUE_MAX_DEFAULT
@@ -23,6 +24,7 @@ from tachyon.node.streams import QUEUE_MAX_DEFAULT
 HOST_DEFAULT: Final = "127.0.0.1"
 PORT_DEFAULT: Final = 8700
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+WS_FRAME_BYTES_MAX: Final = 2 * REQUEST_BYTES_MAX
 
 
 def serve(
@@ -62,6 +64,10 @@ def serve(
         lifespan="on",  # a failure to open the exchange stops the server at once
         access_log=False,
         server_header=False,
+        # A frame is one request or a client's close: larger ones close the connection (1009).
+        ws_max_size=WS_FRAME_BYTES_MAX,
+        # Compressing each small message costs more CPU than loopback or a LAN saves.
+        ws_per_message_deflate=False,
     )
     server = uvicorn.Server(config)
     previous = {signum: signal.signal(signum, _absorb) for signum in _STOP_SIGNALS}

@@ -130,9 +130,13 @@ class EmbeddedExchange:
             raise outcome
         return outcome
 
-    def submit_batch(self, commands: Sequence[AnyCommand]) -> list[Outcome | TachyonError]:
+    def submit_batch(
+        self, commands: Sequence[AnyCommand], *, verified: bool = False
+    ) -> list[Outcome | TachyonError]:
         """Apply commands in order and make the accepted ones durable in one commit (group
-        commit); each result is the command's outcome or the error that refused it."""
+        commit); each result is the command's outcome or the error that refused it.
+        `verified`: the caller has checked every signed command's signature (the node's
+        gateway does, off this thread), so the exchange does not check it again."""
         if len(commands) > journal.JOURNAL_BATCH_MAX:
             raise InvalidInput(
                 f"a batch holds at most {journal.JOURNAL_BATCH_MAX} commands, not {len(commands)}"
@@ -140,7 +144,7 @@ class EmbeddedExchange:
         with db.sqlite_errors(self.db_path):
             for _ in range(PROTOCOL_RETRIES):
                 try:
-                    return self._submit_batch(commands)
+                    return self._submit_batch(commands, verified)
                 except sqlite3.OperationalError as exc:
                     # SQLite's transient "locking protocol" error (a new database's WAL being
                     # set up by another process) rolled the transaction back: nothing of the
@@ -148,9 +152,11 @@ class EmbeddedExchange:
                     if "locking protocol" not in str(exc):
                         raise
                     time.sleep(0.05)
-            return self._submit_batch(commands)
+            return self._submit_batch(commands, verified)
 
-    def _submit_batch(self, commands: Sequence[AnyCommand]) -> list[Outcome | TachyonError]:
+    def _submit_batch(
+        self, commands: Sequence[AnyCommand], verified: bool
+    ) -> list[Outcome | TachyonError]:
         conn = self._conn
         entries: list[journal.JournalEntry] = []
         results: list[Outcome | TachyonError] = []
@@ -162,12 +168,16 @@ class EmbeddedExchange:
             self._catch_up()
             view = ViewBatch(conn, self._exchange) if self.read_model else None
             head_hash = self._head_hash
-            for command in commands:
-                entry, outcome = self._apply(command, head_hash, view)
-                if entry is not None:
-                    entries.append(entry)
-                    head_hash = entry.checksum
-                results.append(outcome)
+            self._exchange.verify_signatures = not verified
+            try:
+                for command in commands:
+                    entry, outcome = self._apply(command, head_hash, view)
+                    if entry is not None:
+                        entries.append(entry)
+                        head_hash = entry.checksum
+                    results.append(outcome)
+            finally:
+                self._exchange.verify_signatures = True
             applied_ns = time.time_ns()
             if entries:
                 journal.append(conn, entries)

@@ -1,0 +1,176 @@
+"""Order entry over one WebSocket: signed commands in, their answers out, many in flight.
+
+`/v1/ws/orders` takes the requests `POST /v1/commands` takes, one per JSON text frame, with an
+`id` of the client's choosing (a whole number or a string of at most 64 characters; null if
+omitted) that its answer echoes:
+
+    -> {"id": 7, "body": "<base64 command>", "signature": "<base64 signature>"}
+    <- {"id": 7, "status": 200, "result": {...}}          the REST answer's body
+    <- {"id": 7, "status": 409, "error": {"code": "...", "message": "..."}}
+
+`status` is what the same request gets over HTTP. A frame that cannot be read (not JSON, a
+missing field, a binary frame) is answered with status 400, one over `REQUEST_BYTES_MAX` with
+413, and id null when its id is unreadable; the connection stays open. Each command is answered once it is durable, in the
+order answers become ready: a refusal by the gateway can overtake an earlier command still
+waiting for its commit, so match answers by id. Without waiting, a client may have up to
+`inflight_max` commands unanswered; past that the node stops reading the connection until
+answers go out (and a client that does not read its answers stops itself so): memory stays
+bounded. Commands of one connection enter the sequencer in the order they were sent, except
+those that wait for the node to learn a market's or a token's units (the first of each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Final, final
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tachyon.errors import InvalidInput, TachyonError
+from tachyon.node.errors import REQUEST_BYTES_MAX, RequestTooLarge, status_of
+
+INFLIGHT_MAX_DEFAULT: Final = 1_024
+ID_TEXT_MAX: Final = 64
+OK: Final = 200
+
+Execute = Callable[[str, str], Awaitable[dict[str, object]]]
+"""(body, signature) in base64 -> the answer's body; raises the TachyonError that refused it."""
+Observe = Callable[[int, float], None]
+"""Told (status, seconds from the frame's arrival to its answer being queued) per request."""
+
+
+class EntryRequest(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+    signature: str
+    id: int | str | None = None
+
+
+class _Answer(msgspec.Struct, omit_defaults=True):
+    id: int | str | None
+    status: int
+    result: dict[str, object] | None = None
+    error: dict[str, str] | None = None
+
+
+_decoder: Final = msgspec.json.Decoder(EntryRequest)
+_encoder: Final = msgspec.json.Encoder()
+
+
+def read_request(text: str) -> EntryRequest:
+    """The request in a text frame; InvalidInput naming what is wrong with it."""
+    if len(text) > REQUEST_BYTES_MAX:
+        raise RequestTooLarge(f"a request frame is at most {REQUEST_BYTES_MAX} characters")
+    try:
+        request = _decoder.decode(text)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"the frame is not a request: {exc}") from exc
+    if isinstance(request.id, str) and len(request.id) > ID_TEXT_MAX:
+        raise InvalidInput(f"an id is at most {ID_TEXT_MAX} characters")
+    return request
+
+
+def _id_of(text: str) -> int | str | None:
+    """The id of a frame that failed to be read, if it has a usable one."""
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    ident = value.get("id") if isinstance(value, dict) else None
+    if isinstance(ident, bool) or not isinstance(ident, int | str):
+        return None
+    return ident if not isinstance(ident, str) or len(ident) <= ID_TEXT_MAX else None
+
+
+def refusal(ident: int | str | None, exc: TachyonError) -> bytes:
+    return _encoder.encode(
+        _Answer(ident, status_of(exc), error={"code": exc.code, "message": str(exc)})
+    )
+
+
+@final
+class OrderEntry:
+    """One connection's requests: read in order, executed concurrently, answered as ready."""
+
+    def __init__(
+        self, websocket: WebSocket, execute: Execute, observe: Observe, inflight_max: int
+    ) -> None:
+        assert inflight_max >= 1
+        self.websocket = websocket
+        self.execute = execute
+        self.observe = observe
+        self.slots = asyncio.Semaphore(inflight_max)
+        self.answers: deque[bytes] = deque()
+        self.ready = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(self) -> None:
+        """Until the client leaves: read, execute and answer; then wait for what is in flight
+        (their commands are durable or refused either way) and stop."""
+        sender = asyncio.create_task(self._send())
+        receiver = asyncio.create_task(self._receive())
+        try:
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            receiver.cancel()
+            if self.tasks:
+                await asyncio.wait(self.tasks)
+            sender.cancel()
+            for task in (receiver, sender):
+                # A client gone mid-send ends the writer; any other error is the node's, raised.
+                with contextlib.suppress(
+                    asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError
+                ):
+                    await task
+
+    async def _receive(self) -> None:
+        receive = self.websocket.receive
+        while True:
+            await self.slots.acquire()
+            message = await receive()
+            arrived = time.perf_counter()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self._answer(refusal(None, InvalidInput("send requests as JSON text frames")))
+                self.observe(400, time.perf_counter() - arrived)
+                continue
+            task = asyncio.create_task(self._handle(text, arrived))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _handle(self, text: str, arrived: float) -> None:
+        ident: int | str | None = None
+        try:
+            request = read_request(text)
+            ident = request.id
+            result = await self.execute(request.body, request.signature)
+        except TachyonError as exc:
+            if ident is None and not isinstance(exc, RequestTooLarge):
+                ident = _id_of(text)
+            self._answer(refusal(ident, exc))
+            self.observe(status_of(exc), time.perf_counter() - arrived)
+            return
+        self._answer(_encoder.encode(_Answer(ident, OK, result)))
+        self.observe(OK, time.perf_counter() - arrived)
+
+    def _answer(self, data: bytes) -> None:
+        self.answers.append(data)
+        self.ready.set()
+
+    async def _send(self) -> None:
+        """The one writer of the connection: sends answers in the order they were queued, and
+        frees a slot for each one sent."""
+        send = self.websocket.send
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            while self.answers:
+                data = self.answers.popleft()
+                await send({"type": "websocket.send", "text": data.decode()})
+                self.slots.release()
