@@ -863,7 +863,7 @@ def one_run(
         "closed loop": (None, False),
         **{f"open loop at {r:,.0f}/s": (r, False) for r in (args.rate, args.high_rate)},
         "WebSocket, closed loop": (None, True),
-        **{f"WebSocket, open loop at {r:,.0f}/s": (r, True) for r in (args.high_rate,)},
+        **{f"WebSocket, open loop at {r:,.0f}/s": (r, True) for r in (args.rate, args.high_rate)},
     }
     phases = {
         name: Phase.new(clients, requests, args.cancel_share, seed + i)

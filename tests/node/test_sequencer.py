@@ -166,51 +166,23 @@ def test_a_write_that_reads_first_stays_in_its_batch(tmp_path: Path) -> None:
     assert results[4] == 23
 
 
-def _signed_mix(count: int) -> tuple[list[AnyCommand], set[int]]:
-    """Signed deposits and bids of 3 wallets, every fifth forged; (commands, forged indexes)."""
-    keys = [Ed25519PrivateKey.generate() for _ in range(3)]
-    commands: list[AnyCommand] = []
-    forged = set()
-    for n in range(count):
-        key = keys[n % 3]
-        address = address_of(key)
-        command: AnyCommand = (
-            Deposit(address, "USDC", 1_000, n + 1)
-            if n % 2 == 0
-            else PlaceLimit(address, MARKET, Side.BID, 1, 1, nonce=n + 1)
-        )
-        body = encode_command(command)
-        signer = key if n % 5 else Ed25519PrivateKey.generate()
-        forged |= set() if n % 5 else {n}
-        commands.append(SignedCommand(body, sign(signer, body)))
-    return commands, forged
+def test_a_verified_sequencer_submits_its_batches_as_verified(tmp_path: Path) -> None:
+    """The node's gateway checks signatures, so its sequencer tells the host not to check
+    again: a command it is given is applied as signed (the gateway is the only way in)."""
+    key, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    body = encode_command(Deposit(address_of(key), "USDC", 7, 1))
+    forged = SignedCommand(body, sign(forger, body))
 
-
-def test_the_signature_checker_refuses_forgeries_and_keeps_the_order(tmp_path: Path) -> None:
-    """With `check_signatures` a thread of its own checks signatures before sequencing: each
-    forgery gets BadSignature, every other command the outcome a serial application (which
-    checks signatures itself) gives it, and a read queued last sees every write."""
-    commands, forged = _signed_mix(300)
-
-    async def run() -> tuple[list[object], int]:
-        with EmbeddedExchange.open(tmp_path) as host:
-            sequencer = Sequencer(host, batch_wait_ms=5.0, check_signatures=True)
+    async def run(verified: bool) -> object:
+        with EmbeddedExchange.open(tmp_path / str(verified)) as host:
+            sequencer = Sequencer(host, verified=verified)
             await sequencer.start()
             try:
-                submitted = [sequencer.submit(command) for command in commands]
-                results = await asyncio.gather(
-                    *submitted, sequencer.read(lambda h: h.seq), return_exceptions=True
-                )
+                return await sequencer.submit(forged)
+            except TachyonError as exc:
+                return exc
             finally:
                 await sequencer.stop()
-            seq = results[-1]
-            assert isinstance(seq, int)
-            return list(results[:-1]), seq
 
-    results, seq_at_read = asyncio.run(run())
-    assert {n for n, r in enumerate(results) if isinstance(r, BadSignature)} == forged
-    reference = Exchange()
-    expected = [_apply(reference, command) for command in commands]
-    assert [_kind(result) for result in results] == [_kind(outcome) for outcome in expected]
-    assert seq_at_read == reference.seq  # the read came after every accepted write
-    assert audit(tmp_path).entries == reference.seq
+    assert isinstance(asyncio.run(run(False)), BadSignature)
+    assert asyncio.run(run(True)) == BalanceRecord(7, 0)

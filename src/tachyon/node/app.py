@@ -257,7 +257,7 @@ def _lifespan(
             batch_wait_ms=batch_wait_ms,
             on_commit=on_commit,
             tracer=node.tracer,
-            check_signatures=True,  # on a thread of their own, not the event loop's
+            verified=True,  # every command it is given has passed `admit_command`
         )
         where = {"data_dir": str(data_dir)}
         logger.info(
@@ -407,7 +407,7 @@ def _placement(outcome: object) -> Placement:
 
 def _open_order(order_id: int) -> Callable[[EmbeddedExchange], OwnedOrder]:
     def read(host: EmbeddedExchange) -> OwnedOrder:
-        owned = host.refresh().service.get_order(OrderId(order_id))
+        owned = host.state.service.get_order(OrderId(order_id))  # caught up for the batch
         if owned is None:  # no market to answer with: refused as the exchange would
             raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
         return owned

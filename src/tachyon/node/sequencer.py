@@ -25,8 +25,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import Link, SpanContext, Tracer
 
 from tachyon.errors import StorageError, TachyonError
-from tachyon.exchange.auth import is_address, verify
-from tachyon.exchange.commands import AccountCommand, AnyCommand, SignedCommand, decode_command
+from tachyon.exchange.commands import AnyCommand
 from tachyon.exchange.state_machine import Outcome
 from tachyon.storage.host import EmbeddedExchange
 from tachyon.storage.journal import JOURNAL_BATCH_MAX
@@ -64,12 +63,11 @@ class Sequencer:
         queue_max: int = QUEUE_MAX,
         on_commit: CommitObserver | None = None,
         tracer: Tracer | None = None,
-        check_signatures: bool = False,
+        verified: bool = False,
     ) -> None:
-        """`check_signatures`: a thread of its own checks each signed command's signature
-        before the command is sequenced (refusing a bad one with BadSignature), and batches
-        go to the host as verified; the requests' event loop and the worker thread, the
-        node's busiest, are spared the check, which runs mostly outside the GIL."""
+        """`verified`: every signed command submitted has had its signature checked already
+        (the node's gateway checks it on the event loop), so the host does not check again on
+        the worker thread, the node's serial bottleneck."""
         assert 1 <= batch_max <= JOURNAL_BATCH_MAX
         assert batch_wait_ms >= 0
         self.host = host
@@ -77,12 +75,9 @@ class Sequencer:
         self.batch_wait_s = batch_wait_ms / 1000
         self.on_commit = on_commit
         self.tracer = tracer
-        self.check_signatures = check_signatures
+        self.verified = verified
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_max)
-        # With signatures to check, jobs enter here and the checker forwards them, in order.
-        self._intake = self._queue if not check_signatures else queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
-        self._checker: threading.Thread | None = None
         self.batches = 0  # journal commits made, for metrics and tests
         self.last_batch_size = 0
 
@@ -90,21 +85,13 @@ class Sequencer:
         assert self._thread is None, "started twice"
         self._thread = threading.Thread(target=self._run, name="tachyon-sequencer", daemon=True)
         self._thread.start()
-        if self.check_signatures:
-            self._checker = threading.Thread(
-                target=self._check_run, name="tachyon-signatures", daemon=True
-            )
-            self._checker.start()
 
     async def stop(self) -> None:
         """Answer everything queued, then stop the thread (the host stays open)."""
-        thread, checker = self._thread, self._checker
+        thread = self._thread
         if thread is None:
             return
-        self._intake.put(None)  # through the checker (which passes it on), if there is one
-        if checker is not None:
-            await asyncio.to_thread(checker.join)
-            self._checker = None
+        self._queue.put(None)
         await asyncio.to_thread(thread.join)
         self._thread = None
 
@@ -122,7 +109,9 @@ class Sequencer:
     ) -> tuple[T, Outcome]:
         """`fn(host)` on the state just before the command's batch, then the command's outcome
         once durable (a cancel reads its order's market so): unlike a `read`, it does not end
-        the batch being gathered. If `fn` raises, the command is not submitted."""
+        the batch being gathered. The host has caught up with other processes' entries once
+        for the batch's reads: `fn` reads `host.state` (no I/O). If `fn` raises, the command is
+        not submitted."""
         result: tuple[T, Outcome] = await self._enqueue(command=command, read=fn, trace=trace)
         return result
 
@@ -142,29 +131,12 @@ class Sequencer:
         loop = asyncio.get_running_loop()
         job = _Job(loop, loop.create_future(), command, read, trace)
         try:
-            self._intake.put_nowait(job)
+            self._queue.put_nowait(job)
         except queue.Full:
             raise StorageError(
-                f"the sequencer's queue is full ({self._intake.maxsize} jobs)"
+                f"the sequencer's queue is full ({self._queue.maxsize} jobs)"
             ) from None
         return await job.future
-
-    # -- the signature checker's thread ------------------------------------------------------
-
-    def _check_run(self) -> None:
-        """Check each signed command's signature; pass every other job, and the stop, on."""
-        intake, forward = self._intake, self._queue.put
-        while True:
-            job = intake.get()
-            if job is None:
-                forward(None)
-                return
-            if isinstance(job.command, SignedCommand):
-                refusal = _signature_refusal(job.command)
-                if refusal is not None:
-                    _settle(job, None, refusal)
-                    continue
-            forward(job)
 
     # -- the worker thread -------------------------------------------------------------------
 
@@ -201,6 +173,15 @@ class Sequencer:
     def _commit(self, jobs: list[_Job]) -> None:
         writes: list[_Job] = []
         before: list[object] = []  # what each write's own read gave, on the state before
+        if any(job.read is not None for job in jobs):
+            try:
+                self.host.refresh()  # once for all the batch's reads
+            except BaseException as exc:
+                for job in jobs:
+                    _settle(job, None, exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
         for job in jobs:
             if job.read is not None:
                 try:
@@ -216,7 +197,7 @@ class Sequencer:
         commands = [job.command for job in writes if job.command is not None]
         started = time.perf_counter()
         try:
-            results = self.host.submit_batch(commands, verified=self.check_signatures)
+            results = self.host.submit_batch(commands, verified=self.verified)
         except BaseException as exc:  # nothing of the batch is durable: each caller is told
             for job in writes:
                 _settle(job, None, exc)
@@ -265,18 +246,6 @@ class Sequencer:
             _settle(job, None, exc)
         else:
             _settle(job, value, None)
-
-
-def _signature_refusal(signed: SignedCommand) -> TachyonError | None:
-    """BadSignature if the exchange would refuse `signed` for its signature (or InvalidInput
-    for its bytes); None otherwise, also when the exchange refuses it for another reason."""
-    try:
-        command = decode_command(signed.body)
-        if isinstance(command, AccountCommand) and is_address(command.account):
-            verify(command.account, signed.body, signed.signature)
-    except TachyonError as exc:
-        return exc
-    return None
 
 
 def _settle(job: _Job, value: object, error: BaseException | None) -> None:
