@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -98,6 +99,21 @@ def test_past_the_burst_429_with_retry_after_and_nothing_changed(
     }
     key = frozenset({"type": "deposit", "outcome": "rate_limited"}.items())
     assert samples[("tachyon_orders_total", key)] == 2
+
+
+def test_forged_commands_do_not_spend_the_victims_tokens(client: TestClient) -> None:
+    """The gateway checks a command's signature before it takes a token of its address's
+    bucket: a forger cannot throttle someone else's account."""
+    alice = Trader(client)
+    forger = Ed25519PrivateKey.generate()
+    for _ in range(BURST * 3):
+        forged = encode_command(Deposit(alice.address, "USDC", USDC, alice.nonce()))
+        assert_error(
+            client.post("/v1/commands", json=envelope(forger, forged)), 401, "bad_signature"
+        )
+    for _ in range(BURST):  # alice's whole burst is still hers
+        alice.ok(Deposit(alice.address, "USDC", USDC, alice.nonce()))
+    assert_error(alice.read("/v1/account/balances"), 429, "rate_limited")
 
 
 def test_the_bucket_table_is_bounded(tmp_path: Path, clock: StepClock) -> None:
