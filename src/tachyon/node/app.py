@@ -46,6 +46,7 @@ from tachyon.exchange.service import OwnedOrder, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
+from tachyon.node.fast_path import CommandFastPath
 from tachyon.node.gateway import PROFILES, Clock, admit_command, authenticate_read, decode_base64
 from tachyon.node.metrics import (
     CONTENT_TYPE,
@@ -223,6 +224,11 @@ def create_app(
     app.state.metrics = metrics  # for tests
     app.state.limiter = limiter
     app.add_middleware(BodyLimit)
+
+    def handle(body: str, signature: str) -> Awaitable[dict[str, object]]:
+        return _command(node, body, signature)
+
+    app.add_middleware(CommandFastPath, handle=handle)  # POST /v1/commands, clean bodies
     app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times refusals too
     _public_routes(app, node)
     _command_routes(app, node)

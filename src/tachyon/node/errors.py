@@ -106,15 +106,20 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status)
 
 
-async def _tachyon_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.TachyonError)
+def refusal(exc: errors.TachyonError) -> tuple[int, dict[str, object], dict[str, str]]:
+    """(status, body, headers) of the answer refusing a request with `exc`; logged if it is
+    the server's fault."""
     status = status_of(exc)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         _log.error("refused with %s: %s", exc.code, exc)
-    response = error_response(status, exc.code, str(exc))
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after_s)
-    return response
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else {}
+    return status, error_body(exc.code, str(exc)), headers
+
+
+async def _tachyon_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.TachyonError)
+    status, body, headers = refusal(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
