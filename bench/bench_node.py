@@ -71,10 +71,10 @@ Figures (each the median over `--runs` runs; a fresh node and data directory per
 - in process: `EmbeddedExchange.submit_batch` of the same signed mix in batches of
   `--clients` commands (one durable commit each, signatures checked before, as the node's
   checker does), no HTTP: what the sequencer's thread does.
-- signature check: `tachyon.exchange.auth.verify` of one signed place-limit (what the node's
-  signature checker does for every command, on a thread of its own); gateway admit: base64 decoding of body
-  and signature plus `admit_command` (decode, canonical check, address, receive window);
-  signing: `auth.sign`, the wallet's cost. Not a test: it prints.
+- signature check: `tachyon.exchange.auth.verify` of one signed place-limit (PyNaCl); gateway
+  admit: base64 decoding of body and signature plus `admit_command` (decode, canonical check,
+  address, receive window, then that signature check: what the node's event loop does for
+  every command); signing: `auth.sign`, the wallet's cost. Not a test: it prints.
 """
 
 from __future__ import annotations
@@ -960,7 +960,7 @@ def _signature_costs() -> dict[str, float]:
         "signature check (auth.verify, one command)": _per_op_us(
             lambda: verify(wallet.address, body, signature)
         ),
-        "gateway admit (base64 + admit_command)": _per_op_us(admit),
+        "gateway admit (base64 + admit_command, signature incl.)": _per_op_us(admit),
         "signing, the wallet's side (auth.sign)": _per_op_us(lambda: sign(wallet.key, body)),
     }
 
@@ -1120,7 +1120,7 @@ def _summary(
     samples = [_signature_costs() for _ in range(args.runs)]
     for name in samples[0]:
         us = statistics.median(sample[name] for sample in samples)
-        print(f"{name:<46}{us:>8.1f} us {1e6 / us:>10,.0f} /s")
+        print(f"{name:<56}{us:>8.1f} us {1e6 / us:>10,.0f} /s")
     orders = {name: m for name, m in medians.items() if name.startswith("orders")}
     best = max(orders, key=lambda name: orders[name]["acked_per_s"])
     rate, p99 = orders[best]["acked_per_s"], orders[best]["p99_ms"]

@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 
 from tachyon.cli.main import cli
 from tachyon.dex import AccountId, Side, TokenId
-from tachyon.exchange.auth import address_of
+from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    SignedCommand,
     Withdraw,
     encode_command,
 )
@@ -147,6 +148,22 @@ def test_cancel_and_withdraw_answer_their_shapes(client: TestClient) -> None:
     }
     assert alice.balances() == {"BASE": ("4", "0"), "USDC": ("1600", "0")}
     assert alice.orders() == []
+
+
+def test_a_cancel_finds_an_order_another_process_placed(data_dir: Path) -> None:
+    """The sequencer catches up with other processes' entries before a batch's cancels look
+    up their orders' markets."""
+    with TestClient(create_app(data_dir)) as client:
+        alice = Trader(client)
+        alice.ok(Deposit(alice.address, "USDC", 100 * USDC, alice.nonce()))
+        with EmbeddedExchange.open(data_dir) as other:  # e.g. the CLI, embedded
+            bid = PlaceLimit(alice.address, MARKET, Side.BID, 10 * USDC, 2, nonce=alice.nonce())
+            body = encode_command(bid)
+            placed = other.submit(SignedCommand(body, sign(alice.key, body)))
+        order_id = placed.order_id  # type: ignore[union-attr]
+        cancelled = alice.ok(CancelOrder(alice.address, order_id, alice.nonce()))
+        assert (cancelled["order_id"], cancelled["status"]) == (order_id, "cancelled")
+        assert alice.orders() == []
 
 
 def test_concurrent_requests_share_commits_and_each_gets_its_own_answer(data_dir: Path) -> None:

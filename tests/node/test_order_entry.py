@@ -208,3 +208,24 @@ def test_metrics_count_connections_latencies_and_orders(client: TestClient) -> N
     assert _sample(metrics, timing + ',status="409"}') == 1
     assert _sample(metrics, 'tachyon_orders_total{outcome="accepted",type="deposit"}') == 1
     assert _sample(client.get("/metrics").text, gauge) == 0
+
+
+def test_a_cancel_right_behind_its_placement_in_one_batch_finds_it(tmp_path: Path) -> None:
+    """Sent without waiting, the placement and its cancel reach one batch; the cancel's order
+    lookup comes after the placement is committed, not before the batch."""
+    with TestClient(create_app(tmp_path / "x", batch_wait_ms=200)) as client:
+        alice = Trader(client)
+        alice.ok(Deposit(alice.address, "USDC", 100 * USDC, alice.nonce()))
+        sequencer = client.app.state.sequencer  # type: ignore[attr-defined]
+        with client.websocket_connect(PATH) as ws:
+            bid = PlaceLimit(alice.address, MARKET, Side.BID, USDC, 3, nonce=alice.nonce())
+            _send(ws, "place", alice.key, bid)
+            _send(ws, "cancel", alice.key, CancelOrder(alice.address, 1, alice.nonce()))
+            _send(ws, "ghost", alice.key, CancelOrder(alice.address, 99, alice.nonce()))
+            answers = {a["id"]: a for a in (_answer(ws), _answer(ws), _answer(ws))}
+        assert answers["place"]["result"]["order_id"] == 1
+        assert answers["cancel"]["result"]["status"] == "cancelled"
+        assert answers["ghost"]["status"] == 404
+        assert answers["ghost"]["error"]["code"] == "order_not_found"
+        assert sequencer.batches == 1 + 2  # the deposit's; the placement's, then the cancel's
+        assert alice.balances()["USDC"] == ("100", "0")

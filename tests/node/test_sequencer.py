@@ -131,13 +131,17 @@ def test_stop_answers_everything_queued_then_refuses_new_work(tmp_path: Path) ->
 
 def test_a_write_that_reads_first_stays_in_its_batch(tmp_path: Path) -> None:
     """`read_then_submit` reads on the state before the batch and does not split it; a reader
-    that refuses keeps its command out, and the rest of the batch goes on."""
+    that refuses after writes of its batch reads again once they are committed (a second
+    commit: the rest of the batch after it); refusing again keeps its command out."""
     alice = AccountId("alice")
 
     def balance(host: EmbeddedExchange) -> int:
         return host.state.service.balance(alice, TokenId("USDC")).available
 
-    def refuse(_host: EmbeddedExchange) -> int:
+    reads_refused: list[int] = []
+
+    def refuse(host: EmbeddedExchange) -> int:
+        reads_refused.append(balance(host))
         raise InsufficientFunds("refused by the reader")
 
     async def run() -> tuple[list[object], int]:
@@ -158,7 +162,8 @@ def test_a_write_that_reads_first_stays_in_its_batch(tmp_path: Path) -> None:
             return [*results, final], sequencer.batches
 
     results, batches = asyncio.run(run())
-    assert batches == 1
+    assert batches == 2
+    assert reads_refused == [0, 12]  # before the batch, then after its first two writes
     assert results[0] == BalanceRecord(5, 0)
     assert results[1] == (0, BalanceRecord(12, 0))  # read before the batch; then its outcome
     assert isinstance(results[2], InsufficientFunds)

@@ -389,9 +389,9 @@ async def _execute(
     """Submit an admitted command and shape its answer."""
     sequencer = node.running()
     match command:
-        case PlaceLimit() | PlaceMarket():
-            config = await node.market(command.market)
-            return schemas.placement_json(config, _placement(await sequencer.submit(signed, trace)))
+        case PlaceLimit() | PlaceMarket():  # submitted first: one connection's stay in order
+            placement = _placement(await sequencer.submit(signed, trace))
+            return schemas.placement_json(await node.market(command.market), placement)
         case CancelOrder():  # answered with its order's market, read just before its batch
             owned, outcome = await sequencer.read_then_submit(
                 _open_order(command.order_id), signed, trace
@@ -399,9 +399,9 @@ async def _execute(
             config = await node.market(owned.market)
             return schemas.placement_json(config, _placement(outcome))
         case Deposit() | Withdraw():
-            meta = await node.token(command.token)
             record = await sequencer.submit(signed, trace)
             assert isinstance(record, BalanceRecord), record
+            meta = await node.token(command.token)
             return {"address": command.account, "balances": [schemas.balance_json(meta, record)]}
     raise AssertionError(f"unhandled command {type(command).__name__}")
 

@@ -15,8 +15,7 @@ order answers become ready: a refusal by the gateway can overtake an earlier com
 waiting for its commit, so match answers by id. Without waiting, a client may have up to
 `inflight_max` commands unanswered; past that the node stops reading the connection until
 answers go out (and a client that does not read its answers stops itself so): memory stays
-bounded. Commands of one connection enter the sequencer in the order they were sent, except
-those that wait for the node to learn a market's or a token's units (the first of each).
+bounded. Commands of one connection enter the sequencer in the order they were sent.
 """
 
 from __future__ import annotations

@@ -171,8 +171,18 @@ class Sequencer:
                 self._answer_read(read)
 
     def _commit(self, jobs: list[_Job]) -> None:
+        """Submit the jobs' commands as one batch; or as more, when a job's read fails after
+        other writes of the batch (say, a cancel of an order placed just before it): the
+        writes before it are committed first, then its read runs again on the state they made
+        (so a job is split off at most once)."""
+        while jobs:
+            jobs = self._commit_some(jobs)
+
+    def _commit_some(self, jobs: list[_Job]) -> list[_Job]:
+        """Commit the jobs up to the first whose read fails after a write; return the rest."""
         writes: list[_Job] = []
         before: list[object] = []  # what each write's own read gave, on the state before
+        rest: list[_Job] = []
         if any(job.read is not None for job in jobs):
             try:
                 self.host.refresh()  # once for all the batch's reads
@@ -181,17 +191,24 @@ class Sequencer:
                     _settle(job, None, exc)
                 if not isinstance(exc, Exception):
                     raise
-                return
-        for job in jobs:
+                return []
+        for index, job in enumerate(jobs):
             if job.read is not None:
                 try:
                     before.append(job.read(self.host))
-                except Exception as exc:  # the reader's refusal: the command is not submitted
-                    _settle(job, None, exc)
+                except Exception as exc:
+                    if writes:  # perhaps what an earlier write of the batch does: after it
+                        rest = jobs[index:]
+                        break
+                    _settle(job, None, exc)  # the reader's refusal: the command is not submitted
                     continue
             else:
                 before.append(None)
             writes.append(job)
+        self._submit(writes, before)
+        return rest
+
+    def _submit(self, writes: list[_Job], before: list[object]) -> None:
         if not writes:
             return
         commands = [job.command for job in writes if job.command is not None]
