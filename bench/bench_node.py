@@ -2,7 +2,8 @@
 on loopback.
 
     python -m bench.bench_node [--runs 3] [--requests 5000] [--clients 50] [--rate 2000]
-                               [--high-rate 5000] [--procs 1] [--cancel-share 0.2]
+                               [--high-rate 5000] [--procs 1] [--per-frame 10]
+                               [--cancel-share 0.2]
                                [--recv-window-ms 3600000]
 
 Method. Each run starts a fresh node as a subprocess on a free 127.0.0.1 port over a new
@@ -19,6 +20,8 @@ as little as it can (its CPU use is printed). The WebSocket phases send the same
 commands as order-entry frames (`/v1/ws/orders`, websockets' asyncio client, no compression),
 one connection per wallet: closed loop, one frame in flight per connection; open loop, each
 frame at its scheduled time whatever is unanswered (the WebSocket pipelines, HTTP/1.1 not).
+The last phase sends each wallet's commands `--per-frame` at a time in array frames (batch
+order entry), each frame when its first command is scheduled, its commands timed from then.
 
 Each wallet is funded with signed deposits and places a resting order far from the mid for
 every cancel it will send, before any clock starts (setup, not timed). The measured mix is,
@@ -300,6 +303,7 @@ class Plan:
 
     requests: list[bytes] = field(default_factory=list)
     at: list[float] | None = None
+    sizes: list[int] | None = None  # commands per request (a WebSocket array frame), if not 1
 
 
 @dataclass
@@ -387,38 +391,47 @@ async def _client(connection: _Connection, plan: Plan, start: float, keep_bodies
 async def _ws_client(
     connection: ws_client.ClientConnection, plan: Plan, start: float, keep_bodies: bool
 ) -> Answers:
-    """Frames with ids 0, 1, ... in order: each after the previous answer (closed loop) or at
-    its scheduled time whatever is unanswered (open loop: the WebSocket pipelines)."""
-    clock, count = time.perf_counter, len(plan.requests)
+    """Frames in order, their commands with ids 0, 1, ...: each frame after the previous answer
+    (closed loop) or at its scheduled time whatever is unanswered (open loop: the WebSocket
+    pipelines). An array frame's commands are timed from the frame's send."""
+    clock = time.perf_counter
     frames = [frame.decode() for frame in plan.requests]  # text frames
+    sizes = plan.sizes or [1] * len(frames)
+    count = sum(sizes)
     begun = [0.0] * count
     answers = Answers([0] * count, [0.0] * count, [b""] * count)
 
     def record(text: str | bytes) -> None:
-        answer = msgspec.json.decode(text)
-        ident, status = answer["id"], answer["status"]
-        answers.latencies[ident] = clock() - begun[ident]
-        answers.statuses[ident] = status
-        if keep_bodies or status != 200:
-            body = answer["result"] if status == 200 else {"error": answer["error"]}
-            answers.bodies[ident] = msgspec.json.encode(body)
+        now = clock()
+        decoded = msgspec.json.decode(text)
+        for answer in decoded if isinstance(decoded, list) else [decoded]:
+            ident, status = answer["id"], answer["status"]
+            answers.latencies[ident] = now - begun[ident]
+            answers.statuses[ident] = status
+            if keep_bodies or status != 200:
+                body = answer["result"] if status == 200 else {"error": answer["error"]}
+                answers.bodies[ident] = msgspec.json.encode(body)
 
+    first = 0  # the id of the next frame's first command
     if plan.at is None:
-        for index, frame in enumerate(frames):
-            begun[index] = clock()
+        for frame, size in zip(frames, sizes, strict=True):
+            begun[first : first + size] = [clock()] * size
+            first += size
             await connection.send(frame)
             record(await connection.recv())
         return answers
 
     async def receive() -> None:
-        for _ in range(count):
+        for _ in frames:
             record(await connection.recv())
 
     receiver = asyncio.create_task(receive())
-    sleep, at = asyncio.sleep, plan.at
-    for index, frame in enumerate(frames):
-        begun[index] = start + at[index]
-        delay = begun[index] - clock()
+    sleep = asyncio.sleep
+    for frame, size, at in zip(frames, sizes, plan.at, strict=True):
+        scheduled = start + at
+        begun[first : first + size] = [scheduled] * size
+        first += size
+        delay = scheduled - clock()
         if delay > 0:
             await sleep(delay)
         await connection.send(frame)
@@ -804,9 +817,12 @@ class Phase:
         commands += [_order(self.rng, wallet, TARGET, nonce + 2 + j, 0) for j in range(count)]
         return Plan([_post(host, wallet, command) for command in commands])
 
-    def plans(self, host: str, start_ns: int, rate: float | None, websocket: bool) -> list[Plan]:
+    def plans(
+        self, host: str, start_ns: int, rate: float | None, websocket: bool, per_frame: int = 1
+    ) -> list[Plan]:
         """Every request signed: closed loop (rate None) or scheduled at `rate` from start_ns;
-        HTTP requests or (`websocket`) order-entry frames."""
+        HTTP requests or (`websocket`) order-entry frames, `per_frame` commands in each (an
+        array frame, sent when its first command is scheduled, if more than 1)."""
         clients, plans = len(self.wallets), []
         for index, (wallet, kinds) in enumerate(zip(self.wallets, self.kinds, strict=True)):
             plan = Plan(at=None if rate is None else [])
@@ -822,8 +838,18 @@ class Phase:
                 plan.requests.append(
                     _frame(j, wallet, command) if websocket else _post(host, wallet, command)
                 )
-            plans.append(plan)
+            plans.append(_grouped(plan, per_frame) if per_frame > 1 else plan)
         return plans
+
+
+def _grouped(plan: Plan, per_frame: int) -> Plan:
+    """`plan`'s single-command frames as array frames of `per_frame`."""
+    groups = range(0, len(plan.requests), per_frame)
+    return Plan(
+        [b"[" + b",".join(plan.requests[at : at + per_frame]) + b"]" for at in groups],
+        None if plan.at is None else [plan.at[at] for at in groups],
+        [len(plan.requests[at : at + per_frame]) for at in groups],
+    )
 
 
 def _setup(node: Node, phases: Sequence[Phase]) -> None:
@@ -859,11 +885,13 @@ def one_run(
 ) -> dict[str, Figures]:
     """A fresh node: the /v1/time baseline, then the closed and the open loops."""
     clients, requests = args.clients, args.requests
-    rates: dict[str, tuple[float | None, bool]] = {  # (rate, over the WebSocket)
-        "closed loop": (None, False),
-        **{f"open loop at {r:,.0f}/s": (r, False) for r in (args.rate, args.high_rate)},
-        "WebSocket, closed loop": (None, True),
-        **{f"WebSocket, open loop at {r:,.0f}/s": (r, True) for r in (args.rate, args.high_rate)},
+    high, per = args.high_rate, args.per_frame
+    rates: dict[str, tuple[float | None, bool, int]] = {  # (rate, WebSocket, per frame)
+        "closed loop": (None, False, 1),
+        **{f"open loop at {r:,.0f}/s": (r, False, 1) for r in (args.rate, high)},
+        "WebSocket, closed loop": (None, True, 1),
+        **{f"WebSocket, open loop at {r:,.0f}/s": (r, True, 1) for r in (args.rate, high)},
+        f"WebSocket, {per} a frame, open loop at {high:,.0f}/s": (high, True, per),
     }
     phases = {
         name: Phase.new(clients, requests, args.cancel_share, seed + i)
@@ -878,10 +906,10 @@ def one_run(
         get = f"GET /v1/time HTTP/1.1\r\nHost: {node.host}\r\n\r\n".encode()
         plans = [Plan([get] * n) for n in _split(requests, clients)]
         figures["GET /v1/time, closed loop"] = _measure(node, plans, time.time() + START_LEAD_S)
-        for name, (rate, websocket) in rates.items():
+        for name, (rate, websocket, per_frame) in rates.items():
             with Follower(node.host) as follower:  # subscribed before the clock starts
                 start_wall, start_ns = _start_after(requests)
-                plans = phases[name].plans(node.host, start_ns, rate, websocket)
+                plans = phases[name].plans(node.host, start_ns, rate, websocket, per_frame)
                 _late(start_wall)
                 figures[f"orders, {name}"] = _measure(node, plans, start_wall, follower, websocket)
         with httpx2.Client(base_url=f"http://{node.host}") as http:
@@ -1145,6 +1173,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2_000, help="open loop requests/s")
     parser.add_argument("--high-rate", type=float, default=TARGET_RATE, help="a second open loop")
     parser.add_argument("--procs", type=int, default=1, help="load generator processes")
+    parser.add_argument(
+        "--per-frame", type=int, default=10, help="commands per WebSocket array frame (a phase)"
+    )
     parser.add_argument("--cancel-share", type=float, default=0.2)
     parser.add_argument(
         "--recv-window-ms",

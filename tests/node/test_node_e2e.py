@@ -167,7 +167,7 @@ def test_two_wallets_trade_over_the_order_entry_websocket(tmp_path: Path) -> Non
         assert answers[len(script) - 1]["result"]["status"] == "filled"
         assert bob.balances()["USDC"] == ("500", "0")
         with connect(orders) as ws:
-            ws.send(json.dumps({"id": 0, "body": "A" * 40_000, "signature": ""}))
+            ws.send(json.dumps({"id": 0, "body": "A" * 200_000, "signature": ""}))
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(RECV_TIMEOUT_S)
         assert closed.value.rcvd is not None

@@ -145,7 +145,7 @@ def _frames(trader: Trader) -> list[tuple[str, object, int, str, str]]:
     late_frame = json.dumps({"id": 9, **envelope(trader.key, encode_command(late))})
     return [
         ("not json", None, 400, "invalid_input", "not a request"),
-        ("[1, 2]", None, 400, "invalid_input", "not a request"),
+        ("[1, 2]", None, 400, "invalid_input", "not an array of requests"),
         ('{"id": 5}', 5, 400, "invalid_input", "missing required field `body`"),
         ('{"id": "x", "body": 1, "signature": ""}', "x", 400, "invalid_input", "Expected `str`"),
         (json.dumps({"id": 6, **forged, "extra": 1}), 6, 400, "invalid_input", "unknown field"),
@@ -229,3 +229,57 @@ def test_a_cancel_right_behind_its_placement_in_one_batch_finds_it(tmp_path: Pat
         assert answers["ghost"]["error"]["code"] == "order_not_found"
         assert sequencer.batches == 1 + 2  # the deposit's; the placement's, then the cancel's
         assert alice.balances()["USDC"] == ("100", "0")
+
+
+def test_an_array_frame_is_sequenced_in_order_and_answered_in_one_array(
+    client: TestClient,
+) -> None:
+    alice, bob = _traders_with_funds(client)
+    sequencer = client.app.state.sequencer  # type: ignore[attr-defined]
+    before = sequencer.batches
+    orders: list[tuple[Trader, AnyCommand]] = [
+        (alice, PlaceLimit(alice.address, MARKET, Side.BID, 100 * USDC, 4, nonce=alice.nonce())),
+        (bob, PlaceLimit(bob.address, MARKET, Side.ASK, 100 * USDC, 3, nonce=bob.nonce())),
+        (alice, CancelOrder(alice.address, 1, alice.nonce())),  # the bid above, by then 1 left
+        (bob, Withdraw(bob.address, "BASE", 10**9, bob.nonce())),  # refused: no such funds
+    ]
+    frame = [
+        {"id": n, **envelope(trader.key, encode_command(command))}
+        for n, (trader, command) in enumerate(orders)
+    ]
+    with client.websocket_connect(PATH) as ws:
+        ws.send_text(json.dumps(frame))
+        answers = json.loads(ws.receive_text())
+    assert [answer["id"] for answer in answers] == [0, 1, 2, 3]
+    assert [answer["status"] for answer in answers] == [200, 200, 200, 409]
+    assert answers[1]["result"]["trades"][0]["maker_order_id"] == answers[0]["result"]["order_id"]
+    assert answers[2]["result"] == {**answers[2]["result"], "status": "cancelled", "open_qty": "0"}
+    assert answers[3]["error"]["code"] == "insufficient_funds"
+    # One frame, one batch: split in two commits as the cancel's order is placed within it.
+    assert sequencer.batches - before == 2
+    assert alice.orders() == []
+
+
+@pytest.mark.parametrize(
+    ("frame", "status", "words"),
+    [
+        ("[]", 400, "1 to 50 requests, not 0"),
+        ("[1]", 400, "not an array of requests"),
+        ('[{"id": 1}]', 400, "missing required field `body`"),
+        (json.dumps([{"id": 1, "body": "", "signature": ""}] * 51), 400, "not 51"),
+        (json.dumps([{"id": "z" * 65, "body": "", "signature": ""}]), 400, "at most 64"),
+        (json.dumps([{"body": "A" * 70_000, "signature": ""}]), 413, "at most 65536"),
+    ],
+)
+def test_a_bad_array_frame_is_refused_whole(
+    client: TestClient, frame: str, status: int, words: str
+) -> None:
+    alice = Trader(client)
+    alice.ok(Deposit(alice.address, "USDC", USDC, alice.nonce()))
+    before = state(client, alice)
+    with client.websocket_connect(PATH) as ws:
+        ws.send_text(frame)
+        answer = _answer(ws)
+    assert (answer["id"], answer["status"]) == (None, status)
+    assert words in answer["error"]["message"]
+    assert state(client, alice) == before

@@ -8,12 +8,15 @@ omitted) that its answer echoes:
     <- {"id": 7, "status": 200, "result": {...}}          the REST answer's body
     <- {"id": 7, "status": 409, "error": {"code": "...", "message": "..."}}
 
-`status` is what the same request gets over HTTP. A frame that cannot be read (not JSON, a
+`status` is what the same request gets over HTTP. A frame may also hold a JSON array of 1 to
+`FRAME_COMMANDS_MAX` requests (at most `FRAME_CHARS_MAX` characters): they enter the sequencer
+in order and one array frame answers them, in the same order, once the last is done (a batch
+order entry: the per-frame costs are paid once). A frame that cannot be read (not JSON, a
 missing field, a binary frame) is answered with status 400, one over `REQUEST_BYTES_MAX` with
 413, and id null when its id is unreadable; the connection stays open. Each command is answered once it is durable, in the
 order answers become ready: a refusal by the gateway can overtake an earlier command still
 waiting for its commit, so match answers by id. Without waiting, a client may have up to
-`inflight_max` commands unanswered; past that the node stops reading the connection until
+`inflight_max` frames unanswered; past that the node stops reading the connection until
 answers go out (and a client that does not read its answers stops itself so): memory stays
 bounded. Commands of one connection enter the sequencer in the order they were sent.
 """
@@ -35,6 +38,10 @@ from tachyon.node.errors import REQUEST_BYTES_MAX, RequestTooLarge, status_of
 
 INFLIGHT_MAX_DEFAULT: Final = 1_024
 ID_TEXT_MAX: Final = 64
+FRAME_COMMANDS_MAX: Final = 50
+"""Most requests one array frame holds."""
+FRAME_CHARS_MAX: Final = 64 * 1024
+"""Longest array frame (a single request's frame is at most `REQUEST_BYTES_MAX`)."""
 OK: Final = 200
 
 Execute = Callable[[str, str], Awaitable[dict[str, object]]]
@@ -57,6 +64,7 @@ class _Answer(msgspec.Struct, omit_defaults=True):
 
 
 _decoder: Final = msgspec.json.Decoder(EntryRequest)
+_many_decoder: Final = msgspec.json.Decoder(list[EntryRequest])
 _encoder: Final = msgspec.json.Encoder()
 
 
@@ -71,6 +79,24 @@ def read_request(text: str) -> EntryRequest:
     if isinstance(request.id, str) and len(request.id) > ID_TEXT_MAX:
         raise InvalidInput(f"an id is at most {ID_TEXT_MAX} characters")
     return request
+
+
+def read_requests(text: str) -> list[EntryRequest]:
+    """The requests in an array frame; InvalidInput naming what is wrong with it."""
+    if len(text) > FRAME_CHARS_MAX:
+        raise RequestTooLarge(f"an array frame is at most {FRAME_CHARS_MAX} characters")
+    try:
+        requests = _many_decoder.decode(text)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"the frame is not an array of requests: {exc}") from exc
+    if not 1 <= len(requests) <= FRAME_COMMANDS_MAX:
+        raise InvalidInput(
+            f"an array frame holds 1 to {FRAME_COMMANDS_MAX} requests, not {len(requests)}"
+        )
+    for request in requests:
+        if isinstance(request.id, str) and len(request.id) > ID_TEXT_MAX:
+            raise InvalidInput(f"an id is at most {ID_TEXT_MAX} characters")
+    return requests
 
 
 def _id_of(text: str) -> int | str | None:
@@ -144,19 +170,39 @@ class OrderEntry:
             task.add_done_callback(self.tasks.discard)
 
     async def _handle(self, text: str, arrived: float) -> None:
-        ident: int | str | None = None
+        if text[:1] == "[":
+            await self._handle_many(text, arrived)
+            return
         try:
             request = read_request(text)
-            ident = request.id
-            result = await self.execute(request.body, request.signature)
         except TachyonError as exc:
-            if ident is None and not isinstance(exc, RequestTooLarge):
-                ident = _id_of(text)
+            ident = None if isinstance(exc, RequestTooLarge) else _id_of(text)
             self._answer(refusal(ident, exc))
             self.observe(status_of(exc), time.perf_counter() - arrived)
             return
-        self._answer(_encoder.encode(_Answer(ident, OK, result)))
+        self._answer(await self._execute(request, arrived))
+
+    async def _handle_many(self, text: str, arrived: float) -> None:
+        """An array frame: its requests enter the sequencer in order; one array answers them,
+        in the same order, once the last is done."""
+        try:
+            requests = read_requests(text)
+        except TachyonError as exc:
+            self._answer(refusal(None, exc))
+            self.observe(status_of(exc), time.perf_counter() - arrived)
+            return
+        answers = await asyncio.gather(*(self._execute(each, arrived) for each in requests))
+        self._answer(b"[" + b",".join(answers) + b"]")
+
+    async def _execute(self, request: EntryRequest, arrived: float) -> bytes:
+        """The encoded answer to one request."""
+        try:
+            result = await self.execute(request.body, request.signature)
+        except TachyonError as exc:
+            self.observe(status_of(exc), time.perf_counter() - arrived)
+            return refusal(request.id, exc)
         self.observe(OK, time.perf_counter() - arrived)
+        return _encoder.encode(_Answer(request.id, OK, result))
 
     def _answer(self, data: bytes) -> None:
         self.answers.append(data)

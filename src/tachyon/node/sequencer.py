@@ -226,11 +226,14 @@ class Sequencer:
             self._trace(writes, results)
         self.batches += 1
         self.last_batch_size = len(commands)
-        for job, read, result in zip(writes, before, results, strict=True):
-            if isinstance(result, TachyonError):
-                _settle(job, None, result)
-            else:
-                _settle(job, result if job.read is None else (read, result), None)
+        _settle_all(
+            [
+                (job, None, result)
+                if isinstance(result, TachyonError)
+                else (job, result if job.read is None else (read, result), None)
+                for job, read, result in zip(writes, before, results, strict=True)
+            ]
+        )
         if self.on_commit is not None:
             try:
                 self.on_commit(commands, results, elapsed_s)
@@ -266,12 +269,25 @@ class Sequencer:
 
 
 def _settle(job: _Job, value: object, error: BaseException | None) -> None:
-    def resolve() -> None:
+    _settle_all([(job, value, error)])
+
+
+def _settle_all(settled: list[tuple[_Job, object, BaseException | None]]) -> None:
+    """Answer each job (value, or error) on its event loop: one wake-up of a loop for all of
+    a batch's answers, not one each (each costs the worker a write to the loop's pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, object, BaseException | None]]]
+    by_loop = {}
+    for each in settled:
+        by_loop.setdefault(each[0].loop, []).append(each)
+    for loop, items in by_loop.items():
+        loop.call_soon_threadsafe(_resolve, items)
+
+
+def _resolve(settled: list[tuple[_Job, object, BaseException | None]]) -> None:
+    for job, value, error in settled:
         if job.future.done():  # the request was cancelled (client gone)
-            return
+            continue
         if error is None:
             job.future.set_result(value)
         else:
             job.future.set_exception(error)
-
-    job.loop.call_soon_threadsafe(resolve)

@@ -16,15 +16,15 @@ import uvicorn
 
 from tachyon.errors import StorageError
 from tachyon.node.app import RATE_LIMIT_DEFAULT, RECV_WINDOW_MS_DEFAULT, create_app
-from tachyon.node.errors import REQUEST_BYTES_MAX
 from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
+from tachyon.node.order_entry import FRAME_CHARS_MAX
 from tachyon.node.ratelimit import RateLimit
 from tachyon.node.streams import QUEUE_MAX_DEFAULT
 
 HOST_DEFAULT: Final = "127.0.0.1"
 PORT_DEFAULT: Final = 8700
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
-WS_FRAME_BYTES_MAX: Final = 2 * REQUEST_BYTES_MAX
+WS_FRAME_BYTES_MAX: Final = 2 * FRAME_CHARS_MAX
 
 
 def serve(
@@ -64,7 +64,8 @@ def serve(
         lifespan="on",  # a failure to open the exchange stops the server at once
         access_log=False,
         server_header=False,
-        # A frame is one request or a client's close: larger ones close the connection (1009).
+        # Twice the longest order-entry frame (answered 413 above that): past this the
+        # connection is closed (1009) before the frame is read whole.
         ws_max_size=WS_FRAME_BYTES_MAX,
         # Compressing each small message costs more CPU than loopback or a LAN saves.
         ws_per_message_deflate=False,
