@@ -18,7 +18,8 @@ from tachyon.exchange.commands import (
     encode_command,
 )
 from tachyon.node.errors import DepositsDisabled, OutsideReceiveWindow
-from tachyon.node.gateway import admit_command
+from tachyon.node.gateway import admit_command, signatures_valid
+from tests.node.support import b64
 
 NOW = 1_700_000_000_000_000_000
 KEY = Ed25519PrivateKey.generate()
@@ -66,3 +67,24 @@ def test_the_cheap_checks_refuse_before_the_signature_is_checked() -> None:
         _admit(deposit, sign(KEY, deposit), profile="prod")
     with pytest.raises(BadSignature):  # a forged deposit is refused for its signature first
         _admit(deposit, bytes(64), profile="prod")
+
+
+def test_signatures_valid_checks_many_and_says_false_to_what_it_cannot_read() -> None:
+    good = (b64(BID), b64(sign(KEY, BID)))
+    forged = (b64(BID), b64(sign(Ed25519PrivateKey.generate(), BID)))
+    unsigned_name = encode_command(Deposit("someone", "USDC", 1, NOW))
+    assert signatures_valid(
+        [good, forged, ("%%", good[1]), (b64(b"junk"), good[1]), (b64(unsigned_name), good[1])]
+    ) == [True, False, False, False, False]
+
+
+def test_a_checked_signature_is_not_checked_again_but_the_rest_of_the_ladder_is() -> None:
+    forged = sign(Ed25519PrivateKey.generate(), BID)
+    command, _ = admit_command(
+        BID, forged, now_ns=NOW, window_ms=5_000, profile="dev", signature_checked=True
+    )
+    assert command.account == ADDRESS  # the caller's word (signatures_valid said True)
+    with pytest.raises(OutsideReceiveWindow):
+        admit_command(
+            BID, forged, now_ns=NOW + 10**10, window_ms=5_000, profile="dev", signature_checked=True
+        )

@@ -283,3 +283,46 @@ def test_a_bad_array_frame_is_refused_whole(
     assert (answer["id"], answer["status"]) == (None, status)
     assert words in answer["error"]["message"]
     assert state(client, alice) == before
+
+
+def test_frames_enter_in_the_order_sent_whichever_is_checked_first(client: TestClient) -> None:
+    """An array frame's signatures are checked on a worker thread while later frames are
+    read; still every frame's commands enter the sequencer in the order sent (else rising
+    nonces would be refused as stale)."""
+    alice = Trader(client)
+    frames: list[str] = []
+    for n in range(12):
+        deposits = [Deposit(alice.address, "USDC", 1, alice.nonce()) for _ in range(1 + n % 2 * 9)]
+        requests = [
+            {"id": f"{n}.{k}", **envelope(alice.key, encode_command(each))}
+            for k, each in enumerate(deposits)
+        ]
+        frames.append(json.dumps(requests if len(requests) > 1 else requests[0]))
+    with client.websocket_connect(PATH) as ws:
+        for frame in frames:
+            ws.send_text(frame)
+        answers = [_answer_any(ws) for _ in frames]
+    statuses = [each["status"] for answer in answers for each in answer]
+    assert statuses == [200] * 66, statuses
+    assert alice.balances()["USDC"] == ("0.000066", "0")
+
+
+def _answer_any(ws: WebSocketTestSession) -> list[dict[str, Any]]:
+    answer = json.loads(ws.receive_text())
+    return answer if isinstance(answer, list) else [answer]
+
+
+def test_a_forgery_in_an_array_frame_is_refused_alone(client: TestClient) -> None:
+    alice = Trader(client)
+    deposits = [Deposit(alice.address, "USDC", USDC, alice.nonce()) for _ in range(3)]
+    forger = Ed25519PrivateKey.generate()
+    frame = [
+        {"id": n, **envelope(forger if n == 1 else alice.key, encode_command(each))}
+        for n, each in enumerate(deposits)
+    ]
+    with client.websocket_connect(PATH) as ws:
+        ws.send_text(json.dumps(frame))
+        answers = json.loads(ws.receive_text())
+    assert [answer["status"] for answer in answers] == [200, 401, 200]
+    assert answers[1]["error"]["code"] == "bad_signature"
+    assert alice.balances()["USDC"] == ("2", "0")

@@ -348,9 +348,12 @@ def _command_routes(app: FastAPI, node: _Node) -> None:
         return Response(encode(answer), media_type="application/json")
 
 
-async def _command(node: _Node, body_text: str, signature_text: str) -> dict[str, object]:
+async def _command(
+    node: _Node, body_text: str, signature_text: str, signature_checked: bool = False
+) -> dict[str, object]:
     """Admit, execute and count one signed command (base64 body and signature): the answer's
-    body once it is durable, or the TachyonError that refused it. REST and WebSocket alike."""
+    body once it is durable, or the TachyonError that refused it. REST and WebSocket alike.
+    `signature_checked`: `signatures_valid` found the signature good already."""
     with node.span("tachyon.command") as span:
         kind: str | None = None
         body: bytes | None = None
@@ -362,6 +365,7 @@ async def _command(node: _Node, body_text: str, signature_text: str) -> dict[str
                 now_ns=node.clock(),
                 window_ms=node.recv_window_ms,
                 profile=node.profile,
+                signature_checked=signature_checked,
             )
             kind = order_type(command)
             if span is not None:
@@ -567,8 +571,8 @@ def _order_entry_route(app: FastAPI, node: _Node) -> None:
         def observe(status: int, seconds: float) -> None:
             timing.labels(ORDER_ENTRY_PATH, "WS", str(status)).observe(seconds)
 
-        def execute(body: str, signature: str) -> Awaitable[dict[str, object]]:
-            return _command(node, body, signature)
+        def execute(body: str, signature: str, checked: bool) -> Awaitable[dict[str, object]]:
+            return _command(node, body, signature, checked)
 
         clients = node.metrics.stream_clients.labels("orders")
         clients.inc()

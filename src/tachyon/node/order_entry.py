@@ -28,6 +28,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final, final
 
 import msgspec
@@ -35,6 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tachyon.errors import InvalidInput, TachyonError
 from tachyon.node.errors import REQUEST_BYTES_MAX, RequestTooLarge, status_of
+from tachyon.node.gateway import signatures_valid
 
 INFLIGHT_MAX_DEFAULT: Final = 1_024
 ID_TEXT_MAX: Final = 64
@@ -44,8 +46,9 @@ FRAME_CHARS_MAX: Final = 64 * 1024
 """Longest array frame (a single request's frame is at most `REQUEST_BYTES_MAX`)."""
 OK: Final = 200
 
-Execute = Callable[[str, str], Awaitable[dict[str, object]]]
-"""(body, signature) in base64 -> the answer's body; raises the TachyonError that refused it."""
+Execute = Callable[[str, str, bool], Awaitable[dict[str, object]]]
+"""(body, signature) in base64, whether the signature was found good already -> the answer's
+body; raises the TachyonError that refused it."""
 Observe = Callable[[int, float], None]
 """Told (status, seconds from the frame's arrival to its answer being queued) per request."""
 
@@ -63,6 +66,9 @@ class _Answer(msgspec.Struct, omit_defaults=True):
     error: dict[str, str] | None = None
 
 
+SIGNATURE_CHECKERS: Final = 2
+"""Threads checking array frames' signatures: with one, it was the bottleneck (measured)."""
+_CHECKER: Final = ThreadPoolExecutor(SIGNATURE_CHECKERS, thread_name_prefix="tachyon-signatures")
 _decoder: Final = msgspec.json.Decoder(EntryRequest)
 _many_decoder: Final = msgspec.json.Decoder(list[EntryRequest])
 _encoder: Final = msgspec.json.Encoder()
@@ -111,6 +117,19 @@ def _id_of(text: str) -> int | str | None:
     return ident if not isinstance(ident, str) or len(ident) <= ID_TEXT_MAX else None
 
 
+def _pass_on(turn: asyncio.Future[None], mine: asyncio.Future[None]) -> None:
+    """Done `mine` as soon as `turn` is."""
+
+    def done(_: object = None) -> None:
+        if not mine.done():
+            mine.set_result(None)
+
+    if turn.done():
+        done()
+    else:
+        turn.add_done_callback(done)
+
+
 def refusal(ident: int | str | None, exc: TachyonError) -> bytes:
     return _encoder.encode(
         _Answer(ident, status_of(exc), error={"code": exc.code, "message": str(exc)})
@@ -132,6 +151,10 @@ class OrderEntry:
         self.answers: deque[bytes] = deque()
         self.ready = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
+        # Done once the last frame read has entered its commands into the sequencer: frames
+        # enter in the order they were read, whichever finishes its checks first.
+        self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.turn.set_result(None)
 
     async def serve(self) -> None:
         """Until the client leaves: read, execute and answer; then wait for what is in flight
@@ -165,39 +188,58 @@ class OrderEntry:
                 self._answer(refusal(None, InvalidInput("send requests as JSON text frames")))
                 self.observe(400, time.perf_counter() - arrived)
                 continue
-            task = asyncio.create_task(self._handle(text, arrived))
+            turn, self.turn = self.turn, asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._handle(text, arrived, turn, self.turn))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _handle(self, text: str, arrived: float) -> None:
-        if text[:1] == "[":
-            await self._handle_many(text, arrived)
-            return
+    async def _handle(
+        self, text: str, arrived: float, turn: asyncio.Future[None], mine: asyncio.Future[None]
+    ) -> None:
+        """Read a frame and check its signatures, then, once the frame before it has entered
+        the sequencer (`turn`), enter its own commands (then `mine` is done) and answer."""
         try:
-            request = read_request(text)
+            prepared = await self._prepare(text, arrived)
+            await turn
+            if prepared is None:
+                return
+            requests, checked = prepared
+            # Tasks start in creation order, each entering the sequencer in its first step.
+            started = [
+                asyncio.ensure_future(self._execute(each, arrived, ok))
+                for each, ok in zip(requests, checked, strict=True)
+            ]
+        finally:
+            _pass_on(turn, mine)
+        answers = await asyncio.gather(*started)
+        self._answer(answers[0] if text[:1] != "[" else b"[" + b",".join(answers) + b"]")
+
+    async def _prepare(
+        self, text: str, arrived: float
+    ) -> tuple[list[EntryRequest], list[bool]] | None:
+        """A frame's requests and whether each signature was found good; None if the frame
+        was refused (and answered)."""
+        many = text[:1] == "["
+        try:
+            requests = read_requests(text) if many else [read_request(text)]
         except TachyonError as exc:
-            ident = None if isinstance(exc, RequestTooLarge) else _id_of(text)
+            ident = None if many or isinstance(exc, RequestTooLarge) else _id_of(text)
             self._answer(refusal(ident, exc))
             self.observe(status_of(exc), time.perf_counter() - arrived)
-            return
-        self._answer(await self._execute(request, arrived))
+            return None
+        if not many:  # checked on the event loop with the rest of the gateway's ladder
+            return requests, [False]
+        # An array's signatures in one go on a worker thread: the check releases the GIL, so
+        # the event loop serves on meanwhile (one hand-over per frame, not one per command).
+        checked = await asyncio.get_running_loop().run_in_executor(
+            _CHECKER, signatures_valid, [(each.body, each.signature) for each in requests]
+        )
+        return requests, checked
 
-    async def _handle_many(self, text: str, arrived: float) -> None:
-        """An array frame: its requests enter the sequencer in order; one array answers them,
-        in the same order, once the last is done."""
+    async def _execute(self, request: EntryRequest, arrived: float, checked: bool = False) -> bytes:
+        """The encoded answer to one request (`checked`: its signature was found good)."""
         try:
-            requests = read_requests(text)
-        except TachyonError as exc:
-            self._answer(refusal(None, exc))
-            self.observe(status_of(exc), time.perf_counter() - arrived)
-            return
-        answers = await asyncio.gather(*(self._execute(each, arrived) for each in requests))
-        self._answer(b"[" + b",".join(answers) + b"]")
-
-    async def _execute(self, request: EntryRequest, arrived: float) -> bytes:
-        """The encoded answer to one request."""
-        try:
-            result = await self.execute(request.body, request.signature)
+            result = await self.execute(request.body, request.signature, checked)
         except TachyonError as exc:
             self.observe(status_of(exc), time.perf_counter() - arrived)
             return refusal(request.id, exc)
