@@ -153,6 +153,21 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
+def replay_body(body: bytes, more: bool, receive: Receive) -> Receive:
+    """`receive` for an application whose request body was read already: that body (`more`:
+    the client has more to send), then the rest from the client."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    return replay
+
+
 class BodyLimit:
     """ASGI middleware: read at most `bytes_max` of a request body, else answer 413 in the
     error schema without calling the application (declared length or streamed bytes)."""
@@ -183,17 +198,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), False, receive), send)
 
     async def _refuse(self, send: Send) -> None:
         data = json.dumps(

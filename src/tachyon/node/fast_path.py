@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
 
 import msgspec
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tachyon.errors import TachyonError
-from tachyon.node.errors import REQUEST_BYTES_MAX, refusal
+from tachyon.node.errors import REQUEST_BYTES_MAX, refusal, replay_body
 from tachyon.node.schemas import BODY_BASE64_MAX, SIGNATURE_BASE64_MAX
 
 COMMANDS_PATH: Final = "/v1/commands"
@@ -78,7 +78,7 @@ class CommandFastPath:
             with contextlib.suppress(msgspec.DecodeError):
                 request = _decoder.decode(body)
         if request is None:  # the application answers it, from the same bytes
-            await self.app(scope, _replay(body, more, receive), send)
+            await self.app(scope, replay_body(body, more, receive), send)
             return
         scope["route"] = _Route
         await self._answer(request, send)
@@ -108,17 +108,3 @@ def _is_command_post(scope: Scope, bytes_max: int) -> bool:
         elif name == b"content-length" and (not value.isdigit() or int(value) > bytes_max):
             return False
     return content_type in (b"", b"application/json")
-
-
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
-    """`receive` for the application: what was read, then the rest from the client."""
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": more}
-
-    return replay
