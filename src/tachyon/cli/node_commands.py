@@ -89,7 +89,8 @@ def serve(
 ) -> None:
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
     The profile (dev or prod, as for every command) decides whether deposits are accepted.
-    WebSocket streams at /v1/ws/market and /v1/ws/account; metrics at /metrics."""
+    WebSocket streams at /v1/ws/market and /v1/ws/account, order entry at /v1/ws/orders;
+    metrics at /metrics."""
     from tachyon.node.ratelimit import RateLimit  # noqa: PLC0415 (the node, on demand)
     from tachyon.node.serve import serve as serve_node  # noqa: PLC0415
 
