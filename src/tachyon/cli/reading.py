@@ -17,6 +17,7 @@ from tachyon.errors import MarketNotFound
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from tachyon.exchange.service import OwnedOrder
     from tachyon.node.client import NodeClient
     from tachyon.storage.view import BalanceRow, ReadView
 
@@ -39,6 +40,19 @@ class OrderRow(NamedTuple):
 
 
 Levels = list[tuple[int, int]]
+
+
+def _order_row(owned: OwnedOrder) -> OrderRow:
+    order = owned.order
+    return OrderRow(
+        order.order_id,
+        owned.market,
+        order.side,
+        order.price,
+        order.qty,
+        order.remaining_qty,
+        order.filled_qty,
+    )
 
 
 class Reader(Protocol):
@@ -95,18 +109,7 @@ class HostReader:
     def open_orders(self, account: str) -> list[OrderRow]:
         from tachyon.dex.ids import AccountId  # noqa: PLC0415
 
-        return [
-            OrderRow(
-                owned.order.order_id,
-                owned.market,
-                owned.order.side,
-                owned.order.price,
-                owned.order.qty,
-                owned.order.remaining_qty,
-                owned.order.filled_qty,
-            )
-            for owned in self.host.open_orders(AccountId(account))
-        ]
+        return [_order_row(owned) for owned in self.host.open_orders(AccountId(account))]
 
     def close(self) -> None:
         self.host.close(snapshot=False)
@@ -216,18 +219,7 @@ class NodeReader:
         return self.client.recent_trades(limit, MarketId(market))
 
     def open_orders(self, account: str) -> list[OrderRow]:
-        return [
-            OrderRow(
-                owned.order.order_id,
-                owned.market,
-                owned.order.side,
-                owned.order.price,
-                owned.order.qty,
-                owned.order.remaining_qty,
-                owned.order.filled_qty,
-            )
-            for owned in self.client.account_orders(self._key_of(account))
-        ]
+        return [_order_row(owned) for owned in self.client.account_orders(self._key_of(account))]
 
     def close(self) -> None:
         self.client.close()
