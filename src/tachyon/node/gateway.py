@@ -5,9 +5,10 @@ for an address, its nonce (the wallet's clock in ns) must lie within the receive
 server's clock, the signature must be the address's key's over the bytes, and the production
 profile takes no deposits. The signature is checked here, on the event loop, rather than by the
 exchange on the sequencer's thread, the node's serial bottleneck: the sequencer submits what
-passed as verified. (A thread of its own for the check measured slower: handing each command
-and the GIL between threads cost more than the check.) The exchange still checks that the
-nonce is above the account's last (a replay is `stale_nonce`).
+passed as verified. (Handing each command's check to another thread measured slower: the
+hand-over and the turns at the GIL cost more than the check. An order-entry array frame's
+signatures go to a worker thread together, `signatures_valid`, one hand-over per frame.) The
+exchange still checks that the nonce is above the account's last (a replay is `stale_nonce`).
 A signed read proves the key of the address it reads: an Ed25519 signature over
 `READ_SIGNING_DOMAIN + f"{METHOD} {path}\\n{timestamp_ns}"`, its timestamp within the window.
 """

@@ -82,8 +82,7 @@ def read_request(text: str) -> EntryRequest:
         request = _decoder.decode(text)
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"the frame is not a request: {exc}") from exc
-    if isinstance(request.id, str) and len(request.id) > ID_TEXT_MAX:
-        raise InvalidInput(f"an id is at most {ID_TEXT_MAX} characters")
+    _check_id(request)
     return request
 
 
@@ -100,9 +99,13 @@ def read_requests(text: str) -> list[EntryRequest]:
             f"an array frame holds 1 to {FRAME_COMMANDS_MAX} requests, not {len(requests)}"
         )
     for request in requests:
-        if isinstance(request.id, str) and len(request.id) > ID_TEXT_MAX:
-            raise InvalidInput(f"an id is at most {ID_TEXT_MAX} characters")
+        _check_id(request)
     return requests
+
+
+def _check_id(request: EntryRequest) -> None:
+    if isinstance(request.id, str) and len(request.id) > ID_TEXT_MAX:
+        raise InvalidInput(f"an id is at most {ID_TEXT_MAX} characters")
 
 
 def _id_of(text: str) -> int | str | None:
@@ -198,8 +201,9 @@ class OrderEntry:
     ) -> None:
         """Read a frame and check its signatures, then, once the frame before it has entered
         the sequencer (`turn`), enter its own commands (then `mine` is done) and answer."""
+        many = text[:1] == "["
         try:
-            prepared = await self._prepare(text, arrived)
+            prepared = await self._prepare(text, many, arrived)
             await turn
             if prepared is None:
                 return
@@ -212,14 +216,13 @@ class OrderEntry:
         finally:
             _pass_on(turn, mine)
         answers = await asyncio.gather(*started)
-        self._answer(answers[0] if text[:1] != "[" else b"[" + b",".join(answers) + b"]")
+        self._answer(b"[" + b",".join(answers) + b"]" if many else answers[0])
 
     async def _prepare(
-        self, text: str, arrived: float
+        self, text: str, many: bool, arrived: float
     ) -> tuple[list[EntryRequest], list[bool]] | None:
-        """A frame's requests and whether each signature was found good; None if the frame
-        was refused (and answered)."""
-        many = text[:1] == "["
+        """A frame's requests (`many`: an array frame) and whether each signature was found
+        good; None if the frame was refused (and answered)."""
         try:
             requests = read_requests(text) if many else [read_request(text)]
         except TachyonError as exc:
