@@ -4,9 +4,11 @@
 
 For each flow (steady: a few thousand resting orders; deep: 100,000 resting orders over about
 2,000 levels) and each subject, every run replays the same seeded operations twice: once
-untimed-per-op for throughput, once with a clock read around each operation for latency
-percentiles (the clock read costs are included and printed). Figures are medians over runs;
-ratios divide by the baseline's throughput measured in the same run. Not a test: it prints.
+untimed-per-op for throughput, the subjects taking turns slice by slice so that the machine's
+changing speed hits them alike, and once alone with a clock read around each operation for
+latency percentiles (the clock read costs are included and printed). Figures are medians over
+runs; ratios divide by the baseline's throughput measured in the same run, and are the figures
+to compare across runs and machines. Not a test: it prints.
 
 Orders are placed with self-trade prevention ALLOW so that every subject replays exactly the
 baseline's matching (the baseline has no owners); the owner comparison is still made per fill.
@@ -140,6 +142,7 @@ def _timed(run: Runner) -> Runner:
     return timed
 
 
+SLICE_OPS = 2_000  # ops a subject replays before the next takes its turn
 LATENCIES: list[int] = []
 AFTER_RUN: list[Callable[[], None]] = []  # checks to run, untimed, after a replay
 SUBJECTS = [
@@ -157,23 +160,51 @@ class Sample(NamedTuple):
     refused: int
 
 
-def _sample(subject: Subject, warmup: Sequence[Op], ops: Sequence[Op]) -> Sample:
-    run, _ = subject.build(warmup)
+def _throughputs(warmup: Sequence[Op], ops: Sequence[Op]) -> dict[str, tuple[float, int]]:
+    """Each subject's (ops/s, refused) replaying `ops` from its own warmed-up state.
+
+    The subjects take turns, slice by slice (the first to go rotates), so that a change in the
+    machine's speed during the run (other tenants, frequency) hits every subject alike and the
+    ratios stay comparable; each slice is still a subject replaying its own continuing flow.
+    """
+    runners = {subject.name: subject.build(warmup)[0] for subject in SUBJECTS}
+    names = list(runners)
+    elapsed = dict.fromkeys(names, 0.0)
+    refused = dict.fromkeys(names, 0)
+    clock = time.perf_counter
     gc.collect()
-    start = time.perf_counter()
-    refused = run(ops)
-    elapsed = time.perf_counter() - start
+    for index, first in enumerate(range(0, len(ops), SLICE_OPS)):
+        chunk = ops[first : first + SLICE_OPS]
+        turn = index % len(names)
+        for name in names[turn:] + names[:turn]:
+            start = clock()
+            refused[name] += runners[name](chunk)
+            elapsed[name] += clock() - start
+    while AFTER_RUN:
+        AFTER_RUN.pop()()
+    return {name: (len(ops) / elapsed[name], refused[name]) for name in names}
+
+
+def _latencies(subject: Subject, warmup: Sequence[Op], ops: Sequence[Op]) -> list[int]:
+    """Per-op latencies (ns, sorted) of one subject replaying `ops` alone."""
     _, timed = subject.build(warmup)
     gc.collect()
     timed(ops)
     while AFTER_RUN:
         AFTER_RUN.pop()()
-    latencies = sorted(LATENCIES)
+    return sorted(LATENCIES)
+
+
+def _sample(
+    subject: Subject, warmup: Sequence[Op], ops: Sequence[Op], throughput: tuple[float, int]
+) -> Sample:
+    latencies = _latencies(subject, warmup, ops)
 
     def pct(q: float) -> int:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
 
-    return Sample(len(ops) / elapsed, pct(0.50), pct(0.99), pct(0.999), refused)
+    ops_per_s, refused = throughput
+    return Sample(ops_per_s, pct(0.50), pct(0.99), pct(0.999), refused)
 
 
 def _resting_bytes(subject: Subject, warmup: Sequence[Op]) -> int:
@@ -204,7 +235,11 @@ def bench_flow(title: str, flow: tuple[list[Op], list[Op], FlowStats], runs: int
     samples: dict[str, list[Sample]] = {subject.name: [] for subject in SUBJECTS}
     ratios: dict[str, list[float]] = {subject.name: [] for subject in SUBJECTS}
     for _ in range(runs):
-        per_run = {subject.name: _sample(subject, warmup, ops) for subject in SUBJECTS}
+        throughputs = _throughputs(warmup, ops)
+        per_run = {
+            subject.name: _sample(subject, warmup, ops, throughputs[subject.name])
+            for subject in SUBJECTS
+        }
         for name, sample in per_run.items():
             samples[name].append(sample)
             ratios[name].append(sample.ops_per_s / per_run["baseline"].ops_per_s)

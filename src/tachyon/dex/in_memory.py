@@ -277,8 +277,11 @@ class InMemoryEngine:
             and 0 < qty <= QTY_MAX
             and not qty % self._lot
             and qty >= self._min_qty
-            and max_quote is None
             and type(side) is Side
+            and (
+                max_quote is None
+                or (type(max_quote) is int and 0 < max_quote <= QTY_MAX and side is _BID)
+            )
             and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
         ):
             validate_market(self._config, side, qty, max_quote, stp)
@@ -504,15 +507,18 @@ class InMemoryEngine:
     def estimate_market_cost(self, side: Side, qty: int) -> tuple[int, int]:
         if type(side) is not Side:
             reject_choice("side", side, Side)
-        check_positive_int(qty, "qty", QTY_MAX)
+        if type(qty) is not int or not 0 < qty <= QTY_MAX:
+            check_positive_int(qty, "qty", QTY_MAX)
         book = self._asks if side is _BID else self._bids
+        levels, sign, base_unit = book.levels, book.sign, self._config.base_unit
         filled = cost = 0
-        notional = self._config.notional
         for key in reversed(book.keys):
-            take = min(qty - filled, book.levels[key].qty)
+            left = qty - filled
+            level_qty = levels[key].qty
+            take = left if left < level_qty else level_qty
             if take:
                 filled += take
-                cost += notional(key * book.sign, take)
+                cost += key * sign * take // base_unit
                 if filled == qty:
                     break
         return filled, cost

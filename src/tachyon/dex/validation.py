@@ -1,7 +1,8 @@
 """Order validation ladders: the first rule an order breaks, named with the bad value.
 
 Pure. Engines call these only after a fast combined check has failed, so the hot path pays
-for one boolean expression; `DexService` calls them before it locks funds.
+for one boolean expression; `DexService` calls them before a lock it cannot make, so an
+order's own fault is named before a lack of funds.
 """
 
 from __future__ import annotations

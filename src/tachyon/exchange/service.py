@@ -166,7 +166,7 @@ class DexService:
         self._open: dict[OrderId, _OpenOrder] = {}
         self._by_owner: dict[AccountId, dict[OrderId, _OpenOrder]] = {}
         self._fee_accounts: set[AccountId] = set()
-        self._next_order_id = 1
+        self._next_order_id = OrderId(1)
         # None, or a list to which (order id, price) of each resting order that self-trade
         # prevention shrank or cancelled is appended (a reader of changes, such as the storage
         # host's view, sets one and drains it); not part of the state.
@@ -290,41 +290,60 @@ class DexService:
         state = self._markets.get(market) or self._market(market)
         if owner in self._fee_accounts or type(owner) is not str or not owner:
             _check_account(owner, self._fee_accounts)
-        if not (  # the engine's checks, here too: an order is judged before funds are
+        # The lock needs sound numbers; the engine checks the market's rules and options (the
+        # lock then goes back), and a lock that fails checks them first: rules before funds.
+        if not (
             type(qty) is int
             and type(price) is int
             and 0 < qty <= QTY_MAX
             and 0 < price <= PRICE_MAX
-            and not qty % state.lot
-            and qty >= state.min_qty
-            and not price % state.tick
             and type(side) is Side
-            and (tif is _GTC or type(tif) is TimeInForce)
-            and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
-            # mypy trusts the annotation; an untyped caller may still pass "yes" or 1.
-            and type(post_only) is bool  # type: ignore[redundant-expr]
-            and (not post_only or tif is _GTC)
         ):
             validate_limit(state.config, side, price, qty, tif, post_only, stp)
         is_bid = side is _BID
-        locked = state.need(is_bid, price, qty, state.lock_bps)
-        cell = self._lock(state, owner, is_bid, locked)
+        if is_bid:
+            cells = state.quote_cells
+            locked = price * qty // state.base_unit
+            if not state.fee_in_base:
+                locked += locked * state.lock_bps // BPS_DENOMINATOR
+        else:
+            cells = state.base_cells
+            locked = qty + qty * state.lock_bps // BPS_DENOMINATOR if state.fee_in_base else qty
+        cell = cells.get(owner)
+        if cell is not None and 0 < locked <= cell[_AVAILABLE]:
+            cell[_AVAILABLE] -= locked
+            cell[_HELD] += locked
+        else:
+            validate_limit(state.config, side, price, qty, tif, post_only, stp)
+            cell = self._lock(state, owner, is_bid, locked)
+        engine, next_id = state.engine, self._next_order_id
         try:
-            order_id, trades = state.engine.place_limit(
-                owner,
-                side,
-                price,
-                qty,
-                tif=tif,
-                post_only=post_only,
-                stp=stp,
-                order_id=OrderId(self._next_order_id),
+            order_id, trades = engine.place_limit(
+                owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=next_id
             )
         except TachyonError:
             cell[_AVAILABLE] += locked
             cell[_HELD] -= locked
             raise
-        return self._after_taking(state, owner, order_id, is_bid, price, qty, cell, locked, trades)
+        if trades or engine.pending_reductions:
+            return self._after_taking(
+                state, owner, order_id, is_bid, price, qty, cell, locked, trades
+            )
+        # Nothing crossed: the order rests whole (or, IOC or FOK, is cancelled whole).
+        self._next_order_id = order_id + 1  # type: ignore[assignment]
+        if engine.last_resting_qty:
+            record = [owner, state, is_bid, price, qty, locked, 0, cell]
+            self._open[order_id] = record
+            orders = self._by_owner.get(owner)
+            if orders is None:
+                orders = self._by_owner[owner] = {}
+            orders[order_id] = record
+            if state.lock_bps != state.maker_bps:
+                self._hold(record, qty)
+            return _new_tuple(Placement, (order_id, trades, _NEW, 0, qty))
+        cell[_AVAILABLE] += locked
+        cell[_HELD] -= locked
+        return _new_tuple(Placement, (order_id, trades, _CANCELLED, 0, 0))
 
     def place_market(
         self,
@@ -370,7 +389,7 @@ class DexService:
         budget = max_quote if is_bid and max_quote else None
         try:
             order_id, trades = engine.place_market(
-                owner, side, qty, max_quote=budget, stp=stp, order_id=OrderId(self._next_order_id)
+                owner, side, qty, max_quote=budget, stp=stp, order_id=self._next_order_id
             )
         except TachyonError:
             cell[_AVAILABLE] += locked
@@ -385,9 +404,13 @@ class DexService:
             raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
         if record[_OWNER] != owner:
             raise OrderNotOwned(f"order {order_id} belongs to another account")
-        if not record[_MARKET].engine.cancel(order_id, owner):
+        if not record[_MARKET].engine.cancel(order_id):
             raise AssertionError(f"engine lost open order {order_id}")
-        self._close(order_id, record)
+        del self._open[order_id]  # `_close`, inline: cancels are a quarter of all calls
+        del self._by_owner[owner][order_id]
+        cell, locked = record[_CELL], record[_LOCKED]
+        cell[_AVAILABLE] += locked
+        cell[_HELD] -= locked
         return _new_tuple(Placement, (order_id, [], _CANCELLED, record[_FILLED_QTY], 0))
 
     def get_order(self, order_id: OrderId) -> OwnedOrder | None:
@@ -461,7 +484,7 @@ class DexService:
             service._open[order_id] = record
             service._by_owner.setdefault(owner, {})[order_id] = record
         service._fee_accounts = {AccountId(account) for account in state["fee_accounts"]}
-        service._next_order_id = int(state["next_order_id"])
+        service._next_order_id = OrderId(int(state["next_order_id"]))
         return service
 
     # -- invariants ------------------------------------------------------------------------
@@ -527,11 +550,12 @@ class DexService:
         trades: list[Trade],
     ) -> Placement:
         """Settle the taker's fills, then record what rests (GTC only) and release the rest."""
-        self._next_order_id = order_id + 1
+        self._next_order_id = order_id + 1  # type: ignore[assignment]
         engine = state.engine
         filled = 0
         if trades:
             spent, filled = self._settle(state, owner, is_bid, trades)
+            cell[_HELD] -= spent
             locked -= spent
         if engine.pending_reductions:
             self._release_reduced(engine.drain_reduced())
@@ -556,64 +580,67 @@ class DexService:
     def _settle(
         self, state: _Market, taker: AccountId, taker_is_bid: bool, trades: list[Trade]
     ) -> tuple[int, int]:
-        """Settle each fill from locked funds; return (what the taker spent, qty it filled)."""
-        settle_fill = self._ledger.settle_fill
+        """Settle each fill as `TokenLedger.settle_fill` would, cell to cell, without its checks
+        (each open order holds what it still needs: `check_invariants`). Returns what the taker
+        spent, which the caller takes off its locked funds, and the qty it filled."""
         open_orders = self._open
-        base, quote, base_unit = state.base, state.quote, state.base_unit
-        fee_in_base, fee_account = state.fee_in_base, state.fee_account
-        maker_bps, taker_bps, zero_fees = state.maker_bps, state.taker_bps, state.zero_fees
-        taker_spent = filled = 0
+        base_unit = state.base_unit
+        fee_in_base, zero_fees = state.fee_in_base, state.zero_fees
+        maker_bps, taker_bps = state.maker_bps, state.taker_bps
+        # The fee comes on top of the fee token's payer, off its receiver (see `settle_fill`).
+        fee_on_taker_pay = fee_in_base is not taker_is_bid  # a bid pays quote, an ask base
+        # Makers receive what the taker pays with: quote from a bid, base from an ask.
+        if taker_is_bid:
+            maker_gain_cells, taker_gain_cells = state.quote_cells, state.base_cells
+        else:
+            maker_gain_cells, taker_gain_cells = state.base_cells, state.quote_cells
+        taker_spent = taker_gained = filled = fees = 0
+        maker_fee = taker_fee = 0
         for trade in trades:
             qty = trade.qty
             cost = trade.price * qty // base_unit
-            if zero_fees:
-                maker_fee = taker_fee = 0
-            else:
+            if not zero_fees:
                 fee_basis = qty if fee_in_base else cost
                 maker_fee = fee_basis * maker_bps // BPS_DENOMINATOR
                 taker_fee = fee_basis * taker_bps // BPS_DENOMINATOR
+                fees += maker_fee + taker_fee
+            pay, receive = (cost, qty) if taker_is_bid else (qty, cost)  # the taker's side
+            if fee_on_taker_pay:
+                taker_spent += pay + taker_fee
+                taker_gained += receive
+                maker_spent, maker_gained = receive, pay - maker_fee
+            else:
+                taker_spent += pay
+                taker_gained += receive - taker_fee
+                maker_spent, maker_gained = receive + maker_fee, pay
             maker_id = trade.maker_order_id
             maker = open_orders[maker_id]
-            if taker_is_bid:
-                settle_fill(
-                    base,
-                    quote,
-                    taker,
-                    maker[_OWNER],
-                    qty,
-                    cost,
-                    taker_fee,
-                    maker_fee,
-                    fee_in_base,
-                    fee_account,
-                )
-                taker_spent += cost if fee_in_base else cost + taker_fee
-                maker_spent = qty + maker_fee if fee_in_base else qty
-            else:
-                settle_fill(
-                    base,
-                    quote,
-                    maker[_OWNER],
-                    taker,
-                    qty,
-                    cost,
-                    maker_fee,
-                    taker_fee,
-                    fee_in_base,
-                    fee_account,
-                )
-                taker_spent += qty + taker_fee if fee_in_base else qty
-                maker_spent = cost if fee_in_base else cost + maker_fee
+            maker_owner = maker[_OWNER]
+            gain = maker_gain_cells.get(maker_owner)
+            if gain is None:
+                gain = maker_gain_cells[maker_owner] = [0, 0]
+            gain[_AVAILABLE] += maker_gained
+            held = maker[_CELL]
+            held[_HELD] -= maker_spent
             filled += qty
             maker[_FILLED_QTY] += qty
             remaining = maker[_REMAINING] - qty
-            maker[_LOCKED] -= maker_spent
-            if not remaining:
-                self._close(maker_id, maker)
+            if not remaining:  # filled: forget it, release what rounding left locked
+                del open_orders[maker_id]
+                del self._by_owner[maker_owner][maker_id]
+                left = maker[_LOCKED] - maker_spent
+                held[_AVAILABLE] += left
+                held[_HELD] -= left
             elif zero_fees:  # without fees, what an order needs is linear in its remaining qty
+                maker[_LOCKED] -= maker_spent
                 maker[_REMAINING] = remaining
             else:
+                maker[_LOCKED] -= maker_spent
                 self._hold(maker, remaining)
+        _cell(taker_gain_cells, taker)[_AVAILABLE] += taker_gained
+        if fees:
+            fee_cells = state.base_cells if fee_in_base else state.quote_cells
+            _cell(fee_cells, state.fee_account)[_AVAILABLE] += fees
         return taker_spent, filled
 
     def _release_reduced(self, reduced: Sequence[tuple[OrderId, int]]) -> None:
@@ -694,6 +721,14 @@ def config_from_state(row: list[Any]) -> MarketConfig:
     return MarketConfig(
         TokenId(base), TokenId(quote), tick, lot, min_qty, base_decimals, quote_decimals, fees
     )
+
+
+def _cell(cells: dict[AccountId, list[int]], account: AccountId) -> list[int]:
+    """`account`'s ledger cell of one token, opened empty if it has none yet."""
+    cell = cells.get(account)
+    if cell is None:
+        cell = cells[account] = [0, 0]
+    return cell
 
 
 def _check_account(
