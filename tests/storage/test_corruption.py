@@ -217,6 +217,32 @@ def test_a_command_that_does_not_decode_is_refused(base: Base, tmp_path: Path) -
     assert_open_refused(data_dir, seq, rf"journal entry {seq} is not a command")
 
 
+def test_a_non_canonical_entry_is_replayed_on_open_and_refused_by_audit(
+    base: Base, tmp_path: Path
+) -> None:
+    """Recovery decodes journaled bytes without re-encoding them to check their form (the
+    journal's own writer made them canonical, and the checksum covers them since); `audit`
+    checks the form too, so a writer that broke it is still found."""
+    seq = ENTRIES
+    _, ts_ns, command, prev, _ = _entry(base, seq)
+    assert command[0] & 0xF0 == 0x90  # a fixarray header: the same array, wider, is not canonical
+    wide = b"\xdc\x00" + bytes([command[0] & 0x0F]) + command[1:]
+    entry = journal.make_entry(prev, seq, ts_ns, wide)
+    data_dir = _copy(base, tmp_path)
+    _edit(
+        data_dir,
+        ("UPDATE journal SET command = ?, checksum = ? WHERE seq = ?", (wide, entry.checksum, seq)),
+    )
+    original = EmbeddedExchange.open(_copy(base, tmp_path, "original"))
+    reopened = EmbeddedExchange.open(data_dir)
+    assert reopened.seq == seq
+    assert reopened.state.state_hash() == original.state.state_hash()
+    original.close(snapshot=False)
+    reopened.close(snapshot=False)
+    with pytest.raises(CorruptData, match=rf"journal entry {seq} is not a command .*canonical"):
+        audit(data_dir)
+
+
 # -- the newest snapshot -------------------------------------------------------------------
 
 

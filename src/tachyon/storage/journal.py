@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, NoReturn
 
 from tachyon.errors import CorruptData
 
@@ -24,6 +25,8 @@ JOURNAL_BATCH_MAX: Final = 1000
 """Most commands one group commit holds."""
 
 _READ_CHUNK: Final = 4096
+_sha256: Final = hashlib.sha256
+_pack_link: Final = struct.Struct(">QQ").pack  # sequence and timestamp, 8 bytes each
 
 
 class JournalEntry(NamedTuple):
@@ -35,11 +38,7 @@ class JournalEntry(NamedTuple):
 
 
 def entry_checksum(prev_hash: bytes, seq: int, ts_ns: int, command: bytes) -> bytes:
-    digest = hashlib.sha256(prev_hash)
-    digest.update(seq.to_bytes(8, "big"))
-    digest.update(ts_ns.to_bytes(8, "big"))
-    digest.update(command)
-    return digest.digest()
+    return _sha256(prev_hash + _pack_link(seq, ts_ns) + command).digest()
 
 
 def make_entry(prev_hash: bytes, seq: int, ts_ns: int, command: bytes) -> JournalEntry:
@@ -74,17 +73,32 @@ def read_after(
         (seq,),
     )
     expected_seq = seq + 1
+    new_entry = tuple.__new__  # a row is shaped like an entry: no Python-level constructor
+    sha256, pack_link = _sha256, _pack_link
     while rows := cursor.fetchmany(_READ_CHUNK):
         for row in rows:
-            entry = _verified(db_path, row, expected_seq, prev_hash)
-            prev_hash = entry.checksum
+            entry_seq, ts_ns, command, entry_prev, checksum = row
+            if not (  # `entry_checksum`, inline: this loop runs once per entry on recovery
+                type(entry_seq) is int
+                and type(ts_ns) is int
+                and type(command) is bytes
+                and type(entry_prev) is bytes
+                and type(checksum) is bytes
+                and ts_ns >= 0
+                and entry_seq == expected_seq
+                and entry_prev == prev_hash
+                and sha256(prev_hash + pack_link(entry_seq, ts_ns) + command).digest() == checksum
+            ):
+                _refuse(db_path, row, expected_seq, prev_hash)
+            prev_hash = checksum
             expected_seq += 1
-            yield entry
+            yield new_entry(JournalEntry, row)
 
 
-def _verified(
+def _refuse(
     db_path: Path, row: tuple[object, ...], expected_seq: int, prev_hash: bytes
-) -> JournalEntry:
+) -> NoReturn:
+    """Raise CorruptData naming the first check that `row` fails."""
     entry_seq, ts_ns, command, entry_prev, checksum = row
     if (
         type(entry_seq) is not int
@@ -99,6 +113,4 @@ def _verified(
         raise CorruptData(f"{db_path}: journal entry {expected_seq} is missing (found {entry_seq})")
     if entry_prev != prev_hash:
         raise CorruptData(f"{db_path}: journal entry {entry_seq} breaks the hash chain")
-    if entry_checksum(prev_hash, entry_seq, ts_ns, command) != checksum:
-        raise CorruptData(f"{db_path}: journal entry {entry_seq} fails its checksum")
-    return JournalEntry(entry_seq, ts_ns, command, entry_prev, checksum)
+    raise CorruptData(f"{db_path}: journal entry {entry_seq} fails its checksum")

@@ -15,11 +15,12 @@ number, so nothing on disk changes when the state cannot be trusted. What is ver
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from tachyon.errors import CorruptData, InvalidInput, TachyonError
-from tachyon.exchange.commands import decode_command
+from tachyon.exchange.commands import AnyCommand, decode_command, decode_journaled
 from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Exchange
@@ -63,7 +64,7 @@ def replay(
     exchange.verify_signatures = False
     try:
         for entry in journal.read_after(conn, db_path, exchange.seq, head_hash):
-            apply_entry(exchange, entry, db_path)
+            apply_entry(exchange, entry, db_path, decode_journaled)
             head_hash = entry.checksum
             count += 1
     finally:
@@ -71,9 +72,15 @@ def replay(
     return head_hash, count
 
 
-def apply_entry(exchange: Exchange, entry: journal.JournalEntry, db_path: Path) -> None:
+def apply_entry(
+    exchange: Exchange,
+    entry: journal.JournalEntry,
+    db_path: Path,
+    decode: Callable[[bytes], AnyCommand] = decode_command,
+) -> None:
+    """Apply one verified entry; `decode` may skip the canonical-form check (`audit` does not)."""
     try:
-        command = decode_command(entry.command)
+        command = decode(entry.command)
     except InvalidInput as exc:
         raise CorruptData(f"{db_path}: journal entry {entry.seq} is not a command ({exc})") from exc
     if entry.ts_ns < exchange.ts_ns:
