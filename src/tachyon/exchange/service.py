@@ -596,9 +596,8 @@ class DexService:
             maker_gain_cells, taker_gain_cells = state.base_cells, state.quote_cells
         taker_spent = taker_gained = filled = fees = 0
         maker_fee = taker_fee = 0
-        for trade in trades:
-            qty = trade.qty
-            cost = trade.price * qty // base_unit
+        for _, price, qty, maker_id, _, maker_owner, _, _ in trades:
+            cost = price * qty // base_unit
             if not zero_fees:
                 fee_basis = qty if fee_in_base else cost
                 maker_fee = fee_basis * maker_bps // BPS_DENOMINATOR
@@ -613,9 +612,7 @@ class DexService:
                 taker_spent += pay
                 taker_gained += receive - taker_fee
                 maker_spent, maker_gained = receive + maker_fee, pay
-            maker_id = trade.maker_order_id
             maker = open_orders[maker_id]
-            maker_owner = maker[_OWNER]
             gain = maker_gain_cells.get(maker_owner)
             if gain is None:
                 gain = maker_gain_cells[maker_owner] = [0, 0]

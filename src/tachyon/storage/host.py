@@ -135,8 +135,9 @@ class EmbeddedExchange:
     ) -> list[Outcome | TachyonError]:
         """Apply commands in order and make the accepted ones durable in one commit (group
         commit); each result is the command's outcome or the error that refused it.
-        `verified`: the caller has checked every signed command's signature (the node's
-        gateway does, off this thread), so the exchange does not check it again."""
+        `verified`: the caller has checked every signed command's signature and decoded its
+        body with `decode_command` (the node's gateway does, off this thread), so the exchange
+        checks neither again."""
         if len(commands) > journal.JOURNAL_BATCH_MAX:
             raise InvalidInput(
                 f"a batch holds at most {journal.JOURNAL_BATCH_MAX} commands, not {len(commands)}"
