@@ -281,6 +281,34 @@ def main() -> None:
         print(
             f"  {subject.name:<16}{size / 2**20:>8.1f} MiB  ({size / len(deep[0]):,.0f} B per order)"
         )
+    whole, frozen = _collection_pauses(deep[0])
+    print(
+        "\nfull garbage collection holding DexService after the deep warm-up (median of 5):"
+        f" {whole:.1f} ms; {frozen:.2f} ms once it is frozen (gc.freeze, as the node does)"
+    )
+
+
+def _collection_pauses(warmup: Sequence[Op]) -> tuple[float, float]:
+    """Milliseconds a full collection takes with the service's state alive, then frozen."""
+    holder = _service(warmup)
+    AFTER_RUN.clear()
+
+    def pause() -> float:
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            gc.collect()
+            samples.append((time.perf_counter() - start) * 1000)
+        return statistics.median(samples)
+
+    whole = pause()
+    gc.freeze()
+    try:
+        frozen = pause()
+    finally:
+        gc.unfreeze()
+    del holder
+    return whole, frozen
 
 
 if __name__ == "__main__":

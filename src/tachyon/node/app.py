@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -50,6 +51,7 @@ from tachyon.node import schemas
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.fast_path import CommandFastPath
 from tachyon.node.gateway import PROFILES, Clock, admit_command, authenticate_read, decode_base64
+from tachyon.node.gc_policy import StateFreezer
 from tachyon.node.metrics import (
     CONTENT_TYPE,
     NodeMetrics,
@@ -194,13 +196,17 @@ def create_app(
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
     tracer_provider: TracerProvider | None = None,
+    gc_freeze_every: int | None = None,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
     `rate_limit` bounds each account's signed requests by `clock` (None: no limit);
     `stream_queue_max` is how many messages a stream's client may fall behind;
     `inflight_max` how many commands an order-entry connection may have unanswered;
-    `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`)."""
+    `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`);
+    `gc_freeze_every`, if given, keeps the garbage collector off the exchange's state, frozen
+    again every that many commands (see `tachyon.node.gc_policy`; `serve` sets it, an
+    application embedded in another program leaves that program's collector alone)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     metrics = NodeMetrics()
@@ -212,7 +218,7 @@ def create_app(
     )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
 
-    lifespan = _lifespan(node, data_dir, batch_wait_ms)
+    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every)
 
     app = FastAPI(
         title="tachyon node",
@@ -241,7 +247,7 @@ def create_app(
 
 
 def _lifespan(
-    node: _Node, data_dir: Path, batch_wait_ms: float
+    node: _Node, data_dir: Path, batch_wait_ms: float, gc_freeze_every: int | None
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     """Open the exchange and start its sequencer, with the metrics and the streams' publisher
     told of each commit; on shutdown drain the sequencer and close the exchange (snapshot)."""
@@ -255,10 +261,16 @@ def _lifespan(
             loop.call_soon_threadsafe(node.hub.dispatch, messages)
 
         publisher = Publisher(host, node.hub.wants, deliver, node.hub.anyone)
+        freezer = None
+        if gc_freeze_every is not None:
+            freezer = StateFreezer(lambda: host.state, gc_freeze_every)
+            freezer.freeze()
 
         def on_commit(*batch: Any) -> None:
             node.metrics.on_commit(*batch)
             publisher.on_commit(*batch)
+            if freezer is not None:
+                freezer.on_commit(len(batch[0]))
 
         sequencer = Sequencer(
             host,
@@ -283,6 +295,8 @@ def _lifespan(
                 await sequencer.stop()  # answers everything queued first
             finally:
                 await asyncio.to_thread(host.close)  # with a snapshot if anything is new
+                if freezer is not None:
+                    gc.unfreeze()  # the collector as it was, for a program that goes on
                 logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})
 
     return lifespan

@@ -16,6 +16,7 @@ import uvicorn
 
 from tachyon.errors import StorageError
 from tachyon.node.app import RATE_LIMIT_DEFAULT, RECV_WINDOW_MS_DEFAULT, create_app
+from tachyon.node.gc_policy import FREEZE_EVERY
 from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
 from tachyon.node.order_entry import FRAME_CHARS_MAX
 from tachyon.node.ratelimit import RateLimit
@@ -54,6 +55,7 @@ def serve(
         rate_limit=rate_limit,
         stream_queue_max=stream_queue_max,
         tracer_provider=provider,
+        gc_freeze_every=FREEZE_EVERY,
     )
     config = uvicorn.Config(
         app,
