@@ -510,7 +510,7 @@ class InMemoryEngine:
         if type(qty) is not int or not 0 < qty <= QTY_MAX:
             check_positive_int(qty, "qty", QTY_MAX)
         book = self._asks if side is _BID else self._bids
-        levels, sign, base_unit = book.levels, book.sign, self._config.base_unit
+        levels, sign, notional = book.levels, book.sign, self._config.notional
         filled = cost = 0
         for key in reversed(book.keys):
             left = qty - filled
@@ -518,7 +518,7 @@ class InMemoryEngine:
             take = left if left < level_qty else level_qty
             if take:
                 filled += take
-                cost += key * sign * take // base_unit
+                cost += notional(key * sign, take)
                 if filled == qty:
                     break
         return filled, cost

@@ -140,21 +140,19 @@ def decode_command(data: bytes) -> AnyCommand:
     """The command these canonical bytes encode; InvalidInput if they are not exactly that."""
     if len(data) > COMMAND_BYTES_MAX:
         raise InvalidInput(f"a command is at most {COMMAND_BYTES_MAX} bytes, not {len(data)}")
-    try:
-        command: AnyCommand = _decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # text that is not UTF-8
-        raise InvalidInput(f"not a command: {exc}") from exc
+    command = decode_journaled(data)
     if _encoder.encode(command) != data:  # e.g. a non-minimal integer encoding
         raise InvalidInput("command bytes are not in canonical form")
     return command
 
 
 def decode_journaled(data: bytes) -> AnyCommand:
-    """`decode_command` without its canonical-form check, for bytes that `encode_command`
-    wrote into a journal and whose checksum has been verified since (recovery's replay):
-    re-encoding them to compare would cost a fifth of decoding time for no protection."""
+    """`decode_command` without its length and canonical-form checks, for bytes that
+    `encode_command` wrote into a journal and whose checksum has been verified since
+    (recovery's replay): re-encoding them to compare would cost a fifth of decoding time for
+    no protection."""
     try:
         command: AnyCommand = _decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # text that is not UTF-8
         raise InvalidInput(f"not a command: {exc}") from exc
     return command

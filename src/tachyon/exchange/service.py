@@ -301,21 +301,12 @@ class DexService:
         ):
             validate_limit(state.config, side, price, qty, tif, post_only, stp)
         is_bid = side is _BID
-        if is_bid:
-            cells = state.quote_cells
-            locked = price * qty // state.base_unit
-            if not state.fee_in_base:
-                locked += locked * state.lock_bps // BPS_DENOMINATOR
-        else:
-            cells = state.base_cells
-            locked = qty + qty * state.lock_bps // BPS_DENOMINATOR if state.fee_in_base else qty
-        cell = cells.get(owner)
-        if cell is not None and 0 < locked <= cell[_AVAILABLE]:
-            cell[_AVAILABLE] -= locked
-            cell[_HELD] += locked
-        else:
-            validate_limit(state.config, side, price, qty, tif, post_only, stp)
+        locked = state.need(is_bid, price, qty, state.lock_bps)
+        try:
             cell = self._lock(state, owner, is_bid, locked)
+        except TachyonError:
+            validate_limit(state.config, side, price, qty, tif, post_only, stp)  # named first
+            raise
         engine, next_id = state.engine, self._next_order_id
         try:
             order_id, trades = engine.place_limit(
@@ -334,10 +325,7 @@ class DexService:
         if engine.last_resting_qty:
             record = [owner, state, is_bid, price, qty, locked, 0, cell]
             self._open[order_id] = record
-            orders = self._by_owner.get(owner)
-            if orders is None:
-                orders = self._by_owner[owner] = {}
-            orders[order_id] = record
+            self._by_owner.setdefault(owner, {})[order_id] = record
             if state.lock_bps != state.maker_bps:
                 self._hold(record, qty)
             return _new_tuple(Placement, (order_id, trades, _NEW, 0, qty))
@@ -406,11 +394,7 @@ class DexService:
             raise OrderNotOwned(f"order {order_id} belongs to another account")
         if not record[_MARKET].engine.cancel(order_id):
             raise AssertionError(f"engine lost open order {order_id}")
-        del self._open[order_id]  # `_close`, inline: cancels are a quarter of all calls
-        del self._by_owner[owner][order_id]
-        cell, locked = record[_CELL], record[_LOCKED]
-        cell[_AVAILABLE] += locked
-        cell[_HELD] -= locked
+        self._close(order_id, record)
         return _new_tuple(Placement, (order_id, [], _CANCELLED, record[_FILLED_QTY], 0))
 
     def get_order(self, order_id: OrderId) -> OwnedOrder | None:
@@ -564,10 +548,7 @@ class DexService:
             need = state.need(is_bid, price, open_qty, state.maker_bps)
             record = [owner, state, is_bid, price, open_qty, need, filled, cell]
             self._open[order_id] = record
-            orders = self._by_owner.get(owner)
-            if orders is None:
-                orders = self._by_owner[owner] = {}
-            orders[order_id] = record
+            self._by_owner.setdefault(owner, {})[order_id] = record
             locked -= need
             status = _PARTIALLY_FILLED if filled else _NEW
         else:
@@ -622,17 +603,12 @@ class DexService:
             filled += qty
             maker[_FILLED_QTY] += qty
             remaining = maker[_REMAINING] - qty
+            maker[_LOCKED] -= maker_spent
             if not remaining:  # filled: forget it, release what rounding left locked
-                del open_orders[maker_id]
-                del self._by_owner[maker_owner][maker_id]
-                left = maker[_LOCKED] - maker_spent
-                held[_AVAILABLE] += left
-                held[_HELD] -= left
+                self._close(maker_id, maker)
             elif zero_fees:  # without fees, what an order needs is linear in its remaining qty
-                maker[_LOCKED] -= maker_spent
                 maker[_REMAINING] = remaining
             else:
-                maker[_LOCKED] -= maker_spent
                 self._hold(maker, remaining)
         _cell(taker_gain_cells, taker)[_AVAILABLE] += taker_gained
         if fees:

@@ -74,11 +74,10 @@ def read_after(
     )
     expected_seq = seq + 1
     new_entry = tuple.__new__  # a row is shaped like an entry: no Python-level constructor
-    sha256, pack_link = _sha256, _pack_link
     while rows := cursor.fetchmany(_READ_CHUNK):
         for row in rows:
             entry_seq, ts_ns, command, entry_prev, checksum = row
-            if not (  # `entry_checksum`, inline: this loop runs once per entry on recovery
+            if not (  # one expression: this loop runs once per entry on recovery
                 type(entry_seq) is int
                 and type(ts_ns) is int
                 and type(command) is bytes
@@ -87,7 +86,7 @@ def read_after(
                 and ts_ns >= 0
                 and entry_seq == expected_seq
                 and entry_prev == prev_hash
-                and sha256(prev_hash + pack_link(entry_seq, ts_ns) + command).digest() == checksum
+                and entry_checksum(prev_hash, entry_seq, ts_ns, command) == checksum
             ):
                 _refuse(db_path, row, expected_seq, prev_hash)
             prev_hash = checksum
