@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, NoReturn
 
 from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
@@ -36,7 +36,6 @@ from tachyon.errors import (
     MarketNotFound,
     OrderNotFound,
     OrderNotOwned,
-    TachyonError,
 )
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory, engine_loader
 from tachyon.ledger.ledger import BalanceRecord, TokenLedger, TokenMeta
@@ -290,8 +289,8 @@ class DexService:
         state = self._markets.get(market) or self._market(market)
         if owner in self._fee_accounts or type(owner) is not str or not owner:
             _check_account(owner, self._fee_accounts)
-        # The lock needs sound numbers; the engine checks the market's rules and options (the
-        # lock then goes back), and a lock that fails checks them first: rules before funds.
+        # The lock needs sound numbers; the engine checks the market's rules and options, and a
+        # lock that fails checks them first: rules before funds.
         if not (
             type(qty) is int
             and type(price) is int
@@ -302,20 +301,21 @@ class DexService:
             validate_limit(state.config, side, price, qty, tif, post_only, stp)
         is_bid = side is _BID
         locked = state.need(is_bid, price, qty, state.lock_bps)
-        try:
-            cell = self._lock(state, owner, is_bid, locked)
-        except TachyonError:
+        cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
+        if cell is None or not 0 < locked <= cell[_AVAILABLE]:
             validate_limit(state.config, side, price, qty, tif, post_only, stp)  # named first
-            raise
-        engine, next_id = state.engine, self._next_order_id
-        try:
-            order_id, trades = engine.place_limit(
-                owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=next_id
-            )
-        except TachyonError:
-            cell[_AVAILABLE] += locked
-            cell[_HELD] -= locked
-            raise
+            self._refuse_lock(state, owner, is_bid, locked)
+        engine = state.engine
+        order_id, trades = engine.place_limit(
+            owner,
+            side,
+            price,
+            qty,
+            tif=tif,
+            post_only=post_only,
+            stp=stp,
+            order_id=self._next_order_id,
+        )
         if trades or engine.pending_reductions:
             return self._after_taking(
                 state, owner, order_id, is_bid, price, qty, cell, locked, trades
@@ -323,14 +323,16 @@ class DexService:
         # Nothing crossed: the order rests whole (or, IOC or FOK, is cancelled whole).
         self._next_order_id = order_id + 1  # type: ignore[assignment]
         if engine.last_resting_qty:
-            record = [owner, state, is_bid, price, qty, locked, 0, cell]
+            # It rests as a maker, so it holds what the maker fee needs.
+            need = locked
+            if state.lock_bps != state.maker_bps:
+                need = state.need(is_bid, price, qty, state.maker_bps)
+            cell[_AVAILABLE] -= need
+            cell[_HELD] += need
+            record = [owner, state, is_bid, price, qty, need, 0, cell]
             self._open[order_id] = record
             self._by_owner.setdefault(owner, {})[order_id] = record
-            if state.lock_bps != state.maker_bps:
-                self._hold(record, qty)
             return _new_tuple(Placement, (order_id, trades, _NEW, 0, qty))
-        cell[_AVAILABLE] += locked
-        cell[_HELD] -= locked
         return _new_tuple(Placement, (order_id, trades, _CANCELLED, 0, 0))
 
     def place_market(
@@ -372,17 +374,16 @@ class DexService:
                 if state.fee_in_base
                 else max_quote + max_quote * state.taker_bps // BPS_DENOMINATOR
             )
-        # A bid for which the book has nothing to sell locks nothing and can fill nothing.
-        cell = self._lock(state, owner, is_bid, locked) if locked else [0, 0]
+        cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
+        if cell is None or not 0 < locked <= cell[_AVAILABLE]:
+            if locked:
+                self._refuse_lock(state, owner, is_bid, locked)
+            # A bid for which the book has nothing to sell locks nothing and can fill nothing.
+            cell = [0, 0]
         budget = max_quote if is_bid and max_quote else None
-        try:
-            order_id, trades = engine.place_market(
-                owner, side, qty, max_quote=budget, stp=stp, order_id=self._next_order_id
-            )
-        except TachyonError:
-            cell[_AVAILABLE] += locked
-            cell[_HELD] -= locked
-            raise
+        order_id, trades = engine.place_market(
+            owner, side, qty, max_quote=budget, stp=stp, order_id=self._next_order_id
+        )
         return self._after_taking(state, owner, order_id, is_bid, 0, qty, cell, locked, trades)
 
     def cancel(self, owner: AccountId, order_id: OrderId) -> Placement:
@@ -508,18 +509,11 @@ class DexService:
 
     # -- settlement ------------------------------------------------------------------------
 
-    def _lock(self, state: _Market, owner: AccountId, is_bid: bool, amount: int) -> list[int]:
-        """Hold `amount` of what an order spends (quote for a bid, base for an ask); return the
-        owner's ledger cell of that token."""
-        cells = state.quote_cells if is_bid else state.base_cells
-        cell = cells.get(owner)
-        if cell is not None and 0 < amount <= cell[_AVAILABLE]:
-            cell[_AVAILABLE] -= amount
-            cell[_HELD] += amount
-            return cell
-        # The ledger refuses with a message naming the shortfall (or the bad amount).
-        self._ledger.lock(owner, state.quote if is_bid else state.base, amount)
-        return cells[owner]
+    def _refuse_lock(self, state: _Market, owner: AccountId, is_bid: bool, amount: int) -> NoReturn:
+        """Refuse an order whose owner cannot lock `amount` of what it spends (quote for a bid,
+        base for an ask), naming the shortfall or the bad amount as the ledger does."""
+        self._ledger.require_available(owner, state.quote if is_bid else state.base, amount)
+        raise AssertionError(f"{owner} has {amount} available, yet the fast check refused it")
 
     def _after_taking(
         self,
@@ -533,29 +527,31 @@ class DexService:
         locked: int,
         trades: list[Trade],
     ) -> Placement:
-        """Settle the taker's fills, then record what rests (GTC only) and release the rest."""
+        """Settle the taker's fills, then record what rests (GTC only) and hold what it needs.
+
+        The caller checked that the owner has `locked` available; the funds move only now, net
+        of what the order spent (nothing runs in between, and a refused order moves nothing).
+        """
         self._next_order_id = order_id + 1  # type: ignore[assignment]
         engine = state.engine
-        filled = 0
+        spent = filled = 0
         if trades:
             spent, filled = self._settle(state, owner, is_bid, trades)
-            cell[_HELD] -= spent
-            locked -= spent
         if engine.pending_reductions:
             self._release_reduced(engine.drain_reduced())
         open_qty = engine.last_resting_qty
+        need = 0
         if open_qty:
             need = state.need(is_bid, price, open_qty, state.maker_bps)
             record = [owner, state, is_bid, price, open_qty, need, filled, cell]
             self._open[order_id] = record
             self._by_owner.setdefault(owner, {})[order_id] = record
-            locked -= need
             status = _PARTIALLY_FILLED if filled else _NEW
         else:
             status = _FILLED if filled and (qty is None or filled == qty) else _CANCELLED
-        assert locked >= 0, f"order {order_id} spent more than it locked"
-        cell[_AVAILABLE] += locked
-        cell[_HELD] -= locked
+        assert spent + need <= locked, f"order {order_id} spent more than it locked"
+        cell[_AVAILABLE] -= spent + need
+        cell[_HELD] += need
         return _new_tuple(Placement, (order_id, trades, status, filled, open_qty))
 
     def _settle(
@@ -570,6 +566,7 @@ class DexService:
         maker_bps, taker_bps = state.maker_bps, state.taker_bps
         # The fee comes on top of the fee token's payer, off its receiver (see `settle_fill`).
         fee_on_taker_pay = fee_in_base is not taker_is_bid  # a bid pays quote, an ask base
+        maker_is_bid = not taker_is_bid
         # Makers receive what the taker pays with: quote from a bid, base from an ask.
         if taker_is_bid:
             maker_gain_cells, taker_gain_cells = state.quote_cells, state.base_cells
@@ -598,18 +595,23 @@ class DexService:
             if gain is None:
                 gain = maker_gain_cells[maker_owner] = [0, 0]
             gain[_AVAILABLE] += maker_gained
-            held = maker[_CELL]
-            held[_HELD] -= maker_spent
             filled += qty
             maker[_FILLED_QTY] += qty
             remaining = maker[_REMAINING] - qty
-            maker[_LOCKED] -= maker_spent
+            left = maker[_LOCKED] - maker_spent
             if not remaining:  # filled: forget it, release what rounding left locked
+                maker[_LOCKED] = left
+                maker[_CELL][_HELD] -= maker_spent
                 self._close(maker_id, maker)
-            elif zero_fees:  # without fees, what an order needs is linear in its remaining qty
-                maker[_REMAINING] = remaining
-            else:
-                self._hold(maker, remaining)
+                continue
+            # Still open: it keeps what its remaining qty needs (without fees, exactly what is
+            # left: the need is then linear in the qty) and releases the rest.
+            need = left if zero_fees else state.need(maker_is_bid, price, remaining, maker_bps)
+            held = maker[_CELL]
+            held[_HELD] -= maker_spent + left - need
+            held[_AVAILABLE] += left - need
+            maker[_REMAINING] = remaining
+            maker[_LOCKED] = need
         _cell(taker_gain_cells, taker)[_AVAILABLE] += taker_gained
         if fees:
             fee_cells = state.base_cells if fee_in_base else state.quote_cells

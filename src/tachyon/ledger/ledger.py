@@ -124,9 +124,10 @@ class TokenLedger:
 
     def holdings(self, token: TokenId) -> dict[AccountId, list[int]]:
         """The live `[available, locked]` cells of `token` by account, for a settling caller's
-        hot path. Such a caller may only move an amount between the two slots of one cell,
-        which keeps supply and conservation intact; everything else goes through the methods.
-        Cells are never replaced, so a caller may keep a reference to one."""
+        hot path. Such a caller may only move amounts between cells of this token (or between
+        the two slots of one cell) so that their sum stays the same, which keeps supply and
+        conservation intact, and must not drive a slot below zero; everything else goes through
+        the methods. Cells are never replaced, so a caller may keep a reference to one."""
         return self._accounts(token)
 
     def total_supply(self, token: TokenId) -> int:
@@ -155,6 +156,11 @@ class TokenLedger:
         record = self._require(account, token, amount, _AVAILABLE)
         record[_AVAILABLE] -= amount
         self._supply[token] -= amount
+
+    def require_available(self, account: AccountId, token: TokenId, amount: int) -> None:
+        """Raise, naming the shortfall or the bad amount, unless `amount` is a valid amount
+        that `account` has available in `token`. Changes nothing."""
+        self._require(account, token, amount, _AVAILABLE)
 
     def lock(self, account: AccountId, token: TokenId, amount: int) -> None:
         """Move available to locked (a hold for an open order)."""
