@@ -240,6 +240,8 @@ def test_the_fee_account_cannot_trade(call: Call) -> None:
         ),
         (lambda s: s.place_market(AccountId(""), BID, 1), r"account '' must be a non-empty string"),
         (lambda s: s.place_limit(7, BID, 100, 1), r"account 7 must be a non-empty string"),
+        (lambda s: s.place_limit([], BID, 100, 1), r"account \[\] must be a non-empty string"),
+        (lambda s: s.place_market({}, BID, 1), r"account \{\} must be a non-empty string"),
         (lambda s: s.place_limit(ALICE, "bid", 100, 1), r"side 'bid' must be one of: bid, ask"),
         (lambda s: s.place_limit(ALICE, None, 100, 1), r"side None must be one of: bid, ask"),
         (lambda s: s.place_market(ALICE, "ask", 1), r"side 'ask' must be one of: bid, ask"),

@@ -27,7 +27,7 @@ from tachyon.dex.model import (
     TimeInForce,
     Trade,
 )
-from tachyon.dex.units import BPS_DENOMINATOR, PRICE_MAX, QTY_MAX
+from tachyon.dex.units import BPS_DENOMINATOR, QTY_MAX
 from tachyon.dex.validation import validate_limit, validate_market
 from tachyon.errors import (
     AlreadyExists,
@@ -81,6 +81,7 @@ class _Market:
         "engine",
         "engine_name",
         "fee_account",
+        "fee_cell",
         "fee_in_base",
         "lock_bps",
         "lot",
@@ -121,14 +122,23 @@ class _Market:
         self.lock_bps = max(fees.maker_bps, fees.taker_bps)
         self.fee_in_base = self.config.fee_token == self.base
         self.fee_account = fees.fee_account
+        self.fee_cell: list[int] | None = None  # the fee account's cell, once it has one
         self.zero_fees = not (fees.maker_bps or fees.taker_bps)
 
+    def open_fee_cell(self) -> list[int]:
+        """The fee account's ledger cell of the fee token, opened empty at the first fee."""
+        self.fee_cell = _cell(
+            self.base_cells if self.fee_in_base else self.quote_cells, self.fee_account
+        )
+        return self.fee_cell
+
     def need(self, is_bid: bool, price: int, qty: int, bps: int) -> int:
-        """What an order of `qty` at `price` must hold to pay for its fills and fees at `bps`."""
-        if is_bid:
-            cost = price * qty // self.base_unit
-            return cost if self.fee_in_base else cost + cost * bps // BPS_DENOMINATOR
-        return qty + qty * bps // BPS_DENOMINATOR if self.fee_in_base else qty
+        """What an order of `qty` at `price` must hold to pay for its fills and fees at `bps`:
+        what it spends (quote for a bid, base for an ask), plus the fee if the fee token is the
+        one it spends. `DexService.place_limit` inlines this; `check_invariants` holds every
+        open order to it."""
+        spend = price * qty // self.base_unit if is_bid else qty
+        return spend + spend * bps // BPS_DENOMINATOR if is_bid is not self.fee_in_base else spend
 
 
 # An open order's settlement record: [owner, market, is a bid, price, remaining qty, funds it
@@ -287,20 +297,21 @@ class DexService:
     ) -> Placement:
         """Lock what the order may spend, match it, settle each fill, release the excess."""
         state = self._markets.get(market) or self._market(market)
-        if owner in self._fee_accounts or type(owner) is not str or not owner:
+        if type(owner) is not str or not owner or owner in self._fee_accounts:
             _check_account(owner, self._fee_accounts)
-        # The lock needs sound numbers; the engine checks the market's rules and options, and a
-        # lock that fails checks them first: rules before funds.
-        if not (
-            type(qty) is int
-            and type(price) is int
-            and 0 < qty <= QTY_MAX
-            and 0 < price <= PRICE_MAX
-            and type(side) is Side
-        ):
+        # The lock is computed from integers (a string qty times a price would be a string);
+        # a lock that fails checks the market's rules first (rules before funds), and the engine
+        # checks them and the options before anything changes.
+        if type(qty) is not int or type(price) is not int:
             validate_limit(state.config, side, price, qty, tif, post_only, stp)
         is_bid = side is _BID
-        locked = state.need(is_bid, price, qty, state.lock_bps)
+        # `_Market.need` at the lock rate and at the maker rate (if it rests whole), inline.
+        spend = price * qty // state.base_unit if is_bid else qty
+        if is_bid is not state.fee_in_base:
+            locked = spend + spend * state.lock_bps // BPS_DENOMINATOR
+            need = spend + spend * state.maker_bps // BPS_DENOMINATOR
+        else:
+            locked = need = spend
         cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
         if cell is None or not 0 < locked <= cell[_AVAILABLE]:
             validate_limit(state.config, side, price, qty, tif, post_only, stp)  # named first
@@ -324,14 +335,11 @@ class DexService:
         self._next_order_id = order_id + 1  # type: ignore[assignment]
         if engine.last_resting_qty:
             # It rests as a maker, so it holds what the maker fee needs.
-            need = locked
-            if state.lock_bps != state.maker_bps:
-                need = state.need(is_bid, price, qty, state.maker_bps)
             cell[_AVAILABLE] -= need
             cell[_HELD] += need
             record = [owner, state, is_bid, price, qty, need, 0, cell]
             self._open[order_id] = record
-            self._by_owner.setdefault(owner, {})[order_id] = record
+            (self._by_owner.get(owner) or self._orders_of(owner))[order_id] = record
             return _new_tuple(Placement, (order_id, trades, _NEW, 0, qty))
         return _new_tuple(Placement, (order_id, trades, _CANCELLED, 0, 0))
 
@@ -348,7 +356,7 @@ class DexService:
         """Take liquidity now; never rests. A bid locks what the book says `qty` costs (or
         `max_quote`, plus the taker fee) and cannot spend more; unused funds are released."""
         state = self._markets.get(market) or self._market(market)
-        if owner in self._fee_accounts or type(owner) is not str or not owner:
+        if type(owner) is not str or not owner or owner in self._fee_accounts:
             _check_account(owner, self._fee_accounts)
         if not (
             type(qty) is int
@@ -545,7 +553,7 @@ class DexService:
             need = state.need(is_bid, price, open_qty, state.maker_bps)
             record = [owner, state, is_bid, price, open_qty, need, filled, cell]
             self._open[order_id] = record
-            self._by_owner.setdefault(owner, {})[order_id] = record
+            (self._by_owner.get(owner) or self._orders_of(owner))[order_id] = record
             status = _PARTIALLY_FILLED if filled else _NEW
         else:
             status = _FILLED if filled and (qty is None or filled == qty) else _CANCELLED
@@ -596,14 +604,12 @@ class DexService:
                 gain = maker_gain_cells[maker_owner] = [0, 0]
             gain[_AVAILABLE] += maker_gained
             filled += qty
-            maker[_FILLED_QTY] += qty
             remaining = maker[_REMAINING] - qty
-            left = maker[_LOCKED] - maker_spent
             if not remaining:  # filled: forget it, release what rounding left locked
-                maker[_LOCKED] = left
-                maker[_CELL][_HELD] -= maker_spent
-                self._close(maker_id, maker)
+                self._close(maker_id, maker, maker_spent)
                 continue
+            maker[_FILLED_QTY] += qty
+            left = maker[_LOCKED] - maker_spent
             # Still open: it keeps what its remaining qty needs (without fees, exactly what is
             # left: the need is then linear in the qty) and releases the rest.
             need = left if zero_fees else state.need(maker_is_bid, price, remaining, maker_bps)
@@ -612,11 +618,14 @@ class DexService:
             held[_AVAILABLE] += left - need
             maker[_REMAINING] = remaining
             maker[_LOCKED] = need
-        _cell(taker_gain_cells, taker)[_AVAILABLE] += taker_gained
+        (taker_gain_cells.get(taker) or _cell(taker_gain_cells, taker))[_AVAILABLE] += taker_gained
         if fees:
-            fee_cells = state.base_cells if fee_in_base else state.quote_cells
-            _cell(fee_cells, state.fee_account)[_AVAILABLE] += fees
+            (state.fee_cell or state.open_fee_cell())[_AVAILABLE] += fees
         return taker_spent, filled
+
+    def _orders_of(self, owner: AccountId) -> dict[OrderId, _OpenOrder]:
+        """`owner`'s open orders by id, kept for `open_orders` (an empty dict at first)."""
+        return self._by_owner.setdefault(owner, {})
 
     def _release_reduced(self, reduced: Sequence[tuple[OrderId, int]]) -> None:
         """Self-trade prevention shrank or cancelled these resting orders: release their excess."""
@@ -645,14 +654,15 @@ class DexService:
         order[_REMAINING] = remaining
         order[_LOCKED] = need
 
-    def _close(self, order_id: OrderId, order: _OpenOrder) -> None:
-        """Forget a filled or cancelled order and release what it still holds."""
+    def _close(self, order_id: OrderId, order: _OpenOrder, spent: int = 0) -> None:
+        """Forget a filled or cancelled order: it spent `spent` of what it holds (its last fill)
+        and releases the rest."""
         del self._open[order_id]
         del self._by_owner[order[_OWNER]][order_id]
         locked = order[_LOCKED]
-        assert locked >= 0
+        assert locked >= spent >= 0, f"order {order_id} spent more than it held"
         cell = order[_CELL]
-        cell[_AVAILABLE] += locked
+        cell[_AVAILABLE] += locked - spent
         cell[_HELD] -= locked
 
     def _owned(self, order_id: OrderId, record: _OpenOrder) -> OwnedOrder:
