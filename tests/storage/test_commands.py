@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from tachyon.dex.ids import AccountId, OrderId
+from tachyon.dex.ids import AccountId, MarketId, OrderId
 from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce
 from tachyon.errors import InsufficientFunds, InvalidInput, OrderNotOwned, StaleNonce
 from tachyon.exchange.commands import (
@@ -276,6 +276,28 @@ def _refused_changes_nothing(
     assert exchange.state_hash() == hash_before
     assert exchange.state_bytes() == before
     exchange.check_invariants()
+
+
+def test_every_kind_of_command_changes_the_state() -> None:
+    exchange = Exchange()
+    steps: list[AnyCommand] = [
+        RegisterToken("SOL", 2),
+        AddMarket("XAU", "USDC"),
+        SetFees(DEFAULT, 1, 2),
+        Deposit(ALICE, USDC, 10_000),
+        Deposit(ALICE, BASE, 10),
+        Withdraw(ALICE, USDC, 1),
+        PlaceLimit(ALICE, DEFAULT, Side.BID, 100, 10),
+        CancelOrder(ALICE, 1),
+        PlaceMarket(ALICE, DEFAULT, Side.ASK, 1),  # nothing to sell to: it only uses an id
+    ]
+    assert {type(command) for command in steps} == set(TAGS)
+    for seq, command in enumerate(steps, 1):
+        before = exchange.state_bytes()
+        exchange.apply(command, seq, seq)
+        assert exchange.state_bytes() != before, command
+    assert exchange.service.balance(ALICE, USDC) == BalanceRecord(9_999, 0)
+    assert exchange.service.get_market(MarketId("XAU/USDC")).quote == USDC
 
 
 def test_nonce_zero_means_no_nonce() -> None:
