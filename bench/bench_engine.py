@@ -10,6 +10,8 @@ latency percentiles (the clock read costs are included and printed). Figures are
 runs; ratios divide by the baseline's throughput measured in the same run, and are the figures
 to compare across runs and machines. Not a test: it prints.
 
+Each subject gets the ops in its own argument types, converted before any clock starts: the
+baseline booleans and ints, the engine and the service accounts, sides and order ids.
 Orders are placed with self-trade prevention ALLOW so that every subject replays exactly the
 baseline's matching (the baseline has no owners); the owner comparison is still made per fill.
 """
@@ -22,7 +24,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bench.baseline import MinimalEngine
 from bench.flows import CANCEL, LIMIT, OWNERS, FlowStats, Op, deep_flow, steady_flow
@@ -43,23 +45,34 @@ ACCOUNTS = [AccountId(f"trader-{index}") for index in range(OWNERS)]
 SERVICE_MARKET = MarketConfig(fees=FeeSchedule(maker_bps=2, taker_bps=5))
 FUNDING = 10**15
 ALLOW = SelfTradePrevention.ALLOW
+SIDES = {True: Side.BID, False: Side.ASK}
 
-Runner = Callable[[Sequence[Op]], int]  # replays ops, returns how many were refused
+Call = tuple[int, Any, Any, Any, int]  # an op in a subject's own argument types (see `Replay`)
+
+
+class Replay(NamedTuple):
+    """A subject built and warmed up: `prepare` turns ops into its own argument values once,
+    before any clock starts (the baseline takes booleans and ints, the engine and the service
+    accounts, sides and order ids), and `run` replays prepared ops, returning how many were
+    refused."""
+
+    prepare: Callable[[Sequence[Op]], list[Call]]
+    run: Callable[[Sequence[Call]], int]
 
 
 class Subject(NamedTuple):
     name: str
-    build: Callable[[Sequence[Op]], tuple[Runner, Runner]]  # (throughput runner, timed runner)
+    build: Callable[[Sequence[Op]], Replay]
 
 
-def _baseline(warmup: Sequence[Op]) -> tuple[Runner, Runner]:
+def _baseline(warmup: Sequence[Op]) -> Replay:
     engine = MinimalEngine()
     for op in warmup:
         engine.place_limit(op.is_bid, op.price, op.qty)
     place_limit, place_market, cancel = engine.place_limit, engine.place_market, engine.cancel
 
-    def run(ops: Sequence[Op]) -> int:
-        for kind, _owner, is_bid, price, qty in ops:
+    def run(calls: Sequence[Call]) -> int:
+        for kind, _owner, is_bid, price, qty in calls:
             if kind == LIMIT:
                 place_limit(is_bid, price, qty)
             elif kind == CANCEL:
@@ -68,82 +81,77 @@ def _baseline(warmup: Sequence[Op]) -> tuple[Runner, Runner]:
                 place_market(is_bid, qty)
         return 0
 
-    return run, _timed(run)
+    return Replay(list, run)  # its own types already
 
 
-def _engine(warmup: Sequence[Op]) -> tuple[Runner, Runner]:
+def _native(ops: Sequence[Op]) -> list[Call]:
+    """Ops with the engine's and the service's argument types: accounts, sides, order ids."""
+    return [
+        (kind, ACCOUNTS[owner], SIDES[is_bid], OrderId(price) if kind == CANCEL else price, qty)
+        for kind, owner, is_bid, price, qty in ops
+    ]
+
+
+def _engine(warmup: Sequence[Op]) -> Replay:
     engine = InMemoryEngine()
-    bid, ask = Side.BID, Side.ASK
-    for op in warmup:
-        engine.place_limit(
-            ACCOUNTS[op.owner], bid if op.is_bid else ask, op.price, op.qty, stp=ALLOW
-        )
+    for kind, owner, side, price, qty in _native(warmup):
+        assert kind == LIMIT
+        engine.place_limit(owner, side, price, qty, stp=ALLOW)
     place_limit, place_market, cancel = engine.place_limit, engine.place_market, engine.cancel
-    accounts = ACCOUNTS
 
-    def run(ops: Sequence[Op]) -> int:
-        for kind, owner, is_bid, price, qty in ops:
+    def run(calls: Sequence[Call]) -> int:
+        for kind, owner, side, price, qty in calls:
             if kind == LIMIT:
-                place_limit(accounts[owner], bid if is_bid else ask, price, qty, stp=ALLOW)
+                place_limit(owner, side, price, qty, stp=ALLOW)
             elif kind == CANCEL:
-                cancel(OrderId(price))
+                cancel(price)
             else:
-                place_market(accounts[owner], bid if is_bid else ask, qty, stp=ALLOW)
+                place_market(owner, side, qty, stp=ALLOW)
         return 0
 
-    return run, _timed(run)
+    return Replay(_native, run)
 
 
-def _service(warmup: Sequence[Op]) -> tuple[Runner, Runner]:
+def _service(warmup: Sequence[Op]) -> Replay:
     service = DexService(default_market=SERVICE_MARKET)
     for account in ACCOUNTS:
         service.deposit(account, TokenId("USDC"), FUNDING)
         service.deposit(account, TokenId("BASE"), FUNDING)
-    bid, ask = Side.BID, Side.ASK
-    for op in warmup:
-        service.place_limit(
-            ACCOUNTS[op.owner], bid if op.is_bid else ask, op.price, op.qty, stp=ALLOW
-        )
+    for kind, owner, side, price, qty in _native(warmup):
+        assert kind == LIMIT
+        service.place_limit(owner, side, price, qty, stp=ALLOW)
     place_limit, place_market, cancel = service.place_limit, service.place_market, service.cancel
-    accounts = ACCOUNTS
 
-    def run(ops: Sequence[Op]) -> int:
+    def run(calls: Sequence[Call]) -> int:
         refused = 0
-        for kind, owner, is_bid, price, qty in ops:
+        for kind, owner, side, price, qty in calls:
             try:
                 if kind == LIMIT:
-                    place_limit(accounts[owner], bid if is_bid else ask, price, qty, stp=ALLOW)
+                    place_limit(owner, side, price, qty, stp=ALLOW)
                 elif kind == CANCEL:
-                    cancel(accounts[owner], OrderId(price))
+                    cancel(owner, price)
                 else:
-                    place_market(accounts[owner], bid if is_bid else ask, qty, stp=ALLOW)
+                    place_market(owner, side, qty, stp=ALLOW)
             except TachyonError:  # counted and shown: a correct replay refuses nothing
                 refused += 1
         return refused
 
     AFTER_RUN.append(service.check_invariants)  # the figures are for a correct run
-    return run, _timed(run)
+    return Replay(_native, run)
 
 
-def _timed(run: Runner) -> Runner:
-    """The same replay, one op at a time, recording each op's latency in `_timed.latencies`."""
-
-    def timed(ops: Sequence[Op]) -> int:
-        clock = time.perf_counter_ns
-        latencies = LATENCIES
-        latencies.clear()
-        refused = 0
-        for op in ops:
-            start = clock()
-            refused += run((op,))
-            latencies.append(clock() - start)
-        return refused
-
-    return timed
+def _timed(run: Callable[[Sequence[Call]], int], calls: Sequence[Call]) -> list[int]:
+    """The same replay, one op at a time: each op's latency (ns), sorted."""
+    clock = time.perf_counter_ns
+    latencies = []
+    for call in calls:
+        start = clock()
+        run((call,))
+        latencies.append(clock() - start)
+    return sorted(latencies)
 
 
 SLICE_OPS = 2_000  # ops a subject replays before the next takes its turn
-LATENCIES: list[int] = []
 AFTER_RUN: list[Callable[[], None]] = []  # checks to run, untimed, after a replay
 SUBJECTS = [
     Subject("baseline", _baseline),
@@ -167,18 +175,19 @@ def _throughputs(warmup: Sequence[Op], ops: Sequence[Op]) -> dict[str, tuple[flo
     machine's speed during the run (other tenants, frequency) hits every subject alike and the
     ratios stay comparable; each slice is still a subject replaying its own continuing flow.
     """
-    runners = {subject.name: subject.build(warmup)[0] for subject in SUBJECTS}
-    names = list(runners)
+    replays = {subject.name: subject.build(warmup) for subject in SUBJECTS}
+    calls = {name: replay.prepare(ops) for name, replay in replays.items()}
+    names = list(replays)
     elapsed = dict.fromkeys(names, 0.0)
     refused = dict.fromkeys(names, 0)
     clock = time.perf_counter
     gc.collect()
     for index, first in enumerate(range(0, len(ops), SLICE_OPS)):
-        chunk = ops[first : first + SLICE_OPS]
         turn = index % len(names)
         for name in names[turn:] + names[:turn]:
+            chunk = calls[name][first : first + SLICE_OPS]
             start = clock()
-            refused[name] += runners[name](chunk)
+            refused[name] += replays[name].run(chunk)
             elapsed[name] += clock() - start
     while AFTER_RUN:
         AFTER_RUN.pop()()
@@ -187,12 +196,13 @@ def _throughputs(warmup: Sequence[Op], ops: Sequence[Op]) -> dict[str, tuple[flo
 
 def _latencies(subject: Subject, warmup: Sequence[Op], ops: Sequence[Op]) -> list[int]:
     """Per-op latencies (ns, sorted) of one subject replaying `ops` alone."""
-    _, timed = subject.build(warmup)
+    replay = subject.build(warmup)
+    calls = replay.prepare(ops)
     gc.collect()
-    timed(ops)
+    latencies = _timed(replay.run, calls)
     while AFTER_RUN:
         AFTER_RUN.pop()()
-    return sorted(LATENCIES)
+    return latencies
 
 
 def _sample(
