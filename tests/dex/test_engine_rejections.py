@@ -99,6 +99,9 @@ CASES: list[tuple[str, Call, type[TachyonError], list[str]]] = [
         ["self-trade prevention 'allow'", "cancel_maker"],
     ),
     ("post_only int", limit(post_only=1), InvalidOrder, ["post_only 1", "true or false"]),
+    ("post_only zero", limit(post_only=0), InvalidOrder, ["post_only 0", "true or false"]),
+    ("post_only None", limit(post_only=None), InvalidOrder, ["post_only None", "true or false"]),
+    ("tif None", limit(tif=None), InvalidOrder, ["time in force None", "gtc, ioc, fok"]),
     (
         "post-only ioc",
         limit(post_only=True, tif=TimeInForce.IOC),

@@ -189,9 +189,7 @@ class InMemoryEngine:
             and not qty % self._lot
             and qty >= self._min_qty
             and not price % self._tick
-            and (tif is _GTC or type(tif) is TimeInForce)
             and (stp is STP_DEFAULT or type(stp) is SelfTradePrevention)
-            and (post_only is False or post_only is True)
         ):
             validate_limit(self._config, side, price, qty, tif, post_only, stp)
         if side is _BID:
@@ -205,7 +203,7 @@ class InMemoryEngine:
         crosses = False
         if keys and keys[-1] >= key_limit:
             crosses = True
-        if tif is not _GTC or post_only:
+        if tif is not _GTC or post_only is not False:  # (its options' types checked there)
             self._check_special(owner, side, price, qty, tif, post_only, stp, opposite, crosses)
         if order_id is None:
             oid = self._next_order_id
@@ -220,7 +218,7 @@ class InMemoryEngine:
             self._taker_cut = 0
             remaining = self._match(owner, side, oid, opposite, key_limit, qty, stp, None, trades)
         if remaining and tif is _GTC:
-            key = price * own.sign
+            key = -key_limit  # its own side's key
             level = own.levels.get(key)
             if level is None or not level.qty:
                 level = own.level_for(key)
@@ -246,7 +244,10 @@ class InMemoryEngine:
         opposite: _BookSide,
         crosses: bool,
     ) -> None:
-        """Refuse what FOK and post-only refuse, before anything changes."""
+        """Refuse what FOK and post-only refuse (and options of the wrong type), before
+        anything changes."""
+        if type(tif) is not TimeInForce or type(post_only) is not bool:
+            validate_limit(self._config, side, price, qty, tif, post_only, stp)
         if post_only:
             if tif is not _GTC:
                 raise InvalidOrder(
