@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
 from bench.baseline import MinimalEngine
@@ -171,27 +173,64 @@ class Sample(NamedTuple):
 def _throughputs(warmup: Sequence[Op], ops: Sequence[Op]) -> dict[str, tuple[float, int]]:
     """Each subject's (ops/s, refused) replaying `ops` from its own warmed-up state.
 
-    The subjects take turns, slice by slice (the first to go rotates), so that a change in the
-    machine's speed during the run (other tenants, frequency) hits every subject alike and the
-    ratios stay comparable; each slice is still a subject replaying its own continuing flow.
+    Each subject lives in a process of its own, so that its garbage collections walk its own
+    heap only: in one process, a collection that one subject's allocations set off walks every
+    subject's book (about 85 MB after the deep warm-up), and which subject pays for it is chance.
+    The flows are frozen out of the collector before the processes fork, so no subject walks
+    them either. The subjects take turns, slice by slice (the first to go rotates), so that a
+    change in the machine's speed during the run (other tenants, frequency) hits every subject
+    alike and the ratios stay comparable; each slice is still a subject replaying its own
+    continuing flow.
     """
-    replays = {subject.name: subject.build(warmup) for subject in SUBJECTS}
-    calls = {name: replay.prepare(ops) for name, replay in replays.items()}
-    names = list(replays)
-    elapsed = dict.fromkeys(names, 0.0)
-    refused = dict.fromkeys(names, 0)
-    clock = time.perf_counter
+    context = multiprocessing.get_context("fork")
     gc.collect()
+    gc.freeze()
+    pipes: dict[str, Connection] = {}
+    workers = []
+    for subject in SUBJECTS:
+        pipes[subject.name], child_end = context.Pipe()
+        worker = context.Process(target=_replay_slices, args=(subject, warmup, ops, child_end))
+        worker.start()
+        workers.append(worker)
+    gc.unfreeze()
+    names = list(pipes)
+    for name in names:
+        pipes[name].recv()  # built and warmed up
+    elapsed = dict.fromkeys(names, 0.0)
     for index, first in enumerate(range(0, len(ops), SLICE_OPS)):
         turn = index % len(names)
         for name in names[turn:] + names[:turn]:
-            chunk = calls[name][first : first + SLICE_OPS]
-            start = clock()
-            refused[name] += replays[name].run(chunk)
-            elapsed[name] += clock() - start
+            pipes[name].send(first)
+            elapsed[name] += pipes[name].recv()
+    refused = {}
+    for name in names:
+        pipes[name].send(None)
+        refused[name] = pipes[name].recv()
+    for worker in workers:
+        worker.join()
+    return {name: (len(ops) / elapsed[name], refused[name]) for name in names}
+
+
+def _replay_slices(
+    subject: Subject, warmup: Sequence[Op], ops: Sequence[Op], conn: Connection
+) -> None:
+    """A subject's process: build and warm it up, then replay the slices the parent asks for
+    (by first index), answering each with its seconds; None ends it, answered with how many
+    ops were refused once the subject's checks have passed."""
+    replay = subject.build(warmup)
+    calls = replay.prepare(ops)
+    gc.collect()
+    conn.send(0.0)
+    clock = time.perf_counter
+    refused = 0
+    while (first := conn.recv()) is not None:
+        chunk = calls[first : first + SLICE_OPS]
+        start = clock()
+        refused += replay.run(chunk)
+        conn.send(clock() - start)
     while AFTER_RUN:
         AFTER_RUN.pop()()
-    return {name: (len(ops) / elapsed[name], refused[name]) for name in names}
+    conn.send(refused)
 
 
 def _latencies(subject: Subject, warmup: Sequence[Op], ops: Sequence[Op]) -> list[int]:
