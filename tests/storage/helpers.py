@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from msgspec.structs import astuple
+
 from tachyon.dex.ids import AccountId, OrderId, TokenId
 from tachyon.dex.in_memory import TRADES_RECENT_MAX
 from tachyon.dex.model import MarketConfig, SelfTradePrevention, Side, TimeInForce
@@ -347,7 +349,7 @@ def assert_view_matches(data_dir: Path, exchange: Exchange, *, all_trades: bool 
             recent = service.recent_trades(TRADES_RECENT_MAX, market)
             held_trades = view.trades(market, 10**9)
             assert [row[:8] for row in held_trades[: len(recent)]] == [
-                tuple(trade) for trade in recent
+                astuple(trade) for trade in recent
             ], market
             if all_trades and len(recent) < TRADES_RECENT_MAX:
                 assert len(held_trades) == len(recent)

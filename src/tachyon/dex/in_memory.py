@@ -319,7 +319,6 @@ class InMemoryEngine:
         return the taker's remaining quantity (0 if self-trade prevention stopped it)."""
         keys, levels, sign, orders = opposite.keys, opposite.levels, opposite.sign, self._orders
         append = trades.append
-        new = _new_tuple
         tid = self._next_trade_id
         rem = qty
         stopped = False
@@ -350,7 +349,8 @@ class InMemoryEngine:
                         break
                     continue
                 fill = left if left < mrem else mrem
-                append(new(Trade, (tid, price, fill, maker[_ID], oid, maker_owner, owner, side)))
+                # Ids are counted as plain ints: a NewType call per fill would cost a call.
+                append(Trade(tid, price, fill, maker[_ID], oid, maker_owner, owner, side))  # type: ignore[arg-type]
                 tid += 1
                 left -= fill
                 level.qty -= fill
@@ -539,7 +539,19 @@ class InMemoryEngine:
             "next_order_id": self._next_order_id,
             "next_trade_id": self._next_trade_id,
             "orders": resting,
-            "recent_trades": [[*t[:7], str(t.taker_side)] for t in self._recent],
+            "recent_trades": [
+                [
+                    t.trade_id,
+                    t.price,
+                    t.qty,
+                    t.maker_order_id,
+                    t.taker_order_id,
+                    t.maker_owner,
+                    t.taker_owner,
+                    str(t.taker_side),
+                ]
+                for t in self._recent
+            ],
         }
 
     @classmethod
@@ -640,7 +652,9 @@ def _check_state(state: dict[str, Any]) -> None:
         expect(type(owner) is str and bool(owner) and side in _SIDE_NAMES, f"order {oid}")
         expect(type(reduced) is int and reduced >= 0 and type(post) is bool, f"order {oid} flags")
     for row in trades:
-        expect(isinstance(row, list) and len(row) == len(Trade._fields), f"trade row {row!r}")
+        expect(
+            isinstance(row, list) and len(row) == len(Trade.__struct_fields__), f"trade row {row!r}"
+        )
         expect(all(positive(v) for v in row[:5]), f"trade {row[0]!r}: ids and sizes")
         expect(all(type(v) is str for v in row[5:]) and row[7] in _SIDE_NAMES, "trade")
     next_order, next_trade = state.get("next_order_id"), state.get("next_trade_id")

@@ -1,7 +1,7 @@
 """Domain types of the exchange: sides, order options, orders, trades, book levels, markets, fees.
 
-Pure values: enums, immutable tuples and frozen dataclasses. Prices and quantities are integers
-in the market's units (see `MarketConfig`).
+Pure values: enums, immutable tuples and structs, and frozen dataclasses. Prices and quantities
+are integers in the market's units (see `MarketConfig`).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
+
+import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId, TradeId
 from tachyon.dex.units import BPS_DENOMINATOR, DECIMALS_MAX, PRICE_MAX, QTY_MAX
@@ -69,8 +71,12 @@ class OrderStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
-class Trade(NamedTuple):
-    """One fill, always at the maker's price. `qty` is in base minor units."""
+class Trade(msgspec.Struct, frozen=True, gc=False):
+    """One fill, always at the maker's price. `qty` is in base minor units.
+
+    A frozen struct rather than a named tuple: the matching loop builds one per fill, and a
+    struct costs half as much to build (a tuple subclass is built from a tuple, then copied) and
+    is never tracked by the garbage collector (its fields are never containers)."""
 
     trade_id: TradeId
     price: int

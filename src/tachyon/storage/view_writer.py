@@ -240,8 +240,23 @@ class ViewBatch:
                     orders[trade.maker_order_id] = maker
                     price = trade.price  # the maker's
                     add_level(price)
-                    if price <= INT_SQL_MAX and trade.qty <= INT_SQL_MAX:
-                        rows.append((market, *trade, seq, ts_ns))  # taker_side: a str
+                    qty = trade.qty
+                    if price <= INT_SQL_MAX and qty <= INT_SQL_MAX:
+                        rows.append(
+                            (
+                                market,
+                                trade.trade_id,
+                                price,
+                                qty,
+                                trade.maker_order_id,
+                                trade.taker_order_id,
+                                maker,
+                                trade.taker_owner,
+                                trade.taker_side,  # a str
+                                seq,
+                                ts_ns,
+                            )
+                        )
                     else:
                         rows.append(_trade_row(market, trade, seq, ts_ns))
         for cancelled, _ in self._cancelled:
