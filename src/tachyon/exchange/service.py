@@ -140,8 +140,8 @@ class _Market:
     def need(self, is_bid: bool, price: int, qty: int, bps: int) -> int:
         """What an order of `qty` at `price` must hold to pay for its fills and fees at `bps`:
         what it spends (quote for a bid, base for an ask), plus the fee if the fee token is the
-        one it spends. `DexService.place_limit` inlines this; `check_invariants` holds every
-        open order to it."""
+        one it spends. `DexService.place_limit` and `_settle` inline this; `check_invariants`
+        holds every open order to it."""
         spend = price * qty // self.base_unit if is_bid else qty
         return spend + spend * bps // BPS_DENOMINATOR if is_bid is not self.fee_in_base else spend
 
@@ -578,57 +578,67 @@ class DexService:
         fee_in_base, zero_fees = state.fee_in_base, state.zero_fees
         maker_bps, taker_bps = state.maker_bps, state.taker_bps
         # The fee comes on top of the fee token's payer, off its receiver (see `settle_fill`).
-        fee_on_taker_pay = fee_in_base is not taker_is_bid  # a bid pays quote, an ask base
+        taker_pays_fee = fee_in_base is not taker_is_bid  # a bid pays quote, an ask base
         maker_is_bid = not taker_is_bid
+        maker_need_has_fee = maker_is_bid is not fee_in_base  # as in `_Market.need`
         # Makers receive what the taker pays with: quote from a bid, base from an ask.
         if taker_is_bid:
             maker_gain_cells, taker_gain_cells = state.quote_cells, state.base_cells
         else:
             maker_gain_cells, taker_gain_cells = state.base_cells, state.quote_cells
-        taker_spent = taker_gained = filled = fees = 0
-        maker_fee = taker_fee = 0
+        filled = cost_total = maker_fees = taker_fees = maker_fee = 0
         for trade in trades:
             price, qty, maker_owner = trade.price, trade.qty, trade.maker_owner
             cost = price * qty // base_unit
+            filled += qty
+            cost_total += cost
             if not zero_fees:
                 fee_basis = qty if fee_in_base else cost
                 maker_fee = fee_basis * maker_bps // BPS_DENOMINATOR
-                taker_fee = fee_basis * taker_bps // BPS_DENOMINATOR
-                fees += maker_fee + taker_fee
-            pay, receive = (cost, qty) if taker_is_bid else (qty, cost)  # the taker's side
-            if fee_on_taker_pay:
-                taker_spent += pay + taker_fee
-                taker_gained += receive
-                maker_spent, maker_gained = receive, pay - maker_fee
+                maker_fees += maker_fee
+                taker_fees += fee_basis * taker_bps // BPS_DENOMINATOR
+            # The maker gives what the taker receives and gets what the taker pays.
+            gives = qty if taker_is_bid else cost
+            gets = cost if taker_is_bid else qty
+            if taker_pays_fee:
+                maker_spent, maker_gained = gives, gets - maker_fee
             else:
-                taker_spent += pay
-                taker_gained += receive - taker_fee
-                maker_spent, maker_gained = receive + maker_fee, pay
+                maker_spent, maker_gained = gives + maker_fee, gets
             maker_id = trade.maker_order_id
             maker = open_orders[maker_id]
             gain = maker_gain_cells.get(maker_owner)
             if gain is None:
                 gain = maker_gain_cells[maker_owner] = [0, 0]
             gain[_AVAILABLE] += maker_gained
-            filled += qty
             remaining = maker[_REMAINING] - qty
             if not remaining:  # filled: forget it, release what rounding left locked
                 self._close(maker_id, maker, maker_spent)
                 continue
             maker[_FILLED_QTY] += qty
             left = maker[_LOCKED] - maker_spent
-            # Still open: it keeps what its remaining qty needs (without fees, exactly what is
-            # left: the need is then linear in the qty) and releases the rest.
-            need = left if zero_fees else state.need(maker_is_bid, price, remaining, maker_bps)
+            # Still open: it keeps what its remaining qty needs (`_Market.need` at the maker
+            # rate, inline: without fees, exactly what is left) and releases the rest.
+            if zero_fees:
+                need = left
+            else:
+                need = price * remaining // base_unit if maker_is_bid else remaining
+                if maker_need_has_fee:
+                    need += need * maker_bps // BPS_DENOMINATOR
             held = maker[_CELL]
             held[_HELD] -= maker_spent + left - need
             held[_AVAILABLE] += left - need
             maker[_REMAINING] = remaining
             maker[_LOCKED] = need
-        (taker_gain_cells.get(taker) or _cell(taker_gain_cells, taker))[_AVAILABLE] += taker_gained
-        if fees:
-            (state.fee_cell or state.open_fee_cell())[_AVAILABLE] += fees
-        return taker_spent, filled
+        # The taker's side of every fill at once: what it paid and what it received.
+        pays, receives = (cost_total, filled) if taker_is_bid else (filled, cost_total)
+        if taker_pays_fee:
+            pays += taker_fees
+        else:
+            receives -= taker_fees
+        (taker_gain_cells.get(taker) or _cell(taker_gain_cells, taker))[_AVAILABLE] += receives
+        if maker_fees or taker_fees:
+            (state.fee_cell or state.open_fee_cell())[_AVAILABLE] += maker_fees + taker_fees
+        return pays, filled
 
     def _orders_of(self, owner: AccountId) -> dict[OrderId, _OpenOrder]:
         """`owner`'s open orders by id, kept for `open_orders` (an empty dict at first)."""
