@@ -328,7 +328,12 @@ class InMemoryEngine:
             price = key * sign
             # What the taker may fill at this level: less than its remainder if a budget cannot
             # pay for it all (and then deeper, dearer levels cannot either).
-            left = rem if max_quote is None else min(rem, self._affordable(max_quote, price))
+            left = rem
+            if max_quote is not None:
+                lot = self._lot  # whole lots of base that the budget buys at this price:
+                affordable = max_quote * self._config.base_unit // price // lot * lot
+                if affordable < rem:
+                    left = affordable
             if not left:
                 break
             start = left
@@ -373,11 +378,6 @@ class InMemoryEngine:
         self._recent.extend(trades)
         self._next_trade_id = tid
         return 0 if stopped else rem
-
-    def _affordable(self, budget: int, price: int) -> int:
-        """Whole lots of base that `budget` quote minor units buy at `price`."""
-        lot = self._lot
-        return budget * self._config.base_unit // price // lot * lot
 
     def _prevent_self_trade(
         self,
@@ -511,7 +511,7 @@ class InMemoryEngine:
         if type(qty) is not int or not 0 < qty <= QTY_MAX:
             check_positive_int(qty, "qty", QTY_MAX)
         book = self._asks if side is _BID else self._bids
-        levels, sign, notional = book.levels, book.sign, self._config.notional
+        levels, sign, base_unit = book.levels, book.sign, self._config.base_unit
         filled = cost = 0
         for key in reversed(book.keys):
             left = qty - filled
@@ -519,7 +519,7 @@ class InMemoryEngine:
             take = left if left < level_qty else level_qty
             if take:
                 filled += take
-                cost += notional(key * sign, take)
+                cost += key * sign * take // base_unit  # `MarketConfig.notional`, inline
                 if filled == qty:
                     break
         return filled, cost
