@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from tachyon.errors import CorruptData
@@ -309,6 +311,61 @@ def test_a_snapshot_with_a_consistent_but_false_state_is_refused(
         ),
     )
     assert_open_refused(data_dir, SNAPSHOT_SEQ, rf"holds the state at sequence {SNAPSHOT_SEQ - 1}")
+
+
+def _locked_balance(state: dict[str, Any]) -> list[Any]:
+    """The first ledger row [token, account, available, locked] that locks something."""
+    return next(row for row in state["service"]["ledger"]["balances"] if row[3])
+
+
+def _move_to_locked(state: dict[str, Any]) -> None:
+    row = _locked_balance(state)
+    row[2], row[3] = row[2] - 1, row[3] + 1  # conserved, but more than the orders need
+
+
+def _move_to_available(state: dict[str, Any]) -> None:
+    row = _locked_balance(state)
+    row[2], row[3] = row[2] + 1, row[3] - 1  # conserved, but less than the orders need
+
+
+def _shrink_an_order(state: dict[str, Any]) -> None:
+    """An order whose size is below what it has left (its lock follows what it has left)."""
+    order = next(
+        market[2]["orders"][0] for market in state["service"]["markets"] if market[2]["orders"]
+    )
+    order[5] = order[2] - 1  # [id, owner, remaining, price, side, qty, ...]
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (_move_to_locked, r"locks \d+ \w+, orders need \d+"),
+        (_move_to_available, r"locks \d+ \w+, orders need \d+"),
+        (_shrink_an_order, r"breaks an invariant"),
+    ],
+    ids=["locks more than its orders need", "locks less", "an order left with more than its size"],
+)
+def test_a_snapshot_that_breaks_an_invariant_is_refused(
+    base: Base, tmp_path: Path, edit: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    """State bytes with a matching hash (rewritten, as a bug would write them) whose content
+    breaks an invariant are refused as they load, not served."""
+    state = msgspec.msgpack.decode(_newest(base)[2])
+    edit(state)
+    damaged = msgspec.msgpack.encode(state)
+    data_dir = _copy(base, tmp_path)
+    _edit(
+        data_dir,
+        (
+            "UPDATE snapshots SET state = ?, state_hash = ? WHERE seq = ?",
+            (damaged, state_hash_of(damaged), SNAPSHOT_SEQ),
+        ),
+    )
+    assert_open_refused(
+        data_dir, SNAPSHOT_SEQ, rf"snapshot at sequence {SNAPSHOT_SEQ} breaks an invariant: "
+    )
+    with pytest.raises(CorruptData, match=problem):
+        EmbeddedExchange.open(data_dir)
 
 
 # -- entries before the newest snapshot ----------------------------------------------------

@@ -54,7 +54,6 @@ _CANCEL_BOTH: Final = SelfTradePrevention.CANCEL_BOTH
 _DECREMENT: Final = SelfTradePrevention.DECREMENT_AND_CANCEL
 _KEY_ANY: Final = -(PRICE_MAX + 1)  # below every book key: a market order crosses all levels
 _NO_CAP: Final = QTY_MAX + 1
-_new_tuple = tuple.__new__
 _SIDE_NAMES: Final = frozenset(side.value for side in Side)
 _SIDES: Final = {side.value: side for side in Side}
 
@@ -159,7 +158,7 @@ class InMemoryEngine:
         self.last_resting_qty = 0
         # Typed as ids so the hot path hands them out without a NewType call (~70 ns each).
         self._next_order_id = OrderId(1)
-        self._next_trade_id = 1
+        self._next_trade_id = 1  # a plain int: a NewType call per fill would cost a call
         # What self-trade decrement took off the current taker without a trade.
         self._taker_cut = 0
 
@@ -318,7 +317,7 @@ class InMemoryEngine:
         """Fill the taker against `opposite` while the best key is at or above `key_limit`;
         return the taker's remaining quantity (0 if self-trade prevention stopped it)."""
         keys, levels, sign, orders = opposite.keys, opposite.levels, opposite.sign, self._orders
-        append = trades.append
+        append, lot = trades.append, self._lot
         tid = self._next_trade_id
         rem = qty
         stopped = False
@@ -326,14 +325,10 @@ class InMemoryEngine:
             key = keys[-1]
             level = levels[key]
             price = key * sign
-            # What the taker may fill at this level: less than its remainder if a budget cannot
-            # pay for it all (and then deeper, dearer levels cannot either).
+            # What it may fill here: with a budget, the lots that buys (none: none deeper either).
             left = rem
             if max_quote is not None:
-                lot = self._lot  # whole lots of base that the budget buys at this price:
-                affordable = max_quote * self._config.base_unit // price // lot * lot
-                if affordable < rem:
-                    left = affordable
+                left = min(rem, max_quote * self._config.base_unit // price // lot * lot)
             if not left:
                 break
             start = left
@@ -354,7 +349,6 @@ class InMemoryEngine:
                         break
                     continue
                 fill = left if left < mrem else mrem
-                # Ids are counted as plain ints: a NewType call per fill would cost a call.
                 append(Trade(tid, price, fill, maker[_ID], oid, maker_owner, owner, side))  # type: ignore[arg-type]
                 tid += 1
                 left -= fill
@@ -672,7 +666,7 @@ def _top_levels(book: _BookSide, depth: int) -> list[BookLevel]:
 
 def _order_of(record: _Record) -> Order:
     oid, owner, rem, price, side, qty, reduced, post, _ = record
-    return _new_tuple(Order, (oid, owner, side, price, qty, rem, qty - rem - reduced, post))
+    return Order(oid, owner, side, price, qty, rem, qty - rem - reduced, post)
 
 
 def _reject_order_id(order_id: object, next_order_id: int) -> NoReturn:

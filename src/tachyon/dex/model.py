@@ -88,8 +88,8 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     taker_side: Side
 
 
-class Order(NamedTuple):
-    """An open (resting) order as the engine holds it."""
+class Order(msgspec.Struct, frozen=True, gc=False):
+    """An open (resting) order as the engine holds it (a struct, as `Trade` is)."""
 
     order_id: OrderId
     owner: AccountId

@@ -133,11 +133,13 @@ class Exchange:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Exchange:
-        """Rebuild from `to_state` output; the service checks every invariant as it loads."""
+        """Rebuild from `to_state` output, holding every invariant of `check_invariants` (the
+        service checks its own as it loads); AssertionError if it does not."""
         exchange = cls(DexService.from_state(state["service"]))
         exchange.seq = int(state["seq"])
         exchange.ts_ns = int(state["ts_ns"])
         exchange._nonces = {AccountId(account): int(nonce) for account, nonce in state["nonces"]}
+        assert all(nonce > 0 for nonce in exchange._nonces.values()), "a nonce is not positive"
         return exchange
 
     def state_bytes(self) -> bytes:

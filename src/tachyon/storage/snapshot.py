@@ -71,15 +71,13 @@ def load(row: SnapshotRow, db_path: Path) -> Exchange:
     if type(row.state) is not bytes or state_hash_of(row.state) != row.state_hash:
         raise CorruptData(f"{where} does not match its state hash")
     try:
-        exchange = decode(row.format, row.state)
-    except (AssertionError, KeyError, TypeError, ValueError) as exc:
+        exchange = decode(row.format, row.state)  # which checks the invariants as it loads
+    except AssertionError as exc:
+        raise CorruptData(f"{where} breaks an invariant: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
         raise CorruptData(f"{where} does not hold together ({exc!r})") from exc
     if exchange.seq != row.seq:
         raise CorruptData(f"{where} holds the state at sequence {exchange.seq}")
-    try:
-        exchange.check_invariants()
-    except AssertionError as exc:
-        raise CorruptData(f"{where} breaks an invariant: {exc}") from exc
     return exchange
 
 
