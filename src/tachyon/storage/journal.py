@@ -27,6 +27,7 @@ JOURNAL_BATCH_MAX: Final = 1000
 _READ_CHUNK: Final = 4096
 _sha256: Final = hashlib.sha256
 _pack_link: Final = struct.Struct(">QQ").pack  # sequence and timestamp, 8 bytes each
+_new_tuple: Final = tuple.__new__  # builds an entry without its Python-level constructor
 
 
 class JournalEntry(NamedTuple):
@@ -42,9 +43,8 @@ def entry_checksum(prev_hash: bytes, seq: int, ts_ns: int, command: bytes) -> by
 
 
 def make_entry(prev_hash: bytes, seq: int, ts_ns: int, command: bytes) -> JournalEntry:
-    return JournalEntry(
-        seq, ts_ns, command, prev_hash, entry_checksum(prev_hash, seq, ts_ns, command)
-    )
+    checksum = entry_checksum(prev_hash, seq, ts_ns, command)
+    return _new_tuple(JournalEntry, (seq, ts_ns, command, prev_hash, checksum))
 
 
 def append(conn: sqlite3.Connection, entries: Sequence[JournalEntry]) -> None:
@@ -73,7 +73,7 @@ def read_after(
         (seq,),
     )
     expected_seq = seq + 1
-    new_entry = tuple.__new__  # a row is shaped like an entry: no Python-level constructor
+    new_entry = _new_tuple  # a row is shaped like an entry
     while rows := cursor.fetchmany(_READ_CHUNK):
         for row in rows:
             entry_seq, ts_ns, command, entry_prev, checksum = row
