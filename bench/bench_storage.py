@@ -4,7 +4,9 @@
 
 Durable throughput replays the engine benchmark's steady flow as commands through
 `EmbeddedExchange` with one commit per command and with group commits of 100 and 1,000, next to
-the same commands applied in memory (`Exchange.apply`, no journal) in the same run; the read
+the same commands applied in memory (`Exchange.apply`, no journal) and made as plain
+`DexService` calls (the core's rate, which the durable rates are also divided by) in the same
+run; the read
 model (view tables) is written in every commit. Recovery opens a directory whose journal holds
 `--replay` entries after its newest snapshot, and one whose snapshot holds `--orders` resting
 orders of 10,000 accounts; the same directory is read through the read model (`ReadView`), in
@@ -23,12 +25,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.flows import CANCEL, LIMIT, Op, steady_flow
-from tachyon.dex import SelfTradePrevention, Side
+from bench.flows import CANCEL, LIMIT, MARKET as MARKET_ORDER, Op, steady_flow
+from tachyon.dex import AccountId, SelfTradePrevention, Side, TokenId
 from tachyon.exchange import (
     AnyCommand,
     CancelOrder,
     Deposit,
+    DexService,
     Exchange,
     PlaceLimit,
     PlaceMarket,
@@ -76,6 +79,34 @@ def _in_memory(commands: Sequence[AnyCommand]) -> float:
     return len(commands) / (time.perf_counter() - start)
 
 
+def _service_only(commands: Sequence[AnyCommand]) -> float:
+    """The same commands as direct `DexService` calls: the core's rate, no state machine."""
+    service = DexService()
+    calls: list[tuple[int, AccountId, Side, int, int, SelfTradePrevention]] = []
+    for command in commands:
+        if type(command) is Deposit:
+            service.deposit(AccountId(command.account), TokenId(command.token), command.amount)
+            continue
+        assert type(command) in (PlaceLimit, CancelOrder, PlaceMarket)
+        account = AccountId(command.account)  # type: ignore[union-attr]
+        if type(command) is PlaceLimit:
+            calls.append((LIMIT, account, command.side, command.price, command.qty, command.stp))
+        elif type(command) is CancelOrder:
+            calls.append((CANCEL, account, Side.BID, command.order_id, 0, ALLOW))
+        elif type(command) is PlaceMarket and command.qty is not None:
+            calls.append((MARKET_ORDER, account, command.side, 0, command.qty, command.stp))
+    place_limit, place_market, cancel = service.place_limit, service.place_market, service.cancel
+    start = time.perf_counter()
+    for kind, account, side, price, qty, stp in calls:
+        if kind == LIMIT:
+            place_limit(account, side, price, qty, stp=stp)
+        elif kind == CANCEL:
+            cancel(account, price)  # type: ignore[arg-type]  # the order id, a plain int
+        else:
+            place_market(account, side, qty, stp=stp)
+    return len(calls) / (time.perf_counter() - start)
+
+
 def _durable(commands: Sequence[AnyCommand], batch: int, read_model: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         exchange = EmbeddedExchange.open(tmp, snapshot_every=NO_SNAPSHOTS, read_model=read_model)
@@ -105,6 +136,9 @@ def bench_throughput(ops: int, runs: int) -> None:
     warmup, flow, _ = steady_flow(7, ops)
     commands = _commands([*warmup, *flow])
     print(f"\n== durable throughput: {len(commands):,} commands of the steady flow")
+    service = _median(
+        "DexService calls alone (no commands)", runs, lambda: _service_only(commands), "cmd/s"
+    )
     memory = _median(
         "in memory (Exchange.apply, no journal)", runs, lambda: _in_memory(commands), "cmd/s"
     )
@@ -120,7 +154,9 @@ def bench_throughput(ops: int, runs: int) -> None:
                 ),
                 "cmd/s",
             )
-            print(f"  {'':<42}{rate / memory:>14.2f} x in memory")
+            print(
+                f"  {'':<42}{rate / memory:>14.2f} x in memory, {rate / service:.2f} x DexService"
+            )
 
 
 def _journal_only(tmp: Path, commands: Sequence[AnyCommand]) -> None:
