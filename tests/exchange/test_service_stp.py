@@ -3,6 +3,11 @@ Method: one owner on both sides, each STP mode; balances, open orders and fees c
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
+from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import FEE_ACCOUNT, OrderStatus, SelfTradePrevention, Side
 from tachyon.exchange.service import DexService
 from tachyon.ledger.ledger import BalanceRecord
@@ -164,3 +169,48 @@ def test_market_orders_apply_stp_too() -> None:
     assert service.balance(ALICE, USDC) == BalanceRecord(780, 0)
     assert service.balance(ALICE, BASE) == BalanceRecord(5, 0)
     assert service.open_orders(ALICE) == []
+
+
+@pytest.mark.parametrize(
+    "stp", [STP.ALLOW, STP.DECREMENT_AND_CANCEL, STP.CANCEL_TAKER, STP.CANCEL_BOTH]
+)
+@pytest.mark.parametrize("seed", range(12))
+def test_a_market_bid_fills_as_if_its_estimate_bounded_it(stp: STP, seed: int) -> None:
+    """A market bid by quantity is not handed its estimate as a budget unless it cancels its
+    own makers (see below): in every other mode it never walks past the levels the estimate
+    priced. Its fills equal an engine's given that budget, on books mixing its own asks in."""
+    rng = random.Random(seed)
+    service = make_service()  # ETH/USDC: tick 20, lot 5, two base decimals, fees in quote
+    twin = InMemoryEngine(service.get_market(ETH_USDC))
+    fund(service, ALICE, USDC=10**12, ETH=10**6)
+    fund(service, BOB, ETH=10**6)
+    for _ in range(rng.randint(3, 12)):
+        owner = rng.choice([ALICE, BOB])
+        price, qty = 20 * rng.randint(100, 110), 5 * rng.randint(2, 12)
+        placed = service.place_limit(owner, ASK, price, qty, market=ETH_USDC)
+        twin.place_limit(owner, ASK, price, qty, order_id=placed.order_id)
+    qty = 5 * rng.randint(2, 40)
+    _, estimate = twin.estimate_market_cost(BID, qty)
+    taken = service.place_market(ALICE, BID, qty, market=ETH_USDC, stp=stp)
+    _, bounded = twin.place_market(
+        ALICE, BID, qty, max_quote=estimate, stp=stp, order_id=taken.order_id
+    )
+    service.check_invariants()
+    assert taken.trades == bounded
+    assert service.snapshot(100, ETH_USDC) == twin.snapshot(100)
+
+
+def test_a_market_bid_that_cancels_its_own_makers_spends_no_more_than_its_estimate() -> None:
+    """Cancelling its own ask lets a bid walk on to dearer levels than its estimate priced: its
+    estimate (what it locked) still bounds what it spends, so it fills less."""
+    service = DexService()
+    fund(service, ALICE, USDC=10_000, BASE=5)
+    fund(service, BOB, BASE=10)
+    service.place_limit(ALICE, ASK, 100, 5)
+    service.place_limit(BOB, ASK, 110, 10)
+    # The estimate for 10: 5 at 100 (its own) and 5 at 110 = 1,050; with its own ask cancelled,
+    # 1,050 buys 9 at 110.
+    taken = service.place_market(ALICE, BID, 10, stp=STP.CANCEL_MAKER)
+    service.check_invariants()
+    assert [(t.maker_owner, t.price, t.qty) for t in taken.trades] == [(BOB, 110, 9)]
+    assert service.balance(ALICE, USDC) == BalanceRecord(10_000 - 990, 0)

@@ -51,6 +51,7 @@ _NEW: Final = OrderStatus.NEW
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 _FILLED: Final = OrderStatus.FILLED
 _CANCELLED: Final = OrderStatus.CANCELLED
+_CANCEL_MAKER: Final = SelfTradePrevention.CANCEL_MAKER
 
 
 class Placement(msgspec.Struct, frozen=True, gc=False):
@@ -375,6 +376,7 @@ class DexService:
             validate_market(state.config, side, qty, max_quote, stp)
         is_bid = side is _BID
         engine = state.engine
+        budget = max_quote  # what the engine may spend: a bid's own cap, or its estimate
         if not is_bid:
             assert qty is not None
             locked = state.need(False, 0, qty, state.taker_bps)
@@ -382,6 +384,10 @@ class DexService:
             if max_quote is None:
                 assert qty is not None
                 max_quote = engine.estimate_market_cost(side, qty)[1]
+                # The estimate prices the levels the bid takes, in the order it takes them: it
+                # bounds the spend unless cancel_maker lets the bid walk on past its own orders
+                # (the others take no more than the estimate's quantity, or stop sooner).
+                budget = (max_quote or None) if stp is _CANCEL_MAKER else None
             locked = (
                 max_quote
                 if state.fee_in_base
@@ -393,7 +399,6 @@ class DexService:
                 self._refuse_lock(state, owner, is_bid, locked)
             # A bid for which the book has nothing to sell locks nothing and can fill nothing.
             cell = [0, 0]
-        budget = max_quote if is_bid and max_quote else None
         order_id, trades = engine.place_market(
             owner, side, qty, max_quote=budget, stp=stp, order_id=self._next_order_id
         )
