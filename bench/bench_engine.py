@@ -298,7 +298,7 @@ def bench_flow(title: str, flow: tuple[list[Op], list[Op], FlowStats], runs: int
     for name, rows in samples.items():
         print(
             f"{name:<16}{statistics.median(r.ops_per_s for r in rows):>12,.0f}"
-            f"{statistics.median(ratios[name]):>12.2f}"
+            f"{statistics.median(ratios[name]):>12.3f}"
             f"{statistics.median(r.p50_ns for r in rows):>9,.0f}"
             f"{statistics.median(r.p99_ns for r in rows):>9,.0f}"
             f"{statistics.median(r.p999_ns for r in rows):>10,.0f}"
