@@ -84,17 +84,25 @@ def _service_only(commands: Sequence[AnyCommand]) -> float:
     service = DexService()
     calls: list[tuple[int, AccountId, Side, int, int, SelfTradePrevention]] = []
     for command in commands:
-        if type(command) is Deposit:
-            service.deposit(AccountId(command.account), TokenId(command.token), command.amount)
-            continue
-        assert type(command) in (PlaceLimit, CancelOrder, PlaceMarket)
-        account = AccountId(command.account)  # type: ignore[union-attr]
-        if type(command) is PlaceLimit:
-            calls.append((LIMIT, account, command.side, command.price, command.qty, command.stp))
-        elif type(command) is CancelOrder:
-            calls.append((CANCEL, account, Side.BID, command.order_id, 0, ALLOW))
-        elif type(command) is PlaceMarket and command.qty is not None:
-            calls.append((MARKET_ORDER, account, command.side, 0, command.qty, command.stp))
+        match command:
+            case Deposit():
+                account = AccountId(command.account)
+                service.deposit(account, TokenId(command.token), command.amount)
+            case PlaceLimit():
+                account = AccountId(command.account)
+                calls.append(
+                    (LIMIT, account, command.side, command.price, command.qty, command.stp)
+                )
+            case CancelOrder():
+                calls.append(
+                    (CANCEL, AccountId(command.account), Side.BID, command.order_id, 0, ALLOW)
+                )
+            case PlaceMarket(qty=int(qty)):
+                calls.append(
+                    (MARKET_ORDER, AccountId(command.account), command.side, 0, qty, command.stp)
+                )
+            case _:
+                raise AssertionError(f"the steady flow holds no {command!r}")
     place_limit, place_market, cancel = service.place_limit, service.place_market, service.cancel
     start = time.perf_counter()
     for kind, account, side, price, qty, stp in calls:
