@@ -282,7 +282,7 @@ def _lifespan(
         where = {"data_dir": str(data_dir)}
         logger.info(
             "the node's exchange is open",
-            extra={**where, "seq": host.seq, "torn_tail_bytes": host.torn_tail_bytes},
+            extra={**where, "seq": host.seq},
         )
         try:
             await sequencer.start()

@@ -12,7 +12,6 @@ other's entries before applying their own.
 from __future__ import annotations
 
 import gc
-import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -28,11 +27,9 @@ from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory
 from tachyon.exchange.service import OwnedOrder
 from tachyon.exchange.state_machine import Exchange, Outcome
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
-from tachyon.storage import db, journal, recovery, snapshot, wal
+from tachyon.storage import db, journal, recovery, snapshot
 from tachyon.storage.migrations import MIGRATIONS
 from tachyon.storage.view_writer import BatchChanges, ViewBatch
-
-_log: Final = logging.getLogger("tachyon.storage")
 
 SNAPSHOT_EVERY: Final = 10_000
 """Commands between snapshots (at most; see SNAPSHOT_INTERVAL_S)."""
@@ -64,7 +61,6 @@ class EmbeddedExchange:
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
         self.recovered = recovered
-        self.torn_tail_bytes = 0  # of a commit a crash tore, dropped on open (see `open`)
         self._engine = DEFAULT_ENGINE
         self.read_model = True  # see `open`
         # What the last committed batch changed (with the read model on; else None), and when
@@ -99,24 +95,18 @@ class EmbeddedExchange:
         path = db.default_data_dir() if data_dir is None else Path(data_dir).expanduser()
         db.ensure_dir(path)
         db_path = path / db.DB_FILENAME
-        # Only a WAL left by an earlier run can hold a torn tail; a fresh one is not looked at
-        # (creating a database races with other processes setting up its WAL).
-        wal_left = wal.wal_path(db_path).is_file()
         conn = db.connect(db_path)
         try:
             with db.sqlite_errors(db_path):
                 if db.is_empty(conn):
                     db.create_schema(conn)
-                    torn = 0
-                else:  # a torn tail is measured before an upgrade's own writes replace it
-                    torn = _torn_tail(conn, db_path) if wal_left else 0
+                else:
                     db.upgrade(conn, db_path, MIGRATIONS)
             recovered = _recover_read_only(db_path, engine)
         except BaseException:
             conn.close()
             raise
         host = cls(conn, db_path, recovered, clock, snapshot_every, snapshot_interval_s)
-        host.torn_tail_bytes = torn
         host._engine = engine
         host.read_model = read_model
         return host
@@ -327,24 +317,6 @@ class EmbeddedExchange:
         recovered = _recover_read_only(self.db_path, self._engine)
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
-
-
-def _torn_tail(conn: sqlite3.Connection, db_path: Path) -> int:
-    """Bytes of a commit a crash tore at the WAL's end, which SQLite's recovery drops; warn
-    about them. Measured under the write lock, so no other writer is mid-commit."""
-    db.begin_immediate(conn)
-    try:
-        torn = wal.torn_tail_bytes(db_path)
-    finally:
-        conn.execute("COMMIT")
-    if torn:
-        _log.warning(
-            "%s: dropped a torn write at the end of the write-ahead log (%d bytes of a commit"
-            " a crash interrupted; it was never acknowledged)",
-            db_path,
-            torn,
-        )
-    return torn
 
 
 def _recover_read_only(db_path: Path, engine: str = DEFAULT_ENGINE) -> recovery.Recovered:
