@@ -99,7 +99,9 @@ def _engine(warmup: Sequence[Op]) -> Replay:
     for kind, owner, side, price, qty in _native(warmup):
         assert kind == LIMIT
         engine.place_limit(owner, side, price, qty, stp=ALLOW)
-    place_limit, place_market, cancel = engine.place_limit, engine.place_market, engine.cancel
+    # The engine's own API, which `DexService` calls: each placement's `EngineReport` says all
+    # it did (`place_limit` / `place_market` are the seed's wrappers around these).
+    place_limit, place_market, cancel = engine.execute_limit, engine.execute_market, engine.cancel
 
     def run(calls: Sequence[Call]) -> int:
         for kind, owner, side, price, qty in calls:

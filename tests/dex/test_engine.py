@@ -23,11 +23,13 @@ from tests.dex.helpers import (
     DEEP,
     ODD_MARKET,
     capture,
+    execute_limit,
     next_id,
     order,
     random_calls,
     trade,
     trade_summary,
+    traded,
 )
 
 # -- resting and filling -------------------------------------------------------------------
@@ -233,8 +235,11 @@ def test_cancel_own_order() -> None:
     assert engine.open_qty(oid) == 0
     assert engine.snapshot(5).bids == [BookLevel(100, 7)]
     assert engine.cancel(oid, ALICE) is False  # already gone
-    assert list(engine.drain_reduced()) == []  # a cancel is not a self-trade reduction
     engine.check_invariants()
+    # The cancelled order is gone for self-trade prevention too: alice's ask meets only bob's.
+    report = execute_limit(engine, ALICE, Side.ASK, 100, 7)
+    assert trade_summary(report.trades) == [(100, 7, 2, BOB)]
+    assert list(report.reductions) == []
 
 
 def test_cancel_without_owner_cancels_anyones_order() -> None:
@@ -413,7 +418,6 @@ def test_estimate_market_cost_walks_levels_and_changes_nothing() -> None:
     # The estimate ignores ownership and self-trade prevention: it is what the book holds.
     assert engine.estimate_market_cost(Side.ASK, 7) == (7, 2 * 96 + 5 * 95)
     assert capture(engine) == before
-    assert list(engine.drain_reduced()) == []
     engine.check_invariants()
 
 
@@ -525,4 +529,4 @@ def test_two_engines_fed_the_same_calls_agree(config: MarketConfig) -> None:
     assert first.to_state() == second.to_state()
     assert first.snapshot(DEEP) == second.snapshot(DEEP)
     assert first.recent_trades(TRADES_RECENT_MAX) == second.recent_trades(TRADES_RECENT_MAX)
-    assert any(isinstance(r, tuple) and r[1] for r in results), "the calls never traded"
+    assert traded(results), "the calls never traded"

@@ -21,14 +21,25 @@ from tachyon.errors import (
     QtyNotMultipleOfLot,
     TachyonError,
 )
-from tests.dex.helpers import ALICE, BOB, CAROL, ODD_MARKET, assert_unchanged, capture, next_id
+from tests.dex.helpers import (
+    ALICE,
+    BOB,
+    CAROL,
+    ODD_MARKET,
+    assert_unchanged,
+    capture,
+    execute_limit,
+    next_id,
+    reduced_after,
+    trade_summary,
+)
 
 Call = Callable[[InMemoryEngine], object]
 
 
 def busy_book() -> InMemoryEngine:
     """ODD_MARKET (tick 5, lot 10, min 20): bids 20@95 alice, 30@90 bob; asks 20@105 bob,
-    40@110 carol (10 of it already traded); a pending-free drain_reduced."""
+    40@110 carol (10 of it already traded); the next order id is 7."""
     engine = InMemoryEngine(ODD_MARKET)
     engine.place_limit(ALICE, Side.BID, 95, 20)
     engine.place_limit(BOB, Side.BID, 90, 30)
@@ -36,7 +47,6 @@ def busy_book() -> InMemoryEngine:
     engine.place_limit(CAROL, Side.ASK, 110, 50)
     engine.place_limit(ALICE, Side.BID, 110, 30)  # takes 20@105 and 10@110
     engine.place_limit(BOB, Side.ASK, 105, 20)
-    engine.drain_reduced()
     engine.check_invariants()
     return engine
 
@@ -237,7 +247,6 @@ def test_rejection_names_the_value_and_changes_nothing(
 def test_fok_that_fails_does_not_cancel_own_makers_it_would_skip() -> None:
     engine = busy_book()
     engine.place_limit(CAROL, Side.ASK, 105, 20)  # carol's own ask, skipped under CANCEL_MAKER
-    engine.drain_reduced()
     before = capture(engine)
     expected_id = next_id(engine)
     with pytest.raises(FillOrKillUnfillable):
@@ -245,14 +254,25 @@ def test_fok_that_fails_does_not_cancel_own_makers_it_would_skip() -> None:
     assert_unchanged(engine, before, expected_id)
 
 
-def test_rejection_after_a_self_trade_reduction_keeps_the_pending_reductions() -> None:
+def test_refused_call_after_a_self_trade_reduction_reports_nothing_and_changes_nothing() -> None:
     engine = busy_book()
-    engine.place_limit(
-        BOB, Side.BID, 105, 20, stp=SelfTradePrevention.CANCEL_MAKER
-    )  # cancels bob's 105 ask
+    # Cancels bob's own 105 ask (order 6), then rests: the report is this call's alone.
+    report = execute_limit(engine, BOB, Side.BID, 105, 20, stp=SelfTradePrevention.CANCEL_MAKER)
+    assert (report.order_id, report.trades, report.resting_qty) == (7, [], 20)
+    assert reduced_after(report) == [(6, 0, 0)]
+    before = capture(engine)
+    # A refused call raises before it reports anything, and neither undoes nor repeats the
+    # earlier reduction.
     with pytest.raises(QtyBelowMin):
-        engine.place_limit(BOB, Side.BID, 100, 10)
-    assert list(engine.drain_reduced()) == [(6, 0)]
+        execute_limit(engine, BOB, Side.BID, 100, 10)
+    with pytest.raises(FillOrKillUnfillable):  # would cancel bob's own 105 bid on its way
+        execute_limit(engine, BOB, Side.ASK, 95, 60, tif=TimeInForce.FOK)
+    assert engine.open_qty(OrderId(7)) == 20
+    assert_unchanged(engine, before, 8)
+    # The next call that does trade reports only what it did.
+    later = execute_limit(engine, BOB, Side.ASK, 95, 20, stp=SelfTradePrevention.CANCEL_MAKER)
+    assert trade_summary(later.trades) == [(95, 20, 1, ALICE)]
+    assert reduced_after(later) == [(7, 0, 0)]
 
 
 def test_rejected_supplied_order_id_on_the_default_market() -> None:

@@ -4,8 +4,9 @@ Plain helpers (not tests): each test builds its own service so nothing leaks bet
 from __future__ import annotations
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
-from tachyon.dex.model import FEE_ACCOUNT, FeeSchedule, MarketConfig, Side
-from tachyon.exchange.service import DEFAULT_MARKET_ID, DexService
+from tachyon.dex.model import FEE_ACCOUNT, FeeSchedule, MarketConfig, OrderStatus, Side, Trade
+from tachyon.exchange.events import Event, OrderCancelled
+from tachyon.exchange.service import DEFAULT_MARKET_ID, DexService, Placement
 
 ALICE = AccountId("alice")
 BOB = AccountId("bob")
@@ -84,3 +85,19 @@ def next_order_id(service: DexService) -> OrderId:
     service.cancel(DAVE, placement.order_id)
     service.check_invariants()
     return placement.order_id
+
+
+def summary(placement: Placement) -> tuple[int, list[Trade], OrderStatus, int, int]:
+    """A placement without its market and events: what most tests compare."""
+    return (
+        placement.order_id,
+        placement.trades,
+        placement.status,
+        placement.filled_qty,
+        placement.open_qty,
+    )
+
+
+def fee_cancelled(events: list[Event]) -> list[OrderId]:
+    """The orders a fee change cancelled, from its events."""
+    return [event.order_id for event in events if isinstance(event, OrderCancelled)]

@@ -19,6 +19,7 @@ from tests.exchange.helpers import (
     SOL_USDC,
     USDC,
     capture,
+    fee_cancelled,
     fund,
     make_service,
 )
@@ -217,7 +218,7 @@ def test_lower_fees_release_the_excess_lock() -> None:
     service = make_service()
     fund(service, ALICE, USDC=20_000)
     order_id = service.place_limit(ALICE, BID, 20_000, 50, market=ETH_USDC).order_id
-    assert service.set_fees(ETH_USDC, FeeSchedule(maker_bps=0, taker_bps=5)) == []
+    assert fee_cancelled(service.set_fees(ETH_USDC, FeeSchedule(maker_bps=0, taker_bps=5))) == []
     service.check_invariants()
     assert service.balance(ALICE, USDC) == BalanceRecord(10_000, 10_000)
     assert service.get_market(ETH_USDC).fees == FeeSchedule(maker_bps=0, taker_bps=5)
@@ -230,7 +231,7 @@ def test_higher_fees_lock_more_from_available() -> None:
     fund(service, ALICE, USDC=20_000, ETH=50)
     service.place_limit(ALICE, BID, 20_000, 50, market=ETH_USDC)
     service.place_limit(ALICE, ASK, 40_000, 50, market=ETH_USDC)  # needs no fee in quote
-    assert service.set_fees(ETH_USDC, FeeSchedule(maker_bps=50, taker_bps=50)) == []
+    assert fee_cancelled(service.set_fees(ETH_USDC, FeeSchedule(maker_bps=50, taker_bps=50))) == []
     service.check_invariants()
     assert service.balance(ALICE, USDC) == BalanceRecord(20_000 - 10_050, 10_050)
     assert [o.locked for o in service.open_orders(ALICE)] == [10_050, 50]
@@ -253,7 +254,7 @@ def test_higher_fees_cancel_orders_whose_owner_cannot_pay_and_return_their_ids()
     ask = service.place_limit(CAROL, ASK, 30_000, 50, market=ETH_USDC).order_id
     service.check_invariants()
     assert service.balance(ALICE, USDC) == BalanceRecord(10, 10_010)
-    cancelled = service.set_fees(ETH_USDC, FeeSchedule(maker_bps=100, taker_bps=100))
+    cancelled = fee_cancelled(service.set_fees(ETH_USDC, FeeSchedule(maker_bps=100, taker_bps=100)))
     service.check_invariants()
     assert cancelled == [poor]
     assert service.open_orders(ALICE) == []
@@ -271,7 +272,9 @@ def test_set_fees_tops_up_in_order_until_available_runs_out() -> None:
     second = service.place_limit(ALICE, BID, 20_000, 50, market=ETH_USDC).order_id
     assert service.balance(ALICE, USDC).available == 15
     # at 20 bps each bid needs 10 more: the first is topped up, the second cannot be
-    assert service.set_fees(ETH_USDC, FeeSchedule(maker_bps=20, taker_bps=20)) == [second]
+    assert fee_cancelled(service.set_fees(ETH_USDC, FeeSchedule(maker_bps=20, taker_bps=20))) == [
+        second
+    ]
     service.check_invariants()
     assert [o.order.order_id for o in service.open_orders(ALICE)] == [first]
     assert service.balance(ALICE, USDC) == BalanceRecord(20_035 - 10_020, 10_020)
@@ -285,7 +288,7 @@ def test_switching_the_fee_token_to_base_moves_the_locks() -> None:
     assert service.balance(ALICE, ETH) == BalanceRecord(0, 10_000)
     # fees now in ETH: the bid needs no quote fee, the ask needs 10 bps of 10_000 = 10 more ETH
     fees = FeeSchedule(maker_bps=10, taker_bps=10, fee_token=ETH)
-    assert service.set_fees(ETH_USDC, fees) == [ask]
+    assert fee_cancelled(service.set_fees(ETH_USDC, fees)) == [ask]
     service.check_invariants()
     assert service.balance(ALICE, USDC) == BalanceRecord(10_000, 10_000)
     assert service.balance(ALICE, ETH) == BalanceRecord(10_000, 0)

@@ -9,9 +9,9 @@ import textwrap
 
 from tachyon.dex.ids import OrderId, TradeId
 from tachyon.dex.model import BookDepth, BookLevel, Order, OrderStatus, Side, Trade
-from tachyon.exchange.service import DexService, OwnedOrder, Placement
+from tachyon.exchange.service import DexService, OwnedOrder
 from tachyon.ledger.ledger import BalanceRecord
-from tests.exchange.helpers import ALICE, BASE, BOB, CAROL, DAVE, DEFAULT, USDC, fund
+from tests.exchange.helpers import ALICE, BASE, BOB, CAROL, DAVE, DEFAULT, USDC, fund, summary
 
 BID, ASK = Side.BID, Side.ASK
 
@@ -23,7 +23,7 @@ def test_the_seed_demo_session() -> None:
 
     first = service.place_limit(ALICE, BID, 100, 10)
     service.check_invariants()
-    assert first == Placement(OrderId(1), [], OrderStatus.NEW, 0, 10)
+    assert summary(first) == (OrderId(1), [], OrderStatus.NEW, 0, 10)
     assert service.balance(ALICE, USDC) == BalanceRecord(999_000, 1_000)
 
     second = service.place_limit(ALICE, BID, 99, 5)
@@ -33,7 +33,7 @@ def test_the_seed_demo_session() -> None:
 
     third = service.place_limit(BOB, ASK, 101, 8)
     service.check_invariants()
-    assert third == Placement(OrderId(3), [], OrderStatus.NEW, 0, 8)
+    assert summary(third) == (OrderId(3), [], OrderStatus.NEW, 0, 8)
     assert service.balance(BOB, BASE) == BalanceRecord(17, 8)
     assert service.snapshot(10) == BookDepth(
         [BookLevel(100, 10), BookLevel(99, 5)], [BookLevel(101, 8)]
@@ -69,7 +69,7 @@ def test_the_seed_demo_session() -> None:
     assert rest == OwnedOrder(DEFAULT, Order(OrderId(2), ALICE, BID, 99, 5, 3, 2, False), 297, USDC)
     cancelled = service.cancel(ALICE, OrderId(2))
     service.check_invariants()
-    assert cancelled == Placement(OrderId(2), [], OrderStatus.CANCELLED, 2, 0)
+    assert summary(cancelled) == (OrderId(2), [], OrderStatus.CANCELLED, 2, 0)
     assert service.balance(ALICE, USDC) == BalanceRecord(998_499, 0)
     assert service.open_orders(ALICE) == []
     assert service.open_orders(BOB) == [
@@ -195,7 +195,7 @@ def test_a_market_bid_on_an_empty_book_fills_nothing_and_uses_an_id() -> None:
     before = service.ledger.to_state()
     placement = service.place_market(ALICE, BID, 4)
     service.check_invariants()
-    assert placement == Placement(OrderId(1), [], OrderStatus.CANCELLED, 0, 0)
+    assert summary(placement) == (OrderId(1), [], OrderStatus.CANCELLED, 0, 0)
     assert service.ledger.to_state() == before
     assert service.place_limit(ALICE, BID, 1, 1).order_id == 2
 
@@ -250,7 +250,7 @@ def test_cancel_unlocks_what_each_order_holds_for_many_owners() -> None:
     service.place_market(DAVE, ASK, 5)
     service.check_invariants()
     assert service.balance(BOB, USDC) == BalanceRecord(3_800, 900)
-    assert service.cancel(BOB, b_bid) == Placement(b_bid, [], OrderStatus.CANCELLED, 5, 0)
+    assert summary(service.cancel(BOB, b_bid)) == (b_bid, [], OrderStatus.CANCELLED, 5, 0)
     service.check_invariants()
     assert service.balance(BOB, USDC) == BalanceRecord(4_700, 0)
     assert service.balance(BOB, BASE) == BalanceRecord(15, 0)

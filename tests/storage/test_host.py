@@ -54,7 +54,7 @@ from tachyon.storage import (
     default_home,
 )
 from tachyon.storage.snapshot import SNAPSHOTS_KEPT
-from tests.exchange.helpers import ALICE, BASE, BOB, CAROL, DEFAULT, ETH, USDC
+from tests.exchange.helpers import ALICE, BASE, BOB, CAROL, DEFAULT, ETH, USDC, summary
 from tests.storage.helpers import (
     ADD_ETH,
     DB_NAME,
@@ -171,13 +171,15 @@ def test_submit_returns_each_commands_outcome(tmp_path: Path) -> None:
         assert host.submit(Deposit(BOB, BASE, 30)) == BalanceRecord(30, 0)
         assert host.submit(Withdraw(BOB, BASE, 5, nonce=1)) == BalanceRecord(25, 0)
         rest = host.submit(PlaceLimit(ALICE, DEFAULT, Side.BID, 100, 10))
-        assert rest == Placement(OrderId(1), [], OrderStatus.NEW, 0, 10)
+        assert isinstance(rest, Placement)
+        assert summary(rest) == (OrderId(1), [], OrderStatus.NEW, 0, 10)
         take = host.submit(PlaceMarket(BOB, DEFAULT, Side.ASK, 4))
         assert isinstance(take, Placement)
         assert (take.order_id, take.status, take.filled_qty) == (2, OrderStatus.FILLED, 4)
         assert [(t.price, t.qty, t.maker_order_id) for t in take.trades] == [(100, 4, 1)]
         cancelled = host.submit(CancelOrder(ALICE, OrderId(1)))
-        assert cancelled == Placement(OrderId(1), [], OrderStatus.CANCELLED, 4, 0)
+        assert isinstance(cancelled, Placement)
+        assert summary(cancelled) == (OrderId(1), [], OrderStatus.CANCELLED, 4, 0)
         assert host.submit(SetFees(ETH_MARKET, 1, 2)) == []
         assert host.seq == 9
         assert host.balances(ALICE) == {

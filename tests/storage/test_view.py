@@ -18,7 +18,7 @@ from typing import Final
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tachyon.dex.ids import AccountId, MarketId, OrderId
+from tachyon.dex.ids import AccountId, MarketId
 from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import SelfTradePrevention, Side
 from tachyon.errors import InvalidOrder, MarketNotFound, OrderNotFound, TachyonError
@@ -36,6 +36,7 @@ from tachyon.exchange.commands import (
     encode_command,
 )
 from tachyon.exchange.engines import engine_names, register_engine
+from tachyon.exchange.events import CancelReason, OrderCancelled, OrderReduced
 from tachyon.exchange.service import Placement
 from tachyon.exchange.state_machine import Exchange
 from tachyon.storage import EmbeddedExchange, ReadView
@@ -195,15 +196,25 @@ def test_the_view_of_another_engine_equals_the_state(tmp_path: Path) -> None:
 def test_the_random_flows_exercise_what_the_view_must_track() -> None:
     """The flows above reach self-trade prevention that shrinks or cancels makers, fee changes
     that re-lock or cancel, refusals, and signed commands (checked on a plain Exchange)."""
-    reduced: list[tuple[OrderId, int]] = []
+    reduced: list[OrderReduced | OrderCancelled] = []
     refused = fee_changes = 0
     for seed in SEEDS:
         exchange = Exchange()
-        exchange.service.reduced_orders = reduced
         flow = _flow(seed)
         for command, ts_ns in zip(flow.commands, flow.stamps, strict=True):
             result = apply_one(exchange, command, ts_ns)
             refused += isinstance(result, TachyonError)
+            if isinstance(result, Placement):
+                reduced.extend(
+                    event
+                    for event in result.events
+                    if isinstance(event, OrderReduced)
+                    or (
+                        isinstance(event, OrderCancelled)
+                        and event.reason is CancelReason.SELF_TRADE
+                        and event.order_id != result.order_id
+                    )
+                )
             fee_changes += isinstance(command, SetFees) and not isinstance(result, TachyonError)
     assert len(reduced) >= len(SEEDS)
     assert refused > 10 * len(SEEDS)
@@ -504,12 +515,10 @@ def test_the_lazy_package_still_binds_every_public_name() -> None:
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
 
 
-def test_the_service_records_reduced_orders_only_when_asked() -> None:
-    """The hook costs nothing unless a reader sets a list: then each maker that self-trade
-    prevention shrank or cancelled is appended, with its price."""
+def test_self_trade_reductions_are_events_among_the_fills() -> None:
+    """A decrement that shrinks one own maker and uses up another reports both, in order, as
+    events of the placement (no hook, nothing read afterwards)."""
     exchange = Exchange()
-    service = exchange.service
-    assert service.reduced_orders is None
     for command in (
         Deposit(ALICE, "BASE", 100),
         Deposit(ALICE, USDC, 10**6),
@@ -517,14 +526,18 @@ def test_the_service_records_reduced_orders_only_when_asked() -> None:
         PlaceLimit(ALICE, "BASE/USDC", ASK, 11, 5),
     ):
         apply_one(exchange, command, exchange.ts_ns)
-    reduced: list[tuple[OrderId, int]] = []
-    service.reduced_orders = reduced
-    apply_one(
+    placed = apply_one(
         exchange,
         PlaceLimit(ALICE, "BASE/USDC", BID, 11, 7, stp=SelfTradePrevention.DECREMENT_AND_CANCEL),
         exchange.ts_ns,
     )
-    assert reduced == [(OrderId(1), 10), (OrderId(2), 11)]
-    assert exchange.state_hash() == exchange.state_hash()
-    assert "reduced_orders" not in str(service.to_state())
+    assert isinstance(placed, Placement)
+    kinds = [type(event).__name__ for event in placed.events]
+    assert kinds == ["OrderAccepted", "OrderCancelled", "OrderReduced", "OrderCancelled"]
+    _, first, second, taker = placed.events
+    assert isinstance(first, OrderCancelled) and first.order_id == 1
+    assert first.reason is CancelReason.SELF_TRADE
+    assert isinstance(second, OrderReduced) and (second.order_id, second.remaining) == (2, 3)
+    assert isinstance(taker, OrderCancelled) and taker.order_id == placed.order_id
+    assert "reduced" not in str(exchange.service.to_state())
     exchange.check_invariants()

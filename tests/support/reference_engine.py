@@ -13,16 +13,22 @@ Conventions shared with the fast engine where the contracts leave a choice open:
 - a market bid by `max_quote` treats its quantity as unbounded unless `qty` is also given; at
   each maker it may fill only the whole lots the remaining budget buys at that maker's price,
   and it stops when the budget buys no lot at the best price;
-- self-trade decrement reduces the taker's *quantity*; it spends no budget.
+- self-trade decrement reduces the taker's *quantity*; it spends no budget;
+- self-trade prevention "stops" the taker when it cancels the taker's rest (CANCEL_TAKER,
+  CANCEL_BOTH) or when a decrement brings the taker's quantity to 0.
+
+`execute_limit` / `execute_market` report each call on its own: its trades, what of the order
+rests, the resting orders self-trade prevention reduced or cancelled (each with how many of the
+call's trades came before it), the quantity decrement took off the taker, and whether it stopped.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
+from tachyon.dex.events import EngineReport, Reduced
 from tachyon.dex.ids import AccountId, OrderId, TradeId
 from tachyon.dex.in_memory import TRADES_RECENT_MAX
 from tachyon.dex.model import (
@@ -71,7 +77,10 @@ class _Resting:
 
 @dataclass
 class _Taker:
-    """The incoming order while it matches. `remaining` None means no quantity bound."""
+    """The incoming order while it matches. `remaining` None means no quantity bound.
+
+    `trades` and `reductions` are this call's, in the order they happened; `stopped` says that
+    self-trade prevention ended the taker."""
 
     order_id: OrderId
     owner: AccountId
@@ -82,6 +91,9 @@ class _Taker:
     stp: SelfTradePrevention
     reduced: int = 0
     filled: int = 0
+    stopped: bool = False
+    trades: list[Trade] = field(default_factory=list)
+    reductions: list[Reduced] = field(default_factory=list)
 
 
 @dataclass
@@ -90,7 +102,6 @@ class _Book:
 
     orders: list[_Resting]
     trades: list[Trade]
-    reduced: list[tuple[OrderId, int]]
     next_trade_id: int
 
 
@@ -99,7 +110,7 @@ class ReferenceEngine:
 
     def __init__(self, config: MarketConfig = DEFAULT_MARKET) -> None:
         self._config = config
-        self._book = _Book(orders=[], trades=[], reduced=[], next_trade_id=1)
+        self._book = _Book(orders=[], trades=[], next_trade_id=1)
         self._next_order_id = 1
 
     @property
@@ -124,6 +135,38 @@ class ReferenceEngine:
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
     ) -> tuple[OrderId, list[Trade]]:
+        report = self.execute_limit(
+            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
+        )
+        return report.order_id, report.trades
+
+    def place_market(
+        self,
+        owner: AccountId,
+        side: Side,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        report = self.execute_market(
+            owner, side, qty, max_quote=max_quote, stp=stp, order_id=order_id
+        )
+        return report.order_id, report.trades
+
+    def execute_limit(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> EngineReport:
         validate_limit(self._config, side, price, qty, tif, post_only, stp)
         if post_only:
             best = self._best_maker(self._book, side, price)
@@ -141,14 +184,16 @@ class ReferenceEngine:
                 )
         oid = self._take_order_id(order_id)
         taker = _Taker(oid, owner, side, price, qty, None, stp)
-        trades = self._match(self._book, taker)
+        self._match(self._book, taker)
+        resting = 0
         if tif is TimeInForce.GTC and taker.remaining:
+            resting = taker.remaining
             self._book.orders.append(
-                _Resting(oid, owner, side, price, qty, taker.remaining, taker.reduced, post_only)
+                _Resting(oid, owner, side, price, qty, resting, taker.reduced, post_only)
             )
-        return oid, trades
+        return _report(taker, resting)
 
-    def place_market(
+    def execute_market(
         self,
         owner: AccountId,
         side: Side,
@@ -157,11 +202,12 @@ class ReferenceEngine:
         max_quote: int | None = None,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
+    ) -> EngineReport:
         validate_market(self._config, side, qty, max_quote, stp)
         oid = self._take_order_id(order_id)
         taker = _Taker(oid, owner, side, None, qty, max_quote, stp)
-        return oid, self._match(self._book, taker)
+        self._match(self._book, taker)
+        return _report(taker, 0)
 
     def _take_order_id(self, order_id: OrderId | None) -> OrderId:
         if order_id is None:
@@ -204,8 +250,8 @@ class ReferenceEngine:
         lot_cost = self._config.notional(price, lot)
         return budget // lot_cost * lot
 
-    def _match(self, book: _Book, taker: _Taker) -> list[Trade]:
-        trades: list[Trade] = []
+    def _match(self, book: _Book, taker: _Taker) -> None:
+        """Match `taker` against `book`, recording its trades and reductions on the taker."""
         while taker.remaining is None or taker.remaining > 0:
             maker = self._best_maker(book, taker.side, taker.limit)
             if maker is None:
@@ -219,6 +265,7 @@ class ReferenceEngine:
             assert allowed is not None
             if maker.owner == taker.owner and taker.stp is not SelfTradePrevention.ALLOW:
                 if not self._prevent_self_trade(book, taker, maker):
+                    taker.stopped = True
                     break
                 continue
             fill = min(allowed, maker.remaining)
@@ -233,7 +280,7 @@ class ReferenceEngine:
                 taker.side,
             )
             book.next_trade_id += 1
-            trades.append(trade)
+            taker.trades.append(trade)
             book.trades.append(trade)
             maker.remaining -= fill
             taker.filled += fill
@@ -244,7 +291,6 @@ class ReferenceEngine:
             if maker.remaining == 0:
                 book.orders.remove(maker)
         del book.trades[:-TRADES_RECENT_MAX]
-        return trades
 
     def _prevent_self_trade(self, book: _Book, taker: _Taker, maker: _Resting) -> bool:
         """Apply the taker's mode to its own resting `maker`; False if the taker stops."""
@@ -261,17 +307,32 @@ class ReferenceEngine:
             taker.reduced += cut
             maker.remaining -= cut
             maker.reduced += cut
-            book.reduced.append((maker.order_id, maker.remaining))
+            self._record_reduction(taker, maker)
             if maker.remaining == 0:
                 book.orders.remove(maker)
             return taker.remaining != 0
         # CANCEL_MAKER and CANCEL_BOTH remove the resting order entirely.
         book.orders.remove(maker)
-        book.reduced.append((maker.order_id, 0))
+        maker.remaining = 0
+        self._record_reduction(taker, maker)
         if stp is SelfTradePrevention.CANCEL_BOTH:
             taker.remaining = 0
             return False
         return True
+
+    @staticmethod
+    def _record_reduction(taker: _Taker, maker: _Resting) -> None:
+        """Note that self-trade prevention left `maker` with its `remaining` quantity now."""
+        taker.reductions.append(
+            Reduced(
+                maker.order_id,
+                maker.owner,
+                maker.side,
+                maker.price,
+                maker.remaining,
+                len(taker.trades),
+            )
+        )
 
     # -- cancelling and reading ----------------------------------------------------------
 
@@ -297,11 +358,6 @@ class ReferenceEngine:
     def open_orders(self) -> list[Order]:
         """Every open order, in id order."""
         return [order.as_order() for order in sorted(self._book.orders, key=_by_id)]
-
-    def drain_reduced(self) -> Sequence[tuple[OrderId, int]]:
-        reduced = self._book.reduced
-        self._book.reduced = []
-        return reduced
 
     def snapshot(self, depth: int) -> BookDepth:
         if type(depth) is not int or depth < 0:
@@ -352,6 +408,18 @@ class ReferenceEngine:
         assert trade_ids == sorted(set(trade_ids))
         assert len(trade_ids) <= TRADES_RECENT_MAX
         assert all(trade_id < self._book.next_trade_id for trade_id in trade_ids)
+
+
+def _report(taker: _Taker, resting: int) -> EngineReport:
+    """What one placement did, as `EngineReport` (reductions in a list, possibly empty)."""
+    return EngineReport(
+        taker.order_id,
+        taker.trades,
+        resting,
+        taker.reductions,
+        taker.reduced,
+        taker.stopped,
+    )
 
 
 def _by_id(order: _Resting) -> int:

@@ -1,15 +1,16 @@
 """The pluggable matching-engine boundary (the seed's `OrderBookEngine` trait).
 
-The seed's operations keep their names; `open_qty`, `drain_reduced` and the two read-only
-attributes are what a settling caller (`DexService`) needs on top, so any engine behind this
-protocol can be settled exactly.
+The seed's operations keep their names and return values. A settling caller (`DexService`)
+places orders through `execute_limit` and `execute_market`, whose result (an `EngineReport`'s
+fields) says everything the call did (fills, what rests, what self-trade prevention reduced),
+so any engine behind this protocol can be settled exactly without being asked afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
+from tachyon.dex.events import EngineResult
 from tachyon.dex.ids import AccountId, OrderId
 from tachyon.dex.model import (
     STP_DEFAULT,
@@ -31,17 +32,6 @@ class OrderBookEngine(Protocol):
 
     @property
     def config(self) -> MarketConfig: ...
-
-    @property
-    def last_resting_qty(self) -> int:
-        """What the most recently placed order left resting on the book (0 if none): a settling
-        caller reads it instead of asking `open_qty` after every placement."""
-        ...
-
-    @property
-    def pending_reductions(self) -> Sequence[tuple[OrderId, int]]:
-        """What `drain_reduced` would return now, without emptying it; a cheap emptiness test."""
-        ...
 
     def place_limit(
         self,
@@ -75,6 +65,35 @@ class OrderBookEngine(Protocol):
         """Take liquidity up to `qty` (and, for a bid, spending at most `max_quote`); never rests."""
         ...
 
+    def execute_limit(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> EngineResult:
+        """`place_limit`, reporting everything the call did; `place_limit` returns the
+        report's order id and trades."""
+        ...
+
+    def execute_market(
+        self,
+        owner: AccountId,
+        side: Side,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> EngineResult:
+        """`place_market`, reporting everything the call did."""
+        ...
+
     def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:
         """Remove an open order; with `owner`, only if that owner placed it."""
         ...
@@ -97,12 +116,6 @@ class OrderBookEngine(Protocol):
 
     def open_qty(self, order_id: OrderId) -> int:
         """The remaining quantity of an open order; 0 if it is not resting."""
-        ...
-
-    def drain_reduced(self) -> Sequence[tuple[OrderId, int]]:
-        """Resting orders that self-trade prevention reduced or cancelled since the last call,
-        as (order_id, remaining_qty) pairs, remaining 0 meaning cancelled. Settling callers
-        release the funds those orders no longer need."""
         ...
 
     def open_orders(self) -> list[Order]:

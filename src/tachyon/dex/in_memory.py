@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from itertools import islice
 from typing import Any, Final, NoReturn
 
+from tachyon.dex.events import EngineResult, Reduced
 from tachyon.dex.ids import AccountId, OrderId
 from tachyon.dex.model import (
     DEFAULT_MARKET,
@@ -56,6 +57,7 @@ _KEY_ANY: Final = -(PRICE_MAX + 1)  # below every book key: a market order cross
 _NO_CAP: Final = QTY_MAX + 1
 _SIDE_NAMES: Final = frozenset(side.value for side in Side)
 _SIDES: Final = {side.value: side for side in Side}
+_NO_REDUCTIONS: Final[tuple[Reduced, ...]] = ()  # shared: most calls reduce nothing
 
 
 class _Level:
@@ -138,10 +140,9 @@ class InMemoryEngine:
         "_next_trade_id",
         "_orders",
         "_recent",
+        "_reductions",
         "_taker_cut",
         "_tick",
-        "last_resting_qty",
-        "pending_reductions",
     )
 
     def __init__(self, config: MarketConfig = DEFAULT_MARKET) -> None:
@@ -154,8 +155,8 @@ class InMemoryEngine:
         self._asks = _BookSide(-1)
         self._orders: dict[int, _Record] = {}
         self._recent: deque[Trade] = deque(maxlen=TRADES_RECENT_MAX)
-        self.pending_reductions: list[tuple[OrderId, int]] = []
-        self.last_resting_qty = 0
+        # The current call's self-trade reductions, handed out with its report (then renewed).
+        self._reductions: list[Reduced] = []
         # Typed as ids so the hot path hands them out without a NewType call (~70 ns each).
         self._next_order_id = OrderId(1)
         self._next_trade_id = 1  # a plain int: a NewType call per fill would cost a call
@@ -180,6 +181,38 @@ class InMemoryEngine:
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
     ) -> tuple[OrderId, list[Trade]]:
+        result = self.execute_limit(
+            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
+        )
+        return result[0], result[1]
+
+    def place_market(
+        self,
+        owner: AccountId,
+        side: Side,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        result = self.execute_market(
+            owner, side, qty, max_quote=max_quote, stp=stp, order_id=order_id
+        )
+        return result[0], result[1]
+
+    def execute_limit(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        tif: TimeInForce = _GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> EngineResult:
         if not (
             type(qty) is int
             and type(price) is int
@@ -212,24 +245,28 @@ class InMemoryEngine:
             _reject_order_id(order_id, self._next_order_id)
         self._next_order_id = oid + 1  # type: ignore[assignment]
         trades: list[Trade] = []
+        reductions: Sequence[Reduced] = _NO_REDUCTIONS
+        cut = 0
         remaining = qty
         if crosses:
             self._taker_cut = 0
             remaining = self._match(owner, side, oid, opposite, key_limit, qty, stp, None, trades)
+            if self._reductions:
+                reductions, self._reductions = self._reductions, []
+            cut = self._taker_cut
+            if remaining < 0:  # self-trade prevention stopped it: its rest is cancelled
+                return (oid, trades, 0, reductions, cut, True)
         if remaining and tif is _GTC:
             key = -key_limit  # its own side's key
             level = own.levels.get(key)
             if level is None or not level.qty:
                 level = own.level_for(key)
-            cut = self._taker_cut if crosses else 0
             record = [oid, owner, remaining, price, side, qty, cut, post_only, level]
             level.queue.append(record)
             level.qty += remaining
             self._orders[oid] = record
-            self.last_resting_qty = remaining
-        else:
-            self.last_resting_qty = 0
-        return oid, trades
+            return (oid, trades, remaining, reductions, cut, False)
+        return (oid, trades, 0, reductions, cut, False)
 
     def _check_special(
         self,
@@ -262,7 +299,7 @@ class InMemoryEngine:
                 f"fill-or-kill {side} of {qty} at {price} cannot fill completely"
             )
 
-    def place_market(
+    def execute_market(
         self,
         owner: AccountId,
         side: Side,
@@ -271,7 +308,7 @@ class InMemoryEngine:
         max_quote: int | None = None,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
+    ) -> EngineResult:
         if not (
             type(qty) is int
             and 0 < qty <= QTY_MAX
@@ -294,13 +331,17 @@ class InMemoryEngine:
         self._next_order_id = oid + 1  # type: ignore[assignment]
         trades: list[Trade] = []
         opposite = self._asks if side is _BID else self._bids
-        if opposite.keys:
-            if max_quote is not None:
-                self._taker_cut = 0
-            taker_qty = _NO_CAP if qty is None else qty
-            self._match(owner, side, oid, opposite, _KEY_ANY, taker_qty, stp, max_quote, trades)
-        self.last_resting_qty = 0
-        return oid, trades
+        if not opposite.keys:
+            return (oid, trades, 0, _NO_REDUCTIONS, 0, False)
+        self._taker_cut = 0
+        taker_qty = _NO_CAP if qty is None else qty
+        remaining = self._match(
+            owner, side, oid, opposite, _KEY_ANY, taker_qty, stp, max_quote, trades
+        )
+        reductions: Sequence[Reduced] = _NO_REDUCTIONS
+        if self._reductions:
+            reductions, self._reductions = self._reductions, []
+        return (oid, trades, 0, reductions, self._taker_cut, remaining < 0)
 
     def _match(
         self,
@@ -315,7 +356,7 @@ class InMemoryEngine:
         trades: list[Trade],
     ) -> int:
         """Fill the taker against `opposite` while the best key is at or above `key_limit`;
-        return the taker's remaining quantity (0 if self-trade prevention stopped it)."""
+        return the taker's remaining quantity (-1 if self-trade prevention stopped it)."""
         keys, levels, sign, orders = opposite.keys, opposite.levels, opposite.sign, self._orders
         append, lot = trades.append, self._lot
         tid = self._next_trade_id
@@ -343,7 +384,7 @@ class InMemoryEngine:
                 maker_owner = maker[_OWNER]
                 if maker_owner == owner and stp is not _ALLOW:
                     rem, start, left, stopped = self._prevent_self_trade(
-                        maker, level, rem, start, left, stp
+                        maker, level, rem, start, left, stp, len(trades)
                     )
                     if stopped or not left or not level.qty:
                         break
@@ -371,7 +412,7 @@ class InMemoryEngine:
                 break
         self._recent.extend(trades)
         self._next_trade_id = tid
-        return 0 if stopped else rem
+        return -1 if stopped else rem
 
     def _prevent_self_trade(
         self,
@@ -381,8 +422,10 @@ class InMemoryEngine:
         start: int,
         left: int,
         stp: SelfTradePrevention,
+        after: int,
     ) -> tuple[int, int, int, bool]:
-        """Apply the taker's self-trade mode to its own resting `maker` at the front of `level`.
+        """Apply the taker's self-trade mode to its own resting `maker` at the front of `level`
+        (`after` trades of the call came before).
 
         Takes and returns `_match`'s per-level accounting (remaining at level entry, allowance
         at entry, allowance left) plus whether the taker stops here.
@@ -391,13 +434,13 @@ class InMemoryEngine:
             return rem, start, left, True
         mrem = maker[_REM]
         if stp is not _DECREMENT:
-            self._reduce_maker(maker, level, mrem)
+            self._reduce_maker(maker, level, mrem, after)
             return rem, start, left, stp is _CANCEL_BOTH
         now = rem - (start - left)  # the taker's remaining quantity at this moment
         cut = now if now < mrem else mrem
         maker[_REDUCED] += cut
         self._taker_cut += cut
-        self._reduce_maker(maker, level, cut)
+        self._reduce_maker(maker, level, cut, after)
         # A decrement uses up the taker's quantity, not what its budget buys at this price.
         rem -= cut
         if now - cut < left:
@@ -405,11 +448,13 @@ class InMemoryEngine:
             left = now - cut
         return rem, start, left, now == cut
 
-    def _reduce_maker(self, maker: _Record, level: _Level, cut: int) -> None:
+    def _reduce_maker(self, maker: _Record, level: _Level, cut: int, after: int) -> None:
         remaining = maker[_REM] - cut
         maker[_REM] = remaining
         level.qty -= cut
-        self.pending_reductions.append((maker[_ID], remaining))
+        self._reductions.append(
+            Reduced(maker[_ID], maker[_OWNER], maker[_SIDE], maker[_PRICE], remaining, after)
+        )
         if not remaining:
             level.queue.popleft()
             del self._orders[maker[_ID]]
@@ -481,13 +526,6 @@ class InMemoryEngine:
     def open_orders(self) -> list[Order]:
         """Every open order, in id order."""
         return [_order_of(self._orders[oid]) for oid in sorted(self._orders)]
-
-    def drain_reduced(self) -> Sequence[tuple[OrderId, int]]:
-        reduced = self.pending_reductions
-        if not reduced:
-            return ()
-        self.pending_reductions = []
-        return reduced
 
     def snapshot(self, depth: int) -> BookDepth:
         if type(depth) is not int or depth < 0:

@@ -8,7 +8,6 @@ still need (`check_invariants`). A call that raises has changed nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, Final, NamedTuple, NoReturn
@@ -16,6 +15,7 @@ from typing import Any, Final, NamedTuple, NoReturn
 import msgspec
 
 from tachyon.dex.engine import OrderBookEngine
+from tachyon.dex.events import EngineResult, Reduced
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import (
     DEFAULT_MARKET,
@@ -41,7 +41,36 @@ from tachyon.errors import (
     OrderNotOwned,
 )
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory, engine_loader
-from tachyon.ledger.ledger import BalanceRecord, TokenLedger, TokenMeta
+from tachyon.exchange.events import (
+    CancelReason,
+    Deposited,
+    Event,
+    FeesChanged,
+    Filled,
+    MarketAdded,
+    OrderAccepted,
+    OrderCancelled,
+    OrderReduced,
+    OrderRested,
+    TokenRegistered,
+    Withdrawn,
+)
+from tachyon.ledger.ledger import (
+    HOLD_CELL,
+    HOLD_FILLED,
+    HOLD_IS_BID,
+    HOLD_LOCKED,
+    HOLD_MARKET,
+    HOLD_OWNER,
+    HOLD_PRICE,
+    HOLD_REMAINING,
+    BalanceRecord,
+    Hold,
+    SettlementTerms,
+    TokenLedger,
+    TokenMeta,
+    fill_fees,
+)
 
 DEFAULT_MARKET_ID: Final = DEFAULT_MARKET.market_id
 
@@ -52,19 +81,89 @@ _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 _FILLED: Final = OrderStatus.FILLED
 _CANCELLED: Final = OrderStatus.CANCELLED
 _CANCEL_MAKER: Final = SelfTradePrevention.CANCEL_MAKER
+_ASK: Final = Side.ASK
+_USER: Final = CancelReason.USER
+_UNFILLED: Final = CancelReason.UNFILLED
+_SELF_TRADE: Final = CancelReason.SELF_TRADE
+_FEES: Final = CancelReason.FEES
 
 
 class Placement(msgspec.Struct, frozen=True, gc=False):
-    """What placing (or cancelling) an order did.
+    """What placing (or cancelling) an order did, in its market: a summary, and the `events`.
+
+    The events are assembled when read, from what the call recorded here: the order (owner,
+    side, price, quantity), the market's rules when it traded (`config`, immutable: its fees
+    give each fill's fees by `fill_fees`, as settlement charged them), what the last maker has
+    left (`last_maker_remaining`: every maker before it is filled), the self-trade events with
+    their place among the fills (`reduced`) and why an unfilled rest was cancelled (`cause`).
+    Building an event struct costs about as much as the whole of an order's matching; a caller
+    that never reads them (most library use, the benchmarks) does not pay for them, and one that
+    does (the host, for the journal's observers) gets the same values every time.
 
     A frozen struct, as `Trade` is: every order answers with one, and a struct costs half what a
-    named tuple does to build and is never tracked by the garbage collector."""
+    named tuple does to build and is never tracked by the garbage collector. `placed` is False
+    for a cancel's answer, whose `qty` is what the cancel took off the book. A placement a node
+    answered with (`tachyon.node.client`) is a summary: no owner or side, so no events."""
 
     order_id: OrderId
     trades: list[Trade]
     status: OrderStatus
     filled_qty: int
     open_qty: int
+    market: MarketId
+    owner: AccountId | None = None
+    side: Side | None = None
+    price: int | None = None
+    qty: int | None = None
+    placed: bool = True
+    cause: CancelReason | None = None
+    config: MarketConfig | None = None
+    last_maker_remaining: int = 0
+    reduced: Sequence[tuple[int, Event]] = ()
+
+    @property
+    def events(self) -> list[Event]:
+        """What the call did, in order (see `tachyon.exchange.events`)."""
+        market, order_id, owner, side, price = (
+            self.market,
+            self.order_id,
+            self.owner,
+            self.side,
+            self.price,
+        )
+        if owner is None or side is None:
+            return []  # a summary: the events stayed with the exchange that made them
+        if not self.placed:
+            assert self.qty is not None and self.cause is not None
+            return [
+                OrderCancelled(
+                    market, order_id, owner, side, price, self.qty, self.filled_qty, self.cause
+                )
+            ]
+        events: list[Event] = [OrderAccepted(market, order_id, owner, side, price, self.qty)]
+        trades, config = self.trades, self.config
+        for trade in trades:
+            assert config is not None, "a placement that traded records its market's rules"
+            maker_fee, taker_fee = fill_fees(config, trade.price, trade.qty)
+            remaining = self.last_maker_remaining if trade is trades[-1] else 0
+            events.append(Filled(market, trade, maker_fee, taker_fee, remaining))
+        for shift, (after, event) in enumerate(self.reduced, start=1):
+            events.insert(shift + after, event)  # after the acceptance and `after` fills
+        if self.open_qty:
+            assert price is not None and self.qty is not None, "only a limit order rests"
+            events.append(
+                OrderRested(
+                    market, order_id, owner, side, price, self.qty, self.open_qty, self.filled_qty
+                )
+            )
+        elif self.cause is not None:
+            unfilled = 0 if self.qty is None else self.qty - self.filled_qty
+            events.append(
+                OrderCancelled(
+                    market, order_id, owner, side, price, unfilled, self.filled_qty, self.cause
+                )
+            )
+        return events
 
 
 class OwnedOrder(NamedTuple):
@@ -76,29 +175,10 @@ class OwnedOrder(NamedTuple):
     locked_token: TokenId
 
 
-class _Market:
-    """A market's engine, rules and fee rules, flattened for the hot path."""
+class _Market(SettlementTerms):
+    """A market's engine and rules, with its settlement terms, flattened for the hot path."""
 
-    __slots__ = (
-        "base",
-        "base_cells",
-        "base_unit",
-        "config",
-        "engine",
-        "engine_name",
-        "fee_account",
-        "fee_cell",
-        "fee_in_base",
-        "lock_bps",
-        "lot",
-        "maker_bps",
-        "min_qty",
-        "quote",
-        "quote_cells",
-        "taker_bps",
-        "tick",
-        "zero_fees",
-    )
+    __slots__ = ("engine", "engine_name", "lot", "min_qty", "tick")
 
     def __init__(
         self,
@@ -107,51 +187,20 @@ class _Market:
         engine_name: str | None,
         ledger: TokenLedger,
     ) -> None:
+        super().__init__(config, ledger)
         self.engine = engine
         self.engine_name = engine_name  # None: handed in, so it cannot be restored by name
-        self.base = config.base
-        self.quote = config.quote
-        self.base_unit = config.base_unit
         self.tick = config.tick_size
         self.lot = config.lot_size
         self.min_qty = config.min_qty
-        self.base_cells = ledger.holdings(config.base)
-        self.quote_cells = ledger.holdings(config.quote)
-        self.config = config
-        self.set_fees(config.fees)
-
-    def set_fees(self, fees: FeeSchedule) -> None:
-        self.config = dataclasses.replace(self.config, fees=fees)
-        self.maker_bps = fees.maker_bps
-        self.taker_bps = fees.taker_bps
-        # A new order may fill as taker and rest as maker: lock for the dearer of the two.
-        self.lock_bps = max(fees.maker_bps, fees.taker_bps)
-        self.fee_in_base = self.config.fee_token == self.base
-        self.fee_account = fees.fee_account
-        self.fee_cell: list[int] | None = None  # the fee account's cell, once it has one
-        self.zero_fees = not (fees.maker_bps or fees.taker_bps)
-
-    def open_fee_cell(self) -> list[int]:
-        """The fee account's ledger cell of the fee token, opened empty at the first fee."""
-        self.fee_cell = _cell(
-            self.base_cells if self.fee_in_base else self.quote_cells, self.fee_account
-        )
-        return self.fee_cell
-
-    def need(self, is_bid: bool, price: int, qty: int, bps: int) -> int:
-        """What an order of `qty` at `price` must hold to pay for its fills and fees at `bps`:
-        what it spends (quote for a bid, base for an ask), plus the fee if the fee token is the
-        one it spends. `DexService.place_limit` and `_settle` inline this; `check_invariants`
-        holds every open order to it."""
-        spend = price * qty // self.base_unit if is_bid else qty
-        return spend + spend * bps // BPS_DENOMINATOR if is_bid is not self.fee_in_base else spend
 
 
-# An open order's settlement record: [owner, market, is a bid, price, remaining qty, funds it
-# holds (quote for bids, base for asks), qty filled, the owner's ledger cell of the held token].
-# Plain lists, as in the engine: five times cheaper to build than slotted objects (measured).
-_OWNER, _MARKET, _IS_BID, _PRICE, _REMAINING, _LOCKED, _FILLED_QTY, _CELL = range(8)
-_OpenOrder = list[Any]
+# An open order's settlement record is the ledger's `Hold`: [owner, market, is a bid, price,
+# remaining qty, funds it holds (quote for bids, base for asks), qty filled, the owner's ledger
+# cell of the held token]. Short names for its slots:
+_OWNER, _MARKET, _IS_BID, _PRICE = HOLD_OWNER, HOLD_MARKET, HOLD_IS_BID, HOLD_PRICE
+_REMAINING, _LOCKED, _FILLED_QTY, _CELL = HOLD_REMAINING, HOLD_LOCKED, HOLD_FILLED, HOLD_CELL
+_OpenOrder = Hold
 # The two slots of a ledger cell (see `TokenLedger.holdings`).
 _AVAILABLE, _HELD = 0, 1
 
@@ -167,7 +216,6 @@ class DexService:
         "_markets",
         "_next_order_id",
         "_open",
-        "reduced_orders",
     )
 
     def __init__(
@@ -182,10 +230,6 @@ class DexService:
         self._by_owner: dict[AccountId, dict[OrderId, _OpenOrder]] = {}
         self._fee_accounts: set[AccountId] = set()
         self._next_order_id = OrderId(1)
-        # None, or a list to which (order id, price) of each resting order that self-trade
-        # prevention shrank or cancelled is appended (a reader of changes, such as the storage
-        # host's view, sets one and drains it); not part of the state.
-        self.reduced_orders: list[tuple[OrderId, int]] | None = None
         if default_market is not None:
             self.add_market(default_market)
 
@@ -198,7 +242,9 @@ class DexService:
 
     # -- markets and tokens ----------------------------------------------------------------
 
-    def add_market(self, config: MarketConfig, engine: OrderBookEngine | None = None) -> None:
+    def add_market(
+        self, config: MarketConfig, engine: OrderBookEngine | None = None
+    ) -> list[Event]:
         """Open a market, registering its tokens; `engine` defaults to the configured kind."""
         if config.market_id in self._markets:
             raise AlreadyExists(f"market {config.market_id} already exists")
@@ -222,10 +268,12 @@ class DexService:
         self._ledger.set_meta(TokenMeta(config.quote, config.quote_decimals))
         self._markets[config.market_id] = _Market(config, engine, engine_name, self._ledger)
         self._fee_accounts.add(config.fees.fee_account)
+        return [MarketAdded(config)]
 
-    def register_token(self, meta: TokenMeta) -> None:
+    def register_token(self, meta: TokenMeta) -> list[Event]:
         """Register a token that no market trades yet (so it can be deposited)."""
         self._ledger.set_meta(meta)
+        return [TokenRegistered(meta.symbol, meta.decimals)]
 
     def get_market(self, market: MarketId) -> MarketConfig:
         return self._market(market).config
@@ -236,10 +284,10 @@ class DexService:
     def tokens(self) -> list[TokenMeta]:
         return self._ledger.tokens()
 
-    def set_fees(self, market: MarketId, fees: FeeSchedule) -> list[OrderId]:
+    def set_fees(self, market: MarketId, fees: FeeSchedule) -> list[Event]:
         """Change a market's fees. Open orders then hold what the new maker fee needs: excess is
         released; a shortfall is locked from available, or the order is cancelled if it cannot
-        be. Returns the ids of orders so cancelled."""
+        be (an `OrderCancelled` for `CancelReason.FEES` after the `FeesChanged`)."""
         state = self._market(market)
         if fees.fee_token not in (None, state.base, state.quote):
             raise InvalidConfig(
@@ -247,7 +295,7 @@ class DexService:
             )
         state.set_fees(fees)
         self._fee_accounts.add(fees.fee_account)
-        cancelled: list[OrderId] = []
+        events: list[Event] = [FeesChanged(state.market_id, fees)]
         for order_id, order in list(self._open.items()):
             if order[_MARKET] is not state:
                 continue
@@ -256,25 +304,27 @@ class DexService:
             if need > locked and cell[_AVAILABLE] < need - locked:
                 state.engine.cancel(order_id)
                 self._close(order_id, order)
-                cancelled.append(order_id)
+                events.append(_cancelled(order_id, order, _FEES))
                 continue
             # Hold exactly the new need: release the excess or lock the shortfall.
             cell[_AVAILABLE] -= need - locked
             cell[_HELD] += need - locked
             order[_LOCKED] = need
-        return cancelled
+        return events
 
     # -- funds -----------------------------------------------------------------------------
 
-    def deposit(self, owner: AccountId, token: TokenId, amount: int) -> None:
+    def deposit(self, owner: AccountId, token: TokenId, amount: int) -> list[Event]:
         """Credit `amount` minor units of `token` to `owner` (the seed's demo deposits)."""
         _check_account(owner)
         self._ledger.credit(owner, token, amount)
+        return [Deposited(owner, token, amount)]
 
-    def withdraw(self, owner: AccountId, token: TokenId, amount: int) -> None:
+    def withdraw(self, owner: AccountId, token: TokenId, amount: int) -> list[Event]:
         """Debit `amount` from `owner`'s available balance; locked funds stay with their orders."""
         _check_account(owner)
         self._ledger.debit(owner, token, amount)
+        return [Withdrawn(owner, token, amount)]
 
     def balance(self, owner: AccountId, token: TokenId) -> BalanceRecord:
         return self._ledger.balance(owner, token)
@@ -305,13 +355,12 @@ class DexService:
         state = self._markets.get(market) or self._market(market)
         if type(owner) is not str or not owner or owner in self._fee_accounts:
             _check_account(owner, self._fee_accounts)
-        # The lock is computed from integers (a string qty times a price would be a string);
-        # a lock that fails checks the market's rules first (rules before funds), and the engine
-        # checks them and the options before anything changes.
+        # Integers only in the lock; a failing one names the market's rules first (the engine
+        # checks them and the options before anything changes).
         if type(qty) is not int or type(price) is not int:
             validate_limit(state.config, side, price, qty, tif, post_only, stp)
         is_bid = side is _BID
-        # `_Market.need` at the lock rate and at the maker rate (if it rests whole), inline.
+        # `need` at the lock rate and at the maker rate (if it rests whole), inline.
         spend = price * qty // state.base_unit if is_bid else qty
         if is_bid is not state.fee_in_base:
             locked = spend + spend * state.lock_bps // BPS_DENOMINATOR
@@ -322,8 +371,7 @@ class DexService:
         if cell is None or not 0 < locked <= cell[_AVAILABLE]:
             validate_limit(state.config, side, price, qty, tif, post_only, stp)  # named first
             self._refuse_lock(state, owner, is_bid, locked)
-        engine = state.engine
-        order_id, trades = engine.place_limit(
+        result = state.engine.execute_limit(
             owner,
             side,
             price,
@@ -333,21 +381,26 @@ class DexService:
             stp=stp,
             order_id=self._next_order_id,
         )
-        if trades or engine.pending_reductions:
-            return self._after_taking(
-                state, owner, order_id, is_bid, price, qty, cell, locked, trades
-            )
-        # Nothing crossed: the order rests whole (or, IOC or FOK, is cancelled whole).
+        order_id, trades, resting, reductions, _, stopped = result
         self._next_order_id = order_id + 1  # type: ignore[assignment]
-        if engine.last_resting_qty:
+        if trades or reductions:
+            return self._after_taking(state, owner, side, price, qty, cell, locked, result)
+        # Nothing crossed: the order rests whole (or, IOC or FOK, is cancelled whole).
+        if resting:
             # It rests as a maker, so it holds what the maker fee needs.
             cell[_AVAILABLE] -= need
             cell[_HELD] += need
             record = [owner, state, is_bid, price, qty, need, 0, cell]
             self._open[order_id] = record
             (self._by_owner.get(owner) or self._orders_of(owner))[order_id] = record
-            return Placement(order_id, trades, _NEW, 0, qty)
-        return Placement(order_id, trades, _CANCELLED, 0, 0)
+            return Placement(
+                order_id, trades, _NEW, 0, qty, state.market_id, owner, side, price, qty
+            )
+        cause = _SELF_TRADE if stopped else _UNFILLED
+        market = state.market_id
+        return Placement(
+            order_id, trades, _CANCELLED, 0, 0, market, owner, side, price, qty, cause=cause
+        )
 
     def place_market(
         self,
@@ -399,10 +452,11 @@ class DexService:
                 self._refuse_lock(state, owner, is_bid, locked)
             # A bid for which the book has nothing to sell locks nothing and can fill nothing.
             cell = [0, 0]
-        order_id, trades = engine.place_market(
+        result = engine.execute_market(
             owner, side, qty, max_quote=budget, stp=stp, order_id=self._next_order_id
         )
-        return self._after_taking(state, owner, order_id, is_bid, 0, qty, cell, locked, trades)
+        self._next_order_id = result[0] + 1  # type: ignore[assignment]
+        return self._after_taking(state, owner, side, None, qty, cell, locked, result)
 
     def cancel(self, owner: AccountId, order_id: OrderId) -> Placement:
         """Cancel one of `owner`'s open orders and release what it holds."""
@@ -411,10 +465,25 @@ class DexService:
             raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
         if record[_OWNER] != owner:
             raise OrderNotOwned(f"order {order_id} belongs to another account")
-        if not record[_MARKET].engine.cancel(order_id):
+        market: _Market = record[_MARKET]
+        if not market.engine.cancel(order_id):
             raise AssertionError(f"engine lost open order {order_id}")
         self._close(order_id, record)
-        return Placement(order_id, [], _CANCELLED, record[_FILLED_QTY], 0)
+        side = _BID if record[_IS_BID] else _ASK
+        return Placement(
+            order_id,
+            [],
+            _CANCELLED,
+            record[_FILLED_QTY],
+            0,
+            market.market_id,
+            record[_OWNER],
+            side,
+            record[_PRICE],
+            record[_REMAINING],
+            False,
+            _USER,
+        )
 
     def get_order(self, order_id: OrderId) -> OwnedOrder | None:
         record = self._open.get(order_id)
@@ -560,129 +629,95 @@ class DexService:
         self,
         state: _Market,
         owner: AccountId,
-        order_id: OrderId,
-        is_bid: bool,
-        price: int,
+        side: Side,
+        price: int | None,
         qty: int | None,
         cell: list[int],
         locked: int,
-        trades: list[Trade],
+        result: EngineResult,
     ) -> Placement:
-        """Settle the taker's fills, then record what rests (GTC only) and hold what it needs.
+        """Settle the taker's fills, release what self-trade prevention took from its own
+        resting orders, then record what rests (GTC only) and hold what it needs.
 
         The caller checked that the owner has `locked` available; the funds move only now, net
         of what the order spent (nothing runs in between, and a refused order moves nothing).
         """
-        self._next_order_id = order_id + 1  # type: ignore[assignment]
-        engine = state.engine
-        spent = filled = 0
+        order_id, trades, open_qty, reductions, taker_cut, stopped = result
+        is_bid = side is _BID
+        spent = filled = last_maker_remaining = 0
         if trades:
-            spent, filled = self._settle(state, owner, is_bid, trades)
-        if engine.pending_reductions:
-            self._release_reduced(engine.drain_reduced())
-        open_qty = engine.last_resting_qty
+            spent, filled, last_maker_remaining = self._ledger.settle_fills(
+                state, owner, is_bid, trades, self._open, self._close
+            )
+        reduced: Sequence[tuple[int, Event]] = ()
+        if reductions:
+            reduced = self._release_reduced(state, reductions)
         need = 0
+        cause = None
         if open_qty:
+            assert price is not None, "only a limit order rests"
             need = state.need(is_bid, price, open_qty, state.maker_bps)
             record = [owner, state, is_bid, price, open_qty, need, filled, cell]
             self._open[order_id] = record
             (self._by_owner.get(owner) or self._orders_of(owner))[order_id] = record
             status = _PARTIALLY_FILLED if filled else _NEW
+        elif filled and (qty is None or filled == qty):
+            status = _FILLED
         else:
-            status = _FILLED if filled and (qty is None or filled == qty) else _CANCELLED
+            status = _CANCELLED
+            cause = _SELF_TRADE if stopped or taker_cut else _UNFILLED
         assert spent + need <= locked, f"order {order_id} spent more than it locked"
         cell[_AVAILABLE] -= spent + need
         cell[_HELD] += need
-        return Placement(order_id, trades, status, filled, open_qty)
-
-    def _settle(
-        self, state: _Market, taker: AccountId, taker_is_bid: bool, trades: list[Trade]
-    ) -> tuple[int, int]:
-        """Settle each fill as `TokenLedger.settle_fill` would, cell to cell, without its checks
-        (each open order holds what it still needs: `check_invariants`). Returns what the taker
-        spent, which the caller takes off its locked funds, and the qty it filled."""
-        open_orders = self._open
-        base_unit = state.base_unit
-        fee_in_base, zero_fees = state.fee_in_base, state.zero_fees
-        maker_bps, taker_bps = state.maker_bps, state.taker_bps
-        # The fee comes on top of the fee token's payer, off its receiver (see `settle_fill`).
-        taker_pays_fee = fee_in_base is not taker_is_bid  # a bid pays quote, an ask base
-        maker_is_bid = not taker_is_bid
-        maker_need_has_fee = maker_is_bid is not fee_in_base  # as in `_Market.need`
-        # Makers receive what the taker pays with: quote from a bid, base from an ask.
-        if taker_is_bid:
-            maker_gain_cells, taker_gain_cells = state.quote_cells, state.base_cells
-        else:
-            maker_gain_cells, taker_gain_cells = state.base_cells, state.quote_cells
-        filled = cost_total = maker_fees = taker_fees = maker_fee = 0
-        for trade in trades:
-            price, qty, maker_owner = trade.price, trade.qty, trade.maker_owner
-            cost = price * qty // base_unit
-            filled += qty
-            cost_total += cost
-            if not zero_fees:
-                fee_basis = qty if fee_in_base else cost
-                maker_fee = fee_basis * maker_bps // BPS_DENOMINATOR
-                maker_fees += maker_fee
-                taker_fees += fee_basis * taker_bps // BPS_DENOMINATOR
-            # The maker gives what the taker receives and gets what the taker pays.
-            gives = qty if taker_is_bid else cost
-            gets = cost if taker_is_bid else qty
-            if taker_pays_fee:
-                maker_spent, maker_gained = gives, gets - maker_fee
-            else:
-                maker_spent, maker_gained = gives + maker_fee, gets
-            maker_id = trade.maker_order_id
-            maker = open_orders[maker_id]
-            gain = maker_gain_cells.get(maker_owner) or _cell(maker_gain_cells, maker_owner)
-            gain[_AVAILABLE] += maker_gained
-            remaining = maker[_REMAINING] - qty
-            if not remaining:  # filled: forget it, release what rounding left locked
-                self._close(maker_id, maker, maker_spent)
-                continue
-            maker[_FILLED_QTY] += qty
-            left = maker[_LOCKED] - maker_spent
-            # Still open: it keeps what its remaining qty needs (`_Market.need` at the maker
-            # rate, inline: without fees, exactly what is left) and releases the rest.
-            if zero_fees:
-                need = left
-            else:
-                need = price * remaining // base_unit if maker_is_bid else remaining
-                if maker_need_has_fee:
-                    need += need * maker_bps // BPS_DENOMINATOR
-            held = maker[_CELL]
-            held[_HELD] -= maker_spent + left - need
-            held[_AVAILABLE] += left - need
-            maker[_REMAINING] = remaining
-            maker[_LOCKED] = need
-        # The taker's side of every fill at once: what it paid and what it received.
-        pays, receives = (cost_total, filled) if taker_is_bid else (filled, cost_total)
-        if taker_pays_fee:
-            pays += taker_fees
-        else:
-            receives -= taker_fees
-        (taker_gain_cells.get(taker) or _cell(taker_gain_cells, taker))[_AVAILABLE] += receives
-        if maker_fees or taker_fees:
-            (state.fee_cell or state.open_fee_cell())[_AVAILABLE] += maker_fees + taker_fees
-        return pays, filled
+        market = state.market_id
+        return Placement(
+            order_id,
+            trades,
+            status,
+            filled,
+            open_qty,
+            market,
+            owner,
+            side,
+            price,
+            qty,
+            True,
+            cause,
+            state.config,
+            last_maker_remaining,
+            reduced,
+        )
 
     def _orders_of(self, owner: AccountId) -> dict[OrderId, _OpenOrder]:
         """`owner`'s open orders by id, kept for `open_orders` (an empty dict at first)."""
         return self._by_owner.setdefault(owner, {})
 
-    def _release_reduced(self, reduced: Sequence[tuple[OrderId, int]]) -> None:
-        """Self-trade prevention shrank or cancelled these resting orders: release their excess."""
-        if self.reduced_orders is not None:  # the price now: a closed order's is gone after
-            open_orders = self._open
-            self.reduced_orders.extend(
-                [(order_id, open_orders[order_id][_PRICE]) for order_id, _ in reduced]
-            )
-        for order_id, remaining in reduced:
+    def _release_reduced(
+        self, state: _Market, reduced: Sequence[Reduced]
+    ) -> list[tuple[int, Event]]:
+        """Self-trade prevention shrank or cancelled these resting orders of the taker's owner:
+        release their excess; their events, each with the number of fills before it."""
+        market = state.market_id
+        events: list[tuple[int, Event]] = []
+        for reduction in reduced:
+            order_id, remaining = reduction.order_id, reduction.remaining
             order = self._open[order_id]
             if remaining:
                 self._hold(order, remaining)
+                event: Event = OrderReduced(
+                    market,
+                    order_id,
+                    reduction.owner,
+                    reduction.side,
+                    reduction.price,
+                    remaining,
+                    order[_FILLED_QTY],
+                )
             else:
                 self._close(order_id, order)
+                event = _cancelled(order_id, order, _SELF_TRADE)
+            events.append((reduction.after, event))
+        return events
 
     @staticmethod
     def _hold(order: _OpenOrder, remaining: int) -> None:
@@ -766,3 +801,19 @@ def _check_account(
         raise InvalidOrder(f"account {owner!r} must be a non-empty string")
     if owner in fee_accounts:
         raise InvalidOrder(f"account {owner} is the fee account; it cannot trade")
+
+
+def _cancelled(order_id: OrderId, order: _OpenOrder, reason: CancelReason) -> OrderCancelled:
+    """The event of an open order leaving the book (its record as it was)."""
+    state: _Market = order[_MARKET]
+    side = _BID if order[_IS_BID] else _ASK
+    return OrderCancelled(
+        state.market_id,
+        order_id,
+        order[_OWNER],
+        side,
+        order[_PRICE],
+        order[_REMAINING],
+        order[_FILLED_QTY],
+        reason,
+    )

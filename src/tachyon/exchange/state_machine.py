@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, Final, get_args
+from typing import Any, Final, NamedTuple, get_args
 
 import msgspec
 
@@ -33,12 +33,21 @@ from tachyon.exchange.commands import (
     decode_command,
     decode_journaled,
 )
+from tachyon.exchange.events import Event, OrderCancelled
 from tachyon.exchange.service import DexService, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 Outcome = Placement | BalanceRecord | list[OrderId] | None
 """What applying a command gave: a placement or cancellation, a balance after a deposit or
 withdrawal, the orders a fee change cancelled, or nothing (registrations)."""
+
+
+class Applied(NamedTuple):
+    """A command's outcome and the ordered events of the change it made."""
+
+    outcome: Outcome
+    events: list[Event]
+
 
 _encoder: Final = msgspec.msgpack.Encoder()
 
@@ -59,8 +68,13 @@ class Exchange:
         self.verify_signatures = True
 
     def apply(self, command: AnyCommand, seq: int, ts_ns: int) -> Outcome:
-        """Apply the command numbered `seq` at `ts_ns`. A command that raises has changed
-        nothing and leaves `seq` where it was, so the caller may reuse the number."""
+        """`execute`'s outcome, for a caller that needs no events."""
+        return self.execute(command, seq, ts_ns).outcome
+
+    def execute(self, command: AnyCommand, seq: int, ts_ns: int) -> Applied:
+        """Apply the command numbered `seq` at `ts_ns`: its outcome and events. A command that
+        raises has changed nothing and leaves `seq` where it was, so the caller may reuse the
+        number."""
         assert seq == self.seq + 1, f"command {seq} applied after {self.seq}"
         assert ts_ns >= self.ts_ns, f"command {seq} is older than command {self.seq}"
         account, nonce = _NO_ACCOUNT, 0
@@ -73,12 +87,12 @@ class Exchange:
                 self._check_unsigned(command)  # type: ignore[arg-type]
         if nonce:
             self._check_nonce(account, nonce)
-        outcome = _APPLY[type(command)](self.service, command)
+        applied = _APPLY[type(command)](self.service, command)
         self.seq = seq
         self.ts_ns = ts_ns
         if nonce:
             self._nonces[account] = nonce
-        return outcome
+        return applied
 
     @staticmethod
     def _check_unsigned(command: AccountCommand) -> None:
@@ -173,8 +187,12 @@ def decode_state(state_bytes: bytes) -> Exchange:
 # call in 3.11, which the busiest commands would pay twice each.
 
 
-def _place_limit(service: DexService, command: PlaceLimit) -> Outcome:
-    return service.place_limit(
+def _placed(placement: Placement) -> Applied:
+    return Applied(placement, placement.events)
+
+
+def _place_limit(service: DexService, command: PlaceLimit) -> Applied:
+    placement = service.place_limit(
         command.account,  # type: ignore[arg-type]
         command.side,
         command.price,
@@ -184,50 +202,57 @@ def _place_limit(service: DexService, command: PlaceLimit) -> Outcome:
         post_only=command.post_only,
         stp=command.stp,
     )
+    return Applied(placement, placement.events)
 
 
-def _cancel(service: DexService, command: CancelOrder) -> Outcome:
-    return service.cancel(command.account, command.order_id)  # type: ignore[arg-type]
+def _cancel(service: DexService, command: CancelOrder) -> Applied:
+    return _placed(service.cancel(command.account, command.order_id))  # type: ignore[arg-type]
 
 
-def _place_market(service: DexService, command: PlaceMarket) -> Outcome:
-    return service.place_market(
-        command.account,  # type: ignore[arg-type]
-        command.side,
-        command.qty,
-        market=command.market,  # type: ignore[arg-type]
-        max_quote=command.max_quote,
-        stp=command.stp,
+def _place_market(service: DexService, command: PlaceMarket) -> Applied:
+    return _placed(
+        service.place_market(
+            command.account,  # type: ignore[arg-type]
+            command.side,
+            command.qty,
+            market=command.market,  # type: ignore[arg-type]
+            max_quote=command.max_quote,
+            stp=command.stp,
+        )
     )
 
 
-def _deposit(service: DexService, command: Deposit) -> Outcome:
-    service.deposit(AccountId(command.account), TokenId(command.token), command.amount)
-    return service.balance(AccountId(command.account), TokenId(command.token))
+def _deposit(service: DexService, command: Deposit) -> Applied:
+    account, token = AccountId(command.account), TokenId(command.token)
+    events = service.deposit(account, token, command.amount)
+    return Applied(service.balance(account, token), events)
 
 
-def _withdraw(service: DexService, command: Withdraw) -> Outcome:
-    service.withdraw(AccountId(command.account), TokenId(command.token), command.amount)
-    return service.balance(AccountId(command.account), TokenId(command.token))
+def _withdraw(service: DexService, command: Withdraw) -> Applied:
+    account, token = AccountId(command.account), TokenId(command.token)
+    events = service.withdraw(account, token, command.amount)
+    return Applied(service.balance(account, token), events)
 
 
-def _set_fees(service: DexService, command: SetFees) -> Outcome:
-    return service.set_fees(MarketId(command.market), _fees(command))
+def _set_fees(service: DexService, command: SetFees) -> Applied:
+    events = service.set_fees(MarketId(command.market), _fees(command))
+    cancelled = [event.order_id for event in events if type(event) is OrderCancelled]
+    return Applied(cancelled, events)
 
 
-def _add_market(service: DexService, command: AddMarket) -> Outcome:
-    service.add_market(_market_config(command))
-    return None
+def _add_market(service: DexService, command: AddMarket) -> Applied:
+    return Applied(None, service.add_market(_market_config(command)))
 
 
-def _register_token(service: DexService, command: RegisterToken) -> Outcome:
-    service.register_token(TokenMeta(TokenId(command.symbol), command.decimals))
-    return None
+def _register_token(service: DexService, command: RegisterToken) -> Applied:
+    return Applied(
+        None, service.register_token(TokenMeta(TokenId(command.symbol), command.decimals))
+    )
 
 
 # How each kind of command changes the service, by exact type: a dict lookup, where a `match`
 # on classes costs an isinstance per case. A signed command is applied as its body.
-_APPLY: Final[dict[type[Any], Callable[[DexService, Any], Outcome]]] = {
+_APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     PlaceLimit: _place_limit,
     CancelOrder: _cancel,
     PlaceMarket: _place_market,

@@ -197,6 +197,7 @@ def create_app(
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
     tracer_provider: TracerProvider | None = None,
     gc_freeze_every: int | None = None,
+    read_model: bool = True,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
@@ -206,7 +207,10 @@ def create_app(
     `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`);
     `gc_freeze_every`, if given, keeps the garbage collector off the exchange's state, frozen
     again every that many commands (see `tachyon.node.gc_policy`; `serve` sets it, an
-    application embedded in another program leaves that program's collector alone)."""
+    application embedded in another program leaves that program's collector alone);
+    `read_model=False` keeps the exchange's query tables out of each commit (the streams,
+    metrics and answers are built from each batch's events either way; the CLI's embedded
+    reads of the directory then recover the state instead)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     metrics = NodeMetrics()
@@ -218,7 +222,7 @@ def create_app(
     )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
 
-    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every)
+    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model)
 
     app = FastAPI(
         title="tachyon node",
@@ -247,14 +251,20 @@ def create_app(
 
 
 def _lifespan(
-    node: _Node, data_dir: Path, batch_wait_ms: float, gc_freeze_every: int | None
+    node: _Node,
+    data_dir: Path,
+    batch_wait_ms: float,
+    gc_freeze_every: int | None,
+    read_model: bool,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     """Open the exchange and start its sequencer, with the metrics and the streams' publisher
     told of each commit; on shutdown drain the sequencer and close the exchange (snapshot)."""
 
     @asynccontextmanager
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
-        host = await asyncio.to_thread(EmbeddedExchange.open, data_dir, clock=node.clock)
+        host = await asyncio.to_thread(
+            EmbeddedExchange.open, data_dir, clock=node.clock, read_model=read_model
+        )
         loop = asyncio.get_running_loop()
 
         def deliver(messages: list[Message]) -> None:

@@ -264,6 +264,7 @@ class NodeClient:
                 OrderStatus(answer["status"]),
                 minor(answer["filled_qty"], config.base_decimals, "filled_qty"),
                 minor(answer["open_qty"], config.base_decimals, "open_qty"),
+                config.market_id,
             )
         (row,) = answer["balances"]
         decimals = {meta.symbol: meta.decimals for meta in self.tokens()}

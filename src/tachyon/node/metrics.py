@@ -47,6 +47,7 @@ from tachyon.exchange.commands import (
     Withdraw,
     decode_command,
 )
+from tachyon.exchange.events import Filled
 from tachyon.exchange.service import Placement
 from tachyon.exchange.state_machine import Outcome
 from tachyon.storage.host import EmbeddedExchange
@@ -175,14 +176,13 @@ class NodeMetrics:
         """The sequencer's observer: a durable batch's figures (on its worker thread)."""
         self.commit_seconds.observe(seconds)
         self.batch_size.observe(len(commands))
-        for command, outcome in zip(commands, outcomes, strict=True):
-            if not isinstance(outcome, Placement) or not outcome.trades:
+        for outcome in outcomes:
+            if type(outcome) is not Placement:
                 continue
-            placed = _decoded(command.body) if isinstance(command, SignedCommand) else command
-            if not isinstance(placed, PlaceLimit | PlaceMarket):
-                continue
-            self.trades.labels(placed.market).inc(len(outcome.trades))
-            self.volume.labels(placed.market).inc(sum(trade.qty for trade in outcome.trades))
+            fills = [event.trade.qty for event in outcome.events if type(event) is Filled]
+            if fills:
+                self.trades.labels(outcome.market).inc(len(fills))
+                self.volume.labels(outcome.market).inc(sum(fills))
 
     def set_book_levels(self, levels: Sequence[tuple[str, int, int]]) -> None:
         for market, bids, asks in levels:

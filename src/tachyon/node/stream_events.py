@@ -1,7 +1,8 @@
 """What a durable batch means to the node's streams: the messages it publishes.
 
 The `Publisher` runs on the sequencer's worker thread (which alone touches the host), right
-after each commit, and reads what the batch changed (`EmbeddedExchange.last_changes`). It
+after each commit, and reads what the batch changed, its events (`EmbeddedExchange.last_changes`,
+with the read model on or off). It
 builds only what some client is subscribed to (`wants`), encodes each message once and hands
 the batch's messages to `deliver` (the event loop's `StreamHub`). Update ids are journal
 sequence numbers; `tachyon.node.streams` documents the messages and the resync procedure.
@@ -15,15 +16,24 @@ from typing import Final, final
 import msgspec
 
 from tachyon.dex import shapes
-from tachyon.dex.ids import MarketId, OrderId
+from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig, OrderStatus, Side, Trade
 from tachyon.dex.units import to_decimal
 from tachyon.errors import TachyonError
-from tachyon.exchange.commands import AnyCommand, PlaceLimit, PlaceMarket
+from tachyon.exchange.commands import AnyCommand
+from tachyon.exchange.events import (
+    Event,
+    Filled,
+    OrderAccepted,
+    OrderCancelled,
+    OrderReduced,
+    OrderRested,
+)
 from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Outcome
+from tachyon.storage.changes import BatchChanges
 from tachyon.storage.host import EmbeddedExchange
-from tachyon.storage.view_writer import BatchChanges, level_quantities
+from tachyon.storage.view_writer import level_quantities
 
 Channel = tuple[str, str]
 """("depth", market), ("trades", market) or ("account", address)."""
@@ -85,7 +95,6 @@ class Publisher:
         deliver: Callable[[list[Message]], None],
         anyone: Callable[[], bool] = lambda: True,
     ) -> None:
-        assert host.read_model, "the streams read what a batch changed from the read model"
         self.host = host
         self.wants = wants
         self.deliver = deliver
@@ -104,10 +113,10 @@ class Publisher:
         changes = self.host.last_changes
         if changes is None:  # nothing was accepted
             return
+        levels = changes.levels()
         if not self.anyone():  # the books' update ids still advance, for later subscribers
-            for market, (bids, asks) in changes.levels.items():
-                if bids or asks:
-                    self._prev[market] = changes.last_seq
+            for market in levels:
+                self._prev[market] = changes.last_seq
             self.seen_seq = changes.last_seq
             return
         messages: list[Message] = []
@@ -116,7 +125,7 @@ class Publisher:
             # that may have cancelled orders anywhere: every subscribed book starts afresh.
             self._resnapshot(messages)
         else:
-            self._diffs(changes, messages)
+            self._diffs(changes, levels, messages)
         self._trades(changes, messages)
         self._accounts(changes, messages)
         self.seen_seq = changes.last_seq
@@ -143,12 +152,15 @@ class Publisher:
                 update_id, text = depth_snapshot(self.host, market, WHOLE_BOOK)
                 messages.append((channel, update_id, text))
 
-    def _diffs(self, changes: BatchChanges, messages: list[Message]) -> None:
+    def _diffs(
+        self,
+        changes: BatchChanges,
+        levels: dict[str, tuple[set[int], set[int]]],
+        messages: list[Message],
+    ) -> None:
         """One diff per market whose book the batch changed: each changed level's quantity now."""
         service = self._service()
-        for market, (bids, asks) in changes.levels.items():
-            if not (bids or asks):  # the market's traders changed, not its book
-                continue
+        for market, (bids, asks) in levels.items():
             prev = self._prev.get(market, self._started_seq)
             self._prev[market] = changes.last_seq
             channel = (DEPTH, market)
@@ -171,16 +183,14 @@ class Publisher:
 
     def _trades(self, changes: BatchChanges, messages: list[Message]) -> None:
         by_market: dict[str, list[dict[str, object]]] = {}
-        for command, placement, seq, ts_ns in changes.placed:
-            if not placement.trades or not self.wants((TRADES, command.market)):
-                continue
-            config = self.config(command.market)
-            rows = by_market.setdefault(command.market, [])
-            for trade in placement.trades:
-                row = shapes.trade_json(config, trade)
+        for seq, ts_ns, events in changes.entries:
+            for event in events:
+                if type(event) is not Filled or not self.wants((TRADES, event.market)):
+                    continue
+                row = shapes.trade_json(self.config(event.market), event.trade)
                 row["update_id"] = seq
                 row["time_ns"] = ts_ns
-                rows.append(row)
+                by_market.setdefault(event.market, []).append(row)
         for market, rows in by_market.items():
             message = {
                 "stream": TRADES,
@@ -192,28 +202,11 @@ class Publisher:
             messages.append(((TRADES, market), changes.last_seq, encode(message)))
 
     def _accounts(self, changes: BatchChanges, messages: list[Message]) -> None:
-        events = _AccountEvents(self)
-        for command, placement, seq, _ in changes.placed:
-            events.placed(command, placement.order_id, placement.status, placement.open_qty, seq)
-            for trade in placement.trades:
-                events.filled(command.market, trade, seq)
-        for owned, seq in changes.cancelled:
-            order = owned.order
-            events.order(
-                order.owner,
-                owned.market,
-                order.order_id,
-                order.side,
-                order.price,
-                OrderStatus.CANCELLED,
-                0,
-                seq,
-            )
-        for market, owner, order_id, is_bid, price, seq in changes.self_trade:
-            side = _BID if is_bid else Side.ASK
-            events.maker(owner, market, order_id, side, price, seq, stp=True)
-        events.settle_makers(changes.last_seq)
-        for address, rows in events.by_account.items():
+        accounts = _AccountEvents(self)
+        for seq, _, events in changes.entries:
+            accounts.command(events, seq)
+        accounts.settle_makers(changes.last_seq)
+        for address, rows in accounts.by_account.items():
             message = {
                 "stream": ACCOUNT,
                 "type": "events",
@@ -224,25 +217,68 @@ class Publisher:
             messages.append(((ACCOUNT, address), changes.last_seq, encode(message)))
 
 
+_Maker = tuple[str, str, Side, int, OrderStatus, int]
+"""A resting order a batch touched: owner, market, side, price, status and remaining after."""
+
+
 @final
 class _AccountEvents:
-    """The order and fill events of one batch, by subscribed account, in sequence order; the
-    makers a batch touched are told their status once, as the batch left them."""
+    """The order and fill events of one batch, by subscribed account, in sequence order: each
+    command's own order is told its status as the command left it; the resting orders a batch
+    touched are told theirs once, as the batch left them."""
 
     def __init__(self, publisher: Publisher) -> None:
         self._publisher = publisher
         self._wants = publisher.wants
         self.by_account: dict[str, list[dict[str, object]]] = {}
-        # Makers to tell the status of: order id -> (owner, market, side, price, sequence number
-        # of the last command that touched it, whether that was self-trade prevention); orders
-        # a cancel in the batch closed are told by the cancel.
-        self._makers: dict[OrderId, tuple[str, str, Side, int, int, bool]] = {}
-        self._cancelled: set[OrderId] = set()
+        self._makers: dict[int, _Maker] = {}
 
     def _rows(self, account: str) -> list[dict[str, object]] | None:
         if not self._wants((ACCOUNT, account)):
             return None
         return self.by_account.setdefault(account, [])
+
+    def command(self, events: list[Event], seq: int) -> None:
+        """One command's events: its own order's status last, after its fills."""
+        taker: OrderAccepted | None = None
+        status, remaining = OrderStatus.FILLED, 0  # a taker with no last word filled
+        for event in events:
+            match event:
+                case OrderAccepted():
+                    taker = event
+                case Filled():
+                    self.filled(event, seq)
+                case OrderRested():
+                    status = OrderStatus.PARTIALLY_FILLED if event.filled_qty else OrderStatus.NEW
+                    remaining = event.open_qty
+                case OrderReduced():
+                    status = OrderStatus.PARTIALLY_FILLED if event.filled_qty else OrderStatus.NEW
+                    self._maker(event.owner, event.market, event, status, event.remaining)
+                case OrderCancelled() if taker is not None and event.order_id == taker.order_id:
+                    status = OrderStatus.CANCELLED
+                case OrderCancelled():  # a resting order: cancelled now, told now
+                    self._makers.pop(event.order_id, None)
+                    self.order(
+                        event.owner,
+                        event.market,
+                        event.order_id,
+                        event.side,
+                        event.price,
+                        OrderStatus.CANCELLED,
+                        0,
+                        seq,
+                    )
+        if taker is not None:
+            self.order(
+                taker.owner,
+                taker.market,
+                taker.order_id,
+                taker.side,
+                taker.price,
+                status,
+                remaining,
+                seq,
+            )
 
     def order(
         self,
@@ -255,8 +291,6 @@ class _AccountEvents:
         remaining: int,
         seq: int,
     ) -> None:
-        if status is OrderStatus.CANCELLED:
-            self._cancelled.add(OrderId(order_id))
         rows = self._rows(account)
         if rows is None:
             return
@@ -274,20 +308,9 @@ class _AccountEvents:
             }
         )
 
-    def placed(
-        self,
-        command: PlaceLimit | PlaceMarket,
-        order_id: int,
-        status: OrderStatus,
-        open_qty: int,
-        seq: int,
-    ) -> None:
-        price = command.price if isinstance(command, PlaceLimit) else None  # a market order: none
-        self.order(
-            command.account, command.market, order_id, command.side, price, status, open_qty, seq
-        )
-
-    def filled(self, market: str, trade: Trade, seq: int) -> None:
+    def filled(self, event: Filled, seq: int) -> None:
+        trade: Trade = event.trade
+        market = event.market
         taker_side = trade.taker_side
         for account, order_id, side, role in (
             (trade.taker_owner, trade.taker_order_id, taker_side, "taker"),
@@ -310,45 +333,32 @@ class _AccountEvents:
                     "qty": to_decimal(trade.qty, config.base_decimals),
                 }
             )
-        self.maker(
-            trade.maker_owner,
-            market,
-            trade.maker_order_id,
-            taker_side.opposite,
-            trade.price,
-            seq,
-            stp=False,
-        )
+        remaining = event.maker_remaining
+        status = OrderStatus.PARTIALLY_FILLED if remaining else OrderStatus.FILLED
+        if self._wants((ACCOUNT, trade.maker_owner)):
+            self._makers[trade.maker_order_id] = (
+                trade.maker_owner,
+                market,
+                taker_side.opposite,
+                trade.price,
+                status,
+                remaining,
+            )
 
-    def maker(
-        self,
-        owner: str,
-        market: str,
-        order_id: OrderId,
-        side: Side,
-        price: int,
-        seq: int,
-        *,
-        stp: bool,
+    def _maker(
+        self, owner: str, market: str, event: OrderReduced, status: OrderStatus, remaining: int
     ) -> None:
-        if not self._wants((ACCOUNT, owner)):
-            return
-        known = self._makers.get(order_id)
-        if known is None or known[4] <= seq:  # what touched it last closed it, if it is gone
-            self._makers[order_id] = (owner, market, side, price, seq, stp)
+        if self._wants((ACCOUNT, owner)):
+            self._makers[event.order_id] = (
+                owner,
+                market,
+                event.side,
+                event.price,
+                status,
+                remaining,
+            )
 
     def settle_makers(self, last_seq: int) -> None:
-        """Each touched maker's status as the batch left it."""
-        get_order = self._publisher._service().get_order
-        for order_id, (owner, market, side, price, _, stp) in self._makers.items():
-            owned = get_order(order_id)
-            if owned is not None:
-                order = owned.order
-                status = OrderStatus.PARTIALLY_FILLED if order.filled_qty else OrderStatus.NEW
-                remaining = order.remaining_qty
-            elif order_id in self._cancelled:
-                continue  # its cancel told it
-            else:
-                status = OrderStatus.CANCELLED if stp else OrderStatus.FILLED
-                remaining = 0
+        """Each touched resting order's status as the batch left it."""
+        for order_id, (owner, market, side, price, status, remaining) in self._makers.items():
             self.order(owner, market, order_id, side, price, status, remaining, last_seq)

@@ -24,17 +24,21 @@ from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.errors import InvalidInput, TachyonError
 from tachyon.exchange.commands import AnyCommand, encode_command
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory
+from tachyon.exchange.events import Event
 from tachyon.exchange.service import OwnedOrder
 from tachyon.exchange.state_machine import Exchange, Outcome
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.storage import db, journal, recovery, snapshot
+from tachyon.storage.changes import BatchChanges, Entry
 from tachyon.storage.migrations import MIGRATIONS
-from tachyon.storage.view_writer import BatchChanges, ViewBatch
+from tachyon.storage.view_writer import ViewBatch
 
 SNAPSHOT_EVERY: Final = 10_000
 """Commands between snapshots (at most; see SNAPSHOT_INTERVAL_S)."""
 SNAPSHOT_INTERVAL_S: Final = 60.0
 """Seconds after which a submit also writes a snapshot if anything is new (the debounce)."""
+
+_NO_EVENTS: Final[list[Event]] = []  # a refused command's (never appended to)
 
 PROTOCOL_RETRIES: Final = 20
 """Times a batch is run again after SQLite's transient "locking protocol" error."""
@@ -151,29 +155,32 @@ class EmbeddedExchange:
         conn = self._conn
         entries: list[journal.JournalEntry] = []
         results: list[Outcome | TachyonError] = []
-        view: ViewBatch | None = None
+        changed: list[Entry] = []
         self.last_changes = None
         started_ns = time.time_ns()
         db.begin_immediate(conn)  # the write mutex across processes
         try:
             self._catch_up()
-            view = ViewBatch(conn, self._exchange) if self.read_model else None
+            first_seq = self._exchange.seq + 1
+            view = ViewBatch(conn, first_seq - 1) if self.read_model else None
             head_hash = self._head_hash
             self._exchange.verify_signatures = not verified
             try:
                 for command in commands:
-                    entry, outcome = self._apply(command, head_hash, view)
+                    entry, outcome, events = self._apply(command, head_hash)
                     if entry is not None:
                         entries.append(entry)
+                        changed.append((entry.seq, entry.ts_ns, events))
                         head_hash = entry.checksum
                     results.append(outcome)
             finally:
                 self._exchange.verify_signatures = True
             applied_ns = time.time_ns()
+            changes = BatchChanges(first_seq, self._exchange.seq, changed)
             if entries:
                 journal.append(conn, entries)
                 if view is not None:  # the read model, in the same transaction as the entries
-                    view.write(conn)
+                    view.write(conn, self._exchange.service, changes)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -184,13 +191,10 @@ class EmbeddedExchange:
                 if entries:  # memory is ahead of the disk: go back to what the disk holds
                     self._reload()
                 raise
-        finally:
-            if view is not None:
-                view.close()
         self._head_hash = head_hash
         self.last_timing = (started_ns, applied_ns, time.time_ns())
-        if view is not None and entries:
-            self.last_changes = view.changes()
+        if entries:
+            self.last_changes = changes
         self._maybe_snapshot()
         return results
 
@@ -202,22 +206,19 @@ class EmbeddedExchange:
             return False
 
     def _apply(
-        self, command: AnyCommand, head_hash: bytes, view: ViewBatch | None
-    ) -> tuple[journal.JournalEntry | None, Outcome | TachyonError]:
-        """Sequence and apply one command: its journal entry (None if refused) and outcome."""
+        self, command: AnyCommand, head_hash: bytes
+    ) -> tuple[journal.JournalEntry | None, Outcome | TachyonError, list[Event]]:
+        """Sequence and apply one command: its journal entry (None if refused), outcome and
+        events."""
         exchange = self._exchange
         try:
             data = encode_command(command)
             seq = exchange.seq + 1
             ts_ns = max(self._clock(), exchange.ts_ns)
-            outcome = (
-                exchange.apply(command, seq, ts_ns)
-                if view is None
-                else view.apply(command, seq, ts_ns)
-            )
+            outcome, events = exchange.execute(command, seq, ts_ns)
         except TachyonError as exc:
-            return None, exc
-        return journal.make_entry(head_hash, seq, ts_ns, data), outcome
+            return None, exc, _NO_EVENTS
+        return journal.make_entry(head_hash, seq, ts_ns, data), outcome, events
 
     # -- reading ---------------------------------------------------------------------------
 

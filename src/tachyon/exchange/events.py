@@ -1,0 +1,131 @@
+"""Events: what a command did to the exchange, as an ordered list of immutable values.
+
+Pure. Every state-changing call of `DexService` reports the events of its change with its
+result (`Placement.events`, or the list it returns), and `Exchange.execute` hands them on with
+the command's outcome. They are the core's only output: the read model, the streams, the
+metrics and the node's answers are built from them, and nothing downstream reads the engine's
+internals or infers what changed. A placement's events come in the order things happened:
+`OrderAccepted`, then each fill (`Filled`) and each resting order that self-trade prevention
+reduced (`OrderReduced`) or cancelled (`OrderCancelled`), then what became of the order itself
+(`OrderRested`, or `OrderCancelled` for an unfilled rest; a completely filled order needs no
+more than its fills).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
+from tachyon.dex.model import FeeSchedule, MarketConfig, Side, Trade
+
+
+class CancelReason(enum.StrEnum):
+    """Why an order (or its rest) left the book or was never put on it."""
+
+    USER = "user"
+    """Its owner cancelled it."""
+    UNFILLED = "unfilled"
+    """The unfilled rest of an order that does not rest: IOC, FOK, market."""
+    SELF_TRADE = "self_trade_prevention"
+    """Self-trade prevention cancelled it (a resting order) or stopped it (the taker)."""
+    FEES = "fees"
+    """A fee change: its owner could not hold what the new maker fee needs."""
+
+
+class OrderAccepted(msgspec.Struct, frozen=True, gc=False):
+    """An order passed every check and took its id: a limit order has a price, a market order
+    none; a market bid by budget has no quantity."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    price: int | None
+    qty: int | None
+
+
+class Filled(msgspec.Struct, frozen=True, gc=False):
+    """One fill, settled: the trade (maker and taker, price, qty), each side's fee in the
+    market's fee token, and what the maker order has left after it (0: filled and gone)."""
+
+    market: MarketId
+    trade: Trade
+    maker_fee: int
+    taker_fee: int
+    maker_remaining: int
+
+
+class OrderReduced(msgspec.Struct, frozen=True, gc=False):
+    """A resting order that self-trade decrement shrank without a trade; `remaining` is left,
+    `filled_qty` it had filled."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    price: int
+    remaining: int
+    filled_qty: int
+
+
+class OrderRested(msgspec.Struct, frozen=True, gc=False):
+    """An order rests on the book: `open_qty` of its `qty` (the rest filled, or self-trade
+    decrement took it)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    price: int
+    qty: int
+    open_qty: int
+    filled_qty: int
+
+
+class OrderCancelled(msgspec.Struct, frozen=True, gc=False):
+    """An order left the book, or its unfilled rest was never put on it: `cancelled_qty` is
+    what went unfilled (0 for a market bid by budget), `filled_qty` what it had filled."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    price: int | None
+    cancelled_qty: int
+    filled_qty: int
+    reason: CancelReason
+
+
+class Deposited(msgspec.Struct, frozen=True, gc=False):
+    account: AccountId
+    token: TokenId
+    amount: int
+
+
+class Withdrawn(msgspec.Struct, frozen=True, gc=False):
+    account: AccountId
+    token: TokenId
+    amount: int
+
+
+class MarketAdded(msgspec.Struct, frozen=True, gc=False):
+    config: MarketConfig
+
+
+class TokenRegistered(msgspec.Struct, frozen=True, gc=False):
+    symbol: TokenId
+    decimals: int
+
+
+class FeesChanged(msgspec.Struct, frozen=True, gc=False):
+    """A market's fees changed; open orders now hold what the new maker fee needs (those that
+    could not are cancelled, each with its own event after this one)."""
+
+    market: MarketId
+    fees: FeeSchedule
+
+
+OrderEvent = OrderAccepted | Filled | OrderReduced | OrderRested | OrderCancelled
+Event = OrderEvent | Deposited | Withdrawn | MarketAdded | TokenRegistered | FeesChanged
