@@ -469,7 +469,6 @@ class DexService:
         if not market.engine.cancel(order_id):
             raise AssertionError(f"engine lost open order {order_id}")
         self._close(order_id, record)
-        side = _BID if record[_IS_BID] else _ASK
         return Placement(
             order_id,
             [],
@@ -477,8 +476,8 @@ class DexService:
             record[_FILLED_QTY],
             0,
             market.market_id,
-            record[_OWNER],
-            side,
+            owner,
+            _BID if record[_IS_BID] else _ASK,
             record[_PRICE],
             record[_REMAINING],
             False,
