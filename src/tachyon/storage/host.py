@@ -67,8 +67,8 @@ class EmbeddedExchange:
         self.recovered = recovered
         self._engine = DEFAULT_ENGINE
         self.read_model = True  # see `open`
-        # What the last committed batch changed (with the read model on; else None), and when
-        # it started, was applied and was durable (ns since the epoch, for tracing).
+        # The last committed batch's events (None if it journaled nothing), and when it
+        # started, was applied and was durable (ns since the epoch, for tracing).
         self.last_changes: BatchChanges | None = None
         self.last_timing: tuple[int, int, int] = (0, 0, 0)
         self._clock = clock
