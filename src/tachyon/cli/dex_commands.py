@@ -1,7 +1,9 @@
 """`tachyon dex ...`: the seed's trading commands for one wallet on its exchange.
 
-Reading commands need no password (and ignore one); acting commands unlock the wallet, sign a
-command for its account and wait until the exchange has made it durable. With `--node URL` (or
+Public reads (book, trades, markets) need no password and ignore one; `balance` and `orders`
+need none on an embedded exchange but check one that is given (--password or
+$TACHYON_PASSWORD), refusing a wrong one. Acting commands unlock the wallet, sign a command
+for its account and wait until the exchange has made it durable. With `--node URL` (or
 a wallet created with `--node`) every command talks to that node instead of an embedded
 exchange and prints the same output; `balance` and `orders` then sign their read with the
 wallet's key, so they ask for its password as acting commands do. Amounts, prices and
@@ -73,8 +75,9 @@ def balance(
 ) -> None:
     """The wallet's balances of every token: available and locked.
 
-    No password on an embedded exchange; over a node the read is signed with the wallet's key,
-    so the password is asked for (or taken from --password / $TACHYON_PASSWORD)."""
+    No password needed on an embedded exchange (one given is checked); over a node the read is
+    signed with the wallet's key, so the password is asked for (or taken from --password /
+    $TACHYON_PASSWORD)."""
     key_file = _key_file(db_path)
     with _account_reader(ctx, key_file, node, password, non_interactive) as reader:
         rows = reader.balances(key_file.address)
@@ -109,7 +112,8 @@ def orders(
 ) -> None:
     """The wallet's open orders in every market, oldest first.
 
-    Over a node the read is signed with the wallet's key: the password is asked for."""
+    No password needed on an embedded exchange (one given is checked); over a node the read is
+    signed with the wallet's key: the password is asked for."""
     key_file = _key_file(db_path)
     with _account_reader(ctx, key_file, node, password, non_interactive) as reader:
         configs: dict[str, MarketConfig] = {config.market_id: config for config in reader.markets()}
@@ -574,10 +578,14 @@ def _account_reader(
     password: str | None,
     non_interactive: bool,
 ) -> Iterator[Reader]:
-    """A reader of the wallet's own account: embedded (no key), or over a node with the
-    wallet's key unlocked to sign the read."""
+    """A reader of the wallet's own account: embedded, or over a node with the wallet's key
+    unlocked to sign the read. Embedded reads need no password, but one given is checked: a
+    wrong one is refused in both modes, before anything is read."""
     url = _node_of(ctx, node, key_file)
     if url is None:
+        given = options.given_password(password)
+        if given is not None:
+            key_file.unlock(given)
         with _reader(_exchange_dir(key_file)) as reader:
             yield reader
         return
