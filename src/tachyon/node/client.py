@@ -2,9 +2,7 @@
 
 `NodeClient` implements the wallet's `ExchangePort` over the network: `submit` posts a signed
 command and rebuilds its outcome (a `Placement` or a `BalanceRecord`) from the JSON answer with
-the market's or token's decimals, exactly; `last_nonce` is 0 because the node checks a
-command's nonce against its receive window and the wallet's clock is the nonce. Public reads
-(markets, book, trades) need nothing; an account's balances and open orders are signed reads,
+the market's or token's decimals, exactly. Public reads (markets, book, trades) need nothing; an account's balances and open orders are signed reads,
 so they need the account's private key (`account_balances(key)`, `account_orders(key)`, or a
 key given to the client, which the port's `balances(account)` and `open_orders(account)` use).
 
@@ -271,11 +269,6 @@ class NodeClient:
         return BalanceRecord(
             minor(row["available"], places, "available"), minor(row["locked"], places, "locked")
         )
-
-    def last_nonce(self, account: AccountId) -> int:
-        """0: the node checks each nonce against its receive window; the wallet's clock is it."""
-        del account
-        return 0
 
     def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
         return self.account_balances(self._key_of(account))

@@ -48,7 +48,6 @@ class ExchangePort(Protocol):
     """What a wallet needs of an exchange, embedded or remote."""
 
     def submit(self, command: AnyCommand) -> Outcome: ...
-    def last_nonce(self, account: AccountId) -> int: ...
     def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]: ...
     def open_orders(self, account: AccountId) -> list[OwnedOrder]: ...
     def book(self, depth: int, market: MarketId) -> BookDepth: ...
@@ -145,12 +144,12 @@ class Wallet:
     # -- internals ---------------------------------------------------------------------------
 
     def _nonce(self) -> int:
-        """Above every nonce this account used: the clock in ns, or one past the exchange's
-        record if the clock is behind it (a clock set back, or a burst within one tick)."""
+        """The clock in ns, strictly above this object's last nonce (a clock set back, or a
+        burst within one tick). The exchange is not asked: it accepts a nonce inside the
+        receive window of the command's time that the account has not used."""
         if self._key is None:
             raise InvalidInput("the wallet is locked: unlock it with its password first")
-        floor = max(self._last_nonce, self.exchange.last_nonce(self.address)) + 1
-        self._last_nonce = max(self._clock(), floor)
+        self._last_nonce = max(self._clock(), self._last_nonce + 1)
         return self._last_nonce
 
     def _submit(self, command: AccountCommand) -> Outcome:
