@@ -19,7 +19,7 @@ import httpx2
 import pytest
 
 from tachyon import errors
-from tachyon.node.client import NodeClient, error_class, minor, refusal
+from tachyon.client.http import Client, error_class, minor, refusal
 from tests.cli.helpers import REFUSED, TACHYON, USAGE_ERROR, Cli, assert_error, describe
 from tests.node.server import free_port
 
@@ -275,7 +275,7 @@ def test_a_node_answering_without_the_error_schema_is_a_storage_error() -> None:
             409, json={"error": {"code": "stale_nonce", "message": "nonce 1 is not above 2"}}
         )
 
-    with NodeClient("http://node.test/", transport=httpx2.MockTransport(handler)) as client:
+    with Client("http://node.test/", transport=httpx2.MockTransport(handler)) as client:
         with pytest.raises(errors.StorageError, match=r"http://node\.test answered GET /v1/time"):
             client.server_time_ns()
         with pytest.raises(errors.StaleNonce, match="nonce 1 is not above 2"):

@@ -20,17 +20,17 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from tachyon.client.stream import (
+    CLOSE_SLOW_CONSUMER as CLIENT_SLOW_CONSUMER,
+    BookFollower,
+    StreamGap,
+)
 from tachyon.dex import AccountId, Side, TokenId
 from tachyon.dex.ids import MarketId
 from tachyon.dex.model import DEFAULT_MARKET, SelfTradePrevention, TimeInForce
 from tachyon.exchange.commands import CancelOrder, Deposit, PlaceLimit, PlaceMarket
 from tachyon.node import create_app
 from tachyon.node.gateway import sign_read
-from tachyon.node.stream_client import (
-    CLOSE_SLOW_CONSUMER as CLIENT_SLOW_CONSUMER,
-    BookFollower,
-    StreamGap,
-)
 from tachyon.node.streams import CLOSE_SLOW_CONSUMER, StreamHub, Subscriber, serve_subscriber
 from tachyon.storage import EmbeddedExchange
 from tests.node.support import MARKET, USDC, Trader

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from tachyon.cli import render, tables
-from tachyon.dex import shapes
+from tachyon.client import shapes
 from tachyon.dex.ids import MarketId, TokenId
 from tachyon.dex.model import MarketConfig, Side
 from tachyon.dex.units import to_minor

@@ -24,16 +24,16 @@ import click
 
 from tachyon.cli import options, render
 from tachyon.cli.reading import Levels, Reader, market_config, open_reader
-from tachyon.dex import shapes
+from tachyon.client import shapes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.console import Group
 
+    from tachyon.client.http import Client
     from tachyon.dex.model import MarketConfig, Trade
     from tachyon.exchange.service import Placement
     from tachyon.ledger.ledger import TokenMeta
-    from tachyon.node.client import NodeClient
     from tachyon.storage.host import EmbeddedExchange
     from tachyon.wallet.keystore import KeyFile
     from tachyon.wallet.wallet import Wallet
@@ -283,7 +283,7 @@ def _streamed_frames(
 ) -> Generator[_Frame]:
     """A frame once the node's market stream has sent its snapshots, then one whenever it
     changed the book or the trades, at most one per interval."""
-    from tachyon.node.stream_client import MarketStream  # noqa: PLC0415
+    from tachyon.client.stream import MarketStream  # noqa: PLC0415
 
     with reader_of() as reader:
         config = market_config(reader, market)
@@ -535,10 +535,10 @@ def _node_of(ctx: click.Context, override: str | None, key_file: KeyFile | None)
     return None
 
 
-def _client(url: str, key: Ed25519PrivateKey | None = None) -> NodeClient:
-    from tachyon.node.client import NodeClient  # noqa: PLC0415 (httpx only over a node)
+def _client(url: str, key: Ed25519PrivateKey | None = None) -> Client:
+    from tachyon.client.http import Client  # noqa: PLC0415 (httpx only over a node)
 
-    return NodeClient(url, key=key)
+    return Client(url, key=key)
 
 
 def _public_reader(
@@ -633,7 +633,7 @@ class _EmbeddedVenue:
 
 
 class _NodeVenue:
-    def __init__(self, client: NodeClient, key: Ed25519PrivateKey) -> None:
+    def __init__(self, client: Client, key: Ed25519PrivateKey) -> None:
         self.client = client
         self.key = key
 

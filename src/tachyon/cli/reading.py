@@ -17,8 +17,8 @@ from tachyon.errors import MarketNotFound
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from tachyon.client.http import Client
     from tachyon.exchange.service import OwnedOrder
-    from tachyon.node.client import NodeClient
     from tachyon.storage.view import BalanceRow, ReadView
 
 
@@ -192,7 +192,7 @@ class ViewReader:
 class NodeReader:
     """Reads a node's API; `key` (the wallet's, unlocked) signs the account reads."""
 
-    def __init__(self, client: NodeClient, key: Ed25519PrivateKey | None = None) -> None:
+    def __init__(self, client: Client, key: Ed25519PrivateKey | None = None) -> None:
         self.client = client
         self.key = key
 

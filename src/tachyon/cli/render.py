@@ -1,4 +1,4 @@
-"""The CLI's JSON output: the shapes of `tachyon.dex.shapes` (shared with the node), fed from
+"""The CLI's JSON output: the shapes of `tachyon.client.shapes` (shared with the node), fed from
 what the CLI's readers return.
 
 The shapes are documented in the README; the tables (`tachyon.cli.tables`) are drawn from
@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 import click
 
 from tachyon.cli.reading import Levels, OrderRow, TokenBalance
+from tachyon.client.shapes import balance_json, book_json as _book_json, order_json as _order_json
 from tachyon.dex.ids import TokenId
 from tachyon.dex.model import BookDepth, MarketConfig
-from tachyon.dex.shapes import balance_json, book_json as _book_json, order_json as _order_json
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 

@@ -1,7 +1,7 @@
 """The node's JSON shapes: requests it accepts and the answers it gives.
 
 Answers have the same keys as the CLI's `--format json` (README, "JSON shapes"): both are
-built by `tachyon.dex.shapes`; the functions here only unpack the node's core values for it.
+built by `tachyon.client.shapes`; the functions here only unpack the node's core values for it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tachyon.dex import shapes
+from tachyon.client import shapes
 from tachyon.dex.model import BookDepth, MarketConfig
 from tachyon.exchange.commands import COMMAND_BYTES_MAX
 from tachyon.exchange.service import OwnedOrder, Placement

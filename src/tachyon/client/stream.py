@@ -4,7 +4,7 @@ rebuilt from its snapshot and diffs with the documented gap check, and the recen
 `BookFollower` applies messages and raises `StreamGap` when a diff does not follow what it
 holds; `MarketStream` connects (websockets' synchronous client), and on a gap subscribes
 again for a fresh snapshot. A refusal the node closes the stream with (4000 + an HTTP status,
-the reason "code: message") is raised as the `TachyonError` of that code, as `NodeClient`
+the reason "code: message") is raised as the `TachyonError` of that code, as `Client`
 raises the same refusal over HTTP.
 """
 
@@ -16,15 +16,15 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from tachyon import errors
+from tachyon.client.http import levels_from_json, refusal, trade_from_json
 from tachyon.dex.model import MarketConfig, Trade
-from tachyon.node.client import levels_from_json, refusal, trade_from_json
 
 OPEN_TIMEOUT_S: Final = 10.0
 TRADES_KEPT_MAX: Final = 1_000
 RESUBSCRIBES_MAX: Final = 10
 """Gaps in a row, each followed by a new subscription, before following gives up."""
 CLOSE_SLOW_CONSUMER: Final = 4008
-"""As `tachyon.node.streams.CLOSE_SLOW_CONSUMER` (not imported: it loads the web framework)."""
+"""As `tachyon.node.streams.CLOSE_SLOW_CONSUMER` (the node sends it)."""
 REFUSAL_CLOSE_CODES: Final = range(4000, 5000)
 
 

@@ -2,7 +2,8 @@
 
 Pure. Integers in minor units leave as exact decimal strings in token units, converted with
 the market's or token's decimals; the keys are part of the interface (README, "JSON shapes").
-The CLI and the node both build their answers here, so they cannot drift apart.
+The CLI and the node both build their answers here, so they cannot drift apart; the client
+reads them back (`tachyon.client.http`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""A client of a tachyon node's HTTP API: what a wallet and the CLI need of a remote exchange.
+"""`Client`: a tachyon node's HTTP API, what a wallet and the CLI need of a remote exchange.
 
-`NodeClient` implements the wallet's `ExchangePort` over the network: `submit` posts a signed
+It implements the wallet's `ExchangePort` over the network: `submit` posts a signed
 command and rebuilds its outcome (a `Placement` or a `BalanceRecord`) from the JSON answer with
 the market's or token's decimals, exactly. Public reads (markets, book, trades) need nothing; an account's balances and open orders are signed reads,
 so they need the account's private key (`account_balances(key)`, `account_orders(key)`, or a
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 TIMEOUT_S: Final = 10.0
 CONNECT_TIMEOUT_S: Final = 5.0
 READ_SIGNING_DOMAIN: Final = b"tachyon/read/v1\n"
-"""As `tachyon.node.gateway.READ_SIGNING_DOMAIN` (not imported: it loads the web framework)."""
+"""As `tachyon.node.gateway.READ_SIGNING_DOMAIN` (the node checks what the client signs)."""
 UNKNOWN_ACCOUNT: Final = AccountId("")
 """A trade's maker and taker as the node's answers give them: not at all."""
 
@@ -81,7 +81,7 @@ def minor(text: object, decimals: int, name: str) -> int:
     return to_minor(text, decimals, name, AMOUNT_MINOR_MAX)
 
 
-class NodeClient:
+class Client:
     """A node at `url` (e.g. http://127.0.0.1:8700); `key` signs account reads if given."""
 
     def __init__(
@@ -104,7 +104,7 @@ class NodeClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> NodeClient:
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *_exc: object) -> None:
