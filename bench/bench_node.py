@@ -115,7 +115,7 @@ from websockets.asyncio import client as ws_client
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from tachyon.client.http import levels_from_json
+from tachyon.client.decode import levels_from_json
 from tachyon.client.stream import (
     CLOSE_SLOW_CONSUMER,
     OPEN_TIMEOUT_S,

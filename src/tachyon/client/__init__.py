@@ -1,5 +1,6 @@
-"""An exchange over the network: `Client` (a node's HTTP API), the market stream
-(`MarketStream`, `BookFollower`), and the JSON shapes node and client share (`shapes`).
+"""An exchange over the network: `Client` (a node's HTTP API as an `ExchangePort`), the market
+stream (`MarketStream`, `BookFollower`), and the JSON shapes node and client share (`shapes`,
+read back by `decode`).
 
 Below the wallet: it signs with a private key it is given, never with a `Wallet`. Importing
 the package is light (PEP 562, as `tachyon.storage`): the HTTP client loads with `Client`,

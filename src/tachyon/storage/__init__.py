@@ -1,10 +1,10 @@
 """Durable storage: the exchange database (SQLite, WAL), its hash-chained journal, snapshots,
-recovery, migrations, the `EmbeddedExchange` host and the read model (`ReadView`). All file and
-SQL I/O lives here.
+recovery, migrations, the `EmbeddedExchange` host, the read model (`ReadView`) and both as one
+`ExchangePort` (`EmbeddedPort`). All file and SQL I/O lives here.
 
 Importing the package is light, so that a new process reading the view starts fast: the names
-that need the whole exchange (`EmbeddedExchange`, `SNAPSHOT_FORMAT`) are imported on first use,
-and so is `__all__`, which `from tachyon.storage import *` reads (PEP 562).
+that need the whole exchange (`EmbeddedExchange`, `EmbeddedPort`, `SNAPSHOT_FORMAT`) are imported
+on first use, and so is `__all__`, which `from tachyon.storage import *` reads (PEP 562).
 """
 
 import importlib
@@ -21,15 +21,21 @@ from tachyon.storage.view import ReadView as ReadView
 
 if typing.TYPE_CHECKING:
     from tachyon.storage.host import EmbeddedExchange as EmbeddedExchange
+    from tachyon.storage.port import EmbeddedPort as EmbeddedPort
     from tachyon.storage.snapshot import SNAPSHOT_FORMAT as SNAPSHOT_FORMAT
 
-_LAZY: typing.Final = {"EmbeddedExchange": "host", "SNAPSHOT_FORMAT": "snapshot"}
+_LAZY: typing.Final = {
+    "EmbeddedExchange": "host",
+    "EmbeddedPort": "port",
+    "SNAPSHOT_FORMAT": "snapshot",
+}
 _PUBLIC: typing.Final = [
     "JOURNAL_BATCH_MAX",
     "SCHEMA_VERSION",
     "SNAPSHOT_FORMAT",
     "AuditReport",
     "EmbeddedExchange",
+    "EmbeddedPort",
     "ReadView",
     "audit",
     "default_data_dir",
