@@ -7,8 +7,9 @@ the package is light (PEP 562, as `tachyon.storage`): the HTTP client loads with
 so the node and the CLI's embedded reads can use `shapes` without it.
 """
 
-import importlib
 import typing
+
+from tachyon import _lazy
 
 if typing.TYPE_CHECKING:
     from tachyon.client.http import Client as Client
@@ -19,27 +20,11 @@ if typing.TYPE_CHECKING:
     )
 
 _LAZY: typing.Final = {
-    "BookFollower": "stream",
-    "Client": "http",
-    "MarketStream": "stream",
-    "StreamGap": "stream",
+    "BookFollower": "tachyon.client.stream",
+    "Client": "tachyon.client.http",
+    "MarketStream": "tachyon.client.stream",
+    "StreamGap": "tachyon.client.stream",
 }
 _PUBLIC: typing.Final = ["BookFollower", "Client", "MarketStream", "StreamGap"]
 
-
-def __getattr__(name: str) -> object:
-    if name == "__all__":
-        for lazy in _LAZY:
-            __getattr__(lazy)
-        globals()["__all__"] = _PUBLIC
-        return _PUBLIC
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+__getattr__, __dir__ = _lazy.exports(globals(), _LAZY, _PUBLIC)

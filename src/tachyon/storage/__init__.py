@@ -7,9 +7,9 @@ that need the whole exchange (`EmbeddedExchange`, `EmbeddedPort`, `SNAPSHOT_FORM
 on first use, and so is `__all__`, which `from tachyon.storage import *` reads (PEP 562).
 """
 
-import importlib
 import typing
 
+from tachyon import _lazy
 from tachyon.storage.audit import AuditReport as AuditReport, audit as audit
 from tachyon.storage.db import (
     SCHEMA_VERSION as SCHEMA_VERSION,
@@ -25,9 +25,9 @@ if typing.TYPE_CHECKING:
     from tachyon.storage.snapshot import SNAPSHOT_FORMAT as SNAPSHOT_FORMAT
 
 _LAZY: typing.Final = {
-    "EmbeddedExchange": "host",
-    "EmbeddedPort": "port",
-    "SNAPSHOT_FORMAT": "snapshot",
+    "EmbeddedExchange": "tachyon.storage.host",
+    "EmbeddedPort": "tachyon.storage.port",
+    "SNAPSHOT_FORMAT": "tachyon.storage.snapshot",
 }
 _PUBLIC: typing.Final = [
     "JOURNAL_BATCH_MAX",
@@ -42,20 +42,4 @@ _PUBLIC: typing.Final = [
     "default_home",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name == "__all__":
-        for lazy in _LAZY:
-            __getattr__(lazy)
-        globals()["__all__"] = _PUBLIC
-        return _PUBLIC
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+__getattr__, __dir__ = _lazy.exports(globals(), _LAZY, _PUBLIC)

@@ -7,9 +7,9 @@ command it sends to an exchange (embedded, or a node) through `ExchangePort` (de
 reads.
 """
 
-import importlib
 import typing
 
+from tachyon import _lazy
 from tachyon.wallet.keystore import (
     KDF_DEFAULT as KDF_DEFAULT,
     KDF_MIN as KDF_MIN,
@@ -40,16 +40,4 @@ _PUBLIC: typing.Final = [
     "load_key_file",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name == "__all__":
-        for lazy in _LAZY:
-            __getattr__(lazy)
-        globals()["__all__"] = _PUBLIC
-        return _PUBLIC
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _lazy.exports(globals(), _LAZY, _PUBLIC)
