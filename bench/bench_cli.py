@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tachyon.dex import Side
 from tachyon.exchange import AnyCommand, Deposit, PlaceLimit
-from tachyon.storage import JOURNAL_BATCH_MAX, EmbeddedExchange
+from tachyon.storage import JOURNAL_BATCH_MAX, EmbeddedExchange, EmbeddedPort
 from tachyon.wallet import KDF_MIN, Wallet, create_key_file
 
 MARKET = "BASE/USDC"
@@ -47,7 +47,7 @@ def build(data_dir: Path, wallet_dir: Path, orders: int) -> None:
     with EmbeddedExchange.open(data_dir) as exchange:
         for start in range(0, len(commands), JOURNAL_BATCH_MAX):
             exchange.submit_batch(commands[start : start + JOURNAL_BATCH_MAX])
-        wallet = Wallet(key_file, exchange)
+        wallet = Wallet(key_file, EmbeddedPort.over(exchange))
         wallet.unlock(PASSWORD)
         wallet.deposit("USDC", 10**12)  # type: ignore[arg-type]
         wallet.place_limit(MARKET, Side.BID, 5_000_000, 3)  # type: ignore[arg-type]

@@ -36,7 +36,7 @@ The streams keep up, or not. During each orders phase one client follows the mar
 batch's depth diff and trades, which it skips with no subscriber): it subscribes before the
 phase's clock starts and waits for both snapshots, then, on a thread of the benchmark's own
 process (websockets' synchronous client, which reads on a thread of its own), applies
-each depth message to `tachyon.node.stream_client.BookFollower`, whose gap check raises
+each depth message to `tachyon.client.stream.BookFollower`, whose gap check raises
 `StreamGap` (counted, then a new subscription for a fresh snapshot, as after a 4008 "slow
 consumer" close), and counts the trades. After the phase's last answer it reads the node's
 book (GET /v1/orderbook, 1,000 levels a side: all of them here) and waits, up to 10 s, until
@@ -115,6 +115,14 @@ from websockets.asyncio import client as ws_client
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from tachyon.client.decode import levels_from_json
+from tachyon.client.stream import (
+    CLOSE_SLOW_CONSUMER,
+    OPEN_TIMEOUT_S,
+    RESUBSCRIBES_MAX,
+    BookFollower,
+    StreamGap,
+)
 from tachyon.dex import Side
 from tachyon.dex.model import DEFAULT_MARKET
 from tachyon.exchange import (
@@ -128,15 +136,7 @@ from tachyon.exchange import (
 from tachyon.exchange.auth import address_of, sign, verify
 from tachyon.exchange.service import Placement
 from tachyon.node.app import ORDER_ENTRY_PATH
-from tachyon.node.client import levels_from_json
 from tachyon.node.gateway import admit_command, decode_base64
-from tachyon.node.stream_client import (
-    CLOSE_SLOW_CONSUMER,
-    OPEN_TIMEOUT_S,
-    RESUBSCRIBES_MAX,
-    BookFollower,
-    StreamGap,
-)
 from tachyon.storage import JOURNAL_BATCH_MAX, EmbeddedExchange
 
 MARKET: Final = "BASE/USDC"

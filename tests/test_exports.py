@@ -14,6 +14,7 @@ PACKAGES = [
     "tachyon.ledger",
     "tachyon.exchange",
     "tachyon.storage",
+    "tachyon.client",
     "tachyon.wallet",
     "tachyon.node",
 ]

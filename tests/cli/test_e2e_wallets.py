@@ -270,14 +270,14 @@ def test_the_markets_table_shows_whole_symbols(session: Session) -> None:
     assert fields["tick_size"] == "0.000001"
 
 
-def test_reading_commands_need_no_password_and_ignore_a_wrong_one(session: Session) -> None:
+def test_public_reads_need_no_password_and_ignore_a_wrong_one(session: Session) -> None:
     cli = session.cli
     wrong = ("--password", WRONG_PASSWORD, "--format", "json")
     book = {"market": "BASE/USDC", "bids": [{"price": "100", "qty": "6"}], "asks": []}
     assert cli.json("dex", "orderbook", *wrong) == book
     assert cli.json("dex", "trades", *wrong)["trades"] == session.ask["trades"]
     assert [row["market"] for row in cli.json("dex", "markets", *wrong)["markets"]] == ["BASE/USDC"]
-    assert cli.json("dex", "balance", "--db-path", BOB, *wrong)["balances"][0] == {
+    assert cli.json("dex", "balance", "--db-path", BOB, "--format", "json")["balances"][0] == {
         "token": "BASE",
         "available": "21",
         "locked": "0",

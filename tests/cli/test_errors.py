@@ -235,6 +235,52 @@ def test_a_wrong_password_is_refused(
     assert_error(result, REFUSED, "wrong password", seeded.alice)
 
 
+# -- account reads: no password needed on the embedded exchange, but one given is checked ------
+
+ACCOUNT_READS = [("dex", "balance"), ("dex", "orders")]
+
+
+@pytest.mark.parametrize("command", ACCOUNT_READS, ids=lambda command: command[1])
+@pytest.mark.parametrize(
+    ("env", "password"),
+    [({}, BOB_PASSWORD), ({"TACHYON_PASSWORD": BOB_PASSWORD}, None)],
+    ids=["option", "environment"],
+)
+def test_an_account_read_refuses_a_wrong_password(
+    seeded: Seeded, command: tuple[str, ...], env: dict[str, str], password: str | None
+) -> None:
+    """Refused before the exchange is opened: nothing on stdout, every file as it was."""
+    given = () if password is None else ("--password", password)
+    result = seeded.untouched(*command, "--db-path", seeded.alice, *given, env=env)
+    assert_error(result, REFUSED, "wrong password", seeded.alice)
+
+
+@pytest.mark.parametrize("command", ACCOUNT_READS, ids=lambda command: command[1])
+@pytest.mark.parametrize(
+    ("env", "password"),
+    [({}, ALICE_PASSWORD), ({"TACHYON_PASSWORD": ALICE_PASSWORD}, None), ({}, None)],
+    ids=["option", "environment", "none"],
+)
+def test_an_account_read_with_the_right_password_or_none_answers(
+    seeded: Seeded, command: tuple[str, ...], env: dict[str, str], password: str | None
+) -> None:
+    """With no password at all (and --non-interactive: no prompt either) the embedded read
+    still answers, as the README says."""
+    given = () if password is None else ("--password", password)
+    args = (*command, "--db-path", seeded.alice, *given, "--non-interactive", "--format", "json")
+    answer = seeded.cli.json(*args, env=env)
+    if command[1] == "balance":
+        assert answer == seeded.balances[0]
+    else:
+        assert [row["order_id"] for row in answer["orders"]] == [seeded.bid_id]
+
+
+def test_an_account_read_refuses_password_on_the_command_line_in_prod(seeded: Seeded) -> None:
+    """As acting commands do: a given --password is used, so prod refuses it (usage error)."""
+    result = seeded.untouched(*seeded.as_alice("dex", "balance"), env={"TACHYON_PROFILE": "prod"})
+    assert_error(result, USAGE_ERROR, "refused in the prod profile")
+
+
 @pytest.mark.parametrize(
     "command",
     [("dex", "deposit-usdc", "--amount", "5", "--password", ALICE_PASSWORD), ("dex", "balance")],

@@ -13,9 +13,9 @@ import httpx2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx2 import Response
 
+from tachyon.client.signing import sign_read
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import AnyCommand, encode_command
-from tachyon.node.gateway import sign_read
 
 MARKET = "BASE/USDC"
 USDC = 1_000_000  # minor units of one USDC (6 decimals); BASE has 0

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
+from tachyon.client.signing import read_message
 from tachyon.dex import Side
 from tachyon.exchange.auth import sign
 from tachyon.exchange.commands import (
@@ -28,7 +29,6 @@ from tachyon.exchange.commands import (
 )
 from tachyon.node import create_app
 from tachyon.node.errors import REQUEST_BYTES_MAX, STATUS_BY_CODE
-from tachyon.node.gateway import read_message
 from tests.node.support import MARKET, USDC, Trader, assert_error, b64, envelope, state
 
 SECOND_NS = 1_000_000_000

@@ -28,10 +28,10 @@ from websockets.protocol import State
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
+from tachyon.client.stream import BookFollower
 from tachyon.dex import AccountId, MarketId, Side, TokenId
 from tachyon.dex.model import DEFAULT_MARKET
 from tachyon.exchange.commands import AnyCommand, Deposit, PlaceLimit, encode_command
-from tachyon.node.stream_client import BookFollower
 from tachyon.storage import EmbeddedExchange
 from tests.node.server import STOP_TIMEOUT_S, free_port, start_node, wait_until_up
 from tests.node.support import MARKET, USDC, Trader, envelope

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,18 +20,18 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from tachyon.client.signing import sign_read
+from tachyon.client.stream import (
+    CLOSE_SLOW_CONSUMER,
+    BookFollower,
+    StreamGap,
+)
 from tachyon.dex import AccountId, Side, TokenId
 from tachyon.dex.ids import MarketId
 from tachyon.dex.model import DEFAULT_MARKET, SelfTradePrevention, TimeInForce
 from tachyon.exchange.commands import CancelOrder, Deposit, PlaceLimit, PlaceMarket
 from tachyon.node import create_app
-from tachyon.node.gateway import sign_read
-from tachyon.node.stream_client import (
-    CLOSE_SLOW_CONSUMER as CLIENT_SLOW_CONSUMER,
-    BookFollower,
-    StreamGap,
-)
-from tachyon.node.streams import CLOSE_SLOW_CONSUMER, StreamHub, Subscriber, serve_subscriber
+from tachyon.node.streams import StreamHub, Subscriber, serve_subscriber
 from tachyon.storage import EmbeddedExchange
 from tests.node.support import MARKET, USDC, Trader
 
@@ -73,7 +73,7 @@ def _held(follower: BookFollower) -> dict[str, Any]:
     config = DEFAULT_MARKET
     bids, asks = follower.levels(BOOK_DEPTH)
 
-    def rows(side: list[tuple[int, int]]) -> list[dict[str, str]]:
+    def rows(side: Sequence[tuple[int, int]]) -> list[dict[str, str]]:
         from tachyon.dex.units import to_decimal
 
         return [
@@ -362,5 +362,5 @@ def test_a_slow_consumer_is_cut_off_with_a_reason_instead_of_buffered() -> None:
     assert cuts == [1]
     assert socket.sent == ["first"]
     assert socket.closed is not None
-    assert socket.closed[0] == CLOSE_SLOW_CONSUMER == CLIENT_SLOW_CONSUMER
+    assert socket.closed[0] == CLOSE_SLOW_CONSUMER  # the one code node and client share
     assert "slow consumer" in socket.closed[1]

@@ -485,6 +485,7 @@ def test_importing_the_reader_loads_no_exchange_code() -> None:
     loaded = set(result.stdout.split())
     assert loaded == {
         "tachyon",
+        "tachyon._lazy",
         "tachyon.errors",
         "tachyon.storage",
         "tachyon.storage.audit",

@@ -15,15 +15,17 @@ from pathlib import Path
 from rich.console import Console
 
 from tachyon.cli import render, tables
-from tachyon.dex import shapes
+from tachyon.client import shapes
 from tachyon.dex.ids import MarketId, TokenId
 from tachyon.dex.model import MarketConfig, Side
 from tachyon.dex.units import to_minor
 from tachyon.dex.validation import parse_price, parse_qty
 from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.exchange.service import DEFAULT_MARKET_ID, Placement
+from tachyon.ledger.ledger import TokenMeta
 from tachyon.storage.audit import AuditReport, audit
 from tachyon.storage.host import EmbeddedExchange
+from tachyon.storage.port import EmbeddedPort
 from tachyon.wallet.keystore import KDF_MIN, create
 from tachyon.wallet.wallet import Wallet
 
@@ -39,11 +41,12 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
     data_dir = root / "exchange"
     password = secrets.token_urlsafe(16)  # throwaway wallets: the minimum KDF cost will do
     with EmbeddedExchange.open(data_dir, engine=engine) as host:
-        wallets = {name: _wallet(root, name, password, host) for name in NAMES}
+        port = EmbeddedPort.over(host)
+        wallets = {name: _wallet(root, name, password, port) for name in NAMES}
         alice, bob = wallets["alice"], wallets["bob"]
-        market = host.markets()[0]
+        market = port.markets()[0]
         assert market.market_id == DEFAULT_MARKET_ID
-        tokens = {meta.symbol: meta for meta in host.tokens()}
+        tokens = {meta.symbol: meta for meta in port.tokens()}
         steps: list[dict[str, object]] = []
 
         def price(text: str) -> int:
@@ -56,19 +59,9 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
             host.refresh().check_invariants()
             step: dict[str, object] = {"step": title}
             if placement is not None:
-                step["order"] = shapes.placement_json(
-                    market,
-                    placement.order_id,
-                    placement.status,
-                    placement.filled_qty,
-                    placement.open_qty,
-                    placement.trades,
-                )
-            step["orderbook"] = render.book_json(market, host.book(10, market.market_id))
-            step["balances"] = {
-                name: render.balances_json(host.balances(wallet.address), tokens)
-                for name, wallet in wallets.items()
-            }
+                step["order"] = shapes.placement_json(market, placement)
+            step["orderbook"] = render.book_json(market, port.book(10, market.market_id))
+            step["balances"] = {name: _balances(wallet, tokens) for name, wallet in wallets.items()}
             steps.append(step)
             if not as_json:
                 _print_step(console, step)
@@ -91,9 +84,9 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
         record("alice buys 3 BASE at market", alice.place_market(market_id, Side.BID, qty("3")))
         record(
             "alice cancels her rest at 99",
-            alice.cancel(alice.open_orders()[0].order.order_id),
+            alice.cancel(alice.open_orders()[0].order_id),
         )
-        trades = [shapes.trade_json(market, trade) for trade in host.recent_trades(20, market_id)]
+        trades = [shapes.trade_json(market, trade) for trade in port.recent_trades(20, market_id)]
     _report(console, as_json, market, wallets, steps, trades, audit(data_dir))
 
 
@@ -127,14 +120,20 @@ def _report(
         )
 
 
-def _wallet(root: Path, name: str, password: str, host: EmbeddedExchange) -> Wallet:
-    data_dir = str(host.db_path.parent)
+def _wallet(root: Path, name: str, password: str, port: EmbeddedPort) -> Wallet:
+    data_dir = str(port.data_dir)
     key_file = create(
         root / "wallets" / name, password, {"kind": "embedded", "data_dir": data_dir}, KDF_MIN
     )
-    wallet = Wallet(key_file, host)
+    wallet = Wallet(key_file, port)
     wallet.unlock(password)
     return wallet
+
+
+def _balances(wallet: Wallet, tokens: dict[TokenId, TokenMeta]) -> list[dict[str, str]]:
+    """The tokens the wallet holds, as the exchange lists them."""
+    held = wallet.balances()
+    return render.balances_json([tokens[token] for token in held], held)
 
 
 def _print_step(console: Console, step: dict[str, object]) -> None:

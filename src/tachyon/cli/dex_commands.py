@@ -1,7 +1,9 @@
 """`tachyon dex ...`: the seed's trading commands for one wallet on its exchange.
 
-Reading commands need no password (and ignore one); acting commands unlock the wallet, sign a
-command for its account and wait until the exchange has made it durable. With `--node URL` (or
+Public reads (book, trades, markets) need no password and ignore one; `balance` and `orders`
+need none on an embedded exchange but check one that is given (--password or
+$TACHYON_PASSWORD), refusing a wrong one. Acting commands unlock the wallet, sign a command
+for its account and wait until the exchange has made it durable. With `--node URL` (or
 a wallet created with `--node`) every command talks to that node instead of an embedded
 exchange and prints the same output; `balance` and `orders` then sign their read with the
 wallet's key, so they ask for its password as acting commands do. Amounts, prices and
@@ -11,30 +13,25 @@ quantities are decimal strings in token units, converted exactly with the token'
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 import click
 
-from tachyon.cli import options, render
-from tachyon.cli.reading import Levels, Reader, market_config, open_reader
-from tachyon.dex import shapes
+from tachyon.cli import options, ports, render
+from tachyon.cli.ports import market_of, order_market, token_of
+from tachyon.client import shapes
+from tachyon.dex.ids import AccountId
+from tachyon.dex.units import to_minor
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.console import Group
 
-    from tachyon.dex.model import MarketConfig, Trade
+    from tachyon.dex.ids import TokenId
+    from tachyon.dex.model import MarketConfig
     from tachyon.exchange.service import Placement
-    from tachyon.ledger.ledger import TokenMeta
-    from tachyon.node.client import NodeClient
-    from tachyon.storage.host import EmbeddedExchange
-    from tachyon.wallet.keystore import KeyFile
-    from tachyon.wallet.wallet import Wallet
+    from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 DEFAULT_MARKET: Final = "BASE/USDC"
 DEPTH_MAX: Final = 1_000
@@ -73,23 +70,13 @@ def balance(
 ) -> None:
     """The wallet's balances of every token: available and locked.
 
-    No password on an embedded exchange; over a node the read is signed with the wallet's key,
-    so the password is asked for (or taken from --password / $TACHYON_PASSWORD)."""
-    key_file = _key_file(db_path)
-    with _account_reader(ctx, key_file, node, password, non_interactive) as reader:
-        rows = reader.balances(key_file.address)
-    result: dict[str, object] = {
-        "address": key_file.address,
-        "balances": render.balance_rows_json(rows),
-    }
-    _emit(
-        ctx,
-        output_format,
-        result,
-        lambda: _tables().balances_table(
-            key_file.address, _with_decimals(result["balances"], rows)
-        ),
-    )
+    No password needed on an embedded exchange (one given is checked); over a node the read is
+    signed with the wallet's key, so the password is asked for (or taken from --password /
+    $TACHYON_PASSWORD)."""
+    key = ports.key_file(db_path)
+    with ports.reading(ctx, key, node, password, non_interactive) as port:
+        metas, held = port.tokens(), port.balances(AccountId(key.address))
+    _emit_balances(ctx, output_format, key.address, metas, held)
 
 
 @dex.command()
@@ -109,14 +96,13 @@ def orders(
 ) -> None:
     """The wallet's open orders in every market, oldest first.
 
-    Over a node the read is signed with the wallet's key: the password is asked for."""
-    key_file = _key_file(db_path)
-    with _account_reader(ctx, key_file, node, password, non_interactive) as reader:
-        configs: dict[str, MarketConfig] = {config.market_id: config for config in reader.markets()}
-        rows = [
-            render.order_json(configs[row.market], row)
-            for row in reader.open_orders(key_file.address)
-        ]
+    No password needed on an embedded exchange (one given is checked); over a node the read is
+    signed with the wallet's key: the password is asked for."""
+    key = ports.key_file(db_path)
+    with ports.reading(ctx, key, node, password, non_interactive) as port:
+        owned = port.open_orders(AccountId(key.address))
+        configs = {config.market_id: config for config in port.markets()}  # they only grow
+    rows = [shapes.order_json(configs[order.market], order) for order in owned]
     _emit(ctx, output_format, {"orders": rows}, lambda: _tables().rows_table("open orders", rows))
 
 
@@ -140,9 +126,9 @@ def orderbook(
     output_format: str | None,
 ) -> None:
     """Aggregated price levels of a market, best first."""
-    with _public_reader(ctx, node, db_path, data_dir)() as reader:
-        config = market_config(reader, market)
-        book = render.book_json(config, reader.book(market, depth))
+    with ports.public(ctx, node, db_path, data_dir).open() as port:
+        config = market_of(port, market)
+        book = render.book_json(config, port.book(depth, config.market_id))
     _emit(ctx, output_format, book, lambda: _tables().book_table(book, config.base, config.quote))
 
 
@@ -166,9 +152,10 @@ def trades(
     output_format: str | None,
 ) -> None:
     """A market's recent trades, newest first."""
-    with _public_reader(ctx, node, db_path, data_dir)() as reader:
-        config = market_config(reader, market)
-        rows = [shapes.trade_json(config, trade) for trade in reader.trades(market, limit)]
+    with ports.public(ctx, node, db_path, data_dir).open() as port:
+        config = market_of(port, market)
+        recent = port.recent_trades(limit, config.market_id)
+    rows = [shapes.trade_json(config, trade) for trade in recent]
     result: dict[str, object] = {"market": config.market_id, "trades": rows}
     _emit(ctx, output_format, result, lambda: _tables().rows_table(f"trades {market}", rows))
 
@@ -189,8 +176,8 @@ def markets(
     output_format: str | None,
 ) -> None:
     """Every market with its tokens, decimals, tick, lot, minimum size and fees."""
-    with _public_reader(ctx, node, db_path, data_dir)() as reader:
-        rows = [shapes.market_json(config) for config in reader.markets()]
+    with ports.public(ctx, node, db_path, data_dir).open() as port:
+        rows = [shapes.market_json(config) for config in port.markets()]
     _emit(ctx, output_format, {"markets": rows}, lambda: _tables().records_table(rows, "market"))
 
 
@@ -226,101 +213,13 @@ def watch(
 
     On the embedded exchange it reads them again every interval; over a node it follows the
     node's market stream and redraws when it changes, at most once per interval."""
-    reader_of = _public_reader(ctx, node, db_path, data_dir)
-    url = _node_of(ctx, node, _key_file(db_path) if db_path is not None else None)
-    interval_s = interval_ms / 1000
-    frames = (
-        _polled_frames(reader_of, market, depth, interval_s)
-        if url is None
-        else _streamed_frames(reader_of, url, market, depth, interval_s)
-    )
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a watch: exit 0, no traceback
-        _show(frames, iterations, as_json=options.output_format(ctx, output_format) == "json")
+    from tachyon.cli import watching  # noqa: PLC0415
 
-
-_Frame = tuple[dict[str, object], "Group"]
-
-
-def _frame(config: MarketConfig, levels: tuple[Levels, Levels], trades: Sequence[Trade]) -> _Frame:
-    """One redraw: its JSON record and its tables."""
-    from rich.console import Group  # noqa: PLC0415
-
-    from tachyon.cli import tables  # noqa: PLC0415
-
-    book = render.book_json(config, levels)
-    recent = [shapes.trade_json(config, trade) for trade in trades]
-    view = Group(
-        tables.book_table(book, config.base, config.quote),
-        tables.rows_table("recent trades (newest first)", recent),
-    )
-    return {**book, "trades": recent}, view
-
-
-def _polled_frames(
-    reader_of: Callable[[], contextlib.AbstractContextManager[Reader]],
-    market: str,
-    depth: int,
-    interval_s: float,
-) -> Generator[_Frame]:
-    """A frame now, then one every interval, each read afresh."""
-    while True:
-        with reader_of() as reader:
-            config = market_config(reader, market)
-            yield _frame(config, reader.book(market, depth), reader.trades(market, depth))
-        time.sleep(interval_s)
-
-
-def _streamed_frames(
-    reader_of: Callable[[], contextlib.AbstractContextManager[Reader]],
-    url: str,
-    market: str,
-    depth: int,
-    interval_s: float,
-) -> Generator[_Frame]:
-    """A frame once the node's market stream has sent its snapshots, then one whenever it
-    changed the book or the trades, at most one per interval."""
-    from tachyon.node.stream_client import MarketStream  # noqa: PLC0415
-
-    with reader_of() as reader:
-        config = market_config(reader, market)
-    stream = MarketStream(url, config, trades=depth)
-    drawn_at: float | None = None
-    dirty = False
-    for changed in stream.frames(timeout_s=interval_s):
-        dirty = dirty or changed
-        now = time.monotonic()
-        if dirty and (drawn_at is None or now - drawn_at >= interval_s):
-            drawn_at, dirty = now, False
-            yield _frame(config, stream.follower.levels(depth), stream.trades)
-
-
-def _show(frames: Generator[_Frame], iterations: int | None, *, as_json: bool) -> None:
-    """Print frames as they come (JSON lines, or tables through a pipe), or redraw them in
-    place on a terminal; stop after `iterations` (None: never)."""
-    from rich.live import Live  # noqa: PLC0415
-
-    from tachyon.cli.tables import console  # noqa: PLC0415
-
-    out = console()
-    live: Live | None = None
-    try:
-        for count, (record, view) in enumerate(frames, start=1):
-            if as_json:
-                click.echo(render.compact_json(record))
-            elif not out.is_terminal:  # a pipe or a file: each frame in turn, as it is drawn
-                out.print(view)
-                out.file.flush()
-            elif live is None:
-                live = Live(view, console=out, auto_refresh=False)
-                live.start(refresh=True)
-            else:
-                live.update(view, refresh=True)
-            if iterations is not None and count >= iterations:
-                return
-    finally:
-        if live is not None:
-            live.stop()
-        frames.close()  # the stream's connection, at once
+    source = ports.public(ctx, node, db_path, data_dir)
+    as_json = options.output_format(ctx, output_format) == "json"
+    with contextlib.suppress(KeyboardInterrupt), source.open() as port:  # Ctrl-C: exit 0
+        frames = watching.frames(port, source.url, market, depth, interval_ms / 1000)
+        watching.show(frames, iterations, as_json=as_json)
 
 
 # -- acting ----------------------------------------------------------------------------------
@@ -373,10 +272,10 @@ def deposit(ctx: click.Context, token: str, amount: str, **common: str | bool | 
 @acting
 def withdraw(ctx: click.Context, token: str, amount: str, **common: str | bool | None) -> None:
     """Take tokens out of the wallet's available balance."""
-    with _acting(ctx, common) as (wallet, venue):
-        minor = _token_amount(venue, token, amount)
-        record = wallet.withdraw(token, minor)  # type: ignore[arg-type]
-        _emit_balance(ctx, common, wallet, venue, token, record.available, record.locked)
+    with ports.acting(ctx, common) as wallet:
+        meta = token_of(wallet.exchange, token)
+        record = wallet.withdraw(meta.symbol, to_minor(amount, meta.decimals, "amount"))
+    _emit_balances(ctx, _override(common), wallet.address, [meta], {meta.symbol: record})
 
 
 SIDES: Final = click.Choice(["bid", "ask"])
@@ -416,8 +315,8 @@ def place_limit(
     from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
     from tachyon.errors import FillOrKillUnfillable, PostOnlyWouldTake  # noqa: PLC0415
 
-    with _acting(ctx, common) as (wallet, venue):
-        config = venue.market(market)
+    with ports.acting(ctx, common) as wallet:
+        config = market_of(wallet.exchange, market)
         try:
             placement = wallet.place_limit(
                 config.market_id,
@@ -436,7 +335,7 @@ def place_limit(
             raise click.ClickException(
                 f"fill-or-kill {side} of {qty} at {price} cannot fill completely: nothing placed"
             ) from None
-        _emit_placement(ctx, common, config, placement)
+    _emit_placement(ctx, _override(common), config, placement)
 
 
 @dex.command(name="place-market")
@@ -459,15 +358,14 @@ def place_market(
 ) -> None:
     """Take liquidity now; never rests (the unfilled rest is cancelled)."""
     from tachyon.dex.model import SelfTradePrevention, Side  # noqa: PLC0415
-    from tachyon.dex.units import to_minor  # noqa: PLC0415
     from tachyon.dex.validation import parse_qty  # noqa: PLC0415
 
     if (qty is None) == (max_quote is None):
         raise click.UsageError("give exactly one of --qty and --max-quote")
     if max_quote is not None and side != "bid":
         raise click.UsageError("--max-quote is for bids: an ask sells a --qty of base")
-    with _acting(ctx, common) as (wallet, venue):
-        config = venue.market(market)
+    with ports.acting(ctx, common) as wallet:
+        config = market_of(wallet.exchange, market)
         placement = wallet.place_market(
             config.market_id,
             Side(side),
@@ -477,7 +375,7 @@ def place_market(
             else to_minor(max_quote, config.quote_decimals, "max-quote"),
             stp=SelfTradePrevention(stp),
         )
-        _emit_placement(ctx, common, config, placement)
+    _emit_placement(ctx, _override(common), config, placement)
 
 
 @dex.command()
@@ -485,11 +383,14 @@ def place_market(
 @acting
 def cancel(ctx: click.Context, order_id: int, **common: str | bool | None) -> None:
     """Cancel one of the wallet's open orders and release what it holds."""
-    with _acting(ctx, common) as (wallet, venue):
-        market = venue.order_market(order_id)
-        placement = wallet.cancel(order_id)  # type: ignore[arg-type]
-        assert market is not None  # the cancel succeeded, so the order was open
-        _emit_placement(ctx, common, venue.market(market), placement)
+    from tachyon.dex.ids import OrderId  # noqa: PLC0415
+
+    with ports.acting(ctx, common) as wallet:
+        market = order_market(wallet.exchange, wallet.address, order_id)
+        placement = wallet.cancel(OrderId(order_id))
+        assert market is not None  # the cancel succeeded, so the order was the wallet's, open
+        config = market_of(wallet.exchange, market)
+    _emit_placement(ctx, _override(common), config, placement)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -501,249 +402,45 @@ def _tables() -> ModuleType:
     return tables
 
 
-def _key_file(db_path: str) -> KeyFile:
-    from tachyon.wallet.keystore import load  # noqa: PLC0415
-
-    return load(options.user_path(db_path))
-
-
-def _exchange_dir(key_file: KeyFile) -> Path:
-    kind = key_file.exchange.get("kind")
-    if kind != "embedded" or "data_dir" not in key_file.exchange:
-        raise click.ClickException(
-            f"the wallet at {key_file.path.parent} trades on {key_file.exchange}, which this"
-            " tachyon cannot reach (it knows the embedded exchange and nodes)"
-        )
-    return Path(key_file.exchange["data_dir"])
-
-
-def _node_of(ctx: click.Context, override: str | None, key_file: KeyFile | None) -> str | None:
-    """The node to talk to: --node after the command, else before the group, else the one
-    the wallet was created on; None for the embedded exchange."""
-    chosen = options.node_url(ctx, override)
-    if chosen is not None:
-        return chosen
-    if key_file is not None and key_file.exchange.get("kind") == "node":
-        url = key_file.exchange.get("url")
-        if not url:
-            raise click.ClickException(f"the wallet at {key_file.path.parent} names no node URL")
-        return url
-    return None
-
-
-def _client(url: str, key: Ed25519PrivateKey | None = None) -> NodeClient:
-    from tachyon.node.client import NodeClient  # noqa: PLC0415 (httpx only over a node)
-
-    return NodeClient(url, key=key)
-
-
-def _public_reader(
-    ctx: click.Context, node: str | None, db_path: str | None, data_dir: str | None
-) -> Callable[[], contextlib.AbstractContextManager[Reader]]:
-    """How to open a reader of public market data: on the chosen node, or on the embedded
-    exchange in the wallet's or the given data directory."""
-    key_file = _key_file(db_path) if db_path is not None else None
-    url = _node_of(ctx, node, key_file)
-    if url is not None:
-        if data_dir is not None:
-            raise click.UsageError("give --node or --data-dir, not both")
-        return lambda: _node_reader(url, None)
-    if key_file is not None:
-        directory = _exchange_dir(key_file)
-    else:
-        directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
-    return lambda: _reader(directory)
-
-
-@contextmanager
-def _node_reader(url: str, key: Ed25519PrivateKey | None) -> Iterator[Reader]:
-    from tachyon.cli.reading import NodeReader  # noqa: PLC0415
-
-    reader = NodeReader(_client(url), key)
-    try:
-        yield reader
-    finally:
-        reader.close()
-
-
-@contextmanager
-def _account_reader(
-    ctx: click.Context,
-    key_file: KeyFile,
-    node: str | None,
-    password: str | None,
-    non_interactive: bool,
-) -> Iterator[Reader]:
-    """A reader of the wallet's own account: embedded (no key), or over a node with the
-    wallet's key unlocked to sign the read."""
-    url = _node_of(ctx, node, key_file)
-    if url is None:
-        with _reader(_exchange_dir(key_file)) as reader:
-            yield reader
-        return
-    secret = options.password(
-        ctx, password, non_interactive, prompt=f"Password for {key_file.path.parent}"
-    )
-    with _node_reader(url, key_file.unlock(secret)) as reader:
-        yield reader
-
-
-@contextmanager
-def _reader(directory: Path) -> Iterator[Reader]:
-    if not (directory / "exchange.db").is_file():  # a read never creates an exchange
-        raise click.ClickException(
-            f"no exchange at {directory} (`tachyon wallet create` makes one; check --data-dir)"
-        )
-    reader = open_reader(directory)
-    try:
-        yield reader
-    finally:
-        reader.close()
-
-
-class _Venue(Protocol):
-    """What an acting command asks of the exchange besides the wallet's commands."""
-
-    def tokens(self) -> list[TokenMeta]: ...
-    def market(self, market: str) -> MarketConfig: ...
-    def order_market(self, order_id: int) -> str | None: ...
-
-
-class _EmbeddedVenue:
-    def __init__(self, host: EmbeddedExchange) -> None:
-        self.host = host
-
-    def tokens(self) -> list[TokenMeta]:
-        return self.host.tokens()
-
-    def market(self, market: str) -> MarketConfig:
-        return self.host.refresh().service.get_market(market)  # type: ignore[arg-type]
-
-    def order_market(self, order_id: int) -> str | None:
-        owned = self.host.refresh().service.get_order(order_id)  # type: ignore[arg-type]
-        return None if owned is None else owned.market
-
-
-class _NodeVenue:
-    def __init__(self, client: NodeClient, key: Ed25519PrivateKey) -> None:
-        self.client = client
-        self.key = key
-
-    def tokens(self) -> list[TokenMeta]:
-        return self.client.tokens()
-
-    def market(self, market: str) -> MarketConfig:
-        return self.client.market(market)
-
-    def order_market(self, order_id: int) -> str | None:
-        """The market of one of the wallet's open orders (another's is refused by the node
-        when it is cancelled, as the embedded exchange refuses it)."""
-        for owned in self.client.account_orders(self.key):
-            if owned.order.order_id == order_id:
-                return owned.market
-        return None
-
-
-@contextmanager
-def _acting(
-    ctx: click.Context, common: dict[str, str | bool | None]
-) -> Iterator[tuple[Wallet, _Venue]]:
-    """The wallet unlocked, on its exchange opened for writing or on its node."""
-    from tachyon.wallet.wallet import Wallet  # noqa: PLC0415
-
-    db_path = common["db_path"]
-    assert isinstance(db_path, str)
-    key_file = _key_file(db_path)
-    password = common["password"]
-    secret = options.password(
-        ctx,
-        password if isinstance(password, str) else None,
-        bool(common["non_interactive"]),
-        prompt=f"Password for {key_file.path.parent}",
-    )
-    key = key_file.unlock(secret)  # before anything is opened: a wrong password changes nothing
-    node = common.get("node")
-    url = _node_of(ctx, node if isinstance(node, str) else None, key_file)
-    if url is not None:
-        with _client(url, key) as client:
-            wallet = Wallet(key_file, client)
-            wallet.use_key(key)
-            yield wallet, _NodeVenue(client, key)
-        return
-    from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415
-
-    with EmbeddedExchange.open(_exchange_dir(key_file)) as host:
-        wallet = Wallet(key_file, host)
-        wallet.use_key(key)
-        yield wallet, _EmbeddedVenue(host)
+def _override(common: dict[str, str | bool | None]) -> str | None:
+    """The --format given after an acting command, if any."""
+    chosen = common["output_format"]
+    return chosen if isinstance(chosen, str) else None
 
 
 def _deposit(
     ctx: click.Context, token: str, amount: str, common: dict[str, str | bool | None]
 ) -> None:
     options.refuse_in_prod("the deposit command")
-    with _acting(ctx, common) as (wallet, venue):
-        minor = _token_amount(venue, token, amount)
-        record = wallet.deposit(token, minor)  # type: ignore[arg-type]
-        _emit_balance(ctx, common, wallet, venue, token, record.available, record.locked)
+    with ports.acting(ctx, common) as wallet:
+        meta = token_of(wallet.exchange, token)
+        record = wallet.deposit(meta.symbol, to_minor(amount, meta.decimals, "amount"))
+    _emit_balances(ctx, _override(common), wallet.address, [meta], {meta.symbol: record})
 
 
-def _token_amount(venue: _Venue, token: str, amount: str) -> int:
-    from tachyon.dex.units import to_minor  # noqa: PLC0415
-    from tachyon.errors import TokenNotFound  # noqa: PLC0415
-
-    tokens = {meta.symbol: meta for meta in venue.tokens()}
-    meta = tokens.get(token)  # type: ignore[call-overload]
-    if meta is None:
-        known = ", ".join(sorted(tokens)) or "none"
-        raise TokenNotFound(f"unknown token {token!r}; tokens: {known}")
-    return to_minor(amount, meta.decimals, "amount")
-
-
-def _emit_balance(
+def _emit_balances(
     ctx: click.Context,
-    common: dict[str, str | bool | None],
-    wallet: Wallet,
-    venue: _Venue,
-    token: str,
-    available: int,
-    locked: int,
+    override: str | None,
+    address: str,
+    metas: Sequence[TokenMeta],
+    held: Mapping[TokenId, BalanceRecord],
 ) -> None:
-    from tachyon.cli.reading import TokenBalance  # noqa: PLC0415
+    """`metas`' balances of the account (zero where none is held)."""
+    rows = render.balances_json(metas, held)
 
-    decimals = {meta.symbol: meta.decimals for meta in venue.tokens()}[token]  # type: ignore[index]
-    rows = [TokenBalance(token, decimals, available, locked)]
-    result: dict[str, object] = {
-        "address": wallet.address,
-        "balances": render.balance_rows_json(rows),
-    }
-    override = common["output_format"]
-    _emit(
-        ctx,
-        override if isinstance(override, str) else None,
-        result,
-        lambda: _tables().balances_table(wallet.address, _with_decimals(result["balances"], rows)),
-    )
+    def table() -> object:
+        with_decimals = [
+            {**row, "decimals": meta.decimals} for row, meta in zip(rows, metas, strict=True)
+        ]
+        return _tables().balances_table(address, with_decimals)
+
+    _emit(ctx, override, {"address": address, "balances": rows}, table)
 
 
 def _emit_placement(
-    ctx: click.Context,
-    common: dict[str, str | bool | None],
-    config: object,
-    placement: Placement,
+    ctx: click.Context, override: str | None, config: MarketConfig, placement: Placement
 ) -> None:
-    from tachyon.dex.model import MarketConfig  # noqa: PLC0415
-
-    assert isinstance(config, MarketConfig)
-    result = shapes.placement_json(
-        config,
-        placement.order_id,
-        placement.status,
-        placement.filled_qty,
-        placement.open_qty,
-        placement.trades,
-    )
-    override = common["output_format"]
+    result = shapes.placement_json(config, placement)
 
     def table() -> Group:
         from rich.console import Group  # noqa: PLC0415
@@ -758,15 +455,7 @@ def _emit_placement(
             tables.rows_table("trades", trades_rows),
         )
 
-    _emit(ctx, override if isinstance(override, str) else None, result, table)
-
-
-def _with_decimals(rows: object, balances: Sequence[object]) -> list[dict[str, object]]:
-    assert isinstance(rows, list)
-    return [
-        {**row, "decimals": getattr(balance, "decimals", "")}
-        for row, balance in zip(rows, balances, strict=True)
-    ]
+    _emit(ctx, override, result, table)
 
 
 def _emit(

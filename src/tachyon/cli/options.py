@@ -123,16 +123,9 @@ def password(
     confirm: bool = False,
 ) -> str:
     """The wallet password: --password, else $TACHYON_PASSWORD, else a prompt (getpass)."""
-    if given is not None:
-        if profile() == "prod":
-            raise click.UsageError(
-                f"--password is refused in the prod profile (it shows in the process list and"
-                f" shell history); use ${PASSWORD_ENV} or the prompt"
-            )
-        return given
-    from_env = os.environ.get(PASSWORD_ENV)
-    if from_env:
-        return from_env
+    chosen = given_password(given)
+    if chosen is not None:
+        return chosen
     if non_interactive or ctx.obj.get("non_interactive"):
         raise click.UsageError(
             f"no password given: --non-interactive forbids the prompt; pass --password or set"
@@ -150,6 +143,19 @@ def password(
             "no password given and none could be read from the terminal"
         ) from None
     return first
+
+
+def given_password(given: str | None) -> str | None:
+    """The password the user gave without being asked: --password (refused in prod), else
+    $TACHYON_PASSWORD; None when neither is set."""
+    if given is not None:
+        if profile() == "prod":
+            raise click.UsageError(
+                f"--password is refused in the prod profile (it shows in the process list and"
+                f" shell history); use ${PASSWORD_ENV} or the prompt"
+            )
+        return given
+    return os.environ.get(PASSWORD_ENV) or None
 
 
 def refuse_in_prod(what: str) -> None:

@@ -1,5 +1,5 @@
-"""The CLI's JSON output: the shapes of `tachyon.dex.shapes` (shared with the node), fed from
-what the CLI's readers return.
+"""The CLI's JSON output: the shapes of `tachyon.client.shapes` (shared with the node), fed
+from what the exchange port returns.
 
 The shapes are documented in the README; the tables (`tachyon.cli.tables`) are drawn from
 them, so both formats always say the same thing. No rich here: a JSON answer does not pay for
@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from tachyon.cli.reading import Levels, OrderRow, TokenBalance
-from tachyon.dex.ids import TokenId
-from tachyon.dex.model import BookDepth, MarketConfig
-from tachyon.dex.shapes import balance_json, book_json as _book_json, order_json as _order_json
-from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.client import shapes
+
+if TYPE_CHECKING:
+    from tachyon.dex.ids import TokenId
+    from tachyon.dex.model import BookDepth, MarketConfig
+    from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 
 def emit_json(value: object) -> None:
@@ -30,26 +32,17 @@ def compact_json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def book_json(config: MarketConfig, depth: BookDepth | tuple[Levels, Levels]) -> dict[str, object]:
-    bids, asks = depth
-    return _book_json(config, bids, asks)
-
-
-def balance_rows_json(rows: Sequence[TokenBalance]) -> list[dict[str, str]]:
-    return [balance_json(row.token, row.decimals, row.available, row.locked) for row in rows]
+def book_json(config: MarketConfig, depth: BookDepth) -> dict[str, object]:
+    return shapes.book_json(config, depth.bids, depth.asks)
 
 
 def balances_json(
-    balances: Mapping[TokenId, BalanceRecord], tokens: Mapping[TokenId, TokenMeta]
+    metas: Sequence[TokenMeta], held: Mapping[TokenId, BalanceRecord]
 ) -> list[dict[str, str]]:
-    """Balances as the host returns them (the demo)."""
-    return [
-        balance_json(token, tokens[token].decimals, record.available, record.locked)
-        for token, record in balances.items()
-    ]
-
-
-def order_json(config: MarketConfig, row: OrderRow) -> dict[str, object]:
-    return _order_json(
-        config, row.order_id, row.side, row.price, row.qty, row.remaining_qty, row.filled_qty
-    )
+    """One row per token of `metas`, in their order; a token not held shows zero."""
+    rows = []
+    for meta in metas:
+        record = held.get(meta.symbol)
+        available, locked = (0, 0) if record is None else (record.available, record.locked)
+        rows.append(shapes.balance_json(meta.symbol, meta.decimals, available, locked))
+    return rows

@@ -40,9 +40,9 @@ def create(
     if url is not None:
         if data_dir is not None:
             raise click.UsageError("give --node or --data-dir, not both")
-        from tachyon.node.client import NodeClient  # noqa: PLC0415
+        from tachyon.client.http import Client  # noqa: PLC0415
 
-        with NodeClient(url) as client:
+        with Client(url) as client:
             client.server_time_ns()  # a node answers there: a typo fails before a key is made
         secret = options.password(
             ctx, password, non_interactive, prompt=f"New password for {directory}", confirm=True

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Final
 from fastapi import FastAPI, Header, Query, Request, Response, WebSocket
 from opentelemetry.trace import Span, SpanContext, Tracer, TracerProvider
 
-from tachyon.dex import shapes
+from tachyon.client import shapes
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
 from tachyon.errors import (

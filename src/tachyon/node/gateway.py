@@ -10,7 +10,7 @@ hand-over and the turns at the GIL cost more than the check. An order-entry arra
 signatures go to a worker thread together, `signatures_valid`, one hand-over per frame.) The
 exchange still checks that the nonce is above the account's last (a replay is `stale_nonce`).
 A signed read proves the key of the address it reads: an Ed25519 signature over
-`READ_SIGNING_DOMAIN + f"{METHOD} {path}\\n{timestamp_ns}"`, its timestamp within the window.
+`tachyon.client.signing.read_message(...)`, its timestamp within the window.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import binascii
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from tachyon.client.signing import read_message
 from tachyon.dex.ids import AccountId
 from tachyon.errors import BadSignature, InvalidInput, TachyonError, Unauthorized
 from tachyon.exchange.auth import SIGNATURE_LENGTH, is_address, is_signed_by, verify
@@ -31,8 +30,6 @@ from tachyon.node.errors import DepositsDisabled, OutsideReceiveWindow
 Clock = Callable[[], int]
 """Nanoseconds since the epoch."""
 
-READ_SIGNING_DOMAIN: Final = b"tachyon/read/v1\n"
-"""Prefixed to what a read signature covers, so it never passes for a command's."""
 TIMESTAMP_DIGITS_MAX: Final = 20
 PROFILES: Final = ("dev", "prod")
 
@@ -99,17 +96,6 @@ def signatures_valid(requests: Sequence[tuple[str, str]]) -> list[bool]:
         else:
             valid.append(True)
     return valid
-
-
-def read_message(method: str, path: str, timestamp: str) -> bytes:
-    """What a signed read's signature covers."""
-    return READ_SIGNING_DOMAIN + f"{method} {path}\n{timestamp}".encode()
-
-
-def sign_read(private_key: Ed25519PrivateKey, method: str, path: str, timestamp_ns: int) -> str:
-    """The base64 signature headers of a read (for clients and tests)."""
-    signature = private_key.sign(read_message(method, path, str(timestamp_ns)))
-    return base64.b64encode(signature).decode()
 
 
 def authenticate_read(

@@ -1,7 +1,7 @@
 """The node's JSON shapes: requests it accepts and the answers it gives.
 
 Answers have the same keys as the CLI's `--format json` (README, "JSON shapes"): both are
-built by `tachyon.dex.shapes`; the functions here only unpack the node's core values for it.
+built by `tachyon.client.shapes`; the functions here only unpack the node's core values for it.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tachyon.dex import shapes
+from tachyon.client import shapes
 from tachyon.dex.model import BookDepth, MarketConfig
 from tachyon.exchange.commands import COMMAND_BYTES_MAX
 from tachyon.exchange.service import OwnedOrder, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.storage.port import open_order
 
 BODY_BASE64_MAX: Final = (COMMAND_BYTES_MAX + 2) // 3 * 4
 """Base64 of the longest command's bytes."""
@@ -136,14 +137,7 @@ def book_json(config: MarketConfig, depth: BookDepth) -> dict[str, object]:
 
 
 def placement_json(config: MarketConfig, placement: Placement) -> dict[str, object]:
-    return shapes.placement_json(
-        config,
-        placement.order_id,
-        placement.status,
-        placement.filled_qty,
-        placement.open_qty,
-        placement.trades,
-    )
+    return shapes.placement_json(config, placement)
 
 
 def balance_json(meta: TokenMeta, record: BalanceRecord) -> dict[str, str]:
@@ -151,13 +145,4 @@ def balance_json(meta: TokenMeta, record: BalanceRecord) -> dict[str, str]:
 
 
 def order_json(config: MarketConfig, owned: OwnedOrder) -> dict[str, object]:
-    order = owned.order
-    return shapes.order_json(
-        config,
-        order.order_id,
-        order.side,
-        order.price,
-        order.qty,
-        order.remaining_qty,
-        order.filled_qty,
-    )
+    return shapes.order_json(config, open_order(owned))

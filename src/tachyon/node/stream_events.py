@@ -15,7 +15,7 @@ from typing import Final, final
 
 import msgspec
 
-from tachyon.dex import shapes
+from tachyon.client import shapes
 from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig, OrderStatus, Side, Trade
 from tachyon.dex.units import to_decimal

@@ -37,12 +37,12 @@ from typing import Final, final
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from tachyon.client.stream import CLOSE_SLOW_CONSUMER
 from tachyon.node.stream_events import Channel, Message
 
 _log: Final = logging.getLogger("tachyon.node")
 
 QUEUE_MAX_DEFAULT: Final = 4_096
-CLOSE_SLOW_CONSUMER: Final = 4008
 CLOSE_GOING_AWAY: Final = 1001
 CLOSE_REASON_MAX: Final = 123  # bytes, by RFC 6455
 CLOSE_TIMEOUT_S: Final = 5.0

@@ -1,15 +1,15 @@
 """Durable storage: the exchange database (SQLite, WAL), its hash-chained journal, snapshots,
-recovery, migrations, the `EmbeddedExchange` host and the read model (`ReadView`). All file and
-SQL I/O lives here.
+recovery, migrations, the `EmbeddedExchange` host, the read model (`ReadView`) and both as one
+`ExchangePort` (`EmbeddedPort`). All file and SQL I/O lives here.
 
 Importing the package is light, so that a new process reading the view starts fast: the names
-that need the whole exchange (`EmbeddedExchange`, `SNAPSHOT_FORMAT`) are imported on first use,
-and so is `__all__`, which `from tachyon.storage import *` reads (PEP 562).
+that need the whole exchange (`EmbeddedExchange`, `EmbeddedPort`, `SNAPSHOT_FORMAT`) are imported
+on first use, and so is `__all__`, which `from tachyon.storage import *` reads (PEP 562).
 """
 
-import importlib
 import typing
 
+from tachyon import _lazy
 from tachyon.storage.audit import AuditReport as AuditReport, audit as audit
 from tachyon.storage.db import (
     SCHEMA_VERSION as SCHEMA_VERSION,
@@ -21,35 +21,25 @@ from tachyon.storage.view import ReadView as ReadView
 
 if typing.TYPE_CHECKING:
     from tachyon.storage.host import EmbeddedExchange as EmbeddedExchange
+    from tachyon.storage.port import EmbeddedPort as EmbeddedPort
     from tachyon.storage.snapshot import SNAPSHOT_FORMAT as SNAPSHOT_FORMAT
 
-_LAZY: typing.Final = {"EmbeddedExchange": "host", "SNAPSHOT_FORMAT": "snapshot"}
+_LAZY: typing.Final = {
+    "EmbeddedExchange": "tachyon.storage.host",
+    "EmbeddedPort": "tachyon.storage.port",
+    "SNAPSHOT_FORMAT": "tachyon.storage.snapshot",
+}
 _PUBLIC: typing.Final = [
     "JOURNAL_BATCH_MAX",
     "SCHEMA_VERSION",
     "SNAPSHOT_FORMAT",
     "AuditReport",
     "EmbeddedExchange",
+    "EmbeddedPort",
     "ReadView",
     "audit",
     "default_data_dir",
     "default_home",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name == "__all__":
-        for lazy in _LAZY:
-            __getattr__(lazy)
-        globals()["__all__"] = _PUBLIC
-        return _PUBLIC
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+__getattr__, __dir__ = _lazy.exports(globals(), _LAZY, _PUBLIC)

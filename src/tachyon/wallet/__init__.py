@@ -1,14 +1,15 @@
 """Wallets: an encrypted Ed25519 key per directory whose address is the account, signing every
-command it sends to an exchange (embedded, or a node) through `ExchangePort`.
+command it sends to an exchange (embedded, or a node) through `ExchangePort` (defined in
+`tachyon.exchange.port`, re-exported here).
 
 `Wallet` and `ExchangePort` load the exchange package on first use, and so does `__all__`
 (PEP 562), so reading a wallet's address (the key store) stays cheap for a command that only
 reads.
 """
 
-import importlib
 import typing
 
+from tachyon import _lazy
 from tachyon.wallet.keystore import (
     KDF_DEFAULT as KDF_DEFAULT,
     KDF_MIN as KDF_MIN,
@@ -23,9 +24,10 @@ create_key_file = _create
 load_key_file = _load
 
 if typing.TYPE_CHECKING:
-    from tachyon.wallet.wallet import ExchangePort as ExchangePort, Wallet as Wallet
+    from tachyon.exchange.port import ExchangePort as ExchangePort
+    from tachyon.wallet.wallet import Wallet as Wallet
 
-_LAZY: typing.Final = ("ExchangePort", "Wallet")
+_LAZY: typing.Final = {"ExchangePort": "tachyon.exchange.port", "Wallet": "tachyon.wallet.wallet"}
 _PUBLIC: typing.Final = [
     "KDF_DEFAULT",
     "KDF_MIN",
@@ -38,15 +40,4 @@ _PUBLIC: typing.Final = [
     "load_key_file",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name == "__all__":
-        for lazy in _LAZY:
-            __getattr__(lazy)
-        globals()["__all__"] = _PUBLIC
-        return _PUBLIC
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.wallet"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _lazy.exports(globals(), _LAZY, _PUBLIC)

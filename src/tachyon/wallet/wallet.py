@@ -1,32 +1,24 @@
 """Wallet: one account (the address of its key) that signs every command it sends.
 
-A `Wallet` talks to an exchange through the `ExchangePort` protocol, which the embedded host
-(`tachyon.storage.EmbeddedExchange`) implements and the node client will: the wallet builds
-each command for its own account with a fresh nonce, signs its canonical bytes and submits
-the signed envelope. Reading needs no password; acting needs the key unlocked.
+A `Wallet` talks to an exchange through the `ExchangePort` protocol (`tachyon.exchange.port`),
+which the embedded exchange (`tachyon.storage.EmbeddedPort`) and a node's client
+(`tachyon.client.Client`) implement: the wallet builds each command for its own account with a
+fresh nonce, signs its canonical bytes and submits the signed envelope. Reading needs no
+password; acting needs the key unlocked.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, final
+from typing import TYPE_CHECKING, final
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
-from tachyon.dex.model import (
-    STP_DEFAULT,
-    BookDepth,
-    MarketConfig,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
-    Trade,
-)
+from tachyon.dex.model import STP_DEFAULT, SelfTradePrevention, Side, TimeInForce
 from tachyon.errors import InvalidInput
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AccountCommand,
-    AnyCommand,
     CancelOrder,
     Deposit,
     PlaceLimit,
@@ -35,27 +27,16 @@ from tachyon.exchange.commands import (
     Withdraw,
     encode_command,
 )
-from tachyon.exchange.service import OwnedOrder, Placement
-from tachyon.exchange.state_machine import Outcome
-from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.exchange.service import Placement
+from tachyon.ledger.ledger import BalanceRecord
 from tachyon.wallet.keystore import KeyFile
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-
-class ExchangePort(Protocol):
-    """What a wallet needs of an exchange, embedded or remote."""
-
-    def submit(self, command: AnyCommand) -> Outcome: ...
-    def last_nonce(self, account: AccountId) -> int: ...
-    def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]: ...
-    def open_orders(self, account: AccountId) -> list[OwnedOrder]: ...
-    def book(self, depth: int, market: MarketId) -> BookDepth: ...
-    def recent_trades(self, limit: int, market: MarketId) -> list[Trade]: ...
-    def markets(self) -> list[MarketConfig]: ...
-    def tokens(self) -> list[TokenMeta]: ...
-
+    from tachyon.dex.open_order import OpenOrder
+    from tachyon.exchange.port import ExchangePort
+    from tachyon.exchange.state_machine import Outcome
 
 Clock = Callable[[], int]
 
@@ -139,18 +120,18 @@ class Wallet:
     def balances(self) -> dict[TokenId, BalanceRecord]:
         return self.exchange.balances(self.address)
 
-    def open_orders(self) -> list[OwnedOrder]:
+    def open_orders(self) -> list[OpenOrder]:
         return self.exchange.open_orders(self.address)
 
     # -- internals ---------------------------------------------------------------------------
 
     def _nonce(self) -> int:
-        """Above every nonce this account used: the clock in ns, or one past the exchange's
-        record if the clock is behind it (a clock set back, or a burst within one tick)."""
+        """The clock in ns, strictly above this object's last nonce (a clock set back, or a
+        burst within one tick). The exchange is not asked: it accepts a nonce inside the
+        receive window of the command's time that the account has not used."""
         if self._key is None:
             raise InvalidInput("the wallet is locked: unlock it with its password first")
-        floor = max(self._last_nonce, self.exchange.last_nonce(self.address)) + 1
-        self._last_nonce = max(self._clock(), floor)
+        self._last_nonce = max(self._clock(), self._last_nonce + 1)
         return self._last_nonce
 
     def _submit(self, command: AccountCommand) -> Outcome:

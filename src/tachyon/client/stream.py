@@ -4,7 +4,7 @@ rebuilt from its snapshot and diffs with the documented gap check, and the recen
 `BookFollower` applies messages and raises `StreamGap` when a diff does not follow what it
 holds; `MarketStream` connects (websockets' synchronous client), and on a gap subscribes
 again for a fresh snapshot. A refusal the node closes the stream with (4000 + an HTTP status,
-the reason "code: message") is raised as the `TachyonError` of that code, as `NodeClient`
+the reason "code: message") is raised as the `TachyonError` of that code, as `Client`
 raises the same refusal over HTTP.
 """
 
@@ -16,15 +16,17 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from tachyon import errors
-from tachyon.dex.model import MarketConfig, Trade
-from tachyon.node.client import levels_from_json, refusal, trade_from_json
+from tachyon.client.decode import levels_from_json, trade_from_json
+from tachyon.client.refusals import refusal
+from tachyon.dex.model import BookDepth, BookLevel, MarketConfig, Trade
 
 OPEN_TIMEOUT_S: Final = 10.0
 TRADES_KEPT_MAX: Final = 1_000
 RESUBSCRIBES_MAX: Final = 10
 """Gaps in a row, each followed by a new subscription, before following gives up."""
 CLOSE_SLOW_CONSUMER: Final = 4008
-"""As `tachyon.node.streams.CLOSE_SLOW_CONSUMER` (not imported: it loads the web framework)."""
+"""The close code of a client cut off for falling behind (the node's `tachyon.node.streams`
+sends it)."""
 REFUSAL_CLOSE_CODES: Final = range(4000, 5000)
 
 
@@ -75,11 +77,11 @@ class BookFollower:
         self.last_update_id, self.fresh = last_update_id, False
         return True
 
-    def levels(self, depth: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    def levels(self, depth: int) -> BookDepth:
         """The best `depth` levels of each side, best first."""
         bids = sorted(self.bids.items(), reverse=True)[:depth]
         asks = sorted(self.asks.items())[:depth]
-        return bids, asks
+        return BookDepth([BookLevel(*bid) for bid in bids], [BookLevel(*ask) for ask in asks])
 
 
 class MarketStream:

@@ -2,15 +2,21 @@
 
 Pure. Integers in minor units leave as exact decimal strings in token units, converted with
 the market's or token's decimals; the keys are part of the interface (README, "JSON shapes").
-The CLI and the node both build their answers here, so they cannot drift apart.
+The CLI and the node both build their answers here, so they cannot drift apart; the client
+reads them back with `tachyon.client.decode`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tachyon.dex.model import MarketConfig, OrderStatus, Side, Trade
+from tachyon.dex.model import MarketConfig, OrderStatus, Trade
 from tachyon.dex.units import to_decimal
+
+if TYPE_CHECKING:
+    from tachyon.dex.open_order import OpenOrder
+    from tachyon.exchange.service import Placement
 
 
 def market_json(config: MarketConfig) -> dict[str, object]:
@@ -57,21 +63,15 @@ def trade_json(config: MarketConfig, trade: Trade) -> dict[str, object]:
     }
 
 
-def placement_json(
-    config: MarketConfig,
-    order_id: int,
-    status: OrderStatus,
-    filled_qty: int,
-    open_qty: int,
-    trades: Sequence[Trade],
-) -> dict[str, object]:
+def placement_json(config: MarketConfig, placement: Placement) -> dict[str, object]:
+    """What placing or cancelling an order did."""
     return {
-        "order_id": order_id,
+        "order_id": placement.order_id,
         "market": config.market_id,
-        "status": str(status),
-        "filled_qty": to_decimal(filled_qty, config.base_decimals),
-        "open_qty": to_decimal(open_qty, config.base_decimals),
-        "trades": [trade_json(config, trade) for trade in trades],
+        "status": str(placement.status),
+        "filled_qty": to_decimal(placement.filled_qty, config.base_decimals),
+        "open_qty": to_decimal(placement.open_qty, config.base_decimals),
+        "trades": [trade_json(config, trade) for trade in placement.trades],
     }
 
 
@@ -83,23 +83,15 @@ def balance_json(token: str, decimals: int, available: int, locked: int) -> dict
     }
 
 
-def order_json(
-    config: MarketConfig,
-    order_id: int,
-    side: Side,
-    price: int,
-    qty: int,
-    remaining_qty: int,
-    filled_qty: int,
-) -> dict[str, object]:
+def order_json(config: MarketConfig, order: OpenOrder) -> dict[str, object]:
     """An open order (new, or partially filled)."""
     return {
-        "order_id": order_id,
+        "order_id": order.order_id,
         "market": config.market_id,
-        "side": str(side),
-        "price": to_decimal(price, config.quote_decimals),
-        "qty": to_decimal(qty, config.base_decimals),
-        "remaining_qty": to_decimal(remaining_qty, config.base_decimals),
-        "filled_qty": to_decimal(filled_qty, config.base_decimals),
-        "status": str(OrderStatus.PARTIALLY_FILLED if filled_qty else OrderStatus.NEW),
+        "side": str(order.side),
+        "price": to_decimal(order.price, config.quote_decimals),
+        "qty": to_decimal(order.qty, config.base_decimals),
+        "remaining_qty": to_decimal(order.remaining_qty, config.base_decimals),
+        "filled_qty": to_decimal(order.filled_qty, config.base_decimals),
+        "status": str(OrderStatus.PARTIALLY_FILLED if order.filled_qty else OrderStatus.NEW),
     }

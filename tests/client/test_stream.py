@@ -15,9 +15,9 @@ import websockets.sync.client
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
+from tachyon.client.stream import MarketStream, StreamGap
 from tachyon.dex.model import DEFAULT_MARKET
 from tachyon.errors import MarketNotFound
-from tachyon.node.stream_client import MarketStream, StreamGap
 
 USDC = 1_000_000
 

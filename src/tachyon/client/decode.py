@@ -1,0 +1,111 @@
+"""A node's JSON answers read back into the core's values (the inverse of `shapes`).
+
+Exact: each decimal string in token units becomes minor units with its market's or token's
+decimals, refused (never rounded) if it does not fit them. A value of the wrong type is
+`CorruptData`: the node answered something that is not a tachyon answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from tachyon import errors
+from tachyon.dex.ids import AccountId, OrderId, TokenId, TradeId
+from tachyon.dex.model import BookLevel, FeeSchedule, MarketConfig, OrderStatus, Side, Trade
+from tachyon.dex.open_order import OpenOrder
+from tachyon.dex.units import AMOUNT_MINOR_MAX, to_minor
+from tachyon.exchange.service import Placement
+from tachyon.ledger.ledger import BalanceRecord
+
+UNKNOWN_ACCOUNT: Final = AccountId("")
+"""A trade's maker and taker as the node's answers give them: not at all."""
+
+
+def minor(text: object, decimals: int, name: str) -> int:
+    """An exact decimal string in token units as minor units (zero allowed)."""
+    if not isinstance(text, str):
+        raise errors.CorruptData(f"the node's {name} {text!r} is not a decimal string")
+    if text.strip("0.") == "" and text[:1] == "0":
+        return 0
+    return to_minor(text, decimals, name, AMOUNT_MINOR_MAX)
+
+
+def market_from_json(row: dict[str, Any]) -> MarketConfig:
+    base_decimals, quote_decimals = row["base_decimals"], row["quote_decimals"]
+    return MarketConfig(
+        TokenId(row["base"]),
+        TokenId(row["quote"]),
+        minor(row["tick_size"], quote_decimals, "tick_size"),
+        minor(row["lot_size"], base_decimals, "lot_size"),
+        minor(row["min_qty"], base_decimals, "min_qty"),
+        base_decimals,
+        quote_decimals,
+        FeeSchedule(
+            row["maker_bps"],
+            row["taker_bps"],
+            None if row["fee_token"] == row["quote"] else TokenId(row["fee_token"]),
+            AccountId(row["fee_account"]),
+        ),
+    )
+
+
+def levels_from_json(config: MarketConfig, rows: list[dict[str, str]]) -> list[BookLevel]:
+    return [
+        BookLevel(
+            minor(row["price"], config.quote_decimals, "price"),
+            minor(row["qty"], config.base_decimals, "qty"),
+        )
+        for row in rows
+    ]
+
+
+def trade_from_json(config: MarketConfig, row: dict[str, Any]) -> Trade:
+    return Trade(
+        TradeId(row["trade_id"]),
+        minor(row["price"], config.quote_decimals, "price"),
+        minor(row["qty"], config.base_decimals, "qty"),
+        OrderId(row["maker_order_id"]),
+        OrderId(row["taker_order_id"]),
+        UNKNOWN_ACCOUNT,
+        UNKNOWN_ACCOUNT,
+        Side(row["taker_side"]),
+    )
+
+
+def placement_from_json(config: MarketConfig, answer: dict[str, Any]) -> Placement:
+    return Placement(
+        OrderId(answer["order_id"]),
+        [trade_from_json(config, row) for row in answer["trades"]],
+        OrderStatus(answer["status"]),
+        minor(answer["filled_qty"], config.base_decimals, "filled_qty"),
+        minor(answer["open_qty"], config.base_decimals, "open_qty"),
+        config.market_id,  # a summary: the events stayed with the node's exchange
+    )
+
+
+def balance_from_json(row: dict[str, Any], decimals: int | None) -> BalanceRecord:
+    """A token's balance; `decimals` None for a token no market names: as many as its amounts
+    show."""
+    places = _places(row) if decimals is None else decimals
+    return BalanceRecord(
+        minor(row["available"], places, "available"), minor(row["locked"], places, "locked")
+    )
+
+
+def open_order_from_json(config: MarketConfig, row: dict[str, Any]) -> OpenOrder:
+    return OpenOrder(
+        OrderId(row["order_id"]),
+        config.market_id,
+        Side(row["side"]),
+        minor(row["price"], config.quote_decimals, "price"),
+        minor(row["qty"], config.base_decimals, "qty"),
+        minor(row["remaining_qty"], config.base_decimals, "remaining_qty"),
+        minor(row["filled_qty"], config.base_decimals, "filled_qty"),
+    )
+
+
+def _places(row: dict[str, Any]) -> int:
+    def shown(text: object) -> int:
+        return len(text.partition(".")[2]) if isinstance(text, str) else 0
+
+    return max(shown(row.get("available")), shown(row.get("locked")))

@@ -1,0 +1,210 @@
+"""`Client`: a tachyon node's HTTP API as an `ExchangePort` (`tachyon.exchange.port`).
+
+`submit` posts a wallet's signed command and rebuilds its outcome (a `Placement` or a
+`BalanceRecord`) from the JSON answer with the market's or token's decimals, exactly. Public
+reads (markets, book, trades) need nothing; an account's balances and open orders are signed
+reads, so they need the account's private key: the `key` the client was given (a wallet's,
+unlocked), which signs nothing else.
+
+Every refusal the node answers in its error schema `{"error": {"code", "message"}}` is raised
+again as the `TachyonError` of that code (`tachyon.client.refusals`); a node that cannot be
+reached is one `StorageError` naming its URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import TYPE_CHECKING, Any, Final, final
+
+import httpx2
+
+from tachyon import errors
+from tachyon.client.decode import (
+    balance_from_json,
+    levels_from_json,
+    market_from_json,
+    open_order_from_json,
+    placement_from_json,
+    trade_from_json,
+)
+from tachyon.client.refusals import refusal
+from tachyon.client.signing import sign_read
+from tachyon.dex.ids import AccountId, MarketId, TokenId
+from tachyon.dex.model import BookDepth, MarketConfig, Trade
+from tachyon.dex.open_order import OpenOrder
+from tachyon.exchange.auth import address_of
+from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tachyon.exchange.commands import SignedCommand
+    from tachyon.exchange.state_machine import Outcome
+
+TIMEOUT_S: Final = 10.0
+CONNECT_TIMEOUT_S: Final = 5.0
+
+
+@final
+class Client:
+    """A node at `url` (e.g. http://127.0.0.1:8700); `key` signs its account's reads."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key: Ed25519PrivateKey | None = None,
+        timeout_s: float = TIMEOUT_S,
+        transport: httpx2.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.key = key
+        self._http = httpx2.Client(
+            base_url=self.url,
+            timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
+            transport=transport,
+        )
+        self._markets: dict[str, MarketConfig] | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- the port: acting --------------------------------------------------------------------
+
+    def submit(self, command: SignedCommand) -> Outcome:
+        """Post a wallet's signed command; its outcome once the node made it durable."""
+        envelope = {
+            "body": base64.b64encode(command.body).decode(),
+            "signature": base64.b64encode(command.signature).decode(),
+        }
+        answer = self._request("POST", "/v1/commands", json=envelope)
+        if "order_id" in answer:
+            return placement_from_json(self.market(answer["market"]), answer)
+        (row,) = answer["balances"]
+        return balance_from_json(row, self._decimals().get(row["token"]))
+
+    # -- the port: public reads --------------------------------------------------------------
+
+    def markets(self) -> list[MarketConfig]:
+        """Every market (cached: a market's units never change)."""
+        if self._markets is None:
+            answer = self._request("GET", "/v1/markets")
+            configs = [market_from_json(row) for row in answer["markets"]]
+            self._markets = {config.market_id: config for config in configs}
+        return list(self._markets.values())
+
+    def tokens(self) -> list[TokenMeta]:
+        """The tokens the node's markets trade, by symbol (the API lists no others)."""
+        return [TokenMeta(TokenId(symbol), places) for symbol, places in self._decimals().items()]
+
+    def book(self, depth: int, market: MarketId) -> BookDepth:
+        config = self.market(market)
+        answer = self._request("GET", "/v1/orderbook", params={"market": market, "depth": depth})
+        return BookDepth(
+            levels_from_json(config, answer["bids"]), levels_from_json(config, answer["asks"])
+        )
+
+    def recent_trades(self, limit: int, market: MarketId) -> list[Trade]:
+        config = self.market(market)
+        answer = self._request("GET", "/v1/trades", params={"market": market, "limit": limit})
+        return [trade_from_json(config, row) for row in answer["trades"]]
+
+    # -- the port: the key's own account (signed reads) --------------------------------------
+
+    def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
+        """Every token's balance of the key's account (tokens it never held are zero)."""
+        answer = self._signed_get("/v1/account/balances", account)
+        decimals = self._decimals()
+        return {
+            TokenId(row["token"]): balance_from_json(row, decimals.get(row["token"]))
+            for row in answer["balances"]
+        }
+
+    def open_orders(self, account: AccountId) -> list[OpenOrder]:
+        answer = self._signed_get("/v1/account/orders", account)
+        return [open_order_from_json(self.market(row["market"]), row) for row in answer["orders"]]
+
+    # -- beyond the port ---------------------------------------------------------------------
+
+    def server_time_ns(self) -> int:
+        answer = self._request("GET", "/v1/time")
+        value = answer.get("server_time_ns")
+        if type(value) is not int:
+            raise errors.CorruptData(f"the node at {self.url} gave no server time")
+        return value
+
+    def market(self, market: str) -> MarketConfig:
+        """MarketNotFound (as the embedded exchange words it) unless the node has `market`;
+        asks the node again before refusing (a market added since the cache was filled)."""
+        configs: dict[str, MarketConfig] = {each.market_id: each for each in self.markets()}
+        if market not in configs:
+            self._markets = None
+            configs = {each.market_id: each for each in self.markets()}
+        config = configs.get(market)
+        if config is None:
+            known = ", ".join(sorted(configs)) or "none"
+            raise errors.MarketNotFound(f"unknown market {market!r}; markets: {known}")
+        return config
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _decimals(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for config in self.markets():
+            found[config.base] = config.base_decimals
+            found[config.quote] = config.quote_decimals
+        return dict(sorted(found.items()))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        json: object = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        try:
+            response = self._http.request(method, path, params=params, json=json, headers=headers)
+        except httpx2.TimeoutException as exc:
+            raise errors.StorageError(f"the node at {self.url} did not answer in time") from exc
+        except httpx2.TransportError as exc:
+            raise errors.StorageError(f"cannot reach the node at {self.url}: {exc}") from exc
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if response.is_success and isinstance(document, dict):
+            return document
+        problem = document.get("error") if isinstance(document, dict) else None
+        if (
+            isinstance(problem, dict)
+            and isinstance(problem.get("code"), str)
+            and isinstance(problem.get("message"), str)
+        ):
+            raise refusal(problem["code"], problem["message"])
+        raise errors.StorageError(
+            f"the node at {self.url} answered {method} {path} with HTTP {response.status_code}"
+            " and no tachyon answer"
+        )
+
+    def _signed_get(self, path: str, account: AccountId) -> Any:
+        key = self.key
+        if key is None or address_of(key) != account:
+            raise errors.Unauthorized(
+                f"reading {account} on the node at {self.url} needs that account's key"
+            )
+        timestamp_ns = time.time_ns()
+        headers = {
+            "X-Tachyon-Address": account,
+            "X-Tachyon-Timestamp": str(timestamp_ns),
+            "X-Tachyon-Signature": sign_read(key, "GET", path, timestamp_ns),
+        }
+        return self._request("GET", path, headers=headers)

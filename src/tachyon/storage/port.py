@@ -1,0 +1,184 @@
+"""EmbeddedPort: the exchange in a data directory as an `ExchangePort` (`tachyon.exchange.port`).
+
+Reads come from the read model (`ReadView`, a few indexed queries, no recovery) while it
+reflects the journal's head, else from the recovered host (`EmbeddedExchange`), which is then
+kept for the port's later reads. A command opens the host (recovering it) on first need. The
+port never writes but through `submit`: a port that only read closes without a snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Self, TypeVar, final
+
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId, TradeId
+from tachyon.dex.model import BookDepth, BookLevel, FeeSchedule, MarketConfig, Side, Trade
+from tachyon.dex.open_order import OpenOrder
+from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.storage.view import MarketRow, OrderRow, ReadView, TradeRow
+
+if TYPE_CHECKING:
+    from tachyon.exchange.commands import SignedCommand
+    from tachyon.exchange.service import OwnedOrder
+    from tachyon.exchange.state_machine import Outcome
+    from tachyon.storage.host import EmbeddedExchange
+
+T = TypeVar("T")
+
+
+@final
+class EmbeddedPort:
+    """The exchange in `data_dir` (created on first use if there is none), or the one a host
+    already holds open (`over`). Not thread-safe."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir).expanduser()
+        self._host: EmbeddedExchange | None = None
+        self._owns_host = True
+        self._wrote = False
+
+    @classmethod
+    def over(cls, host: EmbeddedExchange) -> EmbeddedPort:
+        """A port over a host its caller opened and closes (tests, the demo)."""
+        port = cls(host.db_path.parent)
+        port._host, port._owns_host = host, False
+        return port
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def submit(self, command: SignedCommand) -> Outcome:
+        self._wrote = True  # the host snapshots what is new when it closes, as a writer does
+        return self._opened().submit(command)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
+        return self._read(
+            lambda view: {
+                TokenId(row.token): BalanceRecord(row.available, row.locked)
+                for row in view.balances(account)
+            },
+            lambda host: host.balances(account),
+        )
+
+    def open_orders(self, account: AccountId) -> list[OpenOrder]:
+        return self._read(
+            lambda view: [_open_order_of_row(row) for row in view.open_orders(account)],
+            lambda host: [open_order(owned) for owned in host.open_orders(account)],
+        )
+
+    def book(self, depth: int, market: MarketId) -> BookDepth:
+        def from_view(view: ReadView) -> BookDepth:
+            bids, asks = view.book(market, depth)
+            return BookDepth([BookLevel(*level) for level in bids], [BookLevel(*a) for a in asks])
+
+        return self._read(from_view, lambda host: host.book(depth, market))
+
+    def recent_trades(self, limit: int, market: MarketId) -> list[Trade]:
+        return self._read(
+            lambda view: [_trade(row) for row in view.trades(market, limit)],
+            lambda host: host.recent_trades(limit, market),
+        )
+
+    def markets(self) -> list[MarketConfig]:
+        return self._read(
+            lambda view: [_market(row) for row in view.markets()], lambda host: host.markets()
+        )
+
+    def tokens(self) -> list[TokenMeta]:
+        return self._read(
+            lambda view: [TokenMeta(TokenId(row.symbol), row.decimals) for row in view.tokens()],
+            lambda host: sorted(host.tokens(), key=lambda meta: meta.symbol),
+        )
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        host, self._host = self._host, None
+        if host is not None and self._owns_host:
+            host.close(snapshot=self._wrote)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _opened(self) -> EmbeddedExchange:
+        if self._host is None:
+            from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415 (slow: only if used)
+
+            self._host = EmbeddedExchange.open(self.data_dir)
+        return self._host
+
+    def _read(
+        self, from_view: Callable[[ReadView], T], from_host: Callable[[EmbeddedExchange], T]
+    ) -> T:
+        """From a fresh view (one read transaction: the exchange now) unless the host is open
+        already or the view is behind the journal."""
+        if self._host is None:
+            view = ReadView.open(self.data_dir)
+            if view is not None:
+                with view:
+                    return from_view(view)
+        return from_host(self._opened())
+
+
+def _market(row: MarketRow) -> MarketConfig:
+    return MarketConfig(
+        TokenId(row.base),
+        TokenId(row.quote),
+        row.tick_size,
+        row.lot_size,
+        row.min_qty,
+        row.base_decimals,
+        row.quote_decimals,
+        FeeSchedule(
+            row.maker_bps,
+            row.taker_bps,
+            None if row.fee_token == row.quote else TokenId(row.fee_token),
+            AccountId(row.fee_account),
+        ),
+    )
+
+
+def _trade(row: TradeRow) -> Trade:
+    return Trade(
+        TradeId(row.trade_id),
+        row.price,
+        row.qty,
+        OrderId(row.maker_order_id),
+        OrderId(row.taker_order_id),
+        AccountId(row.maker),
+        AccountId(row.taker),
+        Side(row.taker_side),
+    )
+
+
+def _open_order_of_row(row: OrderRow) -> OpenOrder:
+    return OpenOrder(
+        OrderId(row.order_id),
+        MarketId(row.market),
+        Side(row.side),
+        row.price,
+        row.qty,
+        row.remaining,
+        row.filled,
+    )
+
+
+def open_order(owned: OwnedOrder) -> OpenOrder:
+    """The core's record of an open order as the port shows it (the node's answers too)."""
+    order = owned.order
+    return OpenOrder(
+        order.order_id,
+        owned.market,
+        order.side,
+        order.price,
+        order.qty,
+        order.remaining_qty,
+        order.filled_qty,
+    )
