@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FEE_ACCOUNT, FeeSchedule, MarketConfig, Side
+from tachyon.exchange.admission import admit
+from tachyon.exchange.commands import AnyCommand
 from tachyon.exchange.service import DEFAULT_MARKET_ID, DexService
+from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 
 ALICE = AccountId("alice")
 BOB = AccountId("bob")
@@ -84,3 +87,10 @@ def next_order_id(service: DexService) -> OrderId:
     service.cancel(DAVE, placement.order_id)
     service.check_invariants()
     return placement.order_id
+
+
+def apply_command(
+    exchange: Exchange, command: AnyCommand, seq: int, ts_ns: int
+) -> Outcome | Refusal:
+    """Admit `command` as the host does (its signature checked) and apply it."""
+    return exchange.apply(admit(command), seq, ts_ns)

@@ -19,22 +19,20 @@ from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import Side, Trade
-from tachyon.errors import TachyonError
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AddMarket,
-    AnyCommand,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
     RegisterToken,
     SetFees,
-    SignedCommand,
+    SetReceiveWindow,
     Withdraw,
-    decode_command,
 )
 from tachyon.exchange.service import DexService, OwnedOrder, Placement
-from tachyon.exchange.state_machine import Exchange, Outcome
+from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 from tachyon.storage.db import INT_SQL_MAX, int_to_sql
 
 _SqlRow = tuple[int | str | None, ...]
@@ -140,56 +138,48 @@ class ViewBatch:
     def close(self) -> None:
         self._exchange.service.reduced_orders = None
 
-    def apply(self, command: AnyCommand, seq: int, ts_ns: int) -> Outcome:
+    def apply(self, admitted: Admitted, seq: int, ts_ns: int) -> Outcome | Refusal:
         """`Exchange.apply`, noting what the command changed; a command that raises (and so
-        changed nothing) notes nothing."""
+        changed nothing) or is refused (which changes no view: only its nonce) notes nothing."""
+        command = admitted.command
         kind = type(command)
         if kind is PlaceLimit or kind is PlaceMarket:  # the hot path
-            outcome = self._exchange.apply(command, seq, ts_ns)
-            assert type(outcome) is Placement
+            outcome = self._exchange.apply(admitted, seq, ts_ns)
+            if type(outcome) is not Placement:
+                return outcome  # a Refusal
             self._placed.append((command, outcome, seq, ts_ns))  # type: ignore[arg-type]
             if self._reduced:
                 self._note_reduced(command, seq)  # type: ignore[arg-type]
             return outcome
         if kind is CancelOrder:
             cancelled = self._exchange.service.get_order(OrderId(command.order_id))  # type: ignore[union-attr]
-            outcome = self._exchange.apply(command, seq, ts_ns)
+            outcome = self._exchange.apply(admitted, seq, ts_ns)
+            if type(outcome) is Refusal:
+                return outcome
             assert cancelled is not None, "a cancel applied to an order that was not open"
             self._cancelled.append((cancelled, seq))
             return outcome
-        return self._apply_other(command, seq, ts_ns)
+        return self._apply_other(admitted, seq, ts_ns)
 
-    def _apply_other(self, command: AnyCommand, seq: int, ts_ns: int) -> Outcome:
-        inner: AnyCommand | None = command
-        if type(command) is SignedCommand:
-            try:
-                inner = decode_command(command.body)
-            except TachyonError:
-                inner = None  # the exchange refuses it with the same error
-        cancelled: OwnedOrder | None = None
-        if type(inner) is CancelOrder:
-            cancelled = self._exchange.service.get_order(OrderId(inner.order_id))
-        outcome = self._exchange.apply(command, seq, ts_ns)
-        match inner:
-            case PlaceLimit() | PlaceMarket():
-                assert type(outcome) is Placement
-                self._placed.append((inner, outcome, seq, ts_ns))
-                if self._reduced:
-                    self._note_reduced(inner, seq)
-            case CancelOrder():
-                assert cancelled is not None, "a cancel applied to an order that was not open"
-                self._cancelled.append((cancelled, seq))
+    def _apply_other(self, admitted: Admitted, seq: int, ts_ns: int) -> Outcome | Refusal:
+        outcome = self._exchange.apply(admitted, seq, ts_ns)
+        if type(outcome) is Refusal:
+            return outcome
+        command = admitted.command
+        match command:
             case Deposit() | Withdraw():
-                self._balances.add((AccountId(inner.account), TokenId(inner.token)))
+                self._balances.add((AccountId(command.account), TokenId(command.token)))
             case SetFees():  # rare: open orders of the market re-lock or are cancelled
                 self._full = True
                 self._levels_known = False
             case AddMarket() | RegisterToken():
                 self._registry = True
-            case SignedCommand() | None:
-                raise AssertionError("the exchange applied a signed command it cannot decode")
+            case SetReceiveWindow():
+                pass  # no view shows it
+            case PlaceLimit() | PlaceMarket() | CancelOrder():
+                raise AssertionError("`apply` notes placements and cancels")
             case _:
-                assert_never(inner)
+                assert_never(command)
         return outcome
 
     def _touched(self, market: str) -> _Touched:
