@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tachyon.dex.ids import MarketId
 from tachyon.errors import TachyonError
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AnyCommand,
     CancelOrder,
@@ -168,7 +169,7 @@ class NodeMetrics:
 
     def on_commit(
         self,
-        commands: Sequence[AnyCommand],
+        commands: Sequence[Admitted],
         outcomes: Sequence[Outcome | TachyonError],
         seconds: float,
     ) -> None:
@@ -178,7 +179,7 @@ class NodeMetrics:
         for command, outcome in zip(commands, outcomes, strict=True):
             if not isinstance(outcome, Placement) or not outcome.trades:
                 continue
-            placed = _decoded(command.body) if isinstance(command, SignedCommand) else command
+            placed = command.command
             if not isinstance(placed, PlaceLimit | PlaceMarket):
                 continue
             self.trades.labels(placed.market).inc(len(outcome.trades))

@@ -19,7 +19,8 @@ from tachyon.dex.ids import MarketId, OrderId
 from tachyon.dex.model import MarketConfig, OrderStatus, Side, Trade
 from tachyon.dex.units import to_decimal
 from tachyon.errors import TachyonError
-from tachyon.exchange.commands import AnyCommand, PlaceLimit, PlaceMarket
+from tachyon.exchange.admission import Admitted
+from tachyon.exchange.commands import PlaceLimit, PlaceMarket
 from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Outcome
 from tachyon.storage.host import EmbeddedExchange
@@ -97,7 +98,7 @@ class Publisher:
 
     def on_commit(
         self,
-        _commands: Sequence[AnyCommand],
+        _commands: Sequence[Admitted],
         _outcomes: Sequence[Outcome | TachyonError],
         _seconds: float,
     ) -> None:
