@@ -3,10 +3,13 @@ Plain helpers (not tests): each test builds its own service so nothing leaks bet
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FEE_ACCOUNT, FeeSchedule, MarketConfig, Side
 from tachyon.exchange.admission import admit
-from tachyon.exchange.commands import AnyCommand
+from tachyon.exchange.auth import address_of, sign
+from tachyon.exchange.commands import AnyCommand, SignedCommand, encode_command
 from tachyon.exchange.service import DEFAULT_MARKET_ID, DexService
 from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 
@@ -15,6 +18,11 @@ BOB = AccountId("bob")
 CAROL = AccountId("carol")
 DAVE = AccountId("dave")
 OWNERS = (ALICE, BOB, CAROL, DAVE, FEE_ACCOUNT)
+
+KEY_A = Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32)  # fixed keys: fixed addresses
+KEY_B = Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32)
+A = AccountId(address_of(KEY_A))  # accounts only these keys act for
+B = AccountId(address_of(KEY_B))
 
 BASE = TokenId("BASE")  # 0 decimals (the default market's base)
 USDC = TokenId("USDC")  # 6 decimals
@@ -94,3 +102,9 @@ def apply_command(
 ) -> Outcome | Refusal:
     """Admit `command` as the host does (its signature checked) and apply it."""
     return exchange.apply(admit(command), seq, ts_ns)
+
+
+def signed(key: Ed25519PrivateKey, command: AnyCommand) -> SignedCommand:
+    """`command` as a wallet with `key` sends it."""
+    body = encode_command(command)
+    return SignedCommand(body, sign(key, body))

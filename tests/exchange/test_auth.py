@@ -45,7 +45,19 @@ from tachyon.exchange.service import Placement
 from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.storage import EmbeddedExchange, audit, journal
-from tests.exchange.helpers import ALICE, BASE, BOB, DEFAULT, USDC, apply_command
+from tests.exchange.helpers import (
+    ALICE,
+    BASE,
+    BOB,
+    DEFAULT,
+    KEY_A,
+    KEY_B,
+    USDC,
+    A,
+    B,
+    apply_command,
+    signed,
+)
 from tests.storage.helpers import (
     DB_NAME,
     TS_START,
@@ -56,17 +68,8 @@ from tests.storage.helpers import (
 )
 
 BID, ASK = Side.BID, Side.ASK
-KEY_A = Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32)
-KEY_B = Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32)
-A = AccountId(address_of(KEY_A))
-B = AccountId(address_of(KEY_B))
 USDC_FUNDS = 1_000_000
 BASE_FUNDS = 100
-
-
-def signed(key: Ed25519PrivateKey, command: AnyCommand) -> SignedCommand:
-    body = encode_command(command)
-    return SignedCommand(body, sign(key, body))
 
 
 def apply_next(exchange: Exchange, command: AnyCommand) -> Outcome | Refusal:

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tachyon.dex.ids import AccountId
 from tachyon.dex.model import Side, TimeInForce
 from tachyon.errors import (
     CorruptData,
@@ -25,7 +23,6 @@ from tachyon.errors import (
     StaleNonce,
     TachyonError,
 )
-from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AccountCommand,
     CancelOrder,
@@ -42,7 +39,7 @@ from tachyon.exchange.commands import (
 )
 from tachyon.exchange.service import Placement
 from tachyon.storage import EmbeddedExchange, audit, journal
-from tests.exchange.helpers import BASE, DEFAULT, USDC
+from tests.exchange.helpers import BASE, DEFAULT, KEY_A, KEY_B, USDC, A, B, signed
 from tests.storage.helpers import (
     DB_NAME,
     TS_START,
@@ -53,17 +50,8 @@ from tests.storage.helpers import (
     snapshot_rows,
 )
 
-KEY_A = Ed25519PrivateKey.from_private_bytes(bytes([3]) * 32)
-KEY_B = Ed25519PrivateKey.from_private_bytes(bytes([4]) * 32)
-A = AccountId(address_of(KEY_A))
-B = AccountId(address_of(KEY_B))
 BID, ASK = Side.BID, Side.ASK
 FUNDS: Final = 1_000_000
-
-
-def signed(key: Ed25519PrivateKey, command: AccountCommand) -> SignedCommand:
-    body = encode_command(command)
-    return SignedCommand(body, sign(key, body))
 
 
 def _entries(data_dir: Path) -> list[JournalCommand]:
