@@ -19,10 +19,12 @@ from tachyon.errors import (
     CorruptData,
     FillOrKillUnfillable,
     InsufficientFunds,
+    InvalidInput,
     OrderNotFound,
     StaleNonce,
     TachyonError,
 )
+from tachyon.exchange.auth import sign
 from tachyon.exchange.commands import (
     AccountCommand,
     CancelOrder,
@@ -262,3 +264,17 @@ def test_the_same_signed_command_from_many_writers_at_once_applies_once(tmp_path
     assert sum(isinstance(result, Placement) for result in results) == 1, results
     assert sum(isinstance(result, StaleNonce) for result in results) == 7, results
     assert audit(tmp_path).entries == 2
+
+
+def test_a_refusal_cannot_be_submitted(tmp_path: Path) -> None:
+    """Only the exchange writes `Refused` entries: handed one, or one signed, it is not a command."""
+    withdraw = signed(KEY_A, Withdraw(A, USDC, 1, nonce=TS_START))
+    with EmbeddedExchange.open(tmp_path, clock=StepClock()) as host:
+        _funded(host)
+        seq = host.seq
+        with pytest.raises(InvalidInput, match="not a command"):
+            host.submit(Refused(withdraw, "insufficient_funds"))  # type: ignore[arg-type]
+        body = encode_refused(withdraw, "insufficient_funds")
+        with pytest.raises(InvalidInput, match="not a command"):
+            host.submit(SignedCommand(body, sign(KEY_A, body)))
+        assert host.seq == seq
