@@ -267,7 +267,7 @@ def test_the_same_signed_command_from_many_writers_at_once_applies_once(tmp_path
 
 
 def test_a_refusal_cannot_be_submitted(tmp_path: Path) -> None:
-    """Only the exchange writes `Refused` entries: handed one, or one signed, it is not a command."""
+    """Only the exchange writes `Refused` entries: one handed in, bare or signed, is no command."""
     withdraw = signed(KEY_A, Withdraw(A, USDC, 1, nonce=TS_START))
     with EmbeddedExchange.open(tmp_path, clock=StepClock()) as host:
         _funded(host)

@@ -98,7 +98,7 @@ def admit_entry(data: bytes, *, audit: bool) -> tuple[Admitted, str | None]:
     """A journal entry's command admitted again, and the code it was refused with when
     journaled (a `Refused` entry; None if it was accepted). Recovery trusts the bytes' form
     and signatures (checked before they were journaled; the chain protects them since);
-    `audit` checks both again. InvalidInput, BadSignature or Unauthorized if it is not admissible."""
+    `audit` checks both again. InvalidInput, BadSignature or Unauthorized if not admissible."""
     entry = decode_entry(data, canonical=audit)
     code: str | None = None
     if isinstance(entry, Refused):

@@ -4,8 +4,9 @@ data directory, for the wallet, the CLI and the node.
 A command is admitted (`tachyon.exchange.admission`), applied to the in-memory state (a refused
 command changes nothing and is not journaled, except a signed one whose body the state machine
 refused: its nonce is used, so it is journaled as `Refused`), then journaled with its sequence
-number and time, and its caller is answered only after the commit is durable. The read model (the `view_*` tables that
-`tachyon.storage.view` reads) is written in the same transaction as the entries it reflects.
+number and time, and its caller is answered only after the commit is durable. The read model
+(the `view_*` tables that `tachyon.storage.view` reads) is written in the same transaction as
+the entries it reflects.
 Writers in several processes serialize on the database's write lock and catch up on each
 other's entries before applying their own.
 """
