@@ -122,6 +122,7 @@ def _check(round_: Round, orders: list[Order], answers: list[dict[str, Any]]) ->
             resting[row["order_id"]] = int(row["remaining_qty"])
     trades = round_.json(next(iter(round_.wallets)), "dex", "trades", "--limit", "1000")["trades"]
     assert len({trade["trade_id"] for trade in trades}) == len(trades)
+    assert trades or len(round_.wallets) == 1, "the two wallets' orders never crossed"
     traded: Counter[int] = Counter()
     for trade in trades:
         traded[trade["maker_order_id"]] += int(trade["qty"])
