@@ -4,9 +4,10 @@
 closes the host (with a snapshot) when it stops. Every read and write goes through the
 sequencer's worker thread, which alone touches the host. Public reads need nothing; commands
 arrive signed by the wallet's key (`POST /v1/commands`, taken off the framework by
-`tachyon.node.fast_path`, or many in flight over `/v1/ws/orders`, `tachyon.node.order_entry`);
-the gateway checks them, signature included, on the event loop (`tachyon.node.gateway`); an
-account's own data is read with a signed request (`X-Tachyon-*` headers). The OpenAPI description is at `/openapi.json`;
+`tachyon.node.fast_path`, or many in flight over `/v1/ws/orders`, `tachyon.node.order_entry`)
+and every route executes them alike (`tachyon.node.execution`): the gateway admits them,
+signature included, on the event loop (`tachyon.node.gateway`); an account's own data is read
+with a signed request (`X-Tachyon-*` headers). The OpenAPI description is at `/openapi.json`;
 Prometheus metrics are at `/metrics` (see `tachyon.node.metrics`). Each signed request spends
 a token of its account's rate limit (see `tachyon.node.ratelimit`): 429 with `Retry-After`.
 """
