@@ -7,7 +7,8 @@
     │   ├── QtyNotMultipleOfLot
     │   ├── QtyBelowMin
     │   ├── InvalidOrder        contradictory options (post-only with IOC, market ask by quote, ...)
-    │   └── InvalidConfig       a market, fee schedule or engine name that cannot work
+    │   ├── InvalidConfig       a market, fee schedule or engine name that cannot work
+    │   └── OutsideReceiveWindow  a nonce or signed timestamp too far from the receiving clock
     ├── NotFound
     │   ├── MarketNotFound
     │   ├── TokenNotFound
@@ -19,7 +20,7 @@
     │   └── PostOnlyWouldTake
     ├── InsufficientFunds       available (or locked) balance too small; nothing changed
     ├── AlreadyExists           a market or token registered twice
-    ├── StaleNonce              an account command whose nonce is not above the last one used
+    ├── StaleNonce              a nonce its account used already (or at or below its floor)
     ├── BadSignature            a signed command whose signature is not its account's key's
     ├── Unauthorized            an unsigned command for an account only its key may command
     ├── WrongPassword           the password does not open the wallet's key
@@ -68,6 +69,14 @@ class InvalidConfig(InvalidInput):
     code = "invalid_config"
 
 
+class OutsideReceiveWindow(InvalidInput):
+    """A nonce (a command's) or a signed read's timestamp further than the receive window from
+    the time it is judged by: the command's sequencer time in the exchange, the server's clock
+    at a node's gateway. Too old to be fresh, or from the future."""
+
+    code = "outside_receive_window"
+
+
 class NotFound(TachyonError, LookupError):
     code = "not_found"
 
@@ -113,6 +122,9 @@ class CorruptData(TachyonError):
 
 
 class StaleNonce(TachyonError):
+    """A nonce its account already used inside the receive window (accepted or refused), or
+    one at or below the account's floor (see `tachyon.exchange.nonces`)."""
+
     code = "stale_nonce"
 
 

@@ -84,7 +84,7 @@ def test_decimal_price_cancel_withdraw_and_deposit_by_token(tmp_path: Path) -> N
     ]
     audit = cli.json("audit", "--format", "json")
     assert audit["snapshot_matches"] in (True, None)
-    assert audit["entries"] == 5  # 2 deposits, place, cancel, withdrawal: nothing else
+    assert audit["entries"] == 6  # 2 deposits, place, cancel, the refused cancel, withdrawal
 
 
 def test_the_password_prompt_reads_it_when_none_is_given(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 exit 1 (refused) or 2 (usage), no traceback, and no change to the exchange or the wallet.
 Method: the installed `tachyon` as a subprocess against one module-scoped exchange (alice bids
 10 @ 100; bob holds 25 BASE). A command refused before it opens the exchange must leave every
-file byte-identical; one refused after opening it must leave the audited journal (and, where
-funds are at stake, the balances and the book) as the fixture left them. The two wallets are
-made by the library at the KDF's minimum cost, so each of the many unlocks here is quick."""
+file byte-identical; one refused after opening it must leave the journal as it was (and, where
+funds are at stake, the balances and the book as the fixture left them), but for one `Refused`
+entry when the exchange refused a signed command's body (its nonce is used so); the journal
+always audits clean. The two wallets are made by the library at the KDF's minimum cost, so
+each of the many unlocks here is quick."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tachyon.exchange.commands import Refused, decode_entry
+from tachyon.storage.db import DB_FILENAME
 from tachyon.wallet.keystore import KDF_MIN, create
 from tests.cli.helpers import MAX_MINOR, REFUSED, USAGE_ERROR, Cli, assert_error, fingerprint
 
@@ -28,7 +33,7 @@ class Seeded:
     alice: str
     bob: str
     bid_id: int
-    audit: dict[str, Any]
+    accepted: list[bytes]  # the journal the fixture left (every entry accepted)
     balances: tuple[Any, Any]
     book: Any
 
@@ -47,13 +52,38 @@ class Seeded:
         assert fingerprint(self.cli.root) == before, result
         return result
 
-    def assert_unchanged(self, *, balances: bool = False) -> None:
-        """The journal (and so the state) is as the fixture left it; with `balances`, also what
-        each wallet holds and the book, as `dex balance` and `dex orderbook` print them."""
-        assert self.cli.audit() == self.audit
+    def journal(self) -> list[bytes]:
+        conn = sqlite3.connect(f"file:{self.cli.exchange_dir / DB_FILENAME}?mode=ro", uri=True)
+        try:
+            return [bytes(row[0]) for row in conn.execute("SELECT command FROM journal")]
+        finally:
+            conn.close()
+
+    def assert_unchanged(
+        self, before: list[bytes], *, balances: bool = False, refused: str | None = None
+    ) -> None:
+        """The journal is `before` (taken before the command), plus one `Refused` entry with
+        code `refused` if given, and audits clean; nothing it accepted since the fixture
+        changed the state; with `balances`, what each wallet holds and the book are as the
+        fixture left them, as `dex balance` and `dex orderbook` print them."""
+        after = self.journal()
+        assert after[: len(before)] == before
+        added = [decode_entry(data, canonical=True) for data in after[len(before) :]]
+        if refused is None:
+            assert added == []
+        else:
+            assert [type(entry) for entry in added] == [Refused], added
+            assert added[0].code == refused  # type: ignore[union-attr]
+        accepted = [data for data in after if not _is_refused(data)]
+        assert accepted == self.accepted
+        assert self.cli.audit()["entries"] == len(after)
         if balances:
             assert (self.cli.balance(self.alice), self.cli.balance(self.bob)) == self.balances
             assert self.cli.book() == self.book
+
+
+def _is_refused(data: bytes) -> bool:
+    return isinstance(decode_entry(data, canonical=True), Refused)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +96,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     assert cli.json("wallet", "show", "--db-path", str(alice), "--format", "json")["exchange"] == (
         exchange
     )
-    seeded = Seeded(cli, str(alice), str(bob), bid_id=0, audit={}, balances=({}, {}), book={})
+    seeded = Seeded(cli, str(alice), str(bob), bid_id=0, accepted=[], balances=({}, {}), book={})
     cli.ok(*seeded.as_alice("dex", "deposit-usdc", "--amount", "1000000"))
     cli.ok(*seeded.as_bob("dex", "deposit-base", "--amount", "25"))
     bid = cli.json(
@@ -84,7 +114,11 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
         {"token": "USDC", "available": "0", "locked": "0"},
     ]
     return replace(
-        seeded, bid_id=bid["order_id"], audit=cli.audit(), balances=balances, book=cli.book()
+        seeded,
+        bid_id=bid["order_id"],
+        accepted=seeded.journal(),
+        balances=balances,
+        book=cli.book(),
     )
 
 
@@ -127,59 +161,70 @@ BAD_NUMBERS = [
 def test_a_bad_number_is_refused_naming_the_rule(
     seeded: Seeded, command: tuple[str, ...], rule: str
 ) -> None:
+    before = seeded.journal()
     assert_error(seeded.cli.run(*seeded.as_alice(*command)), REFUSED, rule)
-    seeded.assert_unchanged()
+    seeded.assert_unchanged(before)
 
 
 # -- refused operations ----------------------------------------------------------------------
 
 
 def test_a_bid_beyond_the_balance_is_refused(seeded: Seeded) -> None:
+    before = seeded.journal()
     result = seeded.cli.run(
         *seeded.as_alice("dex", "place-limit", "--side", "bid", "--price", "100", "--qty", "10000")
     )
     assert_error(result, REFUSED, "insufficient", "USDC")
-    seeded.assert_unchanged(balances=True)
+    seeded.assert_unchanged(before, balances=True, refused="insufficient_funds")
 
 
 def test_a_withdrawal_beyond_the_balance_is_refused(seeded: Seeded) -> None:
+    before = seeded.journal()
     result = seeded.cli.run(*seeded.as_bob("dex", "withdraw", "--token", "BASE", "--amount", "26"))
     assert_error(result, REFUSED, "insufficient", "BASE")
-    seeded.assert_unchanged()
+    seeded.assert_unchanged(before, balances=True, refused="insufficient_funds")
 
 
 def test_a_deposit_past_the_token_supply_is_refused(seeded: Seeded) -> None:
+    before = seeded.journal()
     result = seeded.cli.run(*seeded.as_bob("dex", "deposit-base", "--amount", str(MAX_MINOR)))
     assert_error(result, REFUSED, "supply", "BASE")
-    seeded.assert_unchanged()
+    seeded.assert_unchanged(before, balances=True, refused="insufficient_funds")
 
 
 @pytest.mark.parametrize(
-    ("options", "rule"),
+    ("options", "rule", "code"),
     [
-        (("--price", "100", "--qty", "1", "--post-only"), "post-only"),
-        (("--price", "100", "--qty", "11", "--tif", "fok"), "fill-or-kill"),
+        (("--price", "100", "--qty", "1", "--post-only"), "post-only", "post_only_would_take"),
+        (
+            ("--price", "100", "--qty", "11", "--tif", "fok"),
+            "fill-or-kill",
+            "fill_or_kill_unfillable",
+        ),
     ],
     ids=["post-only-would-take", "fok-cannot-fill"],
 )
 def test_an_order_that_cannot_be_placed_as_asked_is_refused(
-    seeded: Seeded, options: tuple[str, ...], rule: str
+    seeded: Seeded, options: tuple[str, ...], rule: str, code: str
 ) -> None:
+    before = seeded.journal()
     result = seeded.cli.run(*seeded.as_bob("dex", "place-limit", "--side", "ask", *options))
     assert_error(result, REFUSED, rule)
-    seeded.assert_unchanged()
+    seeded.assert_unchanged(before, balances=True, refused=code)
 
 
 def test_cancelling_another_wallets_order_is_refused(seeded: Seeded) -> None:
+    before = seeded.journal()
     result = seeded.cli.run(*seeded.as_bob("dex", "cancel", "--order-id", str(seeded.bid_id)))
     assert_error(result, REFUSED, "belongs to another account")
-    seeded.assert_unchanged(balances=True)
+    seeded.assert_unchanged(before, balances=True, refused="order_not_owned")
 
 
 def test_cancelling_an_unknown_order_is_refused(seeded: Seeded) -> None:
+    before = seeded.journal()
     result = seeded.cli.run(*seeded.as_alice("dex", "cancel", "--order-id", "999"))
     assert_error(result, REFUSED, "999")
-    seeded.assert_unchanged()
+    seeded.assert_unchanged(before, balances=True, refused="order_not_found")
 
 
 @pytest.mark.parametrize(
@@ -206,15 +251,17 @@ def test_an_unknown_market_is_refused_listing_the_markets(
 ) -> None:
     if command[1] == "place-limit":
         command = seeded.as_alice(*command)
+    before = seeded.journal()
     error = assert_error(seeded.cli.run(*command), REFUSED, "unknown market", "BASE/USDC")
     assert command[3] in error
-    seeded.assert_unchanged()
+    seeded.assert_unchanged(before)
 
 
 def test_an_unknown_token_is_refused_listing_the_tokens(seeded: Seeded) -> None:
+    before = seeded.journal()
     result = seeded.cli.run(*seeded.as_alice("dex", "deposit", "--token", "DOGE", "--amount", "1"))
     assert_error(result, REFUSED, "DOGE", "BASE, USDC")
-    seeded.assert_unchanged()
+    seeded.assert_unchanged(before)
 
 
 # -- refused before anything is opened: every file stays as it was ---------------------------

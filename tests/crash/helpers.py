@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import IO, Final, NamedTuple
 
 from tachyon.errors import TachyonError
+from tachyon.exchange.admission import admit, admit_entry
 from tachyon.exchange.commands import AnyCommand, decode_command, encode_command
-from tachyon.exchange.state_machine import Exchange
+from tachyon.exchange.state_machine import Exchange, Refusal
 from tachyon.storage.db import DB_FILENAME
-from tests.crash.worker import nonce_key
+from tests.crash.worker import CLOCK_NS, nonce_key
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 """The project root: the worker runs from here so that `tests` is importable."""
@@ -118,10 +119,14 @@ def read_journal(data_dir: Path) -> list[Entry]:
 
 
 def replay(journal: Sequence[Entry]) -> Exchange:
-    """A fresh in-process Exchange fed the journal's commands with its numbers and times."""
+    """A fresh in-process Exchange fed the journal's commands with its numbers and times,
+    each accepted or refused as it was journaled."""
     exchange = Exchange()
     for entry in journal:
-        exchange.apply(decode_command(entry.command), entry.seq, entry.ts_ns)
+        admitted, refused_code = admit_entry(entry.command, audit=True)
+        result = exchange.apply(admitted, entry.seq, entry.ts_ns)
+        code = result.error.code if isinstance(result, Refusal) else None
+        assert code == refused_code, f"entry {entry.seq}: {code} on replay, {refused_code} then"
     exchange.check_invariants()
     return exchange
 
@@ -132,7 +137,7 @@ def accepted_serially(commands: Sequence[AnyCommand]) -> list[bytes]:
     accepted: list[bytes] = []
     for command in commands:
         try:
-            exchange.apply(command, exchange.seq + 1, 0)
+            exchange.apply(admit(command), exchange.seq + 1, CLOCK_NS)
         except TachyonError:
             continue
         accepted.append(encode_command(command))

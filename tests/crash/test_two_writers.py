@@ -178,7 +178,7 @@ def test_open_waits_for_a_writer_that_is_making_a_new_file_wal(tmp_path: Path) -
     release.start()
     try:
         with EmbeddedExchange.open(data_dir) as exchange:
-            exchange.submit(Deposit("W0", "USDC", 1, nonce=1))
+            exchange.submit(Deposit("W0", "USDC", 1))
     finally:
         release.join()
         first.close()

@@ -16,6 +16,7 @@ from typing import Final
 from tachyon.dex.ids import AccountId
 from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce
 from tachyon.errors import CorruptData, StaleNonce, StorageError, TachyonError
+from tachyon.exchange.admission import admit
 from tachyon.exchange.commands import (
     AnyCommand,
     CancelOrder,
@@ -38,10 +39,15 @@ FUNDING: Final = {"BASE": 20_000, "USDC": 20_000_000}
 
 NonceKey = tuple[str, int]
 
+CLOCK_NS: Final = 1_700_000_000_000_000_000
+"""The worker's exchange clock, fixed: every command's time, and the base of its nonces (a
+nonce must lie within the receive window of its command's time, and with time standing
+still no nonce ages out, so a journaled command resent is always refused as used)."""
+
 # Usage: python -m tests.crash.worker DATA_DIR SEED COUNT [--batch K] [--start I] [--prefix P]
 #
 # `flow(seed, count, prefix)` is pure, so a test rebuilds the exact commands a worker sends.
-# Every account command carries nonce = flow index + 1: a command that was journaled but whose
+# Every account command carries nonce = CLOCK_NS + flow index + 1: a command journaled but whose
 # ack line was lost (killed in between) is refused with StaleNonce when a restarted worker sends
 # it again, so it can never apply twice. On start the worker reads which (account, nonce) pairs
 # the journal already holds; a StaleNonce refusal of one of them is acknowledged with its
@@ -52,6 +58,10 @@ NonceKey = tuple[str, int]
 # --open-race N it does something else: see `open_race`.
 
 
+def worker_clock() -> int:
+    return CLOCK_NS
+
+
 def account_names(prefix: str) -> list[str]:
     return [f"{prefix}{k}" for k in range(ACCOUNTS)]
 
@@ -59,7 +69,8 @@ def account_names(prefix: str) -> list[str]:
 def flow(seed: int, count: int, prefix: str = "u") -> list[AnyCommand]:
     """`count` commands: a deposit of each token for every account, then a seeded mix of
     limits (all TIFs, some post-only), market orders, cancels, withdrawals and top-ups. Some
-    are meant to be refused (too large, unknown or foreign order ids). Nonce = index + 1.
+    are meant to be refused (too large, unknown or foreign order ids). Nonce = CLOCK_NS +
+    index + 1.
 
     Cancels mostly pick an order that is open in an in-memory run of the flow so far (exact
     for a lone writer, merely plausible when another writer interleaves its own orders)."""
@@ -70,12 +81,12 @@ def flow(seed: int, count: int, prefix: str = "u") -> list[AnyCommand]:
     command: AnyCommand
     for account in accounts:
         for token, amount in FUNDING.items():
-            commands.append(Deposit(account, token, amount, nonce=len(commands) + 1))
+            commands.append(Deposit(account, token, amount, nonce=CLOCK_NS + len(commands) + 1))
     for deposit in commands:
-        model.apply(deposit, model.seq + 1, 0)
+        model.apply(admit(deposit), model.seq + 1, CLOCK_NS)
     last_id = 0  # the highest order id the model has given out
     while len(commands) < count:
-        nonce = len(commands) + 1
+        nonce = CLOCK_NS + len(commands) + 1
         account = rng.choice(accounts)
         roll = rng.random()
         if roll < 0.50:
@@ -93,7 +104,7 @@ def flow(seed: int, count: int, prefix: str = "u") -> list[AnyCommand]:
             command = Deposit(account, token, rng.randint(1, FUNDING[token] // 20), nonce=nonce)
         commands.append(command)
         try:
-            outcome = model.apply(command, model.seq + 1, 0)
+            outcome = model.apply(admit(command), model.seq + 1, CLOCK_NS)
         except TachyonError:
             continue  # refused: the model is unchanged, as the exchange will be
         if isinstance(outcome, Placement):
@@ -213,7 +224,9 @@ def run(
     pause_s: float,
 ) -> None:
     out = sys.stdout
-    with EmbeddedExchange.open(data_dir, snapshot_every=SNAPSHOT_EVERY) as exchange:
+    with EmbeddedExchange.open(
+        data_dir, snapshot_every=SNAPSHOT_EVERY, clock=worker_clock
+    ) as exchange:
         conn = read_only(exchange.db_path)
         try:
             journaled = journaled_nonces(conn)
@@ -252,7 +265,7 @@ def open_race(parent: Path, commands: Sequence[AnyCommand], attempts: int) -> No
         while time.time() < float(at):
             pass
         try:
-            with EmbeddedExchange.open(parent / f"race-{attempt}") as exchange:
+            with EmbeddedExchange.open(parent / f"race-{attempt}", clock=worker_clock) as exchange:
                 exchange.submit(commands[0])
         except TachyonError as exc:
             traceback.print_exc()  # where it was refused, for the test's failure message

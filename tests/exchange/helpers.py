@@ -3,16 +3,27 @@ Plain helpers (not tests): each test builds its own service so nothing leaks bet
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FEE_ACCOUNT, FeeSchedule, MarketConfig, OrderStatus, Side, Trade
+from tachyon.exchange.admission import admit
+from tachyon.exchange.auth import address_of, sign
+from tachyon.exchange.commands import AnyCommand, SignedCommand, encode_command
 from tachyon.exchange.events import Event, OrderCancelled
 from tachyon.exchange.service import DEFAULT_MARKET_ID, DexService, Placement
+from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 
 ALICE = AccountId("alice")
 BOB = AccountId("bob")
 CAROL = AccountId("carol")
 DAVE = AccountId("dave")
 OWNERS = (ALICE, BOB, CAROL, DAVE, FEE_ACCOUNT)
+
+KEY_A = Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32)  # fixed keys: fixed addresses
+KEY_B = Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32)
+A = AccountId(address_of(KEY_A))  # accounts only these keys act for
+B = AccountId(address_of(KEY_B))
 
 BASE = TokenId("BASE")  # 0 decimals (the default market's base)
 USDC = TokenId("USDC")  # 6 decimals
@@ -101,3 +112,16 @@ def summary(placement: Placement) -> tuple[int, list[Trade], OrderStatus, int, i
 def fee_cancelled(events: list[Event]) -> list[OrderId]:
     """The orders a fee change cancelled, from its events."""
     return [event.order_id for event in events if isinstance(event, OrderCancelled)]
+
+
+def apply_command(
+    exchange: Exchange, command: AnyCommand, seq: int, ts_ns: int
+) -> Outcome | Refusal:
+    """Admit `command` as the host does (its signature checked) and apply it."""
+    return exchange.apply(admit(command), seq, ts_ns)
+
+
+def signed(key: Ed25519PrivateKey, command: AnyCommand) -> SignedCommand:
+    """`command` as a wallet with `key` sends it."""
+    body = encode_command(command)
+    return SignedCommand(body, sign(key, body))

@@ -1,21 +1,25 @@
 """Goal: an address account is commanded only by its key: signed commands apply, every forgery,
-replay or unsigned action is refused with the state unchanged, and the journal keeps signatures.
+replay or unsigned action is refused with the state unchanged, a signed command the state
+machine refuses uses its nonce and is journaled as refused, and the journal keeps signatures.
 Method: real Ed25519 keys against Exchange.apply, and signed flows through EmbeddedExchange files."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Final
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tachyon.dex.ids import AccountId, OrderId
-from tachyon.dex.model import Side
+from tachyon.dex.model import Side, TimeInForce
 from tachyon.errors import (
     BadSignature,
     CorruptData,
+    FillOrKillUnfillable,
+    InsufficientFunds,
     InvalidInput,
     OrderNotOwned,
     StaleNonce,
@@ -38,10 +42,22 @@ from tachyon.exchange.commands import (
     encode_command,
 )
 from tachyon.exchange.service import Placement
-from tachyon.exchange.state_machine import Exchange, Outcome
+from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.storage import EmbeddedExchange, audit, journal
-from tests.exchange.helpers import ALICE, BASE, BOB, DEFAULT, USDC
+from tests.exchange.helpers import (
+    ALICE,
+    BASE,
+    BOB,
+    DEFAULT,
+    KEY_A,
+    KEY_B,
+    USDC,
+    A,
+    B,
+    apply_command,
+    signed,
+)
 from tests.storage.helpers import (
     DB_NAME,
     TS_START,
@@ -52,21 +68,12 @@ from tests.storage.helpers import (
 )
 
 BID, ASK = Side.BID, Side.ASK
-KEY_A = Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32)
-KEY_B = Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32)
-A = AccountId(address_of(KEY_A))
-B = AccountId(address_of(KEY_B))
 USDC_FUNDS = 1_000_000
 BASE_FUNDS = 100
 
 
-def signed(key: Ed25519PrivateKey, command: AnyCommand) -> SignedCommand:
-    body = encode_command(command)
-    return SignedCommand(body, sign(key, body))
-
-
-def apply_next(exchange: Exchange, command: AnyCommand) -> Outcome:
-    return exchange.apply(command, exchange.seq + 1, exchange.ts_ns + 1)
+def apply_next(exchange: Exchange, command: AnyCommand) -> Outcome | Refusal:
+    return apply_command(exchange, command, exchange.seq + 1, exchange.ts_ns + 1)
 
 
 def assert_refused(
@@ -78,7 +85,7 @@ def assert_refused(
     """The command raises `error` and leaves the state (hash) and the sequence as they were."""
     before_hash, before_seq, before_ts = exchange.state_hash(), exchange.seq, exchange.ts_ns
     with pytest.raises(error, match=match) as info:
-        exchange.apply(command, before_seq + 1, before_ts + 1)
+        apply_command(exchange, command, before_seq + 1, before_ts + 1)
     assert exchange.seq == before_seq
     assert exchange.ts_ns == before_ts
     assert exchange.state_hash() == before_hash
@@ -106,7 +113,7 @@ def resting_ask_of_b(exchange: Exchange) -> OrderId:
 # -- accepted ----------------------------------------------------------------------------------
 
 
-def _flow(account: AccountId, wrap: bool) -> tuple[Exchange, list[Outcome]]:
+def _flow(account: AccountId, wrap: bool) -> tuple[Exchange, list[Outcome | Refusal]]:
     """The same flow for `account`, signed by KEY_A (`wrap`) or unsigned; bob is the maker."""
 
     def own(command: AccountCommand) -> AnyCommand:
@@ -278,10 +285,45 @@ def test_a_replayed_signed_command_is_refused() -> None:
     command = signed(KEY_A, Withdraw(A, USDC, 10, nonce=5))
     apply_next(exchange, command)
     assert exchange.service.balances(A)[USDC] == BalanceRecord(USDC_FUNDS - 10, 0)
-    assert_refused(exchange, command, StaleNonce, f"nonce 5 of {A} is not above its last nonce 5")
+    assert_refused(
+        exchange, command, StaleNonce, f"nonce 5 of {A} was used already; nothing was changed"
+    )
+    # A lower nonce never used is fresh (another process of the wallet): applied once.
     lower = signed(KEY_A, Withdraw(A, USDC, 10, nonce=4))
-    assert_refused(exchange, lower, StaleNonce, "nonce 4 .* last nonce 5")
-    assert exchange.service.balances(A)[USDC] == BalanceRecord(USDC_FUNDS - 10, 0)
+    apply_next(exchange, lower)
+    assert_refused(exchange, lower, StaleNonce, "nonce 4 .* used already")
+    assert exchange.service.balances(A)[USDC] == BalanceRecord(USDC_FUNDS - 20, 0)
+
+
+def test_a_signed_command_the_state_machine_refuses_uses_its_nonce() -> None:
+    """Refused by the state (here: funds), it takes its sequence number and its nonce and
+    changes nothing else; the same bytes resent once the funds are there stay refused."""
+    exchange = funded()
+    withdraw = signed(KEY_A, Withdraw(A, USDC, USDC_FUNDS + 1, nonce=3))
+    seq, balances = exchange.seq, exchange.service.balances(A)
+    refusal = apply_next(exchange, withdraw)
+    assert isinstance(refusal, Refusal)
+    assert isinstance(refusal.error, InsufficientFunds)
+    assert exchange.seq == seq + 1
+    assert exchange.service.balances(A) == balances
+    assert exchange.last_nonce(A) == 3
+    apply_next(exchange, Deposit(A, USDC, 1))
+    assert_refused(exchange, withdraw, StaleNonce, f"nonce 3 of {A} was used already")
+    assert exchange.service.balances(A)[USDC] == BalanceRecord(USDC_FUNDS + 1, 0)
+    exchange.check_invariants()
+
+
+def test_a_refused_fill_or_kill_resent_after_the_book_changed_is_stale() -> None:
+    """The issue's case: a FOK refused (nothing to fill) must not fill later when anyone
+    resends its bytes inside the window after the book changed."""
+    exchange = funded()
+    fok = signed(KEY_A, PlaceLimit(A, DEFAULT, BID, 120, 5, TimeInForce.FOK, nonce=7))
+    refusal = apply_next(exchange, fok)
+    assert isinstance(refusal, Refusal)
+    assert isinstance(refusal.error, FillOrKillUnfillable)
+    resting_ask_of_b(exchange)  # now it could fill
+    assert_refused(exchange, fok, StaleNonce, f"nonce 7 of {A} was used already")
+    assert exchange.service.balances(A)[BASE] == BalanceRecord(BASE_FUNDS, 0)
 
 
 def test_nonces_are_per_account() -> None:
@@ -363,13 +405,11 @@ def test_an_unsigned_action_for_an_address_is_unauthorized(command: AccountComma
 def test_a_valid_signature_cannot_cancel_another_accounts_order() -> None:
     exchange = funded()
     order_id = resting_ask_of_b(exchange)
-    assert_refused(
-        exchange,
-        signed(KEY_A, CancelOrder(A, order_id, nonce=1)),
-        OrderNotOwned,
-        f"order {order_id} belongs to another account",
-    )
-    assert exchange.last_nonce(A) == 0
+    refusal = apply_next(exchange, signed(KEY_A, CancelOrder(A, order_id, nonce=1)))
+    assert isinstance(refusal, Refusal)
+    assert isinstance(refusal.error, OrderNotOwned)
+    assert str(refusal.error) == f"order {order_id} belongs to another account"
+    assert exchange.last_nonce(A) == 1  # refused by the state: its nonce is used
     (owned,) = exchange.service.open_orders(B)
     assert (owned.order.order_id, owned.order.remaining_qty, owned.locked) == (order_id, 5, 5)
     # Its owner's signature cancels it.
@@ -421,14 +461,18 @@ def test_an_address_is_the_hex_of_the_public_key() -> None:
 # -- the journal -------------------------------------------------------------------------------
 
 
+N: Final = TS_START
+"""Nonces of the journal tests: near the StepClock's time, as a wallet's clock is."""
+
+
 def _signed_flow(host: EmbeddedExchange, clock: StepClock) -> None:
     commands: list[AnyCommand] = [
         Deposit(A, USDC, USDC_FUNDS),
         Deposit(B, BASE, BASE_FUNDS),
-        signed(KEY_B, PlaceLimit(B, DEFAULT, ASK, 100, 10, nonce=1)),
-        signed(KEY_A, PlaceLimit(A, DEFAULT, BID, 100, 4, nonce=1)),
-        signed(KEY_A, PlaceMarket(A, DEFAULT, BID, 2, nonce=2)),
-        signed(KEY_A, Withdraw(A, USDC, 1_000, nonce=3)),
+        signed(KEY_B, PlaceLimit(B, DEFAULT, ASK, 100, 10, nonce=N + 1)),
+        signed(KEY_A, PlaceLimit(A, DEFAULT, BID, 100, 4, nonce=N + 1)),
+        signed(KEY_A, PlaceMarket(A, DEFAULT, BID, 2, nonce=N + 2)),
+        signed(KEY_A, Withdraw(A, USDC, 1_000, nonce=N + 3)),
     ]
     for command in commands:
         clock.now += 1_000
@@ -445,7 +489,7 @@ def test_signed_commands_survive_close_and_reopen(tmp_path: Path, snapshot: bool
     # The journal holds the signed envelopes, not the bare commands.
     commands = [row[2] for row in journal_rows(tmp_path / DB_NAME)]
     assert commands[3] == encode_command(
-        signed(KEY_A, PlaceLimit(A, DEFAULT, BID, 100, 4, nonce=1))
+        signed(KEY_A, PlaceLimit(A, DEFAULT, BID, 100, 4, nonce=N + 1))
     )
     with EmbeddedExchange.open(tmp_path, clock=clock) as reopened:
         assert (reopened.seq, reopened.head_hash) == (seq, head)
@@ -454,25 +498,28 @@ def test_signed_commands_survive_close_and_reopen(tmp_path: Path, snapshot: bool
             BASE: BalanceRecord(6, 0),
             USDC: BalanceRecord(USDC_FUNDS - 600 - 1_000, 0),
         }
-        assert reopened.last_nonce(A) == 3
-        assert reopened.last_nonce(B) == 1
+        assert reopened.last_nonce(A) == N + 3
+        assert reopened.last_nonce(B) == N + 1
         # The replayed nonces still refuse a replay.
         with pytest.raises(StaleNonce):
-            reopened.submit(signed(KEY_A, Withdraw(A, USDC, 1_000, nonce=3)))
+            reopened.submit(signed(KEY_A, Withdraw(A, USDC, 1_000, nonce=N + 3)))
         assert reopened.seq == seq
     report = audit(tmp_path)
     assert (report.entries, report.state_hash) == (seq, state_hash)
 
 
-def test_the_host_journals_no_refused_signed_command(tmp_path: Path) -> None:
+def test_the_host_journals_no_command_refused_before_the_state_machine(tmp_path: Path) -> None:
+    """Refused by admission (signature, form, unsigned for an address) or by the nonce rule
+    (used, outside the window): nothing is used and nothing journaled."""
     clock = StepClock()
     with EmbeddedExchange.open(tmp_path, clock=clock) as host:
         _signed_flow(host, clock)
         seq, head, state_hash = host.seq, host.head_hash, host.refresh().state_hash()
         refused: list[AnyCommand] = [
-            signed(KEY_B, Withdraw(A, USDC, 1, nonce=10)),
-            signed(KEY_A, Withdraw(A, USDC, 1, nonce=3)),
-            Withdraw(A, USDC, 1, nonce=10),
+            signed(KEY_B, Withdraw(A, USDC, 1, nonce=N + 10)),
+            signed(KEY_A, Withdraw(A, USDC, 1, nonce=N + 3)),
+            signed(KEY_A, Withdraw(A, USDC, 1, nonce=1)),  # outside the window
+            Withdraw(A, USDC, 1, nonce=N + 10),
             signed(KEY_A, AddMarket("ETH", "USDC")),
         ]
         for command in refused:
@@ -492,16 +539,19 @@ def test_audit_verifies_signatures_that_recovery_trusts(tmp_path: Path) -> None:
     _signed_flow(host, clock)
     host.close(snapshot=False)
     last_seq, last_ts, _, _, last_checksum = journal_rows(tmp_path / DB_NAME)[-1]
-    forged = signed(KEY_B, Withdraw(A, USDC, 5_000, nonce=4))  # B's key, A's funds
+    forged = signed(KEY_B, Withdraw(A, USDC, 5_000, nonce=N + 4))  # B's key, A's funds
     seq = last_seq + 1
     entry = journal.make_entry(last_checksum, seq, last_ts + 1, encode_command(forged))
     conn = raw_connect(tmp_path / DB_NAME)
     journal.append(conn, [entry])  # the host's own insert; autocommit, so no COMMIT needed
     raw_close(conn)
 
-    with pytest.raises(CorruptData, match=rf"journal entry {seq} does not apply \(bad_signature"):
+    with pytest.raises(
+        CorruptData,
+        match=rf"journal entry {seq} is not a command the exchange admits \(bad_signature",
+    ):
         audit(tmp_path)
     with EmbeddedExchange.open(tmp_path, clock=StepClock(TS_START + 10**9)) as reopened:
         assert reopened.seq == seq
         assert reopened.balances(A)[USDC] == BalanceRecord(USDC_FUNDS - 600 - 1_000 - 5_000, 0)
-        assert reopened.last_nonce(A) == 4
+        assert reopened.last_nonce(A) == N + 4

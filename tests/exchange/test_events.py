@@ -15,6 +15,7 @@ import pytest
 from tachyon.dex.ids import AccountId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig, Side
 from tachyon.errors import TachyonError
+from tachyon.exchange.admission import admit
 from tachyon.exchange.commands import PlaceLimit
 from tachyon.exchange.events import (
     CancelReason,
@@ -162,7 +163,7 @@ def test_applying_the_events_to_a_model_gives_the_services_state(seed: int) -> N
     for command, ts_ns in zip(flow.commands, flow.stamps, strict=True):
         seq = exchange.seq
         try:
-            applied = exchange.execute(command, seq + 1, ts_ns)
+            applied = exchange.execute(admit(command), seq + 1, ts_ns)
         except TachyonError:
             assert exchange.seq == seq
             continue
@@ -254,5 +255,5 @@ def test_a_refused_command_has_no_events_and_changes_nothing() -> None:
     exchange = Exchange()
     before = exchange.state_hash()
     with pytest.raises(TachyonError):  # no funds
-        exchange.execute(PlaceLimit(ALICE, "BASE/USDC", Side.BID, 100, 10), 1, 1)
+        exchange.execute(admit(PlaceLimit(ALICE, "BASE/USDC", Side.BID, 100, 10)), 1, 1)
     assert (exchange.seq, exchange.state_hash()) == (0, before)

@@ -152,8 +152,10 @@ def test_a_replayed_command_is_a_stale_nonce(
     request = envelope(alice.key, encode_command(_bid(alice)))
     assert client.post("/v1/commands", json=request).status_code == 200
     _refused(client, traders, _post(client, request), 409, "stale_nonce")
-    older = _bid(alice, nonce=alice.last_nonce - 1)
-    _refused(client, traders, lambda: alice.post(older), 409, "stale_nonce")
+    # An older nonce never used is fresh (another process of the wallet), once.
+    older = envelope(alice.key, encode_command(_bid(alice, nonce=alice.last_nonce - 1)))
+    assert client.post("/v1/commands", json=older).status_code == 200
+    _refused(client, traders, _post(client, older), 409, "stale_nonce")
 
 
 def test_cancelling_another_account_s_order_is_forbidden(

@@ -1,6 +1,7 @@
 """Goal: the gateway admits a signed command only with its account's signature over exactly its
 bytes, and refuses every other with the reason, before anything reaches the sequencer (which
-then trusts it). Method: real Ed25519 keys; `admit_command` called directly."""
+then trusts it): the exchange's admission plus the node's window and profile.
+Method: real Ed25519 keys; `admit_command` called directly."""
 
 from __future__ import annotations
 
@@ -8,16 +9,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tachyon.dex import Side
-from tachyon.errors import BadSignature, InvalidInput
+from tachyon.errors import BadSignature, InvalidInput, OutsideReceiveWindow
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.auth import address_of, sign
-from tachyon.exchange.commands import (
-    AccountCommand,
-    Deposit,
-    PlaceLimit,
-    SignedCommand,
-    encode_command,
-)
-from tachyon.node.errors import DepositsDisabled, OutsideReceiveWindow
+from tachyon.exchange.commands import Deposit, PlaceLimit, SignedCommand, encode_command
+from tachyon.node.errors import DepositsDisabled
 from tachyon.node.gateway import admit_command, signatures_valid
 from tests.node.support import b64
 
@@ -27,17 +23,16 @@ ADDRESS = address_of(KEY)
 BID = encode_command(PlaceLimit(ADDRESS, "BASE/USDC", Side.BID, 5, 1, nonce=NOW))
 
 
-def _admit(
-    body: bytes, signature: bytes, profile: str = "dev"
-) -> tuple[AccountCommand, SignedCommand]:
+def _admit(body: bytes, signature: bytes, profile: str = "dev") -> Admitted:
     return admit_command(body, signature, now_ns=NOW, window_ms=5_000, profile=profile)
 
 
 def test_a_command_signed_by_its_account_is_admitted() -> None:
     signature = sign(KEY, BID)
-    command, signed = _admit(BID, signature)
-    assert command == PlaceLimit(ADDRESS, "BASE/USDC", Side.BID, 5, 1, nonce=NOW)
-    assert signed == SignedCommand(BID, signature)
+    admitted = _admit(BID, signature)
+    assert admitted.command == PlaceLimit(ADDRESS, "BASE/USDC", Side.BID, 5, 1, nonce=NOW)
+    assert admitted.signed == SignedCommand(BID, signature)
+    assert admitted.data == encode_command(SignedCommand(BID, signature))  # what is journaled
 
 
 @pytest.mark.parametrize(
@@ -58,7 +53,7 @@ def test_a_signature_not_the_accounts_over_these_bytes_is_refused(
 
 def test_the_cheap_checks_refuse_before_the_signature_is_checked() -> None:
     late = encode_command(PlaceLimit(ADDRESS, "BASE/USDC", Side.BID, 5, 1, nonce=NOW + 10**10))
-    with pytest.raises(OutsideReceiveWindow):
+    with pytest.raises(OutsideReceiveWindow, match=r"from the server's clock .* nothing was"):
         _admit(late, bytes(64))  # forged too: the window speaks first
     with pytest.raises(InvalidInput, match="must be an address"):
         _admit(encode_command(Deposit("someone", "USDC", 1, NOW)), bytes(64))
@@ -80,10 +75,11 @@ def test_signatures_valid_checks_many_and_says_false_to_what_it_cannot_read() ->
 
 def test_a_checked_signature_is_not_checked_again_but_the_rest_of_the_ladder_is() -> None:
     forged = sign(Ed25519PrivateKey.generate(), BID)
-    command, _ = admit_command(
+    admitted = admit_command(
         BID, forged, now_ns=NOW, window_ms=5_000, profile="dev", signature_checked=True
     )
-    assert command.account == ADDRESS  # the caller's word (signatures_valid said True)
+    assert admitted.command == PlaceLimit(ADDRESS, "BASE/USDC", Side.BID, 5, 1, nonce=NOW)
+    assert admitted.signed is not None  # the caller's word (signatures_valid said True)
     with pytest.raises(OutsideReceiveWindow):
         admit_command(
             BID, forged, now_ns=NOW + 10**10, window_ms=5_000, profile="dev", signature_checked=True

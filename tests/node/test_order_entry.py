@@ -227,7 +227,8 @@ def test_a_cancel_right_behind_its_placement_in_one_batch_finds_it(tmp_path: Pat
         assert answers["cancel"]["result"]["status"] == "cancelled"
         assert answers["ghost"]["status"] == 404
         assert answers["ghost"]["error"]["code"] == "order_not_found"
-        assert sequencer.batches == 1 + 2  # the deposit's; the placement's, then the cancel's
+        # The deposit's; the placement's, the cancel's, then the ghost's (journaled refused).
+        assert sequencer.batches == 1 + 3
         assert alice.balances()["USDC"] == ("100", "0")
 
 

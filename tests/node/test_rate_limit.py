@@ -2,7 +2,7 @@
 node answers 429 `rate_limited` with an integer `Retry-After`, the refused request changes
 nothing (the very same signed request succeeds once the bucket refills), other accounts are
 unaffected, and the bucket table stays bounded. Method: the app in-process over a real data
-directory with a clock the test steps by hand (a wide receive window lets the wallets' real
+directory with a clock the test steps by hand (the exchange's whole window lets the wallets' real
 nonces through); the limiter's arithmetic checked directly too."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def client(tmp_path: Path, clock: StepClock) -> Iterator[TestClient]:
     app = create_app(
         tmp_path / "exchange",
         clock=clock,
-        recv_window_ms=3_600_000,
+        recv_window_ms=60_000,
         rate_limit=RateLimit(rate_per_s=RATE_PER_S, burst=BURST, accounts_max=1_000),
     )
     with TestClient(app) as client:
@@ -120,7 +120,7 @@ def test_the_bucket_table_is_bounded(tmp_path: Path, clock: StepClock) -> None:
     app = create_app(
         tmp_path / "exchange",
         clock=clock,
-        recv_window_ms=3_600_000,
+        recv_window_ms=60_000,
         rate_limit=RateLimit(rate_per_s=1, burst=1, accounts_max=2),
     )
     with TestClient(app) as client:

@@ -11,9 +11,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tachyon.dex import AccountId, Side, TokenId
-from tachyon.errors import BadSignature, InsufficientFunds, StorageError, TachyonError
+from tachyon.errors import InsufficientFunds, OrderNotFound, StorageError, TachyonError
 from tachyon.exchange import (
     AnyCommand,
+    CancelOrder,
     Deposit,
     Exchange,
     PlaceLimit,
@@ -21,10 +22,14 @@ from tachyon.exchange import (
     Withdraw,
     encode_command,
 )
+from tachyon.exchange.admission import admit
 from tachyon.exchange.auth import address_of, sign
+from tachyon.exchange.commands import encode_refused
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.node.sequencer import Sequencer
 from tachyon.storage import EmbeddedExchange, audit
+from tests.exchange.helpers import apply_command
+from tests.storage.helpers import DB_NAME, TS_START, StepClock, journal_rows
 
 MARKET = "BASE/USDC"
 
@@ -53,7 +58,8 @@ def test_concurrent_submissions_share_commits_and_each_gets_its_own_outcome(
             await sequencer.start()
             try:
                 results = await asyncio.gather(
-                    *(sequencer.submit(command) for command in commands), return_exceptions=True
+                    *(sequencer.submit(admit(command)) for command in commands),
+                    return_exceptions=True,
                 )
             finally:
                 await sequencer.stop()
@@ -80,7 +86,7 @@ def test_concurrent_submissions_share_commits_and_each_gets_its_own_outcome(
 
 def _apply(exchange: Exchange, command: AnyCommand) -> object:
     try:
-        return exchange.apply(command, exchange.seq + 1, 0)
+        return apply_command(exchange, command, exchange.seq + 1, 0)
     except TachyonError as exc:
         return exc
 
@@ -95,7 +101,7 @@ def test_a_read_sees_the_writes_queued_before_it(tmp_path: Path) -> None:
             sequencer = Sequencer(host, batch_wait_ms=50.0)
             await sequencer.start()
             try:
-                write = asyncio.ensure_future(sequencer.submit(Deposit("alice", "USDC", 7)))
+                write = asyncio.ensure_future(sequencer.submit(admit(Deposit("alice", "USDC", 7))))
                 await asyncio.sleep(0)  # queued first
                 balance = await sequencer.read(
                     lambda h: h.balances(AccountId("alice"))[TokenId("USDC")]
@@ -114,7 +120,7 @@ def test_stop_answers_everything_queued_then_refuses_new_work(tmp_path: Path) ->
             sequencer = Sequencer(host, batch_wait_ms=20.0)
             await sequencer.start()
             pending = [
-                asyncio.ensure_future(sequencer.submit(Deposit(f"a{n}", "USDC", 1)))
+                asyncio.ensure_future(sequencer.submit(admit(Deposit(f"a{n}", "USDC", 1))))
                 for n in range(50)
             ]
             await asyncio.sleep(0)
@@ -123,7 +129,7 @@ def test_stop_answers_everything_queued_then_refuses_new_work(tmp_path: Path) ->
                 isinstance(result, BalanceRecord) for result in await asyncio.gather(*pending)
             )
             with pytest.raises(StorageError, match="not running"):
-                await sequencer.submit(Deposit("late", "USDC", 1))
+                await sequencer.submit(admit(Deposit("late", "USDC", 1)))
             assert host.seq == 50
 
     asyncio.run(run())
@@ -150,10 +156,10 @@ def test_a_write_that_reads_first_stays_in_its_batch(tmp_path: Path) -> None:
             await sequencer.start()
             try:
                 results = await asyncio.gather(
-                    sequencer.submit(Deposit(alice, "USDC", 5)),
-                    sequencer.read_then_submit(balance, Deposit(alice, "USDC", 7)),
-                    sequencer.read_then_submit(refuse, Deposit(alice, "USDC", 1_000)),
-                    sequencer.submit(Deposit(alice, "USDC", 11)),
+                    sequencer.submit(admit(Deposit(alice, "USDC", 5))),
+                    sequencer.read_then_submit(balance, admit(Deposit(alice, "USDC", 7))),
+                    sequencer.read_then_submit(refuse, admit(Deposit(alice, "USDC", 1_000))),
+                    sequencer.submit(admit(Deposit(alice, "USDC", 11))),
                     return_exceptions=True,
                 )
                 final = await sequencer.read(balance)
@@ -171,23 +177,39 @@ def test_a_write_that_reads_first_stays_in_its_batch(tmp_path: Path) -> None:
     assert results[4] == 23
 
 
-def test_a_verified_sequencer_submits_its_batches_as_verified(tmp_path: Path) -> None:
-    """The node's gateway checks signatures, so its sequencer tells the host not to check
-    again: a command it is given is applied as signed (the gateway is the only way in)."""
-    key, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-    body = encode_command(Deposit(address_of(key), "USDC", 7, 1))
-    forged = SignedCommand(body, sign(forger, body))
+def test_a_judged_write_whose_read_refuses_is_refused_and_journaled_by_the_exchange(
+    tmp_path: Path,
+) -> None:
+    """A cancel reads its order first; when the order is not open, the exchange still judges
+    the signed cancel at its place in the sequence: it refuses it the same way and journals
+    the refusal, so its nonce is used (the same bytes cannot cancel an order opened later)."""
+    key = Ed25519PrivateKey.generate()
+    address = address_of(key)
+    clock = StepClock()
+    body = encode_command(CancelOrder(address, 1, nonce=TS_START))
+    cancel = admit(SignedCommand(body, sign(key, body)))
 
-    async def run(verified: bool) -> object:
-        with EmbeddedExchange.open(tmp_path / str(verified)) as host:
-            sequencer = Sequencer(host, verified=verified)
+    def refuse(host: EmbeddedExchange) -> None:
+        raise OrderNotFound("not open, says the reader")
+
+    async def run(judged: bool) -> object:
+        with EmbeddedExchange.open(tmp_path / str(judged), clock=clock) as host:
+            sequencer = Sequencer(host)
             await sequencer.start()
             try:
-                return await sequencer.submit(forged)
+                return await sequencer.read_then_submit(refuse, cancel, judged=judged)
             except TachyonError as exc:
                 return exc
             finally:
                 await sequencer.stop()
 
-    assert isinstance(asyncio.run(run(False)), BadSignature)
-    assert asyncio.run(run(True)) == BalanceRecord(7, 0)
+    unjudged = asyncio.run(run(False))
+    assert isinstance(unjudged, OrderNotFound)
+    assert str(unjudged) == "not open, says the reader"
+    assert audit(tmp_path / "False").entries == 0
+    judged = asyncio.run(run(True))
+    assert isinstance(judged, OrderNotFound)
+    assert str(judged) != "not open, says the reader"  # the exchange's own refusal
+    (entry,) = journal_rows(tmp_path / "True" / DB_NAME)
+    assert entry[2] == encode_refused(SignedCommand(body, sign(key, body)), "order_not_found")
+    assert audit(tmp_path / "True").entries == 1

@@ -26,11 +26,23 @@ from tachyon.exchange.commands import (
     SetFees,
     Withdraw,
 )
+from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT
 from tachyon.exchange.service import Placement
-from tachyon.exchange.state_machine import Exchange, Outcome
+from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 from tachyon.storage import EmbeddedExchange
 from tachyon.storage.view import MarketRow, ReadView
-from tests.exchange.helpers import ALICE, BASE, BOB, CAROL, DAVE, DEFAULT, ETH, ETH_CONFIG, USDC
+from tests.exchange.helpers import (
+    ALICE,
+    BASE,
+    BOB,
+    CAROL,
+    DAVE,
+    DEFAULT,
+    ETH,
+    ETH_CONFIG,
+    USDC,
+    apply_command,
+)
 
 ACCOUNTS: Final = (ALICE, BOB, CAROL, DAVE)
 SOL: Final = TokenId("SOL")
@@ -81,10 +93,14 @@ class Flow:
         return len(self.commands)
 
     def accepted(self) -> Flow:
-        """Only the commands a fresh exchange accepts (so the n-th one is journaled as n)."""
+        """Only the commands a fresh exchange journals (so the n-th one is journaled as n)."""
         exchange = Exchange()
-        results = run(exchange, self)
-        keep = [i for i, result in enumerate(results) if not isinstance(result, TachyonError)]
+        keep = []
+        for index, (command, ts_ns) in enumerate(zip(self.commands, self.stamps, strict=True)):
+            seq = exchange.seq
+            apply_one(exchange, command, ts_ns)
+            if exchange.seq > seq:
+                keep.append(index)
         return Flow([self.commands[i] for i in keep], [self.stamps[i] for i in keep])
 
 
@@ -92,13 +108,15 @@ Result = Outcome | TachyonError
 
 
 def apply_one(exchange: Exchange, command: AnyCommand, ts_ns: int) -> Result:
-    """Apply at the next sequence number; a refusal is returned, and must change nothing."""
+    """Apply at the next sequence number; a refusal is returned, and must change nothing (a
+    signed command's refusal by the state machine: nothing but its nonce and the sequence)."""
     seq = exchange.seq
     try:
-        return exchange.apply(command, seq + 1, ts_ns)
+        result = apply_command(exchange, command, seq + 1, ts_ns)
     except TachyonError as exc:
         assert exchange.seq == seq
         return exc
+    return result.error if isinstance(result, Refusal) else result
 
 
 def run(exchange: Exchange, flow: Flow, start: int = 0, stop: int | None = None) -> list[Result]:
@@ -127,7 +145,8 @@ def same_result(left: Result, right: Result) -> bool:
 def make_flow(seed: int, length: int) -> Flow:
     """A seeded random flow: ETH/USDC and SOL first, funding, then deposits, limits of every
     time in force, post-only, market orders by quantity and by quote budget, cancels (some of
-    other accounts' orders), withdrawals (some too large), fee changes and nonces (some stale).
+    other accounts' orders), withdrawals (some too large), fee changes and nonces (near the
+    command's time, some out of order, some reused, a few outside the receive window).
     Generated against a model exchange so cancels can aim at orders that are open."""
     rng = random.Random(seed)
     model = Exchange()
@@ -137,42 +156,59 @@ def make_flow(seed: int, length: int) -> Flow:
     ts = TS_START
 
     def add(command: AnyCommand) -> None:
-        nonlocal ts
-        ts += rng.randint(1, 5_000)
         commands.append(command)
         stamps.append(ts)
         outcome = apply_one(model, command, ts)
         if isinstance(outcome, Placement) and outcome.open_qty:
             placed.append(outcome.order_id)
 
+    def tick() -> int:
+        nonlocal ts
+        ts += rng.randint(1, 5_000)
+        return ts
+
+    tick()
     add(ADD_ETH)
+    tick()
     add(RegisterToken(SOL, 2))
     for account in ACCOUNTS:
-        add(Deposit(account, USDC, 10**9))
-        add(Deposit(account, BASE, 5_000))
-        add(Deposit(account, ETH, 50_000))
+        for token, amount in ((USDC, 10**9), (BASE, 5_000), (ETH, 50_000)):
+            tick()
+            add(Deposit(account, token, amount))
     while len(commands) < length:
+        tick()
         if len(commands) == length // 3:  # fee changes that apply, in quote and then in base
             add(SetFees(ETH_MARKET, 15, 25))
         elif len(commands) == 2 * length // 3:
             add(SetFees(ETH_MARKET, 5, 30, ETH))
         else:
-            add(_random_command(rng, model, placed))
+            add(_random_command(rng, model, placed, ts))
     return Flow(commands, stamps)
 
 
-def _nonce(rng: random.Random, model: Exchange, account: AccountId) -> int:
+WINDOW_NS: Final = RECEIVE_WINDOW_MS_DEFAULT * 1_000_000
+
+
+def _nonce(rng: random.Random, model: Exchange, account: AccountId, ts: int) -> int:
+    """A nonce for a command at `ts`: mostly fresh (near `ts`, some older than the account's
+    last, as concurrent processes send), some reused (stale), a few outside the window."""
     roll = rng.random()
+    if roll < 0.2:
+        return ts + rng.randint(0, 2_000)
     if roll < 0.3:
-        return model.last_nonce(account) + rng.randint(1, 3)
+        return ts - rng.randint(1, 10**6)  # behind the account's last: still fresh
     if roll < 0.34:
         return model.last_nonce(account)  # stale unless the account never used one
+    if roll < 0.35:
+        return ts + rng.choice((-1, 1)) * (WINDOW_NS + rng.randint(1, 10**9))
     return 0
 
 
-def _random_command(rng: random.Random, model: Exchange, placed: list[OrderId]) -> AnyCommand:
+def _random_command(
+    rng: random.Random, model: Exchange, placed: list[OrderId], ts: int
+) -> AnyCommand:
     account = rng.choice(ACCOUNTS)
-    nonce = _nonce(rng, model, account)
+    nonce = _nonce(rng, model, account, ts)
     market = rng.choice((DEFAULT, ETH_MARKET))
     side = rng.choice((Side.BID, Side.ASK))
     tick, lot = _TICK[market], _LOT[market]

@@ -29,6 +29,7 @@ from tachyon.errors import (
     TachyonError,
     TokenNotFound,
 )
+from tachyon.exchange.admission import admit_signed
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AddMarket,
@@ -169,7 +170,7 @@ def test_submit_returns_each_commands_outcome(tmp_path: Path) -> None:
         assert host.submit(ADD_ETH) is None
         assert host.submit(Deposit(ALICE, USDC, 10_000)) == BalanceRecord(10_000, 0)
         assert host.submit(Deposit(BOB, BASE, 30)) == BalanceRecord(30, 0)
-        assert host.submit(Withdraw(BOB, BASE, 5, nonce=1)) == BalanceRecord(25, 0)
+        assert host.submit(Withdraw(BOB, BASE, 5, nonce=TS_START + 1)) == BalanceRecord(25, 0)
         rest = host.submit(PlaceLimit(ALICE, DEFAULT, Side.BID, 100, 10))
         assert isinstance(rest, Placement)
         assert summary(rest) == (OrderId(1), [], OrderStatus.NEW, 0, 10)
@@ -198,7 +199,7 @@ def test_submit_returns_each_commands_outcome(tmp_path: Path) -> None:
 def _set_up(host: EmbeddedExchange) -> None:
     host.submit(Deposit(ALICE, USDC, 1_000))
     host.submit(Deposit(BOB, BASE, 10))
-    host.submit(PlaceLimit(ALICE, DEFAULT, Side.BID, 10, 5, nonce=3))
+    host.submit(PlaceLimit(ALICE, DEFAULT, Side.BID, 10, 5, nonce=TS_START + 3))
 
 
 REFUSALS: list[tuple[AnyCommand, type[TachyonError]]] = [
@@ -210,7 +211,7 @@ REFUSALS: list[tuple[AnyCommand, type[TachyonError]]] = [
     (CancelOrder(BOB, OrderId(1)), OrderNotOwned),
     (CancelOrder(ALICE, OrderId(99)), OrderNotFound),
     (Deposit(ALICE, TokenId("DOGE"), 1), TokenNotFound),
-    (Deposit(ALICE, USDC, 1, nonce=3), StaleNonce),
+    (Deposit(ALICE, USDC, 1, nonce=TS_START + 3), StaleNonce),
     (PlaceMarket(BOB, DEFAULT, Side.ASK, None, 5), InvalidOrder),
     (AddMarket("BASE", "USDC"), AlreadyExists),
     (Deposit(ALICE, USDC, 2**70), InvalidInput),
@@ -258,8 +259,8 @@ def test_submit_batch_returns_errors_in_place_and_keeps_the_accepted(tmp_path: P
         Withdraw(BOB, USDC, 1),
         PlaceLimit(ALICE, DEFAULT, Side.BID, 10, 5),
         CancelOrder(BOB, OrderId(1)),
-        Deposit(BOB, BASE, 7, nonce=2),
-        Deposit(BOB, BASE, 7, nonce=2),
+        Deposit(BOB, BASE, 7, nonce=TS_START + 2),
+        Deposit(BOB, BASE, 7, nonce=TS_START + 2),
         PlaceLimit(BOB, DEFAULT, Side.ASK, 10, 2),
         CancelOrder(ALICE, OrderId(1)),
         PlaceLimit(ALICE, MarketId("NOPE/USDC"), Side.BID, 1, 1),
@@ -318,7 +319,7 @@ def test_a_snapshot_is_written_every_snapshot_every_commands(tmp_path: Path) -> 
         host.submit(Withdraw(ALICE, USDC, 1))
         assert _seqs(snapshot_rows(db_path)) == [5, 10]
         seq, snapshot_format, _, _, head_hash, _ = snapshot_rows(db_path)[-1]
-        assert (seq, snapshot_format) == (10, 2)
+        assert (seq, snapshot_format) == (10, 3)
         assert head_hash == journal_rows(db_path)[9][4] == host.head_hash
 
 
@@ -461,18 +462,20 @@ def test_the_eth_market_works_through_the_host(tmp_path: Path) -> None:
         assert reopened.balances(ALICE)[ETH] == BalanceRecord(10, 0)
 
 
-def test_a_verified_batch_skips_the_signature_check_of_that_batch_only(tmp_path: Path) -> None:
-    """`verified=True` is the caller's word that it checked the signatures (the node's
-    checker thread): a forgery in such a batch is applied; the next batch checks again."""
+def test_an_admitted_command_is_applied_without_a_second_check(tmp_path: Path) -> None:
+    """A command handed to `submit_batch` is admitted there (its signature checked); an
+    `Admitted` one is the caller's proof that it was (the node's gateway admits off the
+    sequencer's thread), so a forgery admitted with `signature_checked` is applied as it is."""
     key, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     address = address_of(key)
 
     def forged(nonce: int) -> SignedCommand:
-        body = encode_command(Deposit(address, "USDC", 5, nonce))
+        body = encode_command(Deposit(address, "USDC", 5, TS_START + nonce))
         return SignedCommand(body, sign(forger, body))
 
-    with EmbeddedExchange.open(tmp_path) as host:
+    with EmbeddedExchange.open(tmp_path, clock=StepClock()) as host:
         assert isinstance(host.submit_batch([forged(1)])[0], BadSignature)
-        assert host.submit_batch([forged(2)], verified=True) == [BalanceRecord(5, 0)]
+        proof = admit_signed(forged(2).body, forged(2).signature, signature_checked=True)
+        assert host.submit_batch([proof]) == [BalanceRecord(5, 0)]
         assert isinstance(host.submit_batch([forged(3)])[0], BadSignature)
         assert host.balances(AccountId(address))[TokenId("USDC")] == BalanceRecord(5, 0)

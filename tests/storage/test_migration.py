@@ -18,6 +18,7 @@ from tachyon.exchange.commands import encode_command
 from tachyon.exchange.state_machine import Exchange, state_hash_of
 from tachyon.storage import SCHEMA_VERSION, SNAPSHOT_FORMAT, EmbeddedExchange, audit, journal
 from tachyon.storage.migrations import SCHEMA_V1
+from tests.exchange.helpers import apply_command
 from tests.storage.helpers import (
     DB_NAME,
     JournalRow,
@@ -65,7 +66,7 @@ def write_v1(data_dir: Path, snapshot_seqs: tuple[int, ...] = (40,)) -> V1:
         for seq, (command, ts_ns) in enumerate(
             zip(flow.commands[:ENTRIES], flow.stamps[:ENTRIES], strict=True), start=1
         ):
-            exchange.apply(command, seq, ts_ns)
+            apply_command(exchange, command, seq, ts_ns)
             entry = journal.make_entry(prev_hash, seq, ts_ns, encode_command(command))
             conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?)", entry)
             prev_hash = entry.checksum
@@ -109,7 +110,7 @@ def test_opening_a_v1_directory_upgrades_it(tmp_path: Path, snapshot_seqs: tuple
         upgraded = snapshot_rows(v1.db_path)
         assert [row[0] for row in upgraded] == list(snapshot_seqs)
         for seq, snapshot_format, state_bytes, state_hash, head_hash, _ in upgraded:
-            assert snapshot_format == SNAPSHOT_FORMAT == 2
+            assert snapshot_format == SNAPSHOT_FORMAT == 3
             assert head_hash == v1.journal[seq - 1][4]  # the journal checksum at its seq
             assert state_hash == state_hash_of(state_bytes) == v1.snapshot_hashes[seq]
 
@@ -145,7 +146,7 @@ def test_an_upgraded_directory_keeps_working(tmp_path: Path) -> None:
     for seq, (command, ts_ns) in enumerate(
         zip(flow.commands[ENTRIES:], flow.stamps[ENTRIES:], strict=True), start=ENTRIES + 1
     ):
-        expected.apply(command, seq, ts_ns)
+        apply_command(expected, command, seq, ts_ns)
     with EmbeddedExchange.open(tmp_path) as reopened:
         assert reopened.refresh().state_hash() == expected.state_hash()
         assert_view_matches(tmp_path, reopened.refresh())  # built at the first write
@@ -255,12 +256,12 @@ def test_a_newer_snapshot_format_is_refused(tmp_path: Path) -> None:
     db_path = _current_directory(tmp_path)
     (seq,) = {row[0] for row in snapshot_rows(db_path)}
     conn = raw_connect(db_path)
-    conn.execute("UPDATE snapshots SET format = 3 WHERE seq = ?", (seq,))
+    conn.execute("UPDATE snapshots SET format = 4 WHERE seq = ?", (seq,))
     raw_close(conn)
     with pytest.raises(
-        UnsupportedVersion, match=rf"snapshot at sequence {seq} has format 3"
+        UnsupportedVersion, match=rf"snapshot at sequence {seq} has format 4"
     ) as info:
         EmbeddedExchange.open(tmp_path)
     assert str(db_path) in str(info.value)
-    with pytest.raises(UnsupportedVersion, match=r"has format 3"):
+    with pytest.raises(UnsupportedVersion, match=r"has format 4"):
         audit(tmp_path)

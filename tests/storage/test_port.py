@@ -6,6 +6,7 @@ directory (the view) and a port over the host."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Final
 
@@ -77,7 +78,7 @@ def test_a_view_behind_the_journal_falls_back_to_the_host_and_a_read_writes_noth
 def test_a_signed_command_through_the_port_is_durable(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     account = AccountId(address_of(key))
-    body = encode_command(Deposit(account, USDC, 5_000, nonce=1))
+    body = encode_command(Deposit(account, USDC, 5_000, nonce=time.time_ns()))
     data_dir = tmp_path / "exchange"
     with EmbeddedPort(data_dir) as port:  # no exchange yet: the first use creates it
         assert port.submit(SignedCommand(body, sign(key, body))) == BalanceRecord(5_000, 0)

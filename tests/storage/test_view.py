@@ -504,7 +504,7 @@ def test_the_lazy_package_still_binds_every_public_name() -> None:
         "from tachyon.storage.host import EmbeddedExchange as host_class\n"
         "module = sys.modules['tachyon.storage.audit']\n"
         "assert callable(audit) and audit is function is module.audit is storage.audit\n"
-        "assert EmbeddedExchange is host_class and SNAPSHOT_FORMAT == 2\n"
+        "assert EmbeddedExchange is host_class and SNAPSHOT_FORMAT == 3\n"
         "assert set(storage.__all__) <= set(vars(storage))\n"
         "try:\n"
         "    storage.nothing\n"

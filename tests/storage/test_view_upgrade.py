@@ -16,7 +16,7 @@ from tachyon.exchange.commands import CancelOrder, Deposit, PlaceLimit, encode_c
 from tachyon.exchange.state_machine import Exchange
 from tachyon.storage import SCHEMA_VERSION, SNAPSHOT_FORMAT, EmbeddedExchange, ReadView, journal
 from tachyon.storage.migrations import SCHEMA_V2
-from tests.exchange.helpers import ALICE, BOB, USDC
+from tests.exchange.helpers import ALICE, BOB, USDC, apply_command
 from tests.storage.helpers import (
     DB_NAME,
     TS_START,
@@ -48,7 +48,7 @@ def write_v2(data_dir: Path) -> Exchange:
         for seq, (command, ts_ns) in enumerate(
             zip(flow.commands[:ENTRIES], flow.stamps[:ENTRIES], strict=True), start=1
         ):
-            exchange.apply(command, seq, ts_ns)
+            apply_command(exchange, command, seq, ts_ns)
             entry = journal.make_entry(prev_hash, seq, ts_ns, encode_command(command))
             conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?)", entry)
             prev_hash = entry.checksum

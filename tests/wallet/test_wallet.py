@@ -20,21 +20,23 @@ from tachyon.exchange.commands import (
     CancelOrder,
     Deposit,
     PlaceLimit,
+    Refused,
     SignedCommand,
     Withdraw,
     decode_command,
+    decode_entry,
 )
 from tachyon.exchange.service import Placement
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.storage import EmbeddedExchange, EmbeddedPort
 from tachyon.wallet import KDF_MIN, Wallet, create_key_file, load_key_file
 from tests.exchange.helpers import BASE, DEFAULT, USDC
-from tests.storage.helpers import DB_NAME, StepClock, journal_rows
+from tests.storage.helpers import DB_NAME, TS_START, StepClock, journal_rows
 
 BID, ASK = Side.BID, Side.ASK
 PASSWORD_A: Final = "password of wallet a"
 PASSWORD_B: Final = "password of wallet b"
-FROZEN: Final = 5
+FROZEN: Final = TS_START + 5  # the wallets' clock, near the exchange's: inside its window
 
 
 def frozen_clock() -> int:
@@ -162,19 +164,21 @@ def test_a_wallet_never_asks_the_exchange_for_its_nonce(
 ) -> None:
     """Its nonce is its own clock: a second object on the same key, its clock ahead of what the
     first one used, starts from that clock, not from the account's record."""
-    first = open_wallet(key_dirs[0], host, PASSWORD_A, lambda: 1_000)
+    first = open_wallet(key_dirs[0], host, PASSWORD_A, lambda: TS_START + 1_000)
     for _ in range(3):
         first.deposit(USDC, 1)
-    again = open_wallet(key_dirs[0], host, PASSWORD_A, lambda: 5_000)
+    again = open_wallet(key_dirs[0], host, PASSWORD_A, lambda: TS_START + 5_000)
     again.deposit(USDC, 1)
     again.deposit(USDC, 1)
-    assert journaled_nonces(host, first.address) == [1_000, 1_001, 1_002, 5_000, 5_001]
+    assert journaled_nonces(host, first.address) == [
+        TS_START + nonce for nonce in (1_000, 1_001, 1_002, 5_000, 5_001)
+    ]
 
 
 def test_nonces_rise_when_the_clock_goes_back(
     key_dirs: tuple[Path, Path], host: EmbeddedExchange
 ) -> None:
-    readings = iter([1_000, 400, 400, 2_000, 10])
+    readings = iter(TS_START + reading for reading in (1_000, 400, 400, 2_000, 10))
 
     def clock() -> int:
         return next(readings)
@@ -182,7 +186,9 @@ def test_nonces_rise_when_the_clock_goes_back(
     a = open_wallet(key_dirs[0], host, PASSWORD_A, clock)
     for _ in range(5):
         a.deposit(USDC, 1)
-    assert journaled_nonces(host, a.address) == [1_000, 1_001, 1_002, 2_000, 2_001]
+    assert journaled_nonces(host, a.address) == [
+        TS_START + nonce for nonce in (1_000, 1_001, 1_002, 2_000, 2_001)
+    ]
     assert a.balances() == {USDC: BalanceRecord(5, 0)}
 
 
@@ -251,16 +257,18 @@ def test_a_wallet_cannot_cancel_another_wallets_order(
     a, b = funded(wallets)
     order = b.place_limit(DEFAULT, ASK, 500, 10)
     assert isinstance(order, Placement)
-    seq, head, state_hash = host.seq, host.head_hash, host.refresh().state_hash()
+    seq = host.seq
     balances = a.balances(), b.balances()
     with pytest.raises(OrderNotOwned, match=f"order {order.order_id} belongs to another account"):
         a.cancel(order.order_id)
-    assert (host.seq, host.head_hash) == (seq, head)
-    assert host.refresh().state_hash() == state_hash
+    # Refused by the exchange: journaled as refused, its nonce used, nothing else changed.
+    assert host.seq == seq + 1
     assert (a.balances(), b.balances()) == balances
     (still_open,) = b.open_orders()
     assert (still_open.order_id, still_open.remaining_qty) == (order.order_id, 10)
-    assert len(journal_rows(host.db_path)) == seq
+    last = decode_entry(journal_rows(host.db_path)[-1][2], canonical=True)
+    assert isinstance(last, Refused)
+    assert last.code == "order_not_owned"
     # Its owner can.
     assert b.cancel(order.order_id).status == OrderStatus.CANCELLED
     assert b.balances() == {BASE: BalanceRecord(100, 0)}

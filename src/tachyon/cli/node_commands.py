@@ -30,7 +30,8 @@ def node() -> None:
     type=click.IntRange(1, 600_000),
     default=5_000,
     show_default=True,
-    help="How far a signed request's timestamp may be from the server's clock.",
+    help="How far a signed request's timestamp may be from the server's clock; at most the"
+    " exchange's receive window (60000 in a new exchange), which the node only narrows.",
 )
 @click.option(
     "--log-level",

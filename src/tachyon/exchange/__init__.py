@@ -2,6 +2,7 @@
 drive it and `Exchange`, which applies them in sequence. Pure: no I/O, no clock, no
 randomness, no floats."""
 
+from tachyon.exchange.admission import Admitted as Admitted, admit as admit
 from tachyon.exchange.commands import (
     AddMarket as AddMarket,
     AnyCommand as AnyCommand,
@@ -10,8 +11,10 @@ from tachyon.exchange.commands import (
     Deposit as Deposit,
     PlaceLimit as PlaceLimit,
     PlaceMarket as PlaceMarket,
+    Refused as Refused,
     RegisterToken as RegisterToken,
     SetFees as SetFees,
+    SetReceiveWindow as SetReceiveWindow,
     SignedCommand as SignedCommand,
     Withdraw as Withdraw,
     decode_command as decode_command,
@@ -24,6 +27,7 @@ from tachyon.exchange.engines import (
     engine_names as engine_names,
     register_engine as register_engine,
 )
+from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT as RECEIVE_WINDOW_MS_DEFAULT
 from tachyon.exchange.service import (
     DEFAULT_MARKET_ID as DEFAULT_MARKET_ID,
     DexService as DexService,
@@ -33,13 +37,16 @@ from tachyon.exchange.service import (
 from tachyon.exchange.state_machine import (
     Exchange as Exchange,
     Outcome as Outcome,
+    Refusal as Refusal,
     state_hash_of as state_hash_of,
 )
 
 __all__ = [
     "DEFAULT_ENGINE",
     "DEFAULT_MARKET_ID",
+    "RECEIVE_WINDOW_MS_DEFAULT",
     "AddMarket",
+    "Admitted",
     "AnyCommand",
     "CancelOrder",
     "Command",
@@ -51,10 +58,14 @@ __all__ = [
     "PlaceLimit",
     "PlaceMarket",
     "Placement",
+    "Refusal",
+    "Refused",
     "RegisterToken",
     "SetFees",
+    "SetReceiveWindow",
     "SignedCommand",
     "Withdraw",
+    "admit",
     "decode_command",
     "encode_command",
     "engine_factory",

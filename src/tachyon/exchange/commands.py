@@ -1,9 +1,10 @@
 """Commands: every state change of the exchange as a frozen value with canonical bytes.
 
 Pure. `encode_command` gives the one byte string a command has (msgpack, fields in declared
-order, a short tag first), which is what the journal stores, what its hash chain covers and,
-later, what a wallet signs. `decode_command` refuses anything that is not exactly such bytes.
+order, a short tag first), which is what the journal stores, what its hash chain covers and
+what a wallet signs. `decode_command` refuses anything that is not exactly such bytes.
 A command carries no sequence number or time: those are given to it when it is journaled.
+A journal entry holds a command, or a `Refused` one (never submitted: the exchange writes it).
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ class SetFees(Command, frozen=True, tag="set_fees"):
     taker_bps: int
     fee_token: str | None = None
     fee_account: str = FEE_ACCOUNT
+
+
+class SetReceiveWindow(Command, frozen=True, tag="set_receive_window"):
+    """Set how far (ms) a nonce may lie from its command's sequencer time (see
+    `tachyon.exchange.nonces`). Unsigned, as `AddMarket` is."""
+
+    window_ms: int
 
 
 class Deposit(Command, frozen=True, tag="deposit"):
@@ -102,25 +110,31 @@ class SignedCommand(Command, frozen=True, tag="signed"):
     signature: bytes
 
 
-AnyCommand = (
-    RegisterToken
-    | AddMarket
-    | SetFees
-    | Deposit
-    | Withdraw
-    | PlaceLimit
-    | PlaceMarket
-    | CancelOrder
-    | SignedCommand
-)
+class Refused(Command, frozen=True, tag="refused"):
+    """A journal entry the exchange writes, never a command anyone submits: a signed command
+    whose signature and nonce passed but whose body the state machine refused with `code`.
+    Its nonce is used all the same, so the same bytes can never apply later; replaying the
+    entry uses the nonce again and must refuse the body with the same code."""
+
+    signed: SignedCommand
+    code: str
+
+
 AccountCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder
 """Commands that act for one account (and carry its nonce)."""
+PlainCommand = RegisterToken | AddMarket | SetFees | SetReceiveWindow | AccountCommand
+"""A command as the state machine applies it: unsigned, or the body of a signed one."""
+AnyCommand = PlainCommand | SignedCommand
+"""What a caller may submit."""
+JournalCommand = AnyCommand | Refused
+"""What a journal entry holds."""
 
 COMMAND_BYTES_MAX: Final = 4096
 """No command encodes longer; a longer byte string is refused before decoding."""
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(AnyCommand)
+_entry_decoder: Final = msgspec.msgpack.Decoder(JournalCommand)
 
 
 def encode_command(command: AnyCommand) -> bytes:
@@ -155,4 +169,25 @@ def decode_journaled(data: bytes) -> AnyCommand:
         command: AnyCommand = _decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # text that is not UTF-8
         raise InvalidInput(f"not a command: {exc}") from exc
+    return command
+
+
+def encode_refused(signed: SignedCommand, code: str) -> bytes:
+    """The journal bytes of a refused signed command (not bounded: the envelope was)."""
+    return _encoder.encode(Refused(signed, code))
+
+
+def decode_entry(data: bytes, *, canonical: bool) -> JournalCommand:
+    """The command a journal entry's bytes hold, a `Refused` one included; InvalidInput if
+    they are not one. `canonical` also refuses bytes that are not the one encoding (`audit`);
+    recovery skips that check, as `decode_journaled` does."""
+    try:
+        command: JournalCommand = _entry_decoder.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"not a command: {exc}") from exc
+    if canonical:
+        if type(command) is not Refused and len(data) > COMMAND_BYTES_MAX:
+            raise InvalidInput(f"a command is at most {COMMAND_BYTES_MAX} bytes, not {len(data)}")
+        if _encoder.encode(command) != data:
+            raise InvalidInput("command bytes are not in canonical form")
     return command

@@ -127,5 +127,31 @@ class FeesChanged(msgspec.Struct, frozen=True, gc=False):
     fees: FeeSchedule
 
 
+class ReceiveWindowSet(msgspec.Struct, frozen=True, gc=False):
+    """How far (ms) a nonce may now lie from its command's time (`SetReceiveWindow`)."""
+
+    window_ms: int
+
+
+class CommandRefused(msgspec.Struct, frozen=True, gc=False):
+    """A signed command whose signature and nonce passed, refused by the state machine: its
+    nonce is used (so the same bytes can never apply later) and nothing else changed. It is
+    journaled as `Refused`, so replay refuses it again with the same `code`."""
+
+    account: AccountId
+    nonce: int
+    code: str
+    message: str
+
+
 OrderEvent = OrderAccepted | Filled | OrderReduced | OrderRested | OrderCancelled
-Event = OrderEvent | Deposited | Withdrawn | MarketAdded | TokenRegistered | FeesChanged
+Event = (
+    OrderEvent
+    | Deposited
+    | Withdrawn
+    | MarketAdded
+    | TokenRegistered
+    | FeesChanged
+    | ReceiveWindowSet
+    | CommandRefused
+)

@@ -1,139 +1,130 @@
 """Exchange: the pure state machine that the journal drives, one command at a time.
 
-Pure: no I/O, no clock. The state (every book, the ledger, registries, id counters, account
-nonces, the last sequence number and time) changes only through `apply`, which is given each
-command's sequence number and timestamp by its caller. The same commands with the same numbers
-give the same state, byte for byte: `state_bytes` is canonical and `state_hash` hashes it.
+Pure: no I/O, no clock. The state (every book, the ledger, registries, id counters, the
+receive window and each account's recent nonces, the last sequence number and time) changes
+only through `apply`, which is given each admitted command's sequence number and timestamp by
+its caller. The same commands with the same numbers give the same state, byte for byte:
+`state_bytes` is canonical and `state_hash` hashes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple, get_args
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple, final, get_args
 
 import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig
-from tachyon.errors import InvalidInput, StaleNonce, Unauthorized
-from tachyon.exchange.auth import ADDRESS_LENGTH, is_address, verify
+from tachyon.errors import TachyonError
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
     AddMarket,
-    AnyCommand,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
     RegisterToken,
     SetFees,
-    SignedCommand,
+    SetReceiveWindow,
     Withdraw,
-    decode_command,
-    decode_journaled,
 )
-from tachyon.exchange.events import Event, OrderCancelled
+from tachyon.exchange.events import CommandRefused, Event, OrderCancelled, ReceiveWindowSet
+from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT, Nonces, check_window_ms
 from tachyon.exchange.service import DexService, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 Outcome = Placement | BalanceRecord | list[OrderId] | None
 """What applying a command gave: a placement or cancellation, a balance after a deposit or
-withdrawal, the orders a fee change cancelled, or nothing (registrations)."""
+withdrawal, the orders a fee change cancelled, or nothing (registrations, settings)."""
+
+_encoder: Final = msgspec.msgpack.Encoder()
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """What `Exchange.apply` gives for a signed command whose body the state machine refused:
+    its nonce is used and its sequence number taken (the host journals it as `Refused`), the
+    rest of the state is as it was, and `error` is what its caller is told."""
+
+    error: TachyonError
 
 
 class Applied(NamedTuple):
-    """A command's outcome and the ordered events of the change it made."""
+    """A command's outcome (or the `Refusal` of a signed command's body) and the ordered
+    events of the change it made."""
 
-    outcome: Outcome
+    outcome: Outcome | Refusal
     events: list[Event]
-
-
-_encoder: Final = msgspec.msgpack.Encoder()
 
 
 class Exchange:
     """A `DexService` plus what deterministic replay needs: last sequence, time and nonces."""
 
-    __slots__ = ("_nonces", "seq", "service", "ts_ns", "verify_signatures")
+    __slots__ = ("nonces", "seq", "service", "ts_ns")
 
     def __init__(self, service: DexService | None = None) -> None:
-        """A fresh exchange has the default BASE/USDC market, as a fresh `DexService` does."""
+        """A fresh exchange has the default BASE/USDC market, as a fresh `DexService` does,
+        and the default receive window (`RECEIVE_WINDOW_MS_DEFAULT`, a minute)."""
         self.service = DexService() if service is None else service
         self.seq = 0  # the last applied command's sequence number
         self.ts_ns = 0  # and its timestamp
-        self._nonces: dict[AccountId, int] = {}
-        # Off only while replaying a journal whose entries were verified when first applied
-        # (the hash chain protects them since); `audit` replays with it on.
-        self.verify_signatures = True
+        self.nonces = Nonces(RECEIVE_WINDOW_MS_DEFAULT)
 
-    def apply(self, command: AnyCommand, seq: int, ts_ns: int) -> Outcome:
+    def apply(self, admitted: Admitted, seq: int, ts_ns: int) -> Outcome | Refusal:
         """`execute`'s outcome, for a caller that needs no events."""
-        return self.execute(command, seq, ts_ns).outcome
+        return self.execute(admitted, seq, ts_ns).outcome
 
-    def execute(self, command: AnyCommand, seq: int, ts_ns: int) -> Applied:
-        """Apply the command numbered `seq` at `ts_ns`: its outcome and events. A command that
-        raises has changed nothing and leaves `seq` where it was, so the caller may reuse the
+    def execute(self, admitted: Admitted, seq: int, ts_ns: int) -> Applied:
+        """Apply the admitted command numbered `seq` at `ts_ns`: its outcome (or the Refusal
+        of a signed command's body, whose only event is `CommandRefused`) and its events. A
+        command that raises (a nonce outside the window or used already, an unsigned command
+        refused) has changed nothing and leaves `seq` where it was, so the caller may reuse the
         number."""
         assert seq == self.seq + 1, f"command {seq} applied after {self.seq}"
         assert ts_ns >= self.ts_ns, f"command {seq} is older than command {self.seq}"
-        account, nonce = _NO_ACCOUNT, 0
-        if type(command) is SignedCommand:
-            command = self._authenticate(command)
-            account, nonce = command.account, command.nonce  # type: ignore[assignment]
-        elif type(command) in _ACCOUNT_KINDS:  # isinstance costs seven times more on structs
-            account, nonce = command.account, command.nonce  # type: ignore[union-attr,assignment]
-            if len(account) == ADDRESS_LENGTH and is_address(account):
-                self._check_unsigned(command)  # type: ignore[arg-type]
+        command = admitted.command
+        kind = type(command)
+        nonce = 0
+        applied: Applied
+        if kind in _ACCOUNT_KINDS:  # isinstance costs seven times more on structs
+            account, nonce = command.account, command.nonce  # type: ignore[union-attr]
+            if nonce:
+                self.nonces.check(account, nonce, ts_ns)  # type: ignore[arg-type]
+        try:
+            if kind is SetReceiveWindow:
+                applied = self._set_receive_window(command)  # type: ignore[arg-type]
+            else:
+                applied = _APPLY[kind](self.service, command)
+        except TachyonError as exc:
+            if admitted.signed is None:
+                raise
+            # The nonce is used all the same: the bytes never apply.
+            refused = CommandRefused(account, nonce, exc.code, str(exc))  # type: ignore[arg-type]
+            applied = Applied(Refusal(exc), [refused])
         if nonce:
-            self._check_nonce(account, nonce)
-        applied = _APPLY[type(command)](self.service, command)
+            self.nonces.use(account, nonce, ts_ns)  # type: ignore[arg-type]
         self.seq = seq
         self.ts_ns = ts_ns
-        if nonce:
-            self._nonces[account] = nonce
         return applied
 
-    @staticmethod
-    def _check_unsigned(command: AccountCommand) -> None:
-        """Only a credit (the faucet, an on-ramp, an operator) reaches an address unsigned, and
-        it carries no nonce: the account's nonces are its key's alone."""
-        if type(command) is not Deposit:
-            raise Unauthorized(
-                f"account {command.account} is a wallet address: only commands signed by its"
-                " key act for it"
-            )
-        if command.nonce:
-            raise Unauthorized(
-                f"an unsigned deposit to {command.account} carries no nonce (nonce"
-                f" {command.nonce}): only the account's key advances its nonce"
-            )
+    def _set_receive_window(self, command: SetReceiveWindow) -> Applied:
+        check_window_ms(command.window_ms)
+        self.nonces.window_ms = command.window_ms
+        return Applied(None, [ReceiveWindowSet(command.window_ms)])
 
-    def _authenticate(self, signed: SignedCommand) -> AccountCommand:
-        """The account command inside `signed`, if its account's key signed it. On replay the
-        body's form is not checked again either: it was when the signature was."""
-        command = (decode_command if self.verify_signatures else decode_journaled)(signed.body)
-        if not isinstance(command, AccountCommand):
-            raise InvalidInput(f"only account commands are signed, not {type(command).__name__}")
-        if not is_address(command.account):
-            raise InvalidInput(
-                f"a signed command's account must be an address, not {command.account!r}"
-            )
-        if not command.nonce:
-            raise InvalidInput("a signed command needs a nonce above 0")
-        if self.verify_signatures:
-            verify(command.account, signed.body, signed.signature)
-        return command
-
-    def _check_nonce(self, account: AccountId, nonce: int) -> None:
-        if type(nonce) is not int or nonce < 0:
-            raise InvalidInput(f"nonce {nonce!r} must be a non-negative integer")
-        last = self._nonces.get(account, 0)
-        if nonce <= last:
-            raise StaleNonce(f"nonce {nonce} of {account} is not above its last nonce {last}")
+    @property
+    def receive_window_ms(self) -> int:
+        """How far (ms) a nonce may lie from its command's time; set by `SetReceiveWindow`."""
+        return self.nonces.window_ms
 
     def last_nonce(self, account: AccountId) -> int:
-        return self._nonces.get(account, 0)
+        """The highest nonce `account` used, or its floor; 0 if it never used one."""
+        return self.nonces.last(account)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -141,7 +132,8 @@ class Exchange:
         return {
             "seq": self.seq,
             "ts_ns": self.ts_ns,
-            "nonces": [[account, nonce] for account, nonce in sorted(self._nonces.items())],
+            "receive_window_ms": self.nonces.window_ms,
+            "nonces": self.nonces.to_state(),
             "service": self.service.to_state(),
         }
 
@@ -152,8 +144,9 @@ class Exchange:
         exchange = cls(DexService.from_state(state["service"]))
         exchange.seq = int(state["seq"])
         exchange.ts_ns = int(state["ts_ns"])
-        exchange._nonces = {AccountId(account): int(nonce) for account, nonce in state["nonces"]}
-        assert all(nonce > 0 for nonce in exchange._nonces.values()), "a nonce is not positive"
+        # Snapshots before format 3 have no window (the default's) and one last nonce each.
+        window_ms = state.get("receive_window_ms", RECEIVE_WINDOW_MS_DEFAULT)
+        exchange.nonces = Nonces.from_state(window_ms, state["nonces"])
         return exchange
 
     def state_bytes(self) -> bytes:
@@ -165,7 +158,7 @@ class Exchange:
 
     def check_invariants(self) -> None:
         self.service.check_invariants()
-        assert all(nonce > 0 for nonce in self._nonces.values())
+        self.nonces.check_invariants()
 
 
 def state_hash_of(state_bytes: bytes) -> str:
@@ -252,6 +245,7 @@ def _register_token(service: DexService, command: RegisterToken) -> Applied:
 
 # How each kind of command changes the service, by exact type: a dict lookup, where a `match`
 # on classes costs an isinstance per case. A signed command is applied as its body.
+# (`SetReceiveWindow` changes the exchange itself: `Exchange._set_receive_window`.)
 _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     PlaceLimit: _place_limit,
     CancelOrder: _cancel,
@@ -263,7 +257,6 @@ _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     RegisterToken: _register_token,
 }
 _ACCOUNT_KINDS: Final = frozenset(get_args(AccountCommand))
-_NO_ACCOUNT: Final = AccountId("")
 
 
 def _fees(command: SetFees | AddMarket) -> FeeSchedule:

@@ -4,9 +4,10 @@
 closes the host (with a snapshot) when it stops. Every read and write goes through the
 sequencer's worker thread, which alone touches the host. Public reads need nothing; commands
 arrive signed by the wallet's key (`POST /v1/commands`, taken off the framework by
-`tachyon.node.fast_path`, or many in flight over `/v1/ws/orders`, `tachyon.node.order_entry`);
-the gateway checks them, signature included, on the event loop (`tachyon.node.gateway`); an
-account's own data is read with a signed request (`X-Tachyon-*` headers). The OpenAPI description is at `/openapi.json`;
+`tachyon.node.fast_path`, or many in flight over `/v1/ws/orders`, `tachyon.node.order_entry`)
+and every route executes them alike (`tachyon.node.execution`): the gateway admits them,
+signature included, on the event loop (`tachyon.node.gateway`); an account's own data is read
+with a signed request (`X-Tachyon-*` headers). The OpenAPI description is at `/openapi.json`;
 Prometheus metrics are at `/metrics` (see `tachyon.node.metrics`). Each signed request spends
 a token of its account's rate limit (see `tachyon.node.ratelimit`): 429 with `Retry-After`.
 """
@@ -19,46 +20,33 @@ import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import FastAPI, Header, Query, Request, Response, WebSocket
-from opentelemetry.trace import Span, SpanContext, Tracer, TracerProvider
+from opentelemetry.trace import TracerProvider
 
 from tachyon.client import shapes
-from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
+from tachyon.dex.ids import AccountId, MarketId, TokenId
 from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
 from tachyon.errors import (
+    InvalidConfig,
     InvalidInput,
-    OrderNotFound,
-    StorageError,
     TachyonError,
-    TokenNotFound,
 )
-from tachyon.exchange.commands import (
-    AccountCommand,
-    CancelOrder,
-    Deposit,
-    PlaceLimit,
-    PlaceMarket,
-    SignedCommand,
-    Withdraw,
-)
-from tachyon.exchange.service import OwnedOrder, Placement
+from tachyon.exchange.service import OwnedOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
+from tachyon.node.execution import Node, execute_command
 from tachyon.node.fast_path import CommandFastPath
-from tachyon.node.gateway import PROFILES, Clock, admit_command, authenticate_read, decode_base64
+from tachyon.node.gateway import PROFILES, Clock, authenticate_read
 from tachyon.node.gc_policy import StateFreezer
 from tachyon.node.metrics import (
     CONTENT_TYPE,
     NodeMetrics,
     RequestTimer,
     book_levels,
-    order_type,
-    order_type_of_body,
 )
 from tachyon.node.observability import logger, tracer_of
 from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT, OrderEntry
@@ -129,62 +117,6 @@ def _without_422(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
-@dataclass
-class _Node:
-    """What the routes share: the sequencer (while running), the gateway's settings, the
-    metrics and the rate limiter."""
-
-    profile: str
-    recv_window_ms: int
-    clock: Clock
-    metrics: NodeMetrics
-    limiter: RateLimiter | None
-    hub: StreamHub
-    stream_queue_max: int
-    inflight_max: int = INFLIGHT_MAX_DEFAULT  # per order-entry connection
-    tracer: Tracer | None = None
-    sequencer: Sequencer | None = None
-    markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
-    tokens: dict[str, TokenMeta] = field(default_factory=dict)
-
-    def running(self) -> Sequencer:
-        if self.sequencer is None:
-            raise StorageError("the node is not running")
-        return self.sequencer
-
-    def span(self, name: str) -> contextlib.AbstractContextManager[Span | None]:
-        """A span of the request (None when tracing is not configured)."""
-        if self.tracer is None:
-            return contextlib.nullcontext()
-        return self.tracer.start_as_current_span(name)
-
-    def spend(self, account: str) -> None:
-        """Take a token of `account`'s rate limit, or raise `RateLimited`."""
-        if self.limiter is not None:
-            self.limiter.take(account, self.clock())
-
-    async def market(self, market: str) -> MarketConfig:
-        """The market's units (cached: a market's decimals are fixed once it exists)."""
-        config = self.markets.get(market)
-        if config is None:
-            config = await self.running().read(
-                lambda host: host.refresh().service.get_market(MarketId(market))
-            )
-            self.markets[market] = config
-        return config
-
-    async def token(self, token: str) -> TokenMeta:
-        meta = self.tokens.get(token)
-        if meta is None:
-            metas = await self.running().read(lambda host: host.tokens())
-            self.tokens.update((each.symbol, each) for each in metas)
-            meta = self.tokens.get(token)
-            if meta is None:
-                known = ", ".join(sorted(self.tokens)) or "none"
-                raise TokenNotFound(f"unknown token {token!r}; tokens: {known}")
-        return meta
-
-
 def create_app(
     data_dir: Path,
     *,
@@ -217,7 +149,7 @@ def create_app(
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
     hub = StreamHub(on_cut=metrics.stream_cut)
     assert inflight_max >= 1
-    node = _Node(
+    node = Node(
         profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max, inflight_max
     )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
@@ -238,7 +170,7 @@ def create_app(
     app.add_middleware(BodyLimit)
 
     def handle(body: str, signature: str) -> Awaitable[dict[str, object]]:
-        return _command(node, body, signature)
+        return execute_command(node, body, signature)
 
     app.add_middleware(CommandFastPath, handle=handle)  # POST /v1/commands, clean bodies
     app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times refusals too
@@ -251,7 +183,7 @@ def create_app(
 
 
 def _lifespan(
-    node: _Node,
+    node: Node,
     data_dir: Path,
     batch_wait_ms: float,
     gc_freeze_every: int | None,
@@ -265,6 +197,11 @@ def _lifespan(
         host = await asyncio.to_thread(
             EmbeddedExchange.open, data_dir, clock=node.clock, read_model=read_model
         )
+        try:
+            _check_window(node, host)
+        except InvalidConfig:  # uvicorn logs it and exits (STARTUP_FAILURE)
+            await asyncio.to_thread(host.close, snapshot=False)
+            raise
         loop = asyncio.get_running_loop()
 
         def deliver(messages: list[Message]) -> None:
@@ -287,7 +224,6 @@ def _lifespan(
             batch_wait_ms=batch_wait_ms,
             on_commit=on_commit,
             tracer=node.tracer,
-            verified=True,  # every command it is given has passed `admit_command`
         )
         where = {"data_dir": str(data_dir)}
         logger.info(
@@ -312,12 +248,24 @@ def _lifespan(
     return lifespan
 
 
+def _check_window(node: Node, host: EmbeddedExchange) -> None:
+    """A node's receive window may narrow the exchange's at its gateway, never widen it: a
+    nonce it let through would be refused by the exchange."""
+    exchange_ms = host.state.receive_window_ms
+    if node.recv_window_ms > exchange_ms:
+        raise InvalidConfig(
+            f"the node's receive window ({node.recv_window_ms} ms, --recv-window-ms) is wider"
+            f" than the exchange's ({exchange_ms} ms): a node may only narrow it; the node"
+            " did not start and nothing was changed"
+        )
+
+
 MarketQuery = Annotated[
     str, Query(min_length=1, max_length=MARKET_TEXT_MAX, description="e.g. BASE/USDC")
 ]
 
 
-def _public_routes(app: FastAPI, node: _Node) -> None:
+def _public_routes(app: FastAPI, node: Node) -> None:
     @app.get("/v1/time", response_model=None, responses=_ok(schemas.ServerTime), tags=["public"])
     async def server_time() -> dict[str, int]:
         """The server's clock, in nanoseconds since the epoch (sign with a nonce near it)."""
@@ -356,7 +304,7 @@ def _public_routes(app: FastAPI, node: _Node) -> None:
         return Response(node.metrics.expose(), media_type=CONTENT_TYPE)
 
 
-def _command_routes(app: FastAPI, node: _Node) -> None:
+def _command_routes(app: FastAPI, node: Node) -> None:
     @app.post(
         "/v1/commands",
         response_model=None,
@@ -369,86 +317,9 @@ def _command_routes(app: FastAPI, node: _Node) -> None:
         Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
         withdraw the balance of the token they moved (as `dex deposit --format json`). The
         same requests go over one WebSocket, many in flight, at `/v1/ws/orders`."""
-        answer = await _command(node, request.body, request.signature)
+        answer = await execute_command(node, request.body, request.signature)
         # Encoded here: the framework's generic encoder walks every value (a cost per order).
         return Response(encode(answer), media_type="application/json")
-
-
-async def _command(
-    node: _Node, body_text: str, signature_text: str, signature_checked: bool = False
-) -> dict[str, object]:
-    """Admit, execute and count one signed command (base64 body and signature): the answer's
-    body once it is durable, or the TachyonError that refused it. REST and WebSocket alike.
-    `signature_checked`: `signatures_valid` found the signature good already."""
-    with node.span("tachyon.command") as span:
-        kind: str | None = None
-        body: bytes | None = None
-        try:
-            body = decode_base64(body_text, "body")
-            command, signed = admit_command(
-                body,
-                decode_base64(signature_text, "signature"),
-                now_ns=node.clock(),
-                window_ms=node.recv_window_ms,
-                profile=node.profile,
-                signature_checked=signature_checked,
-            )
-            kind = order_type(command)
-            if span is not None:
-                span.update_name(f"tachyon.{kind}")
-                span.set_attribute("tachyon.account", command.account)
-            node.spend(command.account)
-            trace = None if span is None else span.get_span_context()
-            answer = await _execute(node, command, signed, trace)
-        except TachyonError as exc:
-            if kind is None:  # refused before the gateway named it: its type off the body
-                kind = "unknown" if body is None else order_type_of_body(body)
-            node.metrics.order(kind, exc.code)
-            if span is not None:
-                span.set_attribute("tachyon.outcome", exc.code)
-            raise
-        if span is not None:
-            span.set_attribute("tachyon.outcome", "accepted")
-    node.metrics.order(kind, "accepted")
-    return answer
-
-
-async def _execute(
-    node: _Node, command: AccountCommand, signed: SignedCommand, trace: SpanContext | None
-) -> dict[str, object]:
-    """Submit an admitted command and shape its answer."""
-    sequencer = node.running()
-    match command:
-        case PlaceLimit() | PlaceMarket():  # submitted first: one connection's stay in order
-            placement = _placement(await sequencer.submit(signed, trace))
-            return schemas.placement_json(await node.market(command.market), placement)
-        case CancelOrder():  # answered with its order's market, read just before its batch
-            owned, outcome = await sequencer.read_then_submit(
-                _open_order(command.order_id), signed, trace
-            )
-            config = await node.market(owned.market)
-            return schemas.placement_json(config, _placement(outcome))
-        case Deposit() | Withdraw():
-            record = await sequencer.submit(signed, trace)
-            assert isinstance(record, BalanceRecord), record
-            meta = await node.token(command.token)
-            return {"address": command.account, "balances": [schemas.balance_json(meta, record)]}
-    raise AssertionError(f"unhandled command {type(command).__name__}")
-
-
-def _placement(outcome: object) -> Placement:
-    assert isinstance(outcome, Placement), outcome
-    return outcome
-
-
-def _open_order(order_id: int) -> Callable[[EmbeddedExchange], OwnedOrder]:
-    def read(host: EmbeddedExchange) -> OwnedOrder:
-        owned = host.state.service.get_order(OrderId(order_id))  # caught up for the batch
-        if owned is None:  # no market to answer with: refused as the exchange would
-            raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
-        return owned
-
-    return read
 
 
 AddressHeader = Annotated[str | None, Header(alias="X-Tachyon-Address")]
@@ -456,7 +327,7 @@ TimestampHeader = Annotated[str | None, Header(alias="X-Tachyon-Timestamp")]
 SignatureHeader = Annotated[str | None, Header(alias="X-Tachyon-Signature")]
 
 
-def _account_routes(app: FastAPI, node: _Node) -> None:
+def _account_routes(app: FastAPI, node: Node) -> None:
     def account_of(
         request: Request, address: str | None, timestamp: str | None, signature: str | None
     ) -> AccountId:
@@ -529,7 +400,7 @@ STREAM_CHANNELS: Final = (DEPTH, TRADES)
 STREAM_TRADES_DEFAULT: Final = 20
 
 
-def _stream_routes(app: FastAPI, node: _Node) -> None:
+def _stream_routes(app: FastAPI, node: Node) -> None:
     @app.websocket("/v1/ws/market")
     async def market_stream(websocket: WebSocket) -> None:
         """A market's depth (snapshot, then diffs) and trades; see `tachyon.node.streams`."""
@@ -587,7 +458,7 @@ def _stream_routes(app: FastAPI, node: _Node) -> None:
         await _follow(node, websocket, "account", [(ACCOUNT, account)], welcome)
 
 
-def _order_entry_route(app: FastAPI, node: _Node) -> None:
+def _order_entry_route(app: FastAPI, node: Node) -> None:
     @app.websocket(ORDER_ENTRY_PATH)
     async def order_entry(websocket: WebSocket) -> None:
         """Signed commands, many in flight; see `tachyon.node.order_entry`."""
@@ -598,7 +469,7 @@ def _order_entry_route(app: FastAPI, node: _Node) -> None:
             timing.labels(ORDER_ENTRY_PATH, "WS", str(status)).observe(seconds)
 
         def execute(body: str, signature: str, checked: bool) -> Awaitable[dict[str, object]]:
-            return _command(node, body, signature, checked)
+            return execute_command(node, body, signature, checked)
 
         clients = node.metrics.stream_clients.labels("orders")
         clients.inc()
@@ -609,7 +480,7 @@ def _order_entry_route(app: FastAPI, node: _Node) -> None:
 
 
 async def _follow(
-    node: _Node,
+    node: Node,
     websocket: WebSocket,
     endpoint: str,
     channels: list[Channel],

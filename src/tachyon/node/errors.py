@@ -27,13 +27,6 @@ REQUEST_BYTES_MAX: Final = 16 * 1024
 """No request body is longer; a longer one is refused with 413 before it is parsed."""
 
 
-class OutsideReceiveWindow(errors.InvalidInput):
-    """A signed request whose time (a command's nonce, a read's timestamp) is too far from the
-    server's clock: too old to be fresh, or from the future."""
-
-    code = "outside_receive_window"
-
-
 class RequestTooLarge(errors.InvalidInput):
     """A request longer than `REQUEST_BYTES_MAX` (a WebSocket frame: the HTTP path answers
     413 in `BodyLimit` before the application sees the body)."""
@@ -64,6 +57,7 @@ RATE_LIMITED_STATUS: Final = 429
 
 STATUS_BY_CODE: Final[dict[str, int]] = {
     errors.InvalidInput.code: 400,  # and every subclass: amounts, ticks, lots, orders, window
+    errors.OutsideReceiveWindow.code: 400,  # the exchange's window, or the node's narrower one
     RequestTooLarge.code: 413,
     errors.NotFound.code: 404,  # market, token, order
     errors.BadSignature.code: 401,

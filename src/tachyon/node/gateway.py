@@ -1,14 +1,16 @@
 """The gateway's checks on a signed request, before anything reaches the sequencer.
 
-A command arrives as its canonical bytes and a signature: it must decode to an account command
-for an address, its nonce (the wallet's clock in ns) must lie within the receive window of the
-server's clock, the signature must be the address's key's over the bytes, and the production
-profile takes no deposits. The signature is checked here, on the event loop, rather than by the
-exchange on the sequencer's thread, the node's serial bottleneck: the sequencer submits what
-passed as verified. (Handing each command's check to another thread measured slower: the
-hand-over and the turns at the GIL cost more than the check. An order-entry array frame's
-signatures go to a worker thread together, `signatures_valid`, one hand-over per frame.) The
-exchange still checks that the nonce is above the account's last (a replay is `stale_nonce`).
+A command arrives as its canonical bytes and a signature and goes through the exchange's one
+admission (`tachyon.exchange.admission.admit_signed`): it must decode to an account command for
+an address, its nonce (the wallet's clock in ns) must lie within the node's receive window of
+the server's clock (`--recv-window-ms`, at most the exchange's own), the signature must be the
+address's key's over the bytes; then the node's own rule: the production profile takes no
+deposits. This runs on the event loop rather than on the sequencer's thread, the node's serial
+bottleneck: the sequencer submits the `Admitted` value as it is. (Handing each command's check
+to another thread measured slower: the hand-over and the turns at the GIL cost more than the
+check. An order-entry array frame's signatures go to a worker thread together,
+`signatures_valid`, one hand-over per frame.) The exchange then checks the nonce against its
+own window and record, by the command's sequencer time (a replay is `stale_nonce`).
 A signed read proves the key of the address it reads: an Ed25519 signature over
 `tachyon.client.signing.read_message(...)`, its timestamp within the window.
 """
@@ -23,9 +25,11 @@ from typing import Final
 from tachyon.client.signing import read_message
 from tachyon.dex.ids import AccountId
 from tachyon.errors import BadSignature, InvalidInput, TachyonError, Unauthorized
-from tachyon.exchange.auth import SIGNATURE_LENGTH, is_address, is_signed_by, verify
-from tachyon.exchange.commands import AccountCommand, Deposit, SignedCommand, decode_command
-from tachyon.node.errors import DepositsDisabled, OutsideReceiveWindow
+from tachyon.exchange.admission import Admitted, Window, admit_signed
+from tachyon.exchange.auth import is_address, is_signed_by, verify
+from tachyon.exchange.commands import AccountCommand, Deposit, decode_command
+from tachyon.exchange.nonces import NOTHING_CHANGED, check_window
+from tachyon.node.errors import DepositsDisabled
 
 Clock = Callable[[], int]
 """Nanoseconds since the epoch."""
@@ -42,17 +46,6 @@ def decode_base64(text: str, name: str) -> bytes:
         raise InvalidInput(f"{name} is not base64: {exc}") from exc
 
 
-def check_window(ts_ns: int, now_ns: int, window_ms: int, what: str) -> None:
-    """OutsideReceiveWindow unless `ts_ns` is within `window_ms` of the server's `now_ns`."""
-    skew_ns = abs(ts_ns - now_ns)
-    if skew_ns > window_ms * 1_000_000:
-        skew_ms = skew_ns // 1_000_000
-        raise OutsideReceiveWindow(
-            f"{what} {ts_ns} is {skew_ms} ms from the server's clock {now_ns};"
-            f" the receive window is {window_ms} ms"
-        )
-
-
 def admit_command(
     body: bytes,
     signature: bytes,
@@ -61,23 +54,16 @@ def admit_command(
     window_ms: int,
     profile: str,
     signature_checked: bool = False,
-) -> tuple[AccountCommand, SignedCommand]:
-    """The account command inside a signed request and the envelope to submit, if the gateway
-    lets it through (the ladder below, in precedence order): then its signature is verified."""
+) -> Admitted:
+    """The signed request admitted as the exchange admits it (by the node's window and the
+    server's clock `now_ns`), if the node's own checks let it through too."""
     assert profile in PROFILES, profile
-    command = decode_command(body)
-    if not isinstance(command, AccountCommand):
-        raise InvalidInput(f"only account commands are accepted, not {type(command).__name__}")
-    if not is_address(command.account):
-        raise InvalidInput(f"the command's account must be an address, not {command.account!r}")
-    if len(signature) != SIGNATURE_LENGTH:
-        raise BadSignature(f"a signature is {SIGNATURE_LENGTH} bytes, not {len(signature)}")
-    check_window(command.nonce, now_ns, window_ms, "the command's nonce")
-    if not signature_checked:  # else `signatures_valid` found it good
-        verify(command.account, body, signature)
-    if profile == "prod" and isinstance(command, Deposit):
-        raise DepositsDisabled("deposits are disabled in the prod profile")
-    return command, SignedCommand(body, signature)
+    admitted = admit_signed(
+        body, signature, window=Window(now_ns, window_ms), signature_checked=signature_checked
+    )
+    if profile == "prod" and type(admitted.command) is Deposit:
+        raise DepositsDisabled(f"deposits are disabled in the prod profile; {NOTHING_CHANGED}")
+    return admitted
 
 
 def signatures_valid(requests: Sequence[tuple[str, str]]) -> list[bool]:
@@ -118,7 +104,7 @@ def authenticate_read(
     if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > TIMESTAMP_DIGITS_MAX:
         raise InvalidInput(f"X-Tachyon-Timestamp must be nanoseconds, not {timestamp!r}")
     raw = decode_base64(signature, "X-Tachyon-Signature")
-    check_window(int(timestamp), now_ns, window_ms, "the request's timestamp")
+    check_window(int(timestamp), now_ns, window_ms, "the request's timestamp", "the server's clock")
     if not is_signed_by(address, read_message(method, path, timestamp), raw):
         raise BadSignature(f"the signature is not {address}'s over {method} {path}")
     return AccountId(address)

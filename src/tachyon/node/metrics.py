@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tachyon.dex.ids import MarketId
 from tachyon.errors import TachyonError
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AnyCommand,
     CancelOrder,
@@ -169,7 +170,7 @@ class NodeMetrics:
 
     def on_commit(
         self,
-        commands: Sequence[AnyCommand],
+        commands: Sequence[Admitted],
         outcomes: Sequence[Outcome | TachyonError],
         seconds: float,
     ) -> None:

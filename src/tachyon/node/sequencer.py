@@ -7,7 +7,9 @@ that commit is durable. Reads run on the same thread, after the writes queued be
 a request reads what it has written. Bounds: a batch holds at most `batch_max` commands and
 waits at most `batch_wait_ms` for company; the queue itself holds at most `queue_max` jobs.
 An optional `on_commit` observer (metrics) is told of each durable batch on the worker thread,
-after its requests are answered: the commands, their outcomes and the commit's seconds.
+after its requests are answered: the admitted commands, their outcomes and the commit's seconds.
+Commands arrive admitted (`tachyon.exchange.admission`: the node's gateway admits them on the
+event loop), so the worker thread, the node's serial bottleneck, checks no signature.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import Link, SpanContext, Tracer
 
 from tachyon.errors import StorageError, TachyonError
-from tachyon.exchange.commands import AnyCommand
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.state_machine import Outcome
 from tachyon.storage.host import EmbeddedExchange
 from tachyon.storage.journal import JOURNAL_BATCH_MAX
 
 T = TypeVar("T")
 
-CommitObserver = Callable[[Sequence[AnyCommand], Sequence[Outcome | TachyonError], float], None]
+CommitObserver = Callable[[Sequence[Admitted], Sequence[Outcome | TachyonError], float], None]
 """Told (commands, outcomes, commit seconds) of each durable batch, on the worker thread."""
 
 _log: Final = logging.getLogger("tachyon.node")
@@ -45,9 +47,10 @@ QUEUE_MAX: Final = 100_000
 class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    command: AnyCommand | None = None  # a write (with `read`: read first); else a `read`
+    command: Admitted | None = None  # a write (with `read`: read first); else a `read`
     read: Callable[[EmbeddedExchange], Any] | None = None
     trace: SpanContext | None = None  # the request's span, linked from its batch's
+    judged: bool = False  # submitted even when `read` refuses it (see `read_then_submit`)
 
 
 @final
@@ -63,11 +66,7 @@ class Sequencer:
         queue_max: int = QUEUE_MAX,
         on_commit: CommitObserver | None = None,
         tracer: Tracer | None = None,
-        verified: bool = False,
     ) -> None:
-        """`verified`: every signed command submitted has had its signature checked already
-        (the node's gateway checks it on the event loop), so the host does not check again on
-        the worker thread, the node's serial bottleneck."""
         assert 1 <= batch_max <= JOURNAL_BATCH_MAX
         assert batch_wait_ms >= 0
         self.host = host
@@ -75,7 +74,6 @@ class Sequencer:
         self.batch_wait_s = batch_wait_ms / 1000
         self.on_commit = on_commit
         self.tracer = tracer
-        self.verified = verified
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
         self.batches = 0  # journal commits made, for metrics and tests
@@ -95,7 +93,7 @@ class Sequencer:
         await asyncio.to_thread(thread.join)
         self._thread = None
 
-    async def submit(self, command: AnyCommand, trace: SpanContext | None = None) -> Outcome:
+    async def submit(self, command: Admitted, trace: SpanContext | None = None) -> Outcome:
         """The command's outcome once its batch is durable; raises what refused it. `trace`:
         the request's span, which its batch's span links to."""
         result: Outcome = await self._enqueue(command=command, trace=trace)
@@ -104,15 +102,22 @@ class Sequencer:
     async def read_then_submit(
         self,
         fn: Callable[[EmbeddedExchange], T],
-        command: AnyCommand,
+        command: Admitted,
         trace: SpanContext | None = None,
+        *,
+        judged: bool = False,
     ) -> tuple[T, Outcome]:
         """`fn(host)` on the state just before the command's batch, then the command's outcome
         once durable (a cancel reads its order's market so): unlike a `read`, it does not end
         the batch being gathered. The host has caught up with other processes' entries once
         for the batch's reads: `fn` reads `host.state` (no I/O). If `fn` raises, the command is
-        not submitted."""
-        result: tuple[T, Outcome] = await self._enqueue(command=command, read=fn, trace=trace)
+        not submitted, unless `judged`: `fn` refuses as the exchange would on that state, and
+        the command is submitted all the same, so the exchange refuses it at its place in the
+        sequence (a signed command's refusal is journaled, its nonce used) and its caller gets
+        that refusal."""
+        result: tuple[T, Outcome] = await self._enqueue(
+            command=command, read=fn, trace=trace, judged=judged
+        )
         return result
 
     async def read(self, fn: Callable[[EmbeddedExchange], T]) -> T:
@@ -122,14 +127,15 @@ class Sequencer:
 
     async def _enqueue(
         self,
-        command: AnyCommand | None = None,
+        command: Admitted | None = None,
         read: Callable[[EmbeddedExchange], Any] | None = None,
         trace: SpanContext | None = None,
+        judged: bool = False,
     ) -> Any:
         if self._thread is None:
             raise StorageError("the sequencer is not running")
         loop = asyncio.get_running_loop()
-        job = _Job(loop, loop.create_future(), command, read, trace)
+        job = _Job(loop, loop.create_future(), command, read, trace, judged)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -200,8 +206,10 @@ class Sequencer:
                     if writes:  # perhaps what an earlier write of the batch does: after it
                         rest = jobs[index:]
                         break
-                    _settle(job, None, exc)  # the reader's refusal: the command is not submitted
-                    continue
+                    if not job.judged:
+                        _settle(job, None, exc)  # the reader's refusal: not submitted
+                        continue
+                    before.append(_Unread(exc))  # the exchange refuses it too, journaled
             else:
                 before.append(None)
             writes.append(job)
@@ -214,7 +222,7 @@ class Sequencer:
         commands = [job.command for job in writes if job.command is not None]
         started = time.perf_counter()
         try:
-            results = self.host.submit_batch(commands, verified=self.verified)
+            results = self.host.submit_batch(commands)
         except BaseException as exc:  # nothing of the batch is durable: each caller is told
             for job in writes:
                 _settle(job, None, exc)
@@ -228,9 +236,7 @@ class Sequencer:
         self.last_batch_size = len(commands)
         _settle_all(
             [
-                (job, None, result)
-                if isinstance(result, TachyonError)
-                else (job, result if job.read is None else (read, result), None)
+                _answer(job, read, result)
                 for job, read, result in zip(writes, before, results, strict=True)
             ]
         )
@@ -266,6 +272,32 @@ class Sequencer:
             _settle(job, None, exc)
         else:
             _settle(job, value, None)
+
+
+@dataclass(frozen=True)
+class _Unread:
+    """What a judged job's read refused with, on the state just before its command."""
+
+    error: Exception
+
+
+def _answer(
+    job: _Job, read: object, result: Outcome | TachyonError
+) -> tuple[_Job, object, BaseException | None]:
+    """How a written job is answered: its outcome (with what its read gave), or its refusal."""
+    if isinstance(result, TachyonError):
+        return job, None, result
+    if isinstance(read, _Unread):  # the exchange accepted what the read refused: the state
+        # changed in between, by another process's entries caught up with inside the batch
+        return (
+            job,
+            None,
+            StorageError(
+                f"the command was applied although, just before, {read.error}: another process"
+                " wrote to the exchange meanwhile; read the state again"
+            ),
+        )
+    return job, result if job.read is None else (read, result), None
 
 
 def _settle(job: _Job, value: object, error: BaseException | None) -> None:

@@ -20,7 +20,7 @@ from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig, OrderStatus, Side, Trade
 from tachyon.dex.units import to_decimal
 from tachyon.errors import TachyonError
-from tachyon.exchange.commands import AnyCommand
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.events import (
     Event,
     Filled,
@@ -106,7 +106,7 @@ class Publisher:
 
     def on_commit(
         self,
-        _commands: Sequence[AnyCommand],
+        _commands: Sequence[Admitted],
         _outcomes: Sequence[Outcome | TachyonError],
         _seconds: float,
     ) -> None:

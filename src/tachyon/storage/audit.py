@@ -61,7 +61,7 @@ def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
                 f"{db_path}: snapshot at sequence {newest.seq} does not encode back to its hash"
             )
     for entry in journal.read_after(conn, db_path, 0, head_hash):
-        recovery.apply_entry(exchange, entry, db_path)
+        recovery.apply_entry(exchange, entry, db_path, audit=True)
         head_hash = entry.checksum
         if newest is not None and entry.seq == newest.seq:
             matches = exchange.state_hash() == expected and head_hash == newest.head_hash

@@ -1,10 +1,12 @@
 """EmbeddedExchange: the host that runs sequencer -> journal -> apply -> answer on one
 data directory, for the wallet, the CLI and the node.
 
-A command is applied to the in-memory state first (a refused command changes nothing and is
-not journaled), then journaled with its sequence number and time, and its caller is answered
-only after the commit is durable. The read model (the `view_*` tables that
-`tachyon.storage.view` reads) is written in the same transaction as the entries it reflects.
+A command is admitted (`tachyon.exchange.admission`), applied to the in-memory state (a refused
+command changes nothing and is not journaled, except a signed one whose body the state machine
+refused: its nonce is used, so it is journaled as `Refused`), then journaled with its sequence
+number and time, and its caller is answered only after the commit is durable. The read model
+(the `view_*` tables that `tachyon.storage.view` reads) is written in the same transaction as
+the entries it reflects.
 Writers in several processes serialize on the database's write lock and catch up on each
 other's entries before applying their own.
 """
@@ -22,11 +24,12 @@ from typing import Final, Self
 from tachyon.dex.ids import AccountId, MarketId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.errors import InvalidInput, TachyonError
-from tachyon.exchange.commands import AnyCommand, encode_command
+from tachyon.exchange.admission import Admitted, admit
+from tachyon.exchange.commands import AnyCommand, encode_refused
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory
 from tachyon.exchange.events import Event
 from tachyon.exchange.service import OwnedOrder
-from tachyon.exchange.state_machine import Exchange, Outcome
+from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.storage import db, journal, recovery, snapshot
 from tachyon.storage.changes import BatchChanges, Entry
@@ -117,29 +120,31 @@ class EmbeddedExchange:
 
     # -- commands --------------------------------------------------------------------------
 
-    def submit(self, command: AnyCommand) -> Outcome:
-        """Apply one command and make it durable; raise what refused it (nothing changed)."""
+    def submit(self, command: AnyCommand | Admitted) -> Outcome:
+        """Apply one command and make it durable; raise what refused it (nothing changed but,
+        for a signed command the state machine refused, its nonce: see `submit_batch`)."""
         (outcome,) = self.submit_batch((command,))
         if isinstance(outcome, TachyonError):
             raise outcome
         return outcome
 
     def submit_batch(
-        self, commands: Sequence[AnyCommand], *, verified: bool = False
+        self, commands: Sequence[AnyCommand | Admitted]
     ) -> list[Outcome | TachyonError]:
-        """Apply commands in order and make the accepted ones durable in one commit (group
-        commit); each result is the command's outcome or the error that refused it.
-        `verified`: the caller has checked every signed command's signature and decoded its
-        body with `decode_command` (the node's gateway does, off this thread), so the exchange
-        checks neither again."""
+        """Apply commands in order and make them durable in one commit (group commit); each
+        result is the command's outcome or the error that refused it. A command not admitted
+        yet is admitted here (its signature checked); an `Admitted` one (the node's gateway
+        admits off this thread) is applied as it is. A signed command whose body the state
+        machine refused is journaled as `Refused` (its nonce used) and answered with the error."""
         if len(commands) > journal.JOURNAL_BATCH_MAX:
             raise InvalidInput(
                 f"a batch holds at most {journal.JOURNAL_BATCH_MAX} commands, not {len(commands)}"
             )
+        admitted = [_admitted(command) for command in commands]
         with db.sqlite_errors(self.db_path):
             for _ in range(PROTOCOL_RETRIES):
                 try:
-                    return self._submit_batch(commands, verified)
+                    return self._submit_batch(admitted)
                 except sqlite3.OperationalError as exc:
                     # SQLite's transient "locking protocol" error (a new database's WAL being
                     # set up by another process) rolled the transaction back: nothing of the
@@ -147,10 +152,10 @@ class EmbeddedExchange:
                     if "locking protocol" not in str(exc):
                         raise
                     time.sleep(0.05)
-            return self._submit_batch(commands, verified)
+            return self._submit_batch(admitted)
 
     def _submit_batch(
-        self, commands: Sequence[AnyCommand], verified: bool
+        self, commands: Sequence[Admitted | TachyonError]
     ) -> list[Outcome | TachyonError]:
         conn = self._conn
         entries: list[journal.JournalEntry] = []
@@ -164,17 +169,16 @@ class EmbeddedExchange:
             first_seq = self._exchange.seq + 1
             view = ViewBatch(conn, first_seq - 1) if self.read_model else None
             head_hash = self._head_hash
-            self._exchange.verify_signatures = not verified
-            try:
-                for command in commands:
-                    entry, outcome, events = self._apply(command, head_hash)
-                    if entry is not None:
-                        entries.append(entry)
-                        changed.append((entry.seq, entry.ts_ns, events))
-                        head_hash = entry.checksum
-                    results.append(outcome)
-            finally:
-                self._exchange.verify_signatures = True
+            for command in commands:
+                if isinstance(command, TachyonError):  # refused by admission
+                    results.append(command)
+                    continue
+                entry, outcome, events = self._apply(command, head_hash)
+                if entry is not None:
+                    entries.append(entry)
+                    changed.append((entry.seq, entry.ts_ns, events))
+                    head_hash = entry.checksum
+                results.append(outcome)
             applied_ns = time.time_ns()
             changes = BatchChanges(first_seq, self._exchange.seq, changed)
             if entries:
@@ -206,19 +210,22 @@ class EmbeddedExchange:
             return False
 
     def _apply(
-        self, command: AnyCommand, head_hash: bytes
+        self, admitted: Admitted, head_hash: bytes
     ) -> tuple[journal.JournalEntry | None, Outcome | TachyonError, list[Event]]:
-        """Sequence and apply one command: its journal entry (None if refused), outcome and
-        events."""
+        """Sequence and apply one command: its journal entry (None if refused and nothing was
+        used), its outcome or the error that refused it, and its events."""
         exchange = self._exchange
+        seq = exchange.seq + 1
+        ts_ns = max(self._clock(), exchange.ts_ns)
         try:
-            data = encode_command(command)
-            seq = exchange.seq + 1
-            ts_ns = max(self._clock(), exchange.ts_ns)
-            outcome, events = exchange.execute(command, seq, ts_ns)
+            outcome, events = exchange.execute(admitted, seq, ts_ns)
         except TachyonError as exc:
             return None, exc, _NO_EVENTS
-        return journal.make_entry(head_hash, seq, ts_ns, data), outcome, events
+        if type(outcome) is Refusal:
+            assert admitted.signed is not None, "an unsigned command's refusal is raised"
+            data = encode_refused(admitted.signed, outcome.error.code)
+            return journal.make_entry(head_hash, seq, ts_ns, data), outcome.error, events
+        return journal.make_entry(head_hash, seq, ts_ns, admitted.data), outcome, events
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -318,6 +325,15 @@ class EmbeddedExchange:
         recovered = _recover_read_only(self.db_path, self._engine)
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
+
+
+def _admitted(command: AnyCommand | Admitted) -> Admitted | TachyonError:
+    if isinstance(command, Admitted):
+        return command
+    try:
+        return admit(command)
+    except TachyonError as exc:
+        return exc
 
 
 def _recover_read_only(db_path: Path, engine: str = DEFAULT_ENGINE) -> recovery.Recovered:

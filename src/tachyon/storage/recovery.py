@@ -1,29 +1,29 @@
 """Recovery: newest snapshot -> replay the journal after it -> check every invariant.
 
 Reads only; never writes. Every refusal is a CorruptData naming the file and the sequence
-number, so nothing on disk changes when the state cannot be trusted. What is verified:
+number, so nothing on disk changes when the state cannot be trusted. Every entry applies as it
+did when journaled: accepted, or (a `Refused` entry) refused with the same code. Verified:
 
 | source                      | on open                          | by `audit`                  |
 | --------------------------- | -------------------------------- | --------------------------- |
 | snapshot bytes              | hash, format, re-encoded hash    | the same                    |
 | snapshot <-> journal        | checksum at the snapshot's seq   | the same                    |
-| journal after the snapshot  | sequence, chain, checksum, apply | the same                    |
-| journal before the snapshot | not read (cost grows forever)    | chain, checksum, full replay|
+| journal after the snapshot  | sequence, chain, checksum, apply | and form, signatures        |
+| journal before the snapshot | not read (cost grows forever)    | all of the above, from 1    |
 | resulting state             | all invariants                   | all invariants, hash equal  |
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from tachyon.errors import CorruptData, InvalidInput, TachyonError
-from tachyon.exchange.commands import AnyCommand, decode_command, decode_journaled
+from tachyon.errors import CorruptData, TachyonError
+from tachyon.exchange.admission import admit_entry
 from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.exchange.service import DexService
-from tachyon.exchange.state_machine import Exchange
+from tachyon.exchange.state_machine import Exchange, Refusal
 from tachyon.storage import journal, snapshot
 
 
@@ -61,37 +61,42 @@ def replay(
     Signatures are not checked again: each was checked before its entry was journaled, and
     the chain of checksums protects the entry since (`audit` checks them all again)."""
     count = 0
-    exchange.verify_signatures = False
-    try:
-        for entry in journal.read_after(conn, db_path, exchange.seq, head_hash):
-            apply_entry(exchange, entry, db_path, decode_journaled)
-            head_hash = entry.checksum
-            count += 1
-    finally:
-        exchange.verify_signatures = True
+    for entry in journal.read_after(conn, db_path, exchange.seq, head_hash):
+        apply_entry(exchange, entry, db_path)
+        head_hash = entry.checksum
+        count += 1
     return head_hash, count
 
 
 def apply_entry(
-    exchange: Exchange,
-    entry: journal.JournalEntry,
-    db_path: Path,
-    decode: Callable[[bytes], AnyCommand] = decode_command,
+    exchange: Exchange, entry: journal.JournalEntry, db_path: Path, *, audit: bool = False
 ) -> None:
-    """Apply one verified entry; `decode` may skip the canonical-form check (`audit` does not)."""
+    """Apply one verified entry as it was applied when journaled: accepted, or (a `Refused`
+    entry) refused with the same code. `audit` checks its form and signature again."""
+    where = f"{db_path}: journal entry {entry.seq}"
     try:
-        command = decode(entry.command)
-    except InvalidInput as exc:
-        raise CorruptData(f"{db_path}: journal entry {entry.seq} is not a command ({exc})") from exc
-    if entry.ts_ns < exchange.ts_ns:
-        raise CorruptData(f"{db_path}: journal entry {entry.seq} is older than the one before it")
-    try:
-        exchange.apply(command, entry.seq, entry.ts_ns)
+        admitted, refused_code = admit_entry(entry.command, audit=audit)
     except TachyonError as exc:
-        # Only accepted commands are journaled: one that is refused now was not written by us.
         raise CorruptData(
-            f"{db_path}: journal entry {entry.seq} does not apply ({exc.code}: {exc})"
+            f"{where} is not a command the exchange admits ({exc.code}: {exc})"
         ) from exc
+    if entry.ts_ns < exchange.ts_ns:
+        raise CorruptData(f"{where} is older than the one before it")
+    try:
+        result = exchange.apply(admitted, entry.seq, entry.ts_ns)
+    except TachyonError as exc:
+        # Only applied commands are journaled: one that is refused now was not written by us.
+        raise CorruptData(f"{where} does not apply ({exc.code}: {exc})") from exc
+    if type(result) is Refusal:
+        if refused_code is None:
+            raise CorruptData(f"{where} does not apply ({result.error.code}: {result.error})")
+        if result.error.code != refused_code:
+            raise CorruptData(
+                f"{where} was refused with {refused_code} but is refused with"
+                f" {result.error.code} on replay ({result.error})"
+            )
+    elif refused_code is not None:
+        raise CorruptData(f"{where} was refused with {refused_code} but applies on replay")
 
 
 def check(exchange: Exchange, db_path: Path) -> None:

@@ -17,8 +17,9 @@ from typing import Final, NamedTuple
 from tachyon.errors import CorruptData, UnsupportedVersion
 from tachyon.exchange.state_machine import Exchange, decode_state, state_hash_of
 
-SNAPSHOT_FORMAT: Final = 2
-"""1: JSON state (schema version 1); 2: canonical msgpack state."""
+SNAPSHOT_FORMAT: Final = 3
+"""1: JSON state (schema version 1); 2: canonical msgpack state; 3: with the receive window
+and each account's recent nonces and floor (a format 2 account's last nonce is its floor)."""
 
 SNAPSHOTS_KEPT: Final = 2
 """Older snapshots are deleted once a newer one is written; the journal is never pruned."""

@@ -1,0 +1,177 @@
+"""Command execution: what every protocol of the node (the REST route, its fast path, WebSocket
+order entry, and any later one) does with one signed command.
+
+`execute_command` admits the request (`tachyon.node.gateway`: the exchange's admission, the
+node's window and profile), spends a token of its account's rate limit, submits it to the
+sequencer, waits until it is durable and shapes the answer, counting and tracing it. It answers
+with the answer's body or raises the TachyonError that refused the command; each protocol only
+frames that in its own way. `Node` is what the routes share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from opentelemetry.trace import Span, SpanContext, Tracer
+
+from tachyon.dex.ids import MarketId, OrderId
+from tachyon.dex.model import MarketConfig
+from tachyon.errors import OrderNotFound, StorageError, TachyonError, TokenNotFound
+from tachyon.exchange.admission import Admitted
+from tachyon.exchange.commands import (
+    AccountCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    PlaceMarket,
+    Withdraw,
+)
+from tachyon.exchange.service import OwnedOrder, Placement
+from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.node import schemas
+from tachyon.node.gateway import Clock, admit_command, decode_base64
+from tachyon.node.metrics import NodeMetrics, order_type, order_type_of_body
+from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT
+from tachyon.node.ratelimit import RateLimiter
+from tachyon.node.sequencer import Sequencer
+from tachyon.node.streams import StreamHub
+from tachyon.storage.host import EmbeddedExchange
+
+
+@dataclass
+class Node:
+    """What every protocol's routes share: the sequencer (while running), the gateway's
+    settings, the metrics, the rate limiter and the streams' hub."""
+
+    profile: str
+    recv_window_ms: int
+    clock: Clock
+    metrics: NodeMetrics
+    limiter: RateLimiter | None
+    hub: StreamHub
+    stream_queue_max: int
+    inflight_max: int = INFLIGHT_MAX_DEFAULT  # per order-entry connection
+    tracer: Tracer | None = None
+    sequencer: Sequencer | None = None
+    markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
+    tokens: dict[str, TokenMeta] = field(default_factory=dict)
+
+    def running(self) -> Sequencer:
+        if self.sequencer is None:
+            raise StorageError("the node is not running")
+        return self.sequencer
+
+    def span(self, name: str) -> contextlib.AbstractContextManager[Span | None]:
+        """A span of the request (None when tracing is not configured)."""
+        if self.tracer is None:
+            return contextlib.nullcontext()
+        return self.tracer.start_as_current_span(name)
+
+    def spend(self, account: str) -> None:
+        """Take a token of `account`'s rate limit, or raise `RateLimited`."""
+        if self.limiter is not None:
+            self.limiter.take(account, self.clock())
+
+    async def market(self, market: str) -> MarketConfig:
+        """The market's units (cached: a market's decimals are fixed once it exists)."""
+        config = self.markets.get(market)
+        if config is None:
+            config = await self.running().read(
+                lambda host: host.refresh().service.get_market(MarketId(market))
+            )
+            self.markets[market] = config
+        return config
+
+    async def token(self, token: str) -> TokenMeta:
+        meta = self.tokens.get(token)
+        if meta is None:
+            metas = await self.running().read(lambda host: host.tokens())
+            self.tokens.update((each.symbol, each) for each in metas)
+            meta = self.tokens.get(token)
+            if meta is None:
+                known = ", ".join(sorted(self.tokens)) or "none"
+                raise TokenNotFound(f"unknown token {token!r}; tokens: {known}")
+        return meta
+
+
+async def execute_command(
+    node: Node, body_text: str, signature_text: str, signature_checked: bool = False
+) -> dict[str, object]:
+    """Admit, execute and count one signed command (base64 body and signature): the answer's
+    body once it is durable, or the TachyonError that refused it. Every protocol alike.
+    `signature_checked`: `signatures_valid` found the signature good already."""
+    with node.span("tachyon.command") as span:
+        kind: str | None = None
+        body: bytes | None = None
+        try:
+            body = decode_base64(body_text, "body")
+            admitted = admit_command(
+                body,
+                decode_base64(signature_text, "signature"),
+                now_ns=node.clock(),
+                window_ms=node.recv_window_ms,
+                profile=node.profile,
+                signature_checked=signature_checked,
+            )
+            command = admitted.command
+            assert isinstance(command, AccountCommand), "admission lets account commands in"
+            kind = order_type(command)
+            if span is not None:
+                span.update_name(f"tachyon.{kind}")
+                span.set_attribute("tachyon.account", command.account)
+            node.spend(command.account)
+            trace = None if span is None else span.get_span_context()
+            answer = await _execute(node, command, admitted, trace)
+        except TachyonError as exc:
+            if kind is None:  # refused before the gateway named it: its type off the body
+                kind = "unknown" if body is None else order_type_of_body(body)
+            node.metrics.order(kind, exc.code)
+            if span is not None:
+                span.set_attribute("tachyon.outcome", exc.code)
+            raise
+        if span is not None:
+            span.set_attribute("tachyon.outcome", "accepted")
+    node.metrics.order(kind, "accepted")
+    return answer
+
+
+async def _execute(
+    node: Node, command: AccountCommand, admitted: Admitted, trace: SpanContext | None
+) -> dict[str, object]:
+    """Submit an admitted command and shape its answer."""
+    sequencer = node.running()
+    match command:
+        case PlaceLimit() | PlaceMarket():  # submitted first: one connection's stay in order
+            placement = _placement(await sequencer.submit(admitted, trace))
+            return schemas.placement_json(await node.market(command.market), placement)
+        case CancelOrder():  # answered with its order's market, read just before its batch
+            # Judged by the exchange even when the order is not open: its refusal is
+            # journaled, so these bytes cannot cancel an order that opens later.
+            owned, outcome = await sequencer.read_then_submit(
+                _open_order(command.order_id), admitted, trace, judged=True
+            )
+            config = await node.market(owned.market)
+            return schemas.placement_json(config, _placement(outcome))
+        case Deposit() | Withdraw():
+            record = await sequencer.submit(admitted, trace)
+            assert isinstance(record, BalanceRecord), record
+            meta = await node.token(command.token)
+            return {"address": command.account, "balances": [schemas.balance_json(meta, record)]}
+    raise AssertionError(f"unhandled command {type(command).__name__}")
+
+
+def _placement(outcome: object) -> Placement:
+    assert isinstance(outcome, Placement), outcome
+    return outcome
+
+
+def _open_order(order_id: int) -> Callable[[EmbeddedExchange], OwnedOrder]:
+    def read(host: EmbeddedExchange) -> OwnedOrder:
+        owned = host.state.service.get_order(OrderId(order_id))  # caught up for the batch
+        if owned is None:  # no market to answer with: refused as the exchange would
+            raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
+        return owned
+
+    return read
