@@ -14,7 +14,7 @@ from tachyon.exchange.admission import Admitted
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import Deposit, PlaceLimit, SignedCommand, encode_command
 from tachyon.node.errors import DepositsDisabled
-from tachyon.node.gateway import admit_command, signatures_valid
+from tachyon.node.gateway import admit_command, admit_many
 from tests.node.support import b64
 
 NOW = 1_700_000_000_000_000_000
@@ -64,23 +64,30 @@ def test_the_cheap_checks_refuse_before_the_signature_is_checked() -> None:
         _admit(deposit, bytes(64), profile="prod")
 
 
-def test_signatures_valid_checks_many_and_says_false_to_what_it_cannot_read() -> None:
+def test_admit_many_runs_the_whole_ladder_for_each_request_of_a_frame() -> None:
     good = (b64(BID), b64(sign(KEY, BID)))
     forged = (b64(BID), b64(sign(Ed25519PrivateKey.generate(), BID)))
     unsigned_name = encode_command(Deposit("someone", "USDC", 1, NOW))
-    assert signatures_valid(
-        [good, forged, ("%%", good[1]), (b64(b"junk"), good[1]), (b64(unsigned_name), good[1])]
-    ) == [True, False, False, False, False]
-
-
-def test_a_checked_signature_is_not_checked_again_but_the_rest_of_the_ladder_is() -> None:
-    forged = sign(Ed25519PrivateKey.generate(), BID)
-    admitted = admit_command(
-        BID, forged, now_ns=NOW, window_ms=5_000, profile="dev", signature_checked=True
-    )
-    assert admitted.command == PlaceLimit(ADDRESS, "BASE/USDC", Side.BID, 5, 1, nonce=NOW)
-    assert admitted.signed is not None  # the caller's word (signatures_valid said True)
-    with pytest.raises(OutsideReceiveWindow):
-        admit_command(
-            BID, forged, now_ns=NOW + 10**10, window_ms=5_000, profile="dev", signature_checked=True
-        )
+    deposit = encode_command(Deposit(ADDRESS, "USDC", 1, NOW))
+    requests = [
+        good,
+        forged,
+        ("%%", good[1]),
+        (b64(b"junk"), good[1]),
+        (b64(unsigned_name), good[1]),
+        (b64(deposit), b64(sign(KEY, deposit))),
+    ]
+    results = admit_many(requests, now_ns=NOW, window_ms=5_000, profile="prod")
+    first = results[0]
+    assert isinstance(first, Admitted)
+    assert first.command == PlaceLimit(ADDRESS, "BASE/USDC", Side.BID, 5, 1, nonce=NOW)
+    assert [type(result).__name__ for result in results[1:]] == [
+        "BadSignature",
+        "InvalidInput",
+        "InvalidInput",
+        "InvalidInput",
+        "DepositsDisabled",
+    ]
+    # The window is the node's, by the clock at the frame's admission.
+    (late,) = admit_many([good], now_ns=NOW + 10**10, window_ms=5_000, profile="dev")
+    assert isinstance(late, OutsideReceiveWindow)

@@ -34,13 +34,14 @@ from tachyon.errors import (
     InvalidInput,
     TachyonError,
 )
+from tachyon.exchange.admission import Admitted
 from tachyon.exchange.service import OwnedOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.execution import Node, execute_command
 from tachyon.node.fast_path import CommandFastPath
-from tachyon.node.gateway import PROFILES, Clock, authenticate_read
+from tachyon.node.gateway import PROFILES, Clock, admit_many, authenticate_read
 from tachyon.node.gc_policy import StateFreezer
 from tachyon.node.metrics import (
     CONTENT_TYPE,
@@ -468,13 +469,20 @@ def _order_entry_route(app: FastAPI, node: Node) -> None:
         def observe(status: int, seconds: float) -> None:
             timing.labels(ORDER_ENTRY_PATH, "WS", str(status)).observe(seconds)
 
-        def execute(body: str, signature: str, checked: bool) -> Awaitable[dict[str, object]]:
-            return execute_command(node, body, signature, checked)
+        def execute(
+            body: str, signature: str, admitted: Admitted | TachyonError | None
+        ) -> Awaitable[dict[str, object]]:
+            return execute_command(node, body, signature, admitted)
+
+        def admit(requests: list[tuple[str, str]]) -> list[Admitted | TachyonError]:
+            return admit_many(
+                requests, now_ns=node.clock(), window_ms=node.recv_window_ms, profile=node.profile
+            )
 
         clients = node.metrics.stream_clients.labels("orders")
         clients.inc()
         try:
-            await OrderEntry(websocket, execute, observe, node.inflight_max).serve()
+            await OrderEntry(websocket, execute, admit, observe, node.inflight_max).serve()
         finally:
             clients.dec()
 

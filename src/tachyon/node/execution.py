@@ -97,24 +97,30 @@ class Node:
 
 
 async def execute_command(
-    node: Node, body_text: str, signature_text: str, signature_checked: bool = False
+    node: Node,
+    body_text: str,
+    signature_text: str,
+    admitted: Admitted | TachyonError | None = None,
 ) -> dict[str, object]:
     """Admit, execute and count one signed command (base64 body and signature): the answer's
     body once it is durable, or the TachyonError that refused it. Every protocol alike.
-    `signature_checked`: `signatures_valid` found the signature good already."""
+    `admitted`: what `admit_many` made of the request already (its body decoded once, its
+    signature checked off the event loop), or None to admit it here."""
     with node.span("tachyon.command") as span:
         kind: str | None = None
         body: bytes | None = None
         try:
             body = decode_base64(body_text, "body")
-            admitted = admit_command(
-                body,
-                decode_base64(signature_text, "signature"),
-                now_ns=node.clock(),
-                window_ms=node.recv_window_ms,
-                profile=node.profile,
-                signature_checked=signature_checked,
-            )
+            if admitted is None:
+                admitted = admit_command(
+                    body,
+                    decode_base64(signature_text, "signature"),
+                    now_ns=node.clock(),
+                    window_ms=node.recv_window_ms,
+                    profile=node.profile,
+                )
+            elif isinstance(admitted, TachyonError):
+                raise admitted
             command = admitted.command
             assert isinstance(command, AccountCommand), "admission lets account commands in"
             kind = order_type(command)

@@ -8,8 +8,8 @@ address's key's over the bytes; then the node's own rule: the production profile
 deposits. This runs on the event loop rather than on the sequencer's thread, the node's serial
 bottleneck: the sequencer submits the `Admitted` value as it is. (Handing each command's check
 to another thread measured slower: the hand-over and the turns at the GIL cost more than the
-check. An order-entry array frame's signatures go to a worker thread together,
-`signatures_valid`, one hand-over per frame.) The exchange then checks the nonce against its
+check. An order-entry array frame's requests go to a worker thread together, `admit_many`,
+one hand-over per frame.) The exchange then checks the nonce against its
 own window and record, by the command's sequencer time (a replay is `stale_nonce`).
 A signed read proves the key of the address it reads: an Ed25519 signature over
 `tachyon.client.signing.read_message(...)`, its timestamp within the window.
@@ -26,8 +26,8 @@ from tachyon.client.signing import read_message
 from tachyon.dex.ids import AccountId
 from tachyon.errors import BadSignature, InvalidInput, TachyonError, Unauthorized
 from tachyon.exchange.admission import Admitted, Window, admit_signed
-from tachyon.exchange.auth import is_address, is_signed_by, verify
-from tachyon.exchange.commands import AccountCommand, Deposit, decode_command
+from tachyon.exchange.auth import is_address, is_signed_by
+from tachyon.exchange.commands import Deposit
 from tachyon.exchange.nonces import NOTHING_CHANGED, check_window
 from tachyon.node.errors import DepositsDisabled
 
@@ -47,41 +47,34 @@ def decode_base64(text: str, name: str) -> bytes:
 
 
 def admit_command(
-    body: bytes,
-    signature: bytes,
-    *,
-    now_ns: int,
-    window_ms: int,
-    profile: str,
-    signature_checked: bool = False,
+    body: bytes, signature: bytes, *, now_ns: int, window_ms: int, profile: str
 ) -> Admitted:
     """The signed request admitted as the exchange admits it (by the node's window and the
     server's clock `now_ns`), if the node's own checks let it through too."""
     assert profile in PROFILES, profile
-    admitted = admit_signed(
-        body, signature, window=Window(now_ns, window_ms), signature_checked=signature_checked
-    )
+    admitted = admit_signed(body, signature, window=Window(now_ns, window_ms))
     if profile == "prod" and type(admitted.command) is Deposit:
         raise DepositsDisabled(f"deposits are disabled in the prod profile; {NOTHING_CHANGED}")
     return admitted
 
 
-def signatures_valid(requests: Sequence[tuple[str, str]]) -> list[bool]:
-    """Whether each (base64 body, base64 signature) is signed by its command's account: the
-    check `admit_command` makes, for many commands at once (off the event loop). False for
-    anything it cannot read: `admit_command` then says what is wrong."""
-    valid = []
+def admit_many(
+    requests: Sequence[tuple[str, str]], *, now_ns: int, window_ms: int, profile: str
+) -> list[Admitted | TachyonError]:
+    """Each (base64 body, base64 signature) admitted as `admit_command` admits it, or the
+    error that refused it: an order-entry array frame's whole ladder at once, off the event
+    loop (the signature checks release the GIL), each body decoded once."""
+    admitted: list[Admitted | TachyonError] = []
     for body_text, signature_text in requests:
         try:
             body = decode_base64(body_text, "body")
-            command = decode_command(body)
-            account = command.account if isinstance(command, AccountCommand) else ""
-            verify(account, body, decode_base64(signature_text, "signature"))
-        except TachyonError:
-            valid.append(False)
-        else:
-            valid.append(True)
-    return valid
+            signature = decode_base64(signature_text, "signature")
+            admitted.append(
+                admit_command(body, signature, now_ns=now_ns, window_ms=window_ms, profile=profile)
+            )
+        except TachyonError as exc:
+            admitted.append(exc)
+    return admitted
 
 
 def authenticate_read(

@@ -35,8 +35,8 @@ import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tachyon.errors import InvalidInput, TachyonError
+from tachyon.exchange.admission import Admitted
 from tachyon.node.errors import REQUEST_BYTES_MAX, RequestTooLarge, status_of
-from tachyon.node.gateway import signatures_valid
 
 INFLIGHT_MAX_DEFAULT: Final = 1_024
 ID_TEXT_MAX: Final = 64
@@ -46,10 +46,12 @@ FRAME_CHARS_MAX: Final = 64 * 1024
 """Longest array frame (a single request's frame is at most `REQUEST_BYTES_MAX`)."""
 OK: Final = 200
 
-Execute = Callable[[str, str, bool], Awaitable[dict[str, object]]]
-"""(body, signature) in base64, whether the signature was found good already -> the answer's
-body; raises the TachyonError that refused it."""
+Execute = Callable[[str, str, Admitted | TachyonError | None], Awaitable[dict[str, object]]]
+"""(body, signature) in base64, and what `admit_many` made of them (None: not admitted yet) ->
+the answer's body; raises the TachyonError that refused it."""
 Observe = Callable[[int, float], None]
+AdmitMany = Callable[[list[tuple[str, str]]], list[Admitted | TachyonError]]
+"""The gateway's ladder for many (base64 body, base64 signature) at once (`admit_many`)."""
 """Told (status, seconds from the frame's arrival to its answer being queued) per request."""
 
 
@@ -144,11 +146,17 @@ class OrderEntry:
     """One connection's requests: read in order, executed concurrently, answered as ready."""
 
     def __init__(
-        self, websocket: WebSocket, execute: Execute, observe: Observe, inflight_max: int
+        self,
+        websocket: WebSocket,
+        execute: Execute,
+        admit_many: AdmitMany,
+        observe: Observe,
+        inflight_max: int,
     ) -> None:
         assert inflight_max >= 1
         self.websocket = websocket
         self.execute = execute
+        self.admit_many = admit_many
         self.observe = observe
         self.slots = asyncio.Semaphore(inflight_max)
         self.answers: deque[bytes] = deque()
@@ -207,11 +215,11 @@ class OrderEntry:
             await turn
             if prepared is None:
                 return
-            requests, checked = prepared
+            requests, admitted = prepared
             # Tasks start in creation order, each entering the sequencer in its first step.
             started = [
-                asyncio.ensure_future(self._execute(each, arrived, ok))
-                for each, ok in zip(requests, checked, strict=True)
+                asyncio.ensure_future(self._execute(each, arrived, done))
+                for each, done in zip(requests, admitted, strict=True)
             ]
         finally:
             _pass_on(turn, mine)
@@ -220,7 +228,7 @@ class OrderEntry:
 
     async def _prepare(
         self, text: str, many: bool, arrived: float
-    ) -> tuple[list[EntryRequest], list[bool]] | None:
+    ) -> tuple[list[EntryRequest], list[Admitted | TachyonError | None]] | None:
         """A frame's requests (`many`: an array frame) and whether each signature was found
         good; None if the frame was refused (and answered)."""
         try:
@@ -230,19 +238,22 @@ class OrderEntry:
             self._answer(refusal(ident, exc))
             self.observe(status_of(exc), time.perf_counter() - arrived)
             return None
-        if not many:  # checked on the event loop with the rest of the gateway's ladder
-            return requests, [False]
+        if not many:  # admitted on the event loop
+            return requests, [None]
         # An array's signatures in one go on a worker thread: the check releases the GIL, so
         # the event loop serves on meanwhile (one hand-over per frame, not one per command).
-        checked = await asyncio.get_running_loop().run_in_executor(
-            _CHECKER, signatures_valid, [(each.body, each.signature) for each in requests]
+        admitted = await asyncio.get_running_loop().run_in_executor(
+            _CHECKER, self.admit_many, [(each.body, each.signature) for each in requests]
         )
-        return requests, checked
+        return requests, list(admitted)
 
-    async def _execute(self, request: EntryRequest, arrived: float, checked: bool = False) -> bytes:
-        """The encoded answer to one request (`checked`: its signature was found good)."""
+    async def _execute(
+        self, request: EntryRequest, arrived: float, admitted: Admitted | TachyonError | None
+    ) -> bytes:
+        """The encoded answer to one request (`admitted`: what `admit_many` made of it, None
+        for a lone request, admitted on the event loop)."""
         try:
-            result = await self.execute(request.body, request.signature, checked)
+            result = await self.execute(request.body, request.signature, admitted)
         except TachyonError as exc:
             self.observe(status_of(exc), time.perf_counter() - arrived)
             return refusal(request.id, exc)
