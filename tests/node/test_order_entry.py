@@ -211,8 +211,8 @@ def test_metrics_count_connections_latencies_and_orders(client: TestClient) -> N
 
 
 def test_a_cancel_right_behind_its_placement_in_one_batch_finds_it(tmp_path: Path) -> None:
-    """Sent without waiting, the placement and its cancel reach one batch; the cancel's order
-    lookup comes after the placement is committed, not before the batch."""
+    """Sent without waiting, the placement and its cancel reach one batch, and the cancel
+    finds the order the placement just put on the book."""
     with TestClient(create_app(tmp_path / "x", batch_wait_ms=200)) as client:
         alice = Trader(client)
         alice.ok(Deposit(alice.address, "USDC", 100 * USDC, alice.nonce()))
@@ -227,8 +227,9 @@ def test_a_cancel_right_behind_its_placement_in_one_batch_finds_it(tmp_path: Pat
         assert answers["cancel"]["result"]["status"] == "cancelled"
         assert answers["ghost"]["status"] == 404
         assert answers["ghost"]["error"]["code"] == "order_not_found"
-        # The deposit's; the placement's, the cancel's, then the ghost's (journaled refused).
-        assert sequencer.batches == 1 + 3
+        # The deposit's, then one for the three: a cancel needs no read before its batch (its
+        # answer's market comes with its placement), the ghost's refusal journaled in it too.
+        assert sequencer.batches == 1 + 1
         assert alice.balances()["USDC"] == ("100", "0")
 
 
@@ -256,8 +257,8 @@ def test_an_array_frame_is_sequenced_in_order_and_answered_in_one_array(
     assert answers[1]["result"]["trades"][0]["maker_order_id"] == answers[0]["result"]["order_id"]
     assert answers[2]["result"] == {**answers[2]["result"], "status": "cancelled", "open_qty": "0"}
     assert answers[3]["error"]["code"] == "insufficient_funds"
-    # One frame, one batch: split in two commits as the cancel's order is placed within it.
-    assert sequencer.batches - before == 2
+    # One frame, one batch: the cancel finds its order placed earlier in the same batch.
+    assert sequencer.batches - before == 1
     assert alice.orders() == []
 
 

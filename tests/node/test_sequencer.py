@@ -8,28 +8,21 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tachyon.dex import AccountId, Side, TokenId
-from tachyon.errors import InsufficientFunds, OrderNotFound, StorageError, TachyonError
+from tachyon.errors import InsufficientFunds, StorageError, TachyonError
 from tachyon.exchange import (
     AnyCommand,
-    CancelOrder,
     Deposit,
     Exchange,
     PlaceLimit,
-    SignedCommand,
     Withdraw,
-    encode_command,
 )
 from tachyon.exchange.admission import admit
-from tachyon.exchange.auth import address_of, sign
-from tachyon.exchange.commands import encode_refused
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.node.sequencer import Sequencer
 from tachyon.storage import EmbeddedExchange, audit
 from tests.exchange.helpers import apply_command
-from tests.storage.helpers import DB_NAME, TS_START, StepClock, journal_rows
 
 MARKET = "BASE/USDC"
 
@@ -175,41 +168,3 @@ def test_a_write_that_reads_first_stays_in_its_batch(tmp_path: Path) -> None:
     assert isinstance(results[2], InsufficientFunds)
     assert results[3] == BalanceRecord(23, 0)
     assert results[4] == 23
-
-
-def test_a_judged_write_whose_read_refuses_is_refused_and_journaled_by_the_exchange(
-    tmp_path: Path,
-) -> None:
-    """A cancel reads its order first; when the order is not open, the exchange still judges
-    the signed cancel at its place in the sequence: it refuses it the same way and journals
-    the refusal, so its nonce is used (the same bytes cannot cancel an order opened later)."""
-    key = Ed25519PrivateKey.generate()
-    address = address_of(key)
-    clock = StepClock()
-    body = encode_command(CancelOrder(address, 1, nonce=TS_START))
-    cancel = admit(SignedCommand(body, sign(key, body)))
-
-    def refuse(host: EmbeddedExchange) -> None:
-        raise OrderNotFound("not open, says the reader")
-
-    async def run(judged: bool) -> object:
-        with EmbeddedExchange.open(tmp_path / str(judged), clock=clock) as host:
-            sequencer = Sequencer(host)
-            await sequencer.start()
-            try:
-                return await sequencer.read_then_submit(refuse, cancel, judged=judged)
-            except TachyonError as exc:
-                return exc
-            finally:
-                await sequencer.stop()
-
-    unjudged = asyncio.run(run(False))
-    assert isinstance(unjudged, OrderNotFound)
-    assert str(unjudged) == "not open, says the reader"
-    assert audit(tmp_path / "False").entries == 0
-    judged = asyncio.run(run(True))
-    assert isinstance(judged, OrderNotFound)
-    assert str(judged) != "not open, says the reader"  # the exchange's own refusal
-    (entry,) = journal_rows(tmp_path / "True" / DB_NAME)
-    assert entry[2] == encode_refused(SignedCommand(body, sign(key, body)), "order_not_found")
-    assert audit(tmp_path / "True").entries == 1

@@ -11,14 +11,13 @@ frames that in its own way. `Node` is what the routes share.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opentelemetry.trace import Span, SpanContext, Tracer
 
-from tachyon.dex.ids import MarketId, OrderId
+from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig
-from tachyon.errors import OrderNotFound, StorageError, TachyonError, TokenNotFound
+from tachyon.errors import StorageError, TachyonError, TokenNotFound
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
@@ -28,7 +27,7 @@ from tachyon.exchange.commands import (
     PlaceMarket,
     Withdraw,
 )
-from tachyon.exchange.service import OwnedOrder, Placement
+from tachyon.exchange.service import Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.gateway import Clock, admit_command, decode_base64
@@ -37,7 +36,6 @@ from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT
 from tachyon.node.ratelimit import RateLimiter
 from tachyon.node.sequencer import Sequencer
 from tachyon.node.streams import StreamHub
-from tachyon.storage.host import EmbeddedExchange
 
 
 @dataclass
@@ -152,14 +150,11 @@ async def _execute(
         case PlaceLimit() | PlaceMarket():  # submitted first: one connection's stay in order
             placement = _placement(await sequencer.submit(admitted, trace))
             return schemas.placement_json(await node.market(command.market), placement)
-        case CancelOrder():  # answered with its order's market, read just before its batch
+        case CancelOrder():  # answered with its order's market, from its placement
             # Judged by the exchange even when the order is not open: its refusal is
             # journaled, so these bytes cannot cancel an order that opens later.
-            owned, outcome = await sequencer.read_then_submit(
-                _open_order(command.order_id), admitted, trace, judged=True
-            )
-            config = await node.market(owned.market)
-            return schemas.placement_json(config, _placement(outcome))
+            placement = _placement(await sequencer.submit(admitted, trace))
+            return schemas.placement_json(await node.market(placement.market), placement)
         case Deposit() | Withdraw():
             record = await sequencer.submit(admitted, trace)
             assert isinstance(record, BalanceRecord), record
@@ -171,13 +166,3 @@ async def _execute(
 def _placement(outcome: object) -> Placement:
     assert isinstance(outcome, Placement), outcome
     return outcome
-
-
-def _open_order(order_id: int) -> Callable[[EmbeddedExchange], OwnedOrder]:
-    def read(host: EmbeddedExchange) -> OwnedOrder:
-        owned = host.state.service.get_order(OrderId(order_id))  # caught up for the batch
-        if owned is None:  # no market to answer with: refused as the exchange would
-            raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
-        return owned
-
-    return read

@@ -50,7 +50,6 @@ class _Job:
     command: Admitted | None = None  # a write (with `read`: read first); else a `read`
     read: Callable[[EmbeddedExchange], Any] | None = None
     trace: SpanContext | None = None  # the request's span, linked from its batch's
-    judged: bool = False  # submitted even when `read` refuses it (see `read_then_submit`)
 
 
 @final
@@ -104,20 +103,13 @@ class Sequencer:
         fn: Callable[[EmbeddedExchange], T],
         command: Admitted,
         trace: SpanContext | None = None,
-        *,
-        judged: bool = False,
     ) -> tuple[T, Outcome]:
         """`fn(host)` on the state just before the command's batch, then the command's outcome
         once durable (a cancel reads its order's market so): unlike a `read`, it does not end
         the batch being gathered. The host has caught up with other processes' entries once
         for the batch's reads: `fn` reads `host.state` (no I/O). If `fn` raises, the command is
-        not submitted, unless `judged`: `fn` refuses as the exchange would on that state, and
-        the command is submitted all the same, so the exchange refuses it at its place in the
-        sequence (a signed command's refusal is journaled, its nonce used) and its caller gets
-        that refusal."""
-        result: tuple[T, Outcome] = await self._enqueue(
-            command=command, read=fn, trace=trace, judged=judged
-        )
+        not submitted."""
+        result: tuple[T, Outcome] = await self._enqueue(command=command, read=fn, trace=trace)
         return result
 
     async def read(self, fn: Callable[[EmbeddedExchange], T]) -> T:
@@ -130,12 +122,11 @@ class Sequencer:
         command: Admitted | None = None,
         read: Callable[[EmbeddedExchange], Any] | None = None,
         trace: SpanContext | None = None,
-        judged: bool = False,
     ) -> Any:
         if self._thread is None:
             raise StorageError("the sequencer is not running")
         loop = asyncio.get_running_loop()
-        job = _Job(loop, loop.create_future(), command, read, trace, judged)
+        job = _Job(loop, loop.create_future(), command, read, trace)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -206,10 +197,8 @@ class Sequencer:
                     if writes:  # perhaps what an earlier write of the batch does: after it
                         rest = jobs[index:]
                         break
-                    if not job.judged:
-                        _settle(job, None, exc)  # the reader's refusal: not submitted
-                        continue
-                    before.append(_Unread(exc))  # the exchange refuses it too, journaled
+                    _settle(job, None, exc)  # the reader's refusal: not submitted
+                    continue
             else:
                 before.append(None)
             writes.append(job)
@@ -274,29 +263,12 @@ class Sequencer:
             _settle(job, value, None)
 
 
-@dataclass(frozen=True)
-class _Unread:
-    """What a judged job's read refused with, on the state just before its command."""
-
-    error: Exception
-
-
 def _answer(
     job: _Job, read: object, result: Outcome | TachyonError
 ) -> tuple[_Job, object, BaseException | None]:
     """How a written job is answered: its outcome (with what its read gave), or its refusal."""
     if isinstance(result, TachyonError):
         return job, None, result
-    if isinstance(read, _Unread):  # the exchange accepted what the read refused: the state
-        # changed in between, by another process's entries caught up with inside the batch
-        return (
-            job,
-            None,
-            StorageError(
-                f"the command was applied although, just before, {read.error}: another process"
-                " wrote to the exchange meanwhile; read the state again"
-            ),
-        )
     return job, result if job.read is None else (read, result), None
 
 
