@@ -14,6 +14,7 @@ other's entries before applying their own.
 from __future__ import annotations
 
 import gc
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,8 @@ SNAPSHOT_EVERY: Final = 10_000
 """Commands between snapshots (at most; see SNAPSHOT_INTERVAL_S)."""
 SNAPSHOT_INTERVAL_S: Final = 60.0
 """Seconds after which a submit also writes a snapshot if anything is new (the debounce)."""
+
+_log: Final = logging.getLogger("tachyon.storage")
 
 _NO_EVENTS: Final[list[Event]] = []  # a refused command's (never appended to)
 
@@ -79,6 +82,8 @@ class EmbeddedExchange:
         self._snapshot_interval_ns = int(snapshot_interval_s * 1e9)
         self._snapshot_seq = recovered.snapshot_seq
         self._snapshot_ts_ns = clock()
+        self._snapshot_due = snapshot_every  # new commands after which a snapshot is due
+        self.snapshot_failures = 0  # snapshots that could not be written (see _maybe_snapshot)
 
     @classmethod
     def open(
@@ -285,14 +290,31 @@ class EmbeddedExchange:
             snapshot.write(self._conn, self._exchange, self._head_hash, self._clock())
         self._snapshot_seq = self._exchange.seq
         self._snapshot_ts_ns = self._clock()
+        self._snapshot_due = self._snapshot_every
         return self._snapshot_seq
 
     def _maybe_snapshot(self) -> None:
+        """Snapshot if one is due. Runs after a batch's commit, so a failure here (a full
+        disk, say) is no failure of the batch's commands, which are durable already: it is
+        logged, counted (`snapshot_failures`) and tried again after another interval or
+        another `snapshot_every` commands; the journal still holds everything."""
         new = self._exchange.seq - self._snapshot_seq
-        if new >= self._snapshot_every or (
+        if new >= self._snapshot_due or (
             new and self._clock() - self._snapshot_ts_ns >= self._snapshot_interval_ns
         ):
-            self.write_snapshot()
+            try:
+                self.write_snapshot()
+            except (TachyonError, sqlite3.Error, OSError) as exc:
+                self.snapshot_failures += 1
+                self._snapshot_ts_ns = self._clock()
+                self._snapshot_due = new + self._snapshot_every
+                _log.warning(
+                    "%s: could not write a snapshot at sequence %d (%s); the journal holds"
+                    " every command, and the snapshot will be tried again",
+                    self.db_path,
+                    self._exchange.seq,
+                    exc,
+                )
 
     def close(self, *, snapshot: bool = True) -> None:
         """Snapshot if anything is new since the last one (clean shutdown), then close.

@@ -50,7 +50,10 @@ def write(conn: sqlite3.Connection, exchange: Exchange, head_hash: bytes, ts_ns:
         )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk at COMMIT): an unconditional
+        # ROLLBACK would then raise "no transaction is active" and hide the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 
