@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tachyon.dex.ids import AccountId
 from tachyon.dex.model import Side
+from tachyon.errors import TachyonError
 from tachyon.exchange.commands import Deposit, PlaceLimit
 from tachyon.exchange.service import Placement
 from tachyon.storage import EmbeddedExchange
@@ -30,6 +31,29 @@ def _fill(path: Path) -> None:
                 os.fsync(filler.fileno())
         except OSError:
             pass
+
+
+def no_room(data_dir: Path) -> None:
+    """A disk with no room at all: the commit fails, and is reported as a full disk."""
+    exchange_dir = data_dir / "exchange"
+    host = EmbeddedExchange.open(exchange_dir, snapshot_every=10**9, snapshot_interval_s=10**6)
+    host.submit(Deposit("alice", "USDC", 10**12))
+    filler = data_dir / "filler"
+    _fill(filler)
+    answer: dict[str, object] = {}
+    try:
+        host.submit_batch(
+            [PlaceLimit("alice", "BASE/USDC", Side.BID, 1 + n, 1) for n in range(1_000)]
+        )
+    except TachyonError as exc:
+        answer["error"] = exc.code
+        answer["message"] = str(exc)
+    answer["seq_in_memory"] = host.seq  # back to what the disk holds
+    host.close(snapshot=False)
+    filler.unlink()
+    with EmbeddedExchange.open(exchange_dir) as reopened:
+        answer["seq"] = reopened.seq
+    sys.stdout.write(json.dumps(answer) + "\n")
 
 
 def main(data_dir: Path) -> None:
@@ -68,4 +92,4 @@ def main(data_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    (main if sys.argv[2] == "snapshot" else no_room)(Path(sys.argv[1]))

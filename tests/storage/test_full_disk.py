@@ -14,14 +14,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_snapshot_that_cannot_be_written_does_not_fail_the_command_before_it(
-    tmp_path: Path,
-) -> None:
+def _on_a_full_disk(tmp_path: Path, scenario: str) -> tuple[dict[str, object], str]:
+    """Run the worker's scenario on a fresh 16 MiB tmpfs; its answer and its stderr."""
     mount = tmp_path / "disk"
     mount.mkdir()
     script = (
         f"mount -t tmpfs -o size=16m tmpfs {mount}"
-        f" && {sys.executable} -m tests.storage.full_disk_worker {mount}"
+        f" && {sys.executable} -m tests.storage.full_disk_worker {mount} {scenario}"
     )
     done = subprocess.run(
         ["unshare", "-m", "sh", "-c", script],
@@ -32,10 +31,26 @@ def test_a_snapshot_that_cannot_be_written_does_not_fail_the_command_before_it(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    answer: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer, done.stderr
+
+
+def test_a_commit_on_a_full_disk_is_refused_as_a_storage_error_and_applies_nothing(
+    tmp_path: Path,
+) -> None:
+    answer, _ = _on_a_full_disk(tmp_path, "no-room")
+    assert answer["error"] == "storage_error", answer  # not corrupt_data: the file is sound
+    assert "the disk is full" in str(answer["message"])
+    assert answer["seq_in_memory"] == answer["seq"] == 1  # only the deposit, as on disk
+
+
+def test_a_snapshot_that_cannot_be_written_does_not_fail_the_command_before_it(
+    tmp_path: Path,
+) -> None:
+    answer, stderr = _on_a_full_disk(tmp_path, "snapshot")
     assert answer["placed"] is True, answer  # it was, and the caller is told so
     assert answer["failures"] == 1
     assert answer["open_after_reopen"] is True  # durable, as the answer said
     assert answer["seq"] == 4_002  # the deposit, 4,000 orders and this one
-    assert "could not write a snapshot at sequence 4002" in done.stderr
-    assert "database or disk is full" in done.stderr  # the real error, not a ROLLBACK's
+    assert "could not write a snapshot at sequence 4002" in stderr
+    assert "the disk is full" in stderr  # the real error, not a ROLLBACK's

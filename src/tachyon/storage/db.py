@@ -215,17 +215,37 @@ def _enter_wal(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def sqlite_errors(db_path: Path, conn: sqlite3.Connection | None = None) -> Iterator[None]:
-    """Turn SQLite's complaints about a damaged file into CorruptData naming the file (and
-    close `conn`, so a refused open leaves no connection behind). SQLite reports a damaged
-    schema in an error message that may itself be invalid UTF-8."""
+    """Turn SQLite's errors into tachyon's, naming the file (and close `conn`, so a refused
+    open leaves no connection behind): a full disk, a file or directory it may not write, an
+    I/O error or another process's lock are a StorageError (the storage failed, the data may
+    be sound); anything else (a damaged file, not a database) is CorruptData. SQLite reports a
+    damaged schema in an error message that may itself be invalid UTF-8."""
     try:
         yield
     except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         if conn is not None:
             conn.close()
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            raise StorageError(f"{db_path}: {exc}") from exc
+        code = getattr(exc, "sqlite_errorcode", None)
+        problem = None if code is None else _STORAGE_PROBLEMS.get(code & 0xFF)
+        if problem is None and isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            problem = "another process holds the database"
+        if problem is not None:
+            raise StorageError(f"{db_path}: {problem} ({exc})") from exc
         raise CorruptData(f"{db_path}: not a usable SQLite database ({exc})") from exc
+
+
+_STORAGE_PROBLEMS: Final = {
+    5: "another process holds the database (busy)",  # SQLITE_BUSY
+    6: "another process holds the database (locked)",  # SQLITE_LOCKED
+    7: "out of memory",  # SQLITE_NOMEM
+    3: "the data directory must be writable",  # SQLITE_PERM
+    8: "the data directory must be writable",  # SQLITE_READONLY
+    14: "the data directory must be writable",  # SQLITE_CANTOPEN
+    10: "an I/O error reading or writing the disk",  # SQLITE_IOERR
+    13: "the disk is full",  # SQLITE_FULL
+    15: "another process holds the database (locking protocol)",  # SQLITE_PROTOCOL
+}
+"""SQLite's primary result codes that say the storage failed, not that the data is damaged."""
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
