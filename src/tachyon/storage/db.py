@@ -172,9 +172,19 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     with sqlite_errors(db_path, conn):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not read_only:
+            _private(db_path)  # before the WAL exists: SQLite gives it the file's mode
             _enter_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _private(db_path: Path) -> None:
+    """Mode 0600, as the wallet's files: the journal holds every account's commands."""
+    try:
+        if db_path.stat().st_mode & 0o077:
+            db_path.chmod(0o600)  # a path operation: no descriptor of the file is opened
+    except OSError as exc:
+        raise StorageError(f"cannot make {db_path} private (mode 0600): {exc.strerror}") from exc
 
 
 def begin_immediate(conn: sqlite3.Connection) -> None:

@@ -1,10 +1,13 @@
 """The wallet's key file: an Ed25519 private key encrypted under the wallet password.
 
 Argon2id (memory-hard; parameters stored with the file, at or above OWASP's guidance) turns the
-password into a 256-bit key; AES-256-GCM encrypts the private key, with the file's public
-fields (format, address, KDF and cipher parameters) as associated data, so none of them can be
-altered without the password failing. The file is written atomically (temporary file, fsync,
-rename) with mode 0600 in a directory of mode 0700. Nothing in it reveals the password.
+password into a 256-bit key; AES-256-GCM encrypts the private key, with every other field of
+the file (format, address, KDF and cipher parameters, and the exchange the wallet signs for) as
+associated data, so none of them can be altered without unlocking failing. (Format 1 left the
+exchange out: such a file is sealed again as format 2 the first time it is unlocked.) The file
+is written atomically (temporary file, fsync, rename) with mode 0600 in a directory of mode
+0700; a wallet path that is a symbolic link is refused, and a key file others may read is
+warned about. Nothing in it reveals the password.
 `cryptography` is imported when a key is made or unlocked: reading an address does not pay
 for it (a balance query stays fast).
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -22,11 +26,15 @@ from typing import TYPE_CHECKING, Final
 
 from tachyon.errors import AlreadyExists, CorruptData, InvalidInput, WalletNotFound, WrongPassword
 
+_log: Final = logging.getLogger("tachyon.wallet")
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEY_FILENAME: Final = "wallet.json"
-KEYSTORE_FORMAT: Final = 1
+KEYSTORE_FORMAT: Final = 2
+"""1: the exchange entry outside the associated data; 2: inside it."""
+_FORMATS_READ: Final = (1, 2)
 PASSWORD_LENGTH_MIN: Final = 8
 
 
@@ -68,10 +76,11 @@ class KeyFile:
     salt: bytes
     nonce: bytes
     ciphertext: bytes
+    format: int = KEYSTORE_FORMAT
 
     def header(self) -> dict[str, object]:
         return {
-            "format": KEYSTORE_FORMAT,
+            "format": self.format,
             "address": self.address,
             "kdf": {
                 "name": "argon2id",
@@ -84,7 +93,9 @@ class KeyFile:
         }
 
     def associated_data(self) -> bytes:
-        return json.dumps(self.header(), sort_keys=True, separators=(",", ":")).encode()
+        """Every field but the ciphertext (format 1: but the exchange too), canonically."""
+        fields = self.header() if self.format == 1 else {**self.header(), "exchange": self.exchange}
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
     def unlock(self, password: str) -> Ed25519PrivateKey:
         """The private key; WrongPassword if `password` is not the wallet's."""
@@ -104,7 +115,22 @@ class KeyFile:
 
         if address_of(private_key) != self.address:
             raise CorruptData(f"{self.path}: the key does not match the address")
+        if self.format != KEYSTORE_FORMAT:
+            self._reseal(key, raw)
         return private_key
+
+    def _reseal(self, key: bytes, raw: bytes) -> None:
+        """Write this wallet again in the current format (a fresh nonce, every field bound)."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+
+        nonce = secrets.token_bytes(NONCE_LENGTH)
+        unsealed = KeyFile(self.path, self.address, self.exchange, self.kdf, self.salt, nonce, b"")
+        ciphertext = AESGCM(key).encrypt(nonce, raw, unsealed.associated_data())
+        sealed = KeyFile(
+            self.path, self.address, self.exchange, self.kdf, self.salt, nonce, ciphertext
+        )
+        _publish(self.path, _document(sealed), replace=True)
+        _log.warning("%s: sealed again in key file format %d", self.path, KEYSTORE_FORMAT)
 
 
 def create(
@@ -127,6 +153,7 @@ def create(
     if problem:
         raise InvalidInput(f"KDF parameters {kdf}: {problem}")
     path = directory / KEY_FILENAME
+    _refuse_links(directory)
     if path.exists():
         raise AlreadyExists(f"a wallet already exists at {directory}")
     from tachyon.exchange.auth import address_of  # noqa: PLC0415
@@ -140,14 +167,33 @@ def create(
     )
     key_file = KeyFile(path, unsealed.address, exchange, kdf, salt, nonce, ciphertext)
     _make_private_dir(directory)
-    document = {**key_file.header(), "exchange": exchange, "ciphertext": _b64(ciphertext)}
-    _publish(path, json.dumps(document, indent=2, sort_keys=True).encode() + b"\n")
+    _publish(path, _document(key_file))
     return key_file
+
+
+def _document(key_file: KeyFile) -> bytes:
+    document = {
+        **key_file.header(),
+        "exchange": key_file.exchange,
+        "ciphertext": _b64(key_file.ciphertext),
+    }
+    return json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
+
+
+def _refuse_links(directory: Path) -> None:
+    """A wallet path must be the wallet itself: through a symbolic link, a key could be
+    written to, or read from, wherever the link points."""
+    for path in (directory, directory / KEY_FILENAME):
+        if path.is_symlink():
+            raise InvalidInput(
+                f"{path} is a symbolic link; give the wallet's own directory, not a link to it"
+            )
 
 
 def load(directory: Path) -> KeyFile:
     """Read the key file in `directory` (no password needed: it holds the public fields)."""
     path = directory / KEY_FILENAME
+    _refuse_links(directory)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -161,7 +207,7 @@ def load(directory: Path) -> KeyFile:
         document = json.loads(raw)
         if type(document) is not dict:
             raise TypeError("the document is not a JSON object")
-        if type(document["format"]) is not int or document["format"] != KEYSTORE_FORMAT:
+        if type(document["format"]) is not int or document["format"] not in _FORMATS_READ:
             raise CorruptData(
                 f"{path}: key file format {document['format']!r}; this tachyon reads"
                 f" {KEYSTORE_FORMAT}"
@@ -185,9 +231,22 @@ def load(directory: Path) -> KeyFile:
         address = document["address"]
         if type(address) is not str:
             raise TypeError("the address is not text")
-        return KeyFile(path, address, exchange, params, salt, nonce, _unb64(document["ciphertext"]))
+        ciphertext = _unb64(document["ciphertext"])
+        key_file = KeyFile(
+            path, address, exchange, params, salt, nonce, ciphertext, document["format"]
+        )
     except (ValueError, KeyError, TypeError, RecursionError) as exc:  # JSONDecodeError: Value
         raise CorruptData(f"{path}: not a tachyon key file ({exc!r})") from exc
+    _warn_if_exposed(path)
+    return key_file
+
+
+def _warn_if_exposed(path: Path) -> None:
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        _log.warning(
+            "%s may be read by other users (mode %o): run `chmod 600 %s`", path, mode, path
+        )
 
 
 def _derive(password: str, salt: bytes, kdf: KdfParams) -> bytes:
@@ -209,15 +268,20 @@ def _make_private_dir(directory: Path) -> None:
     directory.chmod(0o700)  # an existing directory too: it is about to hold a key
 
 
-def _publish(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file, fsync it, then link it into place atomically."""
+def _publish(path: Path, data: bytes, *, replace: bool = False) -> None:
+    """Write `data` to a temporary file, fsync it, then put it in place atomically: linked (a
+    new wallet: never replaces one created meanwhile) or, with `replace`, renamed over the
+    file (sealing a wallet again)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:  # mkstemp creates the file 0600
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.link(tmp, path)  # unlike a rename, never replaces a wallet created meanwhile
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
     except FileExistsError:
         raise AlreadyExists(f"a wallet already exists at {path.parent}") from None
     finally:
