@@ -52,6 +52,7 @@ from tachyon.node.metrics import (
 from tachyon.node.observability import logger, tracer_of
 from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT, OrderEntry
 from tachyon.node.ratelimit import RateLimit, RateLimiter
+from tachyon.node.read_replay import SeenReads
 from tachyon.node.sequencer import BATCH_WAIT_MS_DEFAULT, Sequencer
 from tachyon.node.stream_events import (
     ACCOUNT,
@@ -154,6 +155,7 @@ def create_app(
         profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max, inflight_max
     )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
+    node.reads = SeenReads(recv_window_ms)
 
     lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model)
 
@@ -342,6 +344,7 @@ def _account_routes(app: FastAPI, node: Node) -> None:
             window_ms=node.recv_window_ms,
         )
         node.spend(account)
+        node.read_once(account, timestamp, signature)
         return account
 
     @app.get(
@@ -442,6 +445,7 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
                 window_ms=node.recv_window_ms,
             )
             node.spend(account)
+            node.read_once(account, query.get("timestamp"), query.get("signature"))
         except TachyonError as exc:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return

@@ -34,6 +34,7 @@ from tachyon.node.gateway import Clock, admit_command, decode_base64
 from tachyon.node.metrics import NodeMetrics, order_type, order_type_of_body
 from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT
 from tachyon.node.ratelimit import RateLimiter
+from tachyon.node.read_replay import SeenReads
 from tachyon.node.sequencer import Sequencer
 from tachyon.node.streams import StreamHub
 
@@ -53,6 +54,7 @@ class Node:
     inflight_max: int = INFLIGHT_MAX_DEFAULT  # per order-entry connection
     tracer: Tracer | None = None
     sequencer: Sequencer | None = None
+    reads: SeenReads | None = None  # signed reads answered inside the window (set by the app)
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
     tokens: dict[str, TokenMeta] = field(default_factory=dict)
 
@@ -66,6 +68,11 @@ class Node:
         if self.tracer is None:
             return contextlib.nullcontext()
         return self.tracer.start_as_current_span(name)
+
+    def read_once(self, account: str, timestamp: str | None, signature: str | None) -> None:
+        """Refuse a signed read whose signature was answered already (see `SeenReads`)."""
+        if self.reads is not None and timestamp is not None and signature is not None:
+            self.reads.use(account, int(timestamp), signature, self.clock())
 
     def spend(self, account: str) -> None:
         """Take a token of `account`'s rate limit, or raise `RateLimited`."""
