@@ -7,7 +7,7 @@ on loopback.
                                [--recv-window-ms 3600000]
 
 Method. Each run starts a fresh node as a subprocess on a free 127.0.0.1 port over a new
-temporary data directory: `tachyon.node.serve.serve(data_dir, rate_limit=None,
+temporary data directory: `tachyon.node.serve.serve(data_dir, rate_limit=None, client_rate_limit=None,
 recv_window_ms=...)`, what `tachyon node serve --no-rate-limit` runs. The per-account rate limit (50/s, burst 100 by default) is off: it would
 throttle 50 accounts long before the node is saturated. The receive window is widened (1 hour
 unless `--recv-window-ms`) so that requests signed before the clock starts stay valid however
@@ -166,7 +166,7 @@ import sys
 from pathlib import Path
 from tachyon.node.serve import serve
 serve(Path(sys.argv[1]), port=int(sys.argv[2]), recv_window_ms=int(sys.argv[3]),
-      rate_limit=None, log_level="warning")
+      rate_limit=None, client_rate_limit=None, log_level="warning")
 """
 
 
@@ -1009,7 +1009,7 @@ def _header(args: argparse.Namespace) -> None:
     print(f"  command: {shlex.join(argv)}")
     print(f"  machine: {os.cpu_count()} CPUs, load average {load} at the start")
     print(
-        f"  node: uvicorn ({http}, {loop} loop) serving serve(data_dir, rate_limit=None,"
+        f"  node: uvicorn ({http}, {loop} loop) serving serve(data_dir, rate_limit=None, client_rate_limit=None,"
         f" recv_window_ms={args.recv_window_ms}):\n"
         "    the per-account rate limit off; dev profile; a fresh data directory per run"
     )

@@ -126,7 +126,7 @@ def test_any_other_request_reaches_the_application_intact(
     recorder = _Recorder()
     handled: list[tuple[str, str]] = []
 
-    async def handle(body: str, signature: str) -> dict[str, object]:
+    async def handle(body: str, signature: str, client: str | None) -> dict[str, object]:
         handled.append((body, signature))
         return {}
 
@@ -139,7 +139,7 @@ def test_a_clean_body_in_chunks_is_handled_and_refusals_answered() -> None:
     recorder = _Recorder()
     handled: list[tuple[str, str]] = []
 
-    async def handle(body: str, signature: str) -> dict[str, object]:
+    async def handle(body: str, signature: str, client: str | None) -> dict[str, object]:
         handled.append((body, signature))
         if len(handled) > 1:
             raise InsufficientFunds("no funds")

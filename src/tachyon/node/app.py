@@ -51,7 +51,12 @@ from tachyon.node.metrics import (
 )
 from tachyon.node.observability import logger, tracer_of
 from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT, OrderEntry
-from tachyon.node.ratelimit import RateLimit, RateLimiter
+from tachyon.node.ratelimit import (
+    CLIENT_BURST_DEFAULT,
+    CLIENT_RATE_PER_S_DEFAULT,
+    RateLimit,
+    RateLimiter,
+)
 from tachyon.node.read_replay import SeenReads
 from tachyon.node.sequencer import BATCH_WAIT_MS_DEFAULT, Sequencer
 from tachyon.node.stream_events import (
@@ -80,6 +85,7 @@ TRADES_LIMIT_MAX: Final = 1_000
 MARKET_TEXT_MAX: Final = 64
 RECV_WINDOW_MS_DEFAULT: Final = 5_000
 RATE_LIMIT_DEFAULT: Final = RateLimit()
+CLIENT_RATE_LIMIT_DEFAULT: Final = RateLimit(CLIENT_RATE_PER_S_DEFAULT, CLIENT_BURST_DEFAULT)
 ORDER_ENTRY_PATH: Final = "/v1/ws/orders"
 
 
@@ -127,6 +133,7 @@ def create_app(
     clock: Clock = time.time_ns,
     batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
+    client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
     tracer_provider: TracerProvider | None = None,
@@ -136,6 +143,8 @@ def create_app(
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
     `rate_limit` bounds each account's signed requests by `clock` (None: no limit);
+    `client_rate_limit` each client address's signed requests, charged before any signature
+    check (None: no limit; benchmarks turn it off);
     `stream_queue_max` is how many messages a stream's client may fall behind;
     `inflight_max` how many commands an order-entry connection may have unanswered;
     `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`);
@@ -149,6 +158,7 @@ def create_app(
     assert recv_window_ms > 0
     metrics = NodeMetrics()
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
+    client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
     hub = StreamHub(on_cut=metrics.stream_cut)
     assert inflight_max >= 1
     node = Node(
@@ -156,6 +166,7 @@ def create_app(
     )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
     node.reads = SeenReads(recv_window_ms)
+    node.client_limiter = client_limiter
 
     lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model)
 
@@ -172,8 +183,8 @@ def create_app(
     app.state.limiter = limiter
     app.add_middleware(BodyLimit)
 
-    def handle(body: str, signature: str) -> Awaitable[dict[str, object]]:
-        return execute_command(node, body, signature)
+    def handle(body: str, signature: str, client: str | None) -> Awaitable[dict[str, object]]:
+        return execute_command(node, body, signature, None, client)
 
     app.add_middleware(CommandFastPath, handle=handle)  # POST /v1/commands, clean bodies
     app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times refusals too
@@ -314,13 +325,14 @@ def _command_routes(app: FastAPI, node: Node) -> None:
         responses=_ok(schemas.PlacementShape | schemas.Balances),
         tags=["signed"],
     )
-    async def submit_command(request: schemas.SignedCommandRequest) -> Response:
+    async def submit_command(request: schemas.SignedCommandRequest, http: Request) -> Response:
         """Submit a wallet's signed account command; answered once it is durable.
 
         Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
         withdraw the balance of the token they moved (as `dex deposit --format json`). The
         same requests go over one WebSocket, many in flight, at `/v1/ws/orders`."""
-        answer = await execute_command(node, request.body, request.signature)
+        client = None if http.client is None else http.client.host
+        answer = await execute_command(node, request.body, request.signature, None, client)
         # Encoded here: the framework's generic encoder walks every value (a cost per order).
         return Response(encode(answer), media_type="application/json")
 
@@ -334,6 +346,7 @@ def _account_routes(app: FastAPI, node: Node) -> None:
     def account_of(
         request: Request, address: str | None, timestamp: str | None, signature: str | None
     ) -> AccountId:
+        node.spend_client(None if request.client is None else request.client.host)
         account = authenticate_read(
             address,
             timestamp,
@@ -435,6 +448,7 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
         await websocket.accept()
         query = websocket.query_params
         try:
+            node.spend_client(None if websocket.client is None else websocket.client.host)
             account = authenticate_read(
                 query.get("address"),
                 query.get("timestamp"),
@@ -473,10 +487,15 @@ def _order_entry_route(app: FastAPI, node: Node) -> None:
         def observe(status: int, seconds: float) -> None:
             timing.labels(ORDER_ENTRY_PATH, "WS", str(status)).observe(seconds)
 
+        client = None if websocket.client is None else websocket.client.host
+
         def execute(
             body: str, signature: str, admitted: Admitted | TachyonError | None
         ) -> Awaitable[dict[str, object]]:
-            return execute_command(node, body, signature, admitted)
+            return execute_command(node, body, signature, admitted, client)
+
+        def charge() -> None:  # on the event loop, before the frame's signatures are checked
+            node.spend_client(client)
 
         def admit(requests: list[tuple[str, str]]) -> list[Admitted | TachyonError]:
             return admit_many(
@@ -486,7 +505,8 @@ def _order_entry_route(app: FastAPI, node: Node) -> None:
         clients = node.metrics.stream_clients.labels("orders")
         clients.inc()
         try:
-            await OrderEntry(websocket, execute, admit, observe, node.inflight_max).serve()
+            entry = OrderEntry(websocket, execute, admit, observe, node.inflight_max, charge)
+            await entry.serve()
         finally:
             clients.dec()
 

@@ -55,6 +55,7 @@ class Node:
     tracer: Tracer | None = None
     sequencer: Sequencer | None = None
     reads: SeenReads | None = None  # signed reads answered inside the window (set by the app)
+    client_limiter: RateLimiter | None = None  # by client address, before signatures
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
     tokens: dict[str, TokenMeta] = field(default_factory=dict)
 
@@ -73,6 +74,12 @@ class Node:
         """Refuse a signed read whose signature was answered already (see `SeenReads`)."""
         if self.reads is not None and timestamp is not None and signature is not None:
             self.reads.use(account, int(timestamp), signature, self.clock())
+
+    def spend_client(self, client: str | None) -> None:
+        """Take a token of the client address's rate limit (before any signature check), or
+        raise `RateLimited`; a client whose address the server does not know shares one."""
+        if self.client_limiter is not None:
+            self.client_limiter.take(client or "unknown", self.clock())
 
     def spend(self, account: str) -> None:
         """Take a token of `account`'s rate limit, or raise `RateLimited`."""
@@ -106,17 +113,20 @@ async def execute_command(
     body_text: str,
     signature_text: str,
     admitted: Admitted | TachyonError | None = None,
+    client: str | None = None,
 ) -> dict[str, object]:
     """Admit, execute and count one signed command (base64 body and signature): the answer's
     body once it is durable, or the TachyonError that refused it. Every protocol alike.
     `admitted`: what `admit_many` made of the request already (its body decoded once, its
-    signature checked off the event loop), or None to admit it here."""
+    signature checked off the event loop, its client charged), or None to charge `client`'s
+    rate limit and admit it here."""
     with node.span("tachyon.command") as span:
         kind: str | None = None
         body: bytes | None = None
         try:
             body = decode_base64(body_text, "body")
             if admitted is None:
+                node.spend_client(client)
                 admitted = admit_command(
                     body,
                     decode_base64(signature_text, "signature"),

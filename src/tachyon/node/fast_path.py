@@ -27,7 +27,7 @@ from tachyon.node.schemas import BODY_BASE64_MAX, SIGNATURE_BASE64_MAX
 
 COMMANDS_PATH: Final = "/v1/commands"
 
-Handle = Callable[[str, str], Awaitable[dict[str, object]]]
+Handle = Callable[[str, str, str | None], Awaitable[dict[str, object]]]
 """(body, signature) in base64 -> the answer's body; raises the TachyonError that refused it."""
 
 
@@ -81,12 +81,13 @@ class CommandFastPath:
             await self.app(scope, replay_body(body, more, receive), send)
             return
         scope["route"] = _Route
-        await self._answer(request, send)
+        client = scope.get("client")
+        await self._answer(request, None if client is None else client[0], send)
 
-    async def _answer(self, request: _CommandRequest, send: Send) -> None:
+    async def _answer(self, request: _CommandRequest, client: str | None, send: Send) -> None:
         headers = _JSON_HEADERS
         try:
-            answer = await self.handle(request.body, request.signature)
+            answer = await self.handle(request.body, request.signature, client)
         except TachyonError as exc:
             status, body, extra = refusal(exc)
             data = _encoder.encode(body)

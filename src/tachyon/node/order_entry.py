@@ -152,11 +152,13 @@ class OrderEntry:
         admit_many: AdmitMany,
         observe: Observe,
         inflight_max: int,
+        charge: Callable[[], None] = lambda: None,
     ) -> None:
         assert inflight_max >= 1
         self.websocket = websocket
         self.execute = execute
         self.admit_many = admit_many
+        self.charge = charge  # the client's rate limit, one token a request of an array
         self.observe = observe
         self.slots = asyncio.Semaphore(inflight_max)
         self.answers: deque[bytes] = deque()
@@ -242,10 +244,20 @@ class OrderEntry:
             return requests, [None]
         # An array's signatures in one go on a worker thread: the check releases the GIL, so
         # the event loop serves on meanwhile (one hand-over per frame, not one per command).
-        admitted = await asyncio.get_running_loop().run_in_executor(
-            _CHECKER, self.admit_many, [(each.body, each.signature) for each in requests]
+        results: list[Admitted | TachyonError | None] = []
+        allowed: list[tuple[str, str]] = []
+        for each in requests:  # charged here, on the event loop, before any check
+            try:
+                self.charge()
+            except TachyonError as exc:
+                results.append(exc)
+            else:
+                results.append(None)
+                allowed.append((each.body, each.signature))
+        admitted = iter(
+            await asyncio.get_running_loop().run_in_executor(_CHECKER, self.admit_many, allowed)
         )
-        return requests, list(admitted)
+        return requests, [next(admitted) if result is None else result for result in results]
 
     async def _execute(
         self, request: EntryRequest, arrived: float, admitted: Admitted | TachyonError | None

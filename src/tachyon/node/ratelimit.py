@@ -1,4 +1,7 @@
-"""A per-account rate limit: one token bucket per address, in a table of bounded size.
+"""Rate limits: one token bucket per key, in a table of bounded size. The node keeps two: by
+account address (each signed request, after its signature is checked) and by client network
+address (each signed request, before its signature is checked: a forged signature costs a
+check, and fresh keys cost nothing to mint).
 
 Each signed request (a command, an account read) takes one token from its address's bucket;
 a bucket holds at most `burst` tokens and refills at `rate_per_s`, by the node's injected
@@ -20,6 +23,11 @@ from tachyon.node.errors import RateLimited
 RATE_PER_S_DEFAULT: Final = 50.0
 BURST_DEFAULT: Final = 100
 ACCOUNTS_MAX_DEFAULT: Final = 100_000
+CLIENT_RATE_PER_S_DEFAULT: Final = 500.0
+CLIENT_BURST_DEFAULT: Final = 1_000
+"""A client address's bucket, charged before any signature is checked: several accounts may
+trade from one address, so it is ten times an account's, while a stranger minting keys or
+forging signatures from one address is held to it."""
 _NS_PER_S: Final = 1_000_000_000
 
 

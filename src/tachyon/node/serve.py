@@ -15,7 +15,12 @@ from typing import Final
 import uvicorn
 
 from tachyon.errors import StorageError
-from tachyon.node.app import RATE_LIMIT_DEFAULT, RECV_WINDOW_MS_DEFAULT, create_app
+from tachyon.node.app import (
+    CLIENT_RATE_LIMIT_DEFAULT,
+    RATE_LIMIT_DEFAULT,
+    RECV_WINDOW_MS_DEFAULT,
+    create_app,
+)
 from tachyon.node.gc_policy import FREEZE_EVERY
 from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
 from tachyon.node.order_entry import FRAME_CHARS_MAX
@@ -39,13 +44,15 @@ def serve(
     log_format: str = "text",
     trace_exporter: str | None = None,
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
+    client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
 ) -> None:
     """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
     return normally). If the exchange cannot be opened, uvicorn logs why and exits the process
     with status 3 (its STARTUP_FAILURE). Call it from the main thread. `log_format` is text or
     json; `trace_exporter` none, console or otlp (None: `OTEL_TRACES_EXPORTER`), see
-    `tachyon.node.observability`; `rate_limit` None serves without one."""
+    `tachyon.node.observability`; `rate_limit` (by account) and `client_rate_limit` (by
+    client address) None serve without that limit."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
     provider = configure_tracing(trace_exporter)
     app = create_app(
@@ -53,6 +60,7 @@ def serve(
         profile=profile,
         recv_window_ms=recv_window_ms,
         rate_limit=rate_limit,
+        client_rate_limit=client_rate_limit,
         stream_queue_max=stream_queue_max,
         tracer_provider=provider,
         gc_freeze_every=FREEZE_EVERY,
