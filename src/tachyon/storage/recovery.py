@@ -11,6 +11,7 @@ did when journaled: accepted, or (a `Refused` entry) refused with the same code.
 | journal after the snapshot  | sequence, chain, checksum, apply | and form, signatures        |
 | journal before the snapshot | not read (cost grows forever)    | all of the above, from 1    |
 | resulting state             | all invariants                   | all invariants, hash equal  |
+| read model (view tables)    | not read (derived data)          | equal to the replayed state |
 """
 
 from __future__ import annotations
