@@ -93,27 +93,49 @@ def demo(ctx: click.Context, output_format: str | None) -> None:
 
 @cli.command()
 @options.data_dir_option
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Rebuild the read model (the view tables) from the replayed state, then audit; refused"
+    " if the journal or the snapshot fails the audit.",
+)
 @options.format_override
 @click.pass_context
-def audit(ctx: click.Context, data_dir: str | None, output_format: str | None) -> None:
+def audit(
+    ctx: click.Context, data_dir: str | None, repair: bool, output_format: str | None
+) -> None:
     """Verify the whole journal from its first entry, replay it from zero, compare the replay
-    with the newest snapshot; print the head hash and the state hash. Reads only."""
+    with the newest snapshot and the read model with the replayed state; print the head hash
+    and the state hash. Reads only, unless --repair."""
     from tachyon.cli import render, tables  # noqa: PLC0415
-    from tachyon.storage.audit import audit as audit_directory  # noqa: PLC0415
+    from tachyon.storage.audit import (  # noqa: PLC0415
+        audit as audit_directory,
+        repair as repair_directory,
+    )
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
     try:
-        report = audit_directory(directory)
+        report = repair_directory(directory) if repair else audit_directory(directory)
     except TachyonError as exc:
         raise click.ClickException(f"audit failed: {exc}") from exc
+    fields = report._asdict()
     if options.output_format(ctx, output_format) == "json":
-        render.emit_json(report._asdict())
+        render.emit_json(fields)
     else:
-        tables.console().print(tables.fields_table("audit", report._asdict()))
+        fields["read_model_differences"] = "\n".join(report.read_model_differences)
+        tables.console().print(tables.fields_table("audit", fields))
     if report.snapshot_matches is False:
         raise click.ClickException(
             f"the snapshot at sequence {report.snapshot_seq} differs from the replayed state"
         )
+    if report.read_model == "mismatch":
+        raise click.ClickException(_read_model_message(report.read_model_differences))
+
+
+def _read_model_message(differences: tuple[str, ...]) -> str:
+    more = len(differences) - 1
+    also = f" (and {more} more difference{'s' if more > 1 else ''})" if more else ""
+    return f"read model: {differences[0]}{also}; run `tachyon audit --repair` to rebuild it"
 
 
 def main() -> None:

@@ -1,18 +1,24 @@
 """Audit: verify the whole journal from its first entry, replay it from zero, compare the
-replay with the newest snapshot, and report the head hash and the state hash.
+replay with the newest snapshot and the read model (the view tables) with the replayed state,
+and report the head hash and the state hash.
 
-Reads only, through a read-only connection. The report depends only on the directory's
-contents, so the same journal always gives the same report.
+`audit` reads only, through a read-only connection; the report depends only on the
+directory's contents, so the same directory always gives the same report. `repair` rebuilds
+the read model from the replayed state, in one write transaction, and writes nothing else.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
 from tachyon.storage import db, journal
+
+if TYPE_CHECKING:
+    from tachyon.exchange.state_machine import Exchange
+    from tachyon.storage.view_audit import ReadModelAudit
 
 
 class AuditReport(NamedTuple):
@@ -22,34 +28,109 @@ class AuditReport(NamedTuple):
     state_hash: str  # of the state after replaying every entry
     snapshot_seq: int  # of the newest snapshot, 0 if none
     snapshot_matches: bool | None  # replay at that sequence equals the snapshot; None if none
+    read_model: str  # the view tables: "ok", "stale" (behind the journal) or "mismatch"
+    read_model_seq: int | None  # the sequence number the view tables say they reflect
+    read_model_differences: tuple[str, ...]  # the first rows that differ, on a mismatch
+
+
+class _Replayed(NamedTuple):
+    exchange: Exchange
+    head_hash: bytes
+    snapshot_seq: int
+    snapshot_matches: bool | None
 
 
 def audit(data_dir: Path | str) -> AuditReport:
-    """Raise CorruptData (naming the file and the sequence number) at the first problem."""
-    db_path = Path(data_dir).expanduser() / db.DB_FILENAME
-    if not db_path.is_file():
-        raise StorageError(f"no exchange database at {db_path}")
+    """Raise CorruptData (naming the file and the sequence number) at the first problem in
+    the journal or the snapshots; report a read model that differs from the replayed state."""
+    db_path = _db_path(data_dir)
     conn = db.connect(db_path, read_only=True)
     try:
         with db.sqlite_errors(db_path):
+            _check_version(conn, db_path)
+            conn.execute("BEGIN")
             return _audit(conn, db_path)
     finally:
         conn.close()
 
 
-def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
-    # Imported here, not at the top: `tachyon.storage` binds `audit` eagerly, and the
-    # package must stay light to import for the read model (`tachyon.storage.view`).
-    from tachyon.exchange.state_machine import Exchange  # noqa: PLC0415
-    from tachyon.storage import recovery, snapshot  # noqa: PLC0415
+def repair(data_dir: Path | str) -> AuditReport:
+    """Rebuild the read model from the replayed state in one write transaction, then audit.
+    Refuses (CorruptData, nothing written) when the journal or the snapshot fails the audit."""
+    db_path = _db_path(data_dir)
+    conn = db.connect(db_path)
+    try:
+        with db.sqlite_errors(db_path):
+            _check_version(conn, db_path)
+            db.begin_immediate(conn)  # no writer appends while the replay runs
+            try:
+                _repair(conn, db_path)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return audit(data_dir)
 
+
+def _db_path(data_dir: Path | str) -> Path:
+    db_path = Path(data_dir).expanduser() / db.DB_FILENAME
+    if not db_path.is_file():
+        raise StorageError(f"no exchange database at {db_path}")
+    return db_path
+
+
+def _check_version(conn: sqlite3.Connection, db_path: Path) -> None:
     version = db.schema_version(conn)
     if version != db.SCHEMA_VERSION:
         raise UnsupportedVersion(
             f"{db_path} has schema version {version}; this tachyon audits version"
             f" {db.SCHEMA_VERSION} (open it once with this tachyon to upgrade it)"
         )
-    conn.execute("BEGIN")
+
+
+def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
+    # Imported here, not at the top: `tachyon.storage` binds `audit` eagerly, and the
+    # package must stay light to import for the read model (`tachyon.storage.view`).
+    from tachyon.storage.view_audit import ReadModelAudit  # noqa: PLC0415
+
+    view = ReadModelAudit(conn)
+    replayed = _replay(conn, db_path, view)
+    exchange = replayed.exchange
+    read_model = view.result(exchange.service)
+    return AuditReport(
+        str(db_path),
+        exchange.seq,
+        replayed.head_hash.hex(),
+        exchange.state_hash(),
+        replayed.snapshot_seq,
+        replayed.snapshot_matches,
+        read_model.status,
+        read_model.seq,
+        read_model.differences,
+    )
+
+
+def _repair(conn: sqlite3.Connection, db_path: Path) -> None:
+    from tachyon.storage.view_audit import ReadModelAudit  # noqa: PLC0415
+
+    view = ReadModelAudit(conn, repairing=True)
+    replayed = _replay(conn, db_path, view)
+    if replayed.snapshot_matches is False:
+        raise CorruptData(
+            f"{db_path}: the snapshot at sequence {replayed.snapshot_seq} differs from the"
+            " replayed state; the read model was not rebuilt"
+        )
+    view.repair(replayed.exchange.service, replayed.exchange.seq)
+
+
+def _replay(conn: sqlite3.Connection, db_path: Path, view: ReadModelAudit) -> _Replayed:
+    """Every entry from the first, verified and applied to a new exchange; its events to
+    `view`; the newest snapshot compared with the state at its sequence number."""
+    from tachyon.exchange.state_machine import Exchange  # noqa: PLC0415
+    from tachyon.storage import recovery, snapshot  # noqa: PLC0415
+
     newest = snapshot.newest(conn)
     exchange = Exchange()
     head_hash = journal.GENESIS_HASH
@@ -61,18 +142,12 @@ def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
                 f"{db_path}: snapshot at sequence {newest.seq} does not encode back to its hash"
             )
     for entry in journal.read_after(conn, db_path, 0, head_hash):
-        recovery.apply_entry(exchange, entry, db_path, audit=True)
+        events = recovery.apply_entry(exchange, entry, db_path, audit=True)
+        view.observe(entry.seq, entry.ts_ns, events)
         head_hash = entry.checksum
         if newest is not None and entry.seq == newest.seq:
             matches = exchange.state_hash() == expected and head_hash == newest.head_hash
     if newest is not None and matches is None:
         raise CorruptData(f"{db_path}: snapshot at sequence {newest.seq} is past the journal")
     recovery.check(exchange, db_path)
-    return AuditReport(
-        str(db_path),
-        exchange.seq,
-        head_hash.hex(),
-        exchange.state_hash(),
-        0 if newest is None else newest.seq,
-        matches,
-    )
+    return _Replayed(exchange, head_hash, 0 if newest is None else newest.seq, matches)

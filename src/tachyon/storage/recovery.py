@@ -11,6 +11,7 @@ did when journaled: accepted, or (a `Refused` entry) refused with the same code.
 | journal after the snapshot  | sequence, chain, checksum, apply | and form, signatures        |
 | journal before the snapshot | not read (cost grows forever)    | all of the above, from 1    |
 | resulting state             | all invariants                   | all invariants, hash equal  |
+| read model (view tables)    | not read (derived data)          | equal to the replayed state |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import NamedTuple
 from tachyon.errors import CorruptData, TachyonError
 from tachyon.exchange.admission import admit_entry
 from tachyon.exchange.engines import DEFAULT_ENGINE
+from tachyon.exchange.events import Event
 from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Exchange, Refusal
 from tachyon.storage import journal, snapshot
@@ -70,9 +72,10 @@ def replay(
 
 def apply_entry(
     exchange: Exchange, entry: journal.JournalEntry, db_path: Path, *, audit: bool = False
-) -> None:
+) -> list[Event]:
     """Apply one verified entry as it was applied when journaled: accepted, or (a `Refused`
-    entry) refused with the same code. `audit` checks its form and signature again."""
+    entry) refused with the same code; return its events. `audit` checks its form and
+    signature again."""
     where = f"{db_path}: journal entry {entry.seq}"
     try:
         admitted, refused_code = admit_entry(entry.command, audit=audit)
@@ -83,7 +86,7 @@ def apply_entry(
     if entry.ts_ns < exchange.ts_ns:
         raise CorruptData(f"{where} is older than the one before it")
     try:
-        result = exchange.apply(admitted, entry.seq, entry.ts_ns)
+        result, events = exchange.execute(admitted, entry.seq, entry.ts_ns)
     except TachyonError as exc:
         # Only applied commands are journaled: one that is refused now was not written by us.
         raise CorruptData(f"{where} does not apply ({exc.code}: {exc})") from exc
@@ -97,6 +100,7 @@ def apply_entry(
             )
     elif refused_code is not None:
         raise CorruptData(f"{where} was refused with {refused_code} but applies on replay")
+    return events
 
 
 def check(exchange: Exchange, db_path: Path) -> None:

@@ -35,7 +35,9 @@ from tachyon.exchange.service import DexService, OwnedOrder
 from tachyon.storage.changes import BatchChanges
 from tachyon.storage.db import int_to_sql
 
-_SqlRow = tuple[int | str | None, ...]
+SqlRow = tuple[int | str | None, ...]
+"""A view table row as SQLite is given it."""
+_SqlRow = SqlRow
 _BID = Side.BID
 
 _UPSERT_ORDER = "INSERT OR REPLACE INTO view_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -47,6 +49,8 @@ _DELETE_BALANCE = "DELETE FROM view_balances WHERE account = ? AND token = ?"
 _INSERT_TRADE = "INSERT INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _REPLACE_TRADE = "INSERT OR REPLACE INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _COPY_TRADE = "INSERT OR IGNORE INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_MARKET = "INSERT INTO view_markets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_SYMBOL = "INSERT INTO view_tokens VALUES (?, ?)"
 
 
 def view_seq(conn: sqlite3.Connection) -> int | None:
@@ -86,7 +90,7 @@ class ViewBatch:
                             (trade.maker_owner, trade.taker_owner)
                         )
                         orders[trade.maker_order_id] = trade.maker_owner
-                        trades.append(_trade_row(event.market, trade, seq, ts_ns))
+                        trades.append(trade_row(event.market, trade, seq, ts_ns))
                     case OrderAccepted():
                         traders.setdefault(event.market, set()).add(event.owner)
                     case OrderRested() | OrderReduced():
@@ -222,7 +226,8 @@ def _order_row(owned: OwnedOrder) -> _SqlRow:
     )
 
 
-def _trade_row(market: str, trade: Trade, seq: int | None, ts_ns: int | None) -> _SqlRow:
+def trade_row(market: str, trade: Trade, seq: int | None, ts_ns: int | None) -> _SqlRow:
+    """A `view_trades` row: the trade, and the sequence number and time of its command."""
     return (
         market,
         trade.trade_id,
@@ -238,11 +243,20 @@ def _trade_row(market: str, trade: Trade, seq: int | None, ts_ns: int | None) ->
     )
 
 
-def _rebuild(conn: sqlite3.Connection, service: DexService) -> None:
-    """Every balance and open order, markets and tokens, from the whole state."""
-    conn.execute("DELETE FROM view_orders")
-    conn.execute("DELETE FROM view_levels")
-    conn.execute("DELETE FROM view_balances")
+VIEW_KEYS: dict[str, int] = {
+    "view_balances": 2,
+    "view_orders": 2,
+    "view_levels": 3,
+    "view_markets": 1,
+    "view_tokens": 1,
+}
+"""The view tables `view_rows` gives, each with the number of its primary key's columns
+(the first ones)."""
+
+
+def view_rows(service: DexService) -> dict[str, list[_SqlRow]]:
+    """The rows every view table but `view_trades` holds for the state of `service`, each
+    table's in key order: what `_rebuild` writes and what `audit` compares the tables with."""
     accounts: set[AccountId] = set()
     balance_rows: list[_SqlRow] = []
     for meta in service.tokens():
@@ -257,7 +271,6 @@ def _rebuild(conn: sqlite3.Connection, service: DexService) -> None:
                         int_to_sql(record.locked),
                     )
                 )
-    conn.executemany(_UPSERT_BALANCE, balance_rows)
     # Every owner of an open order holds funds in it, so the ledger knows every owner. In key
     # order, the tables' rows are appended rather than inserted all over them.
     rows: list[_SqlRow] = []
@@ -268,44 +281,62 @@ def _rebuild(conn: sqlite3.Connection, service: DexService) -> None:
             order = owned.order
             key = (owned.market, order.side.value, order.price)
             levels[key] = levels.get(key, 0) + order.remaining_qty
-    conn.executemany(_UPSERT_ORDER, rows)
-    conn.executemany(
-        _UPSERT_LEVEL,
-        [
-            (market, side, int_to_sql(price), int_to_sql(qty))
-            for (market, side, price), qty in sorted(levels.items())
-        ],
-    )
-    _write_registry(conn, service)
+    level_rows: list[_SqlRow] = [
+        (market, side, int_to_sql(price), int_to_sql(qty))
+        for (market, side, price), qty in sorted(levels.items())
+    ]
+    return {
+        "view_balances": balance_rows,
+        "view_orders": rows,
+        "view_levels": level_rows,
+        "view_markets": _market_rows(service),
+        "view_tokens": _token_rows(service),
+    }
+
+
+def _rebuild(conn: sqlite3.Connection, service: DexService) -> None:
+    """Every balance and open order, markets and tokens, from the whole state."""
+    inserts = {
+        "view_balances": _UPSERT_BALANCE,
+        "view_orders": _UPSERT_ORDER,
+        "view_levels": _UPSERT_LEVEL,
+        "view_markets": _INSERT_MARKET,
+        "view_tokens": _INSERT_SYMBOL,
+    }
+    for table, rows in view_rows(service).items():
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 (a name from VIEW_KEYS)
+        conn.executemany(inserts[table], rows)
 
 
 def _write_registry(conn: sqlite3.Connection, service: DexService) -> None:
     conn.execute("DELETE FROM view_markets")
     conn.execute("DELETE FROM view_tokens")
-    conn.executemany(
-        "INSERT INTO view_markets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                config.market_id,
-                config.base,
-                config.quote,
-                int_to_sql(config.tick_size),
-                int_to_sql(config.lot_size),
-                int_to_sql(config.min_qty),
-                config.base_decimals,
-                config.quote_decimals,
-                config.fees.maker_bps,
-                config.fees.taker_bps,
-                config.fee_token,
-                config.fees.fee_account,
-            )
-            for config in service.markets()
-        ],
-    )
-    conn.executemany(
-        "INSERT INTO view_tokens VALUES (?, ?)",
-        [(meta.symbol, meta.decimals) for meta in service.tokens()],
-    )
+    conn.executemany(_INSERT_MARKET, _market_rows(service))
+    conn.executemany(_INSERT_SYMBOL, _token_rows(service))
+
+
+def _market_rows(service: DexService) -> list[_SqlRow]:
+    return [
+        (
+            config.market_id,
+            config.base,
+            config.quote,
+            int_to_sql(config.tick_size),
+            int_to_sql(config.lot_size),
+            int_to_sql(config.min_qty),
+            config.base_decimals,
+            config.quote_decimals,
+            config.fees.maker_bps,
+            config.fees.taker_bps,
+            config.fee_token,
+            config.fees.fee_account,
+        )
+        for config in service.markets()
+    ]
+
+
+def _token_rows(service: DexService) -> list[_SqlRow]:
+    return [(meta.symbol, meta.decimals) for meta in service.tokens()]
 
 
 def _copy_recent_trades(conn: sqlite3.Connection, service: DexService) -> None:
@@ -314,7 +345,7 @@ def _copy_recent_trades(conn: sqlite3.Connection, service: DexService) -> None:
     conn.executemany(
         _COPY_TRADE,
         [
-            _trade_row(config.market_id, trade, None, None)
+            trade_row(config.market_id, trade, None, None)
             for config in service.markets()
             for trade in service.recent_trades(sys.maxsize, config.market_id)
         ],
