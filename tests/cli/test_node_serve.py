@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -142,3 +143,24 @@ def test_the_rate_limit_options_take_effect(tmp_path: Path, limit: list[str], th
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 0
+
+
+@pytest.mark.network
+def test_a_busy_port_is_one_error_line_exit_1_and_creates_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "TACHYON_HOME": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [TACHYON, "node", "serve", "--port", str(port), "--log-level", "info"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"Error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    assert done.stdout == ""
+    assert not (tmp_path / "exchange").exists()

@@ -131,6 +131,7 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     gc_freeze_every: int | None = None,
     read_model: bool = True,
+    opened: EmbeddedExchange | None = None,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
@@ -143,7 +144,10 @@ def create_app(
     application embedded in another program leaves that program's collector alone);
     `read_model=False` keeps the exchange's query tables out of each commit (the streams,
     metrics and answers are built from each batch's events either way; the CLI's embedded
-    reads of the directory then recover the state instead)."""
+    reads of the directory then recover the state instead). `opened`, if given, is the
+    exchange of `data_dir` opened already (its window checked: see `check_node_window`), which
+    the application takes over and closes when it stops (`serve` opens it first, so that a
+    directory or a window it cannot serve is refused before the server starts)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     metrics = NodeMetrics()
@@ -155,7 +159,7 @@ def create_app(
     )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
 
-    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model)
+    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
 
     app = FastAPI(
         title="tachyon node",
@@ -189,17 +193,20 @@ def _lifespan(
     batch_wait_ms: float,
     gc_freeze_every: int | None,
     read_model: bool,
+    opened: EmbeddedExchange | None,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     """Open the exchange and start its sequencer, with the metrics and the streams' publisher
     told of each commit; on shutdown drain the sequencer and close the exchange (snapshot)."""
 
     @asynccontextmanager
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
-        host = await asyncio.to_thread(
-            EmbeddedExchange.open, data_dir, clock=node.clock, read_model=read_model
-        )
+        host = opened
+        if host is None:
+            host = await asyncio.to_thread(
+                EmbeddedExchange.open, data_dir, clock=node.clock, read_model=read_model
+            )
         try:
-            _check_window(node, host)
+            check_node_window(node.recv_window_ms, host)
         except InvalidConfig:  # uvicorn logs it and exits (STARTUP_FAILURE)
             await asyncio.to_thread(host.close, snapshot=False)
             raise
@@ -249,13 +256,14 @@ def _lifespan(
     return lifespan
 
 
-def _check_window(node: Node, host: EmbeddedExchange) -> None:
-    """A node's receive window may narrow the exchange's at its gateway, never widen it: a
-    nonce it let through would be refused by the exchange."""
+def check_node_window(recv_window_ms: int, host: EmbeddedExchange) -> None:
+    """InvalidConfig if a node's receive window (`recv_window_ms`) is wider than the open
+    exchange's: it may narrow the exchange's at its gateway, never widen it (a nonce it let
+    through would be refused by the exchange)."""
     exchange_ms = host.state.receive_window_ms
-    if node.recv_window_ms > exchange_ms:
+    if recv_window_ms > exchange_ms:
         raise InvalidConfig(
-            f"the node's receive window ({node.recv_window_ms} ms, --recv-window-ms) is wider"
+            f"the node's receive window ({recv_window_ms} ms, --recv-window-ms) is wider"
             f" than the exchange's ({exchange_ms} ms): a node may only narrow it; the node"
             " did not start and nothing was changed"
         )
