@@ -118,6 +118,30 @@ def _without_422(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
+def _headers_as_strings(app: FastAPI) -> None:
+    """A header is a string or absent (`required: false`), never null: the description shows
+    each header's schema as a plain string with its pattern, not `anyOf` string or null."""
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = describe()
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "header":
+                        parameter["schema"] = _string_schema(parameter["schema"])
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def _string_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = schema.get("anyOf")
+    if branches != [{"type": "string"}, {"type": "null"}]:
+        return schema
+    return {"type": "string", **{key: value for key, value in schema.items() if key != "anyOf"}}
+
+
 def create_app(
     data_dir: Path,
     *,
@@ -170,6 +194,7 @@ def create_app(
     )
     install_error_handlers(app)
     _without_422(app)
+    _headers_as_strings(app)
     app.state.metrics = metrics  # for tests
     app.state.limiter = limiter
     app.add_middleware(BodyLimit)
@@ -331,9 +356,30 @@ def _command_routes(app: FastAPI, node: Node) -> None:
         return Response(encode(answer), media_type="application/json")
 
 
-AddressHeader = Annotated[str | None, Header(alias="X-Tachyon-Address")]
-TimestampHeader = Annotated[str | None, Header(alias="X-Tachyon-Timestamp")]
-SignatureHeader = Annotated[str | None, Header(alias="X-Tachyon-Signature")]
+AddressHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Tachyon-Address",
+        description="the signing account: 64 lowercase hex digits",
+        json_schema_extra=schemas.ADDRESS_SCHEMA,
+    ),
+]
+TimestampHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Tachyon-Timestamp",
+        description="nanoseconds since the epoch, near the server's clock",
+        json_schema_extra=schemas.TIMESTAMP_SCHEMA,
+    ),
+]
+SignatureHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Tachyon-Signature",
+        description="base64 Ed25519 signature of the read",
+        json_schema_extra=schemas.BASE64_SCHEMA,
+    ),
+]
 
 
 def _account_routes(app: FastAPI, node: Node) -> None:
