@@ -19,6 +19,7 @@
     │   ├── FillOrKillUnfillable
     │   └── PostOnlyWouldTake
     ├── InsufficientFunds       available (or locked) balance too small; nothing changed
+    ├── SupplyExceeded          a deposit would take a token's supply past the maximum
     ├── AlreadyExists           a market or token registered twice
     ├── StaleNonce              a nonce its account used already (or at or below its floor)
     ├── BadSignature            a signed command whose signature is not its account's key's
@@ -111,6 +112,13 @@ class PostOnlyWouldTake(OrderRejected):
 
 class InsufficientFunds(TachyonError):
     code = "insufficient_funds"
+
+
+class SupplyExceeded(TachyonError):
+    """A deposit that would take its token's supply (deposits minus withdrawals) past
+    `AMOUNT_MINOR_MAX`; nothing changed."""
+
+    code = "supply_exceeded"
 
 
 class AlreadyExists(TachyonError):

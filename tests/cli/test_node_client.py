@@ -18,7 +18,15 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.cli.helpers import REFUSED, TACHYON, USAGE_ERROR, Cli, assert_error, describe
+from tests.cli.helpers import (
+    MAX_MINOR,
+    REFUSED,
+    TACHYON,
+    USAGE_ERROR,
+    Cli,
+    assert_error,
+    describe,
+)
 from tests.node.server import free_port
 
 PASSWORD = "node-session-password-1"
@@ -124,6 +132,7 @@ def _session(
     # refusals: the same one line, exit 1
     run("too poor", "dex", "withdraw", "--token", "USDC", "--amount", "9999", *b)
     run("overdraw", "dex", "withdraw", "--token", "BASE", "--amount", "3", *a)
+    run("past supply", "dex", "deposit-base", "--amount", str(MAX_MINOR), *a)
     run("not mine", "dex", "cancel", "--order-id", "1", *b)
     run("no such order", "dex", "cancel", "--order-id", "99", *b)
     run("bad market", "dex", "orderbook", "--market", "X/Y", *back, front=reads)
@@ -179,6 +188,7 @@ def test_the_cli_over_a_node_prints_what_it_prints_embedded(tmp_path: Path, node
     for label in (
         "too poor",
         "overdraw",
+        "past supply",
         "not mine",
         "no such order",
         "bad market",
@@ -190,6 +200,7 @@ def test_the_cli_over_a_node_prints_what_it_prints_embedded(tmp_path: Path, node
         assert code == REFUSED, (label, text)
         assert text.startswith("Error: ") and text.count("\n") == 1, (label, text)
     assert "insufficient" in embedded["too poor"][1].lower()
+    assert "supply past the maximum" in embedded["past supply"][1]
     with httpx2.Client(base_url=node, timeout=10.0) as http:  # the node's own answers agree
         book = http.get("/v1/orderbook", params={"market": "BASE/USDC", "depth": 10}).json()
         trades = http.get("/v1/trades", params={"market": "BASE/USDC", "limit": 20}).json()

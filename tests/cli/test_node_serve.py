@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -73,11 +74,18 @@ def test_node_serve_answers_then_stops_with_exit_0(tmp_path: Path, stop: signal.
 def test_the_cli_defaults_are_the_nodes() -> None:
     """`node serve` states its defaults without importing the node (for a fast `--help`)."""
     from tachyon.cli import node_commands
-    from tachyon.node.ratelimit import BURST_DEFAULT, RATE_PER_S_DEFAULT
+    from tachyon.node.ratelimit import (
+        BURST_DEFAULT,
+        CLIENT_BURST_DEFAULT,
+        CLIENT_RATE_PER_S_DEFAULT,
+        RATE_PER_S_DEFAULT,
+    )
     from tachyon.node.streams import QUEUE_MAX_DEFAULT
 
     assert node_commands.RATE_PER_S == RATE_PER_S_DEFAULT
     assert node_commands.BURST == BURST_DEFAULT
+    assert node_commands.CLIENT_RATE_PER_S == CLIENT_RATE_PER_S_DEFAULT
+    assert node_commands.CLIENT_BURST == CLIENT_BURST_DEFAULT
     assert node_commands.STREAM_QUEUE_MAX == QUEUE_MAX_DEFAULT
 
 
@@ -87,6 +95,8 @@ def test_the_cli_defaults_are_the_nodes() -> None:
         ("--rate-limit", "0"),
         ("--rate-limit", "fast"),
         ("--rate-burst", "0"),
+        ("--client-rate-limit", "0"),
+        ("--client-rate-burst", "0"),
         ("--stream-queue-max", "0"),
         ("--log-format", "xml"),
         ("--trace-exporter", "jaeger"),
@@ -142,3 +152,24 @@ def test_the_rate_limit_options_take_effect(tmp_path: Path, limit: list[str], th
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 0
+
+
+@pytest.mark.network
+def test_a_busy_port_is_one_error_line_exit_1_and_creates_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "TACHYON_HOME": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [TACHYON, "node", "serve", "--port", str(port), "--log-level", "info"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"Error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    assert done.stdout == ""
+    assert not (tmp_path / "exchange").exists()

@@ -18,11 +18,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Final
 
+import httpx2
 import pytest
 
-from tests.cli.helpers import TACHYON, Cli
+from tests.cli.helpers import TACHYON, Cli, describe
+from tests.node.server import STOP_TIMEOUT_S, free_port, start_node, wait_until_up
 
 PASSWORD = "watcher-password-5"
 FIRST_OUTPUT_S: Final = 15.0
@@ -157,3 +160,33 @@ def test_iterations_stop_the_watch_by_itself(watched: Watched) -> None:
     table = cli.ok(*watched.command("--iterations", "2")[1:])
     assert "order book BASE/USDC" in table
     assert "bid qty BASE" in table
+
+
+@pytest.mark.network
+def test_iterations_over_a_node_count_frames_on_a_quiet_market(tmp_path: Path) -> None:
+    """Nothing trades on the node: `--iterations 3` still shows three frames of the book
+    (one per interval) and exits, within a bounded time."""
+    port = free_port()
+    node = start_node(tmp_path / "node-data", port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx2.Client(base_url=url, timeout=5.0) as http:
+            wait_until_up(http, node)
+        cli = Cli.fresh(tmp_path / "user")
+        command = ("--node", url, "dex", "watch", "--interval-ms", "100", "--format", "json")
+        result = subprocess.run(
+            [TACHYON, *command, "--iterations", "3"],
+            cwd=cli.cwd,
+            env=cli.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=EXIT_S,  # a watch that waits for the market to move would hang here
+        )
+        assert result.returncode == 0, describe(result)
+        empty = {"market": "BASE/USDC", "bids": [], "asks": [], "trades": []}
+        assert [json.loads(line) for line in result.stdout.splitlines()] == [empty] * 3
+    finally:
+        node.send_signal(signal.SIGTERM)
+        node.communicate(timeout=STOP_TIMEOUT_S)

@@ -23,6 +23,7 @@ from tachyon.errors import (
     PriceNotMultipleOfTick,
     QtyBelowMin,
     QtyNotMultipleOfLot,
+    SupplyExceeded,
     TachyonError,
     TokenNotFound,
 )
@@ -396,7 +397,7 @@ def test_cancelling_twice_is_refused_the_second_time() -> None:
         (lambda s: s.deposit(ALICE, USDC, True), InvalidAmount, r"amount True is not an integer"),
         (
             lambda s: s.deposit(ALICE, USDC, AMOUNT_MINOR_MAX),
-            InsufficientFunds,
+            SupplyExceeded,
             r"would take its supply past the maximum",
         ),
         (

@@ -10,7 +10,12 @@ import pytest
 
 from tachyon.dex.ids import AccountId, TokenId
 from tachyon.dex.units import AMOUNT_MINOR_MAX, DECIMALS_MAX
-from tachyon.errors import AlreadyExists, InsufficientFunds, InvalidConfig, TokenNotFound
+from tachyon.errors import (
+    AlreadyExists,
+    InvalidConfig,
+    SupplyExceeded,
+    TokenNotFound,
+)
 from tachyon.ledger.ledger import BalanceRecord, TokenLedger, TokenMeta
 
 ALICE = AccountId("alice")
@@ -190,8 +195,9 @@ def test_supply_reaches_the_maximum_exactly_and_no_further() -> None:
     assert ledger.total_supply(GOLD) == AMOUNT_MINOR_MAX
     before = state_of(ledger)
     with pytest.raises(
-        InsufficientFunds,
-        match=rf"deposit of 1 GOLD would take its supply past the maximum {AMOUNT_MINOR_MAX}",
+        SupplyExceeded,
+        match=rf"deposit of 1 GOLD would take its supply past the maximum {AMOUNT_MINOR_MAX};"
+        " nothing was changed",
     ):
         ledger.credit(CAROL, GOLD, 1)
     assert state_of(ledger) == before
@@ -211,7 +217,10 @@ def test_supply_bound_message_renders_decimals() -> None:
     ledger = make_ledger()
     ledger.credit(ALICE, ETH, AMOUNT_MINOR_MAX)
     before = state_of(ledger)
-    with pytest.raises(InsufficientFunds, match=r"deposit of 0\.5 ETH would take its supply past"):
+    with pytest.raises(
+        SupplyExceeded,
+        match=r"deposit of 0\.5 ETH would take its supply past the maximum 184467440737095516\.15;",
+    ):
         ledger.credit(BOB, ETH, 50)
     assert state_of(ledger) == before
 

@@ -5,7 +5,9 @@ runs its lifespan) over a real data directory; real Ed25519 keys sign every comm
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from tachyon.cli.main import cli
 from tachyon.dex import AccountId, Side, TokenId
+from tachyon.errors import InvalidInput
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     CancelOrder,
@@ -30,6 +33,7 @@ from tachyon.exchange.commands import (
     encode_command,
 )
 from tachyon.node import create_app, schemas
+from tachyon.node.gateway import authenticate_read, decode_base64
 from tachyon.storage import EmbeddedExchange
 from tests.node.support import MARKET, USDC, Trader, envelope
 
@@ -80,6 +84,44 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     post = spec["paths"]["/v1/commands"]["post"]
     assert {"400", "401", "403", "404", "409", "413"} <= set(post["responses"])
     assert "ErrorBody" in spec["components"]["schemas"]
+
+
+def test_openapi_shows_the_patterns_the_gateway_enforces(client: TestClient) -> None:
+    """Every header of a signed read and both fields of a signed command carry the pattern of
+    what the gateway accepts; the patterns agree with the gateway on real and broken values."""
+    spec = client.get("/openapi.json").json()
+    address, timestamp, signature = (
+        r"^[0-9a-f]{64}$",
+        r"^[0-9]{1,20}$",
+        schemas.BASE64_PATTERN,
+    )
+    for path in ("/v1/account/balances", "/v1/account/orders"):
+        headers = {
+            parameter["name"]: parameter["schema"]
+            for parameter in spec["paths"][path]["get"]["parameters"]
+            if parameter["in"] == "header"
+        }
+        assert {name: (each["type"], each["pattern"]) for name, each in headers.items()} == {
+            "X-Tachyon-Address": ("string", address),
+            "X-Tachyon-Timestamp": ("string", timestamp),
+            "X-Tachyon-Signature": ("string", signature),
+        }
+    fields = spec["components"]["schemas"]["SignedCommandRequest"]["properties"]
+    assert (fields["body"]["pattern"], fields["signature"]["pattern"]) == (signature,) * 2
+    key = Ed25519PrivateKey.generate()
+    assert re.fullmatch(address, address_of(key))
+    for wrong in (address_of(key).upper(), address_of(key)[1:], "0x" + address_of(key)[2:]):
+        assert not re.fullmatch(address, wrong)
+        with pytest.raises(InvalidInput, match="X-Tachyon-Address must be 64 lowercase hex"):
+            authenticate_read(wrong, "1", "", method="GET", path="/", now_ns=1, window_ms=1)
+    for size in range(70):
+        text = base64.b64encode(bytes(range(size))).decode()
+        assert re.fullmatch(signature, text), text
+        assert decode_base64(text, "body") == bytes(range(size))
+    for wrong in ("YQ", "YQ=", "Y===", "YQ==\n", "a-b_", "YWJj ZA==", "é"):
+        assert not re.fullmatch(signature, wrong), wrong
+        with pytest.raises(InvalidInput, match="body is not base64"):
+            decode_base64(wrong, "body")
 
 
 def test_two_wallets_trade_to_exact_balances(client: TestClient) -> None:

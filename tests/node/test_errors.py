@@ -178,6 +178,7 @@ def test_refusals_of_the_exchange_map_to_their_status(
         (Deposit(alice.address, "NOPE", 5, alice.nonce()), 404, "token_not_found"),
         (_bid(alice, qty=10**6), 409, "insufficient_funds"),
         (Withdraw(alice.address, "BASE", 1, alice.nonce()), 409, "insufficient_funds"),
+        (Deposit(alice.address, "BASE", 2**64 - 1, alice.nonce()), 409, "supply_exceeded"),
         (_bid(alice, qty=0), 400, "invalid_amount"),
     ]
     for command, status, code in cases:

@@ -5,18 +5,19 @@ requests over HTTP; the data directory reopened after the process is gone."""
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import httpx2
 import pytest
 
 from tachyon.dex import AccountId, Side, TokenId
+from tachyon.errors import StorageError
 from tachyon.exchange.commands import Deposit, PlaceLimit, PlaceMarket
+from tachyon.node.serve import serve
 from tachyon.storage import EmbeddedExchange
-from tests.node.server import START_TIMEOUT_S, STOP_TIMEOUT_S, free_port, start_node, wait_until_up
+from tests.node.server import STOP_TIMEOUT_S, free_port, start_node, wait_until_up
 from tests.node.support import MARKET, USDC, Trader, assert_error
-
-STARTUP_FAILURE = 3
 
 
 @pytest.mark.network
@@ -49,11 +50,14 @@ def test_a_real_node_trades_over_loopback_and_stops_cleanly(
         assert host.balances(AccountId(bob.address))[TokenId("USDC")].available == 200 * USDC
 
 
-def test_a_node_that_cannot_open_its_data_directory_fails_tostart_node(tmp_path: Path) -> None:
+def test_a_node_that_cannot_open_its_data_directory_fails_to_start(tmp_path: Path) -> None:
+    """Refused before the server starts: `serve` raises the exchange's error (the CLI prints
+    it as one line) and serves nothing."""
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("not an exchange")
-    process = start_node(not_a_directory, free_port())
-    _, stderr = process.communicate(timeout=START_TIMEOUT_S)
-    assert process.returncode == STARTUP_FAILURE  # uvicorn's, after logging the refusal
-    assert b"is not a directory" in stderr
+    port = free_port()
+    with pytest.raises(StorageError, match="is not a directory"):
+        serve(not_a_directory, port=port, log_level="warning")
     assert not_a_directory.read_text() == "not an exchange"
+    with socket.socket() as again:  # the port was let go
+        again.bind(("127.0.0.1", port))

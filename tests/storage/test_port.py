@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tachyon.dex.ids import AccountId, MarketId
+from tachyon.errors import StorageError
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import Deposit, SignedCommand, encode_command
 from tachyon.exchange.port import ExchangePort
@@ -86,3 +87,25 @@ def test_a_signed_command_through_the_port_is_durable(tmp_path: Path) -> None:
     assert len(snapshot_rows(data_dir / DB_NAME)) == 1  # a writer snapshots what is new on close
     with EmbeddedPort(data_dir) as again:
         assert again.balances(account) == {USDC: BalanceRecord(5_000, 0)}
+
+
+def test_a_port_that_may_not_create_reads_no_missing_or_empty_exchange(tmp_path: Path) -> None:
+    data_dir = tmp_path / "exchange"
+    with (
+        EmbeddedPort(data_dir, create=False) as port,
+        pytest.raises(StorageError, match=rf"^no exchange at {data_dir}$"),
+    ):
+        port.markets()
+    assert not data_dir.exists()
+    data_dir.mkdir()
+    (data_dir / DB_NAME).touch()
+    with (
+        EmbeddedPort(data_dir, create=False) as port,
+        pytest.raises(StorageError, match=r"exchange\.db is not an exchange database"),
+    ):
+        port.book(DEPTH, MarketId("BASE/USDC"))
+    assert [(path.name, path.stat().st_size) for path in data_dir.iterdir()] == [(DB_NAME, 0)]
+    with EmbeddedPort(data_dir) as port:  # a port that may create does, as a writer
+        assert [config.market_id for config in port.markets()] == ["BASE/USDC"]
+    with EmbeddedPort(data_dir, create=False) as port:
+        assert [config.market_id for config in port.markets()] == ["BASE/USDC"]

@@ -15,6 +15,7 @@ from typing import Final
 import pytest
 
 from tachyon.dex.model import Side, TimeInForce
+from tachyon.dex.units import AMOUNT_MINOR_MAX
 from tachyon.errors import (
     CorruptData,
     FillOrKillUnfillable,
@@ -216,6 +217,25 @@ def test_a_refused_entry_that_replays_otherwise_is_corrupt(tmp_path: Path, wrong
         EmbeddedExchange.open(tmp_path, clock=clock)
     with pytest.raises(CorruptData, match=rf"journal entry {seq} was refused with {wrong} but"):
         audit(tmp_path)
+
+
+@pytest.mark.parametrize("code", ["supply_exceeded", "insufficient_funds"])
+def test_a_deposit_past_the_supply_replays_refused_under_either_code(
+    tmp_path: Path, code: str
+) -> None:
+    """`supply_exceeded` is the code since it has its own; a journal written before, which
+    refused the same deposit as `insufficient_funds`, still opens and audits."""
+    clock = StepClock()
+    with EmbeddedExchange.open(tmp_path, clock=clock) as host:
+        _funded(host)
+    deposit = signed(KEY_A, Deposit(A, USDC, AMOUNT_MINOR_MAX, TS_START))
+    seq = _append(tmp_path, encode_refused(deposit, code))
+    with EmbeddedExchange.open(tmp_path, clock=clock) as reopened:
+        assert reopened.seq == seq
+        assert reopened.balances(A)[USDC].available == FUNDS
+        with pytest.raises(StaleNonce):
+            reopened.submit(deposit)
+    assert audit(tmp_path).entries == seq
 
 
 def test_an_accepted_entry_refused_on_replay_is_corrupt(tmp_path: Path) -> None:

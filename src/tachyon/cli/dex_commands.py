@@ -212,7 +212,7 @@ def watch(
     """Redraw the book and recent trades until Ctrl-C (JSON: one line each).
 
     On the embedded exchange it reads them again every interval; over a node it follows the
-    node's market stream and redraws when it changes, at most once per interval."""
+    node's market stream and redraws what it holds every interval, changed or not."""
     from tachyon.cli import watching  # noqa: PLC0415
 
     source = ports.public(ctx, node, db_path, data_dir)

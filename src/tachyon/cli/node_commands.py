@@ -11,6 +11,8 @@ from tachyon.cli import options
 # As tachyon.node's defaults (not imported: `--help` should not load the web framework).
 RATE_PER_S: Final = 50.0
 BURST: Final = 100
+CLIENT_RATE_PER_S: Final = 500.0
+CLIENT_BURST: Final = 1_000
 STREAM_QUEUE_MAX: Final = 4_096
 
 
@@ -69,6 +71,23 @@ def node() -> None:
 )
 @click.option("--no-rate-limit", is_flag=True, help="Serve without a per-account rate limit.")
 @click.option(
+    "--client-rate-limit",
+    type=click.FloatRange(0, None, min_open=True),
+    default=CLIENT_RATE_PER_S,
+    show_default=True,
+    help="Signed requests a second per client address, charged before any signature check.",
+)
+@click.option(
+    "--client-rate-burst",
+    type=click.IntRange(1, None),
+    default=CLIENT_BURST,
+    show_default=True,
+    help="Signed requests an idle client address may send at once.",
+)
+@click.option(
+    "--no-client-rate-limit", is_flag=True, help="Serve without a per-client-address limit."
+)
+@click.option(
     "--stream-queue-max",
     type=click.IntRange(1, 1_000_000),
     default=STREAM_QUEUE_MAX,
@@ -86,6 +105,9 @@ def serve(
     rate_limit: float,
     rate_burst: int,
     no_rate_limit: bool,
+    client_rate_limit: float,
+    client_rate_burst: int,
+    no_client_rate_limit: bool,
     stream_queue_max: int,
 ) -> None:
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
@@ -106,5 +128,8 @@ def serve(
         log_format=log_format,
         trace_exporter=trace_exporter,
         rate_limit=None if no_rate_limit else RateLimit(rate_limit, rate_burst),
+        client_rate_limit=(
+            None if no_client_rate_limit else RateLimit(client_rate_limit, client_rate_burst)
+        ),
         stream_queue_max=stream_queue_max,
     )

@@ -64,7 +64,7 @@ def public(
         directory = _exchange_dir(wallet)
     else:
         directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
-    return PublicExchange(lambda: _port(None, _existing(directory)), None)
+    return PublicExchange(lambda: _port(None, _existing(directory), create=False), None)
 
 
 @contextmanager
@@ -85,7 +85,7 @@ def reading(
         given = options.given_password(password)
         if given is not None:
             key.unlock(given)
-        with _port(None, _existing(_exchange_dir(key))) as port:
+        with _port(None, _existing(_exchange_dir(key)), create=False) as port:
             yield port
         return
     private_key = key.unlock(_asked(ctx, key, password, non_interactive))
@@ -146,9 +146,14 @@ def order_market(port: ExchangePort, account: AccountId, order_id: int) -> Marke
 
 @contextmanager
 def _port(
-    url: str | None, directory: Path | None, key: Ed25519PrivateKey | None = None
+    url: str | None,
+    directory: Path | None,
+    key: Ed25519PrivateKey | None = None,
+    *,
+    create: bool = True,
 ) -> Iterator[ExchangePort]:
-    """The port itself: a node's client (`key` signs account reads), or the data directory."""
+    """The port itself: a node's client (`key` signs account reads), or the data directory
+    (an exchange created there on first use only if `create`: reads never create)."""
     port: ExchangePort
     if url is not None:
         from tachyon.client.http import Client  # noqa: PLC0415 (httpx only over a node)
@@ -158,7 +163,7 @@ def _port(
         from tachyon.storage.port import EmbeddedPort  # noqa: PLC0415
 
         assert directory is not None
-        port = EmbeddedPort(directory)
+        port = EmbeddedPort(directory, create=create)
     try:
         yield port
     finally:

@@ -1,7 +1,8 @@
 """`dex watch`: frames of a market's book and recent trades, drawn until the user stops.
 
 On the embedded exchange each frame is read afresh every interval; over a node the frames
-follow the node's market stream and come when it changed something, at most one per interval.
+show what the node's market stream has told so far, one every interval whether or not the
+market moved, so `--iterations N` is N frames on a quiet market too.
 """
 
 from __future__ import annotations
@@ -90,16 +91,15 @@ def _polled(
 
 
 def _streamed(url: str, config: MarketConfig, depth: int, interval_s: float) -> Generator[Frame]:
-    """A frame once the node's market stream has sent its snapshots, then one whenever it
-    changed the book or the trades, at most one per interval."""
+    """A frame once the node's market stream has sent its snapshots, then one every interval
+    with the book and trades as the stream left them (a quiet market included: the stream
+    wakes the loop when an interval passes without a message)."""
     from tachyon.client.stream import MarketStream  # noqa: PLC0415
 
     stream = MarketStream(url, config, trades=depth)
     drawn_at: float | None = None
-    dirty = False
-    for changed in stream.frames(timeout_s=interval_s):
-        dirty = dirty or changed
+    for _changed in stream.frames(timeout_s=interval_s):
         now = time.monotonic()
-        if dirty and (drawn_at is None or now - drawn_at >= interval_s):
-            drawn_at, dirty = now, False
+        if drawn_at is None or now - drawn_at >= interval_s:
+            drawn_at = now
             yield _frame(config, stream.follower.levels(depth), stream.trades)

@@ -25,7 +25,10 @@ SIGNATURE_LENGTH: Final = 64
 SIGNING_DOMAIN: Final = b"tachyon/command/v1\n"
 """Prefixed to the bytes a key signs, so a command signature can never pass for another."""
 
-_ADDRESS: Final = re.compile(r"[0-9a-f]{64}")
+ADDRESS_PATTERN: Final = "^[0-9a-f]{64}$"
+"""An address as a regular expression (the node's OpenAPI description shows it)."""
+
+_ADDRESS: Final = re.compile(ADDRESS_PATTERN)
 
 
 def is_address(account: str) -> bool:

@@ -29,6 +29,7 @@ from tachyon.errors import (
     InvalidAmount,
     InvalidConfig,
     InvalidInput,
+    SupplyExceeded,
     TokenNotFound,
 )
 
@@ -244,9 +245,9 @@ class TokenLedger:
         supply = self._supply[token] + amount
         if supply > AMOUNT_MINOR_MAX:
             meta = self._meta[token]
-            raise InsufficientFunds(
+            raise SupplyExceeded(
                 f"deposit of {to_decimal(amount, meta.decimals)} {token} would take its supply past"
-                f" the maximum {to_decimal(AMOUNT_MINOR_MAX, meta.decimals)}"
+                f" the maximum {to_decimal(AMOUNT_MINOR_MAX, meta.decimals)}; nothing was changed"
             )
         self._supply[token] = supply
         _record(accounts, account)[_AVAILABLE] += amount

@@ -125,6 +125,30 @@ def _without_422(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
+def _headers_as_strings(app: FastAPI) -> None:
+    """A header is a string or absent (`required: false`), never null: the description shows
+    each header's schema as a plain string with its pattern, not `anyOf` string or null."""
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = describe()
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "header":
+                        parameter["schema"] = _string_schema(parameter["schema"])
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def _string_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = schema.get("anyOf")
+    if branches != [{"type": "string"}, {"type": "null"}]:
+        return schema
+    return {"type": "string", **{key: value for key, value in schema.items() if key != "anyOf"}}
+
+
 def create_app(
     data_dir: Path,
     *,
@@ -139,6 +163,7 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     gc_freeze_every: int | None = None,
     read_model: bool = True,
+    opened: EmbeddedExchange | None = None,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
@@ -151,14 +176,13 @@ def create_app(
     `gc_freeze_every`, if given, keeps the garbage collector off the exchange's state, frozen
     again every that many commands (see `tachyon.node.gc_policy`; `serve` sets it, an
     application embedded in another program leaves that program's collector alone);
-    `read_model=False` keeps the exchange's query tables out of each commit (the streams,
-    metrics and answers are built from each batch's events either way; the CLI's embedded
-    reads of the directory then recover the state instead)."""
+    `read_model=False` keeps the query tables out of each commit (streams, metrics and answers
+    come from each batch's events either way); `opened` is the exchange of `data_dir` opened
+    (and its window checked) already, which the application takes over (`serve` does that)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     metrics = NodeMetrics()
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
-    client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
     hub = StreamHub(on_cut=metrics.stream_cut)
     assert inflight_max >= 1
     node = Node(
@@ -166,9 +190,9 @@ def create_app(
     )
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
     node.reads = SeenReads(recv_window_ms)
-    node.client_limiter = client_limiter
+    node.client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
 
-    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model)
+    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
 
     app = FastAPI(
         title="tachyon node",
@@ -179,6 +203,7 @@ def create_app(
     )
     install_error_handlers(app)
     _without_422(app)
+    _headers_as_strings(app)
     app.state.metrics = metrics  # for tests
     app.state.limiter = limiter
     app.add_middleware(BodyLimit)
@@ -202,17 +227,20 @@ def _lifespan(
     batch_wait_ms: float,
     gc_freeze_every: int | None,
     read_model: bool,
+    opened: EmbeddedExchange | None,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     """Open the exchange and start its sequencer, with the metrics and the streams' publisher
     told of each commit; on shutdown drain the sequencer and close the exchange (snapshot)."""
 
     @asynccontextmanager
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
-        host = await asyncio.to_thread(
-            EmbeddedExchange.open, data_dir, clock=node.clock, read_model=read_model
-        )
+        host = opened
+        if host is None:
+            host = await asyncio.to_thread(
+                EmbeddedExchange.open, data_dir, clock=node.clock, read_model=read_model
+            )
         try:
-            _check_window(node, host)
+            check_node_window(node.recv_window_ms, host)
         except InvalidConfig:  # uvicorn logs it and exits (STARTUP_FAILURE)
             await asyncio.to_thread(host.close, snapshot=False)
             raise
@@ -262,13 +290,14 @@ def _lifespan(
     return lifespan
 
 
-def _check_window(node: Node, host: EmbeddedExchange) -> None:
-    """A node's receive window may narrow the exchange's at its gateway, never widen it: a
-    nonce it let through would be refused by the exchange."""
+def check_node_window(recv_window_ms: int, host: EmbeddedExchange) -> None:
+    """InvalidConfig if a node's receive window (`recv_window_ms`) is wider than the open
+    exchange's: it may narrow the exchange's at its gateway, never widen it (a nonce it let
+    through would be refused by the exchange)."""
     exchange_ms = host.state.receive_window_ms
-    if node.recv_window_ms > exchange_ms:
+    if recv_window_ms > exchange_ms:
         raise InvalidConfig(
-            f"the node's receive window ({node.recv_window_ms} ms, --recv-window-ms) is wider"
+            f"the node's receive window ({recv_window_ms} ms, --recv-window-ms) is wider"
             f" than the exchange's ({exchange_ms} ms): a node may only narrow it; the node"
             " did not start and nothing was changed"
         )
@@ -337,9 +366,30 @@ def _command_routes(app: FastAPI, node: Node) -> None:
         return Response(encode(answer), media_type="application/json")
 
 
-AddressHeader = Annotated[str | None, Header(alias="X-Tachyon-Address")]
-TimestampHeader = Annotated[str | None, Header(alias="X-Tachyon-Timestamp")]
-SignatureHeader = Annotated[str | None, Header(alias="X-Tachyon-Signature")]
+AddressHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Tachyon-Address",
+        description="the signing account: 64 lowercase hex digits",
+        json_schema_extra=schemas.ADDRESS_SCHEMA,
+    ),
+]
+TimestampHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Tachyon-Timestamp",
+        description="nanoseconds since the epoch, near the server's clock",
+        json_schema_extra=schemas.TIMESTAMP_SCHEMA,
+    ),
+]
+SignatureHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Tachyon-Signature",
+        description="base64 Ed25519 signature of the read",
+        json_schema_extra=schemas.BASE64_SCHEMA,
+    ),
+]
 
 
 def _account_routes(app: FastAPI, node: Node) -> None:

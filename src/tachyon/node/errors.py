@@ -65,6 +65,7 @@ STATUS_BY_CODE: Final[dict[str, int]] = {
     errors.OrderNotOwned.code: 403,
     DepositsDisabled.code: 403,
     errors.InsufficientFunds.code: 409,
+    errors.SupplyExceeded.code: 409,
     errors.OrderRejected.code: 409,  # fill-or-kill unfillable, post-only would take
     errors.StaleNonce.code: 409,
     errors.AlreadyExists.code: 409,

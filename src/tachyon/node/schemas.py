@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from tachyon.client import shapes
 from tachyon.dex.model import BookDepth, MarketConfig
+from tachyon.exchange.auth import ADDRESS_PATTERN
 from tachyon.exchange.commands import COMMAND_BYTES_MAX
 from tachyon.exchange.service import OwnedOrder, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
@@ -20,6 +22,16 @@ from tachyon.storage.port import open_order
 BODY_BASE64_MAX: Final = (COMMAND_BYTES_MAX + 2) // 3 * 4
 """Base64 of the longest command's bytes."""
 SIGNATURE_BASE64_MAX: Final = 128
+BASE64_PATTERN: Final = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+"""Standard base64 (RFC 4648 section 4: `+` and `/`, padded), as the gateway decodes it."""
+TIMESTAMP_PATTERN: Final = "^[0-9]{1,20}$"
+"""A signed read's timestamp: nanoseconds since the epoch, in decimal digits."""
+
+# Shown in the OpenAPI description, not enforced by the framework: the gateway refuses a value
+# that breaks them with an error naming the field (the fast path for commands likewise).
+ADDRESS_SCHEMA: Final[JsonDict] = {"pattern": ADDRESS_PATTERN}
+BASE64_SCHEMA: Final[JsonDict] = {"pattern": BASE64_PATTERN}
+TIMESTAMP_SCHEMA: Final[JsonDict] = {"pattern": TIMESTAMP_PATTERN}
 
 
 class SignedCommandRequest(BaseModel):
@@ -28,8 +40,16 @@ class SignedCommandRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(max_length=BODY_BASE64_MAX, description="base64 of the command's bytes")
-    signature: str = Field(max_length=SIGNATURE_BASE64_MAX, description="base64 signature")
+    body: str = Field(
+        max_length=BODY_BASE64_MAX,
+        description="base64 of the command's bytes",
+        json_schema_extra=BASE64_SCHEMA,
+    )
+    signature: str = Field(
+        max_length=SIGNATURE_BASE64_MAX,
+        description="base64 signature",
+        json_schema_extra=BASE64_SCHEMA,
+    )
 
 
 class _Shape(BaseModel):

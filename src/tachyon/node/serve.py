@@ -1,24 +1,32 @@
 """Run the node: the application of `tachyon.node.app` on uvicorn, until SIGTERM or SIGINT.
 
-On either signal uvicorn stops accepting connections and lets in-flight requests finish; the
-application's shutdown then drains the sequencer and snapshots the exchange; the process exits
-0. `tachyon node serve` (the CLI) calls `serve`.
+Before uvicorn starts, `serve` binds the listening socket and opens the exchange, checking
+the node's receive window against it: a busy port, a data directory it cannot open or a window
+wider than the exchange's is a `TachyonError` naming the problem (the CLI: one line, exit 1),
+with nothing served. On either signal uvicorn stops accepting connections and lets in-flight
+requests finish; the application's shutdown then drains the sequencer and snapshots the
+exchange; the process exits 0. `tachyon node serve` (the CLI) calls `serve`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Final
+from typing import Any, Final
 
 import uvicorn
+from fastapi import FastAPI
 
-from tachyon.errors import StorageError
+from tachyon.errors import InvalidConfig, StorageError
 from tachyon.node.app import (
     CLIENT_RATE_LIMIT_DEFAULT,
     RATE_LIMIT_DEFAULT,
     RECV_WINDOW_MS_DEFAULT,
+    check_node_window,
     create_app,
 )
 from tachyon.node.gc_policy import FREEZE_EVERY
@@ -26,6 +34,7 @@ from tachyon.node.observability import configure_tracing, log_config, shutdown_t
 from tachyon.node.order_entry import FRAME_CHARS_MAX
 from tachyon.node.ratelimit import RateLimit
 from tachyon.node.streams import QUEUE_MAX_DEFAULT
+from tachyon.storage import EmbeddedExchange
 
 HOST_DEFAULT: Final = "127.0.0.1"
 PORT_DEFAULT: Final = 8700
@@ -48,27 +57,39 @@ def serve(
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
 ) -> None:
     """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
-    return normally). If the exchange cannot be opened, uvicorn logs why and exits the process
-    with status 3 (its STARTUP_FAILURE). Call it from the main thread. `log_format` is text or
-    json; `trace_exporter` none, console or otlp (None: `OTEL_TRACES_EXPORTER`), see
-    `tachyon.node.observability`; `rate_limit` (by account) and `client_rate_limit` (by
-    client address) None serve without that limit."""
+    return normally). A port it cannot listen on is a StorageError, an exchange it cannot
+    open the exchange's error, a receive window wider than the exchange's InvalidConfig: each
+    raised before the server starts, with nothing served and nothing changed. Call it from
+    the main thread. `log_format` is text or json; `trace_exporter` none, console or otlp
+    (None: `OTEL_TRACES_EXPORTER`), see `tachyon.node.observability`; `rate_limit` (by
+    account) and `client_rate_limit` (by client address) None serve without that limit."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
-    provider = configure_tracing(trace_exporter)
-    app = create_app(
-        data_dir,
-        profile=profile,
-        recv_window_ms=recv_window_ms,
-        rate_limit=rate_limit,
-        client_rate_limit=client_rate_limit,
-        stream_queue_max=stream_queue_max,
-        tracer_provider=provider,
-        gc_freeze_every=FREEZE_EVERY,
-    )
+    with _listening(host, port) as listener:
+        opened = _opened(data_dir, recv_window_ms)
+        provider = configure_tracing(trace_exporter)
+        app = create_app(
+            data_dir,
+            profile=profile,
+            recv_window_ms=recv_window_ms,
+            rate_limit=rate_limit,
+            client_rate_limit=client_rate_limit,
+            stream_queue_max=stream_queue_max,
+            tracer_provider=provider,
+            gc_freeze_every=FREEZE_EVERY,
+            opened=opened,
+        )
+        try:
+            _run(app, listener, log_level, logging_config)
+        finally:
+            opened.close(snapshot=False)  # as found, unless the application ran and closed it
+            shutdown_tracing(provider)
+
+
+def _run(app: FastAPI, listener: socket.socket, log_level: str, logging_config: Any) -> None:
+    """uvicorn on the bound `listener` until a stop signal (StorageError if it failed to
+    start: it has logged why)."""
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
         log_level=log_level,
         log_config=logging_config,
         lifespan="on",  # a failure to open the exchange stops the server at once
@@ -83,13 +104,42 @@ def serve(
     server = uvicorn.Server(config)
     previous = {signum: signal.signal(signum, _absorb) for signum in _STOP_SIGNALS}
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        shutdown_tracing(provider)
-    if not server.started:  # uvicorn has logged why (a data directory that cannot be opened)
-        raise StorageError(f"the node did not start on {host}:{port} over {data_dir}")
+    if not server.started:
+        where = listener.getsockname()
+        raise StorageError(f"the node did not start on {where[0]}:{where[1]}")
+
+
+@contextlib.contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    """A socket bound to `host:port` (uvicorn listens on it), closed on the way out;
+    StorageError naming the address if it cannot be bound (busy, or not this machine's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        reason = (exc.strerror or str(exc)).lower()
+        raise StorageError(f"cannot listen on {host}:{port}: {reason}") from exc
+    with listener:
+        yield listener
+
+
+def _opened(data_dir: Path, recv_window_ms: int) -> EmbeddedExchange:
+    """The exchange in `data_dir`, recovered, if the node's window fits in its own (else
+    InvalidConfig, the exchange closed as it was found)."""
+    host = EmbeddedExchange.open(data_dir)
+    try:
+        check_node_window(recv_window_ms, host)
+    except InvalidConfig:
+        host.close(snapshot=False)
+        raise
+    return host
 
 
 def _absorb(_signum: int, _frame: FrameType | None) -> None:

@@ -3,7 +3,9 @@
 Reads come from the read model (`ReadView`, a few indexed queries, no recovery) while it
 reflects the journal's head, else from the recovered host (`EmbeddedExchange`), which is then
 kept for the port's later reads. A command opens the host (recovering it) on first need. The
-port never writes but through `submit`: a port that only read closes without a snapshot.
+port never writes but through `submit`: a port that only read closes without a snapshot, and a
+port made with `create=False` refuses to read a directory with no exchange (or an empty
+database file) rather than create one there.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING, Self, TypeVar, final
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId, TradeId
 from tachyon.dex.model import BookDepth, BookLevel, FeeSchedule, MarketConfig, Side, Trade
 from tachyon.dex.open_order import OpenOrder
+from tachyon.errors import StorageError
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
+from tachyon.storage.db import DB_FILENAME
 from tachyon.storage.view import MarketRow, OrderRow, ReadView, TradeRow
 
 if TYPE_CHECKING:
@@ -29,14 +33,16 @@ T = TypeVar("T")
 
 @final
 class EmbeddedPort:
-    """The exchange in `data_dir` (created on first use if there is none), or the one a host
-    already holds open (`over`). Not thread-safe."""
+    """The exchange in `data_dir` (created on first use if there is none, unless `create` is
+    False: then a read of a directory without one is a StorageError and changes nothing), or
+    the one a host already holds open (`over`). Not thread-safe."""
 
-    def __init__(self, data_dir: Path | str) -> None:
+    def __init__(self, data_dir: Path | str, *, create: bool = True) -> None:
         self.data_dir = Path(data_dir).expanduser()
         self._host: EmbeddedExchange | None = None
         self._owns_host = True
         self._wrote = False
+        self._create = create
 
     @classmethod
     def over(cls, host: EmbeddedExchange) -> EmbeddedPort:
@@ -120,11 +126,26 @@ class EmbeddedPort:
         """From a fresh view (one read transaction: the exchange now) unless the host is open
         already or the view is behind the journal."""
         if self._host is None:
+            if not self._create:
+                require_exchange(self.data_dir)
             view = ReadView.open(self.data_dir)
             if view is not None:
                 with view:
                     return from_view(view)
         return from_host(self._opened())
+
+
+def require_exchange(data_dir: Path) -> None:
+    """StorageError unless `data_dir` holds an exchange database to read: none at all, or an
+    empty file, is no exchange (entering WAL mode writes the database's first page, so an
+    exchange's file is never empty). Opens nothing."""
+    db_path = data_dir / DB_FILENAME
+    if not db_path.is_file():
+        raise StorageError(f"no exchange at {data_dir}")
+    if db_path.stat().st_size == 0:
+        raise StorageError(
+            f"{db_path} is not an exchange database (it is empty); it was left as it is"
+        )
 
 
 def _market(row: MarketRow) -> MarketConfig:
