@@ -38,6 +38,7 @@ from tachyon.exchange.admission import Admitted
 from tachyon.exchange.service import OwnedOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
+from tachyon.node.connection_limit import CONNECTIONS_PER_CLIENT_DEFAULT, WebSocketLimit
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.execution import Node, execute_command
 from tachyon.node.fast_path import CommandFastPath
@@ -164,6 +165,7 @@ def create_app(
     gc_freeze_every: int | None = None,
     read_model: bool = True,
     opened: EmbeddedExchange | None = None,
+    connections_per_client: int = CONNECTIONS_PER_CLIENT_DEFAULT,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
@@ -178,7 +180,8 @@ def create_app(
     application embedded in another program leaves that program's collector alone);
     `read_model=False` keeps the query tables out of each commit (streams, metrics and answers
     come from each batch's events either way); `opened` is the exchange of `data_dir` opened
-    (and its window checked) already, which the application takes over (`serve` does that)."""
+    (and its window checked) already, which the application takes over (`serve` does that);
+    `connections_per_client` bounds each client address's open WebSocket connections."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     metrics = NodeMetrics()
@@ -206,19 +209,28 @@ def create_app(
     _headers_as_strings(app)
     app.state.metrics = metrics  # for tests
     app.state.limiter = limiter
-    app.add_middleware(BodyLimit)
-
-    def handle(body: str, signature: str, client: str | None) -> Awaitable[dict[str, object]]:
-        return execute_command(node, body, signature, None, client)
-
-    app.add_middleware(CommandFastPath, handle=handle)  # POST /v1/commands, clean bodies
-    app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times refusals too
+    _middlewares(app, node, connections_per_client)
     _public_routes(app, node)
     _command_routes(app, node)
     _account_routes(app, node)
     _stream_routes(app, node)
     _order_entry_route(app, node)
     return app
+
+
+def _middlewares(app: FastAPI, node: Node, connections_per_client: int) -> None:
+    """The middlewares, innermost first: the body limit, the fast path of POST /v1/commands,
+    the WebSocket connections per client, and outermost the request timer (it times refusals
+    too)."""
+    app.add_middleware(BodyLimit)
+
+    def handle(body: str, signature: str, client: str | None) -> Awaitable[dict[str, object]]:
+        return execute_command(node, body, signature, None, client)
+
+    app.add_middleware(CommandFastPath, handle=handle)
+    refused = node.metrics.connection_refused
+    app.add_middleware(WebSocketLimit, per_client=connections_per_client, on_refused=refused)
+    app.add_middleware(RequestTimer, metrics=node.metrics)
 
 
 def _lifespan(

@@ -14,6 +14,7 @@ applications in one process never share or collide), served as text at `GET /met
     tachyon_book_levels{market, side}             price levels on each side (counted on scrape)
     tachyon_stream_clients{endpoint}              open WebSocket clients (market, account, orders)
     tachyon_stream_cutoffs_total                  slow stream clients cut off
+    tachyon_connections_refused_total             WebSocket handshakes past a client's limit
 
 Trades, volume and the journal's figures are taken from each durable batch (the sequencer's
 `on_commit` observer, on its worker thread); orders where the request is answered.
@@ -161,6 +162,15 @@ class NodeMetrics:
             "Stream clients closed for falling too far behind (slow consumers).",
             registry=registry,
         )
+
+        self.connections_refused = Counter(
+            "tachyon_connections_refused",
+            "WebSocket handshakes refused: the client address holds its limit of connections.",
+            registry=registry,
+        )
+
+    def connection_refused(self) -> None:
+        self.connections_refused.inc()
 
     def stream_cut(self) -> None:
         self.stream_cutoffs.inc()
