@@ -294,7 +294,10 @@ def _lifespan(
             try:
                 await sequencer.stop()  # answers everything queued first
             finally:
-                await asyncio.to_thread(host.close)  # with a snapshot if anything is new
+                try:
+                    await asyncio.to_thread(host.close)  # with a snapshot if anything is new
+                except TachyonError as exc:  # the journal holds every command: kept for `serve`
+                    running.state.shutdown_error = exc
                 if freezer is not None:
                     gc.unfreeze()  # the collector as it was, for a program that goes on
                 logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})

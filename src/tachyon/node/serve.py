@@ -57,7 +57,8 @@ def serve(
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
 ) -> None:
     """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
-    return normally). A port it cannot listen on is a StorageError, an exchange it cannot
+    return normally; StorageError if the exchange's closing snapshot failed). A port it
+    cannot listen on is a StorageError, an exchange it cannot
     open the exchange's error, a receive window wider than the exchange's InvalidConfig: each
     raised before the server starts, with nothing served and nothing changed. Call it from
     the main thread. `log_format` is text or json; `trace_exporter` none, console or otlp
@@ -83,6 +84,12 @@ def serve(
         finally:
             opened.close(snapshot=False)  # as found, unless the application ran and closed it
             shutdown_tracing(provider)
+        failed = getattr(app.state, "shutdown_error", None)
+        if failed is not None:  # a stop that did not end cleanly is no clean exit
+            raise StorageError(
+                f"the exchange's closing snapshot failed ({failed}); every acknowledged command"
+                " is in the journal, and the next start recovers from it"
+            )
 
 
 def _run(app: FastAPI, listener: socket.socket, log_level: str, logging_config: Any) -> None:
