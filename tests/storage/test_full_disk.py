@@ -6,33 +6,13 @@ order while a snapshot is due and reports what it was told and what a reopen fin
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.full_disk import on_a_small_disk
 
 
 def _on_a_full_disk(tmp_path: Path, scenario: str) -> tuple[dict[str, object], str]:
-    """Run the worker's scenario on a fresh 16 MiB tmpfs; its answer and its stderr."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    script = (
-        f"mount -t tmpfs -o size=16m tmpfs {mount}"
-        f" && {sys.executable} -m tests.storage.full_disk_worker {mount} {scenario}"
-    )
-    done = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    answer: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer, done.stderr
+    return on_a_small_disk(tmp_path, "tests.storage.full_disk_worker", scenario)
 
 
 def test_a_commit_on_a_full_disk_is_refused_as_a_storage_error_and_applies_nothing(

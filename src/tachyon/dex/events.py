@@ -1,8 +1,8 @@
 """What one engine call did, as immutable values: the call's report and its self-trade events.
 
 A `Trade` (in `tachyon.dex.model`) is the engine's fill event. An engine call returns an
-`EngineReport`; a settling caller (`DexService`) reads everything it needs from it and never
-asks the engine afterwards what the call changed. The exchange's own events, built from these,
+`EngineReport`'s fields; a settling caller (`DexService`) reads everything it needs from them
+and never asks the engine afterwards what the call changed. The exchange's own events, built from these,
 are in `tachyon.exchange.events`.
 """
 

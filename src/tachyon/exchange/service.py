@@ -103,7 +103,7 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
     A frozen struct, as `Trade` is: every order answers with one, and a struct costs half what a
     named tuple does to build and is never tracked by the garbage collector. `placed` is False
     for a cancel's answer, whose `qty` is what the cancel took off the book. A placement a node
-    answered with (`tachyon.node.client`) is a summary: no owner or side, so no events."""
+    answered with (`tachyon.client`) is a summary: no owner or side, so no events."""
 
     order_id: OrderId
     trades: list[Trade]
@@ -783,14 +783,6 @@ def config_from_state(row: list[Any]) -> MarketConfig:
     return MarketConfig(
         TokenId(base), TokenId(quote), tick, lot, min_qty, base_decimals, quote_decimals, fees
     )
-
-
-def _cell(cells: dict[AccountId, list[int]], account: AccountId) -> list[int]:
-    """`account`'s ledger cell of one token, opened empty if it has none yet."""
-    cell = cells.get(account)
-    if cell is None:
-        cell = cells[account] = [0, 0]
-    return cell
 
 
 def _check_account(

@@ -47,7 +47,7 @@ QUEUE_MAX: Final = 100_000
 class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    command: Admitted | None = None  # a write (with `read`: read first); else a `read`
+    command: Admitted | None = None  # a write; else a `read`
     read: Callable[[EmbeddedExchange], Any] | None = None
     trace: SpanContext | None = None  # the request's span, linked from its batch's
 
@@ -96,20 +96,6 @@ class Sequencer:
         """The command's outcome once its batch is durable; raises what refused it. `trace`:
         the request's span, which its batch's span links to."""
         result: Outcome = await self._enqueue(command=command, trace=trace)
-        return result
-
-    async def read_then_submit(
-        self,
-        fn: Callable[[EmbeddedExchange], T],
-        command: Admitted,
-        trace: SpanContext | None = None,
-    ) -> tuple[T, Outcome]:
-        """`fn(host)` on the state just before the command's batch, then the command's outcome
-        once durable (a cancel reads its order's market so): unlike a `read`, it does not end
-        the batch being gathered. The host has caught up with other processes' entries once
-        for the batch's reads: `fn` reads `host.state` (no I/O). If `fn` raises, the command is
-        not submitted."""
-        result: tuple[T, Outcome] = await self._enqueue(command=command, read=fn, trace=trace)
         return result
 
     async def read(self, fn: Callable[[EmbeddedExchange], T]) -> T:
@@ -167,47 +153,8 @@ class Sequencer:
             for read in reads:
                 self._answer_read(read)
 
-    def _commit(self, jobs: list[_Job]) -> None:
-        """Submit the jobs' commands as one batch; or as more, when a job's read fails after
-        other writes of the batch (say, a cancel of an order placed just before it): the
-        writes before it are committed first, then its read runs again on the state they made
-        (so a job is split off at most once)."""
-        while jobs:
-            jobs = self._commit_some(jobs)
-
-    def _commit_some(self, jobs: list[_Job]) -> list[_Job]:
-        """Commit the jobs up to the first whose read fails after a write; return the rest."""
-        writes: list[_Job] = []
-        before: list[object] = []  # what each write's own read gave, on the state before
-        rest: list[_Job] = []
-        if any(job.read is not None for job in jobs):
-            try:
-                self.host.refresh()  # once for all the batch's reads
-            except BaseException as exc:
-                for job in jobs:
-                    _settle(job, None, exc)
-                if not isinstance(exc, Exception):
-                    raise
-                return []
-        for index, job in enumerate(jobs):
-            if job.read is not None:
-                try:
-                    before.append(job.read(self.host))
-                except Exception as exc:
-                    if writes:  # perhaps what an earlier write of the batch does: after it
-                        rest = jobs[index:]
-                        break
-                    _settle(job, None, exc)  # the reader's refusal: not submitted
-                    continue
-            else:
-                before.append(None)
-            writes.append(job)
-        self._submit(writes, before)
-        return rest
-
-    def _submit(self, writes: list[_Job], before: list[object]) -> None:
-        if not writes:
-            return
+    def _commit(self, writes: list[_Job]) -> None:
+        """Submit the jobs' commands as one batch and answer each job with its outcome."""
         commands = [job.command for job in writes if job.command is not None]
         started = time.perf_counter()
         try:
@@ -225,8 +172,8 @@ class Sequencer:
         self.last_batch_size = len(commands)
         _settle_all(
             [
-                _answer(job, read, result)
-                for job, read, result in zip(writes, before, results, strict=True)
+                (job, None, result) if isinstance(result, TachyonError) else (job, result, None)
+                for job, result in zip(writes, results, strict=True)
             ]
         )
         if self.on_commit is not None:
@@ -261,15 +208,6 @@ class Sequencer:
             _settle(job, None, exc)
         else:
             _settle(job, value, None)
-
-
-def _answer(
-    job: _Job, read: object, result: Outcome | TachyonError
-) -> tuple[_Job, object, BaseException | None]:
-    """How a written job is answered: its outcome (with what its read gave), or its refusal."""
-    if isinstance(result, TachyonError):
-        return job, None, result
-    return job, result if job.read is None else (read, result), None
 
 
 def _settle(job: _Job, value: object, error: BaseException | None) -> None:
