@@ -254,6 +254,7 @@ def _random_command(
 
 
 DB_NAME: Final = "exchange.db"
+HEAD_NAME: Final = "exchange.head"
 
 JournalRow = tuple[int, int, bytes, bytes, bytes]
 SnapshotRow = tuple[int, int, bytes, str, bytes, int]
@@ -299,6 +300,16 @@ def user_version(db_path: Path) -> int:
 def dir_bytes(path: Path) -> dict[str, bytes]:
     """Every file in a directory, by name, with its exact contents."""
     return {child.name: child.read_bytes() for child in sorted(path.iterdir()) if child.is_file()}
+
+
+def content_bytes(path: Path) -> dict[str, bytes]:
+    """`dir_bytes` without what a read-only SQLite connection leaves behind: its shared-memory
+    index (rebuilt from the other files whenever needed) and an empty write-ahead log."""
+    files = dir_bytes(path)
+    files.pop(f"{DB_NAME}-shm", None)
+    if files.get(f"{DB_NAME}-wal") == b"":
+        del files[f"{DB_NAME}-wal"]
+    return files
 
 
 # -- the read model -----------------------------------------------------------------------------

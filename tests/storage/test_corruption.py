@@ -20,13 +20,15 @@ import pytest
 from tachyon.errors import CorruptData
 from tachyon.exchange.commands import Deposit
 from tachyon.exchange.state_machine import decode_state, state_hash_of
-from tachyon.storage import AuditReport, EmbeddedExchange, audit, journal
+from tachyon.storage import AuditReport, EmbeddedExchange, audit, head, journal
 from tests.exchange.helpers import ALICE, USDC
 from tests.storage.helpers import (
     DB_NAME,
+    HEAD_NAME,
     JournalRow,
     SnapshotRow,
     StepClock,
+    content_bytes,
     dir_bytes,
     journal_rows,
     make_flow,
@@ -62,7 +64,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     assert host.seq == ENTRIES
     # Stop as a crash would: the journal stays ahead of the newest snapshot.
     host.close(snapshot=False)
-    assert sorted(dir_bytes(path)) == [DB_NAME]  # the last close checkpointed the WAL
+    # The last close checkpointed the WAL; the head record is at the last entry.
+    assert sorted(dir_bytes(path)) == [DB_NAME, HEAD_NAME]
     # Read-only connections (audit's, and the raw reads here) leave empty -wal and -shm
     # files behind: read a copy, so that every test starts from the database file alone.
     audited = shutil.copytree(path, path.with_name("audited"))
@@ -73,7 +76,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
         SNAPSHOT_SEQ,
         True,
     )
-    assert sorted(dir_bytes(path)) == [DB_NAME]
+    assert sorted(dir_bytes(path)) == [DB_NAME, HEAD_NAME]
     rows = journal_rows(audited / DB_NAME), snapshot_rows(audited / DB_NAME)
     return Base(path, report, *rows)
 
@@ -90,7 +93,7 @@ def _edit(data_dir: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
     for sql, params in statements:
         assert conn.execute(sql, params).rowcount == 1
     raw_close(conn)
-    assert sorted(dir_bytes(data_dir)) == [DB_NAME]
+    assert sorted(dir_bytes(data_dir)) == [DB_NAME, HEAD_NAME]
 
 
 def _flip(blob: bytes, rng: random.Random) -> bytes:
@@ -114,7 +117,7 @@ def assert_open_refused(data_dir: Path, seq: int, problem: str) -> None:
         EmbeddedExchange.open(data_dir)
     # Checked while the error (and anything it keeps alive) still exists.
     assert _names(str(info.value), data_dir / DB_NAME, seq), str(info.value)
-    assert dir_bytes(data_dir) == before, "the refused open changed the files on disk"
+    assert content_bytes(data_dir) == before, "the refused open changed the files on disk"
 
 
 def _entry(base: Base, seq: int) -> JournalRow:
@@ -162,16 +165,15 @@ def test_a_deleted_entry_is_refused(base: Base, tmp_path: Path, seq: int) -> Non
     assert_open_refused(data_dir, seq, rf"journal entry {seq} is missing \(found {seq + 1}\)")
 
 
-def test_a_deleted_last_entry_is_not_detectable_without_a_newer_snapshot(
-    base: Base, tmp_path: Path
-) -> None:
-    """Dropping the newest entry leaves a valid, shorter chain: the state one command back."""
+def test_a_deleted_last_entry_is_found_by_the_head_record(base: Base, tmp_path: Path) -> None:
+    """Dropping the newest entry leaves a valid, shorter chain; the head record, outside the
+    database, still says the entry was acknowledged."""
     data_dir = _copy(base, tmp_path)
     _edit(data_dir, ("DELETE FROM journal WHERE seq = ?", (ENTRIES,)))
-    assert audit(data_dir).entries == ENTRIES - 1
-    with EmbeddedExchange.open(data_dir) as host:
-        assert host.seq == ENTRIES - 1
-        assert host.head_hash == _entry(base, ENTRIES - 1)[4]
+    lost = rf"ends at sequence {ENTRIES - 1} .* entries {ENTRIES} to {ENTRIES} are lost"
+    assert_open_refused(data_dir, ENTRIES, lost)
+    with pytest.raises(CorruptData, match=lost):
+        audit(data_dir)
 
 
 @pytest.mark.parametrize("seed", FLIP_SEEDS)
@@ -235,6 +237,7 @@ def test_a_non_canonical_entry_is_replayed_on_open_and_refused_by_audit(
         data_dir,
         ("UPDATE journal SET command = ?, checksum = ? WHERE seq = ?", (wide, entry.checksum, seq)),
     )
+    _acknowledge(data_dir, entry)  # as the writer that journaled it would have
     original = EmbeddedExchange.open(_copy(base, tmp_path, "original"))
     reopened = EmbeddedExchange.open(data_dir)
     assert reopened.seq == seq
@@ -243,6 +246,12 @@ def test_a_non_canonical_entry_is_replayed_on_open_and_refused_by_audit(
     reopened.close(snapshot=False)
     with pytest.raises(CorruptData, match=rf"journal entry {seq} is not a command .*canonical"):
         audit(data_dir)
+
+
+def _acknowledge(data_dir: Path, entry: journal.JournalEntry) -> None:
+    writer = head.HeadWriter(data_dir / DB_NAME)
+    writer.reset(head.Head(entry.seq, entry.checksum))
+    writer.close()
 
 
 # -- the newest snapshot -------------------------------------------------------------------
@@ -419,7 +428,7 @@ def test_a_malformed_journal_page_is_refused_as_corrupt_data(base: Base, tmp_pat
     with pytest.raises(CorruptData) as info:
         EmbeddedExchange.open(data_dir)
     assert str(data_dir / DB_NAME) in str(info.value)
-    assert dir_bytes(data_dir) == before
+    assert content_bytes(data_dir) == before
     with pytest.raises(CorruptData):
         audit(data_dir)
 
@@ -428,15 +437,27 @@ def test_a_refused_open_of_a_malformed_schema_leaves_the_files_as_they_were(
     base: Base, tmp_path: Path
 ) -> None:
     """db.connect refuses the file; the connection it opened must not stay behind (holding
-    new -wal and -shm files in the directory)."""
+    descriptors of the directory's files)."""
     data_dir = _copy(base, tmp_path)
     _poke(data_dir, 100, 0xFF)  # page 1's b-tree page type: the schema table's root
     before = dir_bytes(data_dir)
     with pytest.raises(CorruptData, match=r"not a usable SQLite database") as info:
         EmbeddedExchange.open(data_dir)
     assert str(data_dir / DB_NAME) in str(info.value)
-    assert sorted(dir_bytes(data_dir)) == sorted(before)
-    assert dir_bytes(data_dir) == before
+    assert content_bytes(data_dir) == before
+    assert not _open_descriptors(data_dir)
+
+
+def _open_descriptors(data_dir: Path) -> list[str]:
+    """This process's descriptors of files in `data_dir`."""
+    fds = Path("/proc/self/fd")
+    targets = []
+    for fd in fds.iterdir():
+        try:
+            targets.append(str(fd.readlink()))
+        except OSError:
+            continue  # closed meanwhile (the descriptor iterdir itself used)
+    return [target for target in targets if target.startswith(str(data_dir))]
 
 
 def test_a_schema_that_is_not_utf8_is_refused_as_corrupt_data(base: Base, tmp_path: Path) -> None:
@@ -510,10 +531,12 @@ def classify_flip(base: Base, root: Path, position: int, xor: int) -> Outcome:
     original = (base.path / DB_NAME).read_bytes()
     damaged = bytearray(original)
     damaged[position] ^= xor
+    head_record = (base.path / HEAD_NAME).read_bytes()
     audited, opened = root / "audited", root / "opened"
     for data_dir in (audited, opened):
         data_dir.mkdir(parents=True)
         (data_dir / DB_NAME).write_bytes(bytes(damaged))
+        (data_dir / HEAD_NAME).write_bytes(head_record)
     report: list[AuditReport] = []
     audit_error = _try(lambda: report.append(audit(audited)))
     hosts: list[EmbeddedExchange] = []
@@ -522,7 +545,10 @@ def classify_flip(base: Base, root: Path, position: int, xor: int) -> Outcome:
         if error is not None and not isinstance(error, CorruptData):
             name = f"{type(error).__module__}.{type(error).__name__}"
             return f"escaped {name} from {call}: {error}"
-    if open_error is not None and dir_bytes(opened) != {DB_NAME: bytes(damaged)}:
+    if open_error is not None and content_bytes(opened) != {
+        DB_NAME: bytes(damaged),
+        HEAD_NAME: head_record,
+    }:
         return f"refused open changed the files: {open_error!r}"
     if audit_error is not None or open_error is not None:
         for host in hosts:  # opened although audit refused: damage before the snapshot

@@ -16,7 +16,7 @@ import pytest
 from tachyon.errors import CorruptData, UnsupportedVersion
 from tachyon.exchange.commands import encode_command
 from tachyon.exchange.state_machine import Exchange, state_hash_of
-from tachyon.storage import SCHEMA_VERSION, SNAPSHOT_FORMAT, EmbeddedExchange, audit, journal
+from tachyon.storage import SCHEMA_VERSION, SNAPSHOT_FORMAT, EmbeddedExchange, audit, head, journal
 from tachyon.storage.migrations import SCHEMA_V1
 from tests.exchange.helpers import apply_command
 from tests.storage.helpers import (
@@ -105,7 +105,9 @@ def test_opening_a_v1_directory_upgrades_it(tmp_path: Path, snapshot_seqs: tuple
         assert state.state_hash() == v1.final.state_hash()
         assert state.state_bytes() == v1.final.state_bytes()
         # Before close adds a snapshot of its own (and prunes the oldest):
-        assert user_version(v1.db_path) == SCHEMA_VERSION == 3  # through 2
+        assert user_version(v1.db_path) == SCHEMA_VERSION == 4  # through 2 and 3
+        # Version 4's head record, at the journal's head as the upgrade found it:
+        assert head.read(v1.db_path) == head.Head(ENTRIES, v1.journal[-1][4])
         assert _columns(v1.db_path, "snapshots")[-2:] == ["head_hash", "written_ts_ns"]
         upgraded = snapshot_rows(v1.db_path)
         assert [row[0] for row in upgraded] == list(snapshot_seqs)
@@ -114,7 +116,7 @@ def test_opening_a_v1_directory_upgrades_it(tmp_path: Path, snapshot_seqs: tuple
             assert head_hash == v1.journal[seq - 1][4]  # the journal checksum at its seq
             assert state_hash == state_hash_of(state_bytes) == v1.snapshot_hashes[seq]
 
-    assert user_version(v1.db_path) == 3
+    assert user_version(v1.db_path) == 4
     assert journal_rows(v1.db_path) == v1.journal  # the journal is not touched
 
     backup = tmp_path / BACKUP

@@ -1,6 +1,8 @@
 """Goal: a commit torn by a crash (a WAL tail cut at any byte) loses that commit and nothing else.
-Method: copy a live directory right after its last commit, cut the copied -wal file at every
-interesting length inside that commit's frames, and open each copy with EmbeddedExchange."""
+Method: copy a live directory right after its last commit, with the head record as it was
+before that commit (a crash inside a commit comes before its head record is written), cut the
+copied -wal file at every interesting length inside that commit's frames, and open each copy
+with EmbeddedExchange."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from tachyon.exchange.commands import Deposit
 from tachyon.storage import EmbeddedExchange, audit
 from tests.exchange.helpers import ALICE, USDC
-from tests.storage.helpers import DB_NAME, StepClock, dir_bytes, make_flow, submit_one
+from tests.storage.helpers import DB_NAME, HEAD_NAME, StepClock, dir_bytes, make_flow, submit_one
 
 WAL_NAME: Final = f"{DB_NAME}-wal"
 WAL_HEADER: Final = 32
@@ -48,21 +50,23 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Crash:
         wal = data_dir / WAL_NAME
         for command, ts_ns in zip(flow.commands, flow.stamps, strict=True):
             previous_hash = host.refresh().state_hash()
+            head_before = (data_dir / HEAD_NAME).read_bytes()
             wal_before = wal.stat().st_size if wal.exists() else 0
             submit_one(host, clock, command, ts_ns)
             page_size = int.from_bytes(wal.read_bytes()[8:12], "big")
             frames = (wal.stat().st_size - wal_before) // (FRAME_HEADER + page_size)
             if frames >= 2 or host.seq >= COMMANDS_MAX:
                 break
-        # Copy right after the last commit returned: what a crash at this instant leaves.
-        files = dir_bytes(data_dir)
+        # Copy right after the last commit returned, with the head record before it: what a
+        # crash leaves that comes after the commit's frames are written, before its answer.
+        files = dir_bytes(data_dir) | {HEAD_NAME: head_before}
         crash = Crash(
             files, host.seq, host.refresh().state_hash(), previous_hash, wal_before, page_size
         )
     finally:
         host.close()
     assert frames >= 2, "no commit wrote more than one frame"
-    assert sorted(files) == [DB_NAME, f"{DB_NAME}-shm", WAL_NAME]
+    assert sorted(files) == [DB_NAME, f"{DB_NAME}-shm", WAL_NAME, HEAD_NAME]
     assert crash.wal_before >= WAL_HEADER
     frame = FRAME_HEADER + crash.page_size
     assert (len(files[WAL_NAME]) - crash.wal_before) % frame == 0

@@ -490,6 +490,7 @@ def test_importing_the_reader_loads_no_exchange_code() -> None:
         "tachyon.storage",
         "tachyon.storage.audit",
         "tachyon.storage.db",
+        "tachyon.storage.head",
         "tachyon.storage.journal",
         "tachyon.storage.view",
     }

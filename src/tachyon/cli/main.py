@@ -99,22 +99,38 @@ def demo(ctx: click.Context, output_format: str | None) -> None:
     help="Rebuild the read model (the view tables) from the replayed state, then audit; refused"
     " if the journal or the snapshot fails the audit.",
 )
+@click.option(
+    "--reset-head",
+    is_flag=True,
+    help="Accept the journal as it is: set the head record (exchange.head, what was"
+    " acknowledged) to the journal's end, then audit; for a directory restored from a backup,"
+    " whose journal ends before its head record. Refused if the journal or the snapshot fails"
+    " the audit.",
+)
 @options.format_override
 @click.pass_context
 def audit(
-    ctx: click.Context, data_dir: str | None, repair: bool, output_format: str | None
+    ctx: click.Context,
+    data_dir: str | None,
+    repair: bool,
+    reset_head: bool,
+    output_format: str | None,
 ) -> None:
     """Verify the whole journal from its first entry, replay it from zero, compare the replay
-    with the newest snapshot and the read model with the replayed state; print the head hash
-    and the state hash. Reads only, unless --repair."""
+    with the newest snapshot and the read model with the replayed state, and check that the
+    journal reaches the head record; print the head hash and the state hash. Reads only,
+    unless --repair or --reset-head."""
     from tachyon.cli import render, tables  # noqa: PLC0415
     from tachyon.storage.audit import (  # noqa: PLC0415
         audit as audit_directory,
         repair as repair_directory,
+        reset_head as reset_head_record,
     )
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
     try:
+        if reset_head:
+            reset_head_record(directory)
         report = repair_directory(directory) if repair else audit_directory(directory)
     except TachyonError as exc:
         raise click.ClickException(f"audit failed: {exc}") from exc

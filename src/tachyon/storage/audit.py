@@ -1,10 +1,13 @@
 """Audit: verify the whole journal from its first entry, replay it from zero, compare the
 replay with the newest snapshot and the read model (the view tables) with the replayed state,
-and report the head hash and the state hash.
+check that the journal reaches the head record (what was acknowledged), and report the head
+hash and the state hash.
 
 `audit` reads only, through a read-only connection; the report depends only on the
 directory's contents, so the same directory always gives the same report. `repair` rebuilds
 the read model from the replayed state, in one write transaction, and writes nothing else.
+`reset_head` sets the head record to the journal's end once everything else passes: the
+operator's way to accept a journal shorter than what was acknowledged (a restored backup).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
-from tachyon.storage import db, journal
+from tachyon.storage import db, head, journal
 
 if TYPE_CHECKING:
     from tachyon.exchange.state_machine import Exchange
@@ -31,6 +34,7 @@ class AuditReport(NamedTuple):
     read_model: str  # the view tables: "ok", "stale" (behind the journal) or "mismatch"
     read_model_seq: int | None  # the sequence number the view tables say they reflect
     read_model_differences: tuple[str, ...]  # the first rows that differ, on a mismatch
+    acknowledged_seq: int  # the head record's sequence number (the journal reaches it)
 
 
 class _Replayed(NamedTuple):
@@ -44,12 +48,13 @@ def audit(data_dir: Path | str) -> AuditReport:
     """Raise CorruptData (naming the file and the sequence number) at the first problem in
     the journal or the snapshots; report a read model that differs from the replayed state."""
     db_path = _db_path(data_dir)
+    acknowledged = head.read(db_path)  # before the read transaction: never ahead of it
     conn = db.connect(db_path, read_only=True)
     try:
         with db.sqlite_errors(db_path):
-            _check_version(conn, db_path)
             conn.execute("BEGIN")
-            return _audit(conn, db_path)
+            _check_version(conn, db_path, acknowledged)
+            return _audit(conn, db_path, acknowledged)
     finally:
         conn.close()
 
@@ -74,6 +79,45 @@ def repair(data_dir: Path | str) -> AuditReport:
     return audit(data_dir)
 
 
+def reset_head(data_dir: Path | str) -> AuditReport:
+    """Set the head record to the journal's end after the journal and the snapshot pass the
+    audit (under the write lock, so no commit moves the end meanwhile), then audit. Refuses
+    (CorruptData, nothing written) when they do not."""
+    db_path = _db_path(data_dir)
+    conn = db.connect(db_path)
+    writer = head.HeadWriter(db_path)
+    try:
+        with db.sqlite_errors(db_path):
+            if db.schema_version(conn) == 0 and db.is_empty(conn):
+                # Not even the schema was kept (the log that held it was lost): accept an
+                # empty exchange, created as a new one would be.
+                writer.reset(head.Head(0, journal.GENESIS_HASH))
+                db.create_schema(conn)
+            else:
+                _check_version(conn, db_path)
+                db.begin_immediate(conn)
+                try:
+                    _reset_head(conn, db_path, writer)
+                finally:
+                    conn.execute("ROLLBACK")
+    finally:
+        writer.close()
+        conn.close()
+    return audit(data_dir)
+
+
+def _reset_head(conn: sqlite3.Connection, db_path: Path, writer: head.HeadWriter) -> None:
+    from tachyon.storage.view_audit import ReadModelAudit  # noqa: PLC0415
+
+    replayed = _replay(conn, db_path, ReadModelAudit(conn))
+    if replayed.snapshot_matches is False:
+        raise CorruptData(
+            f"{db_path}: the snapshot at sequence {replayed.snapshot_seq} differs from the"
+            " replayed state; the head record was left as it is"
+        )
+    writer.reset(head.Head(replayed.exchange.seq, replayed.head_hash))
+
+
 def _db_path(data_dir: Path | str) -> Path:
     db_path = Path(data_dir).expanduser() / db.DB_FILENAME
     if not db_path.is_file():
@@ -81,8 +125,12 @@ def _db_path(data_dir: Path | str) -> Path:
     return db_path
 
 
-def _check_version(conn: sqlite3.Connection, db_path: Path) -> None:
+def _check_version(
+    conn: sqlite3.Connection, db_path: Path, acknowledged: head.Head | None = None
+) -> None:
     version = db.schema_version(conn)
+    if version == 0:  # no schema at all: lost, if the head record says entries were not
+        head.check(db_path, acknowledged, 0, None)
     if version != db.SCHEMA_VERSION:
         raise UnsupportedVersion(
             f"{db_path} has schema version {version}; this tachyon audits version"
@@ -90,14 +138,16 @@ def _check_version(conn: sqlite3.Connection, db_path: Path) -> None:
         )
 
 
-def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
+def _audit(conn: sqlite3.Connection, db_path: Path, acknowledged: head.Head | None) -> AuditReport:
     # Imported here, not at the top: `tachyon.storage` binds `audit` eagerly, and the
     # package must stay light to import for the read model (`tachyon.storage.view`).
+    from tachyon.storage import recovery  # noqa: PLC0415
     from tachyon.storage.view_audit import ReadModelAudit  # noqa: PLC0415
 
     view = ReadModelAudit(conn)
     replayed = _replay(conn, db_path, view)
     exchange = replayed.exchange
+    recovery.check_head(conn, db_path, acknowledged, exchange.seq)
     read_model = view.result(exchange.service)
     return AuditReport(
         str(db_path),
@@ -109,6 +159,7 @@ def _audit(conn: sqlite3.Connection, db_path: Path) -> AuditReport:
         read_model.status,
         read_model.seq,
         read_model.differences,
+        0 if acknowledged is None else acknowledged.seq,
     )
 
 

@@ -18,10 +18,11 @@ from typing import Final
 
 from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """Version 1 stored snapshots as JSON (format 1) without the journal hash they follow;
 version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`; version 3
-adds the read model (the `view_*` tables, see `VIEW_SCHEMA`)."""
+adds the read model (the `view_*` tables, see `VIEW_SCHEMA`); version 4 has the same tables
+and a head record beside the database (`tachyon.storage.head`), which it requires."""
 
 DB_FILENAME: Final = "exchange.db"
 WAL_SWITCH_ATTEMPTS: Final = 100

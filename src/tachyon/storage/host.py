@@ -32,7 +32,7 @@ from tachyon.exchange.events import Event
 from tachyon.exchange.service import OwnedOrder
 from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
-from tachyon.storage import db, journal, recovery, snapshot
+from tachyon.storage import db, head, journal, recovery, snapshot
 from tachyon.storage.changes import BatchChanges, Entry
 from tachyon.storage.migrations import MIGRATIONS
 from tachyon.storage.view_writer import ViewBatch
@@ -84,6 +84,8 @@ class EmbeddedExchange:
         self._snapshot_ts_ns = clock()
         self._snapshot_due = snapshot_every  # new commands after which a snapshot is due
         self.snapshot_failures = 0  # snapshots that could not be written (see _maybe_snapshot)
+        self._head_record = head.HeadWriter(db_path)
+        self.head_failures = 0  # head records that could not be written (see _advance_head)
 
     @classmethod
     def open(
@@ -107,14 +109,20 @@ class EmbeddedExchange:
         path = db.default_data_dir() if data_dir is None else Path(data_dir).expanduser()
         db.ensure_dir(path)
         db_path = path / db.DB_FILENAME
+        # Recovered (and checked against the head record) before the first read-write
+        # connection, whose close would checkpoint a damaged log into the database: a refused
+        # open changes nothing.
+        recovered = _recover_current(db_path, engine)
         conn = db.connect(db_path)
         try:
             with db.sqlite_errors(db_path):
                 if db.is_empty(conn):
+                    head.create(db_path, head.Head(0, journal.GENESIS_HASH))
                     db.create_schema(conn)
                 else:
                     db.upgrade(conn, db_path, MIGRATIONS)
-            recovered = _recover_read_only(db_path, engine)
+            if recovered is None:  # a new or just upgraded database
+                recovered = _recover_read_only(db_path, engine)
         except BaseException:
             conn.close()
             raise
@@ -201,11 +209,27 @@ class EmbeddedExchange:
                     self._reload()
                 raise
         self._head_hash = head_hash
-        self.last_timing = (started_ns, applied_ns, time.time_ns())
         if entries:
+            self._advance_head(entries[-1])
             self.last_changes = changes
+        self.last_timing = (started_ns, applied_ns, time.time_ns())
         self._maybe_snapshot()
         return results
+
+    def _advance_head(self, last: journal.JournalEntry) -> None:
+        """Record the commit as acknowledged before answering it. The commit is durable
+        already, so a failure here is no failure of its commands: logged and counted
+        (`head_failures`); the record catches up at the next commit."""
+        try:
+            self._head_record.advance(head.Head(last.seq, last.checksum))
+        except (TachyonError, OSError) as exc:
+            self.head_failures += 1
+            _log.warning(
+                "%s: could not record sequence %d as acknowledged (%s)",
+                self._head_record.path,
+                last.seq,
+                exc,
+            )
 
     def _on_disk(self, entries: list[journal.JournalEntry]) -> bool:
         last = entries[-1]
@@ -323,6 +347,7 @@ class EmbeddedExchange:
             if snapshot and self._exchange.seq > self._snapshot_seq:
                 self.write_snapshot()
         finally:
+            self._head_record.close()
             self._conn.close()
 
     def __enter__(self) -> Self:
@@ -358,9 +383,27 @@ def _admitted(command: AnyCommand | Admitted) -> Admitted | TachyonError:
         return exc
 
 
+def _recover_current(db_path: Path, engine: str) -> recovery.Recovered | None:
+    """The recovered exchange if `db_path` has the current schema; None for a database to
+    create or upgrade, unless the head record says it had acknowledged entries (then the
+    database was lost: refused)."""
+    if not db_path.is_file() or db_path.stat().st_size == 0:
+        head.check(db_path, head.read(db_path), 0, None)
+        return None
+    return _recover(db_path, engine, current_only=True)
+
+
 def _recover_read_only(db_path: Path, engine: str = DEFAULT_ENGINE) -> recovery.Recovered:
+    recovered = _recover(db_path, engine, current_only=False)
+    assert recovered is not None
+    return recovered
+
+
+def _recover(db_path: Path, engine: str, *, current_only: bool) -> recovery.Recovered | None:
     """Recover through a read-only connection: a refusal must leave the files as they are
-    (a read-write connection would checkpoint the WAL into the database when it closes)."""
+    (a read-write connection would checkpoint the WAL into the database when it closes).
+    `current_only`: None for a database of another schema version (left to `open`)."""
+    acknowledged = head.read(db_path)  # before the read transaction: never ahead of it
     conn = db.connect(db_path, read_only=True)
     # Rebuilding a big state allocates millions of containers and no garbage: pausing the
     # cyclic collector halves the time (measured on 100,000 resting orders).
@@ -369,7 +412,18 @@ def _recover_read_only(db_path: Path, engine: str = DEFAULT_ENGINE) -> recovery.
     try:
         with db.sqlite_errors(db_path):
             conn.execute("BEGIN")  # one consistent view of snapshot and journal
-            return recovery.recover(conn, db_path, engine)
+            version = db.schema_version(conn)
+            if current_only and version != db.SCHEMA_VERSION:
+                if version == 0:  # no schema: refused if entries were acknowledged
+                    head.check(db_path, acknowledged, 0, None)
+                return None
+            if acknowledged is None and journal.head(conn)[0]:
+                # Created since it was read (another process making this directory), or lost:
+                # read it again, then look again, so the record is still read first.
+                conn.execute("COMMIT")
+                acknowledged = head.read(db_path)
+                conn.execute("BEGIN")
+            return recovery.recover(conn, db_path, acknowledged, engine)
     finally:
         if collecting:
             gc.enable()

@@ -4,11 +4,12 @@ transaction with the version bump (after a backup copy of the file)."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Final
 
 from tachyon.errors import CorruptData
 from tachyon.exchange.state_machine import state_hash_of
-from tachyon.storage import db, journal, snapshot
+from tachyon.storage import db, head, journal, snapshot
 from tachyon.storage.db import Migration
 
 SCHEMA_V1: Final = """
@@ -79,4 +80,11 @@ def v2_to_v3(conn: sqlite3.Connection) -> None:
     db.create_view_tables(conn)
 
 
-MIGRATIONS: Final[dict[int, Migration]] = {1: v1_to_v2, 2: v2_to_v3}
+def v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Create the head record at the journal's head (inside the upgrade's write transaction,
+    so no commit lands between the two)."""
+    (db_file,) = (row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+    head.create(Path(db_file), head.Head(*journal.head(conn)))
+
+
+MIGRATIONS: Final[dict[int, Migration]] = {1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4}

@@ -12,6 +12,7 @@ did when journaled: accepted, or (a `Refused` entry) refused with the same code.
 | journal before the snapshot | not read (cost grows forever)    | all of the above, from 1    |
 | resulting state             | all invariants                   | all invariants, hash equal  |
 | read model (view tables)    | not read (derived data)          | equal to the replayed state |
+| head record (exchange.head) | journal reaches it, same entry   | the same                    |
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.exchange.events import Event
 from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Exchange, Refusal
-from tachyon.storage import journal, snapshot
+from tachyon.storage import head, journal, snapshot
 
 
 class Recovered(NamedTuple):
@@ -36,9 +37,16 @@ class Recovered(NamedTuple):
     replayed: int
 
 
-def recover(conn: sqlite3.Connection, db_path: Path, engine: str = DEFAULT_ENGINE) -> Recovered:
+def recover(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    acknowledged: head.Head | None,
+    engine: str = DEFAULT_ENGINE,
+) -> Recovered:
     """The state after every journaled command, from the newest snapshot on (without one, from
-    a new exchange whose markets use `engine`)."""
+    a new exchange whose markets use `engine`). `acknowledged` is the head record, read before
+    `conn`'s read transaction began (so never ahead of what it sees): a journal that ends
+    before it is refused (see `tachyon.storage.head.check`)."""
     row = snapshot.newest(conn)
     if row is None:
         exchange = Exchange(DexService(engine=engine))
@@ -51,6 +59,7 @@ def recover(conn: sqlite3.Connection, db_path: Path, engine: str = DEFAULT_ENGIN
             )
         head_hash, snapshot_seq = row.head_hash, row.seq
     head_hash, replayed = replay(conn, db_path, exchange, head_hash)
+    check_head(conn, db_path, acknowledged, exchange.seq)
     if replayed or row is None:  # a loaded snapshot has been checked already
         check(exchange, db_path)
     return Recovered(exchange, head_hash, snapshot_seq, replayed)
@@ -101,6 +110,15 @@ def apply_entry(
     elif refused_code is not None:
         raise CorruptData(f"{where} was refused with {refused_code} but applies on replay")
     return events
+
+
+def check_head(
+    conn: sqlite3.Connection, db_path: Path, acknowledged: head.Head | None, journal_seq: int
+) -> None:
+    """Refuse a journal that ends (at `journal_seq`) before the head record, or that holds
+    another entry at its sequence number."""
+    at_head = None if acknowledged is None else journal.checksum_at(conn, acknowledged.seq)
+    head.check(db_path, acknowledged, journal_seq, at_head)
 
 
 def check(exchange: Exchange, db_path: Path) -> None:

@@ -2,7 +2,7 @@
 model that the host writes in the same transaction as the journal, without recovering the
 exchange.
 
-Light on purpose: imports only the standard library and `tachyon.storage.db`, so a new process
+Light on purpose: imports only the standard library, `tachyon.storage.db` and `.head`, so a new process
 (the CLI) answers in milliseconds. Reads only, through a read-only connection, all in one read
 transaction, so every answer is of the same journal sequence number. Values are plain ints and
 strs, in minor units and ticks as in the core.
@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 from tachyon.errors import InvalidOrder, MarketNotFound
-from tachyon.storage import db
+from tachyon.storage import db, head
 
 Level = tuple[int, int]
 """An aggregated book level: (price, quantity)."""
@@ -89,6 +89,15 @@ _BOOK = {
 _int = db.int_from_sql
 
 
+def _holds(conn: sqlite3.Connection, acknowledged: head.Head) -> bool:
+    """The journal holds the head record's entry (the record's sequence number 0: empty)."""
+    if acknowledged.seq == 0:
+        return True
+    row = conn.execute("SELECT checksum FROM journal WHERE seq = ?", (acknowledged.seq,))
+    found = row.fetchone()
+    return found is not None and bytes(found[0]) == acknowledged.checksum
+
+
 class ReadView:
     """The read model of one data directory at one journal sequence number. Not thread-safe."""
 
@@ -102,10 +111,12 @@ class ReadView:
     def open(cls, data_dir: Path | str) -> ReadView | None:
         """The view of `data_dir`'s database, or None if there is no database, it has another
         schema version, or its view does not reflect the journal's head (stale: the next write
-        brings it up to date); then the caller recovers the exchange instead."""
+        brings it up to date) or the journal ends before the head record (lost entries); then
+        the caller recovers the exchange instead, which refuses the last."""
         db_path = Path(data_dir).expanduser() / db.DB_FILENAME
         if not db_path.is_file():
             return None
+        acknowledged = head.read(db_path)  # before the read transaction: never ahead of it
         conn = db.connect(db_path, read_only=True)
         try:
             with db.sqlite_errors(db_path):
@@ -113,13 +124,16 @@ class ReadView:
                 if db.schema_version(conn) != db.SCHEMA_VERSION:
                     conn.close()
                     return None
-                (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
+                (journal_end,) = conn.execute(
+                    "SELECT coalesce(max(seq), 0) FROM journal"
+                ).fetchone()
                 meta = conn.execute("SELECT seq FROM view_meta").fetchone()
+                reaches_head = acknowledged is not None and _holds(conn, acknowledged)
         except BaseException:
             conn.close()
             raise
         seq = None if meta is None else meta[0]
-        if seq is None or seq != head:
+        if seq is None or seq != journal_end or not reaches_head:
             conn.close()
             return None
         return cls(conn, db_path, int(seq))
