@@ -38,10 +38,12 @@ from tachyon.dex import (
     OrderId,
     SelfTradePrevention,
     Side,
+    TimeInForce,
     TokenId,
 )
 from tachyon.errors import TachyonError
-from tachyon.exchange import DexService
+from tachyon.exchange import DexService, risk
+from tachyon.exchange.risk import MarketRules, RiskLimits
 
 ACCOUNTS = [AccountId(f"trader-{index}") for index in range(OWNERS)]
 SERVICE_MARKET = MarketConfig(fees=FeeSchedule(maker_bps=2, taker_bps=5))
@@ -141,7 +143,46 @@ def _service(warmup: Sequence[Op]) -> Replay:
         return refused
 
     AFTER_RUN.append(service.check_invariants)  # the figures are for a correct run
+    _SERVICES.append(service)
     return Replay(_native, run)
+
+
+# Every risk limit set, none binding on the flow: the cost of the checks, not of refusals.
+EVERY_LIMIT = MarketRules(
+    max_qty=2**63,
+    min_notional=1,
+    limits=RiskLimits(
+        max_notional=2**63, price_band_bps=9_999, max_position=2**63, max_open_orders=2**31
+    ),
+)
+
+
+def _service_with_risk(warmup: Sequence[Op]) -> Replay:
+    """`DexService` behind the risk stage (`tachyon.exchange.risk`) with every limit set, as
+    `Exchange` runs it for a market with rules: the stage's cost is this over DexService."""
+    replay = _service(warmup)
+    service = _SERVICES[-1]
+    config, rules = service.get_market(SERVICE_MARKET.market_id), EVERY_LIMIT
+    check_limit, check_market, gtc = risk.check_limit, risk.check_market, TimeInForce.GTC
+    place_limit, place_market, cancel = service.place_limit, service.place_market, service.cancel
+
+    def run(calls: Sequence[Call]) -> int:
+        refused = 0
+        for kind, owner, side, price, qty in calls:
+            try:
+                if kind == LIMIT:
+                    check_limit(service, rules, owner, config, (side, price, qty, gtc))
+                    place_limit(owner, side, price, qty, stp=ALLOW)
+                elif kind == CANCEL:
+                    cancel(owner, price)
+                else:
+                    check_market(service, rules, owner, config, (side, qty, None))
+                    place_market(owner, side, qty, stp=ALLOW)
+            except TachyonError:
+                refused += 1
+        return refused
+
+    return Replay(replay.prepare, run)
 
 
 def _timed(run: Callable[[Sequence[Call]], int], calls: Sequence[Call]) -> list[int]:
@@ -157,10 +198,12 @@ def _timed(run: Callable[[Sequence[Call]], int], calls: Sequence[Call]) -> list[
 
 SLICE_OPS = 2_000  # ops a subject replays before the next takes its turn
 AFTER_RUN: list[Callable[[], None]] = []  # checks to run, untimed, after a replay
+_SERVICES: list[DexService] = []  # the service a subject built (for the risk subject)
 SUBJECTS = [
     Subject("baseline", _baseline),
     Subject("InMemoryEngine", _engine),
     Subject("DexService", _service),
+    Subject("DexService + risk limits", _service_with_risk),
 ]
 
 

@@ -125,6 +125,48 @@ class AlreadyExists(TachyonError):
     code = "already_exists"
 
 
+class NotOperator(TachyonError):
+    """An admin command not signed by the exchange's operator (or unsigned once one is set)."""
+
+    code = "not_operator"
+
+
+class MarketHalted(TachyonError):
+    """A new order on a market the operator halted (cancels are still accepted)."""
+
+    code = "market_halted"
+
+
+class RiskLimitExceeded(TachyonError):
+    """An order a market's risk limit refuses before anything is locked; nothing changed."""
+
+    code = "risk_limit_exceeded"
+
+
+class MaxNotionalExceeded(RiskLimitExceeded):
+    code = "max_notional_exceeded"
+
+
+class OutsidePriceBand(RiskLimitExceeded):
+    code = "outside_price_band"
+
+
+class MaxPositionExceeded(RiskLimitExceeded):
+    code = "max_position_exceeded"
+
+
+class MaxOpenOrdersExceeded(RiskLimitExceeded):
+    code = "max_open_orders_exceeded"
+
+
+class QtyAboveMax(InvalidInput):
+    code = "qty_above_max"
+
+
+class NotionalBelowMin(InvalidInput):
+    code = "notional_below_min"
+
+
 class CorruptData(TachyonError):
     code = "corrupt_data"
 

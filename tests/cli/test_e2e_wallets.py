@@ -219,6 +219,16 @@ def test_markets_lists_the_default_market(session: Session) -> None:
                 "taker_bps": 0,
                 "fee_token": "USDC",
                 "fee_account": "tachyon:fees",
+                "max_qty": None,
+                "min_notional": None,
+                "risk": {
+                    "max_notional": None,
+                    "price_band_pct": None,
+                    "max_position": None,
+                    "max_open_orders": None,
+                },
+                "halted": False,
+                "engine": "in_memory",
             }
         ]
     }

@@ -75,6 +75,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     assert set(spec["paths"]) == {
         "/v1/time",
         "/v1/markets",
+        "/v1/tokens",
         "/v1/orderbook",
         "/v1/trades",
         "/v1/commands",

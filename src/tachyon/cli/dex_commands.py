@@ -175,10 +175,37 @@ def markets(
     node: str | None,
     output_format: str | None,
 ) -> None:
-    """Every market with its tokens, decimals, tick, lot, minimum size and fees."""
+    """Every market with its tokens, decimals, tick, lot, size limits, fees, risk limits
+    (null where unset), whether it is halted, and its engine."""
     with ports.public(ctx, node, db_path, data_dir).open() as port:
-        rows = [shapes.market_json(config) for config in port.markets()]
+        rules = port.market_rules()
+        rows = [
+            shapes.market_json(config, rules.get(config.market_id)) for config in port.markets()
+        ]
     _emit(ctx, output_format, {"markets": rows}, lambda: _tables().records_table(rows, "market"))
+
+
+@dex.command()
+@optional_db_path
+@options.data_dir_option
+@options.password_option
+@options.node_option
+@options.format_override
+@click.pass_context
+def tokens(
+    ctx: click.Context,
+    db_path: str | None,
+    data_dir: str | None,
+    password: str | None,
+    node: str | None,
+    output_format: str | None,
+) -> None:
+    """Every registered token with its decimals."""
+    with ports.public(ctx, node, db_path, data_dir).open() as port:
+        rows: list[dict[str, object]] = [
+            {"symbol": meta.symbol, "decimals": meta.decimals} for meta in port.tokens()
+        ]
+    _emit(ctx, output_format, {"tokens": rows}, lambda: _tables().records_table(rows, "symbol"))
 
 
 @dex.command()

@@ -14,6 +14,7 @@ import click
 
 from tachyon import __version__
 from tachyon.cli import options
+from tachyon.cli.admin_commands import admin
 from tachyon.cli.dex_commands import dex
 from tachyon.cli.node_commands import node
 from tachyon.cli.wallet_commands import wallet
@@ -73,6 +74,7 @@ def cli(
     }
 
 
+cli.add_command(admin)
 cli.add_command(dex)
 cli.add_command(wallet)
 cli.add_command(node)

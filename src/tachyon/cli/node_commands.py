@@ -23,6 +23,13 @@ def node() -> None:
 
 @node.command()
 @options.data_dir_option
+@click.option(
+    "--operator",
+    default=None,
+    metavar="ADDRESS",
+    help="Make ADDRESS the exchange's operator if it has none; refuse to start if its"
+    " operator is another.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8700, show_default=True, help="TCP port."
@@ -96,6 +103,7 @@ def node() -> None:
 )
 def serve(
     data_dir: str | None,
+    operator: str | None,
     host: str,
     port: int,
     recv_window_ms: int,
@@ -120,6 +128,7 @@ def serve(
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
     serve_node(
         directory,
+        operator=operator,
         host=host,
         port=port,
         profile=options.profile(),

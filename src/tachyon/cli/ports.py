@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from tachyon.cli import options
+from tachyon.client import shapes
 from tachyon.dex.ids import AccountId
 from tachyon.errors import MarketNotFound, TachyonError, TokenNotFound
 
@@ -117,6 +118,13 @@ def market_of(port: ExchangePort, market: str) -> MarketConfig:
     """`market`'s configuration; MarketNotFound, naming the known markets, if it has none."""
     configs: dict[str, MarketConfig] = {config.market_id: config for config in port.markets()}
     return _named(configs, market, "market", MarketNotFound)
+
+
+def market_rules_json(port: ExchangePort, market: str) -> object:
+    """`market`'s risk limits as `dex markets` shows them."""
+    config = market_of(port, market)
+    row = shapes.market_json(config, port.market_rules()[config.market_id])
+    return row["risk"]
 
 
 def token_of(port: ExchangePort, token: str) -> TokenMeta:

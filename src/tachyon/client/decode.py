@@ -14,6 +14,7 @@ from tachyon.dex.ids import AccountId, OrderId, TokenId, TradeId
 from tachyon.dex.model import BookLevel, FeeSchedule, MarketConfig, OrderStatus, Side, Trade
 from tachyon.dex.open_order import OpenOrder
 from tachyon.dex.units import AMOUNT_MINOR_MAX, to_minor
+from tachyon.exchange.risk import MarketRules, RiskLimits
 from tachyon.exchange.service import Placement
 from tachyon.ledger.ledger import BalanceRecord
 
@@ -109,3 +110,26 @@ def _places(row: dict[str, Any]) -> int:
         return len(text.partition(".")[2]) if isinstance(text, str) else 0
 
     return max(shown(row.get("available")), shown(row.get("locked")))
+
+
+def rules_from_json(config: MarketConfig, row: dict[str, Any]) -> MarketRules:
+    """A market's rules from its `/v1/markets` row (none listed: no rules)."""
+    risk = row.get("risk") or {}
+    quote, base = config.quote_decimals, config.base_decimals
+
+    def optional(text: object, places: int, name: str) -> int | None:
+        return None if text is None else minor(text, places, name)
+
+    limits = RiskLimits(
+        optional(risk.get("max_notional"), quote, "max_notional"),
+        optional(risk.get("price_band_pct"), 2, "price_band_pct"),
+        optional(risk.get("max_position"), base, "max_position"),
+        risk.get("max_open_orders"),
+    )
+    return MarketRules(
+        bool(row.get("halted", False)),
+        optional(row.get("max_qty"), base, "max_qty"),
+        optional(row.get("min_notional"), quote, "min_notional"),
+        limits,
+        row.get("engine"),
+    )

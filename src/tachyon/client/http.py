@@ -26,11 +26,12 @@ from tachyon.client.decode import (
     market_from_json,
     open_order_from_json,
     placement_from_json,
+    rules_from_json,
     trade_from_json,
 )
 from tachyon.client.refusals import refusal
 from tachyon.client.signing import sign_read
-from tachyon.dex.ids import AccountId, MarketId, TokenId
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.dex.open_order import OpenOrder
 from tachyon.exchange.auth import address_of
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from tachyon.exchange.commands import SignedCommand
+    from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.state_machine import Outcome
 
 TIMEOUT_S: Final = 10.0
@@ -87,8 +89,13 @@ class Client:
         answer = self._request("POST", "/v1/commands", json=envelope)
         if "order_id" in answer:
             return placement_from_json(self.market(answer["market"]), answer)
-        (row,) = answer["balances"]
-        return balance_from_json(row, self._decimals().get(row["token"]))
+        self._markets = None  # an operator's command may have changed a market or its fees
+        if "balances" in answer:
+            (row,) = answer["balances"]
+            return balance_from_json(row, self._decimals().get(row["token"]))
+        if "cancelled_orders" in answer:  # a fee change: the orders it cancelled
+            return [OrderId(order_id) for order_id in answer["cancelled_orders"]]
+        return None  # the operator's other commands answer nothing else
 
     # -- the port: public reads --------------------------------------------------------------
 
@@ -100,8 +107,16 @@ class Client:
             self._markets = {config.market_id: config for config in configs}
         return list(self._markets.values())
 
+    def market_rules(self) -> dict[MarketId, MarketRules]:
+        """Each market's rules as the node's `/v1/markets` lists them."""
+        answer = self._request("GET", "/v1/markets")
+        return {
+            MarketId(row["market"]): rules_from_json(self.market(row["market"]), row)
+            for row in answer["markets"]
+        }
+
     def tokens(self) -> list[TokenMeta]:
-        """The tokens the node's markets trade, by symbol (the API lists no others)."""
+        """Every token the node's exchange has registered, by symbol."""
         return [TokenMeta(TokenId(symbol), places) for symbol, places in self._decimals().items()]
 
     def book(self, depth: int, market: MarketId) -> BookDepth:
@@ -156,11 +171,9 @@ class Client:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _decimals(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for config in self.markets():
-            found[config.base] = config.base_decimals
-            found[config.quote] = config.quote_decimals
-        return dict(sorted(found.items()))
+        """Every registered token's decimals (`/v1/tokens`), by symbol."""
+        answer = self._request("GET", "/v1/tokens")
+        return {row["symbol"]: int(row["decimals"]) for row in answer["tokens"]}
 
     def _request(
         self,

@@ -9,19 +9,22 @@ reads them back with `tachyon.client.decode`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tachyon.dex.model import MarketConfig, OrderStatus, Trade
 from tachyon.dex.units import to_decimal
 
 if TYPE_CHECKING:
     from tachyon.dex.open_order import OpenOrder
+    from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.service import Placement
 
 
-def market_json(config: MarketConfig) -> dict[str, object]:
+def market_json(config: MarketConfig, rules: MarketRules | None = None) -> dict[str, object]:
+    """A market as the API and the CLI show it; with its `rules`, also its risk limits
+    (null where unset), whether it is halted and its engine."""
     fees = config.fees
-    return {
+    row: dict[str, object] = {
         "market": config.market_id,
         "base": config.base,
         "quote": config.quote,
@@ -35,6 +38,27 @@ def market_json(config: MarketConfig) -> dict[str, object]:
         "fee_token": config.fee_token,
         "fee_account": fees.fee_account,
     }
+    if rules is not None:
+        limits = rules.limits
+        quote, base = config.quote_decimals, config.base_decimals
+        row["max_qty"] = _optional(rules.max_qty, base)
+        row["min_notional"] = _optional(rules.min_notional, quote)
+        row["risk"] = {
+            "max_notional": _optional(limits.max_notional, quote),
+            "price_band_pct": _optional(limits.price_band_bps, PERCENT_PLACES),
+            "max_position": _optional(limits.max_position, base),
+            "max_open_orders": limits.max_open_orders,
+        }
+        row["halted"] = rules.halted
+        row["engine"] = rules.engine
+    return row
+
+
+PERCENT_PLACES: Final = 2  # a price band in basis points, shown in percent
+
+
+def _optional(value: int | None, places: int) -> str | None:
+    return None if value is None else to_decimal(value, places)
 
 
 def book_json(

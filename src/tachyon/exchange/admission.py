@@ -26,6 +26,7 @@ from tachyon.exchange.commands import (
     Deposit,
     PlainCommand,
     Refused,
+    SetOperator,
     SignedCommand,
     decode_command,
     decode_entry,
@@ -139,6 +140,13 @@ def _check_unsigned(command: PlainCommand) -> None:
         raise InvalidInput(f"nonce {command.nonce} must not be negative (0: no nonce)")
     if not is_address(command.account):
         return
+    if type(command) is SetOperator:
+        if command.nonce:
+            raise Unauthorized(
+                f"an unsigned operator assignment to {command.account} carries no nonce (nonce"
+                f" {command.nonce}): only the account's key advances its nonce"
+            )
+        return  # the directory's own host names its operator (`node serve --operator`)
     if type(command) is not Deposit:
         raise Unauthorized(
             f"account {command.account} is a wallet address: only commands signed by its"

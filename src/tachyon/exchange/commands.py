@@ -101,6 +101,93 @@ class CancelOrder(Command, frozen=True, tag="cancel_order"):
     nonce: int = 0
 
 
+# -- the operator's commands ---------------------------------------------------------------
+# Each carries the operator's address as `account` and a nonce, and is signed by its key (see
+# `tachyon.exchange.venue`); amounts and sizes are in minor units, as everywhere inside.
+
+
+class SetOperator(Command, frozen=True, tag="set_operator"):
+    """Make `account` the exchange's operator, once: signed by its key, or unsigned from the
+    host that owns the data directory (`node serve --operator`)."""
+
+    account: str
+    nonce: int = 0
+
+
+class AdminAddToken(Command, frozen=True, tag="admin_add_token"):
+    account: str
+    symbol: str
+    decimals: int
+    nonce: int = 0
+
+
+class AdminAddMarket(Command, frozen=True, tag="admin_add_market"):
+    """List `base`/`quote` (both registered tokens) with its rules; `engine` names its
+    matching engine (None: the exchange's default), journaled so replay builds the same."""
+
+    account: str
+    base: str
+    quote: str
+    tick_size: int
+    lot_size: int
+    min_qty: int
+    max_qty: int | None = None
+    min_notional: int | None = None
+    engine: str | None = None
+    nonce: int = 0
+
+
+class AdminSetFees(Command, frozen=True, tag="admin_set_fees"):
+    """A market's fees in basis points, charged in its quote token to the fee account."""
+
+    account: str
+    market: str
+    maker_bps: int
+    taker_bps: int
+    nonce: int = 0
+
+
+class AdminCollectFees(Command, frozen=True, tag="admin_collect_fees"):
+    """Move the fee account's available `token` to the operator's account."""
+
+    account: str
+    token: str
+    nonce: int = 0
+
+
+class AdminSetRisk(Command, frozen=True, tag="admin_set_risk"):
+    """Set a market's risk limits; None leaves a limit as it is, `clear` removes all first.
+    `price_band_bps` is the band in basis points of the reference price (1% = 100)."""
+
+    account: str
+    market: str
+    max_notional: int | None = None
+    price_band_bps: int | None = None
+    max_position: int | None = None
+    max_open_orders: int | None = None
+    clear: bool = False
+    nonce: int = 0
+
+
+class AdminHaltMarket(Command, frozen=True, tag="admin_halt_market"):
+    """Halt (only cancels accepted) or resume a market."""
+
+    account: str
+    market: str
+    halted: bool
+    nonce: int = 0
+
+
+class AdminDeposit(Command, frozen=True, tag="admin_deposit"):
+    """Credit `to` (any account) with `amount` of `token`: the operator's deposit."""
+
+    account: str
+    to: str
+    token: str
+    amount: int
+    nonce: int = 0
+
+
 class SignedCommand(Command, frozen=True, tag="signed"):
     """An account command signed by its account's key: `body` is that command's canonical
     bytes, `signature` the key's Ed25519 signature over them (see `tachyon.exchange.auth`).
@@ -120,8 +207,21 @@ class Refused(Command, frozen=True, tag="refused"):
     code: str
 
 
-AccountCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder
-"""Commands that act for one account (and carry its nonce)."""
+AdminCommand = (
+    SetOperator
+    | AdminAddToken
+    | AdminAddMarket
+    | AdminSetFees
+    | AdminCollectFees
+    | AdminSetRisk
+    | AdminHaltMarket
+    | AdminDeposit
+)
+"""The operator's commands (`SetOperator` makes one)."""
+TraderCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder
+"""Commands that trade or move funds for one account."""
+AccountCommand = TraderCommand | AdminCommand
+"""Commands that act for one account (and carry its nonce): what a key signs."""
 PlainCommand = RegisterToken | AddMarket | SetFees | SetReceiveWindow | AccountCommand
 """A command as the state machine applies it: unsigned, or the body of a signed one."""
 AnyCommand = PlainCommand | SignedCommand

@@ -19,6 +19,7 @@ import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig, Side, Trade
+from tachyon.exchange.risk import RiskLimits
 
 
 class CancelReason(enum.StrEnum):
@@ -32,6 +33,8 @@ class CancelReason(enum.StrEnum):
     """Self-trade prevention cancelled it (a resting order) or stopped it (the taker)."""
     FEES = "fees"
     """A fee change: its owner could not hold what the new maker fee needs."""
+    PRICE_BAND = "price_band"
+    """The rest of a market order beyond its market's price band (`tachyon.exchange.risk`)."""
 
 
 class OrderAccepted(msgspec.Struct, frozen=True, gc=False):
@@ -133,6 +136,26 @@ class ReceiveWindowSet(msgspec.Struct, frozen=True, gc=False):
     window_ms: int
 
 
+class OperatorSet(msgspec.Struct, frozen=True, gc=False):
+    """The exchange's operator was set (once)."""
+
+    account: AccountId
+
+
+class RiskLimitsSet(msgspec.Struct, frozen=True, gc=False):
+    """A market's risk limits as they now are (`tachyon.exchange.risk.RiskLimits`)."""
+
+    market: MarketId
+    limits: RiskLimits
+
+
+class MarketHalted(msgspec.Struct, frozen=True, gc=False):
+    """A market was halted (only cancels accepted) or resumed (`halted` False)."""
+
+    market: MarketId
+    halted: bool
+
+
 class CommandRefused(msgspec.Struct, frozen=True, gc=False):
     """A signed command whose signature and nonce passed, refused by the state machine: its
     nonce is used (so the same bytes can never apply later) and nothing else changed. It is
@@ -153,5 +176,8 @@ Event = (
     | TokenRegistered
     | FeesChanged
     | ReceiveWindowSet
+    | OperatorSet
+    | RiskLimitsSet
+    | MarketHalted
     | CommandRefused
 )

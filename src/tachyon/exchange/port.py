@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tachyon.dex.model import BookDepth, MarketConfig, Trade
     from tachyon.dex.open_order import OpenOrder
     from tachyon.exchange.commands import SignedCommand
+    from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.state_machine import Outcome
     from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
@@ -46,6 +47,11 @@ class ExchangePort(Protocol):
         ...
 
     def markets(self) -> list[MarketConfig]: ...
+
+    def market_rules(self) -> dict[MarketId, MarketRules]:
+        """Every market's rules as the operator set them (halt, size and risk limits), with
+        the name of the engine it runs on."""
+        ...
 
     def tokens(self) -> list[TokenMeta]:
         """Every token (over the network: those its markets trade), by symbol."""

@@ -243,9 +243,14 @@ class DexService:
     # -- markets and tokens ----------------------------------------------------------------
 
     def add_market(
-        self, config: MarketConfig, engine: OrderBookEngine | None = None
+        self,
+        config: MarketConfig,
+        engine: OrderBookEngine | None = None,
+        *,
+        engine_name: str | None = None,
     ) -> list[Event]:
-        """Open a market, registering its tokens; `engine` defaults to the configured kind."""
+        """Open a market, registering its tokens; its engine is `engine`, else the one named
+        `engine_name`, else the service's configured kind."""
         if config.market_id in self._markets:
             raise AlreadyExists(f"market {config.market_id} already exists")
         # Check both tokens before registering either, so a refusal registers nothing.
@@ -258,12 +263,13 @@ class DexService:
                 raise AlreadyExists(
                     f"token {symbol} is registered with {known[symbol]} decimals, not {decimals}"
                 )
-        engine_name: str | None = None
         if engine is None:
-            engine_name = self._engine_name
+            engine_name = engine_name or self._engine_name
             engine = engine_factory(engine_name)(config)
         elif engine.config.market_id != config.market_id:
             raise InvalidConfig(f"engine serves {engine.config.market_id}, not {config.market_id}")
+        else:
+            engine_name = None
         self._ledger.set_meta(TokenMeta(config.base, config.base_decimals))
         self._ledger.set_meta(TokenMeta(config.quote, config.quote_decimals))
         self._markets[config.market_id] = _Market(config, engine, engine_name, self._ledger)
@@ -283,6 +289,14 @@ class DexService:
 
     def tokens(self) -> list[TokenMeta]:
         return self._ledger.tokens()
+
+    def engine_of(self, market: MarketId) -> str | None:
+        """The name of the engine `market` runs on (None: one handed in)."""
+        return self._market(market).engine_name
+
+    def fee_accounts(self) -> list[AccountId]:
+        """Every account that receives fees, in order."""
+        return sorted(self._fee_accounts)
 
     def set_fees(self, market: MarketId, fees: FeeSchedule) -> list[Event]:
         """Change a market's fees. Open orders then hold what the new maker fee needs: excess is
@@ -495,6 +509,22 @@ class DexService:
         return [self._owned(oid, record) for oid, record in self._by_owner.get(owner, {}).items()]
 
     # -- market data -----------------------------------------------------------------------
+
+    def open_order_count(self, owner: AccountId, market: MarketId) -> int:
+        """How many orders `owner` has open on `market`."""
+        state = self._markets.get(market)
+        orders = self._by_owner.get(owner, {})
+        return sum(1 for order in orders.values() if order[_MARKET] is state)
+
+    def base_position(self, owner: AccountId, token: TokenId) -> int:
+        """`owner`'s holdings of `token` with what its open bids would buy: available and
+        locked, plus the open quantity of its bids on every market whose base is `token`."""
+        record = self._ledger.balance(owner, token)
+        held = record.available + record.locked
+        for order in self._by_owner.get(owner, {}).values():
+            if order[_IS_BID] and order[_MARKET].base == token:
+                held += order[_REMAINING]
+        return held
 
     def snapshot(self, depth: int, market: MarketId = DEFAULT_MARKET_ID) -> BookDepth:
         return self._market(market).engine.snapshot(depth)

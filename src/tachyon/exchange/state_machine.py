@@ -19,10 +19,12 @@ import msgspec
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig
 from tachyon.errors import TachyonError
+from tachyon.exchange import risk
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
     AddMarket,
+    AdminCommand,
     CancelOrder,
     Deposit,
     PlaceLimit,
@@ -32,9 +34,16 @@ from tachyon.exchange.commands import (
     SetReceiveWindow,
     Withdraw,
 )
-from tachyon.exchange.events import CommandRefused, Event, OrderCancelled, ReceiveWindowSet
+from tachyon.exchange.events import (
+    CancelReason,
+    CommandRefused,
+    Event,
+    OrderCancelled,
+    ReceiveWindowSet,
+)
 from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT, Nonces, check_window_ms
 from tachyon.exchange.service import DexService, Placement
+from tachyon.exchange.venue import Venue
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 Outcome = Placement | BalanceRecord | list[OrderId] | None
@@ -65,7 +74,7 @@ class Applied(NamedTuple):
 class Exchange:
     """A `DexService` plus what deterministic replay needs: last sequence, time and nonces."""
 
-    __slots__ = ("nonces", "seq", "service", "ts_ns")
+    __slots__ = ("nonces", "seq", "service", "ts_ns", "venue")
 
     def __init__(self, service: DexService | None = None) -> None:
         """A fresh exchange has the default BASE/USDC market, as a fresh `DexService` does,
@@ -74,6 +83,7 @@ class Exchange:
         self.seq = 0  # the last applied command's sequence number
         self.ts_ns = 0  # and its timestamp
         self.nonces = Nonces(RECEIVE_WINDOW_MS_DEFAULT)
+        self.venue = Venue()  # the operator and each market's rules and risk limits
 
     def apply(self, admitted: Admitted, seq: int, ts_ns: int) -> Outcome | Refusal:
         """`execute`'s outcome, for a caller that needs no events."""
@@ -96,8 +106,17 @@ class Exchange:
             if nonce:
                 self.nonces.check(account, nonce, ts_ns)  # type: ignore[arg-type]
         try:
-            if kind is SetReceiveWindow:
-                applied = self._set_receive_window(command)  # type: ignore[arg-type]
+            if kind in _ORDER_KINDS and self.venue.rules:
+                applied = self._place_by_the_rules(command)  # type: ignore[arg-type]
+            elif kind in _ADMIN_KINDS:
+                outcome, events = self.venue.apply_admin(self.service, command)  # type: ignore[arg-type]
+                applied = Applied(outcome, events)
+            elif kind in _UNSIGNED_ADMIN_KINDS:
+                self.venue.check_unsigned_admin(kind.__name__)
+                if kind is SetReceiveWindow:
+                    applied = self._set_receive_window(command)  # type: ignore[arg-type]
+                else:
+                    applied = _APPLY[kind](self.service, command)
             else:
                 applied = _APPLY[kind](self.service, command)
         except TachyonError as exc:
@@ -111,6 +130,31 @@ class Exchange:
         self.seq = seq
         self.ts_ns = ts_ns
         return applied
+
+    def _place_by_the_rules(self, command: PlaceLimit | PlaceMarket) -> Applied:
+        """An order on a market the operator set rules for: the risk stage first
+        (`tachyon.exchange.risk`), which refuses before anything is locked."""
+        rules = self.venue.rules.get(command.market)  # type: ignore[call-overload]
+        if rules is None:
+            return _APPLY[type(command)](self.service, command)
+        service = self.service
+        config = service.get_market(MarketId(command.market))
+        owner = AccountId(command.account)
+        if type(command) is PlaceLimit:
+            order = (command.side, command.price, command.qty, command.tif)
+            risk.check_limit(service, rules, owner, config, order)
+            return _place_limit(service, command)
+        assert type(command) is PlaceMarket
+        capped = risk.check_market(
+            service, rules, owner, config, (command.side, command.qty, command.max_quote)
+        )
+        if capped == command.qty:
+            return _place_market(service, command)
+        placement = _placement_of(
+            _place_market(service, msgspec.structs.replace(command, qty=capped))
+        )
+        banded = msgspec.structs.replace(placement, qty=command.qty, cause=CancelReason.PRICE_BAND)
+        return _placed(banded)
 
     def _set_receive_window(self, command: SetReceiveWindow) -> Applied:
         check_window_ms(command.window_ms)
@@ -129,13 +173,17 @@ class Exchange:
     # -- state -----------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, object]:
-        return {
+        state: dict[str, object] = {
             "seq": self.seq,
             "ts_ns": self.ts_ns,
             "receive_window_ms": self.nonces.window_ms,
             "nonces": self.nonces.to_state(),
             "service": self.service.to_state(),
         }
+        venue = self.venue.to_state()
+        if venue:  # only once configured: an exchange without an operator keeps its bytes
+            state["venue"] = venue
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Exchange:
@@ -147,6 +195,7 @@ class Exchange:
         # Snapshots before format 3 have no window (the default's) and one last nonce each.
         window_ms = state.get("receive_window_ms", RECEIVE_WINDOW_MS_DEFAULT)
         exchange.nonces = Nonces.from_state(window_ms, state["nonces"])
+        exchange.venue = Venue.from_state(state.get("venue", {}))
         return exchange
 
     def state_bytes(self) -> bytes:
@@ -257,6 +306,15 @@ _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     RegisterToken: _register_token,
 }
 _ACCOUNT_KINDS: Final = frozenset(get_args(AccountCommand))
+_ADMIN_KINDS: Final = frozenset(get_args(AdminCommand))
+_UNSIGNED_ADMIN_KINDS: Final = frozenset({RegisterToken, AddMarket, SetFees, SetReceiveWindow})
+_ORDER_KINDS: Final = frozenset({PlaceLimit, PlaceMarket})
+
+
+def _placement_of(applied: Applied) -> Placement:
+    placement = applied.outcome
+    assert type(placement) is Placement
+    return placement
 
 
 def _fees(command: SetFees | AddMarket) -> FeeSchedule:

@@ -38,6 +38,7 @@ from tachyon.exchange.admission import Admitted
 from tachyon.exchange.service import OwnedOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
+from tachyon.node.admin import markets_json, tokens_json
 from tachyon.node.connection_limit import CONNECTIONS_PER_CLIENT_DEFAULT, WebSocketLimit
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.execution import Node, execute_command
@@ -331,9 +332,14 @@ def _public_routes(app: FastAPI, node: Node) -> None:
 
     @app.get("/v1/markets", response_model=None, responses=_ok(schemas.Markets), tags=["public"])
     async def markets() -> dict[str, object]:
-        """Every market with its units and fees (as `tachyon dex markets --format json`)."""
-        configs = await node.running().read(lambda host: host.markets())
-        return {"markets": [shapes.market_json(config) for config in configs]}
+        """Every market with its units, fees, risk limits, halt and engine (as `tachyon dex
+        markets --format json`)."""
+        return {"markets": await node.running().read(lambda host: markets_json(host.state))}
+
+    @app.get("/v1/tokens", response_model=None, responses=_ok(schemas.Tokens), tags=["public"])
+    async def tokens() -> dict[str, object]:
+        """Every registered token with its decimals (as `tachyon dex tokens --format json`)."""
+        return await node.running().read(lambda host: tokens_json(host.state))
 
     @app.get("/v1/orderbook", response_model=None, responses=_ok(schemas.Book), tags=["public"])
     async def orderbook(

@@ -69,6 +69,9 @@ STATUS_BY_CODE: Final[dict[str, int]] = {
     errors.OrderRejected.code: 409,  # fill-or-kill unfillable, post-only would take
     errors.StaleNonce.code: 409,
     errors.AlreadyExists.code: 409,
+    errors.NotOperator.code: 403,
+    errors.MarketHalted.code: 409,
+    errors.RiskLimitExceeded.code: 409,  # and every limit's own code
     errors.StorageError.code: 503,  # the sequencer is stopped or its queue is full
     errors.TachyonError.code: 500,  # corrupt data and the like: the server's fault
 }

@@ -30,6 +30,7 @@ from tachyon.exchange.commands import (
 from tachyon.exchange.service import Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
+from tachyon.node.admin import admin_answer
 from tachyon.node.gateway import Clock, admit_command, decode_base64
 from tachyon.node.metrics import NodeMetrics, order_type, order_type_of_body
 from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT
@@ -85,6 +86,11 @@ class Node:
         """Take a token of `account`'s rate limit, or raise `RateLimited`."""
         if self.limiter is not None:
             self.limiter.take(account, self.clock())
+
+    def forget_venue(self) -> None:
+        """Drop the cached markets after an operator's command (their fees may have changed;
+        a new market or token is asked for when first met)."""
+        self.markets.clear()
 
     async def market(self, market: str) -> MarketConfig:
         """The market's units (cached: a market's decimals are fixed once it exists)."""
@@ -177,7 +183,9 @@ async def _execute(
             assert isinstance(record, BalanceRecord), record
             meta = await node.token(command.token)
             return {"address": command.account, "balances": [schemas.balance_json(meta, record)]}
-    raise AssertionError(f"unhandled command {type(command).__name__}")
+    outcome = await sequencer.submit(admitted, trace)  # the operator's: answered from the state
+    node.forget_venue()  # a new token or market: the caches ask again
+    return await sequencer.read(lambda host: admin_answer(host.state, command, outcome))
 
 
 def _placement(outcome: object) -> Placement:

@@ -62,6 +62,15 @@ class ServerTime(_Shape):
     server_time_ns: int
 
 
+class Risk(_Shape):
+    """A market's risk limits (null: not set); see `tachyon admin risk set`."""
+
+    max_notional: str | None = Field(description="largest order value, in quote units")
+    price_band_pct: str | None = Field(description="band around the reference price, in %")
+    max_position: str | None = Field(description="largest holding of the base, in base units")
+    max_open_orders: int | None = Field(description="open orders per owner on the market")
+
+
 class Market(_Shape):
     market: str
     base: str
@@ -76,9 +85,24 @@ class Market(_Shape):
     fee_token: str
     fee_account: str
 
+    max_qty: str | None = Field(description="largest order, in base units (null: none)")
+    min_notional: str | None = Field(description="smallest order value, quote units (null: none)")
+    risk: Risk
+    halted: bool = Field(description="halted: only cancels are accepted")
+    engine: str | None = Field(description="the matching engine the market runs on")
+
 
 class Markets(_Shape):
     markets: list[Market]
+
+
+class Token(_Shape):
+    symbol: str
+    decimals: int
+
+
+class Tokens(_Shape):
+    tokens: list[Token]
 
 
 class Level(_Shape):

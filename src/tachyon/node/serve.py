@@ -22,6 +22,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from tachyon.errors import InvalidConfig, StorageError
+from tachyon.exchange.auth import is_address
+from tachyon.exchange.commands import SetOperator
 from tachyon.node.app import (
     CLIENT_RATE_LIMIT_DEFAULT,
     RATE_LIMIT_DEFAULT,
@@ -45,6 +47,7 @@ WS_FRAME_BYTES_MAX: Final = 2 * FRAME_CHARS_MAX
 def serve(
     data_dir: Path,
     *,
+    operator: str | None = None,
     host: str = HOST_DEFAULT,
     port: int = PORT_DEFAULT,
     profile: str = "dev",
@@ -63,10 +66,12 @@ def serve(
     raised before the server starts, with nothing served and nothing changed. Call it from
     the main thread. `log_format` is text or json; `trace_exporter` none, console or otlp
     (None: `OTEL_TRACES_EXPORTER`), see `tachyon.node.observability`; `rate_limit` (by
-    account) and `client_rate_limit` (by client address) None serve without that limit."""
+    account) and `client_rate_limit` (by client address) None serve without that limit.
+    `operator`: an address made the exchange's operator if it has none (InvalidConfig, before
+    anything is served, if its operator is another)."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
     with _listening(host, port) as listener:
-        opened = _opened(data_dir, recv_window_ms)
+        opened = _opened(data_dir, recv_window_ms, operator)
         provider = configure_tracing(trace_exporter)
         app = create_app(
             data_dir,
@@ -137,16 +142,32 @@ def _listening(host: str, port: int) -> Iterator[socket.socket]:
         yield listener
 
 
-def _opened(data_dir: Path, recv_window_ms: int) -> EmbeddedExchange:
-    """The exchange in `data_dir`, recovered, if the node's window fits in its own (else
-    InvalidConfig, the exchange closed as it was found)."""
+def _opened(data_dir: Path, recv_window_ms: int, operator: str | None) -> EmbeddedExchange:
+    """The exchange in `data_dir`, recovered, if the node's window fits in its own and its
+    operator is `operator` (made so if it has none); else InvalidConfig, the exchange closed
+    as it was found."""
+    if operator is not None and not is_address(operator):
+        raise InvalidConfig(f"--operator {operator!r} is not an address (64 lowercase hex digits)")
     host = EmbeddedExchange.open(data_dir)
     try:
         check_node_window(recv_window_ms, host)
+        if operator is not None:
+            _ensure_operator(host, operator)
     except InvalidConfig:
         host.close(snapshot=False)
         raise
     return host
+
+
+def _ensure_operator(host: EmbeddedExchange, operator: str) -> None:
+    current = host.refresh().venue.operator
+    if current is None:
+        host.submit(SetOperator(operator))  # unsigned: the directory's own host names it
+    elif current != operator:
+        raise InvalidConfig(
+            f"the exchange in {host.db_path.parent} has operator {current}, not {operator};"
+            " nothing was changed"
+        )
 
 
 def _absorb(_signum: int, _frame: FrameType | None) -> None:

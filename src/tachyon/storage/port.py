@@ -11,6 +11,7 @@ database file) rather than create one there.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeVar, final
 
@@ -24,6 +25,7 @@ from tachyon.storage.view import MarketRow, OrderRow, ReadView, TradeRow
 
 if TYPE_CHECKING:
     from tachyon.exchange.commands import SignedCommand
+    from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.service import OwnedOrder
     from tachyon.exchange.state_machine import Outcome
     from tachyon.storage.host import EmbeddedExchange
@@ -91,6 +93,19 @@ class EmbeddedPort:
         return self._read(
             lambda view: [_market(row) for row in view.markets()], lambda host: host.markets()
         )
+
+    def market_rules(self) -> dict[MarketId, MarketRules]:
+        """From the recovered state (the read model does not hold them)."""
+        if self._host is None and not self._create:
+            require_exchange(self.data_dir)  # a read never creates an exchange
+        state = self._opened().refresh()
+        service, venue = state.service, state.venue
+        return {
+            config.market_id: replace(
+                venue.rules_of(config.market_id), engine=service.engine_of(config.market_id)
+            )
+            for config in service.markets()
+        }
 
     def tokens(self) -> list[TokenMeta]:
         return self._read(

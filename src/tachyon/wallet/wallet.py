@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, final
 
+import msgspec
+
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import STP_DEFAULT, SelfTradePrevention, Side, TimeInForce
 from tachyon.errors import InvalidInput
@@ -105,6 +107,12 @@ class Wallet:
 
     def cancel(self, order_id: OrderId) -> Placement:
         return self._placement(self._submit(CancelOrder(self.address, order_id, self._nonce())))
+
+    def act(self, command: AccountCommand) -> Outcome:
+        """Sign `command` (for this wallet's account) with a fresh nonce, submit it and return
+        its outcome once durable: the operator's commands, and any other account command."""
+        fresh = msgspec.structs.replace(command, nonce=self._nonce())
+        return self._submit(fresh)
 
     def signed(self, command: AccountCommand) -> SignedCommand:
         """`command` signed by this wallet's key (it must be for this wallet's account)."""

@@ -1,0 +1,173 @@
+"""Goal: with an operator changing fees, risk limits and halts between trades, no flow creates
+or loses a unit, locks stay exactly what open orders need, and no accepted order breaks a limit
+that was active when it arrived. Method: a Hypothesis RuleBasedStateMachine drives `Exchange`
+(the operator's commands signed by its key) and checks every invariant after every step, and
+each accepted order against the limits read just before it."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Final, NamedTuple
+
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from tachyon.dex.ids import AccountId, MarketId, OrderId
+from tachyon.dex.model import Side, TimeInForce
+from tachyon.errors import TachyonError
+from tachyon.exchange.commands import (
+    AdminHaltMarket,
+    AdminSetFees,
+    AdminSetRisk,
+    AnyCommand,
+    CancelOrder,
+    Deposit,
+    PlaceLimit,
+    PlaceMarket,
+    SetOperator,
+)
+from tachyon.exchange.risk import MarketRules, reference_price_x2
+from tachyon.exchange.service import Placement
+from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
+from tests.exchange.helpers import KEY_A, A, apply_command, signed
+
+MARKET: Final = MarketId("BASE/USDC")
+OWNERS: Final = [AccountId(name) for name in ("ann", "ben", "cat")]
+MID: Final = 1_000
+
+owners = st.sampled_from(OWNERS)
+sides = st.sampled_from(list(Side))
+optional_limit = st.none() | st.integers(1, 200_000)
+
+
+class Before(NamedTuple):
+    """What the limits were judged by, read just before an order."""
+
+    rules: MarketRules
+    reference: int | None
+    position: int
+    open_count: int
+
+
+class VenueMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.exchange = Exchange()
+        self.nonces = itertools.count(1)
+        self.apply(SetOperator(A))
+        for owner in OWNERS:
+            self.apply(Deposit(owner, "USDC", 10**9))
+            self.apply(Deposit(owner, "BASE", 10**6))
+        self.order_ids: list[OrderId] = []
+
+    def apply(self, command: AnyCommand) -> Outcome | Refusal:
+        exchange = self.exchange
+        return apply_command(exchange, command, exchange.seq + 1, exchange.ts_ns + 1)
+
+    def admin(self, command: AnyCommand) -> None:
+        outcome = self.apply(signed(KEY_A, command))
+        assert not isinstance(outcome, Refusal), outcome
+
+    # -- the operator ----------------------------------------------------------------------
+
+    @rule(
+        max_notional=optional_limit,
+        band=st.none() | st.integers(1, 3_000),
+        position=st.none() | st.integers(1, 3 * 10**6),
+        open_orders=st.none() | st.integers(1, 8),
+        clear=st.booleans(),
+    )
+    def set_risk(
+        self,
+        max_notional: int | None,
+        band: int | None,
+        position: int | None,
+        open_orders: int | None,
+        clear: bool,
+    ) -> None:
+        nonce = next(self.nonces)
+        command = AdminSetRisk(A, MARKET, max_notional, band, position, open_orders, clear, nonce)
+        self.admin(command)
+
+    @rule(halted=st.booleans())
+    def halt(self, halted: bool) -> None:
+        self.admin(AdminHaltMarket(A, MARKET, halted, next(self.nonces)))
+
+    @rule(maker=st.integers(0, 50), taker=st.integers(0, 50))
+    def set_fees(self, maker: int, taker: int) -> None:
+        self.admin(AdminSetFees(A, MARKET, maker, taker, next(self.nonces)))
+
+    # -- traders ---------------------------------------------------------------------------
+
+    @rule(
+        owner=owners,
+        side=sides,
+        offset=st.integers(-40, 40),
+        qty=st.integers(1, 300),
+        tif=st.sampled_from(list(TimeInForce)),
+    )
+    def place_limit(
+        self, owner: AccountId, side: Side, offset: int, qty: int, tif: TimeInForce
+    ) -> None:
+        price = MID + offset
+        before = self.limits_now(owner)
+        outcome = self.try_apply(PlaceLimit(owner, MARKET, side, price, qty, tif))
+        if isinstance(outcome, Placement):
+            self.check_accepted(before, side, price, qty, tif)
+
+    @rule(owner=owners, side=sides, qty=st.integers(1, 300))
+    def place_market(self, owner: AccountId, side: Side, qty: int) -> None:
+        halted = self.exchange.venue.rules_of(MARKET).halted
+        outcome = self.try_apply(PlaceMarket(owner, MARKET, side, qty))
+        if isinstance(outcome, Placement):
+            assert not halted, "a halted market took a market order"
+
+    @rule(owner=owners, data=st.data())
+    def cancel(self, owner: AccountId, data: st.DataObject) -> None:
+        if self.order_ids:
+            order_id = data.draw(st.sampled_from(self.order_ids))
+            self.try_apply(CancelOrder(owner, order_id))
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def try_apply(self, command: AnyCommand) -> Outcome | Refusal | None:
+        before = self.exchange.service.to_state()
+        try:
+            outcome = self.apply(command)
+        except TachyonError:
+            assert self.exchange.service.to_state() == before, "a refusal changed the state"
+            return None
+        if isinstance(outcome, Placement) and outcome.placed:
+            self.order_ids.append(outcome.order_id)
+        return outcome
+
+    def limits_now(self, owner: AccountId) -> Before:
+        service, rules = self.exchange.service, self.exchange.venue.rules_of(MARKET)
+        return Before(
+            rules,
+            reference_price_x2(service, MARKET),
+            service.base_position(owner, service.get_market(MARKET).base),
+            service.open_order_count(owner, MARKET),
+        )
+
+    def check_accepted(
+        self, before: Before, side: Side, price: int, qty: int, tif: TimeInForce
+    ) -> None:
+        limits, reference = before.rules.limits, before.reference
+        assert not before.rules.halted, "a halted market took an order"
+        if limits.max_notional is not None:
+            assert price * qty <= limits.max_notional
+        if limits.price_band_bps is not None and reference is not None:
+            assert 10_000 * abs(2 * price - reference) <= limits.price_band_bps * reference
+        if limits.max_position is not None and side is Side.BID:
+            assert before.position + qty <= limits.max_position
+        if limits.max_open_orders is not None and tif is TimeInForce.GTC:
+            assert before.open_count < limits.max_open_orders
+
+    @invariant()
+    def invariants_hold(self) -> None:
+        self.exchange.check_invariants()
+
+
+VenueMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+TestVenueMachine = VenueMachine.TestCase
