@@ -22,11 +22,12 @@ stable code (`tachyon.errors.RiskLimitExceeded` and its subclasses, `QtyAboveMax
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from tachyon.dex.ids import AccountId, MarketId
-from tachyon.dex.model import MarketConfig, Side, TimeInForce
+from tachyon.dex.model import BookLevel, MarketConfig, Side, TimeInForce
 from tachyon.errors import (
     MarketHalted,
     MaxNotionalExceeded,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from tachyon.exchange.service import DexService
 
 BPS: Final = 10_000
-DEPTH_ALL: Final = 2**31  # levels a band walk may read: the whole book
+LEVELS_FIRST: Final = 8  # levels a walk of the book reads first
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,10 @@ def check_market(
     if limits.price_band_bps is not None:
         reference = reference_price_x2(service, market.market_id)
         if reference is not None:
-            inside = _qty_inside_band(service, market, side, reference, limits.price_band_bps)
+            wanted = qty if qty is not None else _qty_for_budget(service, market, max_quote or 0)
+            inside = _qty_inside_band(
+                service, market, side, reference, limits.price_band_bps, wanted
+            )
             capped = inside if capped is None else min(capped, inside)
     if capped == 0:
         raise OutsidePriceBand(
@@ -208,20 +212,30 @@ def _check_position(
 
 
 def _qty_inside_band(
-    service: DexService, market: MarketConfig, side: Side, reference_x2: int, band_bps: int
+    service: DexService,
+    market: MarketConfig,
+    side: Side,
+    reference_x2: int,
+    band_bps: int,
+    wanted: int,
 ) -> int:
-    """The resting quantity a market order of `side` can take inside the band."""
+    """The resting quantity a market order of `side` can take inside the band, counted until
+    it reaches `wanted` (what the order would take without a band)."""
     low, high = band_x2(reference_x2, band_bps)
-    book = service.snapshot(DEPTH_ALL, market.market_id)
-    if side is Side.BID:
-        return sum(level.qty for level in book.asks if 2 * level.price <= high)
-    return sum(level.qty for level in book.bids if 2 * level.price >= low)
+    inside = 0
+    for level in _levels(service, market.market_id, side.opposite):
+        if inside >= wanted or (
+            (2 * level.price > high) if side is Side.BID else (2 * level.price < low)
+        ):
+            break
+        inside += level.qty
+    return inside
 
 
 def _qty_for_budget(service: DexService, market: MarketConfig, budget: int) -> int:
     """The ask quantity `budget` quote minor units buy now, walking the book."""
     bought = 0
-    for level in service.snapshot(DEPTH_ALL, market.market_id).asks:
+    for level in _levels(service, market.market_id, Side.ASK):
         cost = market.notional(level.price, level.qty)
         if cost > budget:
             lot_cost = market.notional(level.price, market.lot_size)
@@ -229,3 +243,16 @@ def _qty_for_budget(service: DexService, market: MarketConfig, budget: int) -> i
         bought += level.qty
         budget -= cost
     return bought
+
+
+def _levels(service: DexService, market: MarketId, side: Side) -> Iterator[BookLevel]:
+    """One side's levels, best first, read a few at a time (twice as many each time): a
+    market order usually meets the first few, and the whole of a deep book costs much more."""
+    depth, seen = LEVELS_FIRST, 0
+    while True:
+        book = service.snapshot(depth, market)
+        levels = book.bids if side is Side.BID else book.asks
+        yield from levels[seen:]
+        if len(levels) < depth:
+            return
+        seen, depth = depth, 2 * depth
