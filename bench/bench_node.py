@@ -32,8 +32,8 @@ its clock starts, each phase with wallets of its own; nonces rise per account an
 wallet's clock: the phase's start (closed loop) or the request's scheduled send time (open).
 
 The streams keep up, or not. During each orders phase one client follows the market stream,
-`/v1/ws/market?market=BASE/USDC&channels=depth,trades` (so the node builds and sends every
-batch's depth diff and trades, which it skips with no subscriber): it subscribes before the
+`/v1/ws/market?market=BASE/USDC&channels=depth,trades&depth=all` (so the node builds and sends
+every batch's depth diff and trades, which it skips with no subscriber): it subscribes before the
 phase's clock starts and waits for both snapshots, then, on a thread of the benchmark's own
 process (websockets' synchronous client, which reads on a thread of its own), applies
 each depth message to `tachyon.client.stream.BookFollower`, whose gap check raises
@@ -617,7 +617,7 @@ class Follower:
 
     def __init__(self, host: str) -> None:
         self.host = host
-        self.url = f"ws://{host}/v1/ws/market?market={MARKET}&channels=depth,trades"
+        self.url = f"ws://{host}/v1/ws/market?market={MARKET}&channels=depth,trades&depth=all"
         self.book = BookFollower(DEFAULT_MARKET)
         self.messages = self.trades = self.gaps = 0
         self.cut_off = False

@@ -80,13 +80,14 @@ def test_the_cli_defaults_are_the_nodes() -> None:
         CLIENT_RATE_PER_S_DEFAULT,
         RATE_PER_S_DEFAULT,
     )
-    from tachyon.node.streams import QUEUE_MAX_DEFAULT
+    from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, QUEUE_MAX_DEFAULT
 
     assert node_commands.RATE_PER_S == RATE_PER_S_DEFAULT
     assert node_commands.BURST == BURST_DEFAULT
     assert node_commands.CLIENT_RATE_PER_S == CLIENT_RATE_PER_S_DEFAULT
     assert node_commands.CLIENT_BURST == CLIENT_BURST_DEFAULT
     assert node_commands.STREAM_QUEUE_MAX == QUEUE_MAX_DEFAULT
+    assert node_commands.STREAM_QUEUE_BYTES_MAX == QUEUE_BYTES_MAX_DEFAULT
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,7 @@ def test_the_cli_defaults_are_the_nodes() -> None:
         ("--client-rate-limit", "0"),
         ("--client-rate-burst", "0"),
         ("--stream-queue-max", "0"),
+        ("--stream-queue-bytes-max", "0"),
         ("--log-format", "xml"),
         ("--trace-exporter", "jaeger"),
     ],

@@ -14,6 +14,7 @@ BURST: Final = 100
 CLIENT_RATE_PER_S: Final = 500.0
 CLIENT_BURST: Final = 1_000
 STREAM_QUEUE_MAX: Final = 4_096
+STREAM_QUEUE_BYTES_MAX: Final = 1024 * 1024
 
 
 @click.group()
@@ -94,6 +95,13 @@ def node() -> None:
     show_default=True,
     help="Messages a stream client may fall behind before it is cut off.",
 )
+@click.option(
+    "--stream-queue-bytes-max",
+    type=click.IntRange(1, None),
+    default=STREAM_QUEUE_BYTES_MAX,
+    show_default=True,
+    help="Bytes of messages a stream client may fall behind before it is cut off.",
+)
 def serve(
     data_dir: str | None,
     host: str,
@@ -109,6 +117,7 @@ def serve(
     client_rate_burst: int,
     no_client_rate_limit: bool,
     stream_queue_max: int,
+    stream_queue_bytes_max: int,
 ) -> None:
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
     The profile (dev or prod, as for every command) decides whether deposits are accepted.
@@ -132,4 +141,5 @@ def serve(
             None if no_client_rate_limit else RateLimit(client_rate_limit, client_rate_burst)
         ),
         stream_queue_max=stream_queue_max,
+        stream_queue_bytes_max=stream_queue_bytes_max,
     )

@@ -38,7 +38,11 @@ from tachyon.exchange.admission import Admitted
 from tachyon.exchange.service import OwnedOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
-from tachyon.node.connection_limit import CONNECTIONS_PER_CLIENT_DEFAULT, WebSocketLimit
+from tachyon.node.connection_limit import (
+    CONNECTIONS_PER_CLIENT_DEFAULT,
+    WebSocketLimit,
+    abort_of,
+)
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.execution import Node, execute_command
 from tachyon.node.fast_path import CommandFastPath
@@ -65,14 +69,14 @@ from tachyon.node.stream_events import (
     DEPTH,
     TRADES,
     WHOLE_BOOK,
+    Batch,
     Channel,
-    Message,
     Publisher,
-    depth_snapshot,
     encode,
-    trades_snapshot,
 )
 from tachyon.node.streams import (
+    DEPTH_DEFAULT,
+    QUEUE_BYTES_MAX_DEFAULT,
     QUEUE_MAX_DEFAULT,
     StreamHub,
     Subscriber,
@@ -160,6 +164,7 @@ def create_app(
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
     client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
+    stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT,
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
     tracer_provider: TracerProvider | None = None,
     gc_freeze_every: int | None = None,
@@ -172,7 +177,8 @@ def create_app(
     `rate_limit` bounds each account's signed requests by `clock` (None: no limit);
     `client_rate_limit` each client address's signed requests, charged before any signature
     check (None: no limit; benchmarks turn it off);
-    `stream_queue_max` is how many messages a stream's client may fall behind;
+    `stream_queue_max` and `stream_queue_bytes_max` are how many messages and bytes a
+    stream's client may fall behind;
     `inflight_max` how many commands an order-entry connection may have unanswered;
     `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`);
     `gc_freeze_every`, if given, keeps the garbage collector off the exchange's state, frozen
@@ -184,19 +190,27 @@ def create_app(
     `connections_per_client` bounds each client address's open WebSocket connections."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
+    assert inflight_max >= 1
+    assert stream_queue_bytes_max >= 1
     metrics = NodeMetrics()
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
     hub = StreamHub(on_cut=metrics.stream_cut)
-    assert inflight_max >= 1
     node = Node(
         profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max, inflight_max
     )
+    node.stream_queue_bytes_max = stream_queue_bytes_max
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
     node.reads = SeenReads(recv_window_ms)
     node.client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
-
     lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
+    return _application(node, lifespan, connections_per_client)
 
+
+def _application(
+    node: Node,
+    lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]],
+    connections_per_client: int,
+) -> FastAPI:
     app = FastAPI(
         title="tachyon node",
         version="1",
@@ -207,8 +221,8 @@ def create_app(
     install_error_handlers(app)
     _without_422(app)
     _headers_as_strings(app)
-    app.state.metrics = metrics  # for tests
-    app.state.limiter = limiter
+    app.state.metrics = node.metrics  # for tests
+    app.state.limiter = node.limiter
     _middlewares(app, node, connections_per_client)
     _public_routes(app, node)
     _command_routes(app, node)
@@ -256,12 +270,7 @@ def _lifespan(
         except InvalidConfig:  # uvicorn logs it and exits (STARTUP_FAILURE)
             await asyncio.to_thread(host.close, snapshot=False)
             raise
-        loop = asyncio.get_running_loop()
-
-        def deliver(messages: list[Message]) -> None:
-            loop.call_soon_threadsafe(node.hub.dispatch, messages)
-
-        publisher = Publisher(host, node.hub.wants, deliver, node.hub.anyone)
+        publisher = await _publisher(node, host)
         freezer = None
         if gc_freeze_every is not None:
             freezer = StateFreezer(lambda: host.state, gc_freeze_every)
@@ -303,6 +312,20 @@ def _lifespan(
                 logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})
 
     return lifespan
+
+
+async def _publisher(node: Node, host: EmbeddedExchange) -> Publisher:
+    """The streams' publisher over `host` (told of each commit on the sequencer's thread, it
+    hands each batch to the hub on this event loop), and the hub's books copied from `host`
+    before its first commit (on a worker thread: the copy reads every level)."""
+    loop = asyncio.get_running_loop()
+
+    def deliver(batch: Batch) -> None:
+        loop.call_soon_threadsafe(node.hub.receive, batch)
+
+    publisher = Publisher(host, node.hub.wants, deliver, node.hub.anyone)
+    node.hub.receive(await asyncio.to_thread(publisher.copies))
+    return publisher
 
 
 def check_node_window(recv_window_ms: int, host: EmbeddedExchange) -> None:
@@ -494,18 +517,17 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return
 
-        def welcome(host: EmbeddedExchange) -> tuple[int, list[str]]:
+        def welcome(seq: int) -> list[str]:
+            book = node.hub.book(market)
             texts: list[str] = []
-            update_id = 0
             if DEPTH in kinds:
-                update_id, text = depth_snapshot(host, market, depth)
-                texts.append(text)
+                texts.append(book.depth_snapshot(seq, depth))
             if TRADES in kinds:
-                update_id, text = trades_snapshot(host, market, limit)
-                texts.append(text)
-            return update_id, texts
+                texts.append(book.trades_snapshot(seq, limit))
+            return texts
 
-        await _follow(node, websocket, "market", [(kind, market) for kind in kinds], welcome)
+        channels = [(kind, market) for kind in kinds]
+        await _follow(node, websocket, "market", channels, welcome, depth)
 
     @app.websocket("/v1/ws/account")
     async def account_stream(websocket: WebSocket) -> None:
@@ -529,15 +551,14 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return
 
-        def welcome(host: EmbeddedExchange) -> tuple[int, list[str]]:
-            update_id = host.refresh().seq
+        def welcome(seq: int) -> list[str]:
             message = {
                 "stream": ACCOUNT,
                 "type": "subscribed",
                 "address": account,
-                "last_update_id": update_id,
+                "last_update_id": seq,
             }
-            return update_id, [encode(message)]
+            return [encode(message)]
 
         await _follow(node, websocket, "account", [(ACCOUNT, account)], welcome)
 
@@ -581,18 +602,18 @@ async def _follow(
     websocket: WebSocket,
     endpoint: str,
     channels: list[Channel],
-    welcome: Callable[[EmbeddedExchange], tuple[int, list[str]]],
+    welcome: Callable[[int], list[str]],
+    depth: int = WHOLE_BOOK,
 ) -> None:
-    """Subscribe, send the welcome (read on the worker thread after the subscription, so no
-    batch falls between the two), then everything newer until the client leaves."""
-    subscriber = Subscriber(node.stream_queue_max)
+    """Subscribe and queue the welcome (built on the event loop from the hub's books at the
+    last batch the hub received, in the same step: no batch falls between the two, and none
+    is told twice), then send everything newer until the client leaves."""
+    subscriber = Subscriber(node.stream_queue_max, node.stream_queue_bytes_max, depth)
     node.hub.add(channels, subscriber)
     node.metrics.stream_clients.labels(endpoint).inc()
     try:
-        subscriber.floor, texts = await node.running().read(welcome)
-        for text in texts:
-            await websocket.send_text(text)
-        await serve_subscriber(websocket, subscriber)
+        subscriber.greet(welcome(node.hub.seq))
+        await serve_subscriber(websocket, subscriber, abort_of(websocket.scope))
     finally:
         node.hub.remove(channels, subscriber)
         node.metrics.stream_clients.labels(endpoint).dec()
@@ -611,17 +632,24 @@ def _market_stream_query(websocket: WebSocket) -> tuple[str, tuple[str, ...], in
             f"channels must be distinct names among {', '.join(STREAM_CHANNELS)},"
             f" not {query.get('channels')!r}"
         )
-    depth = _int_query(query.get("depth"), "depth", WHOLE_BOOK, WHOLE_BOOK)
+    depth_text = query.get("depth")
+    depth = (
+        WHOLE_BOOK
+        if depth_text == "all"
+        else _int_query(depth_text, "depth", DEPTH_DEFAULT, WHOLE_BOOK, " or all")
+    )
     limit = _int_query(query.get("trades"), "trades", STREAM_TRADES_DEFAULT, TRADES_LIMIT_MAX)
     return market, kinds, depth, limit
 
 
-def _int_query(text: str | None, name: str, default: int, maximum: int) -> int:
+def _int_query(text: str | None, name: str, default: int, maximum: int, other: str = "") -> int:
     if text is None:
         return default
     digits_max = len(str(maximum))
     if not (text.isascii() and text.isdigit() and len(text) <= digits_max) or not (
         1 <= int(text) <= maximum
     ):
-        raise InvalidInput(f"{name} must be a whole number from 1 to {maximum}, not {text!r}")
+        raise InvalidInput(
+            f"{name} must be a whole number from 1 to {maximum}{other}, not {text!r}"
+        )
     return int(text)

@@ -36,7 +36,7 @@ from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT
 from tachyon.node.ratelimit import RateLimiter
 from tachyon.node.read_replay import SeenReads
 from tachyon.node.sequencer import Sequencer
-from tachyon.node.streams import StreamHub
+from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, StreamHub
 
 
 @dataclass
@@ -52,6 +52,7 @@ class Node:
     hub: StreamHub
     stream_queue_max: int
     inflight_max: int = INFLIGHT_MAX_DEFAULT  # per order-entry connection
+    stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT  # per stream client
     tracer: Tracer | None = None
     sequencer: Sequencer | None = None
     reads: SeenReads | None = None  # signed reads answered inside the window (set by the app)

@@ -13,7 +13,8 @@ applications in one process never share or collide), served as text at `GET /met
     tachyon_journal_batch_size                    histogram of commands per journal commit
     tachyon_book_levels{market, side}             price levels on each side (counted on scrape)
     tachyon_stream_clients{endpoint}              open WebSocket clients (market, account, orders)
-    tachyon_stream_cutoffs_total                  slow stream clients cut off
+    tachyon_stream_cutoffs_total                  slow stream clients cut off (past the
+                                                  messages or bytes a client may fall behind)
     tachyon_connections_refused_total             WebSocket handshakes past a client's limit
 
 Trades, volume and the journal's figures are taken from each durable batch (the sequencer's

@@ -33,7 +33,7 @@ from tachyon.node.gc_policy import FREEZE_EVERY
 from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
 from tachyon.node.order_entry import FRAME_CHARS_MAX
 from tachyon.node.ratelimit import RateLimit
-from tachyon.node.streams import QUEUE_MAX_DEFAULT
+from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, QUEUE_MAX_DEFAULT
 from tachyon.storage import EmbeddedExchange
 
 HOST_DEFAULT: Final = "127.0.0.1"
@@ -55,6 +55,7 @@ def serve(
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
     client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
+    stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT,
 ) -> None:
     """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
     return normally; StorageError if the exchange's closing snapshot failed). A port it
@@ -75,6 +76,7 @@ def serve(
             rate_limit=rate_limit,
             client_rate_limit=client_rate_limit,
             stream_queue_max=stream_queue_max,
+            stream_queue_bytes_max=stream_queue_bytes_max,
             tracer_provider=provider,
             gc_freeze_every=FREEZE_EVERY,
             opened=opened,
