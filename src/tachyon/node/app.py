@@ -55,8 +55,10 @@ from tachyon.node.metrics import (
     book_levels,
 )
 from tachyon.node.observability import logger, tracer_of
-from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT, OrderEntry
+from tachyon.node.order_entry import INFLIGHT_BYTES_MAX_DEFAULT, INFLIGHT_MAX_DEFAULT, OrderEntry
 from tachyon.node.ratelimit import (
+    BAD_SIGNATURE_BURST_DEFAULT,
+    BAD_SIGNATURE_RATE_PER_S_DEFAULT,
     CLIENT_BURST_DEFAULT,
     CLIENT_RATE_PER_S_DEFAULT,
     RateLimit,
@@ -91,6 +93,9 @@ MARKET_TEXT_MAX: Final = 64
 RECV_WINDOW_MS_DEFAULT: Final = 5_000
 RATE_LIMIT_DEFAULT: Final = RateLimit()
 CLIENT_RATE_LIMIT_DEFAULT: Final = RateLimit(CLIENT_RATE_PER_S_DEFAULT, CLIENT_BURST_DEFAULT)
+BAD_SIGNATURE_LIMIT_DEFAULT: Final = RateLimit(
+    BAD_SIGNATURE_RATE_PER_S_DEFAULT, BAD_SIGNATURE_BURST_DEFAULT
+)
 ORDER_ENTRY_PATH: Final = "/v1/ws/orders"
 
 
@@ -163,9 +168,11 @@ def create_app(
     batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
     client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
+    bad_signature_limit: RateLimit | None = BAD_SIGNATURE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
     stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT,
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
+    inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT,
     tracer_provider: TracerProvider | None = None,
     gc_freeze_every: int | None = None,
     read_model: bool = True,
@@ -176,10 +183,13 @@ def create_app(
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
     `rate_limit` bounds each account's signed requests by `clock` (None: no limit);
     `client_rate_limit` each client address's signed requests, charged before any signature
-    check (None: no limit; benchmarks turn it off);
+    check (None: no limit; benchmarks turn it off); `bad_signature_limit` each client
+    address's failed signature checks: past it, the address's signed requests are refused
+    unchecked (None: no limit);
     `stream_queue_max` and `stream_queue_bytes_max` are how many messages and bytes a
     stream's client may fall behind;
-    `inflight_max` how many commands an order-entry connection may have unanswered;
+    `inflight_max` and `inflight_bytes_max` how many frames and bytes an order-entry
+    connection may have unanswered;
     `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`);
     `gc_freeze_every`, if given, keeps the garbage collector off the exchange's state, frozen
     again every that many commands (see `tachyon.node.gc_policy`; `serve` sets it, an
@@ -191,6 +201,7 @@ def create_app(
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     assert inflight_max >= 1
+    assert inflight_bytes_max >= 1
     assert stream_queue_bytes_max >= 1
     metrics = NodeMetrics()
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
@@ -198,10 +209,13 @@ def create_app(
     node = Node(
         profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max, inflight_max
     )
+    node.inflight_bytes_max = inflight_bytes_max
     node.stream_queue_bytes_max = stream_queue_bytes_max
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
     node.reads = SeenReads(recv_window_ms)
     node.client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
+    if bad_signature_limit is not None:
+        node.signature_failures = RateLimiter(bad_signature_limit, "failed signature checks")
     lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
     return _application(node, lifespan, connections_per_client)
 
@@ -434,15 +448,19 @@ def _account_routes(app: FastAPI, node: Node) -> None:
     def account_of(
         request: Request, address: str | None, timestamp: str | None, signature: str | None
     ) -> AccountId:
-        node.spend_client(None if request.client is None else request.client.host)
-        account = authenticate_read(
-            address,
-            timestamp,
-            signature,
-            method=request.method,
-            path=request.url.path,
-            now_ns=node.clock(),
-            window_ms=node.recv_window_ms,
+        client = None if request.client is None else request.client.host
+        node.spend_client(client)
+        account = node.checked(
+            client,
+            lambda: authenticate_read(
+                address,
+                timestamp,
+                signature,
+                method=request.method,
+                path=request.url.path,
+                now_ns=node.clock(),
+                window_ms=node.recv_window_ms,
+            ),
         )
         node.spend(account)
         node.read_once(account, timestamp, signature)
@@ -535,15 +553,19 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
         await websocket.accept()
         query = websocket.query_params
         try:
-            node.spend_client(None if websocket.client is None else websocket.client.host)
-            account = authenticate_read(
-                query.get("address"),
-                query.get("timestamp"),
-                query.get("signature"),
-                method="GET",
-                path=websocket.url.path,
-                now_ns=node.clock(),
-                window_ms=node.recv_window_ms,
+            client = None if websocket.client is None else websocket.client.host
+            node.spend_client(client)
+            account = node.checked(
+                client,
+                lambda: authenticate_read(
+                    query.get("address"),
+                    query.get("timestamp"),
+                    query.get("signature"),
+                    method="GET",
+                    path=websocket.url.path,
+                    now_ns=node.clock(),
+                    window_ms=node.recv_window_ms,
+                ),
             )
             node.spend(account)
             node.read_once(account, query.get("timestamp"), query.get("signature"))
@@ -591,7 +613,16 @@ def _order_entry_route(app: FastAPI, node: Node) -> None:
         clients = node.metrics.stream_clients.labels("orders")
         clients.inc()
         try:
-            entry = OrderEntry(websocket, execute, admit, observe, node.inflight_max, charge)
+            entry = OrderEntry(
+                websocket,
+                execute,
+                admit,
+                observe,
+                node.inflight_max,
+                charge,
+                node.inflight_bytes_max,
+                lambda count: node.signatures_failed(client, count),
+            )
             await entry.serve()
         finally:
             clients.dec()
