@@ -4,14 +4,15 @@ on loopback.
     python -m bench.bench_node [--runs 3] [--requests 5000] [--clients 50] [--rate 2000]
                                [--high-rate 5000] [--procs 1] [--per-frame 10]
                                [--cancel-share 0.2]
-                               [--recv-window-ms 3600000]
+                               [--recv-window-ms 60000]
 
 Method. Each run starts a fresh node as a subprocess on a free 127.0.0.1 port over a new
 temporary data directory: `tachyon.node.serve.serve(data_dir, rate_limit=None, client_rate_limit=None,
 recv_window_ms=...)`, what `tachyon node serve --no-rate-limit` runs. The per-account rate limit (50/s, burst 100 by default) is off: it would
-throttle 50 accounts long before the node is saturated. The receive window is widened (1 hour
-unless `--recv-window-ms`) so that requests signed before the clock starts stay valid however
-long a slow phase takes; the check costs the same at any width. All else is the node's default
+throttle 50 accounts long before the node is saturated. The receive window is widened (to 60 s,
+the widest a new exchange's own window lets a node have, unless `--recv-window-ms`) so that
+requests signed before the clock starts stay valid while a slow phase goes on; the check costs
+the same at any width. All else is the node's default
 (dev profile, group commit waiting up to 2 ms, the read model written in each commit). The
 clients are `--clients` wallets, one keep-alive HTTP/1.1 connection each, driven by a minimal
 client on asyncio (pre-built request bytes, answers framed by Content-Length) in `--procs`
@@ -167,7 +168,7 @@ MID: Final = 100 * USDC
 TICK: Final = USDC // 100  # prices move in steps of 0.01 USDC
 PLACE, CROSS, CANCEL, TARGET = range(4)  # kinds of request
 CROSS_SHARE: Final = 0.25  # of the limit orders
-RECV_WINDOW_MS: Final = 3_600_000
+RECV_WINDOW_MS: Final = 60_000  # a node may only narrow its exchange's (60 s when new)
 START_LEAD_S: Final = 0.3  # between handing the plans over and the first scheduled send
 START_TIMEOUT_S: Final = 60.0
 STOP_TIMEOUT_S: Final = 60.0
@@ -1198,7 +1199,6 @@ BOOK_WALLETS: Final = 10  # the deep book's owners (an account's nonces in a win
 BOOK_PER_FRAME: Final = 50  # orders per order-entry array frame while building the book
 WHOLE_BOOK_QUERY: Final = "depth=1000000000"  # every level, on the node before and after
 IDLE_SETTLE_S: Final = 2.0  # for the idle subscribers' snapshots to be sent before the RSS
-JOIN_WINDOW_MS: Final = 60_000  # a new exchange's receive window (the node may only narrow it)
 
 
 @dataclass(frozen=True)
@@ -1393,7 +1393,7 @@ def joins_run(args: argparse.Namespace, seed: int) -> dict[str, JoinFigures]:
     figures = {}
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Node(Path(tmp), JOIN_WINDOW_MS, 1, None) as node,
+        Node(Path(tmp), RECV_WINDOW_MS, 1, None) as node,
     ):
         _deep_book(node, args.levels)
         wallet = Wallet.new()
