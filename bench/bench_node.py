@@ -4,14 +4,15 @@ on loopback.
     python -m bench.bench_node [--runs 3] [--requests 5000] [--clients 50] [--rate 2000]
                                [--high-rate 5000] [--procs 1] [--per-frame 10]
                                [--cancel-share 0.2]
-                               [--recv-window-ms 3600000]
+                               [--recv-window-ms 60000]
 
 Method. Each run starts a fresh node as a subprocess on a free 127.0.0.1 port over a new
 temporary data directory: `tachyon.node.serve.serve(data_dir, rate_limit=None, client_rate_limit=None,
 recv_window_ms=...)`, what `tachyon node serve --no-rate-limit` runs. The per-account rate limit (50/s, burst 100 by default) is off: it would
-throttle 50 accounts long before the node is saturated. The receive window is widened (1 hour
-unless `--recv-window-ms`) so that requests signed before the clock starts stay valid however
-long a slow phase takes; the check costs the same at any width. All else is the node's default
+throttle 50 accounts long before the node is saturated. The receive window is widened (to 60 s,
+the widest a new exchange's own window lets a node have, unless `--recv-window-ms`) so that
+requests signed before the clock starts stay valid while a slow phase goes on; the check costs
+the same at any width. All else is the node's default
 (dev profile, group commit waiting up to 2 ms, the read model written in each commit). The
 clients are `--clients` wallets, one keep-alive HTTP/1.1 connection each, driven by a minimal
 client on asyncio (pre-built request bytes, answers framed by Content-Length) in `--procs`
@@ -32,8 +33,8 @@ its clock starts, each phase with wallets of its own; nonces rise per account an
 wallet's clock: the phase's start (closed loop) or the request's scheduled send time (open).
 
 The streams keep up, or not. During each orders phase one client follows the market stream,
-`/v1/ws/market?market=BASE/USDC&channels=depth,trades` (so the node builds and sends every
-batch's depth diff and trades, which it skips with no subscriber): it subscribes before the
+`/v1/ws/market?market=BASE/USDC&channels=depth,trades&depth=all` (so the node builds and sends
+every batch's depth diff and trades, which it skips with no subscriber): it subscribes before the
 phase's clock starts and waits for both snapshots, then, on a thread of the benchmark's own
 process (websockets' synchronous client, which reads on a thread of its own), applies
 each depth message to `tachyon.client.stream.BookFollower`, whose gap check raises
@@ -78,6 +79,27 @@ Figures (each the median over `--runs` runs; a fresh node and data directory per
   admit: base64 decoding of body and signature plus `admit_command` (decode, canonical check,
   address, receive window, then that signature check: what the node's event loop does for
   every command); signing: `auth.sign`, the wallet's cost. Not a test: it prints.
+
+    python -m bench.bench_node --joins [--runs 3] [--levels 10000] [--orders 300]
+
+The joins scenario (only it runs with `--joins`): what market stream subscribers cost a
+legitimate client. A fresh node (`serve(..., rate_limit=None, client_rate_limit=None)`, its
+receive window 60 s) gets a deep book: `--levels` resting orders, one a price, half bids below
+the mid and half asks above (placed in order-entry array frames of 50, not timed). Then, phase
+by phase, one client sends `--orders` limit orders over HTTP, each after the previous answer
+(closed loop), each resting at a price the book already has (so levels change and diffs flow,
+but the book keeps its size), signed just before its clock starts. Phases: alone; while 8
+subscribers in a process of their own join the market stream (`channels=depth`) again and
+again (subscribe, read the snapshot, leave), asking for the whole book (`depth=1000000000`,
+which every version of the node takes as every level), then with no depth (the node's
+default); alone again; and while 60 subscribers that read nothing past the handshake (raw
+sockets with a 4 KB receive buffer) subscribe during the phase, asking for the whole book, then
+for the default depth (60: below the 64 WebSocket connections one client address may hold).
+Figures per phase (medians over runs): the client's order latency p50, p99 and max in ms;
+the snapshots the joining subscribers read a second; the node's resident memory growth (VmRSS,
+before the phase to its end, 2 s after the last idle subscriber joined), and the stream
+clients the node cut off (`tachyon_stream_cutoffs_total`). Run it against two versions of the
+node to compare them.
 """
 
 from __future__ import annotations
@@ -106,7 +128,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final, Self
+from typing import IO, Any, Final, Self
 
 import httpx2
 import msgspec
@@ -146,7 +168,7 @@ MID: Final = 100 * USDC
 TICK: Final = USDC // 100  # prices move in steps of 0.01 USDC
 PLACE, CROSS, CANCEL, TARGET = range(4)  # kinds of request
 CROSS_SHARE: Final = 0.25  # of the limit orders
-RECV_WINDOW_MS: Final = 3_600_000
+RECV_WINDOW_MS: Final = 60_000  # a node may only narrow its exchange's (60 s when new)
 START_LEAD_S: Final = 0.3  # between handing the plans over and the first scheduled send
 START_TIMEOUT_S: Final = 60.0
 STOP_TIMEOUT_S: Final = 60.0
@@ -596,7 +618,7 @@ class Follower:
 
     def __init__(self, host: str) -> None:
         self.host = host
-        self.url = f"ws://{host}/v1/ws/market?market={MARKET}&channels=depth,trades"
+        self.url = f"ws://{host}/v1/ws/market?market={MARKET}&channels=depth,trades&depth=all"
         self.book = BookFollower(DEFAULT_MARKET)
         self.messages = self.trades = self.gaps = 0
         self.cut_off = False
@@ -1167,6 +1189,251 @@ def _summary(
         print("streams kept up: no gap and the book matched in every phase")
 
 
+# -- subscribers joining a deep book ---------------------------------------------------------
+
+JOIN_LEVELS: Final = 10_000  # price levels of the deep book, half bids, half asks
+JOIN_ORDERS: Final = 300  # the legitimate client's orders per phase
+JOIN_SUBSCRIBERS: Final = 8
+IDLE_SUBSCRIBERS: Final = 60  # below the 64 WebSocket connections one client address may hold
+BOOK_WALLETS: Final = 10  # the deep book's owners (an account's nonces in a window are bounded)
+BOOK_PER_FRAME: Final = 50  # orders per order-entry array frame while building the book
+WHOLE_BOOK_QUERY: Final = "depth=1000000000"  # every level, on the node before and after
+IDLE_SETTLE_S: Final = 2.0  # for the idle subscribers' snapshots to be sent before the RSS
+
+
+@dataclass(frozen=True)
+class JoinFigures:
+    """One phase of the joins scenario: the legitimate client's order latencies and what the
+    subscribers cost."""
+
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    joins_per_s: float  # snapshots the subscribers received a second
+    rss_mb: float  # growth of the node's resident memory during the phase
+    cutoffs: float  # tachyon_stream_cutoffs_total during the phase
+
+
+def _deep_book(node: Node, levels: int) -> None:
+    """Rest one order at each of `levels` prices (bids below the mid, asks above), in array
+    frames over order entry (not timed)."""
+    nonce = time.time_ns()
+    wallets = [Wallet.new() for _ in range(BOOK_WALLETS)]
+    funding = [Plan([_post(node.host, w, c) for c in _deposits(w, nonce)]) for w in wallets]
+    funded = node.drive(funding, time.time())
+    assert all(set(each.statuses) == {200} for each in funded.answers), "funding failed"
+    rng = random.Random(7)
+    plans = []
+    for index, wallet in enumerate(wallets):
+        frames = []
+        for j, level in enumerate(range(index, levels, BOOK_WALLETS)):
+            away = level // 2 + 1
+            side, price = (
+                (Side.BID, MID - away * TICK) if level % 2 else (Side.ASK, MID + away * TICK)
+            )
+            command = PlaceLimit(
+                wallet.address, MARKET, side, price, rng.randint(1, 5), nonce=nonce + 2 + j
+            )
+            frames.append(_frame(j, wallet, command))
+        plans.append(_grouped(Plan(frames), BOOK_PER_FRAME))
+    built = node.drive(plans, time.time(), websocket=True)
+    assert all(set(each.statuses) == {200} for each in built.answers), "the book was refused"
+
+
+def _legit_orders(node: Node, wallet: Wallet, count: int, levels: int, seed: int) -> list[float]:
+    """`count` limit orders, each after the previous answer (a closed loop), resting at prices
+    the deep book already has (its levels stay); the latencies in seconds. Each is signed just
+    before its clock starts (its nonce stays inside the receive window however slow)."""
+    rng = random.Random(seed)
+
+    def order(j: int) -> bytes:
+        away = rng.randint(1, levels // 2)
+        side, price = (Side.BID, MID - away * TICK) if j % 2 else (Side.ASK, MID + away * TICK)
+        command = PlaceLimit(wallet.address, MARKET, side, price, 1, nonce=time.time_ns())
+        return _post(node.host, wallet, command)
+
+    async def orders() -> list[float]:
+        loop = asyncio.get_running_loop()
+        _, connection = await loop.create_connection(_Connection, "127.0.0.1", node.port)
+        latencies = []
+        try:
+            for j in range(count):
+                data = order(j)
+                begin = time.perf_counter()
+                status, body = await connection.request(data)
+                latencies.append(time.perf_counter() - begin)
+                assert status == 200, body
+        finally:
+            assert connection.transport is not None
+            connection.transport.close()
+        return latencies
+
+    return asyncio.run(orders())
+
+
+def _churn(port: int, query: str, subscribers: int, stop: Any, joins: Any) -> None:
+    """In a process of its own: `subscribers` clients each subscribing, reading the snapshot
+    and leaving, again and again until `stop` is set; `joins` counts the snapshots read."""
+
+    async def one() -> None:
+        url = f"ws://127.0.0.1:{port}/v1/ws/market?market={MARKET}&channels=depth&{query}"
+        while not stop.is_set():
+            async with ws_client.connect(
+                url, max_size=None, compression=None, ping_interval=None
+            ) as socket_:
+                await socket_.recv()
+            with joins.get_lock():
+                joins.value += 1
+
+    async def all_of_them() -> None:
+        await asyncio.gather(*(one() for _ in range(subscribers)))
+
+    asyncio.run(all_of_them())
+
+
+def _idle_subscriber(port: int, query: str) -> socket.socket:
+    """A market stream subscription that never reads a message (only the handshake's answer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /v1/ws/market?market={MARKET}&channels=depth&{query} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)  # one at a time: nothing past the handshake's answer is read
+        assert byte, "the node closed the subscription"
+        head += byte
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def _metric(host: str, name: str) -> float:
+    with httpx2.Client(base_url=f"http://{host}", timeout=60.0) as http:
+        for line in http.get("/metrics").text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def _join_phase(
+    node: Node, orders: Callable[[], list[float]], churn: str | None, idle: str | None
+) -> JoinFigures:
+    """The legitimate client's orders, with subscribers joining (`churn`: their query) or
+    idle subscribers that never read (`idle`: their query) or alone."""
+    context = multiprocessing.get_context("spawn")
+    stop, joins = context.Event(), context.Value("q", 0)
+    churner = None
+    held: list[socket.socket] = []
+    rss, cutoffs = _rss_mb(node.process.pid), _metric(node.host, "tachyon_stream_cutoffs_total")
+    if churn is not None:
+        churner = context.Process(
+            target=_churn, args=(node.port, churn, JOIN_SUBSCRIBERS, stop, joins)
+        )
+        churner.start()
+        while joins.value < JOIN_SUBSCRIBERS:  # every subscriber has joined once
+            time.sleep(0.01)
+    connecting = None
+    if idle is not None:  # they subscribe while the orders go on
+        query = idle
+
+        def connect_idle() -> None:
+            held.extend(_idle_subscriber(node.port, query) for _ in range(IDLE_SUBSCRIBERS))
+
+        connecting = threading.Thread(target=connect_idle, daemon=True)
+    started, joined = time.perf_counter(), joins.value
+    try:
+        if connecting is not None:
+            connecting.start()
+        latencies = sorted(orders())
+    finally:
+        wall_s, joined = time.perf_counter() - started, joins.value - joined
+        stop.set()
+        if connecting is not None:
+            connecting.join(STOP_TIMEOUT_S)
+            time.sleep(IDLE_SETTLE_S)  # for the last ones' snapshots to be sent
+        if churner is not None:
+            churner.join(STOP_TIMEOUT_S)
+            if churner.is_alive():
+                churner.terminate()
+        rss = _rss_mb(node.process.pid) - rss
+        for sock in held:
+            sock.close()
+    return JoinFigures(
+        _percentile(latencies, 0.5) * 1000,
+        _percentile(latencies, 0.99) * 1000,
+        latencies[-1] * 1000,
+        joined / wall_s,
+        rss,
+        _metric(node.host, "tachyon_stream_cutoffs_total") - cutoffs,
+    )
+
+
+def joins_run(args: argparse.Namespace, seed: int) -> dict[str, JoinFigures]:
+    """A fresh node with a deep book; the legitimate client's orders alone, then while
+    subscribers join (the whole book, then the default depth), then beside idle ones."""
+    phases: dict[str, tuple[str | None, str | None]] = {
+        "alone": (None, None),
+        f"{JOIN_SUBSCRIBERS} joining, whole book": (WHOLE_BOOK_QUERY, None),
+        f"{JOIN_SUBSCRIBERS} joining, default depth": ("", None),
+        "alone, again": (None, None),
+        f"{IDLE_SUBSCRIBERS} idle, whole book": (None, WHOLE_BOOK_QUERY),
+        f"{IDLE_SUBSCRIBERS} idle, default depth": (None, ""),
+    }
+    figures = {}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Node(Path(tmp), RECV_WINDOW_MS, 1, None) as node,
+    ):
+        _deep_book(node, args.levels)
+        wallet = Wallet.new()
+        funded = node.drive(
+            [Plan([_post(node.host, wallet, c) for c in _deposits(wallet, time.time_ns())])],
+            time.time(),
+        )
+        assert set(funded.answers[0].statuses) == {200}
+        for index, (name, (churn, idle)) in enumerate(phases.items()):
+
+            def orders(index: int = index) -> list[float]:
+                return _legit_orders(node, wallet, args.orders, args.levels, seed * 100 + index)
+
+            figures[name] = _join_phase(node, orders, churn, idle)
+            print(f"  run {seed}, {name}: p50 {figures[name].p50_ms:.1f} ms", flush=True)
+    return figures
+
+
+def joins_main(args: argparse.Namespace) -> None:
+    """The joins scenario's runs and the medians of its figures, by phase."""
+    print(
+        f"tachyon node: a legitimate client's orders while market stream subscribers join a"
+        f" book of {args.levels:,} levels; median of {args.runs} runs"
+    )
+    print(
+        f"  command: {shlex.join([os.path.relpath(sys.executable), '-m', 'bench.bench_node', *sys.argv[1:]])}"
+    )
+    runs = [joins_run(args, seed=run + 1) for run in range(args.runs)]
+    print()
+    columns = ("p50 ms", "p99 ms", "max ms", "joins/s", "RSS +MB", "cut off")
+    _row("phase", columns, 10)
+    for name in runs[0]:
+        each = [run[name] for run in runs]
+        cells = [
+            f"{statistics.median(getattr(f, key) for f in each):,.1f}"
+            for key in ("p50_ms", "p99_ms", "max_ms", "joins_per_s", "rss_mb", "cutoffs")
+        ]
+        _row(name, cells, 10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1187,7 +1454,17 @@ def main() -> None:
         default=RECV_WINDOW_MS,
         help="the node's receive window (its default is 5000)",
     )
+    parser.add_argument(
+        "--joins",
+        action="store_true",
+        help="only the joins scenario: a legitimate client's orders while subscribers join",
+    )
+    parser.add_argument("--levels", type=int, default=JOIN_LEVELS, help="the joins' book")
+    parser.add_argument("--orders", type=int, default=JOIN_ORDERS, help="per joins phase")
     args = parser.parse_args()
+    if args.joins:
+        joins_main(args)
+        return
     _header(args)
     pool = multiprocessing.get_context("spawn").Pool(args.procs) if args.procs > 1 else None
     runs, in_process = [], []

@@ -74,19 +74,27 @@ def test_node_serve_answers_then_stops_with_exit_0(tmp_path: Path, stop: signal.
 def test_the_cli_defaults_are_the_nodes() -> None:
     """`node serve` states its defaults without importing the node (for a fast `--help`)."""
     from tachyon.cli import node_commands
+    from tachyon.node.order_entry import INFLIGHT_BYTES_MAX_DEFAULT, INFLIGHT_MAX_DEFAULT
     from tachyon.node.ratelimit import (
+        BAD_SIGNATURE_BURST_DEFAULT,
+        BAD_SIGNATURE_RATE_PER_S_DEFAULT,
         BURST_DEFAULT,
         CLIENT_BURST_DEFAULT,
         CLIENT_RATE_PER_S_DEFAULT,
         RATE_PER_S_DEFAULT,
     )
-    from tachyon.node.streams import QUEUE_MAX_DEFAULT
+    from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, QUEUE_MAX_DEFAULT
 
     assert node_commands.RATE_PER_S == RATE_PER_S_DEFAULT
     assert node_commands.BURST == BURST_DEFAULT
     assert node_commands.CLIENT_RATE_PER_S == CLIENT_RATE_PER_S_DEFAULT
     assert node_commands.CLIENT_BURST == CLIENT_BURST_DEFAULT
     assert node_commands.STREAM_QUEUE_MAX == QUEUE_MAX_DEFAULT
+    assert node_commands.STREAM_QUEUE_BYTES_MAX == QUEUE_BYTES_MAX_DEFAULT
+    assert node_commands.INFLIGHT_MAX == INFLIGHT_MAX_DEFAULT
+    assert node_commands.INFLIGHT_BYTES_MAX == INFLIGHT_BYTES_MAX_DEFAULT
+    assert node_commands.BAD_SIGNATURE_RATE_PER_S == BAD_SIGNATURE_RATE_PER_S_DEFAULT
+    assert node_commands.BAD_SIGNATURE_BURST == BAD_SIGNATURE_BURST_DEFAULT
 
 
 @pytest.mark.parametrize(
@@ -98,6 +106,11 @@ def test_the_cli_defaults_are_the_nodes() -> None:
         ("--client-rate-limit", "0"),
         ("--client-rate-burst", "0"),
         ("--stream-queue-max", "0"),
+        ("--stream-queue-bytes-max", "0"),
+        ("--inflight-max", "0"),
+        ("--inflight-bytes-max", "0"),
+        ("--bad-signature-limit", "0"),
+        ("--bad-signature-burst", "0"),
         ("--log-format", "xml"),
         ("--trace-exporter", "jaeger"),
     ],

@@ -114,7 +114,8 @@ def test_the_stream_starts_over_after_a_gap_or_a_cut_off(
     assert changed == [True, True, True, True]  # both snapshots in, second book, trades, diff
     assert stream.resubscribes == 1
     assert stream.follower.bids == {99 * USDC: 2}
-    assert opened == ["ws://127.0.0.1:8700/v1/ws/market?market=BASE%2FUSDC&trades=20"] * 2
+    url = "ws://127.0.0.1:8700/v1/ws/market?market=BASE%2FUSDC&depth=all&trades=20"
+    assert opened == [url] * 2
 
 
 def test_a_refusal_close_is_raised_as_its_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ def start_node(data_dir: Path, port: int, **options: object) -> subprocess.Popen
     )
     code = (
         "from pathlib import Path; from tachyon.node.serve import serve;"
+        " from tachyon.node.ratelimit import RateLimit;"
         f" serve(Path({str(data_dir)!r}), port={port}{settings})"
     )
     return subprocess.Popen(

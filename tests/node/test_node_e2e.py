@@ -193,7 +193,7 @@ def test_a_client_that_stops_reading_is_cut_off_with_4008(tmp_path: Path) -> Non
         EmbeddedExchange.open(data_dir) as other,
     ):
         alice = Trader(http)
-        ws_url = url.replace("http://", "ws://") + "/v1/ws/market?channels=depth"
+        ws_url = url.replace("http://", "ws://") + "/v1/ws/market?channels=depth&depth=all"
         stalled = _StalledClient(ws_url)
         cut = False
         for n in range(400):  # bounded: the kernel's buffers hold a few MB at most

@@ -364,3 +364,44 @@ def test_a_slow_consumer_is_cut_off_with_a_reason_instead_of_buffered() -> None:
     assert socket.closed is not None
     assert socket.closed[0] == CLOSE_SLOW_CONSUMER  # the one code node and client share
     assert "slow consumer" in socket.closed[1]
+
+
+def test_a_consumer_too_many_bytes_behind_is_cut_off_though_few_messages_wait() -> None:
+    """The greeting (a snapshot bigger than the bound) goes out first all the same; then
+    messages of 101 bytes wait behind the stuck send: nine fit in 1,000 bytes, the tenth cuts
+    the client off, far below its bound of messages."""
+
+    async def scenario() -> tuple[_StuckSocket, Subscriber, list[int], bool]:
+        cuts: list[int] = []
+        hub = StreamHub(on_cut=lambda: cuts.append(1))
+        subscriber = Subscriber(queue_max=1_000, bytes_max=1_000)
+        hub.add([("depth", MARKET)], subscriber)
+        subscriber.greet(["S" * 5_000])
+        socket = _StuckSocket()
+        serving = asyncio.create_task(serve_subscriber(socket, subscriber))  # type: ignore[arg-type]
+        for _ in range(100):  # until the pump is stuck sending the greeting
+            if socket.sent:
+                break
+            await asyncio.sleep(0)
+        hub.dispatch([(("depth", MARKET), n, f"{n}" + "m" * 100) for n in range(1, 10)])
+        nine_fit = not subscriber.cut and subscriber.queued_bytes == 909
+        hub.dispatch([(("depth", MARKET), 10, "10" + "m" * 99)])
+        await asyncio.wait_for(serving, timeout=5)
+        return socket, subscriber, cuts, nine_fit
+
+    socket, subscriber, cuts, nine_fit = asyncio.run(scenario())
+    assert nine_fit
+    assert subscriber.cut
+    assert cuts == [1]
+    assert socket.sent == ["S" * 5_000]
+    assert socket.closed is not None
+    assert socket.closed[0] == CLOSE_SLOW_CONSUMER
+    assert "1000 bytes" in socket.closed[1]
+
+
+def test_a_lone_message_fits_whatever_its_size() -> None:
+    subscriber = Subscriber(queue_max=4, bytes_max=10)
+    subscriber.offer("x" * 100)  # nothing else waits: it fits
+    assert not subscriber.cut
+    subscriber.offer("y")
+    assert subscriber.cut  # 101 bytes would wait

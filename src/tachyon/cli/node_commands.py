@@ -13,7 +13,12 @@ RATE_PER_S: Final = 50.0
 BURST: Final = 100
 CLIENT_RATE_PER_S: Final = 500.0
 CLIENT_BURST: Final = 1_000
+BAD_SIGNATURE_RATE_PER_S: Final = 10.0
+BAD_SIGNATURE_BURST: Final = 100
 STREAM_QUEUE_MAX: Final = 4_096
+STREAM_QUEUE_BYTES_MAX: Final = 1024 * 1024
+INFLIGHT_MAX: Final = 1_024
+INFLIGHT_BYTES_MAX: Final = 1024 * 1024
 
 
 @click.group()
@@ -95,11 +100,51 @@ def node() -> None:
     "--no-client-rate-limit", is_flag=True, help="Serve without a per-client-address limit."
 )
 @click.option(
+    "--bad-signature-limit",
+    type=click.FloatRange(0, None, min_open=True),
+    default=BAD_SIGNATURE_RATE_PER_S,
+    show_default=True,
+    help="Failed signature checks a second per client address; past them (and the burst) the"
+    " address's signed requests are refused (429) unchecked.",
+)
+@click.option(
+    "--bad-signature-burst",
+    type=click.IntRange(1, None),
+    default=BAD_SIGNATURE_BURST,
+    show_default=True,
+    help="Failed signature checks a client address may cause at once.",
+)
+@click.option(
+    "--no-bad-signature-limit", is_flag=True, help="Serve without a limit of failed checks."
+)
+@click.option(
     "--stream-queue-max",
     type=click.IntRange(1, 1_000_000),
     default=STREAM_QUEUE_MAX,
     show_default=True,
     help="Messages a stream client may fall behind before it is cut off.",
+)
+@click.option(
+    "--stream-queue-bytes-max",
+    type=click.IntRange(1, None),
+    default=STREAM_QUEUE_BYTES_MAX,
+    show_default=True,
+    help="Bytes of messages a stream client may fall behind before it is cut off.",
+)
+@click.option(
+    "--inflight-max",
+    type=click.IntRange(1, 1_000_000),
+    default=INFLIGHT_MAX,
+    show_default=True,
+    help="Unanswered frames an order-entry connection may have; past them it is not read.",
+)
+@click.option(
+    "--inflight-bytes-max",
+    type=click.IntRange(1, None),
+    default=INFLIGHT_BYTES_MAX,
+    show_default=True,
+    help="Bytes of unanswered frames (and their answers) an order-entry connection may have;"
+    " past them it is not read.",
 )
 def serve(
     data_dir: str | None,
@@ -116,7 +161,13 @@ def serve(
     client_rate_limit: float,
     client_rate_burst: int,
     no_client_rate_limit: bool,
+    bad_signature_limit: float,
+    bad_signature_burst: int,
+    no_bad_signature_limit: bool,
     stream_queue_max: int,
+    stream_queue_bytes_max: int,
+    inflight_max: int,
+    inflight_bytes_max: int,
 ) -> None:
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
     The profile (dev or prod, as for every command) decides whether deposits are accepted.
@@ -140,5 +191,11 @@ def serve(
         client_rate_limit=(
             None if no_client_rate_limit else RateLimit(client_rate_limit, client_rate_burst)
         ),
+        bad_signature_limit=(
+            None if no_bad_signature_limit else RateLimit(bad_signature_limit, bad_signature_burst)
+        ),
         stream_queue_max=stream_queue_max,
+        stream_queue_bytes_max=stream_queue_bytes_max,
+        inflight_max=inflight_max,
+        inflight_bytes_max=inflight_bytes_max,
     )

@@ -159,7 +159,9 @@ def _stream_url(url: str, market: str, trades: int) -> str:
     for http, ws in (("https://", "wss://"), ("http://", "ws://")):
         if base.startswith(http):
             base = ws + base[len(http) :]
-    return f"{base}/v1/ws/market?{urlencode({'market': market, 'trades': trades})}"
+    # The whole book: a follower's book is exact only where its snapshot reached.
+    query = {"market": market, "depth": "all", "trades": trades}
+    return f"{base}/v1/ws/market?{urlencode(query)}"
 
 
 def _closed(url: str, closed: Any) -> errors.TachyonError:

@@ -39,7 +39,11 @@ from tachyon.exchange.service import OwnedOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import markets_json, tokens_json
-from tachyon.node.connection_limit import CONNECTIONS_PER_CLIENT_DEFAULT, WebSocketLimit
+from tachyon.node.connection_limit import (
+    CONNECTIONS_PER_CLIENT_DEFAULT,
+    WebSocketLimit,
+    abort_of,
+)
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.execution import Node, execute_command
 from tachyon.node.fast_path import CommandFastPath
@@ -52,8 +56,10 @@ from tachyon.node.metrics import (
     book_levels,
 )
 from tachyon.node.observability import logger, tracer_of
-from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT, OrderEntry
+from tachyon.node.order_entry import INFLIGHT_BYTES_MAX_DEFAULT, INFLIGHT_MAX_DEFAULT, OrderEntry
 from tachyon.node.ratelimit import (
+    BAD_SIGNATURE_BURST_DEFAULT,
+    BAD_SIGNATURE_RATE_PER_S_DEFAULT,
     CLIENT_BURST_DEFAULT,
     CLIENT_RATE_PER_S_DEFAULT,
     RateLimit,
@@ -66,14 +72,14 @@ from tachyon.node.stream_events import (
     DEPTH,
     TRADES,
     WHOLE_BOOK,
+    Batch,
     Channel,
-    Message,
     Publisher,
-    depth_snapshot,
     encode,
-    trades_snapshot,
 )
 from tachyon.node.streams import (
+    DEPTH_DEFAULT,
+    QUEUE_BYTES_MAX_DEFAULT,
     QUEUE_MAX_DEFAULT,
     StreamHub,
     Subscriber,
@@ -88,6 +94,9 @@ MARKET_TEXT_MAX: Final = 64
 RECV_WINDOW_MS_DEFAULT: Final = 5_000
 RATE_LIMIT_DEFAULT: Final = RateLimit()
 CLIENT_RATE_LIMIT_DEFAULT: Final = RateLimit(CLIENT_RATE_PER_S_DEFAULT, CLIENT_BURST_DEFAULT)
+BAD_SIGNATURE_LIMIT_DEFAULT: Final = RateLimit(
+    BAD_SIGNATURE_RATE_PER_S_DEFAULT, BAD_SIGNATURE_BURST_DEFAULT
+)
 ORDER_ENTRY_PATH: Final = "/v1/ws/orders"
 
 
@@ -160,8 +169,11 @@ def create_app(
     batch_wait_ms: float = BATCH_WAIT_MS_DEFAULT,
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
     client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
+    bad_signature_limit: RateLimit | None = BAD_SIGNATURE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
+    stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT,
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
+    inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT,
     tracer_provider: TracerProvider | None = None,
     gc_freeze_every: int | None = None,
     read_model: bool = True,
@@ -172,9 +184,13 @@ def create_app(
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
     `rate_limit` bounds each account's signed requests by `clock` (None: no limit);
     `client_rate_limit` each client address's signed requests, charged before any signature
-    check (None: no limit; benchmarks turn it off);
-    `stream_queue_max` is how many messages a stream's client may fall behind;
-    `inflight_max` how many commands an order-entry connection may have unanswered;
+    check (None: no limit; benchmarks turn it off); `bad_signature_limit` each client
+    address's failed signature checks: past it, the address's signed requests are refused
+    unchecked (None: no limit);
+    `stream_queue_max` and `stream_queue_bytes_max` are how many messages and bytes a
+    stream's client may fall behind;
+    `inflight_max` and `inflight_bytes_max` how many frames and bytes an order-entry
+    connection may have unanswered;
     `tracer_provider`, if given, receives the node's spans (see `tachyon.node.observability`);
     `gc_freeze_every`, if given, keeps the garbage collector off the exchange's state, frozen
     again every that many commands (see `tachyon.node.gc_policy`; `serve` sets it, an
@@ -185,19 +201,31 @@ def create_app(
     `connections_per_client` bounds each client address's open WebSocket connections."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
+    assert inflight_max >= 1
+    assert inflight_bytes_max >= 1
+    assert stream_queue_bytes_max >= 1
     metrics = NodeMetrics()
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
     hub = StreamHub(on_cut=metrics.stream_cut)
-    assert inflight_max >= 1
     node = Node(
         profile, recv_window_ms, clock, metrics, limiter, hub, stream_queue_max, inflight_max
     )
+    node.inflight_bytes_max = inflight_bytes_max
+    node.stream_queue_bytes_max = stream_queue_bytes_max
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
     node.reads = SeenReads(recv_window_ms)
     node.client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
-
+    if bad_signature_limit is not None:
+        node.signature_failures = RateLimiter(bad_signature_limit, "failed signature checks")
     lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
+    return _application(node, lifespan, connections_per_client)
 
+
+def _application(
+    node: Node,
+    lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]],
+    connections_per_client: int,
+) -> FastAPI:
     app = FastAPI(
         title="tachyon node",
         version="1",
@@ -208,8 +236,8 @@ def create_app(
     install_error_handlers(app)
     _without_422(app)
     _headers_as_strings(app)
-    app.state.metrics = metrics  # for tests
-    app.state.limiter = limiter
+    app.state.metrics = node.metrics  # for tests
+    app.state.limiter = node.limiter
     _middlewares(app, node, connections_per_client)
     _public_routes(app, node)
     _command_routes(app, node)
@@ -257,12 +285,7 @@ def _lifespan(
         except InvalidConfig:  # uvicorn logs it and exits (STARTUP_FAILURE)
             await asyncio.to_thread(host.close, snapshot=False)
             raise
-        loop = asyncio.get_running_loop()
-
-        def deliver(messages: list[Message]) -> None:
-            loop.call_soon_threadsafe(node.hub.dispatch, messages)
-
-        publisher = Publisher(host, node.hub.wants, deliver, node.hub.anyone)
+        publisher = await _publisher(node, host)
         freezer = None
         if gc_freeze_every is not None:
             freezer = StateFreezer(lambda: host.state, gc_freeze_every)
@@ -304,6 +327,20 @@ def _lifespan(
                 logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})
 
     return lifespan
+
+
+async def _publisher(node: Node, host: EmbeddedExchange) -> Publisher:
+    """The streams' publisher over `host` (told of each commit on the sequencer's thread, it
+    hands each batch to the hub on this event loop), and the hub's books copied from `host`
+    before its first commit (on a worker thread: the copy reads every level)."""
+    loop = asyncio.get_running_loop()
+
+    def deliver(batch: Batch) -> None:
+        loop.call_soon_threadsafe(node.hub.receive, batch)
+
+    publisher = Publisher(host, node.hub.wants, deliver, node.hub.anyone)
+    node.hub.receive(await asyncio.to_thread(publisher.copies))
+    return publisher
 
 
 def check_node_window(recv_window_ms: int, host: EmbeddedExchange) -> None:
@@ -417,15 +454,19 @@ def _account_routes(app: FastAPI, node: Node) -> None:
     def account_of(
         request: Request, address: str | None, timestamp: str | None, signature: str | None
     ) -> AccountId:
-        node.spend_client(None if request.client is None else request.client.host)
-        account = authenticate_read(
-            address,
-            timestamp,
-            signature,
-            method=request.method,
-            path=request.url.path,
-            now_ns=node.clock(),
-            window_ms=node.recv_window_ms,
+        client = None if request.client is None else request.client.host
+        node.spend_client(client)
+        account = node.checked(
+            client,
+            lambda: authenticate_read(
+                address,
+                timestamp,
+                signature,
+                method=request.method,
+                path=request.url.path,
+                now_ns=node.clock(),
+                window_ms=node.recv_window_ms,
+            ),
         )
         node.spend(account)
         node.read_once(account, timestamp, signature)
@@ -500,18 +541,17 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return
 
-        def welcome(host: EmbeddedExchange) -> tuple[int, list[str]]:
+        def welcome(seq: int) -> list[str]:
+            book = node.hub.book(market)
             texts: list[str] = []
-            update_id = 0
             if DEPTH in kinds:
-                update_id, text = depth_snapshot(host, market, depth)
-                texts.append(text)
+                texts.append(book.depth_snapshot(seq, depth))
             if TRADES in kinds:
-                update_id, text = trades_snapshot(host, market, limit)
-                texts.append(text)
-            return update_id, texts
+                texts.append(book.trades_snapshot(seq, limit))
+            return texts
 
-        await _follow(node, websocket, "market", [(kind, market) for kind in kinds], welcome)
+        channels = [(kind, market) for kind in kinds]
+        await _follow(node, websocket, "market", channels, welcome, depth)
 
     @app.websocket("/v1/ws/account")
     async def account_stream(websocket: WebSocket) -> None:
@@ -519,15 +559,19 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
         await websocket.accept()
         query = websocket.query_params
         try:
-            node.spend_client(None if websocket.client is None else websocket.client.host)
-            account = authenticate_read(
-                query.get("address"),
-                query.get("timestamp"),
-                query.get("signature"),
-                method="GET",
-                path=websocket.url.path,
-                now_ns=node.clock(),
-                window_ms=node.recv_window_ms,
+            client = None if websocket.client is None else websocket.client.host
+            node.spend_client(client)
+            account = node.checked(
+                client,
+                lambda: authenticate_read(
+                    query.get("address"),
+                    query.get("timestamp"),
+                    query.get("signature"),
+                    method="GET",
+                    path=websocket.url.path,
+                    now_ns=node.clock(),
+                    window_ms=node.recv_window_ms,
+                ),
             )
             node.spend(account)
             node.read_once(account, query.get("timestamp"), query.get("signature"))
@@ -535,15 +579,14 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return
 
-        def welcome(host: EmbeddedExchange) -> tuple[int, list[str]]:
-            update_id = host.refresh().seq
+        def welcome(seq: int) -> list[str]:
             message = {
                 "stream": ACCOUNT,
                 "type": "subscribed",
                 "address": account,
-                "last_update_id": update_id,
+                "last_update_id": seq,
             }
-            return update_id, [encode(message)]
+            return [encode(message)]
 
         await _follow(node, websocket, "account", [(ACCOUNT, account)], welcome)
 
@@ -576,7 +619,16 @@ def _order_entry_route(app: FastAPI, node: Node) -> None:
         clients = node.metrics.stream_clients.labels("orders")
         clients.inc()
         try:
-            entry = OrderEntry(websocket, execute, admit, observe, node.inflight_max, charge)
+            entry = OrderEntry(
+                websocket,
+                execute,
+                admit,
+                observe,
+                node.inflight_max,
+                charge,
+                node.inflight_bytes_max,
+                lambda count: node.signatures_failed(client, count),
+            )
             await entry.serve()
         finally:
             clients.dec()
@@ -587,18 +639,18 @@ async def _follow(
     websocket: WebSocket,
     endpoint: str,
     channels: list[Channel],
-    welcome: Callable[[EmbeddedExchange], tuple[int, list[str]]],
+    welcome: Callable[[int], list[str]],
+    depth: int = WHOLE_BOOK,
 ) -> None:
-    """Subscribe, send the welcome (read on the worker thread after the subscription, so no
-    batch falls between the two), then everything newer until the client leaves."""
-    subscriber = Subscriber(node.stream_queue_max)
+    """Subscribe and queue the welcome (built on the event loop from the hub's books at the
+    last batch the hub received, in the same step: no batch falls between the two, and none
+    is told twice), then send everything newer until the client leaves."""
+    subscriber = Subscriber(node.stream_queue_max, node.stream_queue_bytes_max, depth)
     node.hub.add(channels, subscriber)
     node.metrics.stream_clients.labels(endpoint).inc()
     try:
-        subscriber.floor, texts = await node.running().read(welcome)
-        for text in texts:
-            await websocket.send_text(text)
-        await serve_subscriber(websocket, subscriber)
+        subscriber.greet(welcome(node.hub.seq))
+        await serve_subscriber(websocket, subscriber, abort_of(websocket.scope))
     finally:
         node.hub.remove(channels, subscriber)
         node.metrics.stream_clients.labels(endpoint).dec()
@@ -617,17 +669,24 @@ def _market_stream_query(websocket: WebSocket) -> tuple[str, tuple[str, ...], in
             f"channels must be distinct names among {', '.join(STREAM_CHANNELS)},"
             f" not {query.get('channels')!r}"
         )
-    depth = _int_query(query.get("depth"), "depth", WHOLE_BOOK, WHOLE_BOOK)
+    depth_text = query.get("depth")
+    depth = (
+        WHOLE_BOOK
+        if depth_text == "all"
+        else _int_query(depth_text, "depth", DEPTH_DEFAULT, WHOLE_BOOK, " or all")
+    )
     limit = _int_query(query.get("trades"), "trades", STREAM_TRADES_DEFAULT, TRADES_LIMIT_MAX)
     return market, kinds, depth, limit
 
 
-def _int_query(text: str | None, name: str, default: int, maximum: int) -> int:
+def _int_query(text: str | None, name: str, default: int, maximum: int, other: str = "") -> int:
     if text is None:
         return default
     digits_max = len(str(maximum))
     if not (text.isascii() and text.isdigit() and len(text) <= digits_max) or not (
         1 <= int(text) <= maximum
     ):
-        raise InvalidInput(f"{name} must be a whole number from 1 to {maximum}, not {text!r}")
+        raise InvalidInput(
+            f"{name} must be a whole number from 1 to {maximum}{other}, not {text!r}"
+        )
     return int(text)

@@ -11,13 +11,15 @@ frames that in its own way. `Node` is what the routes share.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from opentelemetry.trace import Span, SpanContext, Tracer
 
 from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig
-from tachyon.errors import StorageError, TachyonError, TokenNotFound
+from tachyon.errors import BadSignature, StorageError, TachyonError, TokenNotFound
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
@@ -31,19 +33,22 @@ from tachyon.exchange.service import Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import admin_answer
+from tachyon.node.errors import RateLimited
 from tachyon.node.gateway import Clock, admit_command, decode_base64
 from tachyon.node.metrics import NodeMetrics, order_type, order_type_of_body
-from tachyon.node.order_entry import INFLIGHT_MAX_DEFAULT
+from tachyon.node.order_entry import INFLIGHT_BYTES_MAX_DEFAULT, INFLIGHT_MAX_DEFAULT
 from tachyon.node.ratelimit import RateLimiter
 from tachyon.node.read_replay import SeenReads
 from tachyon.node.sequencer import Sequencer
-from tachyon.node.streams import StreamHub
+from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, StreamHub
+
+T = TypeVar("T")
 
 
 @dataclass
 class Node:
     """What every protocol's routes share: the sequencer (while running), the gateway's
-    settings, the metrics, the rate limiter and the streams' hub."""
+    settings, the metrics, the rate limiters, the streams' hub and the connections' bounds."""
 
     profile: str
     recv_window_ms: int
@@ -52,11 +57,14 @@ class Node:
     limiter: RateLimiter | None
     hub: StreamHub
     stream_queue_max: int
-    inflight_max: int = INFLIGHT_MAX_DEFAULT  # per order-entry connection
+    inflight_max: int = INFLIGHT_MAX_DEFAULT  # frames per order-entry connection
+    inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT  # and their bytes
+    stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT  # per stream client
     tracer: Tracer | None = None
     sequencer: Sequencer | None = None
     reads: SeenReads | None = None  # signed reads answered inside the window (set by the app)
     client_limiter: RateLimiter | None = None  # by client address, before signatures
+    signature_failures: RateLimiter | None = None  # by client address: its failed checks
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
     tokens: dict[str, TokenMeta] = field(default_factory=dict)
 
@@ -78,9 +86,33 @@ class Node:
 
     def spend_client(self, client: str | None) -> None:
         """Take a token of the client address's rate limit (before any signature check), or
-        raise `RateLimited`; a client whose address the server does not know shares one."""
+        raise `RateLimited`: the address is over its rate, or failed too many signature checks
+        lately. A client whose address the server does not know shares one with the others."""
+        address, now_ns = client or "unknown", self.clock()
+        if self.signature_failures is not None:
+            try:
+                self.signature_failures.check(address, now_ns)
+            except RateLimited:
+                self.metrics.bad_signature_refused()
+                raise
         if self.client_limiter is not None:
-            self.client_limiter.take(client or "unknown", self.clock())
+            self.client_limiter.take(address, now_ns)
+
+    def signatures_failed(self, client: str | None, count: int = 1) -> None:
+        """`count` signature checks of the client address's requests failed: counted, and
+        charged to its limit of failures."""
+        self.metrics.signatures_failed(count)
+        if self.signature_failures is not None:
+            self.signature_failures.drain(client or "unknown", self.clock(), count)
+
+    def checked(self, client: str | None, check: Callable[[], T]) -> T:
+        """`check()`, a signature check of the client address's request: a `BadSignature`
+        it raises is counted against the address (`signatures_failed`)."""
+        try:
+            return check()
+        except BadSignature:
+            self.signatures_failed(client)
+            raise
 
     def spend(self, account: str) -> None:
         """Take a token of `account`'s rate limit, or raise `RateLimited`."""
@@ -133,12 +165,16 @@ async def execute_command(
             body = decode_base64(body_text, "body")
             if admitted is None:
                 node.spend_client(client)
-                admitted = admit_command(
-                    body,
-                    decode_base64(signature_text, "signature"),
-                    now_ns=node.clock(),
-                    window_ms=node.recv_window_ms,
-                    profile=node.profile,
+                signature = decode_base64(signature_text, "signature")
+                admitted = node.checked(
+                    client,
+                    lambda: admit_command(
+                        body,
+                        signature,
+                        now_ns=node.clock(),
+                        window_ms=node.recv_window_ms,
+                        profile=node.profile,
+                    ),
                 )
             elif isinstance(admitted, TachyonError):
                 raise admitted

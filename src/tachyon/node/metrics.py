@@ -13,8 +13,12 @@ applications in one process never share or collide), served as text at `GET /met
     tachyon_journal_batch_size                    histogram of commands per journal commit
     tachyon_book_levels{market, side}             price levels on each side (counted on scrape)
     tachyon_stream_clients{endpoint}              open WebSocket clients (market, account, orders)
-    tachyon_stream_cutoffs_total                  slow stream clients cut off
+    tachyon_stream_cutoffs_total                  slow stream clients cut off (past the
+                                                  messages or bytes a client may fall behind)
     tachyon_connections_refused_total             WebSocket handshakes past a client's limit
+    tachyon_signature_failures_total              signed requests whose signature check failed
+    tachyon_bad_signature_refusals_total          signed requests refused unchecked: their
+                                                  client address failed too many checks lately
 
 Trades, volume and the journal's figures are taken from each durable batch (the sequencer's
 `on_commit` observer, on its worker thread); orders where the request is answered.
@@ -162,12 +166,34 @@ class NodeMetrics:
             "Stream clients closed for falling too far behind (slow consumers).",
             registry=registry,
         )
+        self._strangers()
 
+    def _strangers(self) -> None:
+        """The counters of what the node refused a client address for its own protection."""
+        registry = self.registry
         self.connections_refused = Counter(
             "tachyon_connections_refused",
             "WebSocket handshakes refused: the client address holds its limit of connections.",
             registry=registry,
         )
+        self.signature_failures = Counter(
+            "tachyon_signature_failures",
+            "Signed requests (commands, array frames' requests, signed reads) whose signature"
+            " check failed.",
+            registry=registry,
+        )
+        self.bad_signature_refusals = Counter(
+            "tachyon_bad_signature_refusals",
+            "Signed requests refused before any check: their client address failed too many"
+            " signature checks lately.",
+            registry=registry,
+        )
+
+    def signatures_failed(self, count: int) -> None:
+        self.signature_failures.inc(count)
+
+    def bad_signature_refused(self) -> None:
+        self.bad_signature_refusals.inc()
 
     def connection_refused(self) -> None:
         self.connections_refused.inc()

@@ -16,9 +16,10 @@ missing field, a binary frame) is answered with status 400, one over `REQUEST_BY
 413, and id null when its id is unreadable; the connection stays open. Each command is answered once it is durable, in the
 order answers become ready: a refusal by the gateway can overtake an earlier command still
 waiting for its commit, so match answers by id. Without waiting, a client may have up to
-`inflight_max` frames unanswered; past that the node stops reading the connection until
-answers go out (and a client that does not read its answers stops itself so): memory stays
-bounded. Commands of one connection enter the sequencer in the order they were sent.
+`inflight_max` frames and `inflight_bytes_max` bytes (its frames' text and their answers, until
+each answer is sent) unanswered; past either the node reads no further frame of the connection
+until answers go out (and a client that does not read its answers stops itself so): memory
+stays bounded. Commands of one connection enter the sequencer in the order they were sent.
 """
 
 from __future__ import annotations
@@ -34,11 +35,15 @@ from typing import Final, final
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tachyon.errors import InvalidInput, TachyonError
+from tachyon.errors import BadSignature, InvalidInput, TachyonError
 from tachyon.exchange.admission import Admitted
 from tachyon.node.errors import REQUEST_BYTES_MAX, RequestTooLarge, status_of
+from tachyon.node.streams import text_size
 
 INFLIGHT_MAX_DEFAULT: Final = 1_024
+INFLIGHT_BYTES_MAX_DEFAULT: Final = 1024 * 1024
+"""Bytes of frames and answers one connection may have in flight (a frame is read while less
+is: at most this plus one frame)."""
 ID_TEXT_MAX: Final = 64
 FRAME_COMMANDS_MAX: Final = 50
 """Most requests one array frame holds."""
@@ -153,15 +158,24 @@ class OrderEntry:
         observe: Observe,
         inflight_max: int,
         charge: Callable[[], None] = lambda: None,
+        inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT,
+        failed: Callable[[int], None] = lambda _: None,
     ) -> None:
         assert inflight_max >= 1
+        assert inflight_bytes_max >= 1
         self.websocket = websocket
         self.execute = execute
         self.admit_many = admit_many
         self.charge = charge  # the client's rate limit, one token a request of an array
+        self.failed = failed  # told how many of an array's signatures were bad
         self.observe = observe
-        self.slots = asyncio.Semaphore(inflight_max)
-        self.answers: deque[bytes] = deque()
+        self.frames_max = inflight_max
+        self.bytes_max = inflight_bytes_max
+        self.frames = 0  # read and not yet answered (the answer sent)
+        self.bytes = 0  # their text, and their answers once queued
+        self.room = asyncio.Event()  # set while another frame may be read
+        self.room.set()
+        self.answers: deque[tuple[bytes, int]] = deque()  # and the bytes each frees once sent
         self.ready = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         # Done once the last frame read has entered its commands into the sequencer: frames
@@ -191,29 +205,44 @@ class OrderEntry:
     async def _receive(self) -> None:
         receive = self.websocket.receive
         while True:
-            await self.slots.acquire()
+            await self.room.wait()
             message = await receive()
             arrived = time.perf_counter()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
             if text is None:
-                self._answer(refusal(None, InvalidInput("send requests as JSON text frames")))
+                self._hold(0)
+                self._answer(refusal(None, InvalidInput("send requests as JSON text frames")), 0)
                 self.observe(400, time.perf_counter() - arrived)
                 continue
+            size = text_size(text)
+            self._hold(size)
             turn, self.turn = self.turn, asyncio.get_running_loop().create_future()
-            task = asyncio.create_task(self._handle(text, arrived, turn, self.turn))
+            task = asyncio.create_task(self._handle(text, size, arrived, turn, self.turn))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
+    def _hold(self, size: int) -> None:
+        """A frame of `size` bytes read: in flight until its answer is sent."""
+        self.frames += 1
+        self.bytes += size
+        if self.frames >= self.frames_max or self.bytes >= self.bytes_max:
+            self.room.clear()
+
     async def _handle(
-        self, text: str, arrived: float, turn: asyncio.Future[None], mine: asyncio.Future[None]
+        self,
+        text: str,
+        size: int,
+        arrived: float,
+        turn: asyncio.Future[None],
+        mine: asyncio.Future[None],
     ) -> None:
         """Read a frame and check its signatures, then, once the frame before it has entered
         the sequencer (`turn`), enter its own commands (then `mine` is done) and answer."""
         many = text[:1] == "["
         try:
-            prepared = await self._prepare(text, many, arrived)
+            prepared = await self._prepare(text, size, many, arrived)
             await turn
             if prepared is None:
                 return
@@ -226,10 +255,10 @@ class OrderEntry:
         finally:
             _pass_on(turn, mine)
         answers = await asyncio.gather(*started)
-        self._answer(b"[" + b",".join(answers) + b"]" if many else answers[0])
+        self._answer(b"[" + b",".join(answers) + b"]" if many else answers[0], size)
 
     async def _prepare(
-        self, text: str, many: bool, arrived: float
+        self, text: str, size: int, many: bool, arrived: float
     ) -> tuple[list[EntryRequest], list[Admitted | TachyonError | None]] | None:
         """A frame's requests (`many`: an array frame) and whether each signature was found
         good; None if the frame was refused (and answered)."""
@@ -237,7 +266,7 @@ class OrderEntry:
             requests = read_requests(text) if many else [read_request(text)]
         except TachyonError as exc:
             ident = None if many or isinstance(exc, RequestTooLarge) else _id_of(text)
-            self._answer(refusal(ident, exc))
+            self._answer(refusal(ident, exc), size)
             self.observe(status_of(exc), time.perf_counter() - arrived)
             return None
         if not many:  # admitted on the event loop
@@ -254,9 +283,13 @@ class OrderEntry:
             else:
                 results.append(None)
                 allowed.append((each.body, each.signature))
-        admitted = iter(
-            await asyncio.get_running_loop().run_in_executor(_CHECKER, self.admit_many, allowed)
+        checked = await asyncio.get_running_loop().run_in_executor(
+            _CHECKER, self.admit_many, allowed
         )
+        failed = sum(isinstance(each, BadSignature) for each in checked)
+        if failed:
+            self.failed(failed)
+        admitted = iter(checked)
         return requests, [next(admitted) if result is None else result for result in results]
 
     async def _execute(
@@ -272,18 +305,26 @@ class OrderEntry:
         self.observe(OK, time.perf_counter() - arrived)
         return _encoder.encode(_Answer(request.id, OK, result))
 
-    def _answer(self, data: bytes) -> None:
-        self.answers.append(data)
+    def _answer(self, data: bytes, held: int) -> None:
+        """Queue a frame's answer; `held`: the frame's bytes, freed with the answer's once it
+        is sent."""
+        self.bytes += len(data)
+        if self.bytes >= self.bytes_max:
+            self.room.clear()
+        self.answers.append((data, held + len(data)))
         self.ready.set()
 
     async def _send(self) -> None:
         """The one writer of the connection: sends answers in the order they were queued, and
-        frees a slot for each one sent."""
+        frees what each one held."""
         send = self.websocket.send
         while True:
             await self.ready.wait()
             self.ready.clear()
             while self.answers:
-                data = self.answers.popleft()
+                data, held = self.answers.popleft()
                 await send({"type": "websocket.send", "text": data.decode()})
-                self.slots.release()
+                self.frames -= 1
+                self.bytes -= held
+                if self.frames < self.frames_max and self.bytes < self.bytes_max:
+                    self.room.set()

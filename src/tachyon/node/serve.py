@@ -25,6 +25,7 @@ from tachyon.errors import InvalidConfig, StorageError
 from tachyon.exchange.auth import is_address
 from tachyon.exchange.commands import SetOperator
 from tachyon.node.app import (
+    BAD_SIGNATURE_LIMIT_DEFAULT,
     CLIENT_RATE_LIMIT_DEFAULT,
     RATE_LIMIT_DEFAULT,
     RECV_WINDOW_MS_DEFAULT,
@@ -33,9 +34,13 @@ from tachyon.node.app import (
 )
 from tachyon.node.gc_policy import FREEZE_EVERY
 from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
-from tachyon.node.order_entry import FRAME_CHARS_MAX
+from tachyon.node.order_entry import (
+    FRAME_CHARS_MAX,
+    INFLIGHT_BYTES_MAX_DEFAULT,
+    INFLIGHT_MAX_DEFAULT,
+)
 from tachyon.node.ratelimit import RateLimit
-from tachyon.node.streams import QUEUE_MAX_DEFAULT
+from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, QUEUE_MAX_DEFAULT
 from tachyon.storage import EmbeddedExchange
 
 HOST_DEFAULT: Final = "127.0.0.1"
@@ -57,7 +62,11 @@ def serve(
     trace_exporter: str | None = None,
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
     client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
+    bad_signature_limit: RateLimit | None = BAD_SIGNATURE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
+    stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT,
+    inflight_max: int = INFLIGHT_MAX_DEFAULT,
+    inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT,
 ) -> None:
     """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
     return normally; StorageError if the exchange's closing snapshot failed). A port it
@@ -66,9 +75,11 @@ def serve(
     raised before the server starts, with nothing served and nothing changed. Call it from
     the main thread. `log_format` is text or json; `trace_exporter` none, console or otlp
     (None: `OTEL_TRACES_EXPORTER`), see `tachyon.node.observability`; `rate_limit` (by
-    account) and `client_rate_limit` (by client address) None serve without that limit.
-    `operator`: an address made the exchange's operator if it has none (InvalidConfig, before
-    anything is served, if its operator is another)."""
+    account), `client_rate_limit` (by client address) and `bad_signature_limit` (a client
+    address's failed signature checks) None serve without that limit; the stream and
+    order-entry bounds are `create_app`'s. `operator`: an address made the exchange's
+    operator if it has none (InvalidConfig, before anything is served, if its operator is
+    another)."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
     with _listening(host, port) as listener:
         opened = _opened(data_dir, recv_window_ms, operator)
@@ -79,7 +90,11 @@ def serve(
             recv_window_ms=recv_window_ms,
             rate_limit=rate_limit,
             client_rate_limit=client_rate_limit,
+            bad_signature_limit=bad_signature_limit,
             stream_queue_max=stream_queue_max,
+            stream_queue_bytes_max=stream_queue_bytes_max,
+            inflight_max=inflight_max,
+            inflight_bytes_max=inflight_bytes_max,
             tracer_provider=provider,
             gc_freeze_every=FREEZE_EVERY,
             opened=opened,

@@ -1,17 +1,21 @@
-"""What a durable batch means to the node's streams: the messages it publishes.
+"""What a durable batch means to the node's streams: the messages it publishes, and what the
+streams' copy of each book needs to stay the book.
 
 The `Publisher` runs on the sequencer's worker thread (which alone touches the host), right
 after each commit, and reads what the batch changed, its events (`EmbeddedExchange.last_changes`,
-with the read model on or off). It
-builds only what some client is subscribed to (`wants`), encodes each message once and hands
-the batch's messages to `deliver` (the event loop's `StreamHub`). Update ids are journal
-sequence numbers; `tachyon.node.streams` documents the messages and the resync procedure.
+with the read model on or off). It hands the event loop one `Batch` per durable batch: each
+changed book level's JSON text and each trade's (always: the loop keeps every book from them,
+see `tachyon.node.streams.MarketBook`), and the messages some client is subscribed to (`wants`),
+each encoded once. It never builds a subscriber's snapshot: the loop does, from its copy of the
+book. Only when the batch follows entries another process wrote (or a fee change, which may
+cancel orders anywhere) does it copy every book whole, once for all subscribers. Update ids are
+journal sequence numbers; `tachyon.node.streams` documents the messages and the resync procedure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Final, final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, NamedTuple, final
 
 import msgspec
 
@@ -39,12 +43,16 @@ Channel = tuple[str, str]
 """("depth", market), ("trades", market) or ("account", address)."""
 Message = tuple[Channel, int, str]
 """A message for a channel's subscribers: its channel, its (last) update id, its JSON text."""
+Level = tuple[int, int, str]
+"""A book level: its price and quantity (minor units; 0: gone) and its JSON text."""
 
 DEPTH: Final = "depth"
 TRADES: Final = "trades"
 ACCOUNT: Final = "account"
 WHOLE_BOOK: Final = 10**9
-"""Levels per side of a snapshot that asked for no depth: every level."""
+"""Levels per side of a snapshot of every level."""
+TRADES_KEPT_MAX: Final = 1_000
+"""Recent trades the streams keep per market (the most a subscription's snapshot asks for)."""
 
 _encode = msgspec.json.Encoder().encode
 _BID = Side.BID
@@ -54,45 +62,73 @@ def encode(message: dict[str, object]) -> str:
     return _encode(message).decode()
 
 
-def depth_snapshot(host: EmbeddedExchange, market: str, depth: int) -> tuple[int, str]:
-    """(update id, message) of a market's book now (on the worker thread)."""
-    service = host.refresh().service
-    book = service.snapshot(depth, MarketId(market))
-    update_id = host.seq
-    message = {
-        "stream": DEPTH,
-        "type": "snapshot",
-        "last_update_id": update_id,
-        **shapes.book_json(service.get_market(MarketId(market)), book.bids, book.asks),
-    }
-    return update_id, encode(message)
+class BookChange(NamedTuple):
+    """The levels of one market's book that a batch changed, as they are now."""
+
+    bids: list[Level]
+    asks: list[Level]
 
 
-def trades_snapshot(host: EmbeddedExchange, market: str, limit: int) -> tuple[int, str]:
-    """(update id, message) of a market's recent trades, oldest first (on the worker thread)."""
-    service = host.refresh().service
-    config = service.get_market(MarketId(market))
-    recent = service.recent_trades(limit, MarketId(market))
-    update_id = host.seq
-    message = {
-        "stream": TRADES,
-        "type": "snapshot",
-        "market": market,
-        "last_update_id": update_id,
-        "trades": [shapes.trade_json(config, trade) for trade in reversed(recent)],
-    }
-    return update_id, encode(message)
+class BookCopy(NamedTuple):
+    """One market's whole book (each side in any order) and its recent trades' JSON texts (in
+    a trades snapshot's shape, oldest first)."""
+
+    bids: list[Level]
+    asks: list[Level]
+    trades: list[str]
+
+
+class Batch(NamedTuple):
+    """What one durable batch tells the streams, in the order batches became durable:
+    `copies`, if not None, replaces every book (and changes and trades are in it already)."""
+
+    last_seq: int
+    books: dict[str, BookChange]
+    trades: dict[str, list[str]]
+    copies: dict[str, BookCopy] | None
+    messages: list[Message]
+
+
+def level(config: MarketConfig, price: int, qty: int) -> Level:
+    """A book level with its JSON text (the digits of a decimal need no escaping)."""
+    price_text = to_decimal(price, config.quote_decimals)
+    qty_text = to_decimal(qty, config.base_decimals)
+    return price, qty, f'{{"price":"{price_text}","qty":"{qty_text}"}}'
+
+
+def book_text(fields: dict[str, object], bids: Iterable[str], asks: Iterable[str]) -> str:
+    """A depth message: `fields` (stream, type, ids, market), then the levels' texts."""
+    head = encode(fields)[:-1]
+    return f'{head},"bids":[{",".join(bids)}],"asks":[{",".join(asks)}]}}'
+
+
+def trades_text(fields: dict[str, object], trades: Iterable[str]) -> str:
+    """A trades message: `fields` (stream, type, market, last update id), then the trades."""
+    return f'{encode(fields)[:-1]},"trades":[{",".join(trades)}]}}'
+
+
+def copy_book(service: DexService, config: MarketConfig) -> BookCopy:
+    """A market's whole book and recent trades, as the streams keep them (on the thread that
+    owns the host)."""
+    market = MarketId(config.market_id)
+    book = service.snapshot(WHOLE_BOOK, market)
+    recent = service.recent_trades(TRADES_KEPT_MAX, market)
+    return BookCopy(
+        [level(config, each.price, each.qty) for each in book.bids],
+        [level(config, each.price, each.qty) for each in book.asks],
+        [encode(shapes.trade_json(config, trade)) for trade in reversed(recent)],
+    )
 
 
 @final
 class Publisher:
-    """Builds the streams' messages of each durable batch (the sequencer's commit observer)."""
+    """Builds what each durable batch tells the streams (the sequencer's commit observer)."""
 
     def __init__(
         self,
         host: EmbeddedExchange,
         wants: Callable[[Channel], bool],
-        deliver: Callable[[list[Message]], None],
+        deliver: Callable[[Batch], None],
         anyone: Callable[[], bool] = lambda: True,
     ) -> None:
         self.host = host
@@ -104,6 +140,19 @@ class Publisher:
         self._prev: dict[str, int] = {}  # each market's last depth update id
         self._configs: dict[str, MarketConfig] = {}  # a market's units never change
 
+    def copies(self) -> Batch:
+        """Every book whole, at the host's sequence number: what the streams start from (call
+        it on the thread that owns the host, before the first commit)."""
+        seq = self.host.seq
+        service = self._service()
+        copies: dict[str, BookCopy] = {
+            config.market_id: copy_book(service, config) for config in service.markets()
+        }
+        for market in copies:
+            self._prev[market] = seq
+        self.seen_seq = seq
+        return Batch(seq, {}, {}, copies, [])
+
     def on_commit(
         self,
         _commands: Sequence[Admitted],
@@ -113,24 +162,21 @@ class Publisher:
         changes = self.host.last_changes
         if changes is None:  # nothing was accepted
             return
-        levels = changes.levels()
-        if not self.anyone():  # the books' update ids still advance, for later subscribers
-            for market in levels:
-                self._prev[market] = changes.last_seq
-            self.seen_seq = changes.last_seq
-            return
+        anyone = self.anyone()
         messages: list[Message] = []
+        copies = None
+        books: dict[str, BookChange] = {}
         if changes.first_seq != self.seen_seq + 1 or not changes.levels_known:
             # Entries another process wrote (caught up before this batch), or a fee change
-            # that may have cancelled orders anywhere: every subscribed book starts afresh.
-            self._resnapshot(messages)
+            # that may have cancelled orders anywhere: every book starts afresh.
+            copies = self.copies().copies
         else:
-            self._diffs(changes, levels, messages)
-        self._trades(changes, messages)
-        self._accounts(changes, messages)
+            books = self._books(changes, messages, anyone)
+        trades = self._trades(changes, messages, anyone)
+        if anyone:
+            self._accounts(changes, messages)
         self.seen_seq = changes.last_seq
-        if messages:
-            self.deliver(messages)
+        self.deliver(Batch(changes.last_seq, books, trades, copies, messages))
 
     def config(self, market: str) -> MarketConfig:
         """A market's units (cached: they never change)."""
@@ -142,64 +188,63 @@ class Publisher:
     def _service(self) -> DexService:
         return self.host.state.service  # right after the commit: no catch-up needed
 
-    def _resnapshot(self, messages: list[Message]) -> None:
-        seq = self.host.seq
-        for config in self._service().markets():
-            market = config.market_id
-            self._prev[market] = seq
-            channel = (DEPTH, market)
-            if self.wants(channel):
-                update_id, text = depth_snapshot(self.host, market, WHOLE_BOOK)
-                messages.append((channel, update_id, text))
-
-    def _diffs(
-        self,
-        changes: BatchChanges,
-        levels: dict[str, tuple[set[int], set[int]]],
-        messages: list[Message],
-    ) -> None:
-        """One diff per market whose book the batch changed: each changed level's quantity now."""
+    def _books(
+        self, changes: BatchChanges, messages: list[Message], anyone: bool
+    ) -> dict[str, BookChange]:
+        """Each level the batch changed, by market, and one diff per market whose book changed
+        for its subscribers: each changed level's quantity now."""
         service = self._service()
-        for market, (bids, asks) in levels.items():
+        books: dict[str, BookChange] = {}
+        for market, (bids, asks) in changes.levels().items():
             prev = self._prev.get(market, self._started_seq)
             self._prev[market] = changes.last_seq
-            channel = (DEPTH, market)
-            if not self.wants(channel):
-                continue
+            config = self.config(market)
             bid_qty, ask_qty = level_quantities(service, market, bids, asks)
-            message = {
+            change = books[market] = BookChange(  # a zero quantity: the level is gone
+                [level(config, p, bid_qty(p)) for p in sorted(bids, reverse=True)],
+                [level(config, p, ask_qty(p)) for p in sorted(asks)],
+            )
+            if not (anyone and self.wants((DEPTH, market))):
+                continue
+            fields: dict[str, object] = {
                 "stream": DEPTH,
                 "type": "diff",
                 "first_update_id": changes.first_seq,
                 "last_update_id": changes.last_seq,
                 "prev_update_id": prev,
-                **shapes.book_json(  # a zero quantity: the level is gone
-                    self.config(market),
-                    [(p, bid_qty(p)) for p in sorted(bids, reverse=True)],
-                    [(p, ask_qty(p)) for p in sorted(asks)],
-                ),
+                "market": market,
             }
-            messages.append((channel, changes.last_seq, encode(message)))
+            text = book_text(fields, (t for *_, t in change.bids), (t for *_, t in change.asks))
+            messages.append(((DEPTH, market), changes.last_seq, text))
+        return books
 
-    def _trades(self, changes: BatchChanges, messages: list[Message]) -> None:
-        by_market: dict[str, list[dict[str, object]]] = {}
+    def _trades(
+        self, changes: BatchChanges, messages: list[Message], anyone: bool
+    ) -> dict[str, list[str]]:
+        """Each trade's JSON text (a snapshot's shape), by market, and per market one `trades`
+        message for its subscribers (each trade with its update id and time)."""
+        texts: dict[str, list[str]] = {}
+        rows: dict[str, list[dict[str, object]]] = {}
         for seq, ts_ns, events in changes.entries:
             for event in events:
-                if type(event) is not Filled or not self.wants((TRADES, event.market)):
+                if type(event) is not Filled:
                     continue
                 row = shapes.trade_json(self.config(event.market), event.trade)
-                row["update_id"] = seq
-                row["time_ns"] = ts_ns
-                by_market.setdefault(event.market, []).append(row)
-        for market, rows in by_market.items():
+                texts.setdefault(event.market, []).append(encode(row))
+                if anyone and self.wants((TRADES, event.market)):
+                    row["update_id"] = seq
+                    row["time_ns"] = ts_ns
+                    rows.setdefault(event.market, []).append(row)
+        for market, each in rows.items():
             message = {
                 "stream": TRADES,
                 "type": "trades",
                 "market": market,
                 "last_update_id": changes.last_seq,
-                "trades": rows,
+                "trades": each,
             }
             messages.append(((TRADES, market), changes.last_seq, encode(message)))
+        return texts
 
     def _accounts(self, changes: BatchChanges, messages: list[Message]) -> None:
         accounts = _AccountEvents(self)
