@@ -3,8 +3,9 @@
 All SQL connection handling lives here. One SQLite file in WAL mode with `synchronous=FULL`,
 so a committed transaction survives a power cut; `BEGIN IMMEDIATE` is the mutex that
 serializes writers across processes. The last writer to close it leaves it in rollback-journal
-mode (`close_writer`), which SQLite can read in a read-only directory. The schema carries `PRAGMA user_version`; an older file
-is upgraded in place in one transaction after a backup copy is made; a newer one is refused.
+mode (`close_writer`), which SQLite can read in a read-only directory. The schema carries
+`PRAGMA user_version`; an older file is upgraded in place in one transaction after a backup
+copy is made; a newer one is refused.
 """
 
 from __future__ import annotations
