@@ -72,7 +72,7 @@ class Cli:
     ) -> subprocess.CompletedProcess[str]:
         """`tachyon ARGS` as typed (no shell: a `~` reaches tachyon as it is)."""
         return subprocess.run(
-            [TACHYON, *args],
+            self.argv(*args),
             cwd=self.cwd,
             env=self.env(env),
             input=stdin,
@@ -83,6 +83,10 @@ class Cli:
             timeout=RUN_TIMEOUT_S,
             start_new_session=True,  # no controlling terminal: getpass cannot open /dev/tty
         )
+
+    def argv(self, *args: str) -> list[str]:
+        """What `run` executes for `tachyon ARGS`."""
+        return [TACHYON, *args]
 
     def ok(self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None) -> str:
         """Standard output of a command that must succeed: exit 0, nothing on stderr."""

@@ -176,7 +176,9 @@ def test_a_writer_without_the_read_model_leaves_it_stale_until_one_with_it_write
 ) -> None:
     with EmbeddedExchange.open(tmp_path) as host:
         host.submit(Deposit("alice", "USDC", 10))
-    assert ReadView.open(tmp_path) is not None
+    view = ReadView.open(tmp_path)
+    assert view is not None
+    view.close()  # a reader's transaction would hold back the next writer's switch to WAL
     with EmbeddedExchange.open(tmp_path, read_model=False) as host:
         host.submit(Deposit("alice", "USDC", 5))
         host.submit(PlaceLimit("alice", "BASE/USDC", Side.BID, 1, 3))

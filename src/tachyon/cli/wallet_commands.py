@@ -55,8 +55,11 @@ def create(
     secret = options.password(
         ctx, password, non_interactive, prompt=f"New password for {directory}", confirm=True
     )
+    from tachyon.storage.db import require_writable  # noqa: PLC0415
     from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415
 
+    if exchange_dir.is_dir():
+        require_writable(exchange_dir)  # refused before a key is made: nothing changes
     exchange = {"kind": "embedded", "data_dir": str(exchange_dir.resolve())}
     key_file = create_key_file(directory, secret, exchange)
     EmbeddedExchange.open(exchange_dir).close()  # the exchange it trades on exists from now

@@ -63,6 +63,7 @@ def repair(data_dir: Path | str) -> AuditReport:
     """Rebuild the read model from the replayed state in one write transaction, then audit.
     Refuses (CorruptData, nothing written) when the journal or the snapshot fails the audit."""
     db_path = _db_path(data_dir)
+    db.require_writable(db_path.parent)
     conn = db.connect(db_path)
     try:
         with db.sqlite_errors(db_path):
@@ -75,7 +76,7 @@ def repair(data_dir: Path | str) -> AuditReport:
                 raise
             conn.execute("COMMIT")
     finally:
-        conn.close()
+        db.close_writer(conn)
     return audit(data_dir)
 
 

@@ -2,8 +2,10 @@
 
 All SQL connection handling lives here. One SQLite file in WAL mode with `synchronous=FULL`,
 so a committed transaction survives a power cut; `BEGIN IMMEDIATE` is the mutex that
-serializes writers across processes. The schema carries `PRAGMA user_version`; an older file
-is upgraded in place in one transaction after a backup copy is made; a newer one is refused.
+serializes writers across processes. The last writer to close it leaves it in rollback-journal
+mode (`close_writer`), which SQLite can read in a read-only directory. The schema carries
+`PRAGMA user_version`; an older file is upgraded in place in one transaction after a backup
+copy is made; a newer one is refused.
 """
 
 from __future__ import annotations
@@ -163,8 +165,29 @@ def ensure_dir(path: Path, what: str = "data directory") -> None:
         raise StorageError(f"{what} {path} is not a directory")
 
 
+def writable(path: Path) -> bool:
+    """Whether this process may create files in the directory `path` (a read-only mount
+    refuses even root, whom permission bits do not stop). Opens nothing."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, os.W_OK, effective_ids=effective)
+
+
+def require_writable(path: Path) -> None:
+    """StorageError unless this process may write in the data directory `path`: a writer
+    checks before it opens anything, so a refusal changes nothing."""
+    if not writable(path):
+        raise StorageError(
+            f"the data directory {path} must be writable (it is read-only, or this user may"
+            " not write there); nothing was changed"
+        )
+
+
 def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, synchronous=FULL."""
+    """A connection in autocommit mode (transactions are explicit), synchronous=FULL; a
+    writer's in WAL mode. A reader's (`mode=ro`) reads the database in whatever mode its
+    last writer left it: in rollback-journal mode (a clean close, see `close_writer`) SQLite
+    reads it in a read-only directory too; in WAL mode only where it may create the WAL's
+    index beside it, or where a crash left that index (then it reads the WAL as well)."""
     uri = f"file:{db_path}?mode={'ro' if read_only else 'rwc'}"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
@@ -177,6 +200,25 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             _enter_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def close_writer(conn: sqlite3.Connection) -> None:
+    """Close a writer's connection, first leaving the database in rollback-journal mode if
+    no other connection (of any process) has it open: `PRAGMA journal_mode = DELETE`
+    checkpoints the WAL into the database file, removes the WAL and records the mode in the
+    file's header. That header is the record of a clean close, kept by SQLite itself: no
+    WAL can then hold a commit, and a read-only directory can be read (`connect`). The
+    switch needs SQLite's exclusive lock, which every other open connection's shared lock
+    denies at once (busy timeout 0): the database then stays in WAL mode, as sound, and the
+    last writer to close switches it. The next writer switches it back to WAL (`connect`).
+    A switch refused for any reason (another connection, a full disk) changes nothing."""
+    try:
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA journal_mode = DELETE")
+    except sqlite3.Error:
+        pass  # not the last connection, or the disk refused: closed as it is, in WAL mode
+    finally:
+        conn.close()
 
 
 def _private(db_path: Path) -> None:
@@ -210,18 +252,22 @@ def retry_protocol(conn: sqlite3.Connection, statement: str) -> None:
 
 
 def _enter_wal(conn: sqlite3.Connection) -> None:
-    """Switch to WAL. The switch does not wait on SQLite's busy handler, so several processes
-    creating one new database at once retry it, for at most about 5 seconds."""
-    for _ in range(WAL_SWITCH_ATTEMPTS - 1):
+    """Switch to WAL (nothing to do if it is in WAL mode already). Leaving rollback-journal
+    mode (a new database, or one its last writer closed cleanly: see `close_writer`) takes
+    SQLite's exclusive lock: its busy handler waits for readers' transactions to end, but
+    several processes creating one new database at once also see transient lock errors that
+    it does not wait on; both are tried again until BUSY_TIMEOUT_MS has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.OperationalError as exc:
-            if not any(word in str(exc) for word in ("locked", "busy", "locking protocol")):
+            transient = any(word in str(exc) for word in ("locked", "busy", "locking protocol"))
+            if not transient or time.monotonic() >= deadline:
                 raise
             time.sleep(0.05)
         else:
             return
-    conn.execute("PRAGMA journal_mode = WAL")
 
 
 @contextmanager
@@ -240,18 +286,33 @@ def sqlite_errors(db_path: Path, conn: sqlite3.Connection | None = None) -> Iter
         problem = None if code is None else _STORAGE_PROBLEMS.get(code & 0xFF)
         if problem is None and isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             problem = "another process holds the database"
+        if problem == _WRITABLE:
+            raise StorageError(_unwritable(db_path, exc)) from exc
         if problem is not None:
             raise StorageError(f"{db_path}: {problem} ({exc})") from exc
         raise CorruptData(f"{db_path}: not a usable SQLite database ({exc})") from exc
 
 
+def _unwritable(db_path: Path, exc: BaseException) -> str:
+    directory = db_path.parent
+    if writable(directory):  # the directory is, so a file in it is not
+        return f"{db_path}: the data directory {directory} and its files must be writable ({exc})"
+    return (
+        f"the data directory {directory} must be writable: it is read-only, and {db_path}"
+        " was not closed cleanly (its last writer crashed, is still running, or closed while"
+        f" another connection had it open), which SQLite reads only where it may write ({exc})"
+    )
+
+
+_WRITABLE: Final = "the data directory must be writable"
+
 _STORAGE_PROBLEMS: Final = {
     5: "another process holds the database (busy)",  # SQLITE_BUSY
     6: "another process holds the database (locked)",  # SQLITE_LOCKED
     7: "out of memory",  # SQLITE_NOMEM
-    3: "the data directory must be writable",  # SQLITE_PERM
-    8: "the data directory must be writable",  # SQLITE_READONLY
-    14: "the data directory must be writable",  # SQLITE_CANTOPEN
+    3: _WRITABLE,  # SQLITE_PERM
+    8: _WRITABLE,  # SQLITE_READONLY
+    14: _WRITABLE,  # SQLITE_CANTOPEN
     10: "an I/O error reading or writing the disk",  # SQLITE_IOERR
     13: "the disk is full",  # SQLITE_FULL
     15: "another process holds the database (locking protocol)",  # SQLITE_PROTOCOL
@@ -306,6 +367,15 @@ def create_schema(conn: sqlite3.Connection) -> None:
         raise
 
 
+def refuse_newer(version: int, db_path: Path) -> None:
+    """UnsupportedVersion if `version` is newer than this tachyon's schema."""
+    if version > SCHEMA_VERSION:
+        raise UnsupportedVersion(
+            f"{db_path} has schema version {version}; this tachyon knows up to {SCHEMA_VERSION}."
+            " Upgrade tachyon to open it."
+        )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -313,11 +383,7 @@ def upgrade(conn: sqlite3.Connection, db_path: Path, migrations: dict[int, Migra
     """Bring the database to SCHEMA_VERSION: refuse a newer one; back up an older one to
     `<db>.v<N>.bak`, then run each step `N -> N+1` in one transaction with the version bump."""
     version = schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise UnsupportedVersion(
-            f"{db_path} has schema version {version}; this tachyon knows up to {SCHEMA_VERSION}."
-            " Upgrade tachyon to open it."
-        )
+    refuse_newer(version, db_path)
     if version == SCHEMA_VERSION:
         return
     if version < 1:

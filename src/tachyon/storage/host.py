@@ -24,7 +24,7 @@ from typing import Final, Self
 
 from tachyon.dex.ids import AccountId, MarketId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
-from tachyon.errors import InvalidInput, TachyonError
+from tachyon.errors import InvalidInput, StorageError, TachyonError
 from tachyon.exchange.admission import Admitted, admit
 from tachyon.exchange.commands import AnyCommand, encode_refused
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory
@@ -73,6 +73,7 @@ class EmbeddedExchange:
         self.recovered = recovered
         self._engine = DEFAULT_ENGINE
         self.read_model = True  # see `open`
+        self.read_only = False  # see `open_read_only`
         # The last committed batch's events (None if it journaled nothing), and when it
         # started, was applied and was durable (ns since the epoch, for tracing).
         self.last_changes: BatchChanges | None = None
@@ -108,6 +109,7 @@ class EmbeddedExchange:
         engine_factory(engine)  # an unknown name is refused before anything is created
         path = db.default_data_dir() if data_dir is None else Path(data_dir).expanduser()
         db.ensure_dir(path)
+        db.require_writable(path)  # before anything is opened: a refusal changes nothing
         db_path = path / db.DB_FILENAME
         # Recovered (and checked against the head record) before the first read-write
         # connection, whose close would checkpoint a damaged log into the database: a refused
@@ -131,6 +133,26 @@ class EmbeddedExchange:
         host.read_model = read_model
         return host
 
+    @classmethod
+    def open_read_only(
+        cls, data_dir: Path | str, *, engine: str = DEFAULT_ENGINE
+    ) -> EmbeddedExchange:
+        """The exchange in `data_dir` recovered through read-only connections, for reading a
+        directory this process may not write (`db.connect` says when SQLite can): nothing is
+        created, upgraded or written; `submit` refuses and `close` writes no snapshot."""
+        db_path = Path(data_dir).expanduser() / db.DB_FILENAME
+        version = _schema_version(db_path)
+        if version < db.SCHEMA_VERSION:
+            raise StorageError(
+                f"the data directory {db_path.parent} must be writable to upgrade {db_path}"
+                f" from schema version {version} to version {db.SCHEMA_VERSION}"
+            )
+        recovered = _recover_read_only(db_path, engine)
+        conn = db.connect(db_path, read_only=True)
+        host = cls(conn, db_path, recovered, time.time_ns, SNAPSHOT_EVERY, SNAPSHOT_INTERVAL_S)
+        host.read_only = True
+        return host
+
     # -- commands --------------------------------------------------------------------------
 
     def submit(self, command: AnyCommand | Admitted) -> Outcome:
@@ -152,6 +174,11 @@ class EmbeddedExchange:
         if len(commands) > journal.JOURNAL_BATCH_MAX:
             raise InvalidInput(
                 f"a batch holds at most {journal.JOURNAL_BATCH_MAX} commands, not {len(commands)}"
+            )
+        if self.read_only:
+            raise StorageError(
+                f"the data directory {self.db_path.parent} must be writable to change the"
+                " exchange (it was opened for reading only); nothing was changed"
             )
         admitted = [_admitted(command) for command in commands]
         with db.sqlite_errors(self.db_path):
@@ -341,14 +368,19 @@ class EmbeddedExchange:
                 )
 
     def close(self, *, snapshot: bool = True) -> None:
-        """Snapshot if anything is new since the last one (clean shutdown), then close.
-        `snapshot=False` leaves the directory as the journal has it (for tests, benchmarks)."""
+        """Snapshot if anything is new since the last one (clean shutdown), then close: the
+        database's last connection leaves it in rollback-journal mode, readable in a
+        read-only directory (`db.close_writer`). `snapshot=False` leaves the directory as
+        the journal has it (for tests, benchmarks)."""
         try:
-            if snapshot and self._exchange.seq > self._snapshot_seq:
+            if snapshot and not self.read_only and self._exchange.seq > self._snapshot_seq:
                 self.write_snapshot()
         finally:
             self._head_record.close()
-            self._conn.close()
+            if self.read_only:
+                self._conn.close()
+            else:
+                db.close_writer(self._conn)  # the last one leaves it readable read-only
 
     def __enter__(self) -> Self:
         return self
@@ -414,6 +446,7 @@ def _recover(db_path: Path, engine: str, *, current_only: bool) -> recovery.Reco
             conn.execute("BEGIN")  # one consistent view of snapshot and journal
             version = db.schema_version(conn)
             if current_only and version != db.SCHEMA_VERSION:
+                db.refuse_newer(version, db_path)  # before a writer touches it
                 if version == 0:  # no schema: refused if entries were acknowledged
                     head.check(db_path, acknowledged, 0, None)
                 return None
@@ -428,3 +461,16 @@ def _recover(db_path: Path, engine: str, *, current_only: bool) -> recovery.Reco
         if collecting:
             gc.enable()
         conn.close()
+
+
+def _schema_version(db_path: Path) -> int:
+    """The database's schema version, read through a read-only connection; UnsupportedVersion
+    if it is newer than this tachyon's."""
+    conn = db.connect(db_path, read_only=True)
+    try:
+        with db.sqlite_errors(db_path):
+            version = db.schema_version(conn)
+    finally:
+        conn.close()
+    db.refuse_newer(version, db_path)
+    return version

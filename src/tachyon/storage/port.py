@@ -5,7 +5,8 @@ reflects the journal's head, else from the recovered host (`EmbeddedExchange`), 
 kept for the port's later reads. A command opens the host (recovering it) on first need. The
 port never writes but through `submit`: a port that only read closes without a snapshot, and a
 port made with `create=False` refuses to read a directory with no exchange (or an empty
-database file) rather than create one there.
+database file) rather than create one there. A directory this process may not write (a
+read-only mount) is read through read-only connections only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tachyon.dex.model import BookDepth, BookLevel, FeeSchedule, MarketConfig, S
 from tachyon.dex.open_order import OpenOrder
 from tachyon.errors import StorageError
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
-from tachyon.storage.db import DB_FILENAME
+from tachyon.storage.db import DB_FILENAME, writable
 from tachyon.storage.view import MarketRow, OrderRow, ReadView, TradeRow
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class EmbeddedPort:
         """From the recovered state (the read model does not hold them)."""
         if self._host is None and not self._create:
             require_exchange(self.data_dir)  # a read never creates an exchange
-        state = self._opened().refresh()
+        state = self._opened(reading=True).refresh()
         service, venue = state.service, state.venue
         return {
             config.market_id: replace(
@@ -128,11 +129,16 @@ class EmbeddedPort:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _opened(self) -> EmbeddedExchange:
+    def _opened(self, *, reading: bool = False) -> EmbeddedExchange:
+        """The host, opened on first need: for reading only if this process may not write
+        in the directory (a read-only one), else as a writer (which creates it if need be)."""
         if self._host is None:
             from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415 (slow: only if used)
 
-            self._host = EmbeddedExchange.open(self.data_dir)
+            if reading and self.data_dir.is_dir() and not writable(self.data_dir):
+                self._host = EmbeddedExchange.open_read_only(self.data_dir)
+            else:
+                self._host = EmbeddedExchange.open(self.data_dir)
         return self._host
 
     def _read(
@@ -147,7 +153,7 @@ class EmbeddedPort:
             if view is not None:
                 with view:
                     return from_view(view)
-        return from_host(self._opened())
+        return from_host(self._opened(reading=True))
 
 
 def require_exchange(data_dir: Path) -> None:
