@@ -37,8 +37,13 @@ class EmbeddedPort:
     False: then a read of a directory without one is a StorageError and changes nothing), or
     the one a host already holds open (`over`). Not thread-safe."""
 
-    def __init__(self, data_dir: Path | str, *, create: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path | str, *, create: bool = True, engine: str | None = None
+    ) -> None:
+        """`engine` names the engine of the exchange's markets if this port creates it (None:
+        the default); an existing exchange keeps the engine it was created with."""
         self.data_dir = Path(data_dir).expanduser()
+        self._engine = engine
         self._host: EmbeddedExchange | None = None
         self._owns_host = True
         self._wrote = False
@@ -117,7 +122,10 @@ class EmbeddedPort:
         if self._host is None:
             from tachyon.storage.host import EmbeddedExchange  # noqa: PLC0415 (slow: only if used)
 
-            self._host = EmbeddedExchange.open(self.data_dir)
+            if self._engine is None:
+                self._host = EmbeddedExchange.open(self.data_dir)
+            else:
+                self._host = EmbeddedExchange.open(self.data_dir, engine=self._engine)
         return self._host
 
     def _read(
