@@ -94,7 +94,9 @@ def node() -> None:
     show_default=True,
     help="Messages a stream client may fall behind before it is cut off.",
 )
+@click.pass_context
 def serve(
+    ctx: click.Context,
     data_dir: str | None,
     host: str,
     port: int,
@@ -113,13 +115,16 @@ def serve(
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
     The profile (dev or prod, as for every command) decides whether deposits are accepted.
     WebSocket streams at /v1/ws/market and /v1/ws/account, order entry at /v1/ws/orders;
-    metrics at /metrics."""
+    metrics at /metrics. A new exchange's markets use the engine `tachyon --engine`,
+    TACHYON_ENGINE or config.toml names."""
     from tachyon.node.ratelimit import RateLimit  # noqa: PLC0415 (the node, on demand)
     from tachyon.node.serve import serve as serve_node  # noqa: PLC0415
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
+    engine = options.engine_name(ctx)
     serve_node(
         directory,
+        engine=engine,
         host=host,
         port=port,
         profile=options.profile(),

@@ -22,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tachyon.errors import InvalidConfig, StorageError
+from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.node.app import (
     CLIENT_RATE_LIMIT_DEFAULT,
     RATE_LIMIT_DEFAULT,
@@ -55,8 +56,9 @@ def serve(
     rate_limit: RateLimit | None = RATE_LIMIT_DEFAULT,
     client_rate_limit: RateLimit | None = CLIENT_RATE_LIMIT_DEFAULT,
     stream_queue_max: int = QUEUE_MAX_DEFAULT,
+    engine: str = DEFAULT_ENGINE,
 ) -> None:
-    """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
+    """Serve the exchange in `data_dir` (created, its markets on `engine`, if it is new) on `host:port` until SIGTERM or SIGINT stops it (then
     return normally; StorageError if the exchange's closing snapshot failed). A port it
     cannot listen on is a StorageError, an exchange it cannot
     open the exchange's error, a receive window wider than the exchange's InvalidConfig: each
@@ -66,7 +68,7 @@ def serve(
     account) and `client_rate_limit` (by client address) None serve without that limit."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
     with _listening(host, port) as listener:
-        opened = _opened(data_dir, recv_window_ms)
+        opened = _opened(data_dir, recv_window_ms, engine)
         provider = configure_tracing(trace_exporter)
         app = create_app(
             data_dir,
@@ -137,10 +139,10 @@ def _listening(host: str, port: int) -> Iterator[socket.socket]:
         yield listener
 
 
-def _opened(data_dir: Path, recv_window_ms: int) -> EmbeddedExchange:
-    """The exchange in `data_dir`, recovered, if the node's window fits in its own (else
-    InvalidConfig, the exchange closed as it was found)."""
-    host = EmbeddedExchange.open(data_dir)
+def _opened(data_dir: Path, recv_window_ms: int, engine: str) -> EmbeddedExchange:
+    """The exchange in `data_dir`, recovered (created on `engine` if there is none), if the
+    node's window fits in its own (else InvalidConfig, the exchange closed as it was found)."""
+    host = EmbeddedExchange.open(data_dir, engine=engine)
     try:
         check_node_window(recv_window_ms, host)
     except InvalidConfig:
