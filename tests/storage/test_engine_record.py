@@ -17,7 +17,7 @@ from tachyon.exchange.engines import DEFAULT_ENGINE, engine_names, register_engi
 from tachyon.storage import EmbeddedExchange
 from tachyon.storage.audit import audit
 from tests.storage.helpers import StepClock, make_flow, submit_one
-from tests.support.engines import EngineUnderTest
+from tests.support.engines import INSTALLED, EngineUnderTest
 
 _NOT_RESTORABLE = "not-restorable-test-engine"
 
@@ -39,9 +39,9 @@ def market_engines(host: EmbeddedExchange) -> set[str]:
 
 
 def other_engine(name: str) -> str:
-    return DEFAULT_ENGINE if name != DEFAULT_ENGINE else next(
-        (other for other in engine_names() if other != DEFAULT_ENGINE), DEFAULT_ENGINE
-    )  # fmt: skip
+    """Another installed engine that can back an exchange (not one a test registered)."""
+    others = [e.name for e in INSTALLED if e.spec.restorable and e.name != name]
+    return others[0] if others else name
 
 
 @pytest.mark.needs(restorable=True)

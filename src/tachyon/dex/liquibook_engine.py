@@ -543,8 +543,11 @@ class LiquibookEngine:
         for tid, price, qty, maker_oid, taker_oid, maker, taker, taker_side in trades:
             trade = Trade(tid, price, qty, maker_oid, taker_oid, maker, taker, Side(taker_side))
             engine._recent.append(trade)
-        engine._next_order_id = OrderId(int(str(state["next_order_id"])))
-        engine._next_trade_id = int(str(state["next_trade_id"]))
+        next_order_id, next_trade_id = state["next_order_id"], state["next_trade_id"]
+        if type(next_order_id) is not int or type(next_trade_id) is not int:
+            raise ValueError("next ids must be integers")
+        engine._next_order_id = OrderId(next_order_id)
+        engine._next_trade_id = next_trade_id
         return engine
 
     def check_invariants(self) -> None:
