@@ -1,6 +1,7 @@
 """Benchmark: InMemoryEngine and DexService against a minimal pure-Python engine, same run.
 
     python -m bench.bench_engine [--runs 5] [--ops 200000] [--deep-ops 100000]
+                                 [--engine NAME ...]
 
 For each flow (steady: a few thousand resting orders; deep: 100,000 resting orders over about
 2,000 levels) and each subject, every run replays the same seeded operations twice: once
@@ -8,7 +9,9 @@ untimed-per-op for throughput, the subjects taking turns slice by slice so that 
 changing speed hits them alike, and once alone with a clock read around each operation for
 latency percentiles (the clock read costs are included and printed). Figures are medians over
 runs; ratios divide by the baseline's throughput measured in the same run, and are the figures
-to compare across runs and machines. Not a test: it prints.
+to compare across runs and machines. `--engine NAME` adds an installed engine (`liquibook`, or
+any `tachyon.engines` entry point) as a subject, driven as InMemoryEngine is. Not a test: it
+prints.
 
 Each subject gets the ops in its own argument types, converted before any clock starts: the
 baseline booleans and ints, the engine and the service accounts, sides and order ids.
@@ -35,6 +38,7 @@ from tachyon.dex import (
     FeeSchedule,
     InMemoryEngine,
     MarketConfig,
+    OrderBookEngine,
     OrderId,
     SelfTradePrevention,
     Side,
@@ -42,7 +46,7 @@ from tachyon.dex import (
     TokenId,
 )
 from tachyon.errors import TachyonError
-from tachyon.exchange import DexService, risk
+from tachyon.exchange import DexService, engine_factory, engine_names, risk
 from tachyon.exchange.risk import MarketRules, RiskLimits
 
 ACCOUNTS = [AccountId(f"trader-{index}") for index in range(OWNERS)]
@@ -97,7 +101,16 @@ def _native(ops: Sequence[Op]) -> list[Call]:
 
 
 def _engine(warmup: Sequence[Op]) -> Replay:
-    engine = InMemoryEngine()
+    return _engine_replay(InMemoryEngine(), warmup)
+
+
+def _named_engine(name: str) -> Subject:
+    """An installed engine by name, driven as InMemoryEngine is."""
+    factory = engine_factory(name)
+    return Subject(name, lambda warmup: _engine_replay(factory(MarketConfig()), warmup))
+
+
+def _engine_replay(engine: OrderBookEngine, warmup: Sequence[Op]) -> Replay:
     for kind, owner, side, price, qty in _native(warmup):
         assert kind == LIMIT
         engine.place_limit(owner, side, price, qty, stp=ALLOW)
@@ -361,7 +374,15 @@ def main() -> None:
         "--deep-ops", type=int, default=100_000, help="measured ops in the deep flow"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also measure this installed engine (repeatable): " + ", ".join(engine_names()),
+    )
     args = parser.parse_args()
+    SUBJECTS.extend(_named_engine(name) for name in args.engine)
     print(
         f"tachyon engine benchmark, seed {args.seed}, median of {args.runs} runs;"
         f" one clock read pair costs ~{_clock_cost_ns()} ns (included in latencies)"

@@ -7,6 +7,7 @@
     │   ├── QtyNotMultipleOfLot
     │   ├── QtyBelowMin
     │   ├── InvalidOrder        contradictory options (post-only with IOC, market ask by quote, ...)
+    │   ├── UnsupportedOrderOption  an option the market's engine does not offer (its capabilities)
     │   ├── InvalidConfig       a market, fee schedule or engine name that cannot work
     │   └── OutsideReceiveWindow  a nonce or signed timestamp too far from the receiving clock
     ├── NotFound
@@ -64,6 +65,14 @@ class QtyBelowMin(InvalidInput):
 
 class InvalidOrder(InvalidInput):
     code = "invalid_order"
+
+
+class UnsupportedOrderOption(InvalidInput):
+    """An order option (a time in force, post-only, a market order by quote budget, a
+    self-trade prevention mode, ...) that the market's engine does not declare among its
+    capabilities; nothing changed."""
+
+    code = "unsupported_order_option"
 
 
 class InvalidConfig(InvalidInput):

@@ -8,16 +8,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from tachyon.dex.engine import OrderBookEngine
+from tachyon.dex.engine_spec import ALL_OPTIONS, EngineCapabilities
 from tachyon.dex.events import EngineReport
 from tachyon.dex.ids import AccountId, OrderId, TradeId
-from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import (
     BookDepth,
     MarketConfig,
     Order,
-    SelfTradePrevention,
     Side,
-    TimeInForce,
     Trade,
 )
 
@@ -33,12 +32,12 @@ DEEP = 1_000
 Capture = tuple[dict[str, object], BookDepth, list[object]]
 
 
-def capture(engine: InMemoryEngine) -> Capture:
+def capture(engine: OrderBookEngine) -> Capture:
     """Everything observable about the engine that reading does not change."""
     return engine.to_state(), engine.snapshot(DEEP), list(engine.open_orders())
 
 
-def next_id(engine: InMemoryEngine) -> int:
+def next_id(engine: OrderBookEngine) -> int:
     value = engine.to_state()["next_order_id"]
     assert isinstance(value, int)
     return value
@@ -54,7 +53,7 @@ def reduced_after(report: EngineReport) -> list[tuple[int, int, int]]:
     return [(r.order_id, r.remaining, r.after) for r in report.reductions]
 
 
-def assert_unchanged(engine: InMemoryEngine, before: Capture, expected_next_id: int) -> None:
+def assert_unchanged(engine: OrderBookEngine, before: Capture, expected_next_id: int) -> None:
     """The engine is as `before` and no order id was consumed."""
     assert capture(engine) == before
     engine.check_invariants()
@@ -65,10 +64,18 @@ def assert_unchanged(engine: InMemoryEngine, before: Capture, expected_next_id: 
     engine.check_invariants()
 
 
-def random_calls(engine: InMemoryEngine, seed: int, count: int) -> list[object]:
-    """Feed `engine` a seeded mix of calls and return every result: a placement's whole
-    `EngineReport`, a cancel's bool, or the type of the exception a call raised."""
+def random_calls(
+    engine: OrderBookEngine,
+    seed: int,
+    count: int,
+    capabilities: EngineCapabilities = ALL_OPTIONS,
+) -> list[object]:
+    """Feed `engine` a seeded mix of calls (with the options `capabilities` offers) and return
+    every result: a placement's whole `EngineReport`, a cancel's bool, or the type of the
+    exception a call raised."""
     rng = random.Random(seed)
+    modes = sorted(capabilities.self_trade_prevention)
+    tifs = sorted(capabilities.time_in_force)
     config = engine.config
     results: list[object] = []
     owners = [ALICE, BOB, CAROL]
@@ -77,16 +84,17 @@ def random_calls(engine: InMemoryEngine, seed: int, count: int) -> list[object]:
         side = rng.choice([Side.BID, Side.ASK])
         price = config.tick_size * rng.randint(95, 105)
         qty = config.min_qty + config.lot_size * rng.randint(0, 6)
-        stp = rng.choice(list(SelfTradePrevention))
+        stp = rng.choice(modes)
         roll = rng.random()
         try:
             if roll < 0.5:
-                tif = rng.choice(list(TimeInForce))
+                tif = rng.choice(tifs)
                 results.append(execute_limit(engine, owner, side, price, qty, tif=tif, stp=stp))
             elif roll < 0.65:
                 results.append(execute_market(engine, owner, side, qty, stp=stp))
             elif roll < 0.75:
-                results.append(execute_limit(engine, owner, side, price, qty, post_only=True))
+                post_only = capabilities.post_only
+                results.append(execute_limit(engine, owner, side, price, qty, post_only=post_only))
             else:
                 results.append(engine.cancel(OrderId(rng.randint(1, next_id(engine))), owner))
         except Exception as exc:  # the exception type is part of the result
@@ -135,11 +143,11 @@ def trade(
     )
 
 
-def execute_limit(engine: InMemoryEngine, *args: Any, **kwargs: Any) -> EngineReport:
+def execute_limit(engine: OrderBookEngine, *args: Any, **kwargs: Any) -> EngineReport:
     """`engine.execute_limit`, its result named."""
     return EngineReport(*engine.execute_limit(*args, **kwargs))
 
 
-def execute_market(engine: InMemoryEngine, *args: Any, **kwargs: Any) -> EngineReport:
+def execute_market(engine: OrderBookEngine, *args: Any, **kwargs: Any) -> EngineReport:
     """`engine.execute_market`, its result named."""
     return EngineReport(*engine.execute_market(*args, **kwargs))

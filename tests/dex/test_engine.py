@@ -1,4 +1,4 @@
-"""Goal: every matching, cancelling and reading path of InMemoryEngine does what its contract says.
+"""Goal: every matching, cancelling and reading path of every installed engine does what its contract says.
 Method: small hand-built books with exact expected trades, levels and orders, checked after each call."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tachyon.dex.ids import OrderId
-from tachyon.dex.in_memory import TRADES_RECENT_MAX, InMemoryEngine
+from tachyon.dex.in_memory import TRADES_RECENT_MAX
 from tachyon.dex.model import (
     BookDepth,
     BookLevel,
@@ -31,12 +31,13 @@ from tests.dex.helpers import (
     trade_summary,
     traded,
 )
+from tests.support.engines import EngineUnderTest
 
 # -- resting and filling -------------------------------------------------------------------
 
 
-def test_limit_on_empty_book_rests_with_id_one() -> None:
-    engine = InMemoryEngine()
+def test_limit_on_empty_book_rests_with_id_one(make: EngineUnderTest) -> None:
+    engine = make()
     oid, trades = engine.place_limit(ALICE, Side.BID, 100, 10)
     assert (oid, trades) == (1, [])
     assert engine.get_order(oid) == order(1, ALICE, Side.BID, 100, 10, 10, 0, False)
@@ -46,8 +47,8 @@ def test_limit_on_empty_book_rests_with_id_one() -> None:
     engine.check_invariants()
 
 
-def test_non_crossing_orders_rest_on_both_sides() -> None:
-    engine = InMemoryEngine()
+def test_non_crossing_orders_rest_on_both_sides(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.BID, 99, 10)
     oid, trades = engine.place_limit(BOB, Side.ASK, 100, 7)
     assert (oid, trades) == (2, [])
@@ -56,8 +57,8 @@ def test_non_crossing_orders_rest_on_both_sides() -> None:
     engine.check_invariants()
 
 
-def test_partial_fill_rests_the_taker_remainder() -> None:
-    engine = InMemoryEngine()
+def test_partial_fill_rests_the_taker_remainder(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 5)
     oid, trades = engine.place_limit(ALICE, Side.BID, 101, 8)
     assert trades == [trade(1, 100, 5, 1, 2, BOB, ALICE, Side.BID)]
@@ -68,8 +69,8 @@ def test_partial_fill_rests_the_taker_remainder() -> None:
     engine.check_invariants()
 
 
-def test_partial_fill_leaves_the_maker_remainder() -> None:
-    engine = InMemoryEngine()
+def test_partial_fill_leaves_the_maker_remainder(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.BID, 100, 10)
     oid, trades = engine.place_limit(ALICE, Side.ASK, 100, 4)
     assert trades == [trade(1, 100, 4, 1, oid, BOB, ALICE, Side.ASK)]
@@ -80,8 +81,8 @@ def test_partial_fill_leaves_the_maker_remainder() -> None:
     engine.check_invariants()
 
 
-def test_exact_fill_empties_both() -> None:
-    engine = InMemoryEngine()
+def test_exact_fill_empties_both(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 10)
     oid, trades = engine.place_limit(ALICE, Side.BID, 100, 10)
     assert trade_summary(trades) == [(100, 10, 1, BOB)]
@@ -91,8 +92,8 @@ def test_exact_fill_empties_both() -> None:
     engine.check_invariants()
 
 
-def test_bid_sweeps_ask_levels_best_first_and_rests_the_rest() -> None:
-    engine = InMemoryEngine()
+def test_bid_sweeps_ask_levels_best_first_and_rests_the_rest(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 102, 5)
     engine.place_limit(CAROL, Side.ASK, 100, 5)
     engine.place_limit(BOB, Side.ASK, 101, 5)
@@ -104,8 +105,8 @@ def test_bid_sweeps_ask_levels_best_first_and_rests_the_rest() -> None:
     engine.check_invariants()
 
 
-def test_ask_sweeps_bid_levels_best_first() -> None:
-    engine = InMemoryEngine()
+def test_ask_sweeps_bid_levels_best_first(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.BID, 98, 5)
     engine.place_limit(CAROL, Side.BID, 100, 5)
     engine.place_limit(BOB, Side.BID, 99, 5)
@@ -115,8 +116,8 @@ def test_ask_sweeps_bid_levels_best_first() -> None:
     engine.check_invariants()
 
 
-def test_fifo_within_a_level() -> None:
-    engine = InMemoryEngine()
+def test_fifo_within_a_level(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 4)
     engine.place_limit(CAROL, Side.ASK, 100, 4)
     engine.place_limit(BOB, Side.ASK, 100, 4)
@@ -126,8 +127,8 @@ def test_fifo_within_a_level() -> None:
     engine.check_invariants()
 
 
-def test_price_beats_time() -> None:
-    engine = InMemoryEngine()
+def test_price_beats_time(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 102, 5)  # older but worse
     engine.place_limit(CAROL, Side.ASK, 101, 5)
     _, trades = engine.place_limit(ALICE, Side.BID, 102, 5)
@@ -136,24 +137,24 @@ def test_price_beats_time() -> None:
 
 
 @pytest.mark.parametrize("taker_side", [Side.BID, Side.ASK])
-def test_trades_at_the_makers_price(taker_side: Side) -> None:
-    engine = InMemoryEngine()
+def test_trades_at_the_makers_price(make: EngineUnderTest, taker_side: Side) -> None:
+    engine = make()
     maker_price, taker_price = (100, 110) if taker_side is Side.BID else (110, 100)
     engine.place_limit(BOB, taker_side.opposite, maker_price, 5)
     _, trades = engine.place_limit(ALICE, taker_side, taker_price, 5)
     assert [(t.price, t.taker_side) for t in trades] == [(maker_price, taker_side)]
 
 
-def test_trade_ids_continue_across_orders() -> None:
-    engine = InMemoryEngine()
+def test_trade_ids_continue_across_orders(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 10)
     _, first = engine.place_limit(ALICE, Side.BID, 100, 3)
     _, second = engine.place_limit(CAROL, Side.BID, 100, 3)
     assert [t.trade_id for t in first + second] == [1, 2]
 
 
-def test_order_ids_are_sequential_including_takers_that_do_not_rest() -> None:
-    engine = InMemoryEngine()
+def test_order_ids_are_sequential_including_takers_that_do_not_rest(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 5)
     ioc, _ = engine.place_limit(ALICE, Side.BID, 100, 5, tif=TimeInForce.IOC)
     market, _ = engine.place_market(ALICE, Side.BID, 5)
@@ -164,15 +165,16 @@ def test_order_ids_are_sequential_including_takers_that_do_not_rest() -> None:
 # -- time in force and post-only ------------------------------------------------------------
 
 
-def test_gtc_is_the_default_and_rests() -> None:
-    engine = InMemoryEngine()
+def test_gtc_is_the_default_and_rests(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 3)
     oid, _ = engine.place_limit(ALICE, Side.BID, 100, 5)
     assert engine.open_qty(oid) == 2
 
 
-def test_ioc_fills_what_it_can_and_cancels_the_rest() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(tif=TimeInForce.IOC)
+def test_ioc_fills_what_it_can_and_cancels_the_rest(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 3)
     engine.place_limit(BOB, Side.ASK, 105, 3)
     oid, trades = engine.place_limit(ALICE, Side.BID, 100, 5, tif=TimeInForce.IOC)
@@ -182,8 +184,9 @@ def test_ioc_fills_what_it_can_and_cancels_the_rest() -> None:
     engine.check_invariants()
 
 
-def test_ioc_that_does_not_cross_changes_nothing_but_uses_an_id() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(tif=TimeInForce.IOC)
+def test_ioc_that_does_not_cross_changes_nothing_but_uses_an_id(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 3)
     before = engine.snapshot(DEEP)
     oid, trades = engine.place_limit(ALICE, Side.BID, 99, 5, tif=TimeInForce.IOC)
@@ -192,8 +195,9 @@ def test_ioc_that_does_not_cross_changes_nothing_but_uses_an_id() -> None:
     assert next_id(engine) == 3
 
 
-def test_fok_fills_completely_across_levels() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(tif=TimeInForce.FOK)
+def test_fok_fills_completely_across_levels(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 3)
     engine.place_limit(CAROL, Side.ASK, 101, 3)
     engine.place_limit(BOB, Side.ASK, 102, 3)
@@ -203,16 +207,18 @@ def test_fok_fills_completely_across_levels() -> None:
     assert engine.snapshot(5) == BookDepth([], [BookLevel(102, 3)])
 
 
-def test_fok_partially_filling_a_maker() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(tif=TimeInForce.FOK)
+def test_fok_partially_filling_a_maker(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.BID, 100, 10)
     _, trades = engine.place_limit(ALICE, Side.ASK, 100, 4, tif=TimeInForce.FOK)
     assert trade_summary(trades) == [(100, 4, 1, BOB)]
     assert engine.open_qty(OrderId(1)) == 6
 
 
-def test_post_only_rests_when_it_does_not_cross() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(post_only=True)
+def test_post_only_rests_when_it_does_not_cross(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 101, 5)
     oid, trades = engine.place_limit(ALICE, Side.BID, 100, 5, post_only=True)
     assert trades == []
@@ -226,8 +232,8 @@ def test_post_only_rests_when_it_does_not_cross() -> None:
 # -- cancel ---------------------------------------------------------------------------------
 
 
-def test_cancel_own_order() -> None:
-    engine = InMemoryEngine()
+def test_cancel_own_order(make: EngineUnderTest) -> None:
+    engine = make()
     oid, _ = engine.place_limit(ALICE, Side.BID, 100, 5)
     engine.place_limit(BOB, Side.BID, 100, 7)
     assert engine.cancel(oid, ALICE) is True
@@ -242,8 +248,8 @@ def test_cancel_own_order() -> None:
     assert list(report.reductions) == []
 
 
-def test_cancel_without_owner_cancels_anyones_order() -> None:
-    engine = InMemoryEngine()
+def test_cancel_without_owner_cancels_anyones_order(make: EngineUnderTest) -> None:
+    engine = make()
     oid, _ = engine.place_limit(BOB, Side.ASK, 100, 5)
     assert engine.cancel(oid) is True
     assert engine.snapshot(5) == BookDepth([], [])
@@ -251,8 +257,10 @@ def test_cancel_without_owner_cancels_anyones_order() -> None:
 
 
 @pytest.mark.parametrize("unknown", [0, -1, 3, 99])
-def test_cancel_unknown_id_returns_false_and_changes_nothing(unknown: int) -> None:
-    engine = InMemoryEngine()
+def test_cancel_unknown_id_returns_false_and_changes_nothing(
+    make: EngineUnderTest, unknown: int
+) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 5)
     engine.place_limit(ALICE, Side.BID, 90, 5)
     before = capture(engine)
@@ -261,8 +269,10 @@ def test_cancel_unknown_id_returns_false_and_changes_nothing(unknown: int) -> No
     assert capture(engine) == before
 
 
-def test_cancel_of_another_owners_order_returns_false_and_changes_nothing() -> None:
-    engine = InMemoryEngine()
+def test_cancel_of_another_owners_order_returns_false_and_changes_nothing(
+    make: EngineUnderTest,
+) -> None:
+    engine = make()
     oid, _ = engine.place_limit(BOB, Side.ASK, 100, 5)
     before = capture(engine)
     assert engine.cancel(oid, ALICE) is False
@@ -271,15 +281,15 @@ def test_cancel_of_another_owners_order_returns_false_and_changes_nothing() -> N
     assert engine.cancel(oid, BOB) is True
 
 
-def test_cancel_of_a_filled_order_returns_false() -> None:
-    engine = InMemoryEngine()
+def test_cancel_of_a_filled_order_returns_false(make: EngineUnderTest) -> None:
+    engine = make()
     oid, _ = engine.place_limit(BOB, Side.ASK, 100, 5)
     engine.place_limit(ALICE, Side.BID, 100, 5)
     assert engine.cancel(oid) is False
 
 
-def test_cancel_in_the_middle_of_a_level_keeps_fifo() -> None:
-    engine = InMemoryEngine()
+def test_cancel_in_the_middle_of_a_level_keeps_fifo(make: EngineUnderTest) -> None:
+    engine = make()
     ids = [engine.place_limit(BOB if i % 2 else CAROL, Side.ASK, 100, 2)[0] for i in range(4)]
     assert engine.cancel(ids[1]) is True
     assert engine.snapshot(5).asks == [BookLevel(100, 6)]
@@ -288,8 +298,8 @@ def test_cancel_in_the_middle_of_a_level_keeps_fifo() -> None:
     engine.check_invariants()
 
 
-def test_cancelling_the_best_level_exposes_the_next() -> None:
-    engine = InMemoryEngine()
+def test_cancelling_the_best_level_exposes_the_next(make: EngineUnderTest) -> None:
+    engine = make()
     best, _ = engine.place_limit(BOB, Side.BID, 101, 5)
     engine.place_limit(BOB, Side.BID, 100, 5)
     engine.cancel(best)
@@ -299,9 +309,9 @@ def test_cancelling_the_best_level_exposes_the_next() -> None:
     engine.check_invariants()
 
 
-def test_many_cancels_in_one_level_then_matching_keeps_order() -> None:
+def test_many_cancels_in_one_level_then_matching_keeps_order(make: EngineUnderTest) -> None:
     # Enough dead records to make the level rebuild its queue.
-    engine = InMemoryEngine()
+    engine = make()
     ids = [engine.place_limit(BOB, Side.ASK, 100, 1)[0] for _ in range(300)]
     cancelled = [oid for i, oid in enumerate(ids) if i % 4 != 3]
     for oid in cancelled:
@@ -315,9 +325,9 @@ def test_many_cancels_in_one_level_then_matching_keeps_order() -> None:
     engine.check_invariants()
 
 
-def test_many_emptied_levels_below_the_best_then_reuse_and_match() -> None:
+def test_many_emptied_levels_below_the_best_then_reuse_and_match(make: EngineUnderTest) -> None:
     # Enough empty levels behind the best to make the side rebuild its price index.
-    engine = InMemoryEngine()
+    engine = make()
     engine.place_limit(BOB, Side.BID, 1000, 1)
     deep = {price: engine.place_limit(BOB, Side.BID, price, 1)[0] for price in range(500, 800)}
     for price, oid in deep.items():
@@ -339,8 +349,8 @@ def test_many_emptied_levels_below_the_best_then_reuse_and_match() -> None:
 # -- snapshot and recent trades -------------------------------------------------------------
 
 
-def test_snapshot_aggregates_levels_best_first_and_honours_depth() -> None:
-    engine = InMemoryEngine()
+def test_snapshot_aggregates_levels_best_first_and_honours_depth(make: EngineUnderTest) -> None:
+    engine = make()
     for owner, side, price, qty in [
         (ALICE, Side.BID, 99, 3),
         (BOB, Side.BID, 100, 4),
@@ -363,14 +373,14 @@ def test_snapshot_aggregates_levels_best_first_and_honours_depth() -> None:
 
 
 @pytest.mark.parametrize("depth", [-1, 1.0, True, "3", None])
-def test_snapshot_rejects_bad_depth(depth: object) -> None:
-    engine = InMemoryEngine()
+def test_snapshot_rejects_bad_depth(make: EngineUnderTest, depth: object) -> None:
+    engine = make()
     with pytest.raises(InvalidOrder, match="depth"):
         engine.snapshot(depth)  # type: ignore[arg-type]
 
 
-def test_recent_trades_newest_first_with_limit() -> None:
-    engine = InMemoryEngine()
+def test_recent_trades_newest_first_with_limit(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 3)
     engine.place_limit(CAROL, Side.ASK, 101, 3)
     _, trades = engine.place_limit(ALICE, Side.BID, 101, 6)
@@ -381,8 +391,8 @@ def test_recent_trades_newest_first_with_limit() -> None:
     assert engine.recent_trades(0) == []
 
 
-def test_recent_trades_is_capped() -> None:
-    engine = InMemoryEngine()
+def test_recent_trades_is_capped(make: EngineUnderTest) -> None:
+    engine = make()
     total = TRADES_RECENT_MAX + 5
     engine.place_limit(BOB, Side.ASK, 100, total)
     for _ in range(total):
@@ -396,8 +406,8 @@ def test_recent_trades_is_capped() -> None:
 
 
 @pytest.mark.parametrize("limit", [-1, 2.0, False, "1"])
-def test_recent_trades_rejects_bad_limit(limit: object) -> None:
-    engine = InMemoryEngine()
+def test_recent_trades_rejects_bad_limit(make: EngineUnderTest, limit: object) -> None:
+    engine = make()
     with pytest.raises(InvalidOrder, match="limit"):
         engine.recent_trades(limit)  # type: ignore[arg-type]
 
@@ -405,8 +415,8 @@ def test_recent_trades_rejects_bad_limit(limit: object) -> None:
 # -- estimate_market_cost, get_order, open_qty ----------------------------------------------
 
 
-def test_estimate_market_cost_walks_levels_and_changes_nothing() -> None:
-    engine = InMemoryEngine()
+def test_estimate_market_cost_walks_levels_and_changes_nothing(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 3)
     engine.place_limit(CAROL, Side.ASK, 102, 4)
     engine.place_limit(BOB, Side.BID, 95, 5)
@@ -421,12 +431,12 @@ def test_estimate_market_cost_walks_levels_and_changes_nothing() -> None:
     engine.check_invariants()
 
 
-def test_estimate_market_cost_on_empty_side() -> None:
-    assert InMemoryEngine().estimate_market_cost(Side.BID, 10) == (0, 0)
+def test_estimate_market_cost_on_empty_side(make: EngineUnderTest) -> None:
+    assert make().estimate_market_cost(Side.BID, 10) == (0, 0)
 
 
-def test_estimate_market_cost_with_base_decimals() -> None:
-    engine = InMemoryEngine(ODD_MARKET)  # 10 base minor units per whole token
+def test_estimate_market_cost_with_base_decimals(make: EngineUnderTest) -> None:
+    engine = make(ODD_MARKET)  # 10 base minor units per whole token
     engine.place_limit(BOB, Side.ASK, 1000, 30)
     engine.place_limit(BOB, Side.ASK, 1005, 20)
     assert engine.estimate_market_cost(Side.BID, 40) == (40, 1000 * 30 // 10 + 1005 * 10 // 10)
@@ -443,16 +453,16 @@ def test_estimate_market_cost_with_base_decimals() -> None:
     ],
 )
 def test_estimate_market_cost_rejects_bad_input(
-    side: object, qty: object, error: type[Exception], fragment: str
+    make: EngineUnderTest, side: object, qty: object, error: type[Exception], fragment: str
 ) -> None:
-    engine = InMemoryEngine()
+    engine = make()
     with pytest.raises(error) as info:
         engine.estimate_market_cost(side, qty)  # type: ignore[arg-type]
     assert fragment in str(info.value)
 
 
-def test_get_order_and_open_qty_for_unknown_ids() -> None:
-    engine = InMemoryEngine()
+def test_get_order_and_open_qty_for_unknown_ids(make: EngineUnderTest) -> None:
+    engine = make()
     assert engine.get_order(OrderId(1)) is None
     assert engine.open_qty(OrderId(1)) == 0
     engine.place_limit(ALICE, Side.BID, 100, 5)
@@ -460,8 +470,8 @@ def test_get_order_and_open_qty_for_unknown_ids() -> None:
     assert engine.open_qty(OrderId(2)) == 0
 
 
-def test_open_orders_lists_every_resting_order_in_id_order() -> None:
-    engine = InMemoryEngine()
+def test_open_orders_lists_every_resting_order_in_id_order(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.BID, 100, 5)
     engine.place_limit(BOB, Side.ASK, 105, 5)
     engine.place_limit(CAROL, Side.BID, 101, 5)
@@ -472,8 +482,8 @@ def test_open_orders_lists_every_resting_order_in_id_order() -> None:
 # -- supplied order ids ---------------------------------------------------------------------
 
 
-def test_supplied_order_id_is_used_and_numbering_continues_after_it() -> None:
-    engine = InMemoryEngine()
+def test_supplied_order_id_is_used_and_numbering_continues_after_it(make: EngineUnderTest) -> None:
+    engine = make()
     oid, _ = engine.place_limit(ALICE, Side.BID, 100, 5, order_id=OrderId(40))
     assert oid == 40
     assert engine.get_order(OrderId(40)) is not None
@@ -486,8 +496,8 @@ def test_supplied_order_id_is_used_and_numbering_continues_after_it() -> None:
     engine.check_invariants()
 
 
-def test_supplied_order_id_appears_in_trades() -> None:
-    engine = InMemoryEngine()
+def test_supplied_order_id_appears_in_trades(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 5, order_id=OrderId(7))
     _, trades = engine.place_limit(ALICE, Side.BID, 100, 5, order_id=OrderId(9))
     assert [(t.maker_order_id, t.taker_order_id) for t in trades] == [(7, 9)]
@@ -496,8 +506,8 @@ def test_supplied_order_id_appears_in_trades() -> None:
 # -- non-default market ----------------------------------------------------------------------
 
 
-def test_non_default_market_matches_in_its_units() -> None:
-    engine = InMemoryEngine(ODD_MARKET)
+def test_non_default_market_matches_in_its_units(make: EngineUnderTest) -> None:
+    engine = make(ODD_MARKET)
     engine.place_limit(BOB, Side.ASK, 1005, 30)
     engine.place_limit(CAROL, Side.ASK, 1000, 20)
     oid, trades = engine.place_limit(ALICE, Side.BID, 1005, 60)
@@ -508,8 +518,8 @@ def test_non_default_market_matches_in_its_units() -> None:
     engine.check_invariants()
 
 
-def test_large_values_at_the_limits_are_accepted() -> None:
-    engine = InMemoryEngine()
+def test_large_values_at_the_limits_are_accepted(make: EngineUnderTest) -> None:
+    engine = make()
     from tachyon.dex.units import PRICE_MAX, QTY_MAX
 
     oid, _ = engine.place_limit(ALICE, Side.ASK, PRICE_MAX, QTY_MAX)
@@ -522,10 +532,10 @@ def test_large_values_at_the_limits_are_accepted() -> None:
 
 
 @pytest.mark.parametrize("config", [MarketConfig(), ODD_MARKET], ids=["default", "odd"])
-def test_two_engines_fed_the_same_calls_agree(config: MarketConfig) -> None:
-    first, second = InMemoryEngine(config), InMemoryEngine(config)
-    results = random_calls(first, seed=11, count=600)
-    assert random_calls(second, seed=11, count=600) == results
+def test_two_engines_fed_the_same_calls_agree(make: EngineUnderTest, config: MarketConfig) -> None:
+    first, second = make(config), make(config)
+    results = random_calls(first, seed=11, count=600, capabilities=make.capabilities)
+    assert random_calls(second, seed=11, count=600, capabilities=make.capabilities) == results
     assert first.to_state() == second.to_state()
     assert first.snapshot(DEEP) == second.snapshot(DEEP)
     assert first.recent_trades(TRADES_RECENT_MAX) == second.recent_trades(TRADES_RECENT_MAX)

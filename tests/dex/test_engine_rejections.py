@@ -3,12 +3,12 @@ and changes nothing. Method: each bad call on a busy book; full state compared b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
+from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, OrderId
-from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce
 from tachyon.dex.units import PRICE_MAX, QTY_MAX
 from tachyon.errors import (
@@ -33,14 +33,36 @@ from tests.dex.helpers import (
     reduced_after,
     trade_summary,
 )
+from tests.support.engines import EngineUnderTest, Needs, engine_cases
 
-Call = Callable[[InMemoryEngine], object]
+
+@dataclass(frozen=True)
+class Call:
+    """One placement on a busy book; `needs` names the options it uses that an engine might
+    not offer (a value of the wrong type needs nothing: validation refuses it first)."""
+
+    method: str
+    args: tuple[object, ...]
+    options: dict[str, object]
+
+    def __call__(self, engine: OrderBookEngine) -> object:
+        return getattr(engine, self.method)(*self.args, **self.options)
+
+    def needs(self) -> Needs:
+        tif, stp = self.options.get("tif"), self.options.get("stp")
+        return {
+            "tif": tif if isinstance(tif, TimeInForce) else (),
+            "stp": stp if isinstance(stp, SelfTradePrevention) else (),
+            "post_only": self.options.get("post_only") is True,
+            "market_by_quote": self.options.get("max_quote") is not None,
+            "market_by_qty": self.method == "place_market",
+        }
 
 
-def busy_book() -> InMemoryEngine:
+def busy_book(make: EngineUnderTest) -> OrderBookEngine:
     """ODD_MARKET (tick 5, lot 10, min 20): bids 20@95 alice, 30@90 bob; asks 20@105 bob,
     40@110 carol (10 of it already traded); the next order id is 7."""
-    engine = InMemoryEngine(ODD_MARKET)
+    engine = make(ODD_MARKET)
     engine.place_limit(ALICE, Side.BID, 95, 20)
     engine.place_limit(BOB, Side.BID, 90, 30)
     engine.place_limit(BOB, Side.ASK, 105, 20)
@@ -54,19 +76,13 @@ def busy_book() -> InMemoryEngine:
 def limit(
     price: object = 100, qty: object = 20, side: object = Side.BID, **options: object
 ) -> Call:
-    def call(engine: InMemoryEngine) -> object:
-        return engine.place_limit(CAROL, side, price, qty, **options)  # type: ignore[arg-type]
-
-    return call
+    return Call("place_limit", (CAROL, side, price, qty), options)
 
 
 def market(
     qty: object = 20, side: object = Side.BID, owner: AccountId = CAROL, **options: object
 ) -> Call:
-    def call(engine: InMemoryEngine) -> object:
-        return engine.place_market(owner, side, qty, **options)  # type: ignore[arg-type]
-
-    return call
+    return Call("place_market", (owner, side, qty), options)
 
 
 CASES: list[tuple[str, Call, type[TachyonError], list[str]]] = [
@@ -226,12 +242,17 @@ CASES: list[tuple[str, Call, type[TachyonError], list[str]]] = [
 
 
 @pytest.mark.parametrize(
-    ("call", "error", "fragments"), [case[1:] for case in CASES], ids=[c[0] for c in CASES]
+    *engine_cases(
+        "name,call,error,fragments",
+        CASES,
+        lambda name, call, *_: call.needs(),
+        lambda name, *_: name,
+    )
 )
 def test_rejection_names_the_value_and_changes_nothing(
-    call: Call, error: type[TachyonError], fragments: list[str]
+    make: EngineUnderTest, name: str, call: Call, error: type[TachyonError], fragments: list[str]
 ) -> None:
-    engine = busy_book()
+    engine = busy_book(make)
     before = capture(engine)
     expected_id = next_id(engine)
     assert expected_id == 7
@@ -244,8 +265,9 @@ def test_rejection_names_the_value_and_changes_nothing(
     assert_unchanged(engine, before, expected_id)
 
 
-def test_fok_that_fails_does_not_cancel_own_makers_it_would_skip() -> None:
-    engine = busy_book()
+@pytest.mark.needs(tif=TimeInForce.FOK)
+def test_fok_that_fails_does_not_cancel_own_makers_it_would_skip(make: EngineUnderTest) -> None:
+    engine = busy_book(make)
     engine.place_limit(CAROL, Side.ASK, 105, 20)  # carol's own ask, skipped under CANCEL_MAKER
     before = capture(engine)
     expected_id = next_id(engine)
@@ -254,8 +276,11 @@ def test_fok_that_fails_does_not_cancel_own_makers_it_would_skip() -> None:
     assert_unchanged(engine, before, expected_id)
 
 
-def test_refused_call_after_a_self_trade_reduction_reports_nothing_and_changes_nothing() -> None:
-    engine = busy_book()
+@pytest.mark.needs(tif=TimeInForce.FOK)
+def test_refused_call_after_a_self_trade_reduction_reports_nothing_and_changes_nothing(
+    make: EngineUnderTest,
+) -> None:
+    engine = busy_book(make)
     # Cancels bob's own 105 ask (order 6), then rests: the report is this call's alone.
     report = execute_limit(engine, BOB, Side.BID, 105, 20, stp=SelfTradePrevention.CANCEL_MAKER)
     assert (report.order_id, report.trades, report.resting_qty) == (7, [], 20)
@@ -275,8 +300,8 @@ def test_refused_call_after_a_self_trade_reduction_reports_nothing_and_changes_n
     assert reduced_after(later) == [(7, 0, 0)]
 
 
-def test_rejected_supplied_order_id_on_the_default_market() -> None:
-    engine = InMemoryEngine()
+def test_rejected_supplied_order_id_on_the_default_market(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.BID, 100, 5, order_id=OrderId(10))
     before = capture(engine)
     with pytest.raises(InvalidOrder, match="order id 10 must be an integer of at least 11"):
@@ -284,9 +309,10 @@ def test_rejected_supplied_order_id_on_the_default_market() -> None:
     assert_unchanged(engine, before, 11)
 
 
-def test_fok_unfillable_with_a_bad_order_id_reports_the_fok() -> None:
+@pytest.mark.needs(tif=TimeInForce.FOK)
+def test_fok_unfillable_with_a_bad_order_id_reports_the_fok(make: EngineUnderTest) -> None:
     # The book's refusal comes before the order id is looked at; either way nothing changes.
-    engine = busy_book()
+    engine = busy_book(make)
     before = capture(engine)
     with pytest.raises(FillOrKillUnfillable):
         engine.place_limit(CAROL, Side.BID, 110, 500, tif=TimeInForce.FOK, order_id=OrderId(1))

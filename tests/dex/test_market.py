@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import OrderId
-from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import DEFAULT_MARKET, BookDepth, BookLevel, MarketConfig, Side
 from tests.dex.helpers import ALICE, BOB, CAROL, ODD_MARKET, next_id, trade_summary
+from tests.support.engines import EngineUnderTest
 
 
-def ladder(config: MarketConfig = DEFAULT_MARKET) -> InMemoryEngine:
+def ladder(make: EngineUnderTest, config: MarketConfig = DEFAULT_MARKET) -> OrderBookEngine:
     """Asks 10@100 (bob), 10@110 (carol); bids 10@90 (bob), in the config's units x1."""
-    engine = InMemoryEngine(config)
+    engine = make(config)
     engine.place_limit(BOB, Side.ASK, 100, 10)
     engine.place_limit(CAROL, Side.ASK, 110, 10)
     engine.place_limit(BOB, Side.BID, 90, 10)
@@ -24,8 +25,9 @@ def cost(trades: list[tuple[int, int, int, str]], base_unit: int = 1) -> int:
     return sum(price * qty // base_unit for price, qty, _, _ in trades)
 
 
-def test_market_bid_by_qty_sweeps_and_never_rests() -> None:
-    engine = ladder()
+@pytest.mark.needs(market_by_qty=True)
+def test_market_bid_by_qty_sweeps_and_never_rests(make: EngineUnderTest) -> None:
+    engine = ladder(make)
     oid, trades = engine.place_market(ALICE, Side.BID, 15)
     assert trade_summary(trades) == [(100, 10, 1, BOB), (110, 5, 2, CAROL)]
     assert engine.get_order(oid) is None
@@ -33,8 +35,9 @@ def test_market_bid_by_qty_sweeps_and_never_rests() -> None:
     engine.check_invariants()
 
 
-def test_market_ask_by_qty_larger_than_the_book_fills_what_there_is() -> None:
-    engine = ladder()
+@pytest.mark.needs(market_by_qty=True)
+def test_market_ask_by_qty_larger_than_the_book_fills_what_there_is(make: EngineUnderTest) -> None:
+    engine = ladder(make)
     oid, trades = engine.place_market(ALICE, Side.ASK, 50)
     assert trade_summary(trades) == [(90, 10, 3, BOB)]
     assert engine.get_order(oid) is None
@@ -42,8 +45,9 @@ def test_market_ask_by_qty_larger_than_the_book_fills_what_there_is() -> None:
     engine.check_invariants()
 
 
-def test_market_order_on_an_empty_side_uses_an_id_and_trades_nothing() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(market_by_qty=True)
+def test_market_order_on_an_empty_side_uses_an_id_and_trades_nothing(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.BID, 90, 10)
     oid, trades = engine.place_market(ALICE, Side.BID, 5)
     assert (oid, trades) == (2, [])
@@ -51,8 +55,9 @@ def test_market_order_on_an_empty_side_uses_an_id_and_trades_nothing() -> None:
     assert engine.snapshot(5) == BookDepth([BookLevel(90, 10)], [])
 
 
-def test_market_bid_by_budget_buys_what_it_can_afford_per_level() -> None:
-    engine = ladder()
+@pytest.mark.needs(market_by_quote=True)
+def test_market_bid_by_budget_buys_what_it_can_afford_per_level(make: EngineUnderTest) -> None:
+    engine = ladder(make)
     # 1000 buys 10 at 100; the other 500 buys 4 at 110 (440), leaving 60.
     _, trades = engine.place_market(ALICE, Side.BID, None, max_quote=1500)
     fills = trade_summary(trades)
@@ -62,23 +67,26 @@ def test_market_bid_by_budget_buys_what_it_can_afford_per_level() -> None:
     engine.check_invariants()
 
 
-def test_market_bid_budget_below_one_lot_trades_nothing() -> None:
-    engine = ladder()
+@pytest.mark.needs(market_by_quote=True)
+def test_market_bid_budget_below_one_lot_trades_nothing(make: EngineUnderTest) -> None:
+    engine = ladder(make)
     oid, trades = engine.place_market(ALICE, Side.BID, None, max_quote=99)
     assert trades == []
     assert oid == 4
     assert engine.snapshot(5).asks == [BookLevel(100, 10), BookLevel(110, 10)]
 
 
-def test_market_bid_exact_budget() -> None:
-    engine = ladder()
+@pytest.mark.needs(market_by_quote=True)
+def test_market_bid_exact_budget(make: EngineUnderTest) -> None:
+    engine = ladder(make)
     _, trades = engine.place_market(ALICE, Side.BID, None, max_quote=1000 + 1100)
     assert trade_summary(trades) == [(100, 10, 1, BOB), (110, 10, 2, CAROL)]
     assert engine.snapshot(5).asks == []
 
 
-def test_market_bid_with_qty_and_budget_stops_at_the_first_bound() -> None:
-    engine = ladder()
+@pytest.mark.needs(market_by_quote=True)
+def test_market_bid_with_qty_and_budget_stops_at_the_first_bound(make: EngineUnderTest) -> None:
+    engine = ladder(make)
     _, by_qty = engine.place_market(ALICE, Side.BID, 3, max_quote=10_000)
     assert trade_summary(by_qty) == [(100, 3, 1, BOB)]
     _, by_budget = engine.place_market(ALICE, Side.BID, 10, max_quote=450)
@@ -86,24 +94,26 @@ def test_market_bid_with_qty_and_budget_stops_at_the_first_bound() -> None:
     engine.check_invariants()
 
 
-def test_market_bid_budget_counts_whole_lots() -> None:
+@pytest.mark.needs(market_by_quote=True)
+def test_market_bid_budget_counts_whole_lots(make: EngineUnderTest) -> None:
     config = MarketConfig(lot_size=4, min_qty=4)
-    engine = InMemoryEngine(config)
+    engine = make(config)
     engine.place_limit(BOB, Side.ASK, 100, 8)
     engine.place_limit(CAROL, Side.ASK, 110, 8)
     # 1399 buys 8 at 100 (800); the 599 left buys 5.4 at 110, so one lot of 4 (440).
     _, trades = engine.place_market(ALICE, Side.BID, None, max_quote=1399)
     assert trade_summary(trades) == [(100, 8, 1, BOB), (110, 4, 2, CAROL)]
     # 3 lots would cost 1200: a budget of 1199 buys only 2.
-    engine = InMemoryEngine(config)
+    engine = make(config)
     engine.place_limit(BOB, Side.ASK, 100, 12)
     _, trades = engine.place_market(ALICE, Side.BID, None, max_quote=1199)
     assert trade_summary(trades) == [(100, 8, 1, BOB)]
 
 
-def test_market_bid_budget_with_base_decimals() -> None:
+@pytest.mark.needs(market_by_quote=True)
+def test_market_bid_budget_with_base_decimals(make: EngineUnderTest) -> None:
     # ODD_MARKET: tick 5, lot 10, min 20, 10 base minor units per token. Price is per token.
-    engine = InMemoryEngine(ODD_MARKET)
+    engine = make(ODD_MARKET)
     engine.place_limit(BOB, Side.ASK, 1000, 30)  # 3 tokens at 1000 = 3000
     engine.place_limit(CAROL, Side.ASK, 1005, 30)
     # 4000 buys 30 at 1000 (3000); the 1000 left buys 0.99 tokens at 1005: no whole lot
@@ -116,9 +126,10 @@ def test_market_bid_budget_with_base_decimals() -> None:
     engine.check_invariants()
 
 
-def test_market_bid_budget_with_base_decimals_and_fine_lots() -> None:
+@pytest.mark.needs(market_by_quote=True)
+def test_market_bid_budget_with_base_decimals_and_fine_lots(make: EngineUnderTest) -> None:
     config = MarketConfig(tick_size=25, lot_size=4, min_qty=4, base_decimals=2)
-    engine = InMemoryEngine(config)
+    engine = make(config)
     engine.place_limit(BOB, Side.ASK, 2500, 40)  # one lot of 4 costs 2500 * 4 // 100 = 100
     _, trades = engine.place_market(ALICE, Side.BID, None, max_quote=350)
     assert trade_summary(trades) == [(2500, 12, 1, BOB)]
@@ -127,8 +138,8 @@ def test_market_bid_budget_with_base_decimals_and_fine_lots() -> None:
 
 
 @pytest.mark.parametrize("side", [Side.BID, Side.ASK])
-def test_market_by_qty_in_a_non_default_market(side: Side) -> None:
-    engine = InMemoryEngine(ODD_MARKET)
+def test_market_by_qty_in_a_non_default_market(make: EngineUnderTest, side: Side) -> None:
+    engine = make(ODD_MARKET)
     engine.place_limit(BOB, side.opposite, 1000, 20)
     engine.place_limit(CAROL, side.opposite, 1000, 30)
     _, trades = engine.place_market(ALICE, side, 40)

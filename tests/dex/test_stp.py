@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.events import Reduced
 from tachyon.dex.ids import OrderId
-from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import (
     STP_DEFAULT,
     BookDepth,
@@ -31,22 +31,23 @@ from tests.dex.helpers import (
     reduced_after,
     trade_summary,
 )
+from tests.support.engines import EngineUnderTest, engine_cases
 
 STP = SelfTradePrevention
 
 
-def own_then_other() -> InMemoryEngine:
+def own_then_other(make: EngineUnderTest) -> OrderBookEngine:
     """Asks: 1 bob 5@100, 2 alice 5@101, 3 carol 5@101 (behind alice's)."""
-    engine = InMemoryEngine()
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 5)
     engine.place_limit(ALICE, Side.ASK, 101, 5)
     engine.place_limit(CAROL, Side.ASK, 101, 5)
     return engine
 
 
-def test_default_mode_is_cancel_maker() -> None:
+def test_default_mode_is_cancel_maker(make: EngineUnderTest) -> None:
     assert STP_DEFAULT is STP.CANCEL_MAKER
-    engine = own_then_other()
+    engine = own_then_other(make)
     report = execute_limit(engine, ALICE, Side.BID, 101, 15)
     oid = report.order_id
     assert trade_summary(report.trades) == [(100, 5, 1, BOB), (101, 5, 3, CAROL)]
@@ -58,8 +59,8 @@ def test_default_mode_is_cancel_maker() -> None:
     engine.check_invariants()
 
 
-def test_cancel_maker_cancels_every_own_maker_it_meets() -> None:
-    engine = InMemoryEngine()
+def test_cancel_maker_cancels_every_own_maker_it_meets(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.BID, 100, 5)
     engine.place_limit(ALICE, Side.BID, 99, 5)
     engine.place_limit(BOB, Side.BID, 99, 5)
@@ -71,8 +72,8 @@ def test_cancel_maker_cancels_every_own_maker_it_meets() -> None:
     engine.check_invariants()
 
 
-def test_cancel_taker_keeps_earlier_fills_and_the_maker() -> None:
-    engine = own_then_other()
+def test_cancel_taker_keeps_earlier_fills_and_the_maker(make: EngineUnderTest) -> None:
+    engine = own_then_other(make)
     report = execute_limit(engine, ALICE, Side.BID, 101, 15, stp=STP.CANCEL_TAKER)
     oid = report.order_id
     assert trade_summary(report.trades) == [(100, 5, 1, BOB)]
@@ -84,8 +85,8 @@ def test_cancel_taker_keeps_earlier_fills_and_the_maker() -> None:
     engine.check_invariants()
 
 
-def test_cancel_both_cancels_the_maker_and_the_taker_rest() -> None:
-    engine = own_then_other()
+def test_cancel_both_cancels_the_maker_and_the_taker_rest(make: EngineUnderTest) -> None:
+    engine = own_then_other(make)
     report = execute_limit(engine, ALICE, Side.BID, 101, 15, stp=STP.CANCEL_BOTH)
     oid = report.order_id
     assert trade_summary(report.trades) == [(100, 5, 1, BOB)]
@@ -97,8 +98,9 @@ def test_cancel_both_cancels_the_maker_and_the_taker_rest() -> None:
     engine.check_invariants()
 
 
-def test_decrement_taker_larger_cancels_maker_and_keeps_matching() -> None:
-    engine = own_then_other()
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL)
+def test_decrement_taker_larger_cancels_maker_and_keeps_matching(make: EngineUnderTest) -> None:
+    engine = own_then_other(make)
     report = execute_limit(engine, ALICE, Side.BID, 101, 12, stp=STP.DECREMENT_AND_CANCEL)
     oid = report.order_id
     # 5 filled from bob, 5 decremented against alice's own ask, 2 filled from carol.
@@ -110,8 +112,9 @@ def test_decrement_taker_larger_cancels_maker_and_keeps_matching() -> None:
     engine.check_invariants()
 
 
-def test_decrement_taker_smaller_reduces_the_maker_without_a_trade() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL)
+def test_decrement_taker_smaller_reduces_the_maker_without_a_trade(make: EngineUnderTest) -> None:
+    engine = make()
     maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 10)
     report = execute_limit(engine, ALICE, Side.BID, 100, 4, stp=STP.DECREMENT_AND_CANCEL)
     assert report.trades == []
@@ -129,8 +132,9 @@ def test_decrement_taker_smaller_reduces_the_maker_without_a_trade() -> None:
     engine.check_invariants()
 
 
-def test_decrement_equal_sizes_cancels_both() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL)
+def test_decrement_equal_sizes_cancels_both(make: EngineUnderTest) -> None:
+    engine = make()
     maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 5)
     report = execute_limit(engine, ALICE, Side.BID, 100, 5, stp=STP.DECREMENT_AND_CANCEL)
     assert report.trades == []
@@ -142,8 +146,9 @@ def test_decrement_equal_sizes_cancels_both() -> None:
     engine.check_invariants()
 
 
-def test_decrement_then_rest_records_the_cut_as_not_filled() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL)
+def test_decrement_then_rest_records_the_cut_as_not_filled(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.ASK, 100, 5)
     engine.place_limit(BOB, Side.ASK, 100, 2)
     report = execute_limit(engine, ALICE, Side.BID, 100, 10, stp=STP.DECREMENT_AND_CANCEL)
@@ -155,8 +160,9 @@ def test_decrement_then_rest_records_the_cut_as_not_filled() -> None:
     engine.check_invariants()
 
 
-def test_decrement_of_a_maker_reduced_before() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL)
+def test_decrement_of_a_maker_reduced_before(make: EngineUnderTest) -> None:
+    engine = make()
     maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 10)
     engine.place_limit(BOB, Side.BID, 100, 3)  # bob fills 3 of alice's ask
     assert engine.get_order(maker) == order(maker, ALICE, Side.ASK, 100, 10, 7, 3, False)
@@ -171,8 +177,8 @@ def test_decrement_of_a_maker_reduced_before() -> None:
     engine.check_invariants()
 
 
-def test_allow_trades_with_itself() -> None:
-    engine = InMemoryEngine()
+def test_allow_trades_with_itself(make: EngineUnderTest) -> None:
+    engine = make()
     maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 5)
     report = execute_limit(engine, ALICE, Side.BID, 100, 3, stp=STP.ALLOW)
     oid, trades = report.order_id, report.trades
@@ -190,9 +196,11 @@ def test_allow_trades_with_itself() -> None:
     assert engine.open_qty(maker) == 2
 
 
-@pytest.mark.parametrize("stp", list(STP))
-def test_modes_do_not_apply_between_different_owners(stp: SelfTradePrevention) -> None:
-    engine = InMemoryEngine()
+@pytest.mark.parametrize(*engine_cases("stp", list(STP), lambda stp: {"stp": stp}))
+def test_modes_do_not_apply_between_different_owners(
+    make: EngineUnderTest, stp: SelfTradePrevention
+) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 5)
     report = execute_limit(engine, ALICE, Side.BID, 100, 5, stp=stp)
     assert trade_summary(report.trades) == [(100, 5, 1, BOB)]
@@ -201,24 +209,31 @@ def test_modes_do_not_apply_between_different_owners(stp: SelfTradePrevention) -
 
 
 @pytest.mark.parametrize(
-    "stp", [STP.CANCEL_MAKER, STP.CANCEL_TAKER, STP.CANCEL_BOTH, STP.DECREMENT_AND_CANCEL]
+    *engine_cases(
+        "stp",
+        [STP.CANCEL_MAKER, STP.CANCEL_TAKER, STP.CANCEL_BOTH, STP.DECREMENT_AND_CANCEL],
+        lambda stp: {"stp": (stp, STP.ALLOW)},
+    )
 )
-def test_the_takers_mode_decides_not_the_makers(stp: SelfTradePrevention) -> None:
+def test_the_takers_mode_decides_not_the_makers(
+    make: EngineUnderTest, stp: SelfTradePrevention
+) -> None:
     # A maker placed with ALLOW does not let a preventing taker trade with it ...
-    engine = InMemoryEngine()
+    engine = make()
     engine.place_limit(ALICE, Side.ASK, 100, 5, stp=STP.ALLOW)
     _, trades = engine.place_limit(ALICE, Side.BID, 100, 5, stp=stp)
     assert trades == []
     # ... and a maker placed with a preventing mode does not stop an ALLOW taker.
-    engine = InMemoryEngine()
+    engine = make()
     maker, _ = engine.place_limit(ALICE, Side.ASK, 100, 5, stp=stp)
     report = execute_limit(engine, ALICE, Side.BID, 100, 5, stp=STP.ALLOW)
     assert trade_summary(report.trades) == [(100, 5, maker, ALICE)]
     assert reduced(report) == []
 
 
-def test_each_call_reports_only_its_own_reductions() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL)
+def test_each_call_reports_only_its_own_reductions(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.ASK, 100, 5)
     engine.place_limit(ALICE, Side.ASK, 101, 5)
     first = execute_limit(engine, ALICE, Side.BID, 100, 5)  # cancels ask 1, then rests (id 3)
@@ -240,9 +255,11 @@ def test_each_call_reports_only_its_own_reductions() -> None:
     engine.check_invariants()
 
 
-@pytest.mark.parametrize("stp", list(STP))
-def test_place_returns_the_reports_order_id_and_trades(stp: SelfTradePrevention) -> None:
-    placed, executed = own_then_other(), own_then_other()
+@pytest.mark.parametrize(*engine_cases("stp", list(STP), lambda stp: {"stp": stp}))
+def test_place_returns_the_reports_order_id_and_trades(
+    make: EngineUnderTest, stp: SelfTradePrevention
+) -> None:
+    placed, executed = own_then_other(make), own_then_other(make)
     report = execute_limit(executed, ALICE, Side.BID, 101, 12, stp=stp)
     assert placed.place_limit(ALICE, Side.BID, 101, 12, stp=stp) == (
         report.order_id,
@@ -258,8 +275,9 @@ def test_place_returns_the_reports_order_id_and_trades(stp: SelfTradePrevention)
 # -- with fill-or-kill and market orders ----------------------------------------------------
 
 
-def test_fok_skips_own_makers_under_cancel_maker_when_others_suffice() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(tif=TimeInForce.FOK, stp=(STP.CANCEL_TAKER, STP.ALLOW))
+def test_fok_skips_own_makers_under_cancel_maker_when_others_suffice(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.ASK, 100, 5)
     engine.place_limit(BOB, Side.ASK, 100, 5)
     report = execute_limit(engine, ALICE, Side.BID, 100, 5, tif=TimeInForce.FOK)
@@ -270,19 +288,22 @@ def test_fok_skips_own_makers_under_cancel_maker_when_others_suffice() -> None:
 
 
 @pytest.mark.parametrize(
-    ("stp", "qty"),
-    [
-        (STP.CANCEL_MAKER, 10),  # own liquidity does not count
-        (STP.CANCEL_TAKER, 10),
-        (STP.CANCEL_BOTH, 10),
-        (STP.DECREMENT_AND_CANCEL, 10),
-        (STP.DECREMENT_AND_CANCEL, 5),  # a decrement is not a fill
-    ],
+    *engine_cases(
+        "stp,qty",
+        [
+            (STP.CANCEL_MAKER, 10),  # own liquidity does not count
+            (STP.CANCEL_TAKER, 10),
+            (STP.CANCEL_BOTH, 10),
+            (STP.DECREMENT_AND_CANCEL, 10),
+            (STP.DECREMENT_AND_CANCEL, 5),  # a decrement is not a fill
+        ],
+        lambda stp, qty: {"stp": stp, "tif": TimeInForce.FOK},
+    )
 )
 def test_fok_that_only_self_trade_could_fill_changes_nothing(
-    stp: SelfTradePrevention, qty: int
+    make: EngineUnderTest, stp: SelfTradePrevention, qty: int
 ) -> None:
-    engine = InMemoryEngine()
+    engine = make()
     engine.place_limit(ALICE, Side.ASK, 100, 5)
     engine.place_limit(BOB, Side.ASK, 100, 5)
     before = capture(engine)
@@ -294,8 +315,9 @@ def test_fok_that_only_self_trade_could_fill_changes_nothing(
     assert (report.order_id, report.trades, reduced(report)) == (expected_id, [], [])
 
 
-def test_fok_under_cancel_taker_fills_before_reaching_own_order() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(tif=TimeInForce.FOK, stp=(STP.CANCEL_TAKER, STP.ALLOW))
+def test_fok_under_cancel_taker_fills_before_reaching_own_order(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(BOB, Side.ASK, 100, 5)
     engine.place_limit(ALICE, Side.ASK, 101, 5)
     report = execute_limit(
@@ -306,8 +328,9 @@ def test_fok_under_cancel_taker_fills_before_reaching_own_order() -> None:
     assert engine.open_qty(OrderId(2)) == 5
 
 
-def test_fok_with_allow_counts_own_liquidity() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(tif=TimeInForce.FOK, stp=(STP.CANCEL_TAKER, STP.ALLOW))
+def test_fok_with_allow_counts_own_liquidity(make: EngineUnderTest) -> None:
+    engine = make()
     engine.place_limit(ALICE, Side.ASK, 100, 5)
     engine.place_limit(BOB, Side.ASK, 100, 5)
     _, trades = engine.place_limit(ALICE, Side.BID, 100, 10, tif=TimeInForce.FOK, stp=STP.ALLOW)
@@ -315,30 +338,34 @@ def test_fok_with_allow_counts_own_liquidity() -> None:
 
 
 @pytest.mark.parametrize(
-    ("stp", "fills", "reductions", "cut", "stopped", "asks_left"),
-    [
-        (STP.CANCEL_MAKER, [(100, 5, 1, BOB), (101, 5, 3, CAROL)], [(2, 0, 1)], 0, False, []),
-        (STP.CANCEL_TAKER, [(100, 5, 1, BOB)], [], 0, True, [BookLevel(101, 10)]),
-        (STP.CANCEL_BOTH, [(100, 5, 1, BOB)], [(2, 0, 1)], 0, True, [BookLevel(101, 5)]),
-        (
-            STP.DECREMENT_AND_CANCEL,
-            [(100, 5, 1, BOB), (101, 5, 3, CAROL)],
-            [(2, 0, 1)],
-            5,
-            False,
-            [],
-        ),
-        (
-            STP.ALLOW,
-            [(100, 5, 1, BOB), (101, 5, 2, ALICE), (101, 5, 3, CAROL)],
-            [],
-            0,
-            False,
-            [],
-        ),
-    ],
+    *engine_cases(
+        "stp,fills,reductions,cut,stopped,asks_left",
+        [
+            (STP.CANCEL_MAKER, [(100, 5, 1, BOB), (101, 5, 3, CAROL)], [(2, 0, 1)], 0, False, []),
+            (STP.CANCEL_TAKER, [(100, 5, 1, BOB)], [], 0, True, [BookLevel(101, 10)]),
+            (STP.CANCEL_BOTH, [(100, 5, 1, BOB)], [(2, 0, 1)], 0, True, [BookLevel(101, 5)]),
+            (
+                STP.DECREMENT_AND_CANCEL,
+                [(100, 5, 1, BOB), (101, 5, 3, CAROL)],
+                [(2, 0, 1)],
+                5,
+                False,
+                [],
+            ),
+            (
+                STP.ALLOW,
+                [(100, 5, 1, BOB), (101, 5, 2, ALICE), (101, 5, 3, CAROL)],
+                [],
+                0,
+                False,
+                [],
+            ),
+        ],
+        lambda stp, *_: {"stp": stp, "market_by_qty": True},
+    )
 )
 def test_market_orders_by_qty_apply_each_mode(
+    make: EngineUnderTest,
     stp: SelfTradePrevention,
     fills: list[tuple[int, int, int, str]],
     reductions: list[tuple[int, int, int]],
@@ -346,7 +373,7 @@ def test_market_orders_by_qty_apply_each_mode(
     stopped: bool,
     asks_left: list[BookLevel],
 ) -> None:
-    engine = own_then_other()
+    engine = own_then_other(make)
     report = execute_market(engine, ALICE, Side.BID, 20, stp=stp)
     assert trade_summary(report.trades) == fills
     assert reduced_after(report) == reductions
@@ -359,21 +386,25 @@ def test_market_orders_by_qty_apply_each_mode(
 
 
 @pytest.mark.parametrize(
-    ("stp", "fills", "reductions", "stopped"),
-    [
-        (STP.CANCEL_MAKER, [(100, 10, 2, BOB)], [(1, 0, 0)], False),
-        (STP.CANCEL_TAKER, [], [], True),
-        (STP.CANCEL_BOTH, [], [(1, 0, 0)], True),
-        (STP.ALLOW, [(100, 10, 1, ALICE)], [], False),
-    ],
+    *engine_cases(
+        "stp,fills,reductions,stopped",
+        [
+            (STP.CANCEL_MAKER, [(100, 10, 2, BOB)], [(1, 0, 0)], False),
+            (STP.CANCEL_TAKER, [], [], True),
+            (STP.CANCEL_BOTH, [], [(1, 0, 0)], True),
+            (STP.ALLOW, [(100, 10, 1, ALICE)], [], False),
+        ],
+        lambda stp, *_: {"stp": stp, "market_by_quote": True},
+    )
 )
 def test_market_bid_by_quote_applies_each_mode(
+    make: EngineUnderTest,
     stp: SelfTradePrevention,
     fills: list[tuple[int, int, int, str]],
     reductions: list[tuple[int, int, int]],
     stopped: bool,
 ) -> None:
-    engine = InMemoryEngine()
+    engine = make()
     engine.place_limit(ALICE, Side.ASK, 100, 10)
     engine.place_limit(BOB, Side.ASK, 100, 10)
     report = execute_market(engine, ALICE, Side.BID, None, max_quote=1000, stp=stp)
@@ -390,12 +421,13 @@ def test_market_bid_by_quote_applies_each_mode(
         (5, 15),  # the decrement (5) leaves the taker 10; the budget pays for 10 at 100
     ],
 )
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL, market_by_quote=True)
 def test_market_bid_by_quote_and_qty_keeps_buying_after_a_decrement(
-    own_qty: int, taker_qty: int
+    make: EngineUnderTest, own_qty: int, taker_qty: int
 ) -> None:
     # DECREMENT_AND_CANCEL reduces both by the smaller remaining *quantity* and trades nothing,
     # so it spends none of the budget: the taker still has qty and can afford bob's lots.
-    engine = InMemoryEngine()
+    engine = make()
     own, _ = engine.place_limit(ALICE, Side.ASK, 100, own_qty)
     engine.place_limit(BOB, Side.ASK, 100, 10)
     report = execute_market(
@@ -408,8 +440,11 @@ def test_market_bid_by_quote_and_qty_keeps_buying_after_a_decrement(
     engine.check_invariants()
 
 
-def test_market_bid_by_quote_decrement_cancels_taker_when_its_qty_runs_out() -> None:
-    engine = InMemoryEngine()
+@pytest.mark.needs(stp=STP.DECREMENT_AND_CANCEL, market_by_quote=True)
+def test_market_bid_by_quote_decrement_cancels_taker_when_its_qty_runs_out(
+    make: EngineUnderTest,
+) -> None:
+    engine = make()
     own, _ = engine.place_limit(ALICE, Side.ASK, 100, 10)
     engine.place_limit(BOB, Side.ASK, 100, 10)
     report = execute_market(

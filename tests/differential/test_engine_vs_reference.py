@@ -1,6 +1,6 @@
-"""Goal: InMemoryEngine behaves exactly like the naive ReferenceEngine on long mixed streams.
-Method: seeded random operation streams fed to both engines, comparing every result (a placement's
-whole EngineReport) and the state after it."""
+"""Goal: every installed engine behaves exactly like the naive ReferenceEngine on long mixed streams.
+Method: seeded random operation streams of the options an engine offers, fed to it and to the
+reference, comparing every result (a placement's whole EngineReport) and the state after it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from tachyon.dex.engine import OrderBookEngine
+from tachyon.dex.engine_spec import ALL_OPTIONS, EngineCapabilities
 from tachyon.dex.events import EngineReport
 from tachyon.dex.ids import AccountId, OrderId
-from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import (
     DEFAULT_MARKET,
     MarketConfig,
@@ -21,6 +22,7 @@ from tachyon.dex.model import (
     Side,
     TimeInForce,
 )
+from tests.support.engines import EngineUnderTest, engine_cases
 from tests.support.reference_engine import ReferenceEngine
 
 SEEDS = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181, 6765, 10946]
@@ -39,7 +41,7 @@ CONFIGS = [
     MarketConfig(tick_size=1, lot_size=1000, min_qty=3000, base_decimals=3),
 ]
 
-Engine = InMemoryEngine | ReferenceEngine
+Engine = OrderBookEngine | ReferenceEngine
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,16 @@ def apply(engine: Engine, op: Op) -> tuple[str, object]:
 class Stream:
     """Draws operations that are mostly valid and often cross, from the state seen so far."""
 
-    def __init__(self, seed: int, config: MarketConfig) -> None:
+    def __init__(
+        self, seed: int, config: MarketConfig, capabilities: EngineCapabilities = ALL_OPTIONS
+    ) -> None:
         self.rng = random.Random(seed)
         self.config = config
+        self.capabilities = capabilities
+        self.stp_modes = [mode for mode in STP_MODES if mode in capabilities.self_trade_prevention]
+        self.tifs = [
+            tif for tif in (TimeInForce.IOC, TimeInForce.FOK) if tif in capabilities.time_in_force
+        ]
         self.next_id = 1
         self.known_ids: list[int] = []
         self.min_lots = config.min_qty // config.lot_size
@@ -102,7 +111,7 @@ class Stream:
     def stp(self) -> SelfTradePrevention:
         if self.rng.random() < 0.3:
             return SelfTradePrevention.CANCEL_MAKER
-        return self.rng.choice(STP_MODES)
+        return self.rng.choice(self.stp_modes)
 
     def side(self) -> Side:
         return self.rng.choice([Side.BID, Side.ASK])
@@ -155,22 +164,23 @@ class Stream:
                 (owner, side, self.price(), self.qty()),
                 {"stp": self.stp(), **self.order_id_kwargs()},
             )
-        if roll < 0.40:
-            tif = rng.choice([TimeInForce.IOC, TimeInForce.FOK])
+        if roll < 0.40 and self.tifs:
+            tif = rng.choice(self.tifs)
             return Op(
                 "execute_limit",
                 (owner, side, self.price(), self.qty()),
                 {"tif": tif, "stp": self.stp(), **self.order_id_kwargs()},
             )
         if roll < 0.47:
-            return Op("execute_limit", (owner, side, self.price(), self.qty()), {"post_only": True})
+            options = {"post_only": True} if self.capabilities.post_only else {}
+            return Op("execute_limit", (owner, side, self.price(), self.qty()), options)
         if roll < 0.54:
             return Op(
                 "execute_market",
                 (owner, side, self.qty()),
                 {"stp": self.stp(), **self.order_id_kwargs()},
             )
-        if roll < 0.60:
+        if roll < 0.60 and self.capabilities.market_by_quote:
             budget = self.config.notional(
                 self.config.tick_size * 100, self.qty() * rng.randint(1, 4)
             )
@@ -212,7 +222,7 @@ class Stream:
 
 
 def assert_same_state(
-    fast: InMemoryEngine, ref: ReferenceEngine, ids: list[int], where: str
+    fast: OrderBookEngine, ref: ReferenceEngine, ids: list[int], where: str
 ) -> None:
     assert fast.snapshot(DEEP) == ref.snapshot(DEEP), f"{where}: books differ"
     assert fast.open_orders() == ref.open_orders(), f"{where}: open orders differ"
@@ -228,7 +238,7 @@ def assert_same_state(
     ref.check_invariants()
 
 
-def assert_report_matches_book(fast: InMemoryEngine, fields: object, where: str) -> None:
+def assert_report_matches_book(fast: OrderBookEngine, fields: object, where: str) -> None:
     """What a report says rests is what the book holds, and what it says self-trade prevention
     left of each reduced order is that order's open quantity now."""
     assert isinstance(fields, tuple)
@@ -241,16 +251,16 @@ def assert_report_matches_book(fast: InMemoryEngine, fields: object, where: str)
         )
 
 
-def run_stream(seed: int, config: MarketConfig, steps: int) -> None:
-    stream = Stream(seed, config)
-    fast = InMemoryEngine(config)
+def run_stream(seed: int, config: MarketConfig, steps: int, make: EngineUnderTest) -> None:
+    stream = Stream(seed, config, make.capabilities)
+    fast = make(config)
     ref = ReferenceEngine(config)
     for step in range(steps):
         op = stream.next_op([order.order_id for order in ref.open_orders()])
         where = f"seed={seed} config={config} step={step} op={op}"
         got = apply(fast, op)
         want = apply(ref, op)
-        assert got == want, f"{where}: InMemoryEngine gave {got}, reference gave {want}"
+        assert got == want, f"{where}: {make.name} gave {got}, reference gave {want}"
         stream.observe(op, got)
         if op.method.startswith("execute_") and got[0] == "ok":
             assert_report_matches_book(fast, got[1], where)
@@ -267,7 +277,7 @@ def run_stream(seed: int, config: MarketConfig, steps: int) -> None:
     assert fast.recent_trades(1), f"seed={seed}: the stream never traded"
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_stream_matches_reference(seed: int) -> None:
+@pytest.mark.parametrize(*engine_cases("seed", SEEDS, lambda seed: {}))
+def test_stream_matches_reference(make: EngineUnderTest, seed: int) -> None:
     config = CONFIGS[seed % len(CONFIGS)]
-    run_stream(seed, config, STEPS)
+    run_stream(seed, config, STEPS, make)

@@ -1,13 +1,20 @@
 """Goal: no flow of deposits, withdrawals, orders of every kind, cancels and fee changes by many
 owners ever creates, loses or double-spends a unit. Method: a Hypothesis RuleBasedStateMachine
-drives DexService over two markets and checks every invariant after every step."""
+drives DexService over two markets and checks every invariant after every step, once per
+installed engine (an option the engine lacks is refused like any other order: nothing changes)."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from hypothesis import settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tachyon.dex import (
     AccountId,
@@ -22,7 +29,8 @@ from tachyon.dex import (
     Trade,
 )
 from tachyon.errors import TachyonError
-from tachyon.exchange import DEFAULT_MARKET_ID, DexService
+from tachyon.exchange import DEFAULT_ENGINE, DEFAULT_MARKET_ID, DexService
+from tests.support.engines import EngineUnderTest
 
 OWNERS: Final = [AccountId(name) for name in ("ann", "ben", "cat", "dan")]
 ETH: Final = MarketConfig(
@@ -48,9 +56,9 @@ tifs = st.sampled_from(list(TimeInForce))
 
 
 class ExchangeMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, engine: str = DEFAULT_ENGINE) -> None:
         super().__init__()
-        self.service = DexService()
+        self.service = DexService(engine=engine)
         self.service.add_market(ETH)
         self.supply = dict.fromkeys(TOKENS, 0)
         for owner in OWNERS:  # everyone can trade from the first step
@@ -243,5 +251,9 @@ class ExchangeMachine(RuleBasedStateMachine):
                 assert depth.bids[0].price < depth.asks[0].price
 
 
-TestExchangeMachine = ExchangeMachine.TestCase
-TestExchangeMachine.settings = settings(settings(), stateful_step_count=80)
+def test_exchange_machine(make: EngineUnderTest) -> None:
+    class OnThisEngine(ExchangeMachine):
+        def __init__(self) -> None:
+            super().__init__(make.name)
+
+    run_state_machine_as_test(OnThisEngine, settings=settings(settings(), stateful_step_count=80))

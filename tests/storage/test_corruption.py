@@ -515,6 +515,9 @@ def test_damage_met_only_while_writing_is_refused_as_corrupt_data(
 
 Outcome = str
 REFUSED, UNUSED = "refused with CorruptData", "unused bytes (content and audit unchanged)"
+REPORTED = "read model damage, reported by audit (journal, snapshot and state unchanged)"
+"""The read model is derived data that open never reads: audit finds its damage (and
+`audit --repair` rebuilds it)."""
 
 
 def _try(call: Callable[[], object]) -> BaseException | None:
@@ -527,7 +530,7 @@ def _try(call: Callable[[], object]) -> BaseException | None:
 
 def classify_flip(base: Base, root: Path, position: int, xor: int) -> Outcome:
     """Flip one byte of the database file; audit one copy of the result, and open, use and
-    close another. Returns REFUSED, UNUSED or a description of what went wrong."""
+    close another. Returns REFUSED, UNUSED, REPORTED or a description of what went wrong."""
     original = (base.path / DB_NAME).read_bytes()
     damaged = bytearray(original)
     damaged[position] ^= xor
@@ -565,12 +568,12 @@ def classify_flip(base: Base, root: Path, position: int, xor: int) -> Outcome:
         if error is not None and not isinstance(error, CorruptData):
             name = f"{type(error).__module__}.{type(error).__name__}"
             return f"escaped {name} from {call}: {error}"
-    unchanged = (
-        report[0]._replace(db_path="") == base.report._replace(db_path="")
-        and state_hash == base.report.state_hash
-        and content == (base.journal, base.snapshots)
-    )
-    return UNUSED if unchanged else "accepted with changed content"
+    same_state = state_hash == base.report.state_hash and content == (base.journal, base.snapshots)
+    if same_state and report[0]._replace(db_path="") == base.report._replace(db_path=""):
+        return UNUSED
+    if same_state and report[0].read_model == "mismatch":
+        return REPORTED
+    return "accepted with changed content"
 
 
 def flip_outcomes(base: Base, root: Path, count: int, seed: int) -> list[tuple[int, Outcome]]:
@@ -584,10 +587,13 @@ def flip_outcomes(base: Base, root: Path, count: int, seed: int) -> list[tuple[i
 
 
 def test_random_byte_flips_in_the_file_are_refused_or_harmless(base: Base, tmp_path: Path) -> None:
-    """Each flip is refused (open or audit raises CorruptData, files unchanged) or hit bytes
-    nothing uses (every row, the audit report and the state as before, and writes work)."""
+    """Each flip is refused (open or audit raises CorruptData, files unchanged), hit bytes
+    nothing uses (every row, the audit report and the state as before, and writes work), or
+    damaged the read model, which audit reports (journal, snapshot and state as before)."""
     outcomes = flip_outcomes(base, tmp_path, FILE_FLIPS, seed=2024)
     counts = Counter(outcome.split(":")[0] for _, outcome in outcomes)
-    bad = [(pos, outcome) for pos, outcome in outcomes if outcome not in (REFUSED, UNUSED)]
+    bad = [
+        (pos, outcome) for pos, outcome in outcomes if outcome not in (REFUSED, UNUSED, REPORTED)
+    ]
     assert not bad, f"outcomes {dict(counts)}; neither refused nor harmless: {bad}"
     assert counts[REFUSED] > 0  # the flips did reach the journal and snapshot

@@ -40,8 +40,8 @@ TRADES_LIMIT_MAX: Final = 1_000
 market_option = click.option(
     "--market", default=DEFAULT_MARKET, show_default=True, help="Market as BASE/QUOTE."
 )
-optional_db_path = click.option(
-    "--db-path", default=None, help="Wallet directory: read the exchange it trades on."
+optional_db_path = options.wallet_path_options(
+    required=False, help_text="Wallet directory: read the exchange it trades on"
 )
 
 

@@ -44,9 +44,12 @@ class TachyonGroup(click.Group):
 @click.option(
     "--engine",
     envvar="TACHYON_ENGINE",
-    default="in_memory",
-    show_default=True,
-    help="Matching engine for the demo's markets (also TACHYON_ENGINE).",
+    default=None,
+    metavar="NAME",
+    help="Matching engine of the markets a command creates (a new exchange's), for every"
+    " command and `node serve`: in_memory, liquibook (with the liquibook extra) or any"
+    " engine a package declares [default: $TACHYON_ENGINE, else engine in"
+    " $TACHYON_HOME/config.toml, else in_memory].",
 )
 @click.option(
     "--non-interactive",
@@ -63,9 +66,14 @@ class TachyonGroup(click.Group):
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, output_format: str, engine: str, non_interactive: bool, node: str | None
+    ctx: click.Context,
+    output_format: str,
+    engine: str | None,
+    non_interactive: bool,
+    node: str | None,
 ) -> None:
     """tachyon: a wallet with an embedded order-book exchange, or a node's over the network."""
+    options.config()  # a config.toml that cannot be used is refused before any command runs
     ctx.obj = {
         "format": output_format,
         "engine": engine,
@@ -90,7 +98,7 @@ def demo(ctx: click.Context, output_format: str | None) -> None:
     from tachyon.cli.demo import run_demo  # noqa: PLC0415
 
     chosen = options.output_format(ctx, output_format)
-    run_demo(Console(), as_json=chosen == "json", engine=ctx.obj["engine"])
+    run_demo(Console(), as_json=chosen == "json", engine=options.engine_name(ctx))
 
 
 @cli.command()

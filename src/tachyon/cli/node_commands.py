@@ -146,7 +146,9 @@ def node() -> None:
     help="Bytes of unanswered frames (and their answers) an order-entry connection may have;"
     " past them it is not read.",
 )
+@click.pass_context
 def serve(
+    ctx: click.Context,
     data_dir: str | None,
     operator: str | None,
     host: str,
@@ -172,14 +174,17 @@ def serve(
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
     The profile (dev or prod, as for every command) decides whether deposits are accepted.
     WebSocket streams at /v1/ws/market and /v1/ws/account, order entry at /v1/ws/orders;
-    metrics at /metrics."""
+    metrics at /metrics. A new exchange's markets use the engine `tachyon --engine`,
+    TACHYON_ENGINE or config.toml names."""
     from tachyon.node.ratelimit import RateLimit  # noqa: PLC0415 (the node, on demand)
     from tachyon.node.serve import serve as serve_node  # noqa: PLC0415
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
+    engine = options.engine_name(ctx)
     serve_node(
         directory,
         operator=operator,
+        engine=engine,
         host=host,
         port=port,
         profile=options.profile(),

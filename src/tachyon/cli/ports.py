@@ -107,7 +107,8 @@ def acting(ctx: click.Context, common: dict[str, str | bool | None]) -> Iterator
     private_key = key.unlock(secret)
     url = _node_of(ctx, node if isinstance(node, str) else None, key)
     directory = None if url is not None else _exchange_dir(key)
-    with _port(url, directory, private_key) as port:
+    engine = options.engine_name(ctx) if directory is not None else None
+    with _port(url, directory, private_key, engine=engine) as port:
         yield _wallet(key, port, private_key)
 
 
@@ -159,9 +160,11 @@ def _port(
     key: Ed25519PrivateKey | None = None,
     *,
     create: bool = True,
+    engine: str | None = None,
 ) -> Iterator[ExchangePort]:
     """The port itself: a node's client (`key` signs account reads), or the data directory
-    (an exchange created there on first use only if `create`: reads never create)."""
+    (an exchange created there on first use only if `create`, on `engine`: reads never
+    create)."""
     port: ExchangePort
     if url is not None:
         from tachyon.client.http import Client  # noqa: PLC0415 (httpx only over a node)
@@ -171,7 +174,7 @@ def _port(
         from tachyon.storage.port import EmbeddedPort  # noqa: PLC0415
 
         assert directory is not None
-        port = EmbeddedPort(directory, create=create)
+        port = EmbeddedPort(directory, create=create, engine=engine)
     try:
         yield port
     finally:

@@ -52,6 +52,7 @@ def create(
         _show(ctx, directory, key_file.address, bound, output_format, "wallet created")
         return
     exchange_dir = options.user_path(data_dir) if data_dir else options.default_data_dir()
+    engine = options.engine_name(ctx)  # a bad choice is refused before a key is made
     secret = options.password(
         ctx, password, non_interactive, prompt=f"New password for {directory}", confirm=True
     )
@@ -62,7 +63,8 @@ def create(
         require_writable(exchange_dir)  # refused before a key is made: nothing changes
     exchange = {"kind": "embedded", "data_dir": str(exchange_dir.resolve())}
     key_file = create_key_file(directory, secret, exchange)
-    EmbeddedExchange.open(exchange_dir).close()  # the exchange it trades on exists from now
+    # The exchange it trades on exists from now (a new one on the chosen engine).
+    EmbeddedExchange.open(exchange_dir, engine=engine).close()
     _show(ctx, directory, key_file.address, exchange, output_format, "wallet created")
 
 

@@ -2,6 +2,11 @@
 matching path, no clock, no randomness, no floats."""
 
 from tachyon.dex.engine import OrderBookEngine as OrderBookEngine
+from tachyon.dex.engine_spec import (
+    ALL_OPTIONS as ALL_OPTIONS,
+    EngineCapabilities as EngineCapabilities,
+    EngineSpec as EngineSpec,
+)
 from tachyon.dex.ids import (
     AccountId as AccountId,
     MarketId as MarketId,
@@ -39,6 +44,7 @@ from tachyon.dex.units import (
 )
 
 __all__ = [
+    "ALL_OPTIONS",
     "AMOUNT_MINOR_MAX",
     "DEFAULT_MARKET",
     "FEE_ACCOUNT",
@@ -49,6 +55,8 @@ __all__ = [
     "AccountId",
     "BookDepth",
     "BookLevel",
+    "EngineCapabilities",
+    "EngineSpec",
     "FeeSchedule",
     "InMemoryEngine",
     "MarketConfig",

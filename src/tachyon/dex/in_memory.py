@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from itertools import islice
 from typing import Any, Final, NoReturn
 
+from tachyon.dex.engine_spec import ALL_OPTIONS, EngineSpec
 from tachyon.dex.events import EngineResult, Reduced
 from tachyon.dex.ids import AccountId, OrderId
 from tachyon.dex.model import (
@@ -709,3 +710,16 @@ def _order_of(record: _Record) -> Order:
 
 def _reject_order_id(order_id: object, next_order_id: int) -> NoReturn:
     raise InvalidOrder(f"order id {order_id!r} must be an integer of at least {next_order_id}")
+
+
+def _load_verified(config: MarketConfig, state: dict[str, object]) -> InMemoryEngine:
+    return InMemoryEngine.from_state(config, state, verified=True)
+
+
+ENGINE: Final = EngineSpec(
+    InMemoryEngine,
+    _load_verified,
+    ALL_OPTIONS,
+    "tachyon's own price-time priority book in pure Python (every option)",
+)
+"""The `in_memory` engine: built in, and declared as a `tachyon.engines` entry point."""

@@ -22,10 +22,13 @@ from tachyon.exchange.commands import (
 )
 from tachyon.exchange.engines import (
     DEFAULT_ENGINE as DEFAULT_ENGINE,
+    engine_capabilities as engine_capabilities,
     engine_factory as engine_factory,
     engine_loader as engine_loader,
     engine_names as engine_names,
+    engine_spec as engine_spec,
     register_engine as register_engine,
+    unavailable_engines as unavailable_engines,
 )
 from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT as RECEIVE_WINDOW_MS_DEFAULT
 from tachyon.exchange.service import (
@@ -68,9 +71,12 @@ __all__ = [
     "admit",
     "decode_command",
     "encode_command",
+    "engine_capabilities",
     "engine_factory",
     "engine_loader",
     "engine_names",
+    "engine_spec",
     "register_engine",
     "state_hash_of",
+    "unavailable_engines",
 ]

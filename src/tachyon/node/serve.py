@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from tachyon.errors import InvalidConfig, StorageError
 from tachyon.exchange.auth import is_address
 from tachyon.exchange.commands import SetOperator
+from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.node.app import (
     BAD_SIGNATURE_LIMIT_DEFAULT,
     CLIENT_RATE_LIMIT_DEFAULT,
@@ -67,8 +68,9 @@ def serve(
     stream_queue_bytes_max: int = QUEUE_BYTES_MAX_DEFAULT,
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
     inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT,
+    engine: str = DEFAULT_ENGINE,
 ) -> None:
-    """Serve the exchange in `data_dir` on `host:port` until SIGTERM or SIGINT stops it (then
+    """Serve the exchange in `data_dir` (created, its markets on `engine`, if it is new) on `host:port` until SIGTERM or SIGINT stops it (then
     return normally; StorageError if the exchange's closing snapshot failed). A port it
     cannot listen on is a StorageError, an exchange it cannot
     open the exchange's error, a receive window wider than the exchange's InvalidConfig: each
@@ -82,7 +84,7 @@ def serve(
     another)."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
     with _listening(host, port) as listener:
-        opened = _opened(data_dir, recv_window_ms, operator)
+        opened = _opened(data_dir, recv_window_ms, operator, engine)
         provider = configure_tracing(trace_exporter)
         app = create_app(
             data_dir,
@@ -157,13 +159,15 @@ def _listening(host: str, port: int) -> Iterator[socket.socket]:
         yield listener
 
 
-def _opened(data_dir: Path, recv_window_ms: int, operator: str | None) -> EmbeddedExchange:
-    """The exchange in `data_dir`, recovered, if the node's window fits in its own and its
-    operator is `operator` (made so if it has none); else InvalidConfig, the exchange closed
-    as it was found."""
+def _opened(
+    data_dir: Path, recv_window_ms: int, operator: str | None, engine: str
+) -> EmbeddedExchange:
+    """The exchange in `data_dir`, recovered (created on `engine` if there is none), if the
+    node's window fits in its own and its operator is `operator` (made so if it has none);
+    else InvalidConfig, the exchange closed as it was found."""
     if operator is not None and not is_address(operator):
         raise InvalidConfig(f"--operator {operator!r} is not an address (64 lowercase hex digits)")
-    host = EmbeddedExchange.open(data_dir)
+    host = EmbeddedExchange.open(data_dir, engine=engine)
     try:
         check_node_window(recv_window_ms, host)
         if operator is not None:

@@ -180,11 +180,10 @@ def _repair(conn: sqlite3.Connection, db_path: Path) -> None:
 def _replay(conn: sqlite3.Connection, db_path: Path, view: ReadModelAudit) -> _Replayed:
     """Every entry from the first, verified and applied to a new exchange; its events to
     `view`; the newest snapshot compared with the state at its sequence number."""
-    from tachyon.exchange.state_machine import Exchange  # noqa: PLC0415
     from tachyon.storage import recovery, snapshot  # noqa: PLC0415
 
     newest = snapshot.newest(conn)
-    exchange = Exchange()
+    exchange = recovery.new_exchange(conn, db_path)  # on the engine it was created with
     head_hash = journal.GENESIS_HASH
     matches: bool | None = None
     if newest is not None:

@@ -24,7 +24,13 @@ SCHEMA_VERSION: Final = 4
 """Version 1 stored snapshots as JSON (format 1) without the journal hash they follow;
 version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`; version 3
 adds the read model (the `view_*` tables, see `VIEW_SCHEMA`); version 4 has the same tables
-and a head record beside the database (`tachyon.storage.head`), which it requires."""
+and a head record beside the database (`tachyon.storage.head`), which it requires. A version 4
+database created since engines are chosen at runtime also has `exchange_meta`, whose `engine`
+row names the engine its exchange was created with (one without it was made with
+`ENGINE_BEFORE_META`, the only engine there was)."""
+
+ENGINE_BEFORE_META: Final = "in_memory"
+"""The engine of an exchange created before `exchange_meta` recorded it."""
 
 DB_FILENAME: Final = "exchange.db"
 WAL_SWITCH_ATTEMPTS: Final = 100
@@ -47,6 +53,10 @@ CREATE TABLE snapshots (
     head_hash BLOB NOT NULL,
     written_ts_ns INTEGER NOT NULL
 );
+CREATE TABLE exchange_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 VIEW_SCHEMA: Final = """
@@ -325,6 +335,21 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return version
 
 
+def recorded_engine(conn: sqlite3.Connection) -> str:
+    """The engine the exchange was created with (its markets' unless one names its own):
+    `exchange_meta`'s, or `ENGINE_BEFORE_META` for a database made before it existed."""
+    try:
+        row = conn.execute("SELECT value FROM exchange_meta WHERE key = 'engine'").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return ENGINE_BEFORE_META
+    if row is None or type(row[0]) is not str or not row[0]:
+        raise CorruptData(f"exchange_meta records no engine (row {row!r})")
+    engine: str = row[0]
+    return engine
+
+
 def is_empty(conn: sqlite3.Connection) -> bool:
     tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
     return int(tables[0]) == 0
@@ -353,13 +378,15 @@ def create_view_tables(conn: sqlite3.Connection) -> None:
     execute_script(conn, VIEW_SCHEMA)
 
 
-def create_schema(conn: sqlite3.Connection) -> None:
-    """Create the current schema in an empty database, atomically."""
+def create_schema(conn: sqlite3.Connection, engine: str = ENGINE_BEFORE_META) -> None:
+    """Create the current schema in an empty database, atomically, recording `engine` as the
+    engine of the exchange's markets (unless another process created it first, with its own)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         if is_empty(conn):  # another process may have created it while we waited
             execute_script(conn, _SCHEMA_CORE)
             create_view_tables(conn)
+            conn.execute("INSERT INTO exchange_meta VALUES ('engine', ?)", (engine,))
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

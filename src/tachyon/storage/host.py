@@ -27,7 +27,7 @@ from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.errors import InvalidInput, StorageError, TachyonError
 from tachyon.exchange.admission import Admitted, admit
 from tachyon.exchange.commands import AnyCommand, encode_refused
-from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory
+from tachyon.exchange.engines import DEFAULT_ENGINE, engine_loader
 from tachyon.exchange.events import Event
 from tachyon.exchange.service import OwnedOrder
 from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
@@ -71,7 +71,6 @@ class EmbeddedExchange:
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
         self.recovered = recovered
-        self._engine = DEFAULT_ENGINE
         self.read_model = True  # see `open`
         self.read_only = False  # see `open_read_only`
         # The last committed batch's events (None if it journaled nothing), and when it
@@ -101,12 +100,14 @@ class EmbeddedExchange:
     ) -> EmbeddedExchange:
         """Open (creating, or upgrading, if need be) and recover the exchange in `data_dir`
         (default: `$TACHYON_HOME/exchange` or `~/.tachyon/exchange`). `engine` names the
-        matching engine of a new exchange's markets; an existing one keeps its own.
+        matching engine of a new exchange's markets, recorded with it (`exchange_meta`): an
+        existing exchange keeps its own, whatever `engine` says. An unknown engine, or one
+        that cannot be restored from state (no loader), is refused before anything is made.
         `read_model=False` skips the query tables (about a third of group-commit throughput)
         for a writer that serves reads from memory, such as the node: the view then falls
         behind the journal, readers see it as stale and recover instead, and the next writer
         with the read model on rebuilds it."""
-        engine_factory(engine)  # an unknown name is refused before anything is created
+        engine_loader(engine)  # unknown, or not restorable: refused before anything is made
         path = db.default_data_dir() if data_dir is None else Path(data_dir).expanduser()
         db.ensure_dir(path)
         db.require_writable(path)  # before anything is opened: a refusal changes nothing
@@ -114,29 +115,26 @@ class EmbeddedExchange:
         # Recovered (and checked against the head record) before the first read-write
         # connection, whose close would checkpoint a damaged log into the database: a refused
         # open changes nothing.
-        recovered = _recover_current(db_path, engine)
+        recovered = _recover_current(db_path)
         conn = db.connect(db_path)
         try:
             with db.sqlite_errors(db_path):
                 if db.is_empty(conn):
                     head.create(db_path, head.Head(0, journal.GENESIS_HASH))
-                    db.create_schema(conn)
+                    db.create_schema(conn, engine)
                 else:
                     db.upgrade(conn, db_path, MIGRATIONS)
             if recovered is None:  # a new or just upgraded database
-                recovered = _recover_read_only(db_path, engine)
+                recovered = _recover_read_only(db_path)
         except BaseException:
             conn.close()
             raise
         host = cls(conn, db_path, recovered, clock, snapshot_every, snapshot_interval_s)
-        host._engine = engine
         host.read_model = read_model
         return host
 
     @classmethod
-    def open_read_only(
-        cls, data_dir: Path | str, *, engine: str = DEFAULT_ENGINE
-    ) -> EmbeddedExchange:
+    def open_read_only(cls, data_dir: Path | str) -> EmbeddedExchange:
         """The exchange in `data_dir` recovered through read-only connections, for reading a
         directory this process may not write (`db.connect` says when SQLite can): nothing is
         created, upgraded or written; `submit` refuses and `close` writes no snapshot."""
@@ -147,7 +145,7 @@ class EmbeddedExchange:
                 f"the data directory {db_path.parent} must be writable to upgrade {db_path}"
                 f" from schema version {version} to version {db.SCHEMA_VERSION}"
             )
-        recovered = _recover_read_only(db_path, engine)
+        recovered = _recover_read_only(db_path)  # on the engine the exchange recorded
         conn = db.connect(db_path, read_only=True)
         host = cls(conn, db_path, recovered, time.time_ns, SNAPSHOT_EVERY, SNAPSHOT_INTERVAL_S)
         host.read_only = True
@@ -401,7 +399,7 @@ class EmbeddedExchange:
         )
 
     def _reload(self) -> None:
-        recovered = _recover_read_only(self.db_path, self._engine)
+        recovered = _recover_read_only(self.db_path)
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
 
@@ -415,23 +413,23 @@ def _admitted(command: AnyCommand | Admitted) -> Admitted | TachyonError:
         return exc
 
 
-def _recover_current(db_path: Path, engine: str) -> recovery.Recovered | None:
+def _recover_current(db_path: Path) -> recovery.Recovered | None:
     """The recovered exchange if `db_path` has the current schema; None for a database to
     create or upgrade, unless the head record says it had acknowledged entries (then the
     database was lost: refused)."""
     if not db_path.is_file() or db_path.stat().st_size == 0:
         head.check(db_path, head.read(db_path), 0, None)
         return None
-    return _recover(db_path, engine, current_only=True)
+    return _recover(db_path, current_only=True)
 
 
-def _recover_read_only(db_path: Path, engine: str = DEFAULT_ENGINE) -> recovery.Recovered:
-    recovered = _recover(db_path, engine, current_only=False)
+def _recover_read_only(db_path: Path) -> recovery.Recovered:
+    recovered = _recover(db_path, current_only=False)
     assert recovered is not None
     return recovered
 
 
-def _recover(db_path: Path, engine: str, *, current_only: bool) -> recovery.Recovered | None:
+def _recover(db_path: Path, *, current_only: bool) -> recovery.Recovered | None:
     """Recover through a read-only connection: a refusal must leave the files as they are
     (a read-write connection would checkpoint the WAL into the database when it closes).
     `current_only`: None for a database of another schema version (left to `open`)."""
@@ -456,7 +454,7 @@ def _recover(db_path: Path, engine: str, *, current_only: bool) -> recovery.Reco
                 conn.execute("COMMIT")
                 acknowledged = head.read(db_path)
                 conn.execute("BEGIN")
-            return recovery.recover(conn, db_path, acknowledged, engine)
+            return recovery.recover(conn, db_path, acknowledged)
     finally:
         if collecting:
             gc.enable()

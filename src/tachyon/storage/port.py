@@ -40,8 +40,13 @@ class EmbeddedPort:
     False: then a read of a directory without one is a StorageError and changes nothing), or
     the one a host already holds open (`over`). Not thread-safe."""
 
-    def __init__(self, data_dir: Path | str, *, create: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path | str, *, create: bool = True, engine: str | None = None
+    ) -> None:
+        """`engine` names the engine of the exchange's markets if this port creates it (None:
+        the default); an existing exchange keeps the engine it was created with."""
         self.data_dir = Path(data_dir).expanduser()
+        self._engine = engine
         self._host: EmbeddedExchange | None = None
         self._owns_host = True
         self._wrote = False
@@ -137,8 +142,10 @@ class EmbeddedPort:
 
             if reading and self.data_dir.is_dir() and not writable(self.data_dir):
                 self._host = EmbeddedExchange.open_read_only(self.data_dir)
-            else:
+            elif self._engine is None:
                 self._host = EmbeddedExchange.open(self.data_dir)
+            else:
+                self._host = EmbeddedExchange.open(self.data_dir, engine=self._engine)
         return self._host
 
     def _read(

@@ -21,13 +21,18 @@ import sqlite3
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from tachyon.errors import CorruptData, InsufficientFunds, SupplyExceeded, TachyonError
+from tachyon.errors import (
+    CorruptData,
+    InsufficientFunds,
+    InvalidConfig,
+    SupplyExceeded,
+    TachyonError,
+)
 from tachyon.exchange.admission import admit_entry
-from tachyon.exchange.engines import DEFAULT_ENGINE
 from tachyon.exchange.events import Event
 from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Exchange, Refusal
-from tachyon.storage import head, journal, snapshot
+from tachyon.storage import db, head, journal, snapshot
 
 
 class Recovered(NamedTuple):
@@ -37,19 +42,16 @@ class Recovered(NamedTuple):
     replayed: int
 
 
-def recover(
-    conn: sqlite3.Connection,
-    db_path: Path,
-    acknowledged: head.Head | None,
-    engine: str = DEFAULT_ENGINE,
-) -> Recovered:
+def recover(conn: sqlite3.Connection, db_path: Path, acknowledged: head.Head | None) -> Recovered:
     """The state after every journaled command, from the newest snapshot on (without one, from
-    a new exchange whose markets use `engine`). `acknowledged` is the head record, read before
-    `conn`'s read transaction began (so never ahead of what it sees): a journal that ends
-    before it is refused (see `tachyon.storage.head.check`)."""
+    a new exchange whose markets use the engine it was created with, see `new_exchange`).
+    `acknowledged` is the head record, read before `conn`'s read transaction began (so never
+    ahead of what it sees): a journal that ends before it is refused (see
+    `tachyon.storage.head.check`)."""
+    fresh = new_exchange(conn, db_path)  # its engine is checked even when a snapshot follows
     row = snapshot.newest(conn)
     if row is None:
-        exchange = Exchange(DexService(engine=engine))
+        exchange = fresh
         head_hash, snapshot_seq = journal.GENESIS_HASH, 0
     else:
         exchange = snapshot.load(row, db_path)
@@ -63,6 +65,20 @@ def recover(
     if replayed or row is None:  # a loaded snapshot has been checked already
         check(exchange, db_path)
     return Recovered(exchange, head_hash, snapshot_seq, replayed)
+
+
+def new_exchange(conn: sqlite3.Connection, db_path: Path) -> Exchange:
+    """The exchange as it was created in this database: empty, its markets on the engine it
+    recorded (`db.recorded_engine`), whatever engine this process was started with; an
+    InvalidConfig naming the engine if this tachyon cannot load it."""
+    engine = db.recorded_engine(conn)
+    try:
+        return Exchange(DexService(engine=engine))
+    except InvalidConfig as exc:
+        raise InvalidConfig(
+            f"{db_path}: the exchange was created with the {engine!r} engine, which cannot be"
+            f" used here ({exc})"
+        ) from exc
 
 
 def replay(
