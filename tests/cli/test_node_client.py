@@ -8,9 +8,6 @@ addresses replaced by names, and with the node's own GET answers."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +18,13 @@ import pytest
 from tests.cli.helpers import (
     MAX_MINOR,
     REFUSED,
-    TACHYON,
     USAGE_ERROR,
     Cli,
     assert_error,
     describe,
 )
 from tests.node.server import free_port
+from tests.support.node_process import serving
 
 PASSWORD = "node-session-password-1"
 START_TIMEOUT_S = 30.0
@@ -37,47 +34,8 @@ STOP_TIMEOUT_S = 30.0
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[str]:
     """A node serving a fresh data directory; its URL."""
-    port = free_port()
-    cli = Cli.fresh(tmp_path / "server")
-    process = subprocess.Popen(
-        [
-            TACHYON,
-            "node",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "node-data"),
-            "--log-level",
-            "warning",
-        ],
-        env=cli.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with httpx2.Client(base_url=url, timeout=2.0) as http:
-            while True:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "the node did not start"
-                try:
-                    if http.get("/v1/time").status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    time.sleep(0.05)
+    with serving(Cli.fresh(tmp_path / "server"), tmp_path / "node-data") as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = process.communicate(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate(timeout=STOP_TIMEOUT_S)
-            raise
-    assert process.returncode == 0, stderr
 
 
 def _session(

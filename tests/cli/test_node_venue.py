@@ -7,11 +7,7 @@ the installed `tachyon` over it (bounded waits, SIGTERM at the end)."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -19,40 +15,11 @@ import httpx2
 
 from tests.cli.helpers import REFUSED, TACHYON, Cli, assert_error
 from tests.node.server import free_port
+from tests.support.node_process import serving
 
 PASSWORD: Final = "node-venue-password-1"
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 30.0
-
-
-@contextmanager
-def serving(cli: Cli, data_dir: Path, operator: str) -> Iterator[str]:
-    port = free_port()
-    command = [TACHYON, "node", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    process = subprocess.Popen(
-        [*command, "--operator", operator, "--log-level", "warning"],
-        env=cli.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with httpx2.Client(base_url=url, timeout=2.0) as http:
-            while True:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "the node did not start"
-                try:
-                    if http.get("/v1/time").status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    time.sleep(0.05)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=STOP_TIMEOUT_S)
-    assert process.returncode == 0, stderr
 
 
 def test_an_operator_runs_the_venue_over_a_node(tmp_path: Path) -> None:
@@ -64,7 +31,7 @@ def test_an_operator_runs_the_venue_over_a_node(tmp_path: Path) -> None:
         for name in ("op", "alice", "bob")
     }  # fmt: skip
     data_dir = tmp_path / "node-data"
-    with serving(cli, data_dir, who["op"]) as url:
+    with serving(cli, data_dir, "--operator", who["op"]) as url:
 
         def signed(name: str) -> tuple[str, ...]:
             return ("--db-path", f"~/w/{name}", "--password", PASSWORD, "--node", url, "--format", "json")  # fmt: skip

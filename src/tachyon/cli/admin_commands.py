@@ -32,20 +32,7 @@ def admin() -> None:
     """The operator's commands: tokens, markets, fees, risk limits, halts, deposits."""
 
 
-def acting(function: Callable[..., None]) -> Callable[..., None]:
-    """The options every operator command takes (those of `tachyon dex` acting commands)."""
-    for decorator in reversed(
-        (
-            options.db_path_option,
-            options.password_option,
-            options.non_interactive_option,
-            options.node_option,
-            options.format_override,
-            click.pass_context,
-        )
-    ):
-        function = decorator(function)
-    return function
+acting = options.acting
 
 
 def _run(

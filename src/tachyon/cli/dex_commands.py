@@ -252,20 +252,7 @@ def watch(
 # -- acting ----------------------------------------------------------------------------------
 
 
-def acting(function: Callable[..., None]) -> Callable[..., None]:
-    """The options every signed command takes."""
-    for decorator in reversed(
-        (
-            options.db_path_option,
-            options.password_option,
-            options.non_interactive_option,
-            options.node_option,
-            options.format_override,
-            click.pass_context,
-        )
-    ):
-        function = decorator(function)
-    return function
+acting = options.acting
 
 
 @dex.command(name="deposit-usdc")

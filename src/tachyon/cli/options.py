@@ -291,3 +291,20 @@ def refuse_in_prod(what: str) -> None:
 def fail(exc: TachyonError) -> click.ClickException:
     """A library refusal as the CLI's one-line error (exit 1)."""
     return click.ClickException(str(exc))
+
+
+def acting(function: Callable[..., None]) -> Callable[..., None]:
+    """The options every signed command takes (`tachyon dex` acting commands, `tachyon
+    admin`): the wallet, its password, the node and the output format."""
+    for decorator in reversed(
+        (
+            db_path_option,
+            password_option,
+            non_interactive_option,
+            node_option,
+            format_override,
+            click.pass_context,
+        )
+    ):
+        function = decorator(function)
+    return function
