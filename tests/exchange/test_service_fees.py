@@ -8,7 +8,7 @@ import pytest
 from tachyon.dex.ids import AccountId, MarketId, OrderId
 from tachyon.dex.model import FEE_ACCOUNT, FeeSchedule, OrderStatus, Side, TimeInForce
 from tachyon.errors import InsufficientFunds, InvalidConfig, InvalidOrder, MarketNotFound
-from tachyon.ledger.ledger import BalanceRecord
+from tachyon.ledger.ledger import BalanceRecord, fill_fees
 from tests.exchange.helpers import (
     ALICE,
     BOB,
@@ -326,8 +326,10 @@ def test_set_fees_refusals_change_nothing() -> None:
         service.set_fees(MarketId("DOGE/USDC"), FeeSchedule())
     assert capture(service) == before
     assert service.get_market(ETH_USDC).fees == FeeSchedule(maker_bps=10, taker_bps=20)
-    with pytest.raises(InvalidConfig, match=r"maker_bps 10001 must be an integer from 0 to 10000"):
+    with pytest.raises(InvalidConfig, match=r"maker_bps 10001 must be an integer from -taker_bps"):
         FeeSchedule(maker_bps=10_001)
+    with pytest.raises(InvalidConfig, match=r"maker_bps -21 .* a rebate, paid out of the taker"):
+        FeeSchedule(maker_bps=-21, taker_bps=20)
     with pytest.raises(InvalidConfig, match=r"taker_bps -1 must be an integer from 0 to 10000"):
         FeeSchedule(taker_bps=-1)
     service.check_invariants()
@@ -365,3 +367,38 @@ def test_base_fees_round_down_per_fill() -> None:
     assert service.balance(ALICE, SOL) == BalanceRecord(8, 0)
     assert service.balance(ALICE, USDC) == BalanceRecord(14_990, 0)
     assert service.balance(FEE_ACCOUNT, SOL) == BalanceRecord(21, 0)
+
+
+@pytest.mark.parametrize("in_base", [False, True], ids=["fees in quote", "fees in base"])
+@pytest.mark.parametrize("maker_side", [BID, ASK])
+def test_a_maker_rebate_is_paid_out_of_the_taker_fee_of_each_fill(
+    maker_side: Side, in_base: bool
+) -> None:
+    """Maker fee -15 bps, taker 20: each fill's rebate (rounded down) goes to the maker and the
+    fee account keeps the taker fee less it; a resting maker holds nothing for its fee."""
+    service = make_service()
+    market = SOL_USDC if in_base else ETH_USDC
+    service.set_fees(
+        market, FeeSchedule(maker_bps=-15, taker_bps=20, fee_token=SOL if in_base else None)
+    )
+    fund(service, ALICE, USDC=10**9, SOL=10**7, ETH=10**7)
+    fund(service, BOB, USDC=10**9, SOL=10**7, ETH=10**7)
+    maker = service.place_limit(ALICE, maker_side, 20_020, 3_505, market=market)
+    token = SOL if in_base else USDC
+    before = {who: service.balance(who, token) for who in (ALICE, BOB, FEE_ACCOUNT)}
+    for qty in (1_505, 2_000):  # two fills of one maker: a partial, then the rest
+        service.place_limit(BOB, maker_side.opposite, 20_020, qty, market=market)
+        service.check_invariants()
+    assert service.get_order(maker.order_id) is None
+    fees = [fill_fees(service.get_market(market), 20_020, qty) for qty in (1_505, 2_000)]
+    assert all(maker_fee < 0 and -maker_fee <= taker_fee for maker_fee, taker_fee in fees)
+    fee_gain = service.balance(FEE_ACCOUNT, token).available - before[FEE_ACCOUNT].available
+    assert fee_gain == sum(maker_fee + taker_fee for maker_fee, taker_fee in fees) >= 0
+    assert service.balance(ALICE, token).locked == 0
+    # The maker gets (or gives) the fills' value in `token` and gets every rebate on top.
+    amounts = [qty if in_base else 20_020 * qty // 100 for qty in (1_505, 2_000)]
+    receives_token = (maker_side is BID) is in_base
+    sign = 1 if receives_token else -1
+    rebates = -sum(maker_fee for maker_fee, _ in fees)
+    total = service.balance(ALICE, token).available
+    assert total - before[ALICE].total == sign * sum(amounts) + rebates

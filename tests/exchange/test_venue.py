@@ -381,3 +381,16 @@ def test_an_operator_deposit_credits_any_account(venue: tuple[Exchange, Admin]) 
     record = admin(lambda n: AdminDeposit(OPERATOR, STRANGER, "USDC", 7, nonce=n))
     assert record == BalanceRecord(7, 0)
     assert isinstance(apply_next(exchange, Deposit(STRANGER, "USDC", 1)), BalanceRecord)
+
+
+def test_a_rebate_is_bounded_by_the_taker_fee(venue: tuple[Exchange, Admin]) -> None:
+    exchange, admin = venue
+    too_generous = lambda n: AdminSetFees(OPERATOR, "ETH/USDC", -26, 25, nonce=n)  # noqa: E731
+    message = refused(exchange, lambda: admin(too_generous), InvalidConfig)
+    assert "a rebate, paid out of the taker fee" in message
+    admin(lambda n: AdminSetFees(OPERATOR, "ETH/USDC", -25, 25, nonce=n))
+    apply_next(exchange, limit(ALICE, Side.ASK, PRICE, MIN_QTY))
+    apply_next(exchange, limit(BOB, Side.BID, PRICE, MIN_QTY))
+    # 20 USDC: the taker pays 0.05, the maker gets 0.05 back, the venue keeps nothing.
+    assert exchange.service.balance(FEE_ACCOUNT, USDC) == BalanceRecord(0, 0)
+    exchange.check_invariants()

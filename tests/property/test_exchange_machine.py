@@ -222,10 +222,17 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert open_order is not None and open_order.order.owner == owner
         assert self.service.get_order(order_id) is None
 
-    @rule(market=markets, maker=st.integers(0, 50), taker=st.integers(0, 50), in_base=st.booleans())
+    @rule(
+        market=markets,
+        maker=st.integers(-50, 50),
+        taker=st.integers(0, 50),
+        in_base=st.booleans(),
+    )
     def set_fees(self, market: MarketId, maker: int, taker: int, in_base: bool) -> None:
+        """Fees in either token; a negative maker fee is a rebate, at most the taker fee."""
         config = self.config(market)
         fee_token = config.base if in_base else None
+        maker = max(maker, -taker)
         self.service.set_fees(
             market, FeeSchedule(maker_bps=maker, taker_bps=taker, fee_token=fee_token)
         )

@@ -93,9 +93,10 @@ class VenueMachine(RuleBasedStateMachine):
     def halt(self, halted: bool) -> None:
         self.admin(AdminHaltMarket(A, MARKET, halted, next(self.nonces)))
 
-    @rule(maker=st.integers(0, 50), taker=st.integers(0, 50))
+    @rule(maker=st.integers(-50, 50), taker=st.integers(0, 50))
     def set_fees(self, maker: int, taker: int) -> None:
-        self.admin(AdminSetFees(A, MARKET, maker, taker, next(self.nonces)))
+        """A negative maker fee is a rebate, at most the taker fee."""
+        self.admin(AdminSetFees(A, MARKET, max(maker, -taker), taker, next(self.nonces)))
 
     # -- traders ---------------------------------------------------------------------------
 

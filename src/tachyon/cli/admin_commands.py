@@ -221,7 +221,12 @@ def fees() -> None:
 
 @fees.command(name="set")
 @click.option("--market", "market_id", required=True, help="BASE/QUOTE.")
-@click.option("--maker-bps", type=click.IntRange(0, 10_000), required=True)
+@click.option(
+    "--maker-bps",
+    type=click.IntRange(-10_000, 10_000),
+    required=True,
+    help="Negative: a rebate to the maker, at most the taker fee.",
+)
 @click.option("--taker-bps", type=click.IntRange(0, 10_000), required=True)
 @acting
 def fees_set(

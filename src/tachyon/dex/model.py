@@ -131,7 +131,9 @@ class FeeSchedule:
     """Maker and taker fees in basis points, charged in `fee_token` (the quote token if None).
 
     The side that pays the fee token pays the fee on top; the side that receives it gets the
-    amount less the fee. Each fee is rounded down to a whole minor unit.
+    amount less the fee. Each fee is rounded down to a whole minor unit. A negative maker fee
+    is a rebate (at most the taker fee, so each fill's rebate, also rounded down, is paid out
+    of that fill's taker fee and the venue never pays out more than it takes in).
     """
 
     maker_bps: int = 0
@@ -140,11 +142,17 @@ class FeeSchedule:
     fee_account: AccountId = FEE_ACCOUNT
 
     def __post_init__(self) -> None:
-        for name, bps in (("maker_bps", self.maker_bps), ("taker_bps", self.taker_bps)):
-            if type(bps) is not int or not 0 <= bps <= BPS_DENOMINATOR:
-                raise InvalidConfig(
-                    f"{name} {bps!r} must be an integer from 0 to {BPS_DENOMINATOR}"
-                )
+        taker, maker = self.taker_bps, self.maker_bps
+        if type(taker) is not int or not 0 <= taker <= BPS_DENOMINATOR:
+            raise InvalidConfig(
+                f"taker_bps {taker!r} must be an integer from 0 to {BPS_DENOMINATOR}"
+            )
+        if type(maker) is not int or not -taker <= maker <= BPS_DENOMINATOR:
+            raise InvalidConfig(
+                f"maker_bps {maker!r} must be an integer from -taker_bps ({-taker}) to"
+                f" {BPS_DENOMINATOR}: a negative maker fee is a rebate, paid out of the taker"
+                " fee of the same fill, so it may not exceed it"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,7 +316,7 @@ class DexService:
         for order_id, order in list(self._open.items()):
             if order[_MARKET] is not state:
                 continue
-            need = state.need(order[_IS_BID], order[_PRICE], order[_REMAINING], fees.maker_bps)
+            need = state.need(order[_IS_BID], order[_PRICE], order[_REMAINING], state.hold_bps)
             locked, cell = order[_LOCKED], order[_CELL]
             if need > locked and cell[_AVAILABLE] < need - locked:
                 state.engine.cancel(order_id)
@@ -381,7 +381,7 @@ class DexService:
         spend = price * qty // state.base_unit if is_bid else qty
         if is_bid is not state.fee_in_base:
             locked = spend + spend * state.lock_bps // BPS_DENOMINATOR
-            need = spend + spend * state.maker_bps // BPS_DENOMINATOR
+            need = spend + spend * state.hold_bps // BPS_DENOMINATOR
         else:
             locked = need = spend
         cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
@@ -595,7 +595,7 @@ class DexService:
                 order.price,
                 order.remaining_qty,
             )
-            need = market.need(is_bid, price, remaining, market.maker_bps)
+            need = market.need(is_bid, price, remaining, market.hold_bps)
             cells = market.quote_cells if is_bid else market.base_cells
             record = [owner, market, is_bid, price, remaining, need, order.filled_qty, cells[owner]]
             service._open[order_id] = record
@@ -627,7 +627,7 @@ class DexService:
         holdings = {token.symbol: self._ledger.holdings(token.symbol) for token in self.tokens()}
         for order_id, order in self._open.items():
             owner, state, is_bid, price, remaining, locked, filled, cell = order
-            need = state.need(is_bid, price, remaining, state.maker_bps)
+            need = state.need(is_bid, price, remaining, state.hold_bps)
             assert locked == need, f"order {order_id} holds {locked}, needs {need}"
             on_book = on_books[order_id]
             assert on_book.remaining_qty == remaining, f"order {order_id} remaining"
@@ -695,7 +695,7 @@ class DexService:
         cause = None
         if open_qty:
             assert price is not None, "only a limit order rests"
-            need = state.need(is_bid, price, open_qty, state.maker_bps)
+            need = state.need(is_bid, price, open_qty, state.hold_bps)
             record = [owner, state, is_bid, price, open_qty, need, filled, cell]
             self._open[order_id] = record
             (self._by_owner.get(owner) or self._orders_of(owner))[order_id] = record
@@ -764,7 +764,7 @@ class DexService:
     def _hold(order: _OpenOrder, remaining: int) -> None:
         """Keep exactly what `remaining` needs locked for this open order; release the rest."""
         state: _Market = order[_MARKET]
-        need = state.need(order[_IS_BID], order[_PRICE], remaining, state.maker_bps)
+        need = state.need(order[_IS_BID], order[_PRICE], remaining, state.hold_bps)
         excess = order[_LOCKED] - need
         assert excess >= 0, "an open order needs more than it holds"
         cell = order[_CELL]

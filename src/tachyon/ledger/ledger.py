@@ -59,7 +59,13 @@ def fill_fees(config: MarketConfig, price: int, qty: int) -> tuple[int, int]:
     quote), each rounded down. `TokenLedger.settle_fills` computes exactly this, inline."""
     fees = config.fees
     basis = qty if config.fee_token == config.base else price * qty // config.base_unit
-    return basis * fees.maker_bps // BPS_DENOMINATOR, basis * fees.taker_bps // BPS_DENOMINATOR
+    return maker_fee(basis, fees.maker_bps), basis * fees.taker_bps // BPS_DENOMINATOR
+
+
+def maker_fee(basis: int, bps: int) -> int:
+    """The maker's fee on `basis`, rounded down; a rebate (negative bps) is rounded down too,
+    so it never exceeds the taker fee at the same or a higher rate."""
+    return basis * bps // BPS_DENOMINATOR if bps >= 0 else -(basis * -bps // BPS_DENOMINATOR)
 
 
 SETTLEMENT: Final = """How `settle_fills` moves funds: each maker gives from its hold what the
@@ -116,6 +122,7 @@ class SettlementTerms:
         "fee_account",
         "fee_cell",
         "fee_in_base",
+        "hold_bps",
         "lock_bps",
         "maker_bps",
         "market_id",
@@ -139,6 +146,8 @@ class SettlementTerms:
         self.config = dataclasses.replace(self.config, fees=fees)
         self.maker_bps = fees.maker_bps
         self.taker_bps = fees.taker_bps
+        # What a resting order holds for its maker fee: nothing for a rebate (it is paid to it).
+        self.hold_bps = max(fees.maker_bps, 0)
         # A new order may fill as taker and rest as maker: lock for the dearer of the two.
         self.lock_bps = max(fees.maker_bps, fees.taker_bps)
         self.fee_in_base = self.config.fee_token == self.base
@@ -393,7 +402,7 @@ class TokenLedger:
         it filled and what the last maker has left (every maker before it is filled)."""
         base_unit = terms.base_unit
         fee_in_base, zero_fees = terms.fee_in_base, terms.zero_fees
-        maker_bps, taker_bps = terms.maker_bps, terms.taker_bps
+        maker_bps, taker_bps, hold_bps = terms.maker_bps, terms.taker_bps, terms.hold_bps
         maker_is_bid = not taker_is_bid
         taker_pays_fee = fee_in_base is not taker_is_bid  # the fee on top of what it pays
         maker_need_has_fee = maker_is_bid is not fee_in_base  # as in `SettlementTerms.need`
@@ -409,7 +418,10 @@ class TokenLedger:
             cost_total += cost
             if not zero_fees:
                 fee_basis = qty if fee_in_base else cost
-                maker_fee = fee_basis * maker_bps // BPS_DENOMINATOR  # `fill_fees`, inline
+                if maker_bps >= 0:  # `fill_fees`, inline
+                    maker_fee = fee_basis * maker_bps // BPS_DENOMINATOR
+                else:  # a rebate, rounded down
+                    maker_fee = -(fee_basis * -maker_bps // BPS_DENOMINATOR)
                 maker_fees += maker_fee
                 taker_fees += fee_basis * taker_bps // BPS_DENOMINATOR
             gives = qty if taker_is_bid else cost
@@ -433,7 +445,7 @@ class TokenLedger:
             else:
                 need = price * remaining // base_unit if maker_is_bid else remaining
                 if maker_need_has_fee:
-                    need += need * maker_bps // BPS_DENOMINATOR
+                    need += need * hold_bps // BPS_DENOMINATOR
             held = maker[HOLD_CELL]
             held[_LOCKED] -= maker_spent + left - need
             held[_AVAILABLE] += left - need
