@@ -125,6 +125,7 @@ class SettlementTerms:
         "hold_bps",
         "lock_bps",
         "maker_bps",
+        "maker_sign",
         "market_id",
         "quote",
         "quote_cells",
@@ -148,6 +149,8 @@ class SettlementTerms:
         self.taker_bps = fees.taker_bps
         # What a resting order holds for its maker fee: nothing for a rebate (it is paid to it).
         self.hold_bps = max(fees.maker_bps, 0)
+        # A rebate's sign: `maker_fee` rounds its size down, as every fee is (`settle_fills`).
+        self.maker_sign = 1 if fees.maker_bps >= 0 else -1
         # A new order may fill as taker and rest as maker: lock for the dearer of the two.
         self.lock_bps = max(fees.maker_bps, fees.taker_bps)
         self.fee_in_base = self.config.fee_token == self.base
@@ -402,7 +405,8 @@ class TokenLedger:
         it filled and what the last maker has left (every maker before it is filled)."""
         base_unit = terms.base_unit
         fee_in_base, zero_fees = terms.fee_in_base, terms.zero_fees
-        maker_bps, taker_bps, hold_bps = terms.maker_bps, terms.taker_bps, terms.hold_bps
+        taker_bps, hold_bps, maker_sign = terms.taker_bps, terms.hold_bps, terms.maker_sign
+        maker_abs_bps = maker_sign * terms.maker_bps
         maker_is_bid = not taker_is_bid
         taker_pays_fee = fee_in_base is not taker_is_bid  # the fee on top of what it pays
         maker_need_has_fee = maker_is_bid is not fee_in_base  # as in `SettlementTerms.need`
@@ -418,10 +422,7 @@ class TokenLedger:
             cost_total += cost
             if not zero_fees:
                 fee_basis = qty if fee_in_base else cost
-                if maker_bps >= 0:  # `fill_fees`, inline
-                    maker_fee = fee_basis * maker_bps // BPS_DENOMINATOR
-                else:  # a rebate, rounded down
-                    maker_fee = -(fee_basis * -maker_bps // BPS_DENOMINATOR)
+                maker_fee = maker_sign * (fee_basis * maker_abs_bps // BPS_DENOMINATOR)  # inline
                 maker_fees += maker_fee
                 taker_fees += fee_basis * taker_bps // BPS_DENOMINATOR
             gives = qty if taker_is_bid else cost
