@@ -72,3 +72,22 @@ def test_an_operator_runs_the_venue_over_a_node(tmp_path: Path) -> None:
     )  # fmt: skip
     assert other.returncode == 1, other.stderr
     assert f"has operator {who['op']}, not {who['alice']}" in other.stderr
+
+
+def test_an_operator_that_is_not_an_address_is_refused_before_anything_is_made(
+    tmp_path: Path,
+) -> None:
+    cli = Cli.fresh(tmp_path)
+    data_dir = tmp_path / "node-data"
+    command = [TACHYON, "node", "serve", "--port", str(free_port()), "--data-dir", str(data_dir)]
+    refused = subprocess.run(
+        [*command, "--operator", "alice"],
+        env=cli.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1, refused.stderr
+    assert "--operator 'alice' is not an address" in refused.stderr
+    assert not data_dir.exists()

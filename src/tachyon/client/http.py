@@ -68,6 +68,7 @@ class Client:
             transport=transport,
         )
         self._markets: dict[str, MarketConfig] | None = None
+        self._tokens: dict[str, int] | None = None  # decimals by symbol (they never change)
 
     def close(self) -> None:
         self._http.close()
@@ -89,10 +90,10 @@ class Client:
         answer = self._request("POST", "/v1/commands", json=envelope)
         if "order_id" in answer:
             return placement_from_json(self.market(answer["market"]), answer)
-        self._markets = None  # an operator's command may have changed a market or its fees
         if "balances" in answer:
             (row,) = answer["balances"]
-            return balance_from_json(row, self._decimals().get(row["token"]))
+            return balance_from_json(row, self._decimals(row["token"]).get(row["token"]))
+        self._markets = None  # an operator's command may have changed a market or its fees
         if "cancelled_orders" in answer:  # a fee change: the orders it cancelled
             return [OrderId(order_id) for order_id in answer["cancelled_orders"]]
         return None  # the operator's other commands answer nothing else
@@ -117,6 +118,7 @@ class Client:
 
     def tokens(self) -> list[TokenMeta]:
         """Every token the node's exchange has registered, by symbol."""
+        self._tokens = None  # the list as the node has it now (the operator may add tokens)
         return [TokenMeta(TokenId(symbol), places) for symbol, places in self._decimals().items()]
 
     def book(self, depth: int, market: MarketId) -> BookDepth:
@@ -136,9 +138,10 @@ class Client:
     def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
         """Every token's balance of the key's account (tokens it never held are zero)."""
         answer = self._signed_get("/v1/account/balances", account)
-        decimals = self._decimals()
         return {
-            TokenId(row["token"]): balance_from_json(row, decimals.get(row["token"]))
+            TokenId(row["token"]): balance_from_json(
+                row, self._decimals(row["token"]).get(row["token"])
+            )
             for row in answer["balances"]
         }
 
@@ -170,10 +173,13 @@ class Client:
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def _decimals(self) -> dict[str, int]:
-        """Every registered token's decimals (`/v1/tokens`), by symbol."""
-        answer = self._request("GET", "/v1/tokens")
-        return {row["symbol"]: int(row["decimals"]) for row in answer["tokens"]}
+    def _decimals(self, needed: str | None = None) -> dict[str, int]:
+        """Every registered token's decimals (`/v1/tokens`), by symbol: cached, and asked for
+        again when `needed` is not among them (a token registered since)."""
+        if self._tokens is None or (needed is not None and needed not in self._tokens):
+            answer = self._request("GET", "/v1/tokens")
+            self._tokens = {row["symbol"]: int(row["decimals"]) for row in answer["tokens"]}
+        return self._tokens
 
     def _request(
         self,

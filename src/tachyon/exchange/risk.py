@@ -154,7 +154,7 @@ def check_market(
         estimate_qty = _qty_for_budget(service, market, max_quote or 0)
     filled, cost = service.estimate_market_cost(side, estimate_qty, market.market_id)
     notional = cost if max_quote is None else max_quote
-    _check_size(rules, estimate_qty, notional)
+    _check_size(rules, estimate_qty if qty is None else qty, notional)  # the order's own size
     if limits.max_notional is not None and notional > limits.max_notional:
         raise MaxNotionalExceeded(
             f"order notional {notional} exceeds {market.market_id}'s max_notional"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple, final, get_args
 
 import msgspec
@@ -42,6 +42,7 @@ from tachyon.exchange.events import (
     ReceiveWindowSet,
 )
 from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT, Nonces, check_window_ms
+from tachyon.exchange.risk import MarketRules
 from tachyon.exchange.service import DexService, Placement
 from tachyon.exchange.venue import Venue
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
@@ -165,6 +166,16 @@ class Exchange:
     def receive_window_ms(self) -> int:
         """How far (ms) a nonce may lie from its command's time; set by `SetReceiveWindow`."""
         return self.nonces.window_ms
+
+    def market_rules(self) -> dict[MarketId, MarketRules]:
+        """Every market's rules as the operator set them (`Venue`), with its engine's name."""
+        service, venue = self.service, self.venue
+        return {
+            config.market_id: replace(
+                venue.rules_of(config.market_id), engine=service.engine_of(config.market_id)
+            )
+            for config in service.markets()
+        }
 
     def last_nonce(self, account: AccountId) -> int:
         """The highest nonce `account` used, or its floor; 0 if it never used one."""

@@ -8,7 +8,6 @@ through the same admission, rate limits and sequencer; the exchange refuses them
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tachyon.client import shapes
@@ -72,15 +71,9 @@ def _balance_answer(
 
 def markets_json(state: Exchange, markets: list[MarketId] | None = None) -> list[dict[str, object]]:
     """Markets (every one, or those named) with their rules and engine, as `dex markets`."""
-    service, venue = state.service, state.venue
+    service, rules = state.service, state.market_rules()
     configs = service.markets() if markets is None else [service.get_market(m) for m in markets]
-    return [
-        shapes.market_json(
-            config,
-            replace(venue.rules_of(config.market_id), engine=service.engine_of(config.market_id)),
-        )
-        for config in configs
-    ]
+    return [shapes.market_json(config, rules[config.market_id]) for config in configs]
 
 
 def tokens_json(state: Exchange) -> dict[str, object]:

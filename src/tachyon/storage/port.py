@@ -12,7 +12,6 @@ read-only mount) is read through read-only connections only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeVar, final
 
@@ -104,14 +103,7 @@ class EmbeddedPort:
         """From the recovered state (the read model does not hold them)."""
         if self._host is None and not self._create:
             require_exchange(self.data_dir)  # a read never creates an exchange
-        state = self._opened(reading=True).refresh()
-        service, venue = state.service, state.venue
-        return {
-            config.market_id: replace(
-                venue.rules_of(config.market_id), engine=service.engine_of(config.market_id)
-            )
-            for config in service.markets()
-        }
+        return self._opened(reading=True).refresh().market_rules()
 
     def tokens(self) -> list[TokenMeta]:
         return self._read(

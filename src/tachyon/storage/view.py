@@ -2,8 +2,8 @@
 model that the host writes in the same transaction as the journal, without recovering the
 exchange.
 
-Light on purpose: imports only the standard library, `tachyon.storage.db` and `.head`, so a new process
-(the CLI) answers in milliseconds. Reads only, through a read-only connection, all in one read
+Light on purpose: imports only the standard library and `tachyon.storage.db`, `.head` and
+`.journal`, so a new process (the CLI) answers in milliseconds. Reads only, through a read-only connection, all in one read
 transaction, so every answer is of the same journal sequence number. Values are plain ints and
 strs, in minor units and ticks as in the core.
 """
@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 from tachyon.errors import InvalidOrder, MarketNotFound
-from tachyon.storage import db, head
+from tachyon.storage import db, head, journal
 
 Level = tuple[int, int]
 """An aggregated book level: (price, quantity)."""
@@ -89,15 +89,6 @@ _BOOK = {
 _int = db.int_from_sql
 
 
-def _holds(conn: sqlite3.Connection, acknowledged: head.Head) -> bool:
-    """The journal holds the head record's entry (the record's sequence number 0: empty)."""
-    if acknowledged.seq == 0:
-        return True
-    row = conn.execute("SELECT checksum FROM journal WHERE seq = ?", (acknowledged.seq,))
-    found = row.fetchone()
-    return found is not None and bytes(found[0]) == acknowledged.checksum
-
-
 class ReadView:
     """The read model of one data directory at one journal sequence number. Not thread-safe."""
 
@@ -128,7 +119,10 @@ class ReadView:
                     "SELECT coalesce(max(seq), 0) FROM journal"
                 ).fetchone()
                 meta = conn.execute("SELECT seq FROM view_meta").fetchone()
-                reaches_head = acknowledged is not None and _holds(conn, acknowledged)
+                reaches_head = acknowledged is not None and (  # the record's entry is there
+                    acknowledged.seq == 0
+                    or journal.checksum_at(conn, acknowledged.seq) == acknowledged.checksum
+                )
         except BaseException:
             conn.close()
             raise
