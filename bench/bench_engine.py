@@ -212,11 +212,12 @@ def _timed(run: Callable[[Sequence[Call]], int], calls: Sequence[Call]) -> list[
 SLICE_OPS = 2_000  # ops a subject replays before the next takes its turn
 AFTER_RUN: list[Callable[[], None]] = []  # checks to run, untimed, after a replay
 _SERVICES: list[DexService] = []  # the service a subject built (for the risk subject)
+SERVICE_SUBJECT, RISK_SUBJECT = "DexService", "DexService + risk limits"
 SUBJECTS = [
     Subject("baseline", _baseline),
     Subject("InMemoryEngine", _engine),
-    Subject("DexService", _service),
-    Subject("DexService + risk limits", _service_with_risk),
+    Subject(SERVICE_SUBJECT, _service),
+    Subject(RISK_SUBJECT, _service_with_risk),
 ]
 
 
@@ -362,6 +363,14 @@ def bench_flow(title: str, flow: tuple[list[Op], list[Op], FlowStats], runs: int
             f"{statistics.median(r.p999_ns for r in rows):>10,.0f}"
             f"{rows[0].refused:>9}"
         )
+    with_risk = [
+        risk.ops_per_s / plain.ops_per_s
+        for risk, plain in zip(samples[RISK_SUBJECT], samples[SERVICE_SUBJECT], strict=True)
+    ]
+    print(
+        f"risk limits: {RISK_SUBJECT!r} runs at {statistics.median(with_risk):.3f} x"
+        f" {SERVICE_SUBJECT!r}'s throughput (median of each run's ratio)"
+    )
 
 
 def main() -> None:

@@ -79,6 +79,11 @@ class InvalidConfig(InvalidInput):
     code = "invalid_config"
 
 
+class UnknownEngine(InvalidConfig):
+    """No engine of that name is installed (or it cannot be loaded): a fault of the process's
+    installation, never of the data that names it."""
+
+
 class OutsideReceiveWindow(InvalidInput):
     """A nonce (a command's) or a signed read's timestamp further than the receive window from
     the time it is judged by: the command's sequencer time in the exchange, the server's clock

@@ -431,6 +431,32 @@ def test_estimate_market_cost_walks_levels_and_changes_nothing(make: EngineUnder
     engine.check_invariants()
 
 
+def test_estimate_market_cost_with_a_limit_price_stops_at_levels_beyond_it(
+    make: EngineUnderTest,
+) -> None:
+    engine = make()
+    engine.place_limit(BOB, Side.ASK, 100, 3)
+    engine.place_limit(CAROL, Side.ASK, 102, 4)
+    engine.place_limit(BOB, Side.BID, 95, 5)
+    engine.place_limit(ALICE, Side.BID, 96, 2)
+    before = capture(engine)
+    assert engine.estimate_market_cost(Side.BID, 100, limit_price=101) == (3, 3 * 100)
+    assert engine.estimate_market_cost(Side.BID, 100, limit_price=102) == (7, 3 * 100 + 4 * 102)
+    assert engine.estimate_market_cost(Side.BID, 5, limit_price=99) == (0, 0)
+    assert engine.estimate_market_cost(Side.ASK, 100, limit_price=96) == (2, 2 * 96)
+    assert engine.estimate_market_cost(Side.ASK, 100, limit_price=95) == (7, 2 * 96 + 5 * 95)
+    assert engine.estimate_market_cost(Side.ASK, 1, limit_price=97) == (0, 0)
+    assert capture(engine) == before
+
+
+@pytest.mark.parametrize("limit_price", [0, -1, 2.5, True, "100"])
+def test_estimate_market_cost_refuses_a_bad_limit_price(
+    make: EngineUnderTest, limit_price: object
+) -> None:
+    with pytest.raises(InvalidAmount, match="limit_price"):
+        make().estimate_market_cost(Side.BID, 1, limit_price=limit_price)  # type: ignore[arg-type]
+
+
 def test_estimate_market_cost_on_empty_side(make: EngineUnderTest) -> None:
     assert make().estimate_market_cost(Side.BID, 10) == (0, 0)
 
@@ -540,3 +566,17 @@ def test_two_engines_fed_the_same_calls_agree(make: EngineUnderTest, config: Mar
     assert first.snapshot(DEEP) == second.snapshot(DEEP)
     assert first.recent_trades(TRADES_RECENT_MAX) == second.recent_trades(TRADES_RECENT_MAX)
     assert traded(results), "the calls never traded"
+
+
+def test_top_is_the_best_prices_and_the_last_trade_after_every_call(make: EngineUnderTest) -> None:
+    engine = make()
+    assert engine.top() == (None, None, None)
+    for seed in range(400):
+        random_calls(engine, seed=seed, count=1, capabilities=make.capabilities)
+        book, trades = engine.snapshot(1), engine.recent_trades(1)
+        assert engine.top() == (
+            book.bids[0].price if book.bids else None,
+            book.asks[0].price if book.asks else None,
+            trades[0].price if trades else None,
+        )
+    assert engine.recent_trades(1), "the calls never traded"

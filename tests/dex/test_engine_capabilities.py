@@ -5,6 +5,7 @@ most), book and next id compared before and after; seeded flows before and after
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,7 +27,9 @@ from tachyon.dex.model import (
     Side,
     TimeInForce,
 )
-from tachyon.errors import InvalidOrder, UnsupportedOrderOption
+from tachyon.errors import InsufficientFunds, InvalidOrder, UnsupportedOrderOption
+from tachyon.exchange import DexService
+from tachyon.exchange.engines import register_engine
 from tests.dex.helpers import (
     ALICE,
     BOB,
@@ -224,3 +227,17 @@ def test_a_restored_book_keeps_time_priority(make: EngineUnderTest) -> None:
     restored = loader(original.config, original.to_state())
     _, trades = restored.place_limit(AccountId("dave"), Side.BID, 100, 12)
     assert [(t.maker_owner, t.qty) for t in trades] == [(ALICE, 5), (BOB, 5), (CAROL, 2)]
+
+
+def test_a_service_names_an_option_its_engine_lacks_before_short_funds() -> None:
+    """An order with both faults is refused for the option: funds would not make it valid."""
+    name = f"limited-{uuid.uuid4().hex[:8]}"
+    register_engine(name, LimitedEngine, capabilities=LIMITED_CAPABILITIES)
+    service = DexService(engine=name)  # nobody holds anything
+    with pytest.raises(UnsupportedOrderOption, match="time in force ioc"):
+        service.place_limit(ALICE, Side.BID, 100, 1, tif=TimeInForce.IOC)
+    with pytest.raises(UnsupportedOrderOption, match="max_quote"):
+        service.place_market(ALICE, Side.BID, None, max_quote=100)
+    with pytest.raises(InsufficientFunds):  # what the engine offers: the funds are the fault
+        service.place_limit(ALICE, Side.BID, 100, 1)
+    service.check_invariants()

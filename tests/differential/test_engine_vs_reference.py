@@ -194,10 +194,15 @@ class Stream:
             return self.cancel(open_ids)
         if roll < 0.84:
             return Op("snapshot", (rng.randint(0, 5),))
-        if roll < 0.86:
+        if roll < 0.85:
             return Op("estimate_market_cost", (side, self.qty() * rng.randint(1, 5)))
+        if roll < 0.86:
+            limit_price = self.config.tick_size * rng.randint(95, 105)
+            return Op("estimate_market_cost", (side, self.qty() * rng.randint(1, 5), limit_price))
         if roll < 0.87:
-            return Op("recent_trades", (rng.randint(0, 30),))
+            return (
+                Op("top", ()) if rng.random() < 0.5 else Op("recent_trades", (rng.randint(0, 30),))
+            )
         return self.invalid()
 
     def cancel(self, open_ids: list[int]) -> Op:

@@ -316,6 +316,37 @@ def test_a_market_order_takes_only_what_lies_inside_the_band(
     exchange.check_invariants()
 
 
+def test_a_market_order_takes_the_band_s_edge_and_nothing_beyond_it(
+    venue: tuple[Exchange, Admin],
+) -> None:
+    """The band around the mid 2,000.01 reaches 2,020.0101: the tick 2,020.01 is inside."""
+    exchange, admin = venue
+    apply_next(exchange, limit(ALICE, Side.BID, PRICE, MIN_QTY))
+    apply_next(exchange, limit(BOB, Side.ASK, PRICE + 2 * TICK, MIN_QTY))
+    highest = 2_020_010_000
+    apply_next(exchange, limit(BOB, Side.ASK, highest, MIN_QTY))
+    apply_next(exchange, limit(BOB, Side.ASK, highest + TICK, MIN_QTY))
+    admin(lambda n: AdminSetRisk(OPERATOR, "ETH/USDC", price_band_bps=100, nonce=n))
+    placement = apply_next(exchange, PlaceMarket(ALICE, ETH_USDC, Side.BID, 3 * MIN_QTY))
+    assert isinstance(placement, Placement)
+    assert [trade.price for trade in placement.trades] == [PRICE + 2 * TICK, highest]
+    assert exchange.service.snapshot(1, ETH_USDC).asks[0].price == highest + TICK
+    exchange.check_invariants()
+
+
+def test_nothing_inside_the_band_refuses_a_market_order_naming_the_band(
+    venue: tuple[Exchange, Admin],
+) -> None:
+    exchange, admin = venue
+    apply_next(exchange, limit(ALICE, Side.BID, PRICE, MIN_QTY))
+    apply_next(exchange, limit(BOB, Side.ASK, PRICE * 2, MIN_QTY))
+    admin(lambda n: AdminSetRisk(OPERATOR, "ETH/USDC", price_band_bps=100, nonce=n))
+    market_bid = PlaceMarket(ALICE, ETH_USDC, Side.BID, MIN_QTY)
+    message = refused(exchange, lambda: apply_next(exchange, market_bid), OutsidePriceBand)
+    assert "nothing rests inside ETH/USDC's price band of 100 bps" in message
+    assert "prices 2970000000 to 3030000000" in message  # 1% around the mid, 3,000.00
+
+
 def test_max_position_counts_balances_and_open_bids(venue: tuple[Exchange, Admin]) -> None:
     exchange, admin = venue
     held = exchange.service.base_position(ALICE, ETH)
@@ -328,6 +359,25 @@ def test_max_position_counts_balances_and_open_bids(venue: tuple[Exchange, Admin
         exchange, lambda: apply_next(exchange, one_more), MaxPositionExceeded
     )
     assert isinstance(apply_next(exchange, limit(ALICE, Side.ASK, PRICE * 2, MIN_QTY)), Placement)
+
+
+def test_a_partly_filled_bid_counts_what_it_bought_and_what_is_still_open(
+    venue: tuple[Exchange, Admin],
+) -> None:
+    exchange, admin = venue
+    service = exchange.service
+    start = service.base_position(ALICE, ETH)
+    apply_next(exchange, limit(ALICE, Side.BID, PRICE, 3 * MIN_QTY))
+    assert service.exposure(ALICE, ETH_USDC) == (start + 3 * MIN_QTY, 1)
+    apply_next(exchange, limit(BOB, Side.ASK, PRICE, MIN_QTY))  # fills a third of it
+    held, open_orders = service.exposure(ALICE, ETH_USDC)
+    assert (held, open_orders) == (service.base_position(ALICE, ETH), 1)
+    assert held == start + 3 * MIN_QTY  # bought base in, open bid quantity down, alike
+    admin(lambda n: AdminSetRisk(OPERATOR, "ETH/USDC", max_position=held + MIN_QTY, nonce=n))
+    assert isinstance(apply_next(exchange, limit(ALICE, Side.BID, PRICE, MIN_QTY)), Placement)
+    with pytest.raises(MaxPositionExceeded):
+        apply_next(exchange, limit(ALICE, Side.BID, PRICE, MIN_QTY))
+    exchange.check_invariants()
 
 
 def test_max_open_orders_counts_resting_orders_only(venue: tuple[Exchange, Admin]) -> None:

@@ -85,6 +85,12 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     post = spec["paths"]["/v1/commands"]["post"]
     assert {"400", "401", "403", "404", "409", "413"} <= set(post["responses"])
     assert "ErrorBody" in spec["components"]["schemas"]
+    answers = post["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
+    shapes = {answer["$ref"].rsplit("/", 1)[1] for answer in answers}
+    admin = {"OperatorSet", "TokenListed", "MarketListed", "FeesSet", "RiskSet", "HaltSet"}
+    assert admin | {"PlacementShape", "Balances"} == shapes
+    for name in ("AdminAddMarket", "AdminSetRisk", "AdminHaltMarket", "not_operator"):
+        assert name in post["description"]
 
 
 def test_openapi_shows_the_patterns_the_gateway_enforces(client: TestClient) -> None:

@@ -7,15 +7,20 @@ recorded engine read back from the database."""
 from __future__ import annotations
 
 import sqlite3
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tachyon.dex.in_memory import InMemoryEngine
-from tachyon.errors import InvalidConfig
+from tachyon.dex.in_memory import ENGINE as IN_MEMORY, InMemoryEngine
+from tachyon.errors import InvalidConfig, UnknownEngine
+from tachyon.exchange import engines
+from tachyon.exchange.commands import AdminAddMarket, AdminAddToken, SetOperator
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_names, register_engine
 from tachyon.storage import EmbeddedExchange
 from tachyon.storage.audit import audit
+from tests.exchange.helpers import KEY_A, A, signed
 from tests.storage.helpers import StepClock, make_flow, submit_one
 from tests.support.engines import INSTALLED, EngineUnderTest
 
@@ -108,3 +113,32 @@ def test_an_exchange_whose_engine_is_not_available_says_which(tmp_path: Path) ->
     message = str(info.value)
     assert "was created with the 'warp-drive' engine, which cannot be used here" in message
     assert "available: " in message
+
+
+@pytest.mark.parametrize("snapshot", [True, False], ids=["snapshot", "journal"])
+def test_a_market_on_an_engine_missing_here_is_refused_naming_it_not_as_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot: bool
+) -> None:
+    """A later process without the package of a market's engine: the journal (or snapshot)
+    is sound, so the refusal names the engine, never `corrupt_data`, and changes nothing."""
+    name = f"plugin-{uuid.uuid4().hex[:8]}"
+    assert IN_MEMORY.loader is not None
+    register_engine(name, InMemoryEngine, IN_MEMORY.loader, capabilities=IN_MEMORY.capabilities)
+    now = time.time_ns()
+    host = EmbeddedExchange.open(tmp_path)
+    for command in [
+        SetOperator(A, nonce=now + 1),
+        AdminAddToken(A, "ETH", 8, nonce=now + 2),
+        AdminAddMarket(A, "ETH", "USDC", 10_000, 100_000, 1_000_000, engine=name, nonce=now + 3),
+    ]:
+        host.submit(signed(KEY_A, command))
+    host.close(snapshot=snapshot)
+    monkeypatch.delitem(engines._SPECS, name)  # as in a process where it is not installed
+    files = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    with pytest.raises(UnknownEngine) as info:
+        EmbeddedExchange.open(tmp_path)
+    message = str(info.value)
+    assert info.value.code == "invalid_config"
+    where = "snapshot at sequence 3" if snapshot else "journal entry 3"
+    assert f"unknown engine {name!r}" in message and where in message
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == files

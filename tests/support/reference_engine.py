@@ -43,7 +43,7 @@ from tachyon.dex.model import (
     TimeInForce,
     Trade,
 )
-from tachyon.dex.units import QTY_MAX, check_positive_int
+from tachyon.dex.units import PRICE_MAX, QTY_MAX, check_positive_int
 from tachyon.dex.validation import reject_choice, validate_limit, validate_market
 from tachyon.errors import FillOrKillUnfillable, InvalidOrder, PostOnlyWouldTake
 
@@ -359,6 +359,15 @@ class ReferenceEngine:
         """Every open order, in id order."""
         return [order.as_order() for order in sorted(self._book.orders, key=_by_id)]
 
+    def top(self) -> tuple[int | None, int | None, int | None]:
+        book = self.snapshot(1)
+        trades = self.recent_trades(1)
+        return (
+            book.bids[0].price if book.bids else None,
+            book.asks[0].price if book.asks else None,
+            trades[0].price if trades else None,
+        )
+
     def snapshot(self, depth: int) -> BookDepth:
         if type(depth) is not int or depth < 0:
             raise InvalidOrder(f"depth {depth!r} must be a non-negative integer")
@@ -378,12 +387,20 @@ class ReferenceEngine:
         newest_first = list(reversed(self._book.trades))
         return newest_first[:limit]
 
-    def estimate_market_cost(self, side: Side, qty: int) -> tuple[int, int]:
+    def estimate_market_cost(
+        self, side: Side, qty: int, limit_price: int | None = None
+    ) -> tuple[int, int]:
         if type(side) is not Side:
             reject_choice("side", side, Side)
         check_positive_int(qty, "qty", QTY_MAX)
+        if limit_price is not None:
+            check_positive_int(limit_price, "limit_price", PRICE_MAX)
         filled = cost = 0
         for level in self._levels(side.opposite):
+            if limit_price is not None and (
+                level.price > limit_price if side is Side.BID else level.price < limit_price
+            ):
+                break
             take = min(qty - filled, level.qty)
             if take == 0:
                 break

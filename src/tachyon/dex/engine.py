@@ -102,12 +102,21 @@ class OrderBookEngine(Protocol):
         """Aggregated levels, best first, at most `depth` per side."""
         ...
 
+    def top(self) -> tuple[int | None, int | None, int | None]:
+        """(best bid price, best ask price, last trade's price), None where there is none:
+        what the risk stage's price band reads on every order, so it must be cheap."""
+        ...
+
     def recent_trades(self, limit: int) -> list[Trade]:
         """The newest trades first, at most `limit`."""
         ...
 
-    def estimate_market_cost(self, side: Side, qty: int) -> tuple[int, int]:
-        """(filled_qty, quote_cost) a market order of `qty` would get now; changes nothing."""
+    def estimate_market_cost(
+        self, side: Side, qty: int, limit_price: int | None = None
+    ) -> tuple[int, int]:
+        """(filled_qty, quote_cost) a market order of `qty` would get now; changes nothing.
+        With `limit_price`, levels beyond it (above it for a bid, below it for an ask) are not
+        counted: what an order limited to that price would get."""
         ...
 
     def get_order(self, order_id: OrderId) -> Order | None:

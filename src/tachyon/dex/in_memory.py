@@ -533,20 +533,35 @@ class InMemoryEngine:
             raise InvalidOrder(f"depth {depth!r} must be a non-negative integer")
         return BookDepth(_top_levels(self._bids, depth), _top_levels(self._asks, depth))
 
+    def top(self) -> tuple[int | None, int | None, int | None]:
+        # The best level is never empty (`_BookSide.drop_top`), so its key is the best price.
+        bids, asks, recent = self._bids.keys, self._asks.keys, self._recent
+        return (
+            bids[-1] if bids else None,
+            -asks[-1] if asks else None,
+            recent[-1].price if recent else None,
+        )
+
     def recent_trades(self, limit: int) -> list[Trade]:
         if type(limit) is not int or limit < 0:
             raise InvalidOrder(f"limit {limit!r} must be a non-negative integer")
         return list(islice(reversed(self._recent), limit))
 
-    def estimate_market_cost(self, side: Side, qty: int) -> tuple[int, int]:
+    def estimate_market_cost(
+        self, side: Side, qty: int, limit_price: int | None = None
+    ) -> tuple[int, int]:
         if type(side) is not Side:
             reject_choice("side", side, Side)
         if type(qty) is not int or not 0 < qty <= QTY_MAX:
             check_positive_int(qty, "qty", QTY_MAX)
         book = self._asks if side is _BID else self._bids
         levels, sign, base_unit = book.levels, book.sign, self._config.base_unit
+        # Keys fall as levels worsen: a level beyond the limit has a key below the limit's.
+        lowest_key = _limit_key(limit_price, sign)
         filled = cost = 0
         for key in reversed(book.keys):
+            if key < lowest_key:
+                break
             left = qty - filled
             level_qty = levels[key].qty
             take = left if left < level_qty else level_qty
@@ -694,6 +709,15 @@ def _check_state(state: dict[str, Any]) -> None:
     expect(positive(next_order) and positive(next_trade), "next ids must be positive integers")
     expect(all(row[0] < next_order for row in orders), "an order id is not below next_order_id")
     expect(all(row[0] < next_trade for row in trades), "a trade id is not below next_trade_id")
+
+
+def _limit_key(limit_price: int | None, sign: int) -> int:
+    """The key of the worst level an estimate limited to `limit_price` counts."""
+    if limit_price is None:
+        return _KEY_ANY
+    if type(limit_price) is not int or not 0 < limit_price <= PRICE_MAX:
+        check_positive_int(limit_price, "limit_price", PRICE_MAX)
+    return limit_price * sign
 
 
 def _top_levels(book: _BookSide, depth: int) -> list[BookLevel]:

@@ -52,7 +52,7 @@ from tachyon.dex.model import (
     TimeInForce,
     Trade,
 )
-from tachyon.dex.units import QTY_MAX, check_positive_int
+from tachyon.dex.units import PRICE_MAX, QTY_MAX, check_positive_int
 from tachyon.dex.validation import reject_choice, validate_limit, validate_market
 from tachyon.errors import FillOrKillUnfillable, InvalidOrder, PostOnlyWouldTake
 
@@ -477,18 +477,30 @@ class LiquibookEngine:
             raise InvalidOrder(f"depth {depth!r} must be a non-negative integer")
         return BookDepth(_top_levels(self._bids, depth), _top_levels(self._asks, depth))
 
+    def top(self) -> tuple[int | None, int | None, int | None]:
+        recent = self._recent
+        return self._bids.best(), self._asks.best(), recent[-1].price if recent else None
+
     def recent_trades(self, limit: int) -> list[Trade]:
         if type(limit) is not int or limit < 0:
             raise InvalidOrder(f"limit {limit!r} must be a non-negative integer")
         return list(islice(reversed(self._recent), limit))
 
-    def estimate_market_cost(self, side: Side, qty: int) -> tuple[int, int]:
+    def estimate_market_cost(
+        self, side: Side, qty: int, limit_price: int | None = None
+    ) -> tuple[int, int]:
         if type(side) is not Side:
             reject_choice("side", side, Side)
         if type(qty) is not int or not 0 < qty <= QTY_MAX:
             check_positive_int(qty, "qty", QTY_MAX)
+        if limit_price is not None:
+            check_positive_int(limit_price, "limit_price", PRICE_MAX)
         filled = cost = 0
         for price, queue in (self._asks if side is _BID else self._bids).best_first():
+            if limit_price is not None and (
+                price > limit_price if side is _BID else price < limit_price
+            ):
+                break
             take = min(qty - filled, sum(record.remaining for record in queue))
             filled += take
             cost += self._config.notional(price, take)

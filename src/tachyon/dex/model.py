@@ -175,6 +175,8 @@ class MarketConfig:
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     base_unit: int = field(init=False, repr=False, compare=False)
     """Base minor units in one whole base token: 10**base_decimals."""
+    market_id: MarketId = field(init=False, repr=False, compare=False)
+    """"BASE/QUOTE" (a field, not a property: every order reads it)."""
 
     def __post_init__(self) -> None:
         if (
@@ -200,6 +202,7 @@ class MarketConfig:
                     f"{name} {decimals!r} must be an integer from 0 to {DECIMALS_MAX}"
                 )
         object.__setattr__(self, "base_unit", _power_of_ten(self.base_decimals))
+        object.__setattr__(self, "market_id", MarketId(f"{self.base}/{self.quote}"))
         if self.min_qty % self.lot_size:
             raise InvalidConfig(
                 f"min_qty {self.min_qty} is not a multiple of lot_size {self.lot_size}"
@@ -213,10 +216,6 @@ class MarketConfig:
             raise InvalidConfig(
                 f"fee token {self.fees.fee_token} is neither {self.base} nor {self.quote}"
             )
-
-    @property
-    def market_id(self) -> MarketId:
-        return MarketId(f"{self.base}/{self.quote}")
 
     @property
     def fee_token(self) -> TokenId:

@@ -30,7 +30,7 @@ from tachyon.dex.engine_spec import (
     EngineSpec,
 )
 from tachyon.dex.in_memory import ENGINE as IN_MEMORY
-from tachyon.errors import InvalidConfig
+from tachyon.errors import InvalidConfig, UnknownEngine
 
 DEFAULT_ENGINE: Final = "in_memory"
 ENTRY_POINT_GROUP: Final = "tachyon.engines"
@@ -65,7 +65,7 @@ def engine_spec(name: str) -> EngineSpec:
         spec = _load(name)
         if spec is not None:
             return spec
-    raise InvalidConfig(_unknown(name))
+    raise UnknownEngine(_unknown(name))
 
 
 def engine_factory(name: str) -> EngineFactory:

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from tachyon.dex.ids import AccountId, MarketId
 from tachyon.dex.model import BookLevel, MarketConfig, Side, TimeInForce
+from tachyon.dex.units import PRICE_MAX
 from tachyon.errors import (
     MarketHalted,
     MaxNotionalExceeded,
@@ -88,37 +89,40 @@ def check_limit(
     market: MarketConfig,
     order: tuple[Side, int, int, TimeInForce],
 ) -> None:
-    """Refuse a limit order `(side, price, qty, tif)` that breaks a rule or limit."""
+    """Refuse a limit order `(side, price, qty, tif)` that breaks a rule or limit.
+
+    Every order on a market with rules comes through here, so each check costs a comparison
+    when its limit is unset and reads only counts the service keeps (no scan of a book or of
+    the owner's orders)."""
     side, price, qty, tif = order
-    _check_open(rules, market)
-    notional = market.notional(price, qty)
-    _check_size(rules, qty, notional)
+    if rules.halted:
+        _refuse_halted(market)
+    notional = price * qty // market.base_unit  # `MarketConfig.notional`, inline
+    if rules.max_qty is not None or rules.min_notional is not None:
+        _check_size(rules, qty, notional)
     limits = rules.limits
     if limits.max_notional is not None and notional > limits.max_notional:
-        raise MaxNotionalExceeded(
-            f"order notional {notional} exceeds {market.market_id}'s max_notional"
-            f" {limits.max_notional} (quote minor units); nothing was changed"
-        )
-    if limits.price_band_bps is not None:
+        _refuse_notional(market, limits, notional)
+    band_bps = limits.price_band_bps
+    if band_bps is not None:
         reference = reference_price_x2(service, market.market_id)
-        if reference is not None and BPS * abs(2 * price - reference) > (
-            limits.price_band_bps * reference
-        ):
-            low, high = band_x2(reference, limits.price_band_bps)
+        if reference is not None and BPS * abs(2 * price - reference) > band_bps * reference:
+            low, high = band_prices(reference, band_bps)
             raise OutsidePriceBand(
-                f"price {price} is outside {market.market_id}'s price band of"
-                f" {limits.price_band_bps} bps around {reference / 2:g}"
-                f" ({low / 2:g} to {high / 2:g}); nothing was changed"
+                f"price {price} is outside {market.market_id}'s price band of {band_bps} bps"
+                f" around {_half(reference)} (prices {low} to {high}); nothing was changed"
             )
-    if side is Side.BID:
-        _check_position(service, limits, owner, market, qty)
-    if tif is TimeInForce.GTC and limits.max_open_orders is not None:
-        count = service.open_order_count(owner, market.market_id)
-        if count >= limits.max_open_orders:
-            raise MaxOpenOrdersExceeded(
-                f"{owner} has {count} open orders on {market.market_id}, its max_open_orders"
-                f" is {limits.max_open_orders}; nothing was changed"
-            )
+    max_position, max_open_orders = limits.max_position, limits.max_open_orders
+    if max_position is None and max_open_orders is None:
+        return
+    held, count = service.exposure(owner, market.market_id)
+    if max_position is not None and side is Side.BID:
+        _check_position(held, max_position, owner, market, qty)
+    if max_open_orders is not None and tif is TimeInForce.GTC and count >= max_open_orders:
+        raise MaxOpenOrdersExceeded(
+            f"{owner} has {count} open orders on {market.market_id}, its max_open_orders"
+            f" is {limits.max_open_orders}; nothing was changed"
+        )
 
 
 def check_market(
@@ -131,61 +135,72 @@ def check_market(
     """Refuse a market order `(side, qty, max_quote)` that breaks a rule or limit; return the
     quantity it may take (capped to what lies inside the price band), unchanged if no band."""
     side, qty, max_quote = order
-    _check_open(rules, market)
+    if rules.halted:
+        _refuse_halted(market)
     limits = rules.limits
     if limits == NO_LIMITS and rules.max_qty is None and rules.min_notional is None:
         return qty
-    capped = qty
+    market_id = market.market_id
+    wanted = qty if qty is not None else _qty_for_budget(service, market, max_quote or 0)
+    capped, limit_price = qty, None
     if limits.price_band_bps is not None:
-        reference = reference_price_x2(service, market.market_id)
+        reference = reference_price_x2(service, market_id)
         if reference is not None:
-            wanted = qty if qty is not None else _qty_for_budget(service, market, max_quote or 0)
-            inside = _qty_inside_band(
-                service, market, side, reference, limits.price_band_bps, wanted
+            low, high = band_prices(reference, limits.price_band_bps)
+            limit_price = high if side is Side.BID else low
+    filled, cost = (
+        service.estimate_market_cost(side, wanted, market_id, limit_price) if wanted else (0, 0)
+    )
+    if limit_price is not None:
+        capped = filled  # what lies inside the band, at most what the order wants
+        if capped == 0:
+            raise OutsidePriceBand(
+                f"nothing rests inside {market_id}'s price band of {limits.price_band_bps} bps"
+                f" (prices {low} to {high}); nothing was changed"
             )
-            capped = inside if capped is None else min(capped, inside)
-    if capped == 0:
-        raise OutsidePriceBand(
-            f"nothing rests inside {market.market_id}'s price band of {limits.price_band_bps}"
-            " bps; nothing was changed"
-        )
-    estimate_qty = capped
-    if estimate_qty is None:  # a bid by budget: what the budget buys now
-        estimate_qty = _qty_for_budget(service, market, max_quote or 0)
-    filled, cost = service.estimate_market_cost(side, estimate_qty, market.market_id)
     notional = cost if max_quote is None else max_quote
-    _check_size(rules, estimate_qty if qty is None else qty, notional)  # the order's own size
+    _check_size(rules, wanted if qty is None else qty, notional)  # the order's own size
     if limits.max_notional is not None and notional > limits.max_notional:
-        raise MaxNotionalExceeded(
-            f"order notional {notional} exceeds {market.market_id}'s max_notional"
-            f" {limits.max_notional} (quote minor units); nothing was changed"
-        )
-    if side is Side.BID:
-        _check_position(service, limits, owner, market, filled)
+        _refuse_notional(market, limits, notional)
+    if side is Side.BID and limits.max_position is not None:
+        held = service.exposure(owner, market_id)[0]
+        _check_position(held, limits.max_position, owner, market, filled)
     return capped
 
 
 def reference_price_x2(service: DexService, market: MarketId) -> int | None:
     """Twice the reference price (so the mid stays an integer): best bid + best ask, or twice
     the last trade's price when a side is empty, or None."""
-    book = service.snapshot(1, market)
-    if book.bids and book.asks:
-        return book.bids[0].price + book.asks[0].price
-    trades = service.recent_trades(1, market)
-    return 2 * trades[0].price if trades else None
+    best_bid, best_ask, last = service.top(market)
+    if best_bid is not None and best_ask is not None:
+        return best_bid + best_ask
+    return None if last is None else 2 * last
 
 
-def band_x2(reference_x2: int, band_bps: int) -> tuple[int, int]:
-    """Twice the band's lowest and highest prices (exact: the bounds may not be integers)."""
-    spread = reference_x2 * band_bps
-    return (reference_x2 * BPS - spread) // BPS, (reference_x2 * BPS + spread) // BPS
+def band_prices(reference_x2: int, band_bps: int) -> tuple[int, int]:
+    """The lowest and highest prices inside the band: p with 10,000 * |2p - ref2| <=
+    band_bps * ref2 (exact integers; never below 1 or above the largest price)."""
+    low = -(-reference_x2 * (BPS - band_bps) // (2 * BPS))  # rounded up
+    high = reference_x2 * (BPS + band_bps) // (2 * BPS)
+    return max(low, 1), min(high, PRICE_MAX)
 
 
-def _check_open(rules: MarketRules, market: MarketConfig) -> None:
-    if rules.halted:
-        raise MarketHalted(
-            f"market {market.market_id} is halted: only cancels are accepted; nothing was changed"
-        )
+def _half(value_x2: int) -> str:
+    """`value_x2 / 2` as an exact decimal string."""
+    return f"{value_x2 // 2}.5" if value_x2 % 2 else str(value_x2 // 2)
+
+
+def _refuse_halted(market: MarketConfig) -> NoReturn:
+    raise MarketHalted(
+        f"market {market.market_id} is halted: only cancels are accepted; nothing was changed"
+    )
+
+
+def _refuse_notional(market: MarketConfig, limits: RiskLimits, notional: int) -> NoReturn:
+    raise MaxNotionalExceeded(
+        f"order notional {notional} exceeds {market.market_id}'s max_notional"
+        f" {limits.max_notional} (quote minor units); nothing was changed"
+    )
 
 
 def _check_size(rules: MarketRules, qty: int, notional: int) -> None:
@@ -198,38 +213,14 @@ def _check_size(rules: MarketRules, qty: int, notional: int) -> None:
 
 
 def _check_position(
-    service: DexService, limits: RiskLimits, owner: AccountId, market: MarketConfig, qty: int
+    held: int, max_position: int, owner: AccountId, market: MarketConfig, qty: int
 ) -> None:
-    if limits.max_position is None:
-        return
-    held = service.base_position(owner, market.base)
-    if held + qty > limits.max_position:
+    if held + qty > max_position:
         raise MaxPositionExceeded(
             f"{owner} holds {held} {market.base} (minor units, open bids included); {qty} more"
-            f" would exceed {market.market_id}'s max_position {limits.max_position}; nothing"
+            f" would exceed {market.market_id}'s max_position {max_position}; nothing"
             " was changed"
         )
-
-
-def _qty_inside_band(
-    service: DexService,
-    market: MarketConfig,
-    side: Side,
-    reference_x2: int,
-    band_bps: int,
-    wanted: int,
-) -> int:
-    """The resting quantity a market order of `side` can take inside the band, counted until
-    it reaches `wanted` (what the order would take without a band)."""
-    low, high = band_x2(reference_x2, band_bps)
-    inside = 0
-    for level in _levels(service, market.market_id, side.opposite):
-        if inside >= wanted or (
-            (2 * level.price > high) if side is Side.BID else (2 * level.price < low)
-        ):
-            break
-        inside += level.qty
-    return inside
 
 
 def _qty_for_budget(service: DexService, market: MarketConfig, budget: int) -> int:

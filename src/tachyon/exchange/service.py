@@ -15,6 +15,7 @@ from typing import Any, Final, NamedTuple, NoReturn
 import msgspec
 
 from tachyon.dex.engine import OrderBookEngine
+from tachyon.dex.engine_spec import check_limit_options, check_market_options
 from tachyon.dex.events import EngineResult, Reduced
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import (
@@ -40,7 +41,12 @@ from tachyon.errors import (
     OrderNotFound,
     OrderNotOwned,
 )
-from tachyon.exchange.engines import DEFAULT_ENGINE, engine_factory, engine_loader
+from tachyon.exchange.engines import (
+    DEFAULT_ENGINE,
+    engine_capabilities,
+    engine_factory,
+    engine_loader,
+)
 from tachyon.exchange.events import (
     CancelReason,
     Deposited,
@@ -64,6 +70,9 @@ from tachyon.ledger.ledger import (
     HOLD_OWNER,
     HOLD_PRICE,
     HOLD_REMAINING,
+    HOLD_TALLY,
+    TALLY_BID_QTY,
+    TALLY_ORDERS,
     BalanceRecord,
     Hold,
     SettlementTerms,
@@ -178,7 +187,7 @@ class OwnedOrder(NamedTuple):
 class _Market(SettlementTerms):
     """A market's engine and rules, with its settlement terms, flattened for the hot path."""
 
-    __slots__ = ("engine", "engine_name", "lot", "min_qty", "tick")
+    __slots__ = ("engine", "engine_name", "lot", "min_qty", "tallies", "tick")
 
     def __init__(
         self,
@@ -193,14 +202,20 @@ class _Market(SettlementTerms):
         self.tick = config.tick_size
         self.lot = config.lot_size
         self.min_qty = config.min_qty
+        self.tallies: dict[AccountId, _Tally] = {}  # by owner
 
 
 # An open order's settlement record is the ledger's `Hold`: [owner, market, is a bid, price,
 # remaining qty, funds it holds (quote for bids, base for asks), qty filled, the owner's ledger
-# cell of the held token]. Short names for its slots:
+# cell of the held token, the owner's tally on the market]. Short names for its slots:
 _OWNER, _MARKET, _IS_BID, _PRICE = HOLD_OWNER, HOLD_MARKET, HOLD_IS_BID, HOLD_PRICE
 _REMAINING, _LOCKED, _FILLED_QTY, _CELL = HOLD_REMAINING, HOLD_LOCKED, HOLD_FILLED, HOLD_CELL
+_TALLY, _ORDERS, _BID_QTY = HOLD_TALLY, TALLY_ORDERS, TALLY_BID_QTY
 _OpenOrder = Hold
+# An owner's tally on one market: [its open orders there by id, their open bid quantity], kept
+# as orders rest, fill and close, so that the risk stage counts them without a scan.
+_Tally = list[Any]
+_NO_TALLY: Final[_Tally] = [{}, 0]  # read-only: an owner with no orders on a market
 # The two slots of a ledger cell (see `TokenLedger.holdings`).
 _AVAILABLE, _HELD = 0, 1
 
@@ -209,7 +224,6 @@ class DexService:
     """The exchange facade: markets, balances, orders of many owners, fees."""
 
     __slots__ = (
-        "_by_owner",
         "_engine_name",
         "_fee_accounts",
         "_ledger",
@@ -227,7 +241,6 @@ class DexService:
         self._ledger = TokenLedger()
         self._markets: dict[MarketId, _Market] = {}
         self._open: dict[OrderId, _OpenOrder] = {}
-        self._by_owner: dict[AccountId, dict[OrderId, _OpenOrder]] = {}
         self._fee_accounts: set[AccountId] = set()
         self._next_order_id = OrderId(1)
         if default_market is not None:
@@ -384,6 +397,10 @@ class DexService:
         cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
         if cell is None or not 0 < locked <= cell[_AVAILABLE]:
             validate_limit(state.config, side, price, qty, tif, post_only, stp)  # named first
+            if state.engine_name is not None:  # an option the engine lacks, before the funds
+                check_limit_options(
+                    engine_capabilities(state.engine_name), state.engine_name, tif, post_only, stp
+                )
             self._refuse_lock(state, owner, is_bid, locked)
         result = state.engine.execute_limit(
             owner,
@@ -404,9 +421,12 @@ class DexService:
             # It rests as a maker, so it holds what the maker fee needs.
             cell[_AVAILABLE] -= need
             cell[_HELD] += need
-            record = [owner, state, is_bid, price, qty, need, 0, cell]
+            tally = state.tallies.get(owner) or _tally_of(state, owner)
+            record = [owner, state, is_bid, price, qty, need, 0, cell, tally]
             self._open[order_id] = record
-            (self._by_owner.get(owner) or self._orders_of(owner))[order_id] = record
+            tally[_ORDERS][order_id] = record
+            if is_bid:
+                tally[_BID_QTY] += qty
             return Placement(
                 order_id, trades, _NEW, 0, qty, state.market_id, owner, side, price, qty
             )
@@ -443,7 +463,7 @@ class DexService:
             validate_market(state.config, side, qty, max_quote, stp)
         is_bid = side is _BID
         engine = state.engine
-        budget = max_quote  # what the engine may spend: a bid's own cap, or its estimate
+        budget = asked = max_quote  # the engine may spend: a bid's own cap, or its estimate
         if not is_bid:
             assert qty is not None
             locked = state.need(False, 0, qty, state.taker_bps)
@@ -463,6 +483,15 @@ class DexService:
         cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
         if cell is None or not 0 < locked <= cell[_AVAILABLE]:
             if locked:
+                if state.engine_name is not None:  # an option the engine lacks, before funds
+                    check_market_options(
+                        engine_capabilities(state.engine_name),
+                        state.engine_name,
+                        side,
+                        qty,
+                        asked,
+                        stp,
+                    )
                 self._refuse_lock(state, owner, is_bid, locked)
             # A bid for which the book has nothing to sell locks nothing and can fill nothing.
             cell = [0, 0]
@@ -506,37 +535,62 @@ class DexService:
 
     def open_orders(self, owner: AccountId) -> list[OwnedOrder]:
         """`owner`'s open orders in every market, oldest first."""
-        return [self._owned(oid, record) for oid, record in self._by_owner.get(owner, {}).items()]
+        records = [
+            item
+            for state in self._markets.values()
+            for item in state.tallies.get(owner, _NO_TALLY)[_ORDERS].items()
+        ]
+        records.sort(key=itemgetter(0))
+        return [self._owned(oid, record) for oid, record in records]
 
     # -- market data -----------------------------------------------------------------------
 
     def open_order_count(self, owner: AccountId, market: MarketId) -> int:
         """How many orders `owner` has open on `market`."""
-        # A scan of the owner's orders, paid by the risk stage only: a counter kept as orders
-        # rest and close cost every order 6% more instructions (bench.instructions).
-        state = self._market(market)
-        return sum(1 for order in self._by_owner.get(owner, {}).values() if order[_MARKET] is state)
+        return len(self._market(market).tallies.get(owner, _NO_TALLY)[_ORDERS])
+
+    def exposure(self, owner: AccountId, market: MarketId = DEFAULT_MARKET_ID) -> tuple[int, int]:
+        """`owner`'s position in `market`'s base token (`base_position`) and how many orders it
+        has open on `market`: what the risk stage reads of an owner, in one call."""
+        state = self._markets.get(market) or self._market(market)
+        cell = state.base_cells.get(owner)
+        held = cell[_AVAILABLE] + cell[_HELD] if cell else 0
+        base = state.base
+        for other in self._markets.values():
+            if other.base == base:
+                held += other.tallies.get(owner, _NO_TALLY)[_BID_QTY]
+        return held, len(state.tallies.get(owner, _NO_TALLY)[_ORDERS])
 
     def base_position(self, owner: AccountId, token: TokenId) -> int:
         """`owner`'s holdings of `token` with what its open bids would buy: available and
         locked, plus the open quantity of its bids on every market whose base is `token`."""
         record = self._ledger.balance(owner, token)
         held = record.available + record.locked
-        for order in self._by_owner.get(owner, {}).values():
-            if order[_IS_BID] and order[_MARKET].base == token:
-                held += order[_REMAINING]
+        for state in self._markets.values():
+            if state.base == token:
+                held += state.tallies.get(owner, _NO_TALLY)[_BID_QTY]
         return held
 
     def snapshot(self, depth: int, market: MarketId = DEFAULT_MARKET_ID) -> BookDepth:
         return self._market(market).engine.snapshot(depth)
 
+    def top(
+        self, market: MarketId = DEFAULT_MARKET_ID
+    ) -> tuple[int | None, int | None, int | None]:
+        """The market's best bid and ask prices and its last trade's price (None: none)."""
+        return (self._markets.get(market) or self._market(market)).engine.top()
+
     def recent_trades(self, limit: int, market: MarketId = DEFAULT_MARKET_ID) -> list[Trade]:
         return self._market(market).engine.recent_trades(limit)
 
     def estimate_market_cost(
-        self, side: Side, qty: int, market: MarketId = DEFAULT_MARKET_ID
+        self,
+        side: Side,
+        qty: int,
+        market: MarketId = DEFAULT_MARKET_ID,
+        limit_price: int | None = None,
     ) -> tuple[int, int]:
-        return self._market(market).engine.estimate_market_cost(side, qty)
+        return self._market(market).engine.estimate_market_cost(side, qty, limit_price)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -584,7 +638,6 @@ class DexService:
             service._markets[config.market_id] = market
             orders.extend([(order.order_id, order, market) for order in engine.open_orders()])
         orders.sort(key=itemgetter(0))  # ids are unique; each market's run is sorted already
-        by_owner = service._by_owner
         locked_by: dict[tuple[AccountId, TokenId], int] = {}
         for order_id, order, market in orders:
             owner, is_bid, price, remaining = (
@@ -595,9 +648,13 @@ class DexService:
             )
             need = market.need(is_bid, price, remaining, market.hold_bps)
             cells = market.quote_cells if is_bid else market.base_cells
-            record = [owner, market, is_bid, price, remaining, need, order.filled_qty, cells[owner]]
+            tally = market.tallies.get(owner) or _tally_of(market, owner)
+            filled = order.filled_qty
+            record = [owner, market, is_bid, price, remaining, need, filled, cells[owner], tally]
             service._open[order_id] = record
-            (by_owner.get(owner) or by_owner.setdefault(owner, {}))[order_id] = record
+            tally[_ORDERS][order_id] = record
+            if is_bid:
+                tally[_BID_QTY] += remaining
             key = (owner, market.quote if is_bid else market.base)
             locked_by[key] = locked_by.get(key, 0) + need
         service._ledger.check_conservation()
@@ -622,7 +679,7 @@ class DexService:
         assert on_books.keys() == self._open.keys(), "open orders differ from the books"
         holdings = {token.symbol: self._ledger.holdings(token.symbol) for token in self.tokens()}
         for order_id, order in self._open.items():
-            owner, state, is_bid, price, remaining, locked, filled, cell = order
+            owner, state, is_bid, price, remaining, locked, filled, cell, tally = order
             need = state.need(is_bid, price, remaining, state.hold_bps)
             assert locked == need, f"order {order_id} holds {locked}, needs {need}"
             on_book = on_books[order_id]
@@ -630,13 +687,25 @@ class DexService:
             assert on_book.filled_qty == filled, f"order {order_id} filled"
             token = state.quote if is_bid else state.base
             assert holdings[token][owner] is cell, f"order {order_id} ledger cell"
-            assert self._by_owner[owner][order_id] is order
+            assert state.tallies[owner] is tally and tally[_ORDERS][order_id] is order
             key = (owner, token)
             locked_by_orders[key] = locked_by_orders.get(key, 0) + need
         for state in self._markets.values():
             state.engine.check_invariants()
         self._check_locks(locked_by_orders)
-        assert sum(len(orders) for orders in self._by_owner.values()) == len(self._open)
+        self._check_tallies()
+
+    def _check_tallies(self) -> None:
+        """Assert that each owner's tally on each market counts exactly its open orders there."""
+        counted = 0
+        for state in self._markets.values():
+            for owner, (orders, bid_qty) in state.tallies.items():
+                assert all(self._open[oid] is record for oid, record in orders.items())
+                assert all(record[_OWNER] == owner for record in orders.values())
+                bids = sum(record[_REMAINING] for record in orders.values() if record[_IS_BID])
+                assert bid_qty == bids, f"{owner}'s open bid quantity on {state.market_id}"
+                counted += len(orders)
+        assert counted == len(self._open), "an open order is missing from its owner's tally"
 
     def _check_locks(self, locked_by_orders: dict[tuple[AccountId, TokenId], int]) -> None:
         """Assert that every account locks exactly what its open orders need, per token."""
@@ -687,9 +756,12 @@ class DexService:
         if open_qty:
             assert price is not None, "only a limit order rests"
             need = state.need(is_bid, price, open_qty, state.hold_bps)
-            record = [owner, state, is_bid, price, open_qty, need, filled, cell]
+            tally = state.tallies.get(owner) or _tally_of(state, owner)
+            record = [owner, state, is_bid, price, open_qty, need, filled, cell, tally]
             self._open[order_id] = record
-            (self._by_owner.get(owner) or self._orders_of(owner))[order_id] = record
+            tally[_ORDERS][order_id] = record
+            if is_bid:
+                tally[_BID_QTY] += open_qty
             status = _PARTIALLY_FILLED if filled else _NEW
         elif filled and (qty is None or filled == qty):
             status = _FILLED
@@ -717,10 +789,6 @@ class DexService:
             last_maker_remaining,
             reduced,
         )
-
-    def _orders_of(self, owner: AccountId) -> dict[OrderId, _OpenOrder]:
-        """`owner`'s open orders by id, kept for `open_orders` (an empty dict at first)."""
-        return self._by_owner.setdefault(owner, {})
 
     def _release_reduced(
         self, state: _Market, reduced: Sequence[Reduced]
@@ -759,6 +827,8 @@ class DexService:
         cell = order[_CELL]
         cell[_AVAILABLE] += excess
         cell[_HELD] -= excess
+        if order[_IS_BID]:
+            order[_TALLY][_BID_QTY] -= order[_REMAINING] - remaining
         order[_REMAINING] = remaining
         order[_LOCKED] = need
 
@@ -766,7 +836,10 @@ class DexService:
         """Forget a filled or cancelled order: it spent `spent` of what it holds (its last fill)
         and releases the rest."""
         del self._open[order_id]
-        del self._by_owner[order[_OWNER]][order_id]
+        tally = order[_TALLY]
+        del tally[_ORDERS][order_id]
+        if order[_IS_BID]:
+            tally[_BID_QTY] -= order[_REMAINING]
         locked = order[_LOCKED]
         assert locked >= spent >= 0, f"order {order_id} spent more than it held"
         cell = order[_CELL]
@@ -786,6 +859,11 @@ class DexService:
             known = ", ".join(sorted(self._markets)) or "none"
             raise MarketNotFound(f"unknown market {market!r}; markets: {known}")
         return state
+
+
+def _tally_of(state: _Market, owner: AccountId) -> _Tally:
+    """`owner`'s tally on the market `state` (new and empty at first)."""
+    return state.tallies.setdefault(owner, [{}, 0])
 
 
 def config_to_state(config: MarketConfig) -> list[object]:

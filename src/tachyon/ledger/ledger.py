@@ -39,7 +39,9 @@ _LOCKED: Final = 1
 # An open order's hold, as a settling caller keeps it: a plain list (five times cheaper to
 # build than a slotted object, measured) whose slots are these. `settle_fills` reads and
 # updates the makers' holds; `HOLD_CELL` is the owner's ledger cell of the held token (quote
-# for a bid, base for an ask) and `HOLD_LOCKED` what the order holds of it.
+# for a bid, base for an ask) and `HOLD_LOCKED` what the order holds of it. `HOLD_TALLY` is
+# what the caller counts of its owner's orders on its market ([orders by id, open bid qty]):
+# a bid's partial fill takes its quantity off that count, as it does off `HOLD_REMAINING`.
 (
     HOLD_OWNER,
     HOLD_MARKET,
@@ -49,8 +51,10 @@ _LOCKED: Final = 1
     HOLD_LOCKED,
     HOLD_FILLED,
     HOLD_CELL,
-) = range(8)
+    HOLD_TALLY,
+) = range(9)
 Hold = list[Any]  # heterogeneous on purpose: see above
+TALLY_ORDERS, TALLY_BID_QTY = 0, 1  # the slots of a hold's tally
 
 
 def fill_fees(config: MarketConfig, price: int, qty: int) -> tuple[int, int]:
@@ -417,9 +421,8 @@ class TokenLedger:
         filled = cost_total = maker_fees = taker_fees = maker_fee = remaining = 0
         for trade in trades:
             price, qty, maker_owner = trade.price, trade.qty, trade.maker_owner
-            cost = price * qty // base_unit
             filled += qty
-            cost_total += cost
+            cost_total += (cost := price * qty // base_unit)
             if not zero_fees:
                 fee_basis = qty if fee_in_base else cost
                 maker_fee = maker_sign * (fee_basis * maker_abs_bps // BPS_DENOMINATOR)  # inline
@@ -431,8 +434,7 @@ class TokenLedger:
                 maker_spent, maker_gained = gives, gets - maker_fee
             else:
                 maker_spent, maker_gained = gives + maker_fee, gets
-            maker_id = trade.maker_order_id
-            maker = holds[maker_id]
+            maker = holds[maker_id := trade.maker_order_id]
             gain = maker_gain_cells.get(maker_owner) or _record(maker_gain_cells, maker_owner)
             gain[_AVAILABLE] += maker_gained
             remaining = maker[HOLD_REMAINING] - qty
@@ -452,6 +454,8 @@ class TokenLedger:
             held[_AVAILABLE] += left - need
             maker[HOLD_REMAINING] = remaining
             maker[HOLD_LOCKED] = need
+            if maker_is_bid:
+                maker[HOLD_TALLY][TALLY_BID_QTY] -= qty
         pays, receives = (cost_total, filled) if taker_is_bid else (filled, cost_total)
         if taker_pays_fee:
             pays += taker_fees

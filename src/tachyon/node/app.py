@@ -409,7 +409,16 @@ def _command_routes(app: FastAPI, node: Node) -> None:
     @app.post(
         "/v1/commands",
         response_model=None,
-        responses=_ok(schemas.PlacementShape | schemas.Balances),
+        responses=_ok(
+            schemas.PlacementShape
+            | schemas.Balances
+            | schemas.OperatorSet
+            | schemas.TokenListed
+            | schemas.MarketListed
+            | schemas.FeesSet
+            | schemas.RiskSet
+            | schemas.HaltSet
+        ),
         tags=["signed"],
     )
     async def submit_command(request: schemas.SignedCommandRequest, http: Request) -> Response:
@@ -417,7 +426,16 @@ def _command_routes(app: FastAPI, node: Node) -> None:
 
         Place and cancel answer the placement (as `dex place-limit --format json`); deposit and
         withdraw the balance of the token they moved (as `dex deposit --format json`). The
-        same requests go over one WebSocket, many in flight, at `/v1/ws/orders`."""
+        same requests go over one WebSocket, many in flight, at `/v1/ws/orders`.
+
+        The operator's commands come this way too, signed by the operator's key (anyone
+        else: 403 `not_operator`), each answering as its `tachyon admin` command prints:
+        `SetOperator` (`{"operator"}`, once, on an exchange without one), `AdminAddToken`
+        (`{"token"}`), `AdminAddMarket` (`{"market"}`, as `/v1/markets` lists it),
+        `AdminSetFees` (`{"market", "maker_bps", "taker_bps", "cancelled_orders"}`),
+        `AdminSetRisk` (`{"market", "risk"}`), `AdminHaltMarket` (`{"market", "halted"}`),
+        `AdminCollectFees` and `AdminDeposit` (`{"address", "balances"}`: the credited
+        account's balance of the token)."""
         client = None if http.client is None else http.client.host
         answer = await execute_command(node, request.body, request.signature, None, client)
         # Encoded here: the framework's generic encoder walks every value (a cost per order).

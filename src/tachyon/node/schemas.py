@@ -6,7 +6,7 @@ built by `tachyon.client.shapes`; the functions here only unpack the node's core
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -103,6 +103,48 @@ class Token(_Shape):
 
 class Tokens(_Shape):
     tokens: list[Token]
+
+
+class OperatorSet(_Shape):
+    """`SetOperator`'s answer: the exchange's operator, set once."""
+
+    operator: str
+
+
+class TokenListed(_Shape):
+    """`AdminAddToken`'s answer (`tachyon admin token add`)."""
+
+    token: Token
+
+
+class MarketListed(_Shape):
+    """`AdminAddMarket`'s answer (`tachyon admin market add`): the market as `/v1/markets`."""
+
+    market: Market
+
+
+class FeesSet(_Shape):
+    """`AdminSetFees`'s answer (`tachyon admin fees set`): the orders whose fee reserve could
+    not be locked again were cancelled (their placements)."""
+
+    market: str
+    maker_bps: int
+    taker_bps: int
+    cancelled_orders: list[dict[str, Any]]
+
+
+class RiskSet(_Shape):
+    """`AdminSetRisk`'s answer (`tachyon admin risk set`): the market's limits now."""
+
+    market: str
+    risk: Risk
+
+
+class HaltSet(_Shape):
+    """`AdminHaltMarket`'s answer (`tachyon admin market halt|resume`)."""
+
+    market: str
+    halted: bool
 
 
 class Level(_Shape):

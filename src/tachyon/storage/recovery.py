@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, NoReturn
 
 from tachyon.errors import (
     CorruptData,
@@ -27,6 +27,7 @@ from tachyon.errors import (
     InvalidConfig,
     SupplyExceeded,
     TachyonError,
+    UnknownEngine,
 )
 from tachyon.exchange.admission import admit_entry
 from tachyon.exchange.events import Event
@@ -112,10 +113,14 @@ def apply_entry(
         raise CorruptData(f"{where} is older than the one before it")
     try:
         result, events = exchange.execute(admitted, entry.seq, entry.ts_ns)
+    except UnknownEngine as exc:
+        _refuse_missing_engine(where, exc)
     except TachyonError as exc:
         # Only applied commands are journaled: one that is refused now was not written by us.
         raise CorruptData(f"{where} does not apply ({exc.code}: {exc})") from exc
     if type(result) is Refusal:
+        if refused_code is None and isinstance(result.error, UnknownEngine):
+            _refuse_missing_engine(where, result.error)
         if refused_code is None:
             raise CorruptData(f"{where} does not apply ({result.error.code}: {result.error})")
         if not _same_refusal(refused_code, result.error.code):
@@ -126,6 +131,14 @@ def apply_entry(
     elif refused_code is not None:
         raise CorruptData(f"{where} was refused with {refused_code} but applies on replay")
     return events
+
+
+def _refuse_missing_engine(where: str, exc: UnknownEngine) -> NoReturn:
+    """The entry is sound: this installation lacks the engine one of its markets is on."""
+    raise UnknownEngine(
+        f"{where} lists a market on an engine this tachyon cannot load ({exc}); install the"
+        " package that provides it; nothing was changed"
+    ) from exc
 
 
 def check_head(

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from tachyon.errors import CorruptData, UnsupportedVersion
+from tachyon.errors import CorruptData, UnknownEngine, UnsupportedVersion
 from tachyon.exchange.state_machine import Exchange, decode_state, state_hash_of
 
 SNAPSHOT_FORMAT: Final = 3
@@ -76,6 +76,11 @@ def load(row: SnapshotRow, db_path: Path) -> Exchange:
         raise CorruptData(f"{where} does not match its state hash")
     try:
         exchange = decode(row.format, row.state)  # which checks the invariants as it loads
+    except UnknownEngine as exc:  # sound: this installation lacks the engine of a market
+        raise UnknownEngine(
+            f"{where} holds a market on an engine this tachyon cannot load ({exc}); install"
+            " the package that provides it; nothing was changed"
+        ) from exc
     except AssertionError as exc:
         raise CorruptData(f"{where} breaks an invariant: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
