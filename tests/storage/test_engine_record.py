@@ -16,7 +16,7 @@ import pytest
 from tachyon.dex.in_memory import ENGINE as IN_MEMORY, InMemoryEngine
 from tachyon.errors import InvalidConfig, UnknownEngine
 from tachyon.exchange import engines
-from tachyon.exchange.commands import AdminAddMarket, AdminAddToken, SetOperator
+from tachyon.exchange.commands import AccountCommand, AdminAddMarket, AdminAddToken, SetOperator
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_names, register_engine
 from tachyon.storage import EmbeddedExchange
 from tachyon.storage.audit import audit
@@ -126,11 +126,12 @@ def test_a_market_on_an_engine_missing_here_is_refused_naming_it_not_as_damage(
     register_engine(name, InMemoryEngine, IN_MEMORY.loader, capabilities=IN_MEMORY.capabilities)
     now = time.time_ns()
     host = EmbeddedExchange.open(tmp_path)
-    for command in [
+    commands: list[AccountCommand] = [
         SetOperator(A, nonce=now + 1),
         AdminAddToken(A, "ETH", 8, nonce=now + 2),
         AdminAddMarket(A, "ETH", "USDC", 10_000, 100_000, 1_000_000, engine=name, nonce=now + 3),
-    ]:
+    ]
+    for command in commands:
         host.submit(signed(KEY_A, command))
     host.close(snapshot=snapshot)
     monkeypatch.delitem(engines._SPECS, name)  # as in a process where it is not installed
