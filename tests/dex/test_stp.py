@@ -454,3 +454,25 @@ def test_market_bid_by_quote_decrement_cancels_taker_when_its_qty_runs_out(
     assert reduced_after(report) == [(own, 0, 0)]
     assert (report.resting_qty, report.taker_cut, report.stopped) == (0, 10, True)
     assert engine.snapshot(5).asks == [BookLevel(100, 10)]
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("expire_taker", SelfTradePrevention.CANCEL_TAKER),
+        ("EXPIRE_MAKER", SelfTradePrevention.CANCEL_MAKER),
+        ("expire_both", SelfTradePrevention.CANCEL_BOTH),
+        ("DECREMENT", SelfTradePrevention.DECREMENT_AND_CANCEL),
+        ("Cancel_Maker", SelfTradePrevention.CANCEL_MAKER),
+    ],
+)
+def test_binance_names_and_any_case_name_the_same_modes(
+    name: str, mode: SelfTradePrevention
+) -> None:
+    assert SelfTradePrevention(name) is mode
+
+
+@pytest.mark.parametrize("name", ["expire", "", "decrement_taker", 3])
+def test_an_unknown_mode_name_is_refused(name: object) -> None:
+    with pytest.raises(ValueError, match="is not a valid SelfTradePrevention"):
+        SelfTradePrevention(name)

@@ -294,7 +294,19 @@ def withdraw(ctx: click.Context, token: str, amount: str, **common: str | bool |
 
 SIDES: Final = click.Choice(["bid", "ask"])
 STP_MODES: Final = click.Choice(
-    ["cancel_maker", "cancel_taker", "cancel_both", "decrement_and_cancel", "allow"]
+    [
+        "cancel_maker",
+        "cancel_taker",
+        "cancel_both",
+        "decrement_and_cancel",
+        "allow",
+        # Binance's names for the same modes
+        "expire_maker",
+        "expire_taker",
+        "expire_both",
+        "decrement",
+    ],
+    case_sensitive=False,
 )
 
 

@@ -45,7 +45,9 @@ class SelfTradePrevention(enum.StrEnum):
     """What happens when an incoming order (taker) meets a resting order of the same owner.
 
     The taker's mode decides. The default, CANCEL_MAKER, removes the stale resting order and
-    lets the taker go on matching, as the larger crypto venues do by default.
+    lets the taker go on matching, as the larger crypto venues do by default. Binance's names
+    are accepted for the same modes (`SelfTradePrevention("expire_taker")`, any case):
+    expire_taker, expire_maker, expire_both and decrement, whose semantics are these modes'.
     """
 
     CANCEL_TAKER = "cancel_taker"
@@ -59,8 +61,22 @@ class SelfTradePrevention(enum.StrEnum):
     ALLOW = "allow"
     """Let the owner trade with itself."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> SelfTradePrevention | None:
+        if not isinstance(value, str):
+            return None
+        name = value.lower()
+        return BINANCE_STP_NAMES.get(name) or next((m for m in cls if m.value == name), None)
+
 
 STP_DEFAULT: Final = SelfTradePrevention.CANCEL_MAKER
+BINANCE_STP_NAMES: Final = {
+    "expire_taker": SelfTradePrevention.CANCEL_TAKER,
+    "expire_maker": SelfTradePrevention.CANCEL_MAKER,
+    "expire_both": SelfTradePrevention.CANCEL_BOTH,
+    "decrement": SelfTradePrevention.DECREMENT_AND_CANCEL,
+}
+"""Binance's self-trade prevention modes, by the name of the mode each is here."""
 
 
 class OrderStatus(enum.StrEnum):
