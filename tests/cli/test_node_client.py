@@ -124,6 +124,12 @@ def _session(
     )
     run("cancel", "dex", "cancel", "--order-id", "2", *a, "--format", "json")
     run("after cancel", "dex", "balance", *a, "--format", "json")
+    run("bid again", "dex", "place-limit", "--side", "bid", "--price", "98", "--qty", "1", *a)
+    run("ask again", "dex", "place-limit", "--side", "ask", "--price", "120", "--qty", "1", *b)
+    run("cancel all bids", "dex", "cancel-all", "--side", "bid", *a, "--format", "json")
+    run("cancel all table", "dex", "cancel-all", *b)
+    run("cancel all bad market", "dex", "cancel-all", "--market", "X/Y", *a)
+    run("after cancel all", "dex", "orders", *a, "--format", "json")
     return outputs
 
 
@@ -157,6 +163,14 @@ def test_the_cli_over_a_node_prints_what_it_prints_embedded(tmp_path: Path, node
         code, text = embedded[label]
         assert code == REFUSED, (label, text)
         assert text.startswith("Error: ") and text.count("\n") == 1, (label, text)
+    cancelled = json.loads(embedded["cancel all bids"][1])["cancelled"]
+    assert [(row["order_id"], row["status"]) for row in cancelled] == [
+        (1, "cancelled"),
+        (4, "cancelled"),
+    ]
+    assert "cancelled orders" in embedded["cancel all table"][1]
+    assert embedded["cancel all bad market"][0] == REFUSED
+    assert json.loads(embedded["after cancel all"][1]) == {"orders": []}
     assert "insufficient" in embedded["too poor"][1].lower()
     assert "supply past the maximum" in embedded["past supply"][1]
     with httpx2.Client(base_url=node, timeout=10.0) as http:  # the node's own answers agree

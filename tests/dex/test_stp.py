@@ -475,4 +475,4 @@ def test_binance_names_and_any_case_name_the_same_modes(
 @pytest.mark.parametrize("name", ["expire", "", "decrement_taker", 3])
 def test_an_unknown_mode_name_is_refused(name: object) -> None:
     with pytest.raises(ValueError, match="is not a valid SelfTradePrevention"):
-        SelfTradePrevention(name)
+        SelfTradePrevention(name)  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ from tachyon.exchange.commands import (
     AdminSetFees,
     AdminSetRisk,
     AnyCommand,
+    CancelAll,
     CancelOrder,
     Deposit,
     PlaceLimit,
@@ -47,7 +48,7 @@ from tachyon.exchange.commands import (
     SetReceiveWindow,
 )
 from tachyon.exchange.events import CancelReason, OrderCancelled
-from tachyon.exchange.service import Placement
+from tachyon.exchange.service import CancelledOrders, Placement
 from tachyon.exchange.state_machine import Exchange, Outcome, Refusal, decode_state
 from tachyon.ledger.ledger import BalanceRecord
 from tests.exchange.helpers import KEY_A, KEY_B, A, B, apply_command, signed
@@ -262,6 +263,8 @@ def test_a_halted_market_refuses_orders_and_accepts_cancels(venue: tuple[Exchang
     refused(exchange, lambda: apply_next(exchange, market), MarketHalted)
     cancelled = apply_next(exchange, CancelOrder(ALICE, resting.order_id))
     assert isinstance(cancelled, Placement)
+    second = apply_next(exchange, CancelAll(ALICE))  # a mass cancel too (nothing left now)
+    assert isinstance(second, CancelledOrders) and second.placements == []
     admin(lambda n: AdminHaltMarket(OPERATOR, "ETH/USDC", False, nonce=n))
     assert isinstance(apply_next(exchange, order), Placement)
 

@@ -88,7 +88,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     answers = post["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
     shapes = {answer["$ref"].rsplit("/", 1)[1] for answer in answers}
     admin = {"OperatorSet", "TokenListed", "MarketListed", "FeesSet", "RiskSet", "HaltSet"}
-    assert admin | {"PlacementShape", "Balances"} == shapes
+    assert admin | {"PlacementShape", "Cancellations", "Balances"} == shapes
     for name in ("AdminAddMarket", "AdminSetRisk", "AdminHaltMarket", "not_operator"):
         assert name in post["description"]
 

@@ -222,6 +222,19 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert open_order is not None and open_order.order.owner == owner
         assert self.service.get_order(order_id) is None
 
+    @rule(owner=owners, market=st.none() | markets, side=st.none() | st.sampled_from(list(Side)))
+    def cancel_all(self, owner: AccountId, market: MarketId | None, side: Side | None) -> None:
+        others = {o: self.service.open_orders(o) for o in OWNERS if o != owner}
+        cancelled = self.service.cancel_all(owner, market, side)
+        assert all(p.owner == owner for p in cancelled.placements)
+        left = [
+            owned
+            for owned in self.service.open_orders(owner)
+            if market in (None, owned.market) and side in (None, owned.order.side)
+        ]
+        assert left == [], "a mass cancel left one of the owner's orders open"
+        assert others == {o: self.service.open_orders(o) for o in OWNERS if o != owner}
+
     @rule(
         market=markets,
         maker=st.integers(-50, 50),

@@ -20,6 +20,7 @@ from tachyon.exchange.commands import (
     AdminSetFees,
     AdminSetRisk,
     AnyCommand,
+    CancelAll,
     CancelOrder,
     Deposit,
     PlaceLimit,
@@ -128,6 +129,16 @@ class VenueMachine(RuleBasedStateMachine):
         if self.order_ids:
             order_id = data.draw(st.sampled_from(self.order_ids))
             self.try_apply(CancelOrder(owner, order_id))
+
+    @rule(owner=owners, side=st.none() | sides, on_market=st.booleans())
+    def cancel_all(self, owner: AccountId, side: Side | None, on_market: bool) -> None:
+        """Accepted even on a halted market; afterwards the owner has nothing open there."""
+        others = {o: self.exchange.service.open_orders(o) for o in OWNERS if o != owner}
+        self.try_apply(CancelAll(owner, MARKET if on_market else None, side))
+        service = self.exchange.service
+        left = [owned for owned in service.open_orders(owner) if side in (None, owned.order.side)]
+        assert left == [], "a mass cancel left an order of its own open"
+        assert others == {o: service.open_orders(o) for o in OWNERS if o != owner}
 
     # -- checks ----------------------------------------------------------------------------
 

@@ -444,6 +444,34 @@ def _deposit(
     _emit_balances(ctx, _override(common), wallet.address, [meta], {meta.symbol: record})
 
 
+@dex.command(name="cancel-all")
+@click.option("--market", default=None, help="Only this market (BASE/QUOTE); default: every one.")
+@click.option("--side", type=SIDES, default=None, help="Only this side; default: both.")
+@acting
+def cancel_all(
+    ctx: click.Context, market: str | None, side: str | None, **common: str | bool | None
+) -> None:
+    """Cancel every open order of the wallet (on one market, on one side) and release what
+    they hold; other accounts' orders are never touched."""
+    from tachyon.dex.model import Side  # noqa: PLC0415
+
+    with ports.acting(ctx, common) as wallet:
+        market_id = None if market is None else market_of(wallet.exchange, market).market_id
+        cancelled = wallet.cancel_all(market_id, None if side is None else Side(side))
+        rows = [
+            shapes.placement_json(market_of(wallet.exchange, placement.market), placement)
+            for placement in cancelled.placements
+        ]
+
+    def table() -> object:
+        from tachyon.cli import tables  # noqa: PLC0415
+
+        summary = [{k: v for k, v in row.items() if k != "trades"} for row in rows]
+        return tables.rows_table("cancelled orders", summary)
+
+    _emit(ctx, _override(common), {"cancelled": rows}, table)
+
+
 def _emit_balances(
     ctx: click.Context,
     override: str | None,

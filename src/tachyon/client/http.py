@@ -35,6 +35,7 @@ from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.dex.open_order import OpenOrder
 from tachyon.exchange.auth import address_of
+from tachyon.exchange.service import CancelledOrders
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 if TYPE_CHECKING:
@@ -90,6 +91,13 @@ class Client:
         answer = self._request("POST", "/v1/commands", json=envelope)
         if "order_id" in answer:
             return placement_from_json(self.market(answer["market"]), answer)
+        if "cancelled" in answer:  # a mass cancel
+            return CancelledOrders(
+                [
+                    placement_from_json(self.market(row["market"]), row)
+                    for row in answer["cancelled"]
+                ]
+            )
         if "balances" in answer:
             (row,) = answer["balances"]
             return balance_from_json(row, self._decimals(row["token"]).get(row["token"]))

@@ -6,6 +6,7 @@ from tachyon.exchange.admission import Admitted as Admitted, admit as admit
 from tachyon.exchange.commands import (
     AddMarket as AddMarket,
     AnyCommand as AnyCommand,
+    CancelAll as CancelAll,
     CancelOrder as CancelOrder,
     Command as Command,
     Deposit as Deposit,
@@ -51,6 +52,7 @@ __all__ = [
     "AddMarket",
     "Admitted",
     "AnyCommand",
+    "CancelAll",
     "CancelOrder",
     "Command",
     "Deposit",

@@ -101,6 +101,15 @@ class CancelOrder(Command, frozen=True, tag="cancel_order"):
     nonce: int = 0
 
 
+class CancelAll(Command, frozen=True, tag="cancel_all"):
+    """Cancel every open order of `account`: on `market` and on `side` when they are given."""
+
+    account: str
+    market: str | None = None
+    side: Side | None = None
+    nonce: int = 0
+
+
 # -- the operator's commands ---------------------------------------------------------------
 # Each carries the operator's address as `account` and a nonce, and is signed by its key (see
 # `tachyon.exchange.venue`); amounts and sizes are in minor units, as everywhere inside.
@@ -218,7 +227,7 @@ AdminCommand = (
     | AdminDeposit
 )
 """The operator's commands (`SetOperator` makes one)."""
-TraderCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder
+TraderCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder | CancelAll
 """Commands that trade or move funds for one account."""
 AccountCommand = TraderCommand | AdminCommand
 """Commands that act for one account (and carry its nonce): what a key signs."""

@@ -32,7 +32,7 @@ from tachyon.dex.model import (
     Trade,
 )
 from tachyon.dex.units import BPS_DENOMINATOR, QTY_MAX
-from tachyon.dex.validation import validate_limit, validate_market
+from tachyon.dex.validation import reject_choice, validate_limit, validate_market
 from tachyon.errors import (
     AlreadyExists,
     InvalidConfig,
@@ -173,6 +173,16 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
                 )
             )
         return events
+
+
+class CancelledOrders(msgspec.Struct, frozen=True, gc=False):
+    """What a mass cancel did: each cancelled order's placement, oldest order first."""
+
+    placements: list[Placement]
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for placement in self.placements for event in placement.events]
 
 
 class OwnedOrder(NamedTuple):
@@ -526,6 +536,23 @@ class DexService:
             False,
             _USER,
         )
+
+    def cancel_all(
+        self, owner: AccountId, market: MarketId | None = None, side: Side | None = None
+    ) -> CancelledOrders:
+        """Cancel every open order of `owner` (on `market`, on `side`, when given), oldest
+        first, releasing what each holds. A market that does not exist is refused."""
+        _check_account(owner)
+        states = list(self._markets.values()) if market is None else [self._market(market)]
+        if side is not None and type(side) is not Side:
+            reject_choice("side", side, Side)
+        order_ids = sorted(
+            order_id
+            for state in states
+            for order_id, record in state.tallies.get(owner, _NO_TALLY)[_ORDERS].items()
+            if side is None or record[_IS_BID] is (side is _BID)
+        )
+        return CancelledOrders([self.cancel(owner, order_id) for order_id in order_ids])
 
     def get_order(self, order_id: OrderId) -> OwnedOrder | None:
         record = self._open.get(order_id)

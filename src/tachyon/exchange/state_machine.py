@@ -25,6 +25,7 @@ from tachyon.exchange.commands import (
     AccountCommand,
     AddMarket,
     AdminCommand,
+    CancelAll,
     CancelOrder,
     Deposit,
     PlaceLimit,
@@ -43,13 +44,14 @@ from tachyon.exchange.events import (
 )
 from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT, Nonces, check_window_ms
 from tachyon.exchange.risk import MarketRules
-from tachyon.exchange.service import DexService, Placement
+from tachyon.exchange.service import CancelledOrders, DexService, Placement
 from tachyon.exchange.venue import Venue
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
-Outcome = Placement | BalanceRecord | list[OrderId] | None
-"""What applying a command gave: a placement or cancellation, a balance after a deposit or
-withdrawal, the orders a fee change cancelled, or nothing (registrations, settings)."""
+Outcome = Placement | CancelledOrders | BalanceRecord | list[OrderId] | None
+"""What applying a command gave: a placement or cancellation, a mass cancel's cancellations, a
+balance after a deposit or withdrawal, the orders a fee change cancelled, or nothing
+(registrations, settings)."""
 
 _encoder: Final = msgspec.msgpack.Encoder()
 
@@ -262,6 +264,15 @@ def _cancel(service: DexService, command: CancelOrder) -> Applied:
     return _placed(service.cancel(command.account, command.order_id))  # type: ignore[arg-type]
 
 
+def _cancel_all(service: DexService, command: CancelAll) -> Applied:
+    cancelled = service.cancel_all(
+        command.account,  # type: ignore[arg-type]
+        None if command.market is None else MarketId(command.market),
+        command.side,
+    )
+    return Applied(cancelled, cancelled.events)
+
+
 def _place_market(service: DexService, command: PlaceMarket) -> Applied:
     return _placed(
         service.place_market(
@@ -309,6 +320,7 @@ def _register_token(service: DexService, command: RegisterToken) -> Applied:
 _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     PlaceLimit: _place_limit,
     CancelOrder: _cancel,
+    CancelAll: _cancel_all,
     PlaceMarket: _place_market,
     Deposit: _deposit,
     Withdraw: _withdraw,

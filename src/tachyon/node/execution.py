@@ -23,13 +23,14 @@ from tachyon.errors import BadSignature, StorageError, TachyonError, TokenNotFou
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
+    CancelAll,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
     Withdraw,
 )
-from tachyon.exchange.service import Placement
+from tachyon.exchange.service import CancelledOrders, Placement
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import admin_answer
@@ -214,6 +215,15 @@ async def _execute(
             # journaled, so these bytes cannot cancel an order that opens later.
             placement = _placement(await sequencer.submit(admitted, trace))
             return schemas.placement_json(await node.market(placement.market), placement)
+        case CancelAll():  # each cancelled order with its market
+            cancelled = await sequencer.submit(admitted, trace)
+            assert isinstance(cancelled, CancelledOrders), cancelled
+            return {
+                "cancelled": [
+                    schemas.placement_json(await node.market(placement.market), placement)
+                    for placement in cancelled.placements
+                ]
+            }
         case Deposit() | Withdraw():
             record = await sequencer.submit(admitted, trace)
             assert isinstance(record, BalanceRecord), record

@@ -45,6 +45,7 @@ from tachyon.errors import TachyonError
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AnyCommand,
+    CancelAll,
     CancelOrder,
     Deposit,
     PlaceLimit,
@@ -84,6 +85,7 @@ _TYPES: Final[dict[type, str]] = {
     PlaceLimit: "limit",
     PlaceMarket: "market",
     CancelOrder: "cancel",
+    CancelAll: "cancel_all",
     Deposit: "deposit",
     Withdraw: "withdraw",
 }

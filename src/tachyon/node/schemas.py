@@ -181,6 +181,12 @@ class PlacementShape(_Shape):
     trades: list[TradeShape]
 
 
+class Cancellations(_Shape):
+    """`CancelAll`'s answer (`dex cancel-all`): each cancelled order, oldest first."""
+
+    cancelled: list[PlacementShape]
+
+
 class Balance(_Shape):
     token: str
     available: str

@@ -21,6 +21,7 @@ from tachyon.errors import InvalidInput
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AccountCommand,
+    CancelAll,
     CancelOrder,
     Deposit,
     PlaceLimit,
@@ -29,7 +30,7 @@ from tachyon.exchange.commands import (
     Withdraw,
     encode_command,
 )
-from tachyon.exchange.service import Placement
+from tachyon.exchange.service import CancelledOrders, Placement
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.wallet.keystore import KeyFile
 
@@ -107,6 +108,14 @@ class Wallet:
 
     def cancel(self, order_id: OrderId) -> Placement:
         return self._placement(self._submit(CancelOrder(self.address, order_id, self._nonce())))
+
+    def cancel_all(
+        self, market: MarketId | None = None, side: Side | None = None
+    ) -> CancelledOrders:
+        """Cancel every open order of this wallet's account (on `market`, on `side`)."""
+        outcome = self._submit(CancelAll(self.address, market, side, self._nonce()))
+        assert isinstance(outcome, CancelledOrders), outcome
+        return outcome
 
     def act(self, command: AccountCommand) -> Outcome:
         """Sign `command` (for this wallet's account) with a fresh nonce, submit it and return
