@@ -15,7 +15,7 @@ from tachyon.dex.model import (
     Side,
     TimeInForce,
 )
-from tachyon.errors import InvalidAmount, InvalidOrder
+from tachyon.errors import InvalidAmount, InvalidOrder, OrderNotFound, PostOnlyWouldTake
 from tests.dex.helpers import (
     ALICE,
     BOB,
@@ -580,3 +580,78 @@ def test_top_is_the_best_prices_and_the_last_trade_after_every_call(make: Engine
             trades[0].price if trades else None,
         )
     assert engine.recent_trades(1), "the calls never traded"
+
+
+# -- amend -------------------------------------------------------------------------------------
+
+
+@pytest.mark.needs(amend=True)
+def test_amend_down_keeps_priority_and_up_or_a_new_price_loses_it(make: EngineUnderTest) -> None:
+    engine = make()
+    first = engine.place_limit(ALICE, Side.BID, 100, 10)[0]
+    second = engine.place_limit(BOB, Side.BID, 100, 10)[0]
+    report = engine.amend(first, 100, 6)  # smaller: stays first in the queue
+    assert (report[0], report[1], report[2]) == (first, [], 6)
+    _, trades = engine.place_limit(CAROL, Side.ASK, 100, 6)
+    assert [(t.maker_order_id, t.qty) for t in trades] == [(first, 6)]
+    third = engine.place_limit(ALICE, Side.BID, 100, 4)[0]
+    engine.amend(second, 100, 12)  # larger: behind the third order now
+    _, trades = engine.place_limit(CAROL, Side.ASK, 100, 16)
+    assert [(t.maker_order_id, t.qty) for t in trades] == [(third, 4), (second, 12)]
+    fourth = engine.place_limit(ALICE, Side.BID, 99, 5)[0]
+    fifth = engine.place_limit(BOB, Side.BID, 98, 5)[0]
+    engine.amend(fifth, 99, 5)  # a new price: the back of its new level
+    _, trades = engine.place_limit(CAROL, Side.ASK, 99, 10)
+    assert [t.maker_order_id for t in trades] == [fourth, fifth]
+    engine.check_invariants()
+
+
+@pytest.mark.needs(amend=True)
+def test_amend_qty_is_the_new_total_filled_part_included(make: EngineUnderTest) -> None:
+    engine = make()
+    bid = engine.place_limit(ALICE, Side.BID, 100, 10)[0]
+    engine.place_limit(BOB, Side.ASK, 100, 4)  # fills 4 of 10
+    report = engine.amend(bid, 100, 7)  # total 7: 4 filled, 3 open
+    assert report[2] == 3
+    order = engine.get_order(bid)
+    assert order is not None
+    assert (order.qty, order.remaining_qty, order.filled_qty) == (7, 3, 4)
+    before, expected_id = capture(engine), next_id(engine)
+    for total in (4, 3):  # what is filled, or below: refused
+        with pytest.raises(InvalidOrder, match=f"qty {total} is the order's new total"):
+            engine.amend(bid, 100, total)
+    with pytest.raises(InvalidOrder, match="already has price 100 and qty 7"):
+        engine.amend(bid, 100, 7)
+    with pytest.raises(InvalidAmount):
+        engine.amend(bid, 100, 0)
+    with pytest.raises(OrderNotFound):
+        engine.amend(OrderId(99), 100, 5)
+    assert capture(engine) == before and next_id(engine) == expected_id
+    engine.check_invariants()
+
+
+@pytest.mark.needs(amend=True)
+def test_an_amend_that_crosses_matches_at_the_makers_prices(make: EngineUnderTest) -> None:
+    engine = make()
+    engine.place_limit(BOB, Side.ASK, 101, 3)
+    engine.place_limit(BOB, Side.ASK, 102, 3)
+    bid = engine.place_limit(ALICE, Side.BID, 99, 5)[0]
+    order_id, trades, resting, *_ = engine.amend(bid, 103, 5)
+    assert order_id == bid
+    assert [(t.price, t.qty, t.taker_order_id) for t in trades] == [(101, 3, bid), (102, 2, bid)]
+    assert resting == 0 and engine.get_order(bid) is None
+    assert engine.snapshot(DEEP) == BookDepth([], [BookLevel(102, 1)])
+    engine.check_invariants()
+
+
+@pytest.mark.needs(amend=True, post_only=True)
+def test_a_post_only_amend_that_would_take_is_refused(make: EngineUnderTest) -> None:
+    engine = make()
+    engine.place_limit(BOB, Side.ASK, 101, 3)
+    bid = engine.place_limit(ALICE, Side.BID, 99, 5, post_only=True)[0]
+    before = capture(engine)
+    with pytest.raises(PostOnlyWouldTake):
+        engine.amend(bid, 101, 5)
+    assert capture(engine) == before
+    engine.amend(bid, 100, 5)
+    assert engine.snapshot(1).bids == [BookLevel(100, 5)]

@@ -121,6 +121,7 @@ def _options() -> list[Option]:
         Option("market by quote", "place_market", (ALICE, Side.BID, None), {"max_quote": 5000},
                {"market_by_quote": True})
     )  # fmt: skip
+    found.append(Option("amend", "amend", (OrderId(3), 95, 30), {}, {"amend": True}))
     for stp in STP:
         found.append(
             Option(f"limit stp {stp}", "place_limit", (ALICE, Side.BID, 105, 20), {"stp": stp},
@@ -227,6 +228,20 @@ def test_a_restored_book_keeps_time_priority(make: EngineUnderTest) -> None:
     restored = loader(original.config, original.to_state())
     _, trades = restored.place_limit(AccountId("dave"), Side.BID, 100, 12)
     assert [(t.maker_owner, t.qty) for t in trades] == [(ALICE, 5), (BOB, 5), (CAROL, 2)]
+
+
+@pytest.mark.needs(restorable=True, amend=True)
+def test_a_restored_book_keeps_an_amended_order_behind_younger_ones(make: EngineUnderTest) -> None:
+    loader = make.spec.loader
+    assert loader is not None
+    original = make()
+    first = original.place_limit(ALICE, Side.ASK, 100, 5)[0]
+    original.place_limit(BOB, Side.ASK, 100, 5)
+    original.amend(first, 100, 8)  # more: to the back, behind bob's younger order
+    restored = loader(original.config, original.to_state())
+    restored.check_invariants()
+    _, trades = restored.place_limit(AccountId("dave"), Side.BID, 100, 13)
+    assert [(t.maker_owner, t.qty) for t in trades] == [(BOB, 5), (ALICE, 8)]
 
 
 def test_a_service_names_an_option_its_engine_lacks_before_short_funds() -> None:

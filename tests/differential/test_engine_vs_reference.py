@@ -77,7 +77,7 @@ def apply(engine: Engine, op: Op) -> tuple[str, object]:
         raise
     except Exception as exc:  # the type must agree between the engines
         return "raised", type(exc).__name__
-    if op.method.startswith("execute_"):
+    if op.method.startswith(("execute_", "amend")):
         return "ok", report_fields(EngineReport(*result))
     return "ok", result
 
@@ -191,6 +191,8 @@ class Stream:
                 {"max_quote": rng.randint(1, budget), "stp": self.stp()},
             )
         if roll < 0.82:
+            if self.capabilities.amend and open_ids and roll > 0.78:
+                return self.amend(open_ids)
             return self.cancel(open_ids)
         if roll < 0.84:
             return Op("snapshot", (rng.randint(0, 5),))
@@ -216,6 +218,16 @@ class Stream:
             oid = rng.choice([0, -1, self.next_id, self.next_id + 50])
         owner = None if rng.random() < 0.4 else self.owner()
         return Op("cancel", (OrderId(oid), owner))
+
+    def amend(self, open_ids: list[int]) -> Op:
+        """An open order to a new price and total (sometimes its own: smaller, or equal)."""
+        rng = self.rng
+        oid = OrderId(rng.choice(open_ids) if rng.random() < 0.9 else self.next_id + 3)
+        price = self.price()
+        qty = self.qty()
+        if rng.random() < 0.1:
+            qty = self.config.lot_size * rng.randint(0, 2)  # at or below what is filled, often
+        return Op("amend", (oid, price, qty), {"stp": self.stp()})
 
     def observe(self, op: Op, outcome: tuple[str, object]) -> None:
         kind, result = outcome
@@ -267,12 +279,12 @@ def run_stream(seed: int, config: MarketConfig, steps: int, make: EngineUnderTes
         want = apply(ref, op)
         assert got == want, f"{where}: {make.name} gave {got}, reference gave {want}"
         stream.observe(op, got)
-        if op.method.startswith("execute_") and got[0] == "ok":
+        if op.method.startswith(("execute_", "amend")) and got[0] == "ok":
             assert_report_matches_book(fast, got[1], where)
         touched = stream.known_ids[-3:] + [
             stream.rng.randint(0, stream.next_id + 2) for _ in range(3)
         ]
-        if op.method == "cancel":
+        if op.method in ("cancel", "amend"):
             touched.append(int(op.args[0]))
         if step % 100 == 99:
             touched = list(range(stream.next_id + 2))

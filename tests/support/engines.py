@@ -61,6 +61,7 @@ class EngineUnderTest:
             and (caps.market_by_qty or not needs.get("market_by_qty"))
             and (caps.market_by_quote or not needs.get("market_by_quote"))
             and (self.spec.restorable or not needs.get("restorable"))
+            and (caps.amend or not needs.get("amend"))
         )
 
 

@@ -45,7 +45,7 @@ from tachyon.dex.model import (
 )
 from tachyon.dex.units import PRICE_MAX, QTY_MAX, check_positive_int
 from tachyon.dex.validation import reject_choice, validate_limit, validate_market
-from tachyon.errors import FillOrKillUnfillable, InvalidOrder, PostOnlyWouldTake
+from tachyon.errors import FillOrKillUnfillable, InvalidOrder, OrderNotFound, PostOnlyWouldTake
 
 
 @dataclass
@@ -193,6 +193,41 @@ class ReferenceEngine:
             )
         return _report(taker, resting)
 
+    def amend(
+        self,
+        order_id: OrderId,
+        price: int,
+        qty: int,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> EngineReport:
+        order = next((o for o in self._book.orders if o.order_id == order_id), None)
+        if order is None:
+            raise OrderNotFound(f"order {order_id!r} is not open")
+        validate_limit(self._config, order.side, price, qty, TimeInForce.GTC, order.post_only, stp)
+        open_qty = qty - (order.qty - order.remaining)
+        if open_qty <= 0:
+            raise InvalidOrder(f"qty {qty} must exceed what order {order_id} has done")
+        if price == order.price and open_qty <= order.remaining:
+            if open_qty == order.remaining:
+                raise InvalidOrder(f"order {order_id} already has price {price} and qty {qty}")
+            order.remaining, order.qty = open_qty, qty
+            return EngineReport(order_id, [], open_qty, [], 0, False)
+        if order.post_only and self._best_maker(self._book, order.side, price) is not None:
+            raise PostOnlyWouldTake(f"post-only order {order_id} at {price} would take")
+        self._book.orders.remove(order)  # to the back: appended again below
+        taker = _Taker(order_id, order.owner, order.side, price, open_qty, None, stp)
+        self._match(self._book, taker)
+        resting = taker.remaining or 0
+        if resting:
+            reduced = order.reduced + taker.reduced
+            self._book.orders.append(
+                _Resting(
+                    order_id, order.owner, order.side, price, qty, resting, reduced, order.post_only
+                )
+            )
+        return _report(taker, resting)
+
     def execute_market(
         self,
         owner: AccountId,
@@ -228,7 +263,8 @@ class ReferenceEngine:
         return maker_price <= limit if side is Side.BID else maker_price >= limit
 
     def _best_maker(self, book: _Book, side: Side, limit: int | None) -> _Resting | None:
-        """The resting order a taker on `side` meets first: best price, then oldest."""
+        """The resting order a taker on `side` meets first: best price, then oldest (first in
+        the list, which keeps arrival order: an amend that loses priority appends again)."""
         best: _Resting | None = None
         for order in book.orders:
             if order.side is side or not self._crosses(side, limit, order.price):
@@ -239,8 +275,7 @@ class ReferenceEngine:
             better_price = (
                 order.price < best.price if side is Side.BID else order.price > best.price
             )
-            same_price_older = order.price == best.price and order.order_id < best.order_id
-            if better_price or same_price_older:
+            if better_price:
                 best = order
         return best
 

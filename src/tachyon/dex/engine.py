@@ -94,6 +94,24 @@ class OrderBookEngine(Protocol):
         """`place_market`, reporting everything the call did."""
         ...
 
+    def amend(
+        self,
+        order_id: OrderId,
+        price: int,
+        qty: int,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> EngineResult:
+        """Change an open order's price and total quantity (`qty` counts what it has filled,
+        or what self-trade prevention took, as Binance's amend does): the open part becomes
+        `qty` minus that, which must stay above 0. A smaller quantity at the same price keeps
+        the order's place in its queue; a new price or more quantity sends it to the back of
+        its (new) level, matching first, at the makers' prices, if the new price crosses
+        (`stp` is the taker's mode then). The report is that of the order as a new taker with
+        its own id; OrderNotFound, InvalidOrder, PostOnlyWouldTake (a post-only order whose
+        new price crosses), or UnsupportedOrderOption change nothing."""
+        ...
+
     def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:
         """Remove an open order; with `owner`, only if that owner placed it."""
         ...

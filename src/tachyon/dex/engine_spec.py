@@ -31,13 +31,14 @@ class EngineCapabilities:
     `market_by_qty`: market orders for a base quantity. `market_by_quote`: market bids bounded
     by a quote budget (`max_quote`; `DexService` also bounds a market bid by quantity under
     cancel_maker with its estimate, so such bids need it too). `post_only`: limit orders that
-    refuse to take."""
+    refuse to take. `amend`: `OrderBookEngine.amend`."""
 
     time_in_force: frozenset[TimeInForce] = frozenset(TimeInForce)
     post_only: bool = True
     market_by_qty: bool = True
     market_by_quote: bool = True
     self_trade_prevention: frozenset[SelfTradePrevention] = frozenset(SelfTradePrevention)
+    amend: bool = True
 
     def __post_init__(self) -> None:
         assert TimeInForce.GTC in self.time_in_force, "every engine rests GTC limit orders"
@@ -53,6 +54,7 @@ class EngineCapabilities:
             for stp in SelfTradePrevention
             if stp not in self.self_trade_prevention
         ]
+        missing += [] if self.amend else ["amend"]
         return missing
 
     def to_json(self) -> dict[str, object]:
@@ -65,6 +67,7 @@ class EngineCapabilities:
             "self_trade_prevention": [
                 str(stp) for stp in SelfTradePrevention if stp in self.self_trade_prevention
             ],
+            "amend": self.amend,
         }
 
 
@@ -118,6 +121,12 @@ def check_market_options(
     if qty is not None and max_quote is None and not capabilities.market_by_qty:
         _refuse(engine, "market orders by quantity", capabilities)
     _check_stp(capabilities, engine, stp)
+
+
+def check_amend(capabilities: EngineCapabilities, engine: str) -> None:
+    """Refuse an amend on an engine that lacks it."""
+    if not capabilities.amend:
+        _refuse(engine, "amend", capabilities)
 
 
 def _check_stp(capabilities: EngineCapabilities, engine: str, stp: object) -> None:

@@ -32,7 +32,7 @@ from tachyon.dex.model import (
 )
 from tachyon.dex.units import PRICE_MAX, QTY_MAX, check_positive_int
 from tachyon.dex.validation import reject_choice, validate_limit, validate_market
-from tachyon.errors import FillOrKillUnfillable, InvalidOrder, PostOnlyWouldTake
+from tachyon.errors import FillOrKillUnfillable, InvalidOrder, OrderNotFound, PostOnlyWouldTake
 
 TRADES_RECENT_MAX: Final = 10_000
 """How many trades `recent_trades` remembers (the seed's capped trade log)."""
@@ -268,6 +268,76 @@ class InMemoryEngine:
             self._orders[oid] = record
             return (oid, trades, remaining, reductions, cut, False)
         return (oid, trades, 0, reductions, cut, False)
+
+    def amend(
+        self,
+        order_id: OrderId,
+        price: int,
+        qty: int,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> EngineResult:
+        record = self._orders.get(order_id)
+        if record is None:
+            raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
+        side, post_only = record[_SIDE], record[_POST]
+        validate_limit(self._config, side, price, qty, _GTC, post_only, stp)
+        done = record[_QTY] - record[_REM]  # filled, or taken off by self-trade prevention
+        open_qty = qty - done
+        if open_qty <= 0:
+            raise InvalidOrder(
+                f"qty {qty} is the order's new total, filled part included: it must exceed"
+                f" the {done} order {order_id} has done; nothing was changed"
+            )
+        if price == record[_PRICE] and open_qty <= record[_REM]:
+            if open_qty == record[_REM]:
+                raise InvalidOrder(
+                    f"order {order_id} already has price {price} and qty {qty}; nothing was changed"
+                )
+            record[_LEVEL].qty -= record[_REM] - open_qty  # smaller: it keeps its place
+            record[_REM], record[_QTY] = open_qty, qty
+            return (order_id, [], open_qty, _NO_REDUCTIONS, 0, False)
+        opposite = self._asks if side is _BID else self._bids
+        key_limit = price * opposite.sign
+        crosses = bool(opposite.keys) and opposite.keys[-1] >= key_limit
+        if post_only and crosses:
+            raise PostOnlyWouldTake(
+                f"post-only order {order_id} at {price} would take liquidity; nothing was changed"
+            )
+        owner, reduced = record[_OWNER], record[_REDUCED]
+        self.cancel(order_id)  # a new price or more: to the back of its level, as a new order
+        return self._insert(owner, side, price, (qty, open_qty, reduced), post_only, stp, order_id)
+
+    def _insert(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        quantities: tuple[int, int, int],
+        post_only: bool,
+        stp: SelfTradePrevention,
+        oid: OrderId,
+    ) -> EngineResult:
+        """Match an amended order's open quantity, then rest what is left at the back of its
+        level; `quantities`: its total, its open part and what self-trade prevention took."""
+        qty, open_qty, reduced = quantities
+        own, opposite = (self._bids, self._asks) if side is _BID else (self._asks, self._bids)
+        key_limit = price * opposite.sign
+        trades: list[Trade] = []
+        reductions: Sequence[Reduced] = _NO_REDUCTIONS
+        self._taker_cut = 0
+        remaining = self._match(owner, side, oid, opposite, key_limit, open_qty, stp, None, trades)
+        if self._reductions:
+            reductions, self._reductions = self._reductions, []
+        cut = self._taker_cut
+        if remaining <= 0:  # filled, or stopped by self-trade prevention
+            return (oid, trades, 0, reductions, cut, remaining < 0)
+        level = own.level_for(-key_limit)
+        record = [oid, owner, remaining, price, side, qty, reduced + cut, post_only, level]
+        level.queue.append(record)
+        level.qty += remaining
+        self._orders[oid] = record
+        return (oid, trades, remaining, reductions, cut, False)
 
     def _check_special(
         self,
@@ -668,7 +738,9 @@ class InMemoryEngine:
                 assert level.qty == sum(r[_REM] for r in records), f"level {key} quantity"
                 assert level.dead == len(level.queue) - len(records), f"level {key} dead count"
                 ids = [r[_ID] for r in records]
-                assert ids == sorted(ids), f"level {key} breaks time priority"
+                # Queue order is time priority; ids are not sorted in it once an order is
+                # amended (it keeps its id and goes to the back), but they never repeat.
+                assert len(set(ids)) == len(ids), f"level {key} holds an order twice"
                 for r in records:
                     assert r[_LEVEL] is level and r[_PRICE] * book.sign == key
                     assert r[_SIDE] is (_BID if book.sign == 1 else _ASK)

@@ -34,6 +34,7 @@ from typing import Final, NamedTuple, NoReturn, final
 from tachyon.dex.engine_spec import (
     EngineCapabilities,
     EngineSpec,
+    check_amend,
     check_limit_options,
     check_market_options,
 )
@@ -68,8 +69,9 @@ NAME: Final = "liquibook"
 CAPABILITIES: Final = EngineCapabilities(
     self_trade_prevention=frozenset(SelfTradePrevention)
     - {SelfTradePrevention.DECREMENT_AND_CANCEL},
+    amend=False,
 )
-"""Every option but self-trade decrement (see the module docstring)."""
+"""Every option but self-trade decrement and amend (see the module docstring)."""
 
 _MARKET_PRICE: Final = 0  # liquibook's price of a market order
 _NO_CAP: Final = QTY_MAX + 1
@@ -452,6 +454,19 @@ class LiquibookEngine:
         del self._orders[record.order_id]
 
     # -- cancelling and reading ------------------------------------------------------------
+
+    def amend(
+        self,
+        order_id: OrderId,
+        price: int,
+        qty: int,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> EngineResult:
+        """Not offered: liquibook's replace keeps an order's place on a size increase, which
+        `OrderBookEngine.amend` must not, so the adapter refuses rather than mis-order."""
+        check_amend(CAPABILITIES, NAME)
+        raise AssertionError("unreachable: the capabilities lack amend")
 
     def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:
         record = self._orders.get(order_id)
