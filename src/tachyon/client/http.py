@@ -1,7 +1,7 @@
 """`Client`: a tachyon node's HTTP API as an `ExchangePort` (`tachyon.exchange.port`).
 
-`submit` posts a wallet's signed command and rebuilds its outcome (a `Placement` or a
-`BalanceRecord`) from the JSON answer with the market's or token's decimals, exactly. Public
+`submit` posts a wallet's signed command and rebuilds its outcome (a `Placement`, a mass
+cancel's `CancelledOrders` or a `BalanceRecord`) from the JSON answer with the market's or token's decimals, exactly. Public
 reads (markets, book, trades) need nothing; an account's balances and open orders are signed
 reads, so they need the account's private key: the `key` the client was given (a wallet's,
 unlocked), which signs nothing else.

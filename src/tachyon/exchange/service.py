@@ -582,21 +582,22 @@ class DexService:
         state = self._markets.get(market) or self._market(market)
         cell = state.base_cells.get(owner)
         held = cell[_AVAILABLE] + cell[_HELD] if cell else 0
-        base = state.base
-        for other in self._markets.values():
-            if other.base == base:
-                held += other.tallies.get(owner, _NO_TALLY)[_BID_QTY]
+        held += self._open_bid_qty(owner, state.base)
         return held, len(state.tallies.get(owner, _NO_TALLY)[_ORDERS])
 
     def base_position(self, owner: AccountId, token: TokenId) -> int:
         """`owner`'s holdings of `token` with what its open bids would buy: available and
         locked, plus the open quantity of its bids on every market whose base is `token`."""
         record = self._ledger.balance(owner, token)
-        held = record.available + record.locked
-        for state in self._markets.values():
-            if state.base == token:
-                held += state.tallies.get(owner, _NO_TALLY)[_BID_QTY]
-        return held
+        return record.available + record.locked + self._open_bid_qty(owner, token)
+
+    def _open_bid_qty(self, owner: AccountId, base: TokenId) -> int:
+        """The open quantity of `owner`'s bids on every market whose base is `base`."""
+        return sum(
+            state.tallies.get(owner, _NO_TALLY)[_BID_QTY]
+            for state in self._markets.values()
+            if state.base == base
+        )
 
     def snapshot(self, depth: int, market: MarketId = DEFAULT_MARKET_ID) -> BookDepth:
         return self._market(market).engine.snapshot(depth)
