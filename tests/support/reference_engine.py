@@ -28,6 +28,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from tachyon.dex.engine import PlaceByExecuting
 from tachyon.dex.events import EngineReport, Reduced
 from tachyon.dex.ids import AccountId, OrderId, TradeId
 from tachyon.dex.in_memory import TRADES_RECENT_MAX
@@ -105,7 +106,7 @@ class _Book:
     next_trade_id: int
 
 
-class ReferenceEngine:
+class ReferenceEngine(PlaceByExecuting):
     """The naive `OrderBookEngine`: one list of open orders, scanned at every step."""
 
     def __init__(self, config: MarketConfig = DEFAULT_MARKET) -> None:
@@ -122,38 +123,6 @@ class ReferenceEngine:
         return self._next_order_id
 
     # -- placing -------------------------------------------------------------------------
-
-    def place_limit(
-        self,
-        owner: AccountId,
-        side: Side,
-        price: int,
-        qty: int,
-        *,
-        tif: TimeInForce = TimeInForce.GTC,
-        post_only: bool = False,
-        stp: SelfTradePrevention = STP_DEFAULT,
-        order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
-        report = self.execute_limit(
-            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
-        )
-        return report.order_id, report.trades
-
-    def place_market(
-        self,
-        owner: AccountId,
-        side: Side,
-        qty: int | None,
-        *,
-        max_quote: int | None = None,
-        stp: SelfTradePrevention = STP_DEFAULT,
-        order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
-        report = self.execute_market(
-            owner, side, qty, max_quote=max_quote, stp=stp, order_id=order_id
-        )
-        return report.order_id, report.trades
 
     def execute_limit(
         self,

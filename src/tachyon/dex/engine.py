@@ -157,3 +157,43 @@ class OrderBookEngine(Protocol):
     def check_invariants(self) -> None:
         """Assert the book's internal consistency (expensive; for tests and recovery)."""
         ...
+
+
+class PlaceByExecuting:
+    """The seed's `place_limit` and `place_market`, answered from an engine's own
+    `execute_limit` and `execute_market` (the order id and the trades of the report): a base
+    for engines, so that none writes them again."""
+
+    __slots__ = ()
+
+    def place_limit(
+        self: OrderBookEngine,
+        owner: AccountId,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        result = self.execute_limit(
+            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
+        )
+        return result[0], result[1]
+
+    def place_market(
+        self: OrderBookEngine,
+        owner: AccountId,
+        side: Side,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        order_id: OrderId | None = None,
+    ) -> tuple[OrderId, list[Trade]]:
+        result = self.execute_market(
+            owner, side, qty, max_quote=max_quote, stp=stp, order_id=order_id
+        )
+        return result[0], result[1]

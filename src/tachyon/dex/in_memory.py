@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from itertools import islice
 from typing import Any, Final, NoReturn
 
+from tachyon.dex.engine import PlaceByExecuting
 from tachyon.dex.engine_spec import ALL_OPTIONS, EngineSpec
 from tachyon.dex.events import EngineResult, Reduced
 from tachyon.dex.ids import AccountId, OrderId
@@ -124,7 +125,7 @@ class _BookSide:
             self.empty = 0
 
 
-class InMemoryEngine:
+class InMemoryEngine(PlaceByExecuting):
     """The default `OrderBookEngine`: see the protocol for each method's contract.
 
     Prices must be multiples of the tick, quantities multiples of the lot and at least the
@@ -169,38 +170,6 @@ class InMemoryEngine:
         return self._config
 
     # -- placing ---------------------------------------------------------------------------
-
-    def place_limit(
-        self,
-        owner: AccountId,
-        side: Side,
-        price: int,
-        qty: int,
-        *,
-        tif: TimeInForce = _GTC,
-        post_only: bool = False,
-        stp: SelfTradePrevention = STP_DEFAULT,
-        order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
-        result = self.execute_limit(
-            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
-        )
-        return result[0], result[1]
-
-    def place_market(
-        self,
-        owner: AccountId,
-        side: Side,
-        qty: int | None,
-        *,
-        max_quote: int | None = None,
-        stp: SelfTradePrevention = STP_DEFAULT,
-        order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
-        result = self.execute_market(
-            owner, side, qty, max_quote=max_quote, stp=stp, order_id=order_id
-        )
-        return result[0], result[1]
 
     def execute_limit(
         self,

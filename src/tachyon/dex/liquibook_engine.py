@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Final, NamedTuple, NoReturn, final
 
+from tachyon.dex.engine import PlaceByExecuting
 from tachyon.dex.engine_spec import (
     EngineCapabilities,
     EngineSpec,
@@ -211,7 +212,7 @@ class _Listener(liquibook.OrderListener):
 
 
 @final
-class LiquibookEngine:
+class LiquibookEngine(PlaceByExecuting):
     """One market's book in liquibook: see `OrderBookEngine` for each method's contract and
     the module docstring for what the adapter adds."""
 
@@ -244,38 +245,6 @@ class LiquibookEngine:
         return self._config
 
     # -- placing ---------------------------------------------------------------------------
-
-    def place_limit(
-        self,
-        owner: AccountId,
-        side: Side,
-        price: int,
-        qty: int,
-        *,
-        tif: TimeInForce = _GTC,
-        post_only: bool = False,
-        stp: SelfTradePrevention = STP_DEFAULT,
-        order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
-        result = self.execute_limit(
-            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
-        )
-        return result[0], result[1]
-
-    def place_market(
-        self,
-        owner: AccountId,
-        side: Side,
-        qty: int | None,
-        *,
-        max_quote: int | None = None,
-        stp: SelfTradePrevention = STP_DEFAULT,
-        order_id: OrderId | None = None,
-    ) -> tuple[OrderId, list[Trade]]:
-        result = self.execute_market(
-            owner, side, qty, max_quote=max_quote, stp=stp, order_id=order_id
-        )
-        return result[0], result[1]
 
     def execute_limit(
         self,
