@@ -161,10 +161,10 @@ def test_trades_are_checked_against_the_entries_that_made_them(tmp_path: Path) -
     edits = {
         "UPDATE view_trades SET qty = 5": "qty=5",  # a wrong field
         "UPDATE view_trades SET seq = 3": "seq=3",  # not the entry that made it
-        "INSERT INTO view_trades VALUES ('BASE/USDC', 2, 1, 1, 1, 2, 'a', 'b', 'ask', NULL, NULL)": (
-            "trade_id=2 has"
-        ),
+        "INSERT INTO view_trades VALUES"
+        " ('BASE/USDC', 2, 1, 1, 1, 2, 'a', 'b', 'ask', NULL, NULL, NULL, NULL)": "trade_id=2 has",
         "DELETE FROM view_trades": "trade_id=1 has no row in the view",  # the engine holds it
+        "UPDATE view_trades SET maker_fee = 7": "maker_fee=7",  # not the fee it paid
     }
     for edit, needle in edits.items():
         _sql(data_dir, edit)
@@ -173,6 +173,51 @@ def test_trades_are_checked_against_the_entries_that_made_them(tmp_path: Path) -
         assert any(needle in line for line in report["read_model_differences"]), report
         assert _audit_dir(cli, data_dir, "--repair")[1]["read_model"] == "ok"
         assert _rows(data_dir, "view_trades")[0][:9] == trade[:9]
+
+
+def test_history_is_checked_against_the_journal_and_repair_records_it_all(
+    tmp_path: Path,
+) -> None:
+    """A history row that is there must be the journal's; one the view never recorded (a
+    NULL time or fee, a missing closed order) is no fault, and `--repair` records it."""
+    cli = Cli.fresh(tmp_path / "cli")
+    data_dir = tmp_path / "data"
+    _write(data_dir)
+    history = {table: _rows(data_dir, table) for table in ("view_closed_orders", "view_orders")}
+    trades = _rows(data_dir, "view_trades")
+    times = {row[0]: row[1] for row in _rows(data_dir, "journal")}
+    assert history["view_closed_orders"] == [  # bob's ask, filled by alice's resting bid
+        ("bob", 4, 2, "BASE/USDC", "ask", 100, 4, 4, "filled", None, times[4], times[4])
+    ]
+    assert [row[-1] for row in history["view_orders"]] == [times[3]]  # alice's bid
+    assert trades[0][9:11] == (4, times[4])  # made by entry 4 at its time
+    wrong = {
+        "UPDATE view_closed_orders SET filled = 3": "filled=3",
+        "UPDATE view_closed_orders SET ts_ns = 1": "ts_ns=1",
+        "INSERT INTO view_closed_orders VALUES"
+        " ('alice', 9, 77, 'BASE/USDC', 'bid', 1, 1, 0, 'cancelled', 'user', NULL, 5)": (
+            "order_id=77"
+        ),
+        "UPDATE view_orders SET ts_ns = 1": f"ts_ns=1 in the view, {times[3]} in the journal",
+    }
+    for edit, needle in wrong.items():
+        _sql(data_dir, edit)
+        code, report = _audit_dir(cli, data_dir)
+        assert (code, report["read_model"]) == (REFUSED, "mismatch"), edit
+        assert any(needle in line for line in report["read_model_differences"]), report
+        assert _audit_dir(cli, data_dir, "--repair")[1]["read_model"] == "ok"
+        assert {table: _rows(data_dir, table) for table in history} == history
+    for unrecorded in (
+        "DELETE FROM view_closed_orders",
+        "UPDATE view_orders SET ts_ns = NULL",
+        "UPDATE view_trades SET maker_fee = NULL, taker_fee = NULL",
+    ):
+        _sql(data_dir, unrecorded)
+        code, report = _audit_dir(cli, data_dir)
+        assert (code, report["read_model"]) == (0, "ok"), (unrecorded, report)
+    assert _audit_dir(cli, data_dir, "--repair")[1]["read_model"] == "ok"
+    assert {table: _rows(data_dir, table) for table in history} == history
+    assert _rows(data_dir, "view_trades") == trades
 
 
 def test_repair_refuses_a_journal_that_fails_and_changes_nothing(tmp_path: Path) -> None:

@@ -20,14 +20,15 @@ from typing import Final
 
 from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 """Version 1 stored snapshots as JSON (format 1) without the journal hash they follow;
 version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`; version 3
 adds the read model (the `view_*` tables, see `VIEW_SCHEMA`); version 4 has the same tables
 and a head record beside the database (`tachyon.storage.head`), which it requires. A version 4
 database created since engines are chosen at runtime also has `exchange_meta`, whose `engine`
 row names the engine its exchange was created with (one without it was made with
-`ENGINE_BEFORE_META`, the only engine there was)."""
+`ENGINE_BEFORE_META`, the only engine there was). Version 5 adds history to the read model:
+each open order's placement time, each trade's fees, and the closed orders."""
 
 ENGINE_BEFORE_META: Final = "in_memory"
 """The engine of an exchange created before `exchange_meta` recorded it."""
@@ -99,6 +100,7 @@ CREATE TABLE view_orders (
     qty NOT NULL,
     remaining NOT NULL,
     filled NOT NULL,
+    ts_ns INTEGER,
     PRIMARY KEY (account, order_id)
 ) WITHOUT ROWID;
 CREATE TABLE view_levels (
@@ -120,7 +122,26 @@ CREATE TABLE view_trades (
     taker_side TEXT NOT NULL,
     seq INTEGER,
     ts_ns INTEGER,
+    maker_fee,
+    taker_fee,
     PRIMARY KEY (market, trade_id)
+) WITHOUT ROWID;
+CREATE INDEX view_trades_by_maker ON view_trades (maker, seq);
+CREATE INDEX view_trades_by_taker ON view_trades (taker, seq);
+CREATE TABLE view_closed_orders (
+    account TEXT NOT NULL,
+    closed_seq INTEGER NOT NULL,
+    order_id INTEGER NOT NULL,
+    market TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price,
+    qty,
+    filled NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    ts_ns INTEGER,
+    closed_ts_ns INTEGER NOT NULL,
+    PRIMARY KEY (account, closed_seq, order_id)
 ) WITHOUT ROWID;
 """
 """The read model: query tables that the host writes in the same transaction as the journal
@@ -130,12 +151,22 @@ entries they reflect, so a reader (`tachyon.storage.view`) needs no recovery.
   or just upgraded database): the next write rebuilds them from the recovered state.
 - `view_balances`: every (account, token) whose available or locked is not 0.
 - `view_orders`: open orders only, keyed by owner then id (an account's orders, oldest first,
-  are one range of the table); `side` is 'bid' or 'ask'; `qty` is the original quantity.
+  are one range of the table); `side` is 'bid' or 'ask'; `qty` is the original quantity;
+  `ts_ns` the journal time of the command that placed it (NULL: placed before the view
+  recorded times, see `tachyon.storage.view_history`).
 - `view_levels`: the books, aggregated: one row per (market, side, price) whose live quantity
   (the sum of its open orders' remaining quantities) is not 0; a book's best levels are the
   first (asks) or last (bids) rows of its (market, side) range.
 - `view_trades`: every trade since the view was built, with the sequence number and time of
-  the command that made it (NULL for the engines' recent trades copied in by a rebuild).
+  the command that made it and the maker's and the taker's fee in the market's fee token
+  (a negative maker fee is a rebate); all four NULL for the engines' recent trades copied in
+  by a rebuild, the fees NULL for trades recorded before version 5. Indexed by maker and by
+  taker: an account's fills are its rows on either side.
+- `view_closed_orders`: every order that closed (filled, or cancelled: `reason` is the
+  `CancelReason`) while the view recorded, keyed by owner then the sequence number of the
+  command that closed it: an account's history, newest last, is one range. `price` is NULL for
+  a market order, `qty` for a market bid by budget; `ts_ns` is when it was placed (NULL: not
+  known), `closed_ts_ns` when it closed. Kept for ever, like `view_trades`.
 - `view_markets` (fee_token resolved: the quote token when the schedule names none) and
   `view_tokens`.
 

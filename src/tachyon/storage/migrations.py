@@ -74,10 +74,77 @@ CREATE TABLE snapshots (
 """Version 2 as it shipped: journal and msgpack snapshots, no read model."""
 
 
+VIEW_SCHEMA_V3: Final = """
+CREATE TABLE view_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER
+);
+INSERT INTO view_meta VALUES (1, NULL);
+CREATE TABLE view_tokens (
+    symbol TEXT PRIMARY KEY,
+    decimals INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE view_markets (
+    market TEXT PRIMARY KEY,
+    base TEXT NOT NULL,
+    quote TEXT NOT NULL,
+    tick_size NOT NULL,
+    lot_size NOT NULL,
+    min_qty NOT NULL,
+    base_decimals INTEGER NOT NULL,
+    quote_decimals INTEGER NOT NULL,
+    maker_bps INTEGER NOT NULL,
+    taker_bps INTEGER NOT NULL,
+    fee_token TEXT NOT NULL,
+    fee_account TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE view_balances (
+    account TEXT NOT NULL,
+    token TEXT NOT NULL,
+    available NOT NULL,
+    locked NOT NULL,
+    PRIMARY KEY (account, token)
+) WITHOUT ROWID;
+CREATE TABLE view_orders (
+    account TEXT NOT NULL,
+    order_id INTEGER NOT NULL,
+    market TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price NOT NULL,
+    qty NOT NULL,
+    remaining NOT NULL,
+    filled NOT NULL,
+    PRIMARY KEY (account, order_id)
+) WITHOUT ROWID;
+CREATE TABLE view_levels (
+    market TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price NOT NULL,
+    qty NOT NULL,
+    PRIMARY KEY (market, side, price)
+) WITHOUT ROWID;
+CREATE TABLE view_trades (
+    market TEXT NOT NULL,
+    trade_id INTEGER NOT NULL,
+    price NOT NULL,
+    qty NOT NULL,
+    maker_order_id INTEGER NOT NULL,
+    taker_order_id INTEGER NOT NULL,
+    maker TEXT NOT NULL,
+    taker TEXT NOT NULL,
+    taker_side TEXT NOT NULL,
+    seq INTEGER,
+    ts_ns INTEGER,
+    PRIMARY KEY (market, trade_id)
+) WITHOUT ROWID;
+"""
+"""The read model's tables as versions 3 and 4 shipped them."""
+
+
 def v2_to_v3(conn: sqlite3.Connection) -> None:
     """Add the read model's tables, stale: the first write after the upgrade fills them from
     the recovered state (the upgrade itself does not recover the exchange)."""
-    db.create_view_tables(conn)
+    db.execute_script(conn, VIEW_SCHEMA_V3)
 
 
 def v3_to_v4(conn: sqlite3.Connection) -> None:
@@ -87,4 +154,41 @@ def v3_to_v4(conn: sqlite3.Connection) -> None:
     head.create(Path(db_file), head.Head(*journal.head(conn)))
 
 
-MIGRATIONS: Final[dict[int, Migration]] = {1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4}
+VIEW_HISTORY_V5: Final = """
+ALTER TABLE view_orders ADD COLUMN ts_ns INTEGER;
+ALTER TABLE view_trades ADD COLUMN maker_fee;
+ALTER TABLE view_trades ADD COLUMN taker_fee;
+CREATE INDEX view_trades_by_maker ON view_trades (maker, seq);
+CREATE INDEX view_trades_by_taker ON view_trades (taker, seq);
+CREATE TABLE view_closed_orders (
+    account TEXT NOT NULL,
+    closed_seq INTEGER NOT NULL,
+    order_id INTEGER NOT NULL,
+    market TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price,
+    qty,
+    filled NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    ts_ns INTEGER,
+    closed_ts_ns INTEGER NOT NULL,
+    PRIMARY KEY (account, closed_seq, order_id)
+) WITHOUT ROWID;
+"""
+"""What version 5 adds to the read model (`db.VIEW_SCHEMA` is the two together)."""
+
+
+def v4_to_v5(conn: sqlite3.Connection) -> None:
+    """Add the history columns and table to the read model. The view stays as current as it
+    was: the rows it holds get no times or fees (NULL: not known), and every command from now
+    on records them; `tachyon audit --repair` fills them all in from the journal."""
+    db.execute_script(conn, VIEW_HISTORY_V5)
+
+
+MIGRATIONS: Final[dict[int, Migration]] = {
+    1: v1_to_v2,
+    2: v2_to_v3,
+    3: v3_to_v4,
+    4: v4_to_v5,
+}

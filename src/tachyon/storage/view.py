@@ -1,6 +1,6 @@
-"""ReadView: answers reads (markets, tokens, balances, books, trades, open orders) from the read
-model that the host writes in the same transaction as the journal, without recovering the
-exchange.
+"""ReadView: answers reads (markets, tokens, balances, books, trades, open orders, an account's
+history) from the read model that the host writes in the same transaction as the journal,
+without recovering the exchange.
 
 Light on purpose: imports only the standard library and `tachyon.storage.db`, `.head` and
 `.journal`, so a new process (the CLI) answers in milliseconds. Reads only, through a read-only connection, all in one read
@@ -52,7 +52,8 @@ class BalanceRow(NamedTuple):
 
 
 class OrderRow(NamedTuple):
-    """An open order; `qty` is what was placed, `remaining` what still rests."""
+    """An open order; `qty` is what was placed, `remaining` what still rests; `ts_ns` is the
+    time of the command that placed it (None: placed before the view recorded times)."""
 
     order_id: int
     market: str
@@ -61,11 +62,13 @@ class OrderRow(NamedTuple):
     qty: int
     remaining: int
     filled: int
+    ts_ns: int | None
 
 
 class TradeRow(NamedTuple):
     """A fill at the maker's price; `seq` and `ts_ns` are those of the command that made it
-    (None for a trade older than the view, copied from the engine when the view was built)."""
+    (None for a trade older than the view, copied from the engine when the view was built),
+    the fees each side paid in the market's fee token (None: not recorded)."""
 
     trade_id: int
     price: int
@@ -77,14 +80,70 @@ class TradeRow(NamedTuple):
     taker_side: str
     seq: int | None
     ts_ns: int | None
+    maker_fee: int | None
+    taker_fee: int | None
 
 
+class ClosedOrderRow(NamedTuple):
+    """An order that closed: `status` "filled" or "cancelled" (for `reason`); `price` None for
+    a market order, `qty` None for a market bid by budget; `ts_ns` when it was placed (None:
+    not known), `closed_ts_ns` the time of the command that closed it."""
+
+    order_id: int
+    market: str
+    side: str
+    price: int | None
+    qty: int | None
+    filled: int
+    status: str
+    reason: str | None
+    ts_ns: int | None
+    closed_ts_ns: int
+
+
+class FillRow(NamedTuple):
+    """One side of a trade: the account's order, its side and `role` ("maker" or "taker"),
+    and the fee that side paid (None: not recorded)."""
+
+    trade_id: int
+    market: str
+    order_id: int
+    side: str
+    role: str
+    price: int
+    qty: int
+    fee: int | None
+    seq: int | None
+    ts_ns: int | None
+
+
+_OPPOSITE: dict[str, str] = {"bid": "ask", "ask": "bid"}
 _BOOK = {
     "bid": "SELECT price, qty FROM view_levels WHERE market = ? AND side = 'bid'"
     " ORDER BY price DESC LIMIT ?",
     "ask": "SELECT price, qty FROM view_levels WHERE market = ? AND side = 'ask'"
     " ORDER BY price LIMIT ?",
 }
+
+_CLOSED_ORDERS = (
+    "SELECT order_id, market, side, price, qty, filled, status, reason, ts_ns, closed_ts_ns"
+    " FROM view_closed_orders WHERE account = :account"
+    " AND (:market IS NULL OR market = :market)"
+    " ORDER BY closed_seq DESC, order_id DESC LIMIT :limit"
+)
+"""An account's closed orders (in a market, unless it is NULL), newest first: one range of the
+table's key, read backwards."""
+_FILLS = (
+    "SELECT trade_id, market, maker_order_id, taker_side, 'maker', price, qty, maker_fee, seq,"
+    " ts_ns FROM view_trades WHERE maker = :account AND (:market IS NULL OR market = :market)"
+    " UNION ALL"
+    " SELECT trade_id, market, taker_order_id, taker_side, 'taker', price, qty, taker_fee, seq,"
+    " ts_ns FROM view_trades WHERE taker = :account AND (:market IS NULL OR market = :market)"
+    " ORDER BY 9 DESC, 1 DESC, 5 DESC LIMIT :limit"
+)
+"""An account's fills, newest first (by the command that made them, then trade id; a trade
+with itself gives a taker and a maker row): its trades on either side, by the indexes on
+`maker` and `taker`. Trades a rebuild copied in without a sequence number come last."""
 
 _int = db.int_from_sql
 
@@ -200,27 +259,90 @@ class ReadView:
             raise InvalidOrder(f"limit {limit!r} must be a non-negative integer")
         rows = self._rows(
             "SELECT trade_id, price, qty, maker_order_id, taker_order_id, maker, taker,"
-            " taker_side, seq, ts_ns FROM view_trades WHERE market = ?"
+            " taker_side, seq, ts_ns, maker_fee, taker_fee FROM view_trades WHERE market = ?"
             " ORDER BY trade_id DESC LIMIT ?",
             (market, limit),
         )
         if not rows:
             self._check_market(market)
         return [
-            TradeRow(trade_id, _int(price), _int(qty), *rest)
-            for trade_id, price, qty, *rest in rows
+            TradeRow(
+                trade_id,
+                _int(price),
+                _int(qty),
+                maker_order_id,
+                taker_order_id,
+                maker,
+                taker,
+                taker_side,
+                seq,
+                ts_ns,
+                _optional(maker_fee),
+                _optional(taker_fee),
+            )
+            for (
+                trade_id,
+                price,
+                qty,
+                maker_order_id,
+                taker_order_id,
+                maker,
+                taker,
+                taker_side,
+                seq,
+                ts_ns,
+                maker_fee,
+                taker_fee,
+            ) in rows
         ]
 
     def open_orders(self, account: str) -> list[OrderRow]:
         """The account's open orders in every market, oldest first."""
         rows = self._rows(
-            "SELECT order_id, market, side, price, qty, remaining, filled FROM view_orders"
+            "SELECT order_id, market, side, price, qty, remaining, filled, ts_ns FROM view_orders"
             " WHERE account = ? ORDER BY order_id",
             (account,),
         )
         return [
-            OrderRow(order_id, market, side, _int(price), _int(qty), _int(rem), _int(filled))
-            for order_id, market, side, price, qty, rem, filled in rows
+            OrderRow(order_id, market, side, _int(price), _int(qty), _int(rem), _int(filled), ts)
+            for order_id, market, side, price, qty, rem, filled, ts in rows
+        ]
+
+    def closed_orders(self, account: str, market: str | None, limit: int) -> list[ClosedOrderRow]:
+        """The account's latest `limit` closed orders (in `market`, if given), newest first:
+        by the command that closed them, then by id."""
+        self._check_limit(limit)
+        if market is not None:
+            self._check_market(market)
+        rows = self._rows(_CLOSED_ORDERS, {"account": account, "market": market, "limit": limit})
+        return [
+            ClosedOrderRow(
+                order_id, mkt, side, _optional(price), _optional(qty), _int(filled), *rest
+            )
+            for order_id, mkt, side, price, qty, filled, *rest in rows
+        ]
+
+    def fills(self, account: str, market: str | None, limit: int) -> list[FillRow]:
+        """The account's latest `limit` fills (in `market`, if given), newest first: its side
+        of each trade it made as maker or taker (both, for a trade with itself)."""
+        self._check_limit(limit)
+        if market is not None:
+            self._check_market(market)
+        rows = self._rows(_FILLS, {"account": account, "market": market, "limit": limit})
+        return [
+            FillRow(
+                trade_id,
+                mkt,
+                order_id,
+                taker_side if role == "taker" else _OPPOSITE[taker_side],
+                role,
+                _int(price),
+                _int(qty),
+                _optional(fee),
+                seq,
+                ts_ns,
+            )
+            for trade_id, mkt, order_id, taker_side, role, price, qty, fee, seq, ts_ns in rows
         ]
 
     def close(self) -> None:
@@ -239,9 +361,14 @@ class ReadView:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+    def _rows(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[Any]:
         with db.sqlite_errors(self.db_path):
             return self._conn.execute(sql, params).fetchall()
+
+    @staticmethod
+    def _check_limit(limit: int) -> None:
+        if type(limit) is not int or limit < 0:
+            raise InvalidOrder(f"limit {limit!r} must be a non-negative integer")
 
     def _check_market(self, market: str) -> None:
         markets = [row[0] for row in self._rows("SELECT market FROM view_markets ORDER BY 1")]
@@ -253,3 +380,8 @@ class ReadView:
         """The side's best levels, as aggregated in `view_levels` (see db.VIEW_SCHEMA): an
         ordered range of its primary key; amounts above 2**63 - 1 are TEXT, read exactly."""
         return [(_int(price), _int(qty)) for price, qty in self._rows(_BOOK[side], (market, depth))]
+
+
+def _optional(value: int | str | None) -> int | None:
+    """An optional amount (a fee, a price or quantity that may be absent) as stored."""
+    return None if value is None else _int(value)

@@ -5,8 +5,10 @@ Incremental when the view was current before the batch (its sequence number was 
 exchange's): the events say which orders, book levels and balances the batch changed, and their
 rows are written as the commit leaves them (an order from the service, a level's quantity from
 its engine, a balance from the ledger). Otherwise (a fresh or upgraded database), and after a fee
-change, the tables are rebuilt from the whole state. Never commits: the host commits the view
-with the journal entries, or neither.
+change, the tables are rebuilt from the whole state. Either way the batch's history (its trades
+with their fees, the orders it closed, when each new order was placed) is recorded from its
+events (`tachyon.storage.view_history`); a rebuild keeps the placement times the view holds.
+Never commits: the host commits the view with the journal entries, or neither.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterable
 from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.in_memory import InMemoryEngine
-from tachyon.dex.model import Side, Trade
+from tachyon.dex.model import Side
 from tachyon.exchange.events import (
     Deposited,
     FeesChanged,
@@ -33,22 +35,35 @@ from tachyon.exchange.events import (
 )
 from tachyon.exchange.service import DexService, OwnedOrder
 from tachyon.storage.changes import BatchChanges
-from tachyon.storage.db import int_to_sql
+from tachyon.storage.db import int_from_sql, int_to_sql
+from tachyon.storage.view_history import HistoryRecorder, Known, Lookup, SqlRow, trade_row
 
-SqlRow = tuple[int | str | None, ...]
-"""A view table row as SQLite is given it."""
 _SqlRow = SqlRow
 _BID = Side.BID
 
-_UPSERT_ORDER = "INSERT OR REPLACE INTO view_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_UPSERT_ORDER = (
+    "INSERT INTO view_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, order_id)"
+    " DO UPDATE SET market = excluded.market, side = excluded.side, price = excluded.price,"
+    " qty = excluded.qty, remaining = excluded.remaining, filled = excluded.filled,"
+    " ts_ns = coalesce(excluded.ts_ns, view_orders.ts_ns)"
+)  # a changed order keeps the time it was placed
+_INSERT_ORDER = "INSERT INTO view_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_OPEN_ORDER = (
+    "SELECT market, side, price, qty, filled, ts_ns FROM view_orders"
+    " WHERE account = ? AND order_id = ?"
+)
 _DELETE_ORDER = "DELETE FROM view_orders WHERE account = ? AND order_id = ?"
 _UPSERT_LEVEL = "INSERT OR REPLACE INTO view_levels VALUES (?, ?, ?, ?)"
 _DELETE_LEVEL = "DELETE FROM view_levels WHERE market = ? AND side = ? AND price = ?"
 _UPSERT_BALANCE = "INSERT OR REPLACE INTO view_balances VALUES (?, ?, ?, ?)"
 _DELETE_BALANCE = "DELETE FROM view_balances WHERE account = ? AND token = ?"
-_INSERT_TRADE = "INSERT INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_REPLACE_TRADE = "INSERT OR REPLACE INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_COPY_TRADE = "INSERT OR IGNORE INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_TRADE_VALUES = "INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_TRADE = f"INSERT {_TRADE_VALUES}"
+REPLACE_TRADE = f"INSERT OR REPLACE {_TRADE_VALUES}"
+_COPY_TRADE = f"INSERT OR IGNORE {_TRADE_VALUES}"
+REPLACE_CLOSED = (
+    "INSERT OR REPLACE INTO view_closed_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _INSERT_MARKET = "INSERT INTO view_markets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_SYMBOL = "INSERT INTO view_tokens VALUES (?, ?)"
 
@@ -76,12 +91,15 @@ class ViewBatch:
         """Bring the view to the state after `changes` (inside the caller's transaction, after
         its journal entries)."""
         orders: dict[OrderId, str] = {}  # the orders the batch changed, with their owners
-        trades: list[_SqlRow] = []
         balances: set[tuple[str, str]] = set()
         traders: dict[str, set[str]] = {}  # by market: accounts whose two tokens may change
         full = self._stale
         registry = False
+        # The orders open before the batch as the view holds them (read before it changes):
+        # not known if the view is stale, for it may have missed commands.
+        history = HistoryRecorder(_lookup(conn) if not self._stale else _unknown)
         for seq, ts_ns, events in changes.entries:
+            history.entry(seq, ts_ns, events)
             for event in events:
                 match event:
                     case Filled():
@@ -90,7 +108,6 @@ class ViewBatch:
                             (trade.maker_owner, trade.taker_owner)
                         )
                         orders[trade.maker_order_id] = trade.maker_owner
-                        trades.append(trade_row(event.market, trade, seq, ts_ns))
                     case OrderAccepted():
                         traders.setdefault(event.market, set()).add(event.owner)
                     case OrderRested() | OrderReduced():
@@ -104,10 +121,11 @@ class ViewBatch:
                         full = registry = True
                     case MarketAdded() | TokenRegistered():
                         registry = True
+        times = history.open_times()
         if full:
-            _rebuild(conn, service)
+            _rebuild(conn, service, times)
         else:
-            _write_orders(conn, service, orders)
+            _write_orders(conn, service, orders, times)
             _write_levels(conn, service, changes)
             for market, accounts in traders.items():
                 config = service.get_market(MarketId(market))
@@ -118,17 +136,47 @@ class ViewBatch:
             _write_balances(conn, service, balances)
             if registry:
                 _write_registry(conn, service)
+        trades = history.trades
         if trades:  # a stale view's trades are not known to end before this batch's
-            conn.executemany(_REPLACE_TRADE if self._stale else _INSERT_TRADE, trades)
+            conn.executemany(REPLACE_TRADE if self._stale else _INSERT_TRADE, trades)
+        if history.closed:
+            conn.executemany(REPLACE_CLOSED, history.closed)
         if self._stale:  # trades from before the view existed: what the engines still hold
             _copy_recent_trades(conn, service)
         conn.execute("INSERT OR REPLACE INTO view_meta VALUES (1, ?)", (changes.last_seq,))
 
 
+def _lookup(conn: sqlite3.Connection) -> Lookup:
+    def known(owner: str, order_id: int) -> Known | None:
+        row = conn.execute(_OPEN_ORDER, (owner, order_id)).fetchone()
+        if row is None:
+            return None
+        market, side, price, qty, filled, ts_ns = row
+        return Known(
+            owner,
+            market,
+            side,
+            int_from_sql(price),
+            int_from_sql(qty),
+            int_from_sql(filled),
+            ts_ns,
+        )
+
+    return known
+
+
+def _unknown(_owner: str, _order_id: int) -> Known | None:
+    return None
+
+
 def _write_orders(
-    conn: sqlite3.Connection, service: DexService, orders: dict[OrderId, str]
+    conn: sqlite3.Connection,
+    service: DexService,
+    orders: dict[OrderId, str],
+    times: dict[int, int],
 ) -> None:
-    """Each changed order's row as the commit leaves it: gone, or its quantities now."""
+    """Each changed order's row as the commit leaves it: gone, or its quantities now (with
+    the time it was placed, if the batch placed it)."""
     upserts: list[_SqlRow] = []
     deletes: list[tuple[str, int]] = []
     for order_id, owner in orders.items():
@@ -136,7 +184,7 @@ def _write_orders(
         if owned is None:
             deletes.append((owner, order_id))
         else:
-            upserts.append(_order_row(owned))
+            upserts.append((*_order_row(owned), times.get(order_id)))
     if deletes:
         conn.executemany(_DELETE_ORDER, deletes)
     if upserts:
@@ -226,23 +274,6 @@ def _order_row(owned: OwnedOrder) -> _SqlRow:
     )
 
 
-def trade_row(market: str, trade: Trade, seq: int | None, ts_ns: int | None) -> _SqlRow:
-    """A `view_trades` row: the trade, and the sequence number and time of its command."""
-    return (
-        market,
-        trade.trade_id,
-        int_to_sql(trade.price),
-        int_to_sql(trade.qty),
-        trade.maker_order_id,
-        trade.taker_order_id,
-        trade.maker_owner,
-        trade.taker_owner,
-        trade.taker_side.value,
-        seq,
-        ts_ns,
-    )
-
-
 VIEW_KEYS: dict[str, int] = {
     "view_balances": 2,
     "view_orders": 2,
@@ -251,7 +282,8 @@ VIEW_KEYS: dict[str, int] = {
     "view_tokens": 1,
 }
 """The view tables `view_rows` gives, each with the number of its primary key's columns
-(the first ones)."""
+(the first ones). A `view_orders` row of the view has one more column than the state gives:
+when the order was placed."""
 
 
 def view_rows(service: DexService) -> dict[str, list[_SqlRow]]:
@@ -294,18 +326,36 @@ def view_rows(service: DexService) -> dict[str, list[_SqlRow]]:
     }
 
 
-def _rebuild(conn: sqlite3.Connection, service: DexService) -> None:
-    """Every balance and open order, markets and tokens, from the whole state."""
+def _rebuild(
+    conn: sqlite3.Connection, service: DexService, times: dict[int, int], *, keep: bool = True
+) -> None:
+    """Every balance and open order, markets and tokens, from the whole state. Each open
+    order's placement time is `times`', else (if `keep`) the one the view held for it."""
     inserts = {
         "view_balances": _UPSERT_BALANCE,
-        "view_orders": _UPSERT_ORDER,
+        "view_orders": _INSERT_ORDER,
         "view_levels": _UPSERT_LEVEL,
         "view_markets": _INSERT_MARKET,
         "view_tokens": _INSERT_SYMBOL,
     }
+    held: dict[int, int] = {}
+    if keep:
+        query = "SELECT order_id, ts_ns FROM view_orders WHERE ts_ns IS NOT NULL"
+        held = dict(conn.execute(query).fetchall())
+    held.update(times)
     for table, rows in view_rows(service).items():
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 (a name from VIEW_KEYS)
-        conn.executemany(inserts[table], rows)
+        if table == "view_orders":
+            conn.executemany(inserts[table], [(*row, held.get(_order_id(row))) for row in rows])
+        else:
+            conn.executemany(inserts[table], rows)
+
+
+def _order_id(row: _SqlRow) -> int:
+    """The order id of a `view_orders` row."""
+    order_id = row[1]
+    assert type(order_id) is int
+    return order_id
 
 
 def _write_registry(conn: sqlite3.Connection, service: DexService) -> None:
