@@ -1,7 +1,7 @@
 """Goal: the one `ExchangePort` behaves alike embedded and over the network: two wallets trading
 the same session through `EmbeddedPort` and through `Client` on a real node see the same
-placements, balances, open orders, book and trades, and over the network an account's reads need
-that account's key. Method: a `tachyon.node.serve` subprocess on a free 127.0.0.1 port and an
+placements, balances, open orders, book and trades, the times and fees of what they did and
+their history, and over the network an account's reads need that account's key. Method: a `tachyon.node.serve` subprocess on a free 127.0.0.1 port and an
 embedded data directory, both fresh; the same `Wallet` calls on each."""
 
 from __future__ import annotations
@@ -60,17 +60,41 @@ def _session(root: Path, port_of: PortOf) -> dict[str, object]:
     seen["rest"] = _summary(alice.place_limit(MARKET, Side.BID, 90, 5))
     ask = bob.place_market(MARKET, Side.ASK, 4)
     seen["ask"] = (ask.order_id, ask.status, ask.filled_qty, ask.open_qty, len(ask.trades))
+    ask_receipt = bob.exchange.last_receipt()
+    assert ask_receipt is not None and ask_receipt.time_ns is not None
+    seen["ask fees"] = ask_receipt.fees
     with pytest.raises(OrderNotOwned):
         bob.cancel(OrderId(1))
     with pytest.raises(InsufficientFunds):
         bob.withdraw(BASE, 17)
     seen["cancel"] = _summary(alice.cancel(OrderId(2)))
+    cancel_receipt = alice.exchange.last_receipt()
+    assert cancel_receipt is not None and cancel_receipt.time_ns is not None
     seen["orders"] = (alice.open_orders(), bob.open_orders())
+    (placed,) = alice.exchange.order_records(alice.address)
+    assert placed.order == alice.open_orders()[0] and placed.time_ns is not None
+    for who, wallet in (("alice", alice), ("bob", bob)):
+        past = wallet.exchange.history(wallet.address, None, 10)
+        assert all(order.closed_time_ns for order in past.orders)
+        assert all(order.time_ns for order in past.orders)
+        assert all(fill.time_ns for fill in past.fills)
+        seen[f"history {who}"] = (
+            [order._replace(time_ns=None, closed_time_ns=0) for order in past.orders],
+            [fill._replace(time_ns=None) for fill in past.fills],
+        )
+        assert wallet.exchange.history(wallet.address, MARKET, 1) == past._replace(
+            orders=past.orders[:1], fills=past.fills[:1]
+        )
+    cancelled = alice.exchange.history(alice.address, None, 1).orders[0]
+    assert cancelled.closed_time_ns == cancel_receipt.time_ns
     seen["balances"] = (_held(alice.balances()), _held(bob.balances()))
     public = port_of(None)
     seen["book"] = public.book(10, MARKET)
     trades = public.recent_trades(5, MARKET)  # a node does not say whose they were
     seen["trades"] = [(t.trade_id, t.price, t.qty, t.taker_side) for t in trades]
+    (record,) = public.trade_records(5, MARKET)
+    assert record.time_ns == ask_receipt.time_ns
+    seen["trade fees"] = (record.maker_fee, record.taker_fee)
     seen["markets"] = public.markets()
     seen["tokens"] = public.tokens()
     for port in (alice.exchange, bob.exchange, public):

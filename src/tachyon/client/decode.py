@@ -10,9 +10,17 @@ from __future__ import annotations
 from typing import Any, Final
 
 from tachyon import errors
-from tachyon.dex.ids import AccountId, OrderId, TokenId, TradeId
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId, TradeId
 from tachyon.dex.model import BookLevel, FeeSchedule, MarketConfig, OrderStatus, Side, Trade
 from tachyon.dex.open_order import OpenOrder
+from tachyon.dex.records import (
+    ClosedOrder,
+    Fill,
+    History,
+    OrderRecord,
+    Receipt,
+    TradeRecord,
+)
 from tachyon.dex.units import AMOUNT_MINOR_MAX, to_minor
 from tachyon.exchange.risk import MarketRules, RiskLimits
 from tachyon.exchange.service import Placement
@@ -73,6 +81,47 @@ def trade_from_json(config: MarketConfig, row: dict[str, Any]) -> Trade:
     )
 
 
+def fee_from_json(config: MarketConfig, text: object, name: str) -> int | None:
+    """A fee in the market's fee token, negative for a rebate; None if not recorded (null)."""
+    if text is None:
+        return None
+    places = config.base_decimals if config.fee_token == config.base else config.quote_decimals
+    if isinstance(text, str) and text.startswith("-"):
+        return -minor(text[1:], places, name)
+    return minor(text, places, name)
+
+
+def time_from_json(value: object, name: str = "time_ns") -> int | None:
+    """Nanoseconds since the epoch, or None (null: not recorded)."""
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise errors.CorruptData(f"the node's {name} {value!r} is not a time in nanoseconds")
+    return value
+
+
+def trade_record_from_json(config: MarketConfig, row: dict[str, Any]) -> TradeRecord:
+    return TradeRecord(
+        trade_from_json(config, row),
+        time_from_json(row.get("time_ns")),
+        fee_from_json(config, row.get("maker_fee"), "maker_fee"),
+        fee_from_json(config, row.get("taker_fee"), "taker_fee"),
+    )
+
+
+def receipt_from_json(config: MarketConfig, answer: dict[str, Any]) -> Receipt:
+    """A placement answer's time and its trades' fees (None where not told)."""
+    records = [trade_record_from_json(config, row) for row in answer["trades"]]
+    fees: list[tuple[int, int]] | None = []
+    for record in records:
+        if record.maker_fee is None or record.taker_fee is None:
+            fees = None
+            break
+        assert fees is not None
+        fees.append((record.maker_fee, record.taker_fee))
+    return Receipt(time_from_json(answer.get("time_ns")), fees)
+
+
 def placement_from_json(config: MarketConfig, answer: dict[str, Any]) -> Placement:
     return Placement(
         OrderId(answer["order_id"]),
@@ -102,6 +151,56 @@ def open_order_from_json(config: MarketConfig, row: dict[str, Any]) -> OpenOrder
         minor(row["qty"], config.base_decimals, "qty"),
         minor(row["remaining_qty"], config.base_decimals, "remaining_qty"),
         minor(row["filled_qty"], config.base_decimals, "filled_qty"),
+    )
+
+
+def order_record_from_json(config: MarketConfig, row: dict[str, Any]) -> OrderRecord:
+    return OrderRecord(open_order_from_json(config, row), time_from_json(row.get("time_ns")))
+
+
+def closed_order_from_json(config: MarketConfig, row: dict[str, Any]) -> ClosedOrder:
+    base, quote = config.base_decimals, config.quote_decimals
+    price, qty = row["price"], row["qty"]
+    return ClosedOrder(
+        OrderId(row["order_id"]),
+        config.market_id,
+        Side(row["side"]),
+        None if price is None else minor(price, quote, "price"),
+        None if qty is None else minor(qty, base, "qty"),
+        minor(row["filled_qty"], base, "filled_qty"),
+        OrderStatus(row["status"]),
+        row["reason"],
+        time_from_json(row["time_ns"]),
+        _closed_time(row["closed_time_ns"]),
+    )
+
+
+def _closed_time(value: object) -> int:
+    closed = time_from_json(value, "closed_time_ns")
+    if closed is None:
+        raise errors.CorruptData("the node's closed order has no closed_time_ns")
+    return closed
+
+
+def fill_from_json(config: MarketConfig, row: dict[str, Any]) -> Fill:
+    return Fill(
+        TradeId(row["trade_id"]),
+        config.market_id,
+        OrderId(row["order_id"]),
+        Side(row["side"]),
+        row["role"],
+        minor(row["price"], config.quote_decimals, "price"),
+        minor(row["qty"], config.base_decimals, "qty"),
+        fee_from_json(config, row["fee"], "fee"),
+        time_from_json(row["time_ns"]),
+    )
+
+
+def history_from_json(configs: dict[MarketId, MarketConfig], answer: dict[str, Any]) -> History:
+    """`/v1/account/history`'s answer (`configs`: each market's, by name)."""
+    return History(
+        [closed_order_from_json(configs[row["market"]], row) for row in answer["orders"]],
+        [fill_from_json(configs[row["market"]], row) for row in answer["fills"]],
     )
 
 

@@ -1,10 +1,11 @@
 """`Client`: a tachyon node's HTTP API as an `ExchangePort` (`tachyon.exchange.port`).
 
 `submit` posts a wallet's signed command and rebuilds its outcome (a `Placement`, a mass
-cancel's `CancelledOrders` or a `BalanceRecord`) from the JSON answer with the market's or token's decimals, exactly. Public
-reads (markets, book, trades) need nothing; an account's balances and open orders are signed
-reads, so they need the account's private key: the `key` the client was given (a wallet's,
-unlocked), which signs nothing else.
+cancel's `CancelledOrders` or a `BalanceRecord`) from the JSON answer with the market's or
+token's decimals, exactly (and `last_receipt`, its journal time and its trades' fees). Public
+reads (markets, book, trades) need nothing; an account's balances, open orders and history
+are signed reads, so they need the account's private key: the `key` the client was given (a
+wallet's, unlocked), which signs nothing else.
 
 Every refusal the node answers in its error schema `{"error": {"code", "message"}}` is raised
 again as the `TachyonError` of that code (`tachyon.client.refusals`); a node that cannot be
@@ -22,18 +23,21 @@ import httpx2
 from tachyon import errors
 from tachyon.client.decode import (
     balance_from_json,
+    history_from_json,
     levels_from_json,
     market_from_json,
-    open_order_from_json,
+    order_record_from_json,
     placement_from_json,
+    receipt_from_json,
     rules_from_json,
-    trade_from_json,
+    trade_record_from_json,
 )
 from tachyon.client.refusals import refusal
 from tachyon.client.signing import sign_read
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.dex.open_order import OpenOrder
+from tachyon.dex.records import History, OrderRecord, Receipt, TradeRecord
 from tachyon.exchange.auth import address_of
 from tachyon.exchange.service import CancelledOrders
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
@@ -70,6 +74,7 @@ class Client:
         )
         self._markets: dict[str, MarketConfig] | None = None
         self._tokens: dict[str, int] | None = None  # decimals by symbol (they never change)
+        self._receipt: Receipt | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -88,14 +93,21 @@ class Client:
             "body": base64.b64encode(command.body).decode(),
             "signature": base64.b64encode(command.signature).decode(),
         }
+        self._receipt = None
         answer = self._request("POST", "/v1/commands", json=envelope)
         if "order_id" in answer:
-            return placement_from_json(self.market(answer["market"]), answer)
+            config = self.market(answer["market"])
+            self._receipt = receipt_from_json(config, answer)
+            return placement_from_json(config, answer)
         if "cancelled" in answer:  # a mass cancel
+            rows = answer["cancelled"]
+            configs = [self.market(row["market"]) for row in rows]
+            if rows:
+                self._receipt = receipt_from_json(configs[0], rows[0])
             return CancelledOrders(
                 [
-                    placement_from_json(self.market(row["market"]), row)
-                    for row in answer["cancelled"]
+                    placement_from_json(config, row)
+                    for config, row in zip(configs, rows, strict=True)
                 ]
             )
         if "balances" in answer:
@@ -105,6 +117,11 @@ class Client:
         if "cancelled_orders" in answer:  # a fee change: the orders it cancelled
             return [OrderId(order_id) for order_id in answer["cancelled_orders"]]
         return None  # the operator's other commands answer nothing else
+
+    def last_receipt(self) -> Receipt | None:
+        """The last placement's (or mass cancel's) journal time and its trades' fees, as the
+        node answered; None before one, or after any other command."""
+        return self._receipt
 
     # -- the port: public reads --------------------------------------------------------------
 
@@ -137,9 +154,12 @@ class Client:
         )
 
     def recent_trades(self, limit: int, market: MarketId) -> list[Trade]:
+        return [record.trade for record in self.trade_records(limit, market)]
+
+    def trade_records(self, limit: int, market: MarketId) -> list[TradeRecord]:
         config = self.market(market)
         answer = self._request("GET", "/v1/trades", params={"market": market, "limit": limit})
-        return [trade_from_json(config, row) for row in answer["trades"]]
+        return [trade_record_from_json(config, row) for row in answer["trades"]]
 
     # -- the port: the key's own account (signed reads) --------------------------------------
 
@@ -154,8 +174,20 @@ class Client:
         }
 
     def open_orders(self, account: AccountId) -> list[OpenOrder]:
+        return [record.order for record in self.order_records(account)]
+
+    def order_records(self, account: AccountId) -> list[OrderRecord]:
         answer = self._signed_get("/v1/account/orders", account)
-        return [open_order_from_json(self.market(row["market"]), row) for row in answer["orders"]]
+        return [order_record_from_json(self.market(row["market"]), row) for row in answer["orders"]]
+
+    def history(self, account: AccountId, market: MarketId | None, limit: int) -> History:
+        """The account's latest `limit` closed orders and fills (in `market`), newest first."""
+        params: dict[str, str | int] = {"limit": limit}
+        if market is not None:
+            params["market"] = market
+        answer = self._signed_get("/v1/account/history", account, params)
+        markets = {row["market"] for key in ("orders", "fills") for row in answer[key]}
+        return history_from_json({MarketId(name): self.market(name) for name in markets}, answer)
 
     # -- beyond the port ---------------------------------------------------------------------
 
@@ -222,7 +254,9 @@ class Client:
             " and no tachyon answer"
         )
 
-    def _signed_get(self, path: str, account: AccountId) -> Any:
+    def _signed_get(
+        self, path: str, account: AccountId, params: dict[str, str | int] | None = None
+    ) -> Any:
         key = self.key
         if key is None or address_of(key) != account:
             raise errors.Unauthorized(
@@ -234,4 +268,4 @@ class Client:
             "X-Tachyon-Timestamp": str(timestamp_ns),
             "X-Tachyon-Signature": sign_read(key, "GET", path, timestamp_ns),
         }
-        return self._request("GET", path, headers=headers)
+        return self._request("GET", path, params=params, headers=headers)

@@ -1,17 +1,21 @@
 """The JSON shapes of results at the edges (CLI `--format json`, the node's answers).
 
 Pure. Integers in minor units leave as exact decimal strings in token units, converted with
-the market's or token's decimals; the keys are part of the interface (README, "JSON shapes").
-The CLI and the node both build their answers here, so they cannot drift apart; the client
-reads them back with `tachyon.client.decode`.
+the market's or token's decimals (a fee with its fee token's, negative for a rebate); times
+are integers, nanoseconds since the epoch (`time_ns`, null where not recorded: see
+`tachyon.dex.records`); the keys are part of the interface (README, "JSON shapes"). The CLI
+and the node both build their answers here, so they cannot drift apart; the client reads them
+back with `tachyon.client.decode`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig, OrderStatus, Trade
+from tachyon.dex.records import ClosedOrder, Fill, History, Receipt, TradeRecord
 from tachyon.dex.units import to_decimal
 
 if TYPE_CHECKING:
@@ -77,6 +81,7 @@ def book_json(
 
 
 def trade_json(config: MarketConfig, trade: Trade) -> dict[str, object]:
+    """A trade as the market stream tells it (`trade_record_json` adds its time and fees)."""
     return {
         "trade_id": trade.trade_id,
         "price": to_decimal(trade.price, config.quote_decimals),
@@ -87,15 +92,49 @@ def trade_json(config: MarketConfig, trade: Trade) -> dict[str, object]:
     }
 
 
-def placement_json(config: MarketConfig, placement: Placement) -> dict[str, object]:
-    """What placing or cancelling an order did."""
+def fee_decimals(config: MarketConfig) -> int:
+    """The decimals of the market's fee token (its base or its quote)."""
+    return config.base_decimals if config.fee_token == config.base else config.quote_decimals
+
+
+def fee_json(config: MarketConfig, fee: int | None) -> str | None:
+    """A fee in the market's fee token (negative: a rebate); None if not recorded."""
+    return None if fee is None else to_decimal(fee, fee_decimals(config))
+
+
+def trade_record_json(config: MarketConfig, record: TradeRecord) -> dict[str, object]:
+    """A trade with the maker's and the taker's fee and the time of the command that made it
+    (`dex trades`, `/v1/trades`, a placement's trades)."""
+    row = trade_json(config, record.trade)
+    row["maker_fee"] = fee_json(config, record.maker_fee)
+    row["taker_fee"] = fee_json(config, record.taker_fee)
+    row["time_ns"] = record.time_ns
+    return row
+
+
+def placement_json(
+    config: MarketConfig, placement: Placement, receipt: Receipt | None = None
+) -> dict[str, object]:
+    """What placing or cancelling an order did; with its command's `receipt`, when it was
+    journaled and each trade's fees (else null)."""
+    time_ns = None if receipt is None else receipt.time_ns
+    fees: Sequence[tuple[int | None, int | None]] | None = None
+    if receipt is not None and receipt.fees is not None:
+        fees = receipt.fees
+    if fees is None or len(fees) != len(placement.trades):  # not told (a cancel-all's own)
+        fees = [(None, None)] * len(placement.trades)
+    trades = [
+        trade_record_json(config, TradeRecord(trade, time_ns, maker_fee, taker_fee))
+        for trade, (maker_fee, taker_fee) in zip(placement.trades, fees, strict=True)
+    ]
     return {
         "order_id": placement.order_id,
         "market": config.market_id,
         "status": str(placement.status),
         "filled_qty": to_decimal(placement.filled_qty, config.base_decimals),
         "open_qty": to_decimal(placement.open_qty, config.base_decimals),
-        "trades": [trade_json(config, trade) for trade in placement.trades],
+        "time_ns": time_ns,
+        "trades": trades,
     }
 
 
@@ -107,8 +146,10 @@ def balance_json(token: str, decimals: int, available: int, locked: int) -> dict
     }
 
 
-def order_json(config: MarketConfig, order: OpenOrder) -> dict[str, object]:
-    """An open order (new, or partially filled)."""
+def order_json(
+    config: MarketConfig, order: OpenOrder, time_ns: int | None = None
+) -> dict[str, object]:
+    """An open order (new, or partially filled) and when it was placed (null: not recorded)."""
     return {
         "order_id": order.order_id,
         "market": config.market_id,
@@ -118,4 +159,47 @@ def order_json(config: MarketConfig, order: OpenOrder) -> dict[str, object]:
         "remaining_qty": to_decimal(order.remaining_qty, config.base_decimals),
         "filled_qty": to_decimal(order.filled_qty, config.base_decimals),
         "status": str(OrderStatus.PARTIALLY_FILLED if order.filled_qty else OrderStatus.NEW),
+        "time_ns": time_ns,
+    }
+
+
+def closed_order_json(config: MarketConfig, order: ClosedOrder) -> dict[str, object]:
+    """A closed order: `price` null for a market order, `qty` for a market bid by budget (or
+    an order placed before the read model recorded it); `reason` null when filled."""
+    base, quote = config.base_decimals, config.quote_decimals
+    return {
+        "order_id": order.order_id,
+        "market": config.market_id,
+        "side": str(order.side),
+        "price": None if order.price is None else to_decimal(order.price, quote),
+        "qty": None if order.qty is None else to_decimal(order.qty, base),
+        "filled_qty": to_decimal(order.filled_qty, base),
+        "status": str(order.status),
+        "reason": order.reason,
+        "time_ns": order.time_ns,
+        "closed_time_ns": order.closed_time_ns,
+    }
+
+
+def fill_json(config: MarketConfig, fill: Fill) -> dict[str, object]:
+    """One of an account's fills: its order, side and role, and the fee it paid."""
+    return {
+        "trade_id": fill.trade_id,
+        "market": config.market_id,
+        "order_id": fill.order_id,
+        "side": str(fill.side),
+        "role": fill.role,
+        "price": to_decimal(fill.price, config.quote_decimals),
+        "qty": to_decimal(fill.qty, config.base_decimals),
+        "fee": fee_json(config, fill.fee),
+        "fee_token": config.fee_token,
+        "time_ns": fill.time_ns,
+    }
+
+
+def history_json(configs: Mapping[MarketId, MarketConfig], history: History) -> dict[str, object]:
+    """An account's closed orders and fills, newest first (`configs`: each market's)."""
+    return {
+        "orders": [closed_order_json(configs[each.market], each) for each in history.orders],
+        "fills": [fill_json(configs[each.market], each) for each in history.fills],
     }

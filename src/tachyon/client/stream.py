@@ -16,9 +16,10 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from tachyon import errors
-from tachyon.client.decode import levels_from_json, trade_from_json
+from tachyon.client.decode import levels_from_json, trade_record_from_json
 from tachyon.client.refusals import refusal
 from tachyon.dex.model import BookDepth, BookLevel, MarketConfig, Trade
+from tachyon.dex.records import TradeRecord
 
 OPEN_TIMEOUT_S: Final = 10.0
 TRADES_KEPT_MAX: Final = 1_000
@@ -85,18 +86,22 @@ class BookFollower:
 
 
 class MarketStream:
-    """A node's market stream: the book (`follower`) and the recent trades (`trades`, newest
-    first), followed by `frames()`."""
+    """A node's market stream: the book (`follower`) and the recent trades (`records`, newest
+    first, each with its time and fees; `trades`, the trades alone), followed by `frames()`."""
 
     def __init__(self, url: str, config: MarketConfig, *, trades: int = 20) -> None:
         assert 1 <= trades <= TRADES_KEPT_MAX
         self.url = _stream_url(url, config.market_id, trades)
         self.config = config
         self.follower = BookFollower(config)
-        self.trades: list[Trade] = []
+        self.records: list[TradeRecord] = []
         self.trades_kept = trades
         self.resubscribes = 0
         self._trades_known = False  # the trades' snapshot has arrived
+
+    @property
+    def trades(self) -> list[Trade]:
+        return [record.trade for record in self.records]
 
     def frames(self, timeout_s: float | None = None) -> Iterator[bool]:
         """Follow the stream until the caller stops: once both snapshots are in, yield True
@@ -137,9 +142,9 @@ class MarketStream:
             return self.follower.apply(message)
         rows = message["trades"]
         if message["type"] == "snapshot":
-            self._trades_known, self.trades = True, []
-        newest_first = [trade_from_json(self.config, row) for row in reversed(rows)]
-        self.trades = (newest_first + self.trades)[: self.trades_kept]
+            self._trades_known, self.records = True, []
+        newest_first = [trade_record_from_json(self.config, row) for row in reversed(rows)]
+        self.records = (newest_first + self.records)[: self.trades_kept]
         return True
 
 

@@ -2,9 +2,11 @@
 
 `tachyon.storage.EmbeddedPort` implements it over a data directory and `tachyon.client.Client`
 over a node's API; `tachyon.wallet.Wallet` acts through it and the CLI reads through it, never
-asking which one it holds. Its values are the core's data objects in minor units, and
-`tachyon.dex.open_order.OpenOrder` for what both sides can tell of an open order. Types only:
-nothing here runs, so implementations need not import it (a Protocol is structural).
+asking which one it holds. Its values are the core's data objects in minor units,
+`tachyon.dex.open_order.OpenOrder` for what both sides can tell of an open order, and
+`tachyon.dex.records` for what the core does not keep: times, fees, an account's history.
+Types only: nothing here runs, so implementations need not import it (a Protocol is
+structural).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from tachyon.dex.ids import AccountId, MarketId, TokenId
     from tachyon.dex.model import BookDepth, MarketConfig, Trade
     from tachyon.dex.open_order import OpenOrder
+    from tachyon.dex.records import History, OrderRecord, Receipt, TradeRecord
     from tachyon.exchange.commands import SignedCommand
     from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.state_machine import Outcome
@@ -44,6 +47,26 @@ class ExchangePort(Protocol):
 
     def recent_trades(self, limit: int, market: MarketId) -> list[Trade]:
         """The market's latest `limit` trades, newest first."""
+        ...
+
+    def trade_records(self, limit: int, market: MarketId) -> list[TradeRecord]:
+        """The market's latest `limit` trades, newest first, each with its time and fees."""
+        ...
+
+    def order_records(self, account: AccountId) -> list[OrderRecord]:
+        """The account's open orders, oldest first, each with the time it was placed (same key
+        rule as `open_orders`)."""
+        ...
+
+    def history(self, account: AccountId, market: MarketId | None, limit: int) -> History:
+        """The account's latest `limit` closed orders and latest `limit` fills (in `market`,
+        if given), newest first (same key rule). A StorageError if the exchange does not
+        record history (its read model is behind the journal)."""
+        ...
+
+    def last_receipt(self) -> Receipt | None:
+        """The journal time and fees of the last command `submit` made durable through this
+        port (None before any, or if the exchange did not tell)."""
         ...
 
     def markets(self) -> list[MarketConfig]: ...

@@ -8,10 +8,14 @@ or a balance's value now reads it from the state right after the commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from tachyon.dex.model import Side
+from tachyon.dex.records import Receipt
+from tachyon.errors import TachyonError
 from tachyon.exchange.events import (
+    CommandRefused,
     Event,
     FeesChanged,
     Filled,
@@ -71,3 +75,22 @@ def book_changes(events: list[Event]) -> list[tuple[str, bool, int]]:
                 assert event.price is not None, "a resting order has a price"
                 changed.append((event.market, event.side is Side.BID, event.price))
     return changed
+
+
+def receipts(changes: BatchChanges | None, outcomes: Sequence[object]) -> list[Receipt | None]:
+    """The receipt of each command of a committed batch, by its outcome (`submit_batch`'s
+    results, in order): the journal time of its entry and the fees of the trades it made; None
+    for a command that was refused. Every accepted command has an entry, in order; a refused
+    one has none, or one whose only event is `CommandRefused` (its nonce used), skipped."""
+    entries = iter(() if changes is None else changes.entries)
+    found: list[Receipt | None] = []
+    for outcome in outcomes:
+        if isinstance(outcome, TachyonError):
+            found.append(None)
+            continue
+        _, ts_ns, events = next(entries)
+        while len(events) == 1 and type(events[0]) is CommandRefused:
+            _, ts_ns, events = next(entries)
+        fees = [(event.maker_fee, event.taker_fee) for event in events if type(event) is Filled]
+        found.append(Receipt(ts_ns, fees))
+    return found

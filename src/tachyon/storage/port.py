@@ -2,7 +2,9 @@
 
 Reads come from the read model (`ReadView`, a few indexed queries, no recovery) while it
 reflects the journal's head, else from the recovered host (`EmbeddedExchange`), which is then
-kept for the port's later reads. A command opens the host (recovering it) on first need. The
+kept for the port's later reads. What only the read model records (times, fees, history) is
+read from it whenever it is current, the host open or not; the host's answers have no times
+or fees (None), and no history. A command opens the host (recovering it) on first need. The
 port never writes but through `submit`: a port that only read closes without a snapshot, and a
 port made with `create=False` refuses to read a directory with no exchange (or an empty
 database file) rather than create one there. A directory this process may not write (a
@@ -16,12 +18,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeVar, final
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId, TradeId
-from tachyon.dex.model import BookDepth, BookLevel, FeeSchedule, MarketConfig, Side, Trade
+from tachyon.dex.model import (
+    BookDepth,
+    BookLevel,
+    FeeSchedule,
+    MarketConfig,
+    OrderStatus,
+    Side,
+    Trade,
+)
 from tachyon.dex.open_order import OpenOrder
+from tachyon.dex.records import (
+    ClosedOrder,
+    Fill,
+    History,
+    OrderRecord,
+    Receipt,
+    TradeRecord,
+)
 from tachyon.errors import StorageError
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.storage.db import DB_FILENAME, writable
-from tachyon.storage.view import MarketRow, OrderRow, ReadView, TradeRow
+from tachyon.storage.view import (
+    ClosedOrderRow,
+    FillRow,
+    MarketRow,
+    OrderRow,
+    ReadView,
+    TradeRow,
+)
 
 if TYPE_CHECKING:
     from tachyon.exchange.commands import SignedCommand
@@ -50,6 +75,7 @@ class EmbeddedPort:
         self._owns_host = True
         self._wrote = False
         self._create = create
+        self._receipt: Receipt | None = None
 
     @classmethod
     def over(cls, host: EmbeddedExchange) -> EmbeddedPort:
@@ -62,7 +88,16 @@ class EmbeddedPort:
 
     def submit(self, command: SignedCommand) -> Outcome:
         self._wrote = True  # the host snapshots what is new when it closes, as a writer does
-        return self._opened().submit(command)
+        self._receipt = None
+        host = self._opened()
+        outcome = host.submit(command)
+        from tachyon.storage.changes import receipts  # noqa: PLC0415 (the exchange's events)
+
+        (self._receipt,) = receipts(host.last_changes, [outcome])
+        return outcome
+
+    def last_receipt(self) -> Receipt | None:
+        return self._receipt
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -92,6 +127,30 @@ class EmbeddedPort:
         return self._read(
             lambda view: [_trade(row) for row in view.trades(market, limit)],
             lambda host: host.recent_trades(limit, market),
+        )
+
+    def trade_records(self, limit: int, market: MarketId) -> list[TradeRecord]:
+        return self._recorded(
+            lambda view: [trade_record(row) for row in view.trades(market, limit)],
+            lambda host: [
+                TradeRecord(t, None, None, None) for t in host.recent_trades(limit, market)
+            ],
+        )
+
+    def order_records(self, account: AccountId) -> list[OrderRecord]:
+        return self._recorded(
+            lambda view: [order_record(row) for row in view.open_orders(account)],
+            lambda host: [OrderRecord(open_order(o), None) for o in host.open_orders(account)],
+        )
+
+    def history(self, account: AccountId, market: MarketId | None, limit: int) -> History:
+        """From the read model only: StorageError if it is behind the journal (a writer without
+        it wrote last)."""
+        return self._recorded(
+            lambda view: history_of(
+                view.closed_orders(account, market, limit), view.fills(account, market, limit)
+            ),
+            None,
         )
 
     def markets(self) -> list[MarketConfig]:
@@ -154,6 +213,33 @@ class EmbeddedPort:
                     return from_view(view)
         return from_host(self._opened(reading=True))
 
+    def _recorded(
+        self,
+        from_view: Callable[[ReadView], T],
+        from_host: Callable[[EmbeddedExchange], T] | None,
+    ) -> T:
+        """From a fresh view if it is current (once an older schema is upgraded: opening the
+        host does that), else from the host (`from_host`, None: refused)."""
+        if self._host is None and not self._create:
+            require_exchange(self.data_dir)
+        view = ReadView.open(self.data_dir)
+        if view is None:
+            host = self._opened(reading=True)
+            view = ReadView.open(self.data_dir)
+            if view is None:
+                if from_host is None:
+                    raise StorageError(_BEHIND.format(data_dir=self.data_dir))
+                return from_host(host)
+        with view:
+            return from_view(view)
+
+
+_BEHIND = (
+    "the read model of {data_dir} is behind the journal (a writer without it wrote last), and"
+    " only it records history: the next command written with it, or `tachyon audit --repair`,"
+    " brings it up to date"
+)
+
 
 def require_exchange(data_dir: Path) -> None:
     """StorageError unless `data_dir` holds an exchange database to read: none at all, or an
@@ -196,6 +282,51 @@ def _trade(row: TradeRow) -> Trade:
         AccountId(row.maker),
         AccountId(row.taker),
         Side(row.taker_side),
+    )
+
+
+def trade_record(row: TradeRow) -> TradeRecord:
+    """A `view_trades` row as the port gives it."""
+    return TradeRecord(_trade(row), row.ts_ns, row.maker_fee, row.taker_fee)
+
+
+def order_record(row: OrderRow) -> OrderRecord:
+    """A `view_orders` row as the port gives it."""
+    return OrderRecord(_open_order_of_row(row), row.ts_ns)
+
+
+def history_of(orders: list[ClosedOrderRow], fills: list[FillRow]) -> History:
+    """An account's history as the port gives it, from the view's rows."""
+    return History(
+        [
+            ClosedOrder(
+                OrderId(row.order_id),
+                MarketId(row.market),
+                Side(row.side),
+                row.price,
+                row.qty,
+                row.filled,
+                OrderStatus(row.status),
+                row.reason,
+                row.ts_ns,
+                row.closed_ts_ns,
+            )
+            for row in orders
+        ],
+        [
+            Fill(
+                TradeId(row.trade_id),
+                MarketId(row.market),
+                OrderId(row.order_id),
+                Side(row.side),
+                row.role,
+                row.price,
+                row.qty,
+                row.fee,
+                row.ts_ns,
+            )
+            for row in fills
+        ],
     )
 
 
