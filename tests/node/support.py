@@ -53,9 +53,15 @@ class Trader:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def read(self, path: str, timestamp_ns: int | None = None) -> Response:
+    def read(
+        self,
+        path: str,
+        timestamp_ns: int | None = None,
+        params: dict[str, str | int] | None = None,
+    ) -> Response:
+        """A signed read of `path` (the signature covers the path, not the query `params`)."""
         ts = time.time_ns() if timestamp_ns is None else timestamp_ns
-        return self.client.get(path, headers=self.headers("GET", path, ts))
+        return self.client.get(path, params=params, headers=self.headers("GET", path, ts))
 
     def headers(self, method: str, path: str, timestamp_ns: int) -> dict[str, str]:
         return {

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from tachyon.exchange.commands import (
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    SetFees,
     SignedCommand,
     Withdraw,
     encode_command,
@@ -81,6 +83,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         "/v1/commands",
         "/v1/account/balances",
         "/v1/account/orders",
+        "/v1/account/history",
     }
     post = spec["paths"]["/v1/commands"]["post"]
     assert {"400", "401", "403", "404", "409", "413"} <= set(post["responses"])
@@ -102,7 +105,7 @@ def test_openapi_shows_the_patterns_the_gateway_enforces(client: TestClient) -> 
         r"^[0-9]{1,20}$",
         schemas.BASE64_PATTERN,
     )
-    for path in ("/v1/account/balances", "/v1/account/orders"):
+    for path in ("/v1/account/balances", "/v1/account/orders", "/v1/account/history"):
         headers = {
             parameter["name"]: parameter["schema"]
             for parameter in spec["paths"][path]["get"]["parameters"]
@@ -131,15 +134,26 @@ def test_openapi_shows_the_patterns_the_gateway_enforces(client: TestClient) -> 
             decode_base64(wrong, "body")
 
 
-def test_two_wallets_trade_to_exact_balances(client: TestClient) -> None:
+def _journal_times(data_dir: Path) -> list[int]:
+    """Each journal entry's time, in sequence order."""
+    conn = sqlite3.connect(f"file:{data_dir / 'exchange.db'}?mode=ro", uri=True)
+    try:
+        return [ts for (ts,) in conn.execute("SELECT ts_ns FROM journal ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+def test_two_wallets_trade_to_exact_balances(client: TestClient, data_dir: Path) -> None:
     alice, bob = Trader(client), Trader(client)
     bid, ask = _trade(alice, bob)
+    _, _, placed, traded = _journal_times(data_dir)  # two deposits, the bid, the ask
     assert bid == {
         "order_id": 1,
         "market": MARKET,
         "status": "new",
         "filled_qty": "0",
         "open_qty": "10",
+        "time_ns": placed,
         "trades": [],
     }
     trade = {
@@ -149,6 +163,9 @@ def test_two_wallets_trade_to_exact_balances(client: TestClient) -> None:
         "maker_order_id": 1,
         "taker_order_id": 2,
         "taker_side": "ask",
+        "maker_fee": "0",  # the default market charges no fees
+        "taker_fee": "0",
+        "time_ns": traded,
     }
     assert ask == {
         "order_id": 2,
@@ -156,6 +173,7 @@ def test_two_wallets_trade_to_exact_balances(client: TestClient) -> None:
         "status": "filled",
         "filled_qty": "4",
         "open_qty": "0",
+        "time_ns": traded,
         "trades": [trade],
     }
     assert alice.balances() == {"BASE": ("4", "0"), "USDC": ("1000", "600")}
@@ -170,6 +188,7 @@ def test_two_wallets_trade_to_exact_balances(client: TestClient) -> None:
             "remaining_qty": "6",
             "filled_qty": "4",
             "status": "partially_filled",
+            "time_ns": placed,
         }
     ]
     assert bob.orders() == []
@@ -178,7 +197,7 @@ def test_two_wallets_trade_to_exact_balances(client: TestClient) -> None:
     assert client.get("/v1/trades").json() == {"market": MARKET, "trades": [trade]}
 
 
-def test_cancel_and_withdraw_answer_their_shapes(client: TestClient) -> None:
+def test_cancel_and_withdraw_answer_their_shapes(client: TestClient, data_dir: Path) -> None:
     alice, bob = Trader(client), Trader(client)
     _trade(alice, bob)
     cancelled = alice.ok(CancelOrder(alice.address, 1, alice.nonce()))
@@ -188,6 +207,7 @@ def test_cancel_and_withdraw_answer_their_shapes(client: TestClient) -> None:
         "status": "cancelled",
         "filled_qty": "4",
         "open_qty": "0",
+        "time_ns": _journal_times(data_dir)[-1],
         "trades": [],
     }
     withdrawn = bob.ok(Withdraw(bob.address, "USDC", 150_500_000, bob.nonce()))
@@ -197,6 +217,72 @@ def test_cancel_and_withdraw_answer_their_shapes(client: TestClient) -> None:
     }
     assert alice.balances() == {"BASE": ("4", "0"), "USDC": ("1600", "0")}
     assert alice.orders() == []
+
+
+def test_an_accounts_history_is_a_signed_read_by_market_and_limit(data_dir: Path) -> None:
+    with EmbeddedExchange.open(data_dir) as host:  # fees in USDC: 0.1% maker, 0.2% taker
+        host.submit(SetFees(MARKET, 10, 20))
+    with TestClient(create_app(data_dir)) as client:
+        alice, bob = Trader(client), Trader(client)
+        _trade(alice, bob)
+        alice.ok(CancelOrder(alice.address, 1, alice.nonce()))
+        _, _, _, placed, traded, cancelled = _journal_times(data_dir)
+        answer = alice.read("/v1/account/history")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {
+            "orders": [
+                {
+                    "order_id": 1,
+                    "market": MARKET,
+                    "side": "bid",
+                    "price": "100",
+                    "qty": "10",
+                    "filled_qty": "4",
+                    "status": "cancelled",
+                    "reason": "user",
+                    "time_ns": placed,
+                    "closed_time_ns": cancelled,
+                }
+            ],
+            "fills": [
+                {
+                    "trade_id": 1,
+                    "market": MARKET,
+                    "order_id": 1,
+                    "side": "bid",
+                    "role": "maker",
+                    "price": "100",
+                    "qty": "4",
+                    "fee": "0.4",  # 10 bps of 400 USDC
+                    "fee_token": "USDC",
+                    "time_ns": traded,
+                }
+            ],
+        }
+        taker = bob.read("/v1/account/history", params={"market": MARKET, "limit": 1}).json()
+        assert [(row["status"], row["reason"]) for row in taker["orders"]] == [("filled", None)]
+        assert [(row["role"], row["fee"]) for row in taker["fills"]] == [("taker", "0.8")]
+        assert client.get("/v1/trades").json()["trades"][0]["taker_fee"] == "0.8"
+        unknown = alice.read("/v1/account/history", params={"market": "X/Y"})
+        assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "market_not_found")
+        for limit in (0, 1001, "x"):
+            bad = alice.read("/v1/account/history", params={"limit": limit})
+            assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_request")
+        unsigned = client.get("/v1/account/history")
+        assert unsigned.status_code == 401
+
+
+def test_a_node_without_the_read_model_answers_no_times_and_no_history(data_dir: Path) -> None:
+    with TestClient(create_app(data_dir, read_model=False)) as client:
+        alice, bob = Trader(client), Trader(client)
+        bid, _ = _trade(alice, bob)
+        assert isinstance(bid["time_ns"], int)  # a command's time comes from its entry
+        (trade,) = client.get("/v1/trades").json()["trades"]
+        assert (trade["time_ns"], trade["maker_fee"], trade["taker_fee"]) == (None, None, None)
+        assert [order["time_ns"] for order in alice.orders()] == [None]
+        refused = alice.read("/v1/account/history")
+        assert refused.status_code == 503
+        assert "read model is behind" in refused.json()["error"]["message"]
 
 
 def test_a_cancel_finds_an_order_another_process_placed(data_dir: Path) -> None:

@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import FastAPI, Header, Query, Request, Response, WebSocket
 from opentelemetry.trace import TracerProvider
@@ -29,9 +29,11 @@ from opentelemetry.trace import TracerProvider
 from tachyon.client import shapes
 from tachyon.dex.ids import AccountId, MarketId, TokenId
 from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
+from tachyon.dex.records import History, OrderRecord, TradeRecord
 from tachyon.errors import (
     InvalidConfig,
     InvalidInput,
+    StorageError,
     TachyonError,
 )
 from tachyon.exchange.admission import Admitted
@@ -87,9 +89,15 @@ from tachyon.node.streams import (
     serve_subscriber,
 )
 from tachyon.storage.host import EmbeddedExchange
+from tachyon.storage.port import history_of, order_record, trade_record
+from tachyon.storage.view import ReadView
+
+T = TypeVar("T")
 
 DEPTH_MAX: Final = 1_000
 TRADES_LIMIT_MAX: Final = 1_000
+HISTORY_LIMIT_MAX: Final = 1_000
+HISTORY_LIMIT_DEFAULT: Final = 50
 MARKET_TEXT_MAX: Final = 64
 RECV_WINDOW_MS_DEFAULT: Final = 5_000
 RATE_LIMIT_DEFAULT: Final = RateLimit()
@@ -215,6 +223,7 @@ def create_app(
     node.tracer = None if tracer_provider is None else tracer_of(tracer_provider)
     node.reads = SeenReads(recv_window_ms)
     node.client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
+    node.data_dir = data_dir
     if bad_signature_limit is not None:
         node.signature_failures = RateLimiter(bad_signature_limit, "failed signature checks")
     lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
@@ -393,10 +402,21 @@ def _public_routes(app: FastAPI, node: Node) -> None:
         market: MarketQuery = DEFAULT_MARKET.market_id,
         limit: Annotated[int, Query(ge=1, le=TRADES_LIMIT_MAX)] = 20,
     ) -> dict[str, object]:
-        """Recent trades, newest first (as `tachyon dex trades --format json`)."""
+        """Recent trades, newest first, each with its fees and time (as `tachyon dex trades
+        --format json`)."""
         config = await node.market(market)
-        recent = await node.running().read(lambda host: host.recent_trades(limit, MarketId(market)))
-        return {"market": market, "trades": [shapes.trade_json(config, t) for t in recent]}
+        records = await _recorded(
+            node, lambda view: [trade_record(r) for r in view.trades(market, limit)]
+        )
+        if records is None:  # the read model is behind: the engine's trades, no times or fees
+            recent = await node.running().read(
+                lambda host: host.recent_trades(limit, MarketId(market))
+            )
+            records = [TradeRecord(trade, None, None, None) for trade in recent]
+        return {
+            "market": market,
+            "trades": [shapes.trade_record_json(config, record) for record in records],
+        }
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -470,7 +490,11 @@ SignatureHeader = Annotated[
 ]
 
 
-def _account_routes(app: FastAPI, node: Node) -> None:
+AccountOf = Callable[[Request, str | None, str | None, str | None], AccountId]
+"""A signed read's account, from its request and its three headers (or the refusal)."""
+
+
+def _account_of(node: Node) -> AccountOf:
     def account_of(
         request: Request, address: str | None, timestamp: str | None, signature: str | None
     ) -> AccountId:
@@ -491,6 +515,12 @@ def _account_routes(app: FastAPI, node: Node) -> None:
         node.spend(account)
         node.read_once(account, timestamp, signature)
         return account
+
+    return account_of
+
+
+def _account_routes(app: FastAPI, node: Node) -> None:
+    account_of = _account_of(node)
 
     @app.get(
         "/v1/account/balances",
@@ -525,10 +555,87 @@ def _account_routes(app: FastAPI, node: Node) -> None:
         timestamp: TimestampHeader = None,
         signature: SignatureHeader = None,
     ) -> dict[str, object]:
-        """The signing account's open orders, oldest first (as `dex orders --format json`)."""
+        """The signing account's open orders, oldest first, each with the time it was placed
+        (as `dex orders --format json`)."""
         account = account_of(request, address, timestamp, signature)
-        configs, owned = await node.running().read(lambda host: _orders(host, account))
-        return {"orders": [schemas.order_json(configs[each.market], each) for each in owned]}
+        records = await _recorded(
+            node, lambda view: [order_record(row) for row in view.open_orders(account)]
+        )
+        if records is None:  # the read model is behind: the state's, no times
+            configs, owned = await node.running().read(lambda host: _orders(host, account))
+            return {"orders": [schemas.order_json(configs[each.market], each) for each in owned]}
+        return {"orders": await _orders_json(node, records)}
+
+    _history_route(app, node, account_of)
+
+
+def _history_route(app: FastAPI, node: Node, account_of: AccountOf) -> None:
+    @app.get(
+        "/v1/account/history",
+        response_model=None,
+        responses=_ok(schemas.HistoryShape),
+        tags=["signed"],
+    )
+    async def history(
+        request: Request,
+        market: Annotated[
+            str | None,
+            Query(min_length=1, max_length=MARKET_TEXT_MAX, description="only this market"),
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=HISTORY_LIMIT_MAX, description="the latest this many of each")
+        ] = HISTORY_LIMIT_DEFAULT,
+        address: AddressHeader = None,
+        timestamp: TimestampHeader = None,
+        signature: SignatureHeader = None,
+    ) -> dict[str, object]:
+        """The signing account's latest closed orders (filled or cancelled, with the reason)
+        and fills (its side, role and fee), each newest first (as `dex history --format
+        json`); 503 `storage_error` if the read model, which alone records history, is behind
+        the journal (a node run with `read_model=False`)."""
+        account = account_of(request, address, timestamp, signature)
+        if market is not None:
+            await node.market(market)  # 404 if unknown
+
+        def read(view: ReadView) -> History:
+            return history_of(
+                view.closed_orders(account, market, limit), view.fills(account, market, limit)
+            )
+
+        past = await _recorded(node, read)
+        if past is None:
+            raise StorageError(
+                "the node's read model is behind its journal (the node runs without it, or"
+                " another writer without it wrote last): it alone records history"
+            )
+        names = {each.market for each in past.orders} | {each.market for each in past.fills}
+        configs = {name: await node.market(name) for name in sorted(names)}
+        return shapes.history_json(configs, past)
+
+
+async def _recorded(node: Node, read: Callable[[ReadView], T]) -> T | None:
+    """`read` of the exchange's read model, on a worker thread (SQLite reads beside the
+    sequencer's commits: the view is written in each commit's transaction, so it holds every
+    command answered); None if it is behind the journal (the node runs with `read_model=False`,
+    or another writer without it wrote last)."""
+    directory = node.data_dir
+    assert directory is not None, "set by create_app"
+
+    def run() -> T | None:
+        view = ReadView.open(directory)
+        if view is None:
+            return None
+        with view:
+            return read(view)
+
+    return await asyncio.to_thread(run)
+
+
+async def _orders_json(node: Node, records: list[OrderRecord]) -> list[dict[str, object]]:
+    return [
+        shapes.order_json(await node.market(each.order.market), each.order, each.time_ns)
+        for each in records
+    ]
 
 
 def _balances(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from opentelemetry.trace import Span, SpanContext, Tracer
@@ -68,6 +69,7 @@ class Node:
     signature_failures: RateLimiter | None = None  # by client address: its failed checks
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
     tokens: dict[str, TokenMeta] = field(default_factory=dict)
+    data_dir: Path | None = None  # the exchange's directory: its read model is read there
 
     def running(self) -> Sequencer:
         if self.sequencer is None:
@@ -208,20 +210,23 @@ async def _execute(
     sequencer = node.running()
     match command:
         case PlaceLimit() | PlaceMarket():  # submitted first: one connection's stay in order
-            placement = _placement(await sequencer.submit(admitted, trace))
-            return schemas.placement_json(await node.market(command.market), placement)
+            outcome, receipt = await sequencer.submit_with_receipt(admitted, trace)
+            placement = _placement(outcome)
+            return schemas.placement_json(await node.market(command.market), placement, receipt)
         case CancelOrder():  # answered with its order's market, from its placement
             # Judged by the exchange even when the order is not open: its refusal is
             # journaled, so these bytes cannot cancel an order that opens later.
-            placement = _placement(await sequencer.submit(admitted, trace))
-            return schemas.placement_json(await node.market(placement.market), placement)
-        case CancelAll():  # each cancelled order with its market
-            cancelled = await sequencer.submit(admitted, trace)
+            outcome, receipt = await sequencer.submit_with_receipt(admitted, trace)
+            placement = _placement(outcome)
+            market = await node.market(placement.market)
+            return schemas.placement_json(market, placement, receipt)
+        case CancelAll():  # each cancelled order with its market, at the command's time
+            cancelled, receipt = await sequencer.submit_with_receipt(admitted, trace)
             assert isinstance(cancelled, CancelledOrders), cancelled
             return {
                 "cancelled": [
-                    schemas.placement_json(await node.market(placement.market), placement)
-                    for placement in cancelled.placements
+                    schemas.placement_json(await node.market(each.market), each, receipt)
+                    for each in cancelled.placements
                 ]
             }
         case Deposit() | Withdraw():

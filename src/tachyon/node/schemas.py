@@ -13,6 +13,7 @@ from pydantic.config import JsonDict
 
 from tachyon.client import shapes
 from tachyon.dex.model import BookDepth, MarketConfig
+from tachyon.dex.records import Receipt
 from tachyon.exchange.auth import ADDRESS_PATTERN
 from tachyon.exchange.commands import COMMAND_BYTES_MAX
 from tachyon.exchange.service import OwnedOrder, Placement
@@ -158,6 +159,13 @@ class Book(_Shape):
     asks: list[Level]
 
 
+TIME_NS: Final = (
+    "the journal time of the command, in nanoseconds since the epoch (null: from before the"
+    " read model recorded times, or read while it was behind the journal)"
+)
+FEE: Final = "in the market's fee token, negative for a maker's rebate (null: not recorded)"
+
+
 class TradeShape(_Shape):
     trade_id: int
     price: str
@@ -165,6 +173,9 @@ class TradeShape(_Shape):
     maker_order_id: int
     taker_order_id: int
     taker_side: str
+    maker_fee: str | None = Field(description=f"the maker's fee, {FEE}")
+    taker_fee: str | None = Field(description=f"the taker's fee, {FEE}")
+    time_ns: int | None = Field(description=f"when it was made: {TIME_NS}")
 
 
 class Trades(_Shape):
@@ -178,6 +189,7 @@ class PlacementShape(_Shape):
     status: str
     filled_qty: str
     open_qty: str
+    time_ns: int | None = Field(description=f"the command's journal time: {TIME_NS}")
     trades: list[TradeShape]
 
 
@@ -207,10 +219,51 @@ class OpenOrder(_Shape):
     remaining_qty: str
     filled_qty: str
     status: str
+    time_ns: int | None = Field(description=f"when it was placed: {TIME_NS}")
 
 
 class OpenOrders(_Shape):
     orders: list[OpenOrder]
+
+
+class ClosedOrderShape(_Shape):
+    """An order that closed: filled, or cancelled for `reason`."""
+
+    order_id: int
+    market: str
+    side: str
+    price: str | None = Field(description="null: a market order")
+    qty: str | None = Field(description="as placed; null: a market bid by budget, or unknown")
+    filled_qty: str
+    status: str = Field(description="filled or cancelled")
+    reason: str | None = Field(
+        description="why it was cancelled: user, unfilled, self_trade_prevention, fees,"
+        " price_band (null: filled)"
+    )
+    time_ns: int | None = Field(description=f"when it was placed: {TIME_NS}")
+    closed_time_ns: int = Field(description="the journal time of the command that closed it")
+
+
+class FillShape(_Shape):
+    """The account's side of one trade."""
+
+    trade_id: int
+    market: str
+    order_id: int
+    side: str
+    role: str = Field(description="maker or taker")
+    price: str
+    qty: str
+    fee: str | None = Field(description=f"the fee this side paid, {FEE}")
+    fee_token: str
+    time_ns: int | None = Field(description=f"when it was made: {TIME_NS}")
+
+
+class HistoryShape(_Shape):
+    """The account's latest closed orders and fills, each newest first."""
+
+    orders: list[ClosedOrderShape]
+    fills: list[FillShape]
 
 
 class ErrorDetail(_Shape):
@@ -228,8 +281,10 @@ def book_json(config: MarketConfig, depth: BookDepth) -> dict[str, object]:
     return shapes.book_json(config, depth.bids, depth.asks)
 
 
-def placement_json(config: MarketConfig, placement: Placement) -> dict[str, object]:
-    return shapes.placement_json(config, placement)
+def placement_json(
+    config: MarketConfig, placement: Placement, receipt: Receipt | None = None
+) -> dict[str, object]:
+    return shapes.placement_json(config, placement, receipt)
 
 
 def balance_json(meta: TokenMeta, record: BalanceRecord) -> dict[str, str]:
@@ -237,4 +292,5 @@ def balance_json(meta: TokenMeta, record: BalanceRecord) -> dict[str, str]:
 
 
 def order_json(config: MarketConfig, owned: OwnedOrder) -> dict[str, object]:
+    """An open order from the exchange's state, which does not know when it was placed."""
     return shapes.order_json(config, open_order(owned))

@@ -8,6 +8,8 @@ a request reads what it has written. Bounds: a batch holds at most `batch_max` c
 waits at most `batch_wait_ms` for company; the queue itself holds at most `queue_max` jobs.
 An optional `on_commit` observer (metrics) is told of each durable batch on the worker thread,
 after its requests are answered: the admitted commands, their outcomes and the commit's seconds.
+A request may ask for its command's receipt too (`submit_with_receipt`): its journal time and
+its trades' fees, from the batch's entries.
 Commands arrive admitted (`tachyon.exchange.admission`: the node's gateway admits them on the
 event loop), so the worker thread, the node's serial bottleneck, checks no signature.
 """
@@ -26,9 +28,11 @@ from typing import Any, Final, TypeVar, final
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Link, SpanContext, Tracer
 
+from tachyon.dex.records import Receipt
 from tachyon.errors import StorageError, TachyonError
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.state_machine import Outcome
+from tachyon.storage.changes import receipts
 from tachyon.storage.host import EmbeddedExchange
 from tachyon.storage.journal import JOURNAL_BATCH_MAX
 
@@ -50,6 +54,7 @@ class _Job:
     command: Admitted | None = None  # a write; else a `read`
     read: Callable[[EmbeddedExchange], Any] | None = None
     trace: SpanContext | None = None  # the request's span, linked from its batch's
+    receipt: bool = False  # answered (outcome, receipt) rather than the outcome
 
 
 @final
@@ -98,6 +103,15 @@ class Sequencer:
         result: Outcome = await self._enqueue(command=command, trace=trace)
         return result
 
+    async def submit_with_receipt(
+        self, command: Admitted, trace: SpanContext | None = None
+    ) -> tuple[Outcome, Receipt]:
+        """As `submit`, with the command's receipt: its journal time and its trades' fees."""
+        result: tuple[Outcome, Receipt] = await self._enqueue(
+            command=command, trace=trace, receipt=True
+        )
+        return result
+
     async def read(self, fn: Callable[[EmbeddedExchange], T]) -> T:
         """`fn(host)` on the worker thread, after every write queued before it."""
         result: T = await self._enqueue(read=fn)
@@ -108,11 +122,12 @@ class Sequencer:
         command: Admitted | None = None,
         read: Callable[[EmbeddedExchange], Any] | None = None,
         trace: SpanContext | None = None,
+        receipt: bool = False,
     ) -> Any:
         if self._thread is None:
             raise StorageError("the sequencer is not running")
         loop = asyncio.get_running_loop()
-        job = _Job(loop, loop.create_future(), command, read, trace)
+        job = _Job(loop, loop.create_future(), command, read, trace, receipt)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -170,10 +185,16 @@ class Sequencer:
             self._trace(writes, results)
         self.batches += 1
         self.last_batch_size = len(commands)
+        answers: list[object] = list(results)
+        if any(job.receipt for job in writes):
+            found = receipts(self.host.last_changes, results)
+            for index, job in enumerate(writes):
+                if job.receipt and found[index] is not None:
+                    answers[index] = (results[index], found[index])
         _settle_all(
             [
-                (job, None, result) if isinstance(result, TachyonError) else (job, result, None)
-                for job, result in zip(writes, results, strict=True)
+                (job, None, result) if isinstance(result, TachyonError) else (job, answer, None)
+                for job, result, answer in zip(writes, results, answers, strict=True)
             ]
         )
         if self.on_commit is not None:

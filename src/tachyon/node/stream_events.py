@@ -22,6 +22,7 @@ import msgspec
 from tachyon.client import shapes
 from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig, OrderStatus, Side, Trade
+from tachyon.dex.records import TradeRecord
 from tachyon.dex.units import to_decimal
 from tachyon.errors import TachyonError
 from tachyon.exchange.admission import Admitted
@@ -37,6 +38,8 @@ from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Outcome
 from tachyon.storage.changes import BatchChanges
 from tachyon.storage.host import EmbeddedExchange
+from tachyon.storage.port import trade_record
+from tachyon.storage.view import ReadView
 from tachyon.storage.view_writer import level_quantities
 
 Channel = tuple[str, str]
@@ -107,17 +110,41 @@ def trades_text(fields: dict[str, object], trades: Iterable[str]) -> str:
     return f'{encode(fields)[:-1]},"trades":[{",".join(trades)}]}}'
 
 
-def copy_book(service: DexService, config: MarketConfig) -> BookCopy:
+def copy_book(
+    service: DexService, config: MarketConfig, recorded: dict[int, TradeRecord] | None = None
+) -> BookCopy:
     """A market's whole book and recent trades, as the streams keep them (on the thread that
-    owns the host)."""
+    owns the host); each trade with its time and fees where `recorded` (the read model's
+    records of the market's latest trades, by id) has them."""
     market = MarketId(config.market_id)
     book = service.snapshot(WHOLE_BOOK, market)
     recent = service.recent_trades(TRADES_KEPT_MAX, market)
+    known = recorded or {}
+    records = [
+        known.get(trade.trade_id) or TradeRecord(trade, None, None, None)
+        for trade in reversed(recent)
+    ]
     return BookCopy(
         [level(config, each.price, each.qty) for each in book.bids],
         [level(config, each.price, each.qty) for each in book.asks],
-        [encode(shapes.trade_json(config, trade)) for trade in reversed(recent)],
+        [encode(shapes.trade_record_json(config, record)) for record in records],
     )
+
+
+def recorded_trades(host: EmbeddedExchange) -> dict[str, dict[int, TradeRecord]]:
+    """By market, the read model's records of its latest trades, by id (none if the read
+    model is behind the journal: a host without it)."""
+    view = ReadView.open(host.db_path.parent)
+    if view is None:
+        return {}
+    with view:
+        return {
+            row.market: {
+                each.trade_id: trade_record(each)
+                for each in view.trades(row.market, TRADES_KEPT_MAX)
+            }
+            for row in view.markets()
+        }
 
 
 @final
@@ -145,8 +172,10 @@ class Publisher:
         it on the thread that owns the host, before the first commit)."""
         seq = self.host.seq
         service = self._service()
+        recorded = recorded_trades(self.host)
         copies: dict[str, BookCopy] = {
-            config.market_id: copy_book(service, config) for config in service.markets()
+            config.market_id: copy_book(service, config, recorded.get(config.market_id))
+            for config in service.markets()
         }
         for market in copies:
             self._prev[market] = seq
@@ -221,19 +250,19 @@ class Publisher:
     def _trades(
         self, changes: BatchChanges, messages: list[Message], anyone: bool
     ) -> dict[str, list[str]]:
-        """Each trade's JSON text (a snapshot's shape), by market, and per market one `trades`
-        message for its subscribers (each trade with its update id and time)."""
+        """Each trade's JSON text (a snapshot's shape: with its fees and time), by market, and
+        per market one `trades` message for its subscribers (each trade with its update id)."""
         texts: dict[str, list[str]] = {}
         rows: dict[str, list[dict[str, object]]] = {}
         for seq, ts_ns, events in changes.entries:
             for event in events:
                 if type(event) is not Filled:
                     continue
-                row = shapes.trade_json(self.config(event.market), event.trade)
+                record = TradeRecord(event.trade, ts_ns, event.maker_fee, event.taker_fee)
+                row = shapes.trade_record_json(self.config(event.market), record)
                 texts.setdefault(event.market, []).append(encode(row))
                 if anyone and self.wants((TRADES, event.market)):
                     row["update_id"] = seq
-                    row["time_ns"] = ts_ns
                     rows.setdefault(event.market, []).append(row)
         for market, each in rows.items():
             message = {
