@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,3 +168,38 @@ def table_rows(text: str) -> list[list[str]]:
         for line in text.splitlines()
         if line.lstrip().startswith("│")
     ]
+
+
+def table_headers(text: str) -> list[list[str]]:
+    """The column headers of each table a command drew, a header wrapped over lines joined
+    with spaces."""
+    tables: list[list[str]] = []
+    lines: list[list[str]] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("┃"):
+            lines.append([cell.strip() for cell in stripped.strip("┃").split("┃")])
+        elif stripped.startswith("┡") and lines:
+            columns = zip(*lines, strict=True)
+            tables.append([" ".join(part for part in column if part) for column in columns])
+            lines = []
+    return tables
+
+
+def journal_times(data_dir: Path) -> list[int]:
+    """Each journal entry's time (ns), in sequence order, read straight from the database."""
+    conn = sqlite3.connect(f"file:{data_dir / 'exchange.db'}?mode=ro", uri=True)
+    try:
+        return [ts for (ts,) in conn.execute("SELECT ts_ns FROM journal ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+ISO_TIME: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z")
+"""A time as tables show it: ISO 8601 UTC with nanoseconds."""
+
+
+def iso(time_ns: int) -> str:
+    """`time_ns` as tables show it (an independent rendering, for comparison)."""
+    seconds, nanos = divmod(time_ns, 10**9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.helpers import REFUSED, USAGE_ERROR, Cli, assert_error, fingerprint, table_rows
+from tests.cli.helpers import (
+    REFUSED,
+    USAGE_ERROR,
+    Cli,
+    assert_error,
+    fingerprint,
+    journal_times,
+    table_rows,
+)
 
 PASSWORD = "carol-decimal-password-7"
 
@@ -30,12 +38,14 @@ def test_decimal_price_cancel_withdraw_and_deposit_by_token(tmp_path: Path) -> N
     placed = cli.json(
         "dex", "place-limit", "--side", "bid", "--price", "100.5", "--qty", "2", *signed
     )
+    placed_ns = journal_times(cli.exchange_dir)[-1]
     assert placed == {
         "order_id": 1,
         "market": "BASE/USDC",
         "status": "new",
         "filled_qty": "0",
         "open_qty": "2",
+        "time_ns": placed_ns,
         "trades": [],
     }
     assert _balances(cli, carol) == [
@@ -62,11 +72,13 @@ def test_decimal_price_cancel_withdraw_and_deposit_by_token(tmp_path: Path) -> N
                 "remaining_qty": "2",
                 "filled_qty": "0",
                 "status": "new",
+                "time_ns": placed_ns,
             }
         ]
     }
     cancelled = cli.json("dex", "cancel", "--order-id", "1", *signed)
     assert (cancelled["order_id"], cancelled["status"]) == (1, "cancelled")
+    assert cancelled["time_ns"] == journal_times(cli.exchange_dir)[-1] > placed_ns
     assert (cancelled["filled_qty"], cancelled["open_qty"], cancelled["trades"]) == ("0", "0", [])
     assert cli.book() == {"market": "BASE/USDC", "bids": [], "asks": []}
     assert cli.json("dex", "orders", "--db-path", carol, "--format", "json") == {"orders": []}

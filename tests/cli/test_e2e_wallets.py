@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import Cli, files_containing, table_rows
+from tests.cli.helpers import (
+    Cli,
+    files_containing,
+    iso,
+    journal_times,
+    table_headers,
+    table_rows,
+)
 
 ALICE = "~/.tachyon/wallets/alice"  # one argv element: tachyon expands the `~`, not a shell
 BOB = "~/.tachyon/wallets/bob"
@@ -116,12 +123,14 @@ def test_deposits_print_the_credited_token_as_a_table(session: Session) -> None:
 
 
 def test_a_resting_bid_is_partly_filled_by_a_market_ask(session: Session) -> None:
+    _, _, placed, traded = journal_times(session.cli.exchange_dir)  # 2 deposits, bid, ask
     assert session.bid == {
         "order_id": 1,
         "market": "BASE/USDC",
         "status": "new",
         "filled_qty": "0",
         "open_qty": "10",
+        "time_ns": placed,
         "trades": [],
     }
     assert session.ask == {
@@ -130,6 +139,7 @@ def test_a_resting_bid_is_partly_filled_by_a_market_ask(session: Session) -> Non
         "status": "filled",
         "filled_qty": "4",
         "open_qty": "0",
+        "time_ns": traded,
         "trades": [
             {
                 "trade_id": 1,
@@ -138,6 +148,9 @@ def test_a_resting_bid_is_partly_filled_by_a_market_ask(session: Session) -> Non
                 "maker_order_id": 1,
                 "taker_order_id": 2,
                 "taker_side": "ask",
+                "maker_fee": "0",  # the default market charges no fees
+                "taker_fee": "0",
+                "time_ns": traded,
             }
         ],
     }
@@ -180,6 +193,7 @@ def test_orderbook_trades_and_orders_show_what_rests(session: Session) -> None:
                 "remaining_qty": "6",
                 "filled_qty": "4",
                 "status": "partially_filled",
+                "time_ns": session.bid["time_ns"],
             }
         ]
     }
@@ -268,7 +282,29 @@ def test_tables_show_symbols_and_decimal_values(session: Session) -> None:
     assert "decimals" in balance
     trades = cli.ok("dex", "trades")
     assert "BASE/USDC" in trades
-    assert table_rows(trades) == [["1", "100", "4", "1", "2", "ask"]], trades
+    traded = iso(session.ask["time_ns"])
+    assert table_rows(trades) == [[traded, "1", "100", "4", "1", "2", "ask", "0", "0"]], trades
+    assert table_headers(trades) == [
+        [
+            "time",
+            "trade",
+            "price USDC",
+            "qty BASE",
+            "maker order",
+            "taker order",
+            "taker side",
+            "maker fee USDC",
+            "taker fee USDC",
+        ]
+    ], trades
+    orders = cli.ok("dex", "orders", "--db-path", ALICE)
+    placed = iso(session.bid["time_ns"])
+    assert table_rows(orders) == [
+        [placed, "1", "BASE/USDC", "bid", "100", "10", "6", "4", "partially_filled"]
+    ], orders
+    assert table_headers(orders) == [
+        ["time", "order", "market", "side", "price", "qty", "remaining", "filled", "status"]
+    ], orders
 
 
 def test_the_markets_table_shows_whole_symbols(session: Session) -> None:

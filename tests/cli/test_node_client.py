@@ -3,11 +3,13 @@ prints on the embedded exchange, to the unit, refusals included, and an unreacha
 one error line naming its URL. Method: a real `tachyon node serve` on a free 127.0.0.1 port
 (bounded waits, SIGTERM at the end); the installed `tachyon` runs one trading session over it
 and the same session on an embedded data directory; outputs are compared with each run's
-addresses replaced by names, and with the node's own GET answers."""
+addresses replaced by names and times by placeholders (each run has its own clock), and with
+the node's own GET answers."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import httpx2
 import pytest
 
 from tests.cli.helpers import (
+    ISO_TIME,
     MAX_MINOR,
     REFUSED,
     USAGE_ERROR,
@@ -29,6 +32,14 @@ from tests.support.node_process import serving
 PASSWORD = "node-session-password-1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
+TIME_NS = re.compile(r'"((?:closed_)?time_ns)": ?[0-9]+')
+
+
+def _timeless(text: str) -> str:
+    """`text` with every time (JSON nanoseconds, a table's ISO 8601) replaced by a placeholder
+    of the same width; a null time stays null."""
+    text = TIME_NS.sub(lambda match: f'"{match[1]}": "T"', text)
+    return ISO_TIME.sub(lambda match: "T" * len(match[0]), text)
 
 
 @pytest.fixture
@@ -52,7 +63,7 @@ def _session(
         text = result.stdout + result.stderr
         for address, name in names.items():
             text = text.replace(address, name)
-        outputs[label] = (result.returncode, text)
+        outputs[label] = (result.returncode, _timeless(text))
         if result.returncode == 0:
             assert result.stderr == "", describe(result)
 
@@ -130,6 +141,12 @@ def _session(
     run("cancel all table", "dex", "cancel-all", *b)
     run("cancel all bad market", "dex", "cancel-all", "--market", "X/Y", *a)
     run("after cancel all", "dex", "orders", *a, "--format", "json")
+    for who, flags in (("alice", a), ("bob", b)):
+        run(f"history {who}", "dex", "history", *flags, "--format", "json")
+        run(f"history table {who}", "dex", "history", *flags)
+    run("history market limit", "dex", "history", "--market", "BASE/USDC", "--limit", "1", *a)
+    run("history bad market", "dex", "history", "--market", "X/Y", *a)
+    run("history bad limit", "dex", "history", "--limit", "0", *a)
     return outputs
 
 
@@ -163,6 +180,17 @@ def test_the_cli_over_a_node_prints_what_it_prints_embedded(tmp_path: Path, node
         code, text = embedded[label]
         assert code == REFUSED, (label, text)
         assert text.startswith("Error: ") and text.count("\n") == 1, (label, text)
+    history = json.loads(embedded["history alice"][1])
+    assert [(row["order_id"], row["status"], row["reason"]) for row in history["orders"]] == [
+        (4, "cancelled", "user"),  # cancel-all, the newest first
+        (1, "cancelled", "user"),
+        (2, "cancelled", "user"),
+    ]
+    assert [(row["order_id"], row["role"]) for row in history["fills"]] == [(1, "maker")]
+    assert "closed orders" in embedded["history table bob"][1]
+    assert embedded["history bad market"][0] == REFUSED
+    assert "unknown market 'X/Y'" in embedded["history bad market"][1]
+    assert embedded["history bad limit"][0] == USAGE_ERROR
     cancelled = json.loads(embedded["cancel all bids"][1])["cancelled"]
     assert [(row["order_id"], row["status"]) for row in cancelled] == [
         (1, "cancelled"),
@@ -179,7 +207,8 @@ def test_the_cli_over_a_node_prints_what_it_prints_embedded(tmp_path: Path, node
         markets = http.get("/v1/markets").json()
     now = Cli.fresh(tmp_path / "now").json("--node", node, "dex", "orderbook", "--format", "json")
     assert now == book  # after the last cancel
-    assert json.loads(remote["trades json"][1]) == trades
+    assert json.loads(remote["trades json"][1]) == json.loads(_timeless(json.dumps(trades)))
+    assert all(type(trade["time_ns"]) is int for trade in trades["trades"])
     assert json.loads(remote["markets json"][1]) == markets
 
 

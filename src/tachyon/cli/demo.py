@@ -59,7 +59,7 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
             host.refresh().check_invariants()
             step: dict[str, object] = {"step": title}
             if placement is not None:
-                step["order"] = shapes.placement_json(market, placement)
+                step["order"] = shapes.placement_json(market, placement, port.last_receipt())
             step["orderbook"] = render.book_json(market, port.book(10, market.market_id))
             step["balances"] = {name: _balances(wallet, tokens) for name, wallet in wallets.items()}
             steps.append(step)
@@ -86,7 +86,9 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
             "alice cancels her rest at 99",
             alice.cancel(alice.open_orders()[0].order_id),
         )
-        trades = [shapes.trade_json(market, trade) for trade in port.recent_trades(20, market_id)]
+        trades = [
+            shapes.trade_record_json(market, record) for record in port.trade_records(20, market_id)
+        ]
     _report(console, as_json, market, wallets, steps, trades, audit(data_dir))
 
 
@@ -112,7 +114,8 @@ def _report(
             }
         )
     else:
-        console.print(tables.rows_table("recent trades (newest first)", trades))
+        units = tables.trade_units(market.base, market.quote, market.fee_token)
+        console.print(tables.human_table("recent trades (newest first)", trades, units))
         console.print(
             f"[bold green]invariants hold[/]: funds conserved, locks match open orders;"
             f" audit replayed {report.entries} signed, journaled commands to state"

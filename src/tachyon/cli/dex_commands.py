@@ -5,9 +5,10 @@ need none on an embedded exchange but check one that is given (--password or
 $TACHYON_PASSWORD), refusing a wrong one. Acting commands unlock the wallet, sign a command
 for its account and wait until the exchange has made it durable. With `--node URL` (or
 a wallet created with `--node`) every command talks to that node instead of an embedded
-exchange and prints the same output; `balance` and `orders` then sign their read with the
-wallet's key, so they ask for its password as acting commands do. Amounts, prices and
-quantities are decimal strings in token units, converted exactly with the token's decimals.
+exchange and prints the same output; `balance`, `orders` and `history` then sign their read
+with the wallet's key, so they ask for its password as acting commands do. Amounts, prices and
+quantities are decimal strings in token units, converted exactly with the token's decimals;
+times are the journal time of the command (`time_ns` in JSON, ISO 8601 UTC in tables).
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ if TYPE_CHECKING:
 
     from tachyon.dex.ids import TokenId
     from tachyon.dex.model import MarketConfig
+    from tachyon.dex.records import Receipt
     from tachyon.exchange.service import Placement
     from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 DEFAULT_MARKET: Final = "BASE/USDC"
 DEPTH_MAX: Final = 1_000
 TRADES_LIMIT_MAX: Final = 1_000
+HISTORY_LIMIT_MAX: Final = 1_000
+HISTORY_LIMIT_DEFAULT: Final = 50
 
 market_option = click.option(
     "--market", default=DEFAULT_MARKET, show_default=True, help="Market as BASE/QUOTE."
@@ -94,16 +98,57 @@ def orders(
     node: str | None,
     output_format: str | None,
 ) -> None:
-    """The wallet's open orders in every market, oldest first.
+    """The wallet's open orders in every market, oldest first, with when each was placed.
 
     No password needed on an embedded exchange (one given is checked); over a node the read is
     signed with the wallet's key: the password is asked for."""
     key = ports.key_file(db_path)
     with ports.reading(ctx, key, node, password, non_interactive) as port:
-        owned = port.open_orders(AccountId(key.address))
+        owned = port.order_records(AccountId(key.address))
         configs = {config.market_id: config for config in port.markets()}  # they only grow
-    rows = [shapes.order_json(configs[order.market], order) for order in owned]
-    _emit(ctx, output_format, {"orders": rows}, lambda: _tables().rows_table("open orders", rows))
+    rows = [
+        shapes.order_json(configs[each.order.market], each.order, each.time_ns) for each in owned
+    ]
+    _emit(ctx, output_format, {"orders": rows}, lambda: _tables().human_table("open orders", rows))
+
+
+@dex.command()
+@options.db_path_option
+@click.option("--market", default=None, help="Only this market (BASE/QUOTE); default: every one.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, HISTORY_LIMIT_MAX),
+    default=HISTORY_LIMIT_DEFAULT,
+    show_default=True,
+    help="The latest this many closed orders, and as many fills.",
+)
+@options.password_option
+@options.non_interactive_option
+@options.node_option
+@options.format_override
+@click.pass_context
+def history(
+    ctx: click.Context,
+    db_path: str,
+    market: str | None,
+    limit: int,
+    password: str | None,
+    non_interactive: bool,
+    node: str | None,
+    output_format: str | None,
+) -> None:
+    """The wallet's closed orders (filled or cancelled, and why) and its fills (its side,
+    maker or taker, and the fee it paid), each newest first.
+
+    As `orders`: no password needed on an embedded exchange (one given is checked); over a
+    node the read is signed with the wallet's key."""
+    key = ports.key_file(db_path)
+    with ports.reading(ctx, key, node, password, non_interactive) as port:
+        configs = {config.market_id: config for config in port.markets()}
+        market_id = None if market is None else market_of(port, market).market_id
+        past = port.history(AccountId(key.address), market_id, limit)
+    result = shapes.history_json(configs, past)
+    _emit(ctx, output_format, result, lambda: _tables().history_tables(result))
 
 
 @dex.command()
@@ -151,13 +196,20 @@ def trades(
     node: str | None,
     output_format: str | None,
 ) -> None:
-    """A market's recent trades, newest first."""
+    """A market's recent trades, newest first, with the maker's and the taker's fee and when
+    each was made."""
     with ports.public(ctx, node, db_path, data_dir).open() as port:
         config = market_of(port, market)
-        recent = port.recent_trades(limit, config.market_id)
-    rows = [shapes.trade_json(config, trade) for trade in recent]
+        recent = port.trade_records(limit, config.market_id)
+    rows = [shapes.trade_record_json(config, record) for record in recent]
     result: dict[str, object] = {"market": config.market_id, "trades": rows}
-    _emit(ctx, output_format, result, lambda: _tables().rows_table(f"trades {market}", rows))
+
+    def table() -> object:
+        tables = _tables()
+        units = tables.trade_units(config.base, config.quote, config.fee_token)
+        return tables.human_table(f"trades {market} (newest first)", rows, units)
+
+    _emit(ctx, output_format, result, table)
 
 
 @dex.command()
@@ -361,7 +413,7 @@ def place_limit(
             raise click.ClickException(
                 f"fill-or-kill {side} of {qty} at {price} cannot fill completely: nothing placed"
             ) from None
-    _emit_placement(ctx, _override(common), config, placement)
+    _emit_placement(ctx, _override(common), config, placement, wallet.exchange.last_receipt())
 
 
 @dex.command(name="place-market")
@@ -401,7 +453,7 @@ def place_market(
             else to_minor(max_quote, config.quote_decimals, "max-quote"),
             stp=SelfTradePrevention(stp),
         )
-    _emit_placement(ctx, _override(common), config, placement)
+    _emit_placement(ctx, _override(common), config, placement, wallet.exchange.last_receipt())
 
 
 @dex.command()
@@ -415,8 +467,9 @@ def cancel(ctx: click.Context, order_id: int, **common: str | bool | None) -> No
         market = order_market(wallet.exchange, wallet.address, order_id)
         placement = wallet.cancel(OrderId(order_id))
         assert market is not None  # the cancel succeeded, so the order was the wallet's, open
+        receipt = wallet.exchange.last_receipt()
         config = market_of(wallet.exchange, market)
-    _emit_placement(ctx, _override(common), config, placement)
+    _emit_placement(ctx, _override(common), config, placement, receipt)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -458,8 +511,9 @@ def cancel_all(
     with ports.acting(ctx, common) as wallet:
         market_id = None if market is None else market_of(wallet.exchange, market).market_id
         cancelled = wallet.cancel_all(market_id, None if side is None else Side(side))
+        receipt = wallet.exchange.last_receipt()
         rows = [
-            shapes.placement_json(market_of(wallet.exchange, placement.market), placement)
+            shapes.placement_json(market_of(wallet.exchange, placement.market), placement, receipt)
             for placement in cancelled.placements
         ]
 
@@ -467,7 +521,7 @@ def cancel_all(
         from tachyon.cli import tables  # noqa: PLC0415
 
         summary = [{k: v for k, v in row.items() if k != "trades"} for row in rows]
-        return tables.rows_table("cancelled orders", summary)
+        return tables.human_table("cancelled orders", summary)
 
     _emit(ctx, _override(common), {"cancelled": rows}, table)
 
@@ -492,9 +546,13 @@ def _emit_balances(
 
 
 def _emit_placement(
-    ctx: click.Context, override: str | None, config: MarketConfig, placement: Placement
+    ctx: click.Context,
+    override: str | None,
+    config: MarketConfig,
+    placement: Placement,
+    receipt: Receipt | None,
 ) -> None:
-    result = shapes.placement_json(config, placement)
+    result = shapes.placement_json(config, placement, receipt)
 
     def table() -> Group:
         from rich.console import Group  # noqa: PLC0415
@@ -504,9 +562,10 @@ def _emit_placement(
         summary = {key: value for key, value in result.items() if key != "trades"}
         trades_rows = result["trades"]
         assert isinstance(trades_rows, list)
+        units = tables.trade_units(config.base, config.quote, config.fee_token)
         return Group(
-            tables.fields_table(f"order {placement.order_id}", summary),
-            tables.rows_table("trades", trades_rows),
+            tables.human_fields_table(f"order {placement.order_id}", summary),
+            tables.human_table("trades", trades_rows, units),
         )
 
     _emit(ctx, override, result, table)

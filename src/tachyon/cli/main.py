@@ -93,12 +93,11 @@ cli.add_command(node)
 @click.pass_context
 def demo(ctx: click.Context, output_format: str | None) -> None:
     """Run a scripted trading session on a temporary in-memory exchange."""
-    from rich.console import Console  # noqa: PLC0415
-
     from tachyon.cli.demo import run_demo  # noqa: PLC0415
+    from tachyon.cli.tables import console  # noqa: PLC0415
 
     chosen = options.output_format(ctx, output_format)
-    run_demo(Console(), as_json=chosen == "json", engine=options.engine_name(ctx))
+    run_demo(console(), as_json=chosen == "json", engine=options.engine_name(ctx))
 
 
 @cli.command()

@@ -20,7 +20,8 @@ from tachyon.client import shapes
 if TYPE_CHECKING:
     from rich.console import Group
 
-    from tachyon.dex.model import BookDepth, MarketConfig, Trade
+    from tachyon.dex.model import BookDepth, MarketConfig
+    from tachyon.dex.records import TradeRecord
     from tachyon.exchange.port import ExchangePort
 
 Frame = tuple[dict[str, object], "Group"]
@@ -65,17 +66,18 @@ def show(frames: Generator[Frame], iterations: int | None, *, as_json: bool) -> 
         frames.close()  # the stream's connection, at once
 
 
-def _frame(config: MarketConfig, depth: BookDepth, trades: Sequence[Trade]) -> Frame:
+def _frame(config: MarketConfig, depth: BookDepth, trades: Sequence[TradeRecord]) -> Frame:
     """One redraw: its JSON record and its tables."""
     from rich.console import Group  # noqa: PLC0415
 
     from tachyon.cli import tables  # noqa: PLC0415
 
     book = render.book_json(config, depth)
-    recent = [shapes.trade_json(config, trade) for trade in trades]
+    recent = [shapes.trade_record_json(config, record) for record in trades]
+    units = tables.trade_units(config.base, config.quote, config.fee_token)
     view = Group(
         tables.book_table(book, config.base, config.quote),
-        tables.rows_table("recent trades (newest first)", recent),
+        tables.human_table("recent trades (newest first)", recent, units),
     )
     return {**book, "trades": recent}, view
 
@@ -86,7 +88,7 @@ def _polled(
     """A frame now, then one every interval, each read afresh."""
     market = config.market_id
     while True:
-        yield _frame(config, port.book(depth, market), port.recent_trades(depth, market))
+        yield _frame(config, port.book(depth, market), port.trade_records(depth, market))
         time.sleep(interval_s)
 
 
@@ -102,4 +104,4 @@ def _streamed(url: str, config: MarketConfig, depth: int, interval_s: float) -> 
         now = time.monotonic()
         if drawn_at is None or now - drawn_at >= interval_s:
             drawn_at = now
-            yield _frame(config, stream.follower.levels(depth), stream.trades)
+            yield _frame(config, stream.follower.levels(depth), stream.records)
