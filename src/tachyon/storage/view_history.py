@@ -117,25 +117,29 @@ class HistoryRecorder:
         last: filled unless it rested or was cancelled)."""
         taker: int | None = None
         for event in events:
-            match event:
-                case Filled():
-                    self._filled(event, seq, ts_ns)
-                case OrderAccepted():
-                    taker = event.order_id
-                    side = "bid" if event.side is _BID else "ask"
-                    self._orders[taker] = Known(
-                        event.owner, event.market, side, event.price, event.qty, 0, ts_ns
-                    )
-                case OrderRested():
-                    taker = None  # it rests: open, not closed
-                case OrderReduced():
-                    known = self._order(event.owner, event.order_id)
-                    if known is not None:
-                        known.filled = event.filled_qty
-                case OrderCancelled():
-                    self._cancelled(event, seq, ts_ns)
-                    if event.order_id == taker:
-                        taker = None
+            kind = type(event)  # `type() is` before `match`: this runs for every event
+            if kind is OrderAccepted:
+                assert isinstance(event, OrderAccepted)
+                taker = event.order_id
+                side = "bid" if event.side is _BID else "ask"
+                self._orders[taker] = Known(
+                    event.owner, event.market, side, event.price, event.qty, 0, ts_ns
+                )
+            elif kind is OrderRested:
+                taker = None  # it rests: open, not closed
+            elif kind is Filled:
+                assert isinstance(event, Filled)
+                self._filled(event, seq, ts_ns)
+            elif kind is OrderCancelled:
+                assert isinstance(event, OrderCancelled)
+                self._cancelled(event, seq, ts_ns)
+                if event.order_id == taker:
+                    taker = None
+            elif kind is OrderReduced:
+                assert isinstance(event, OrderReduced)
+                known = self._order(event.owner, event.order_id)
+                if known is not None:
+                    known.filled = event.filled_qty
         if taker is not None:  # neither rested nor cancelled: filled completely
             known = self._orders.pop(taker)
             self.closed.append(_closed_row(taker, known, known.filled, FILLED, None, seq, ts_ns))

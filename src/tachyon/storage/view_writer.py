@@ -13,6 +13,7 @@ Never commits: the host commits the view with the journal entries, or neither.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable
@@ -48,10 +49,12 @@ _UPSERT_ORDER = (
     " ts_ns = coalesce(excluded.ts_ns, view_orders.ts_ns)"
 )  # a changed order keeps the time it was placed
 _INSERT_ORDER = "INSERT INTO view_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_OPEN_ORDER = (
-    "SELECT market, side, price, qty, filled, ts_ns FROM view_orders"
-    " WHERE account = ? AND order_id = ?"
+_OPEN_ORDERS = (
+    "SELECT v.order_id, v.account, v.market, v.side, v.price, v.qty, v.filled, v.ts_ns"
+    " FROM json_each(?) AS j JOIN view_orders AS v ON v.account = json_extract(j.value, '$[0]')"
+    " AND v.order_id = json_extract(j.value, '$[1]')"
 )
+"""The rows of the given [owner, order id] pairs, one primary key lookup each, in one query."""
 _DELETE_ORDER = "DELETE FROM view_orders WHERE account = ? AND order_id = ?"
 _UPSERT_LEVEL = "INSERT OR REPLACE INTO view_levels VALUES (?, ?, ?, ?)"
 _DELETE_LEVEL = "DELETE FROM view_levels WHERE market = ? AND side = ? AND price = ?"
@@ -91,15 +94,12 @@ class ViewBatch:
         """Bring the view to the state after `changes` (inside the caller's transaction, after
         its journal entries)."""
         orders: dict[OrderId, str] = {}  # the orders the batch changed, with their owners
+        placed: set[int] = set()  # the orders the batch placed
         balances: set[tuple[str, str]] = set()
         traders: dict[str, set[str]] = {}  # by market: accounts whose two tokens may change
         full = self._stale
         registry = False
-        # The orders open before the batch as the view holds them (read before it changes):
-        # not known if the view is stale, for it may have missed commands.
-        history = HistoryRecorder(_lookup(conn) if not self._stale else _unknown)
-        for seq, ts_ns, events in changes.entries:
-            history.entry(seq, ts_ns, events)
+        for _, _, events in changes.entries:
             for event in events:
                 match event:
                     case Filled():
@@ -110,6 +110,7 @@ class ViewBatch:
                         orders[trade.maker_order_id] = trade.maker_owner
                     case OrderAccepted():
                         traders.setdefault(event.market, set()).add(event.owner)
+                        placed.add(event.order_id)
                     case OrderRested() | OrderReduced():
                         orders[event.order_id] = event.owner
                     case OrderCancelled():
@@ -121,6 +122,12 @@ class ViewBatch:
                         full = registry = True
                     case MarketAdded() | TokenRegistered():
                         registry = True
+        # The orders open before the batch as the view holds them (read before it changes):
+        # not known if the view is stale, for it may have missed commands.
+        before = {order_id: owner for order_id, owner in orders.items() if order_id not in placed}
+        history = HistoryRecorder(_unknown if self._stale else _lookup(conn, before))
+        for seq, ts_ns, events in changes.entries:
+            history.entry(seq, ts_ns, events)
         times = history.open_times()
         if full:
             _rebuild(conn, service, times)
@@ -146,12 +153,19 @@ class ViewBatch:
         conn.execute("INSERT OR REPLACE INTO view_meta VALUES (1, ?)", (changes.last_seq,))
 
 
-def _lookup(conn: sqlite3.Connection) -> Lookup:
+def _lookup(conn: sqlite3.Connection, orders: dict[OrderId, str]) -> Lookup:
+    """The view's rows of `orders` (the batch touched them), read at once."""
+    if not orders:
+        return _unknown
+    pairs = json.dumps([[owner, order_id] for order_id, owner in orders.items()])
+    rows = {row[0]: row for row in conn.execute(_OPEN_ORDERS, (pairs,))}
+
     def known(owner: str, order_id: int) -> Known | None:
-        row = conn.execute(_OPEN_ORDER, (owner, order_id)).fetchone()
+        row = rows.get(order_id)
         if row is None:
             return None
-        market, side, price, qty, filled, ts_ns = row
+        _, account, market, side, price, qty, filled, ts_ns = row
+        assert account == owner
         return Known(
             owner,
             market,
