@@ -146,9 +146,17 @@ def test_a_cleanly_closed_directory_reads_read_only_as_it_does_writable(
     names = sorted(path.name for path in trading.data_dir.iterdir())
     assert names == [DB_FILENAME, HEAD_FILENAME]  # and no file of SQLite's
     answers = _answers(trading.read_only, trading.reads())
+    history = ("dex", "history", "--db-path", trading.alice, "--format", "json")
+    if view == "current":
+        answers.append(trading.read_only.ok(*history))
+    else:  # only the read model records history
+        assert_error(trading.read_only.run(*history), REFUSED, "behind the journal")
     assert fingerprint(tmp_path) == before
-    assert answers == _answers(trading.cli, trading.reads())
-    assert _entries(answers[-1]) == (7 if view == "stale" else 6)
+    assert answers[: len(trading.reads())] == _answers(trading.cli, trading.reads())
+    assert _entries(answers[len(trading.reads()) - 1]) == (7 if view == "stale" else 6)
+    if view == "current":
+        assert answers[-1] == trading.cli.ok(*history)
+        assert [row["order_id"] for row in json.loads(answers[-1])["fills"]] == [1]
 
 
 def test_a_killed_writers_directory_is_read_read_only_through_its_wal(tmp_path: Path) -> None:

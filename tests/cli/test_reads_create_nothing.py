@@ -1,5 +1,6 @@
-"""Goal: a read (orderbook, trades, markets, watch, balance, orders) of a data directory with no
-exchange, or with an empty `exchange.db`, is one `Error:` line and exit 1 and creates nothing;
+"""Goal: a read (orderbook, trades, markets, watch, balance, orders, history) of a data
+directory with no exchange, or with an empty `exchange.db`, is one `Error:` line and exit 1 and
+creates nothing;
 a write on the same directory still creates the exchange. Method: the installed `tachyon` as a
 subprocess; each case compares every file under the data directory before and after."""
 
@@ -20,7 +21,7 @@ PUBLIC_READS = [
     ("dex", "markets"),
     ("dex", "watch", "--iterations", "1", "--format", "json"),
 ]
-ACCOUNT_READS = [("dex", "balance"), ("dex", "orders")]
+ACCOUNT_READS = [("dex", "balance"), ("dex", "orders"), ("dex", "history")]
 
 
 def _wallet(cli: Cli, data_dir: Path) -> str:
