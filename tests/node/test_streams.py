@@ -218,8 +218,9 @@ def test_the_account_stream_tells_only_the_accounts_orders_and_fills(
         sold = bob.ok(PlaceMarket(bob.address, MARKET, Side.ASK, 2, nonce=bob.nonce()))
         (trade,) = sold["trades"]
         fill = {"type": "fill", "order_id": oid, "trade_id": trade["trade_id"], "market": MARKET}
+        fee = {"fee": trade["maker_fee"], "fee_token": "USDC", "time_ns": trade["time_ns"]}
         assert _events(ws) == [
-            {**fill, "side": "bid", "role": "maker", "price": "100", "qty": "2"},
+            {**fill, "side": "bid", "role": "maker", "price": "100", "qty": "2", **fee},
             {"type": "order", **order, "status": "partially_filled", "remaining_qty": "3"},
         ]
         alice.ok(

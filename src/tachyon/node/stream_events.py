@@ -277,8 +277,8 @@ class Publisher:
 
     def _accounts(self, changes: BatchChanges, messages: list[Message]) -> None:
         accounts = _AccountEvents(self)
-        for seq, _, events in changes.entries:
-            accounts.command(events, seq)
+        for seq, ts_ns, events in changes.entries:
+            accounts.command(events, seq, ts_ns)
         accounts.settle_makers(changes.last_seq)
         for address, rows in accounts.by_account.items():
             message = {
@@ -312,8 +312,9 @@ class _AccountEvents:
             return None
         return self.by_account.setdefault(account, [])
 
-    def command(self, events: list[Event], seq: int) -> None:
-        """One command's events: its own order's status last, after its fills."""
+    def command(self, events: list[Event], seq: int, ts_ns: int) -> None:
+        """One command's events (journaled at `ts_ns`): its own order's status last, after its
+        fills."""
         taker: OrderAccepted | None = None
         status, remaining = OrderStatus.FILLED, 0  # a taker with no last word filled
         for event in events:
@@ -321,7 +322,7 @@ class _AccountEvents:
                 case OrderAccepted():
                     taker = event
                 case Filled():
-                    self.filled(event, seq)
+                    self.filled(event, seq, ts_ns)
                 case OrderRested():
                     status = OrderStatus.PARTIALLY_FILLED if event.filled_qty else OrderStatus.NEW
                     remaining = event.open_qty
@@ -382,13 +383,19 @@ class _AccountEvents:
             }
         )
 
-    def filled(self, event: Filled, seq: int) -> None:
+    def filled(self, event: Filled, seq: int, ts_ns: int) -> None:
         trade: Trade = event.trade
         market = event.market
         taker_side = trade.taker_side
-        for account, order_id, side, role in (
-            (trade.taker_owner, trade.taker_order_id, taker_side, "taker"),
-            (trade.maker_owner, trade.maker_order_id, taker_side.opposite, "maker"),
+        for account, order_id, side, role, fee in (
+            (trade.taker_owner, trade.taker_order_id, taker_side, "taker", event.taker_fee),
+            (
+                trade.maker_owner,
+                trade.maker_order_id,
+                taker_side.opposite,
+                "maker",
+                event.maker_fee,
+            ),
         ):
             rows = self._rows(account)
             if rows is None:
@@ -405,6 +412,9 @@ class _AccountEvents:
                     "role": role,
                     "price": to_decimal(trade.price, config.quote_decimals),
                     "qty": to_decimal(trade.qty, config.base_decimals),
+                    "fee": shapes.fee_json(config, fee),
+                    "fee_token": config.fee_token,
+                    "time_ns": ts_ns,
                 }
             )
         remaining = event.maker_remaining
