@@ -10,12 +10,13 @@ Two endpoints, each message one JSON text frame with a `stream` and a `type`:
     per durable batch that changed the book: each changed level's quantity now, "0" when the
     level is gone. A later `snapshot` replaces the book (the node sends one when entries
     written by another process reach it). `trades`: first the recent trades (`snapshot`,
-    oldest first), then each batch's trades (`trades`), each with its `update_id` and `time_ns`.
+    oldest first), then each batch's trades (`trades`), each with its `update_id`; every trade
+    as `GET /v1/trades` gives it, with its fees and `time_ns`.
 `/v1/ws/account?address=A&timestamp=T&signature=G`
     signed like a read (`tachyon.node.gateway`) over `GET /v1/ws/account`; first
     `{"type": "subscribed", "last_update_id": S}`, then per batch the account's `events`: `order`
     (order id, market, side, price, status, remaining qty) and `fill` (order id, trade id,
-    side, role maker or taker, price, qty), in sequence order.
+    side, role maker or taker, price, qty, fee, fee token, time), in sequence order.
 
 Update ids are journal sequence numbers. Following a book exactly: keep L = the snapshot's
 `last_update_id`; drop a diff whose `last_update_id` <= L; apply a diff only if its
