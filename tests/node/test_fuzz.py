@@ -64,7 +64,13 @@ schema = schemathesis.openapi.from_dict(DESCRIPTION)
 COMMANDS: Final = schema["/v1/commands"]["POST"]
 READS: Final = {
     path: schema[path]["GET"]
-    for path in ("/v1/account/balances", "/v1/account/orders", "/v1/orderbook", "/v1/trades")
+    for path in (
+        "/v1/account/balances",
+        "/v1/account/orders",
+        "/v1/account/history",
+        "/v1/orderbook",
+        "/v1/trades",
+    )
 }
 OPERATIONS: Final = {
     "GET /v1/time",
@@ -74,6 +80,7 @@ OPERATIONS: Final = {
     "POST /v1/commands",
     "GET /v1/account/balances",
     "GET /v1/account/orders",
+    "GET /v1/account/history",
 }
 CHECKS: Final = [
     not_a_server_error,
@@ -259,7 +266,7 @@ def send(step: Step, traders: list[Trader]) -> str:
 def read_everything(client: TestClient, traders: list[Trader]) -> None:
     """Every read answers 200 in its documented shape after whatever the steps did."""
     for trader in traders:
-        for path in ("/v1/account/balances", "/v1/account/orders"):
+        for path in ("/v1/account/balances", "/v1/account/orders", "/v1/account/history"):
             headers = trader.headers("GET", path, time.time_ns())
             response = client.get(path, headers=headers)
             READS[path].Case(headers=headers).validate_response(response, checks=CHECKS)
