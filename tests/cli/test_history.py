@@ -206,6 +206,13 @@ def test_history_lists_closed_orders_and_fills_newest_first(embedded: tuple[Venu
     assert all(ISO_TIME.fullmatch(row[0]) for row in rows)
 
 
+def test_a_new_exchange_has_an_empty_history(tmp_path: Path) -> None:
+    cli = Cli.fresh(tmp_path)
+    wallet = ("--db-path", str(tmp_path / "w"), "--password", PASSWORD, "--format", "json")
+    cli.json("wallet", "create", *wallet)  # the exchange is made, nothing journaled
+    assert cli.json("dex", "history", *wallet) == {"orders": [], "fills": []}
+
+
 def test_history_refuses_an_unknown_market_and_a_bad_limit(embedded: tuple[Venue, Path]) -> None:
     venue, _ = embedded
     alice = venue.signed("alice")

@@ -272,6 +272,12 @@ def test_an_accounts_history_is_a_signed_read_by_market_and_limit(data_dir: Path
         assert unsigned.status_code == 401
 
 
+def test_an_exchange_that_journaled_nothing_has_an_empty_history(client: TestClient) -> None:
+    answer = Trader(client).read("/v1/account/history")  # the read model is written by the
+    assert answer.status_code == 200, answer.text  # first commit: none yet, nothing to tell
+    assert answer.json() == {"orders": [], "fills": []}
+
+
 def test_a_node_without_the_read_model_answers_no_times_and_no_history(data_dir: Path) -> None:
     with TestClient(create_app(data_dir, read_model=False)) as client:
         alice, bob = Trader(client), Trader(client)

@@ -603,6 +603,8 @@ def _history_route(app: FastAPI, node: Node, account_of: AccountOf) -> None:
             )
 
         past = await _recorded(node, read)
+        if past is None and not await node.running().read(lambda host: host.refresh().seq):
+            past = History([], [])  # nothing journaled yet: the view is written by the first
         if past is None:
             raise StorageError(
                 "the node's read model is behind its journal (the node runs without it, or"

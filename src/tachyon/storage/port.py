@@ -145,12 +145,20 @@ class EmbeddedPort:
 
     def history(self, account: AccountId, market: MarketId | None, limit: int) -> History:
         """From the read model only: StorageError if it is behind the journal (a writer without
-        it wrote last)."""
+        it wrote last); none on an exchange that has journaled nothing yet."""
+
+        def from_host(host: EmbeddedExchange) -> History:
+            if host.seq:
+                raise StorageError(_BEHIND.format(data_dir=self.data_dir))
+            if market is not None:
+                host.refresh().service.get_market(market)  # MarketNotFound if unknown
+            return History([], [])
+
         return self._recorded(
             lambda view: history_of(
                 view.closed_orders(account, market, limit), view.fills(account, market, limit)
             ),
-            None,
+            from_host,
         )
 
     def markets(self) -> list[MarketConfig]:
@@ -214,12 +222,10 @@ class EmbeddedPort:
         return from_host(self._opened(reading=True))
 
     def _recorded(
-        self,
-        from_view: Callable[[ReadView], T],
-        from_host: Callable[[EmbeddedExchange], T] | None,
+        self, from_view: Callable[[ReadView], T], from_host: Callable[[EmbeddedExchange], T]
     ) -> T:
         """From a fresh view if it is current (once an older schema is upgraded: opening the
-        host does that), else from the host (`from_host`, None: refused)."""
+        host does that), else from the host."""
         if self._host is None and not self._create:
             require_exchange(self.data_dir)
         view = ReadView.open(self.data_dir)
@@ -227,8 +233,6 @@ class EmbeddedPort:
             host = self._opened(reading=True)
             view = ReadView.open(self.data_dir)
             if view is None:
-                if from_host is None:
-                    raise StorageError(_BEHIND.format(data_dir=self.data_dir))
                 return from_host(host)
         with view:
             return from_view(view)
