@@ -19,6 +19,7 @@ from tachyon.exchange.commands import (
     AdminHaltMarket,
     AdminSetFees,
     AdminSetRisk,
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -129,6 +130,43 @@ class VenueMachine(RuleBasedStateMachine):
         if self.order_ids:
             order_id = data.draw(st.sampled_from(self.order_ids))
             self.try_apply(CancelOrder(owner, order_id))
+
+    @rule(
+        owner=owners,
+        data=st.data(),
+        offset=st.none() | st.integers(-40, 40),
+        qty=st.none() | st.integers(1, 300),
+    )
+    def amend(
+        self, owner: AccountId, data: st.DataObject, offset: int | None, qty: int | None
+    ) -> None:
+        """An amend accepted under the rules respects them as the order it became: a new
+        price or more is judged as a new order (its open-order count aside)."""
+        if not self.order_ids:
+            return
+        order_id = data.draw(st.sampled_from(self.order_ids))
+        owned = self.exchange.service.get_order(order_id)
+        if owned is not None and data.draw(st.booleans()):
+            owner = owned.order.owner
+        before = self.limits_now(owner)
+        price = None if offset is None else MID + offset
+        outcome = self.try_apply(AmendOrder(owner, order_id, price, qty))
+        if not isinstance(outcome, Placement) or owned is None:
+            return
+        order = owned.order
+        new_price, new_qty = price or order.price, qty or order.qty
+        open_qty = new_qty - (order.qty - order.remaining_qty)
+        if new_price == order.price and open_qty < order.remaining_qty:
+            return  # a partial cancel: no limit applies
+        added = max(open_qty - order.remaining_qty, 0)
+        limits, reference = before.rules.limits, before.reference
+        assert not before.rules.halted, "a halted market took an amend"
+        if limits.max_notional is not None:
+            assert new_price * new_qty <= limits.max_notional
+        if limits.price_band_bps is not None and reference is not None:
+            assert 10_000 * abs(2 * new_price - reference) <= limits.price_band_bps * reference
+        if limits.max_position is not None and order.side is Side.BID:
+            assert before.position + added <= limits.max_position
 
     @rule(owner=owners, side=st.none() | sides, on_market=st.booleans())
     def cancel_all(self, owner: AccountId, side: Side | None, on_market: bool) -> None:

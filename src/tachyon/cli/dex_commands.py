@@ -419,6 +419,49 @@ def cancel(ctx: click.Context, order_id: int, **common: str | bool | None) -> No
     _emit_placement(ctx, _override(common), config, placement)
 
 
+@dex.command()
+@click.option("--order-id", type=click.IntRange(1, None), required=True)
+@click.option("--price", default=None, help="The new price; default: as it is.")
+@click.option(
+    "--qty",
+    default=None,
+    help="The new total quantity, filled part included (it must exceed what is filled).",
+)
+@click.option("--stp", type=STP_MODES, default="cancel_maker", show_default=True)
+@acting
+def amend(
+    ctx: click.Context,
+    order_id: int,
+    price: str | None,
+    qty: str | None,
+    stp: str,
+    **common: str | bool | None,
+) -> None:
+    """Change an open order's price or quantity. A smaller quantity at the same price keeps
+    its place in the book; a new price or a larger quantity goes to the back of its level,
+    and what crosses trades at once, as a new order would."""
+    from tachyon.dex.ids import OrderId  # noqa: PLC0415
+    from tachyon.dex.model import SelfTradePrevention  # noqa: PLC0415
+    from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
+
+    if price is None and qty is None:
+        raise click.UsageError("give --price, --qty or both: the amend's new values")
+    with ports.acting(ctx, common) as wallet:
+        market = order_market(wallet.exchange, wallet.address, order_id)
+        if market is None:
+            raise click.ClickException(
+                f"order {order_id} is not an open order of {wallet.address}: nothing amended"
+            )
+        config = market_of(wallet.exchange, market)
+        placement = wallet.amend(
+            OrderId(order_id),
+            None if price is None else parse_price(config, price),
+            None if qty is None else parse_qty(config, qty),
+            stp=SelfTradePrevention(stp),
+        )
+    _emit_placement(ctx, _override(common), config, placement)
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 

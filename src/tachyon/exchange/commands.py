@@ -101,6 +101,21 @@ class CancelOrder(Command, frozen=True, tag="cancel_order"):
     nonce: int = 0
 
 
+class AmendOrder(Command, frozen=True, tag="amend_order"):
+    """Change an open order of `account` (named by `order_id`, or by the `client_order_id`
+    it was placed with): its `price`, its total `qty` (filled part included), or both; None
+    keeps it. `stp` governs what the amended order meets of the account's own orders if it
+    crosses (see `DexService.amend`)."""
+
+    account: str
+    order_id: int | None = None
+    price: int | None = None
+    qty: int | None = None
+    stp: SelfTradePrevention = STP_DEFAULT
+    client_order_id: str | None = None
+    nonce: int = 0
+
+
 class CancelAll(Command, frozen=True, tag="cancel_all"):
     """Cancel every open order of `account`: on `market` and on `side` when they are given."""
 
@@ -227,7 +242,7 @@ AdminCommand = (
     | AdminDeposit
 )
 """The operator's commands (`SetOperator` makes one)."""
-TraderCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder | CancelAll
+TraderCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder | CancelAll | AmendOrder
 """Commands that trade or move funds for one account."""
 AccountCommand = TraderCommand | AdminCommand
 """Commands that act for one account (and carry its nonce): what a key signs."""

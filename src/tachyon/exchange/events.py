@@ -49,6 +49,24 @@ class OrderAccepted(msgspec.Struct, frozen=True, gc=False):
     qty: int | None
 
 
+class OrderAmended(msgspec.Struct, frozen=True, gc=False):
+    """An open order's price or total quantity changed (`DexService.amend`): it had
+    `old_open_qty` open at `old_price`; `qty` is its new total, filled part included.
+    `kept_priority`: a smaller quantity at the same price keeps its place in its level;
+    otherwise it went to the back of its new level, and what crosses there trades at once
+    (its `Filled` events follow, then `OrderRested` for what rests, as for a new order)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    price: int
+    qty: int
+    old_price: int
+    old_open_qty: int
+    kept_priority: bool
+
+
 class Filled(msgspec.Struct, frozen=True, gc=False):
     """One fill, settled: the trade (maker and taker, price, qty), each side's fee in the
     market's fee token, and what the maker order has left after it (0: filled and gone)."""
@@ -167,7 +185,7 @@ class CommandRefused(msgspec.Struct, frozen=True, gc=False):
     message: str
 
 
-OrderEvent = OrderAccepted | Filled | OrderReduced | OrderRested | OrderCancelled
+OrderEvent = OrderAccepted | OrderAmended | Filled | OrderReduced | OrderRested | OrderCancelled
 Event = (
     OrderEvent
     | Deposited

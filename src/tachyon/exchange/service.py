@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple, NoReturn
 import msgspec
 
 from tachyon.dex.engine import OrderBookEngine
-from tachyon.dex.engine_spec import check_limit_options, check_market_options
+from tachyon.dex.engine_spec import check_amend, check_limit_options, check_market_options
 from tachyon.dex.events import EngineResult, Reduced
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import (
@@ -55,6 +55,7 @@ from tachyon.exchange.events import (
     Filled,
     MarketAdded,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
@@ -129,6 +130,7 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
     config: MarketConfig | None = None
     last_maker_remaining: int = 0
     reduced: Sequence[tuple[int, Event]] = ()
+    amended: tuple[int, int, bool] | None = None  # an amend's: (old price, old open qty, kept)
 
     @property
     def events(self) -> list[Event]:
@@ -149,7 +151,11 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
                     market, order_id, owner, side, price, self.qty, self.filled_qty, self.cause
                 )
             ]
-        events: list[Event] = [OrderAccepted(market, order_id, owner, side, price, self.qty)]
+        events: list[Event] = [
+            OrderAccepted(market, order_id, owner, side, price, self.qty)
+            if self.amended is None
+            else _amended_event(self)
+        ]
         trades, config = self.trades, self.config
         for trade in trades:
             assert config is not None, "a placement that traded records its market's rules"
@@ -173,6 +179,24 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
                 )
             )
         return events
+
+
+def _amended_event(placement: Placement) -> OrderAmended:
+    assert placement.amended is not None and placement.owner is not None
+    assert placement.side is not None and placement.price is not None
+    assert placement.qty is not None
+    old_price, old_open_qty, kept_priority = placement.amended
+    return OrderAmended(
+        placement.market,
+        placement.order_id,
+        placement.owner,
+        placement.side,
+        placement.price,
+        placement.qty,
+        old_price,
+        old_open_qty,
+        kept_priority,
+    )
 
 
 class CancelledOrders(msgspec.Struct, frozen=True, gc=False):
@@ -535,6 +559,77 @@ class DexService:
             record[_REMAINING],
             False,
             _USER,
+        )
+
+    def amend(
+        self,
+        owner: AccountId,
+        order_id: OrderId,
+        price: int | None = None,
+        qty: int | None = None,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> Placement:
+        """Change one of `owner`'s open orders: its price, its total quantity (filled part
+        included, Binance's rule), or both; None keeps what it is. A smaller quantity at the
+        same price keeps its place; anything else goes to the back of the new level and
+        matches first what crosses there (taking with `stp`), as a new order would. The lock
+        follows: what the amended order may spend is checked before anything changes, and
+        the order then holds exactly what its open quantity needs."""
+        record = self._open.get(order_id)
+        if record is None:
+            raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
+        if record[_OWNER] != owner:
+            raise OrderNotOwned(f"order {order_id} belongs to another account")
+        if price is None and qty is None:
+            raise InvalidOrder(f"an amend of order {order_id} needs a new price or qty")
+        state: _Market = record[_MARKET]
+        if state.engine_name is not None:  # an engine that cannot amend says so first
+            check_amend(engine_capabilities(state.engine_name), state.engine_name)
+        order = state.engine.get_order(order_id)
+        assert order is not None, f"engine lost open order {order_id}"
+        old_price, old_open = record[_PRICE], record[_REMAINING]
+        price = old_price if price is None else price
+        qty = order.qty if qty is None else qty
+        is_bid = record[_IS_BID]
+        side = _BID if is_bid else _ASK
+        validate_limit(state.config, side, price, qty, _GTC, order.post_only, stp)
+        open_qty = qty - (order.qty - order.remaining_qty)
+        if open_qty <= 0:
+            raise InvalidOrder(
+                f"qty {qty} is order {order_id}'s new total, filled part included: it must"
+                f" exceed the {order.qty - order.remaining_qty} it has done; nothing was changed"
+            )
+        kept = price == old_price and open_qty < old_open
+        # It may take at the new price (the lock rate); what it holds now counts toward that.
+        locked = state.need(is_bid, price, open_qty, state.lock_bps)
+        cell = record[_CELL]
+        if locked > cell[_AVAILABLE] + record[_LOCKED]:
+            self._refuse_lock(state, owner, is_bid, locked - record[_LOCKED])
+        result = state.engine.amend(order_id, price, qty, stp=stp)  # refusals change nothing
+        filled_before = record[_FILLED_QTY]
+        market = state.market_id
+        if kept:
+            self._hold(record, open_qty)
+            status = _PARTIALLY_FILLED if filled_before else _NEW
+            return Placement(
+                order_id, [], status, filled_before, open_qty, market, owner, side, price,
+                qty, amended=(old_price, old_open, True),
+            )  # fmt: skip
+        self._close(order_id, record)  # it releases all it held, then locks as a new order
+        placement = self._after_taking(state, owner, side, price, open_qty, cell, locked, result)
+        filled = filled_before + placement.filled_qty
+        if placement.open_qty:
+            self._open[order_id][_FILLED_QTY] = filled
+        status = placement.status
+        if status is _NEW and filled:
+            status = _PARTIALLY_FILLED
+        return msgspec.structs.replace(
+            placement,
+            status=status,
+            filled_qty=filled,
+            qty=qty,
+            amended=(old_price, old_open, False),
         )
 
     def cancel_all(

@@ -18,13 +18,14 @@ import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig
-from tachyon.errors import TachyonError
+from tachyon.errors import InvalidOrder, TachyonError
 from tachyon.exchange import risk
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
     AddMarket,
     AdminCommand,
+    AmendOrder,
     CancelAll,
     CancelOrder,
     Deposit,
@@ -134,9 +135,12 @@ class Exchange:
         self.ts_ns = ts_ns
         return applied
 
-    def _place_by_the_rules(self, command: PlaceLimit | PlaceMarket) -> Applied:
+    def _place_by_the_rules(self, command: PlaceLimit | PlaceMarket | AmendOrder) -> Applied:
         """An order on a market the operator set rules for: the risk stage first
         (`tachyon.exchange.risk`), which refuses before anything is locked."""
+        if type(command) is AmendOrder:
+            return self._amend_by_the_rules(command)
+        assert type(command) is PlaceLimit or type(command) is PlaceMarket
         rules = self.venue.rules.get(command.market)  # type: ignore[call-overload]
         if rules is None:
             return _APPLY[type(command)](self.service, command)
@@ -158,6 +162,25 @@ class Exchange:
         )
         banded = msgspec.structs.replace(placement, qty=command.qty, cause=CancelReason.PRICE_BAND)
         return _placed(banded)
+
+    def _amend_by_the_rules(self, command: AmendOrder) -> Applied:
+        """An amend judged as the order it makes (`risk.check_amend`) on a market with rules;
+        one the service refuses anyway (not open, not the account's, nothing to change, a
+        total not above what is done) goes to it unjudged, for its own error."""
+        service = self.service
+        order_id = _amended_order_id(service, command)
+        owned = service.get_order(order_id)
+        rules = None if owned is None else self.venue.rules.get(owned.market)
+        if owned is not None and rules is not None and owned.order.owner == command.account:
+            order = owned.order
+            price = order.price if command.price is None else command.price
+            qty = order.qty if command.qty is None else command.qty
+            open_qty = qty - (order.qty - order.remaining_qty)
+            if price > 0 and open_qty > 0:
+                amend = (order.side, price, qty, open_qty, order.price, order.remaining_qty)
+                config = service.get_market(owned.market)
+                risk.check_amend(service, rules, AccountId(command.account), config, amend)
+        return _amend(service, command)
 
     def _set_receive_window(self, command: SetReceiveWindow) -> Applied:
         check_window_ms(command.window_ms)
@@ -264,6 +287,25 @@ def _cancel(service: DexService, command: CancelOrder) -> Applied:
     return _placed(service.cancel(command.account, command.order_id))  # type: ignore[arg-type]
 
 
+def _amended_order_id(service: DexService, command: AmendOrder) -> OrderId:
+    """The order an amend names (by its id)."""
+    if command.order_id is None:
+        raise InvalidOrder("an amend names its order: order_id or client_order_id")
+    return OrderId(command.order_id)
+
+
+def _amend(service: DexService, command: AmendOrder) -> Applied:
+    return _placed(
+        service.amend(
+            command.account,  # type: ignore[arg-type]
+            _amended_order_id(service, command),
+            command.price,
+            command.qty,
+            stp=command.stp,
+        )
+    )
+
+
 def _cancel_all(service: DexService, command: CancelAll) -> Applied:
     cancelled = service.cancel_all(
         command.account,  # type: ignore[arg-type]
@@ -321,6 +363,7 @@ _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     PlaceLimit: _place_limit,
     CancelOrder: _cancel,
     CancelAll: _cancel_all,
+    AmendOrder: _amend,
     PlaceMarket: _place_market,
     Deposit: _deposit,
     Withdraw: _withdraw,
@@ -331,7 +374,7 @@ _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
 _ACCOUNT_KINDS: Final = frozenset(get_args(AccountCommand))
 _ADMIN_KINDS: Final = frozenset(get_args(AdminCommand))
 _UNSIGNED_ADMIN_KINDS: Final = frozenset({RegisterToken, AddMarket, SetFees, SetReceiveWindow})
-_ORDER_KINDS: Final = frozenset({PlaceLimit, PlaceMarket})
+_ORDER_KINDS: Final = frozenset({PlaceLimit, PlaceMarket, AmendOrder})
 
 
 def _placement_of(applied: Applied) -> Placement:

@@ -23,6 +23,7 @@ from tachyon.errors import BadSignature, StorageError, TachyonError, TokenNotFou
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
+    AmendOrder,
     CancelAll,
     CancelOrder,
     Deposit,
@@ -210,7 +211,7 @@ async def _execute(
         case PlaceLimit() | PlaceMarket():  # submitted first: one connection's stay in order
             placement = _placement(await sequencer.submit(admitted, trace))
             return schemas.placement_json(await node.market(command.market), placement)
-        case CancelOrder():  # answered with its order's market, from its placement
+        case CancelOrder() | AmendOrder():  # answered with its order's market, from its placement
             # Judged by the exchange even when the order is not open: its refusal is
             # journaled, so these bytes cannot cancel an order that opens later.
             placement = _placement(await sequencer.submit(admitted, trace))

@@ -44,6 +44,7 @@ from tachyon.dex.ids import MarketId
 from tachyon.errors import TachyonError
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -86,6 +87,7 @@ _TYPES: Final[dict[type, str]] = {
     PlaceMarket: "market",
     CancelOrder: "cancel",
     CancelAll: "cancel_all",
+    AmendOrder: "amend",
     Deposit: "deposit",
     Withdraw: "withdraw",
 }

@@ -29,6 +29,7 @@ from tachyon.exchange.events import (
     Event,
     Filled,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
@@ -285,11 +286,11 @@ class _AccountEvents:
 
     def command(self, events: list[Event], seq: int) -> None:
         """One command's events: its own order's status last, after its fills."""
-        taker: OrderAccepted | None = None
+        taker: OrderAccepted | OrderAmended | None = None
         status, remaining = OrderStatus.FILLED, 0  # a taker with no last word filled
         for event in events:
             match event:
-                case OrderAccepted():
+                case OrderAccepted() | OrderAmended():
                     taker = event
                 case Filled():
                     self.filled(event, seq)

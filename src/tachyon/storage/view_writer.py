@@ -25,6 +25,7 @@ from tachyon.exchange.events import (
     Filled,
     MarketAdded,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
@@ -94,6 +95,9 @@ class ViewBatch:
                     case OrderAccepted():
                         traders.setdefault(event.market, set()).add(event.owner)
                     case OrderRested() | OrderReduced():
+                        orders[event.order_id] = event.owner
+                    case OrderAmended():
+                        traders.setdefault(event.market, set()).add(event.owner)
                         orders[event.order_id] = event.owner
                     case OrderCancelled():
                         traders.setdefault(event.market, set()).add(event.owner)

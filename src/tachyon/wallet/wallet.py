@@ -21,6 +21,7 @@ from tachyon.errors import InvalidInput
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AccountCommand,
+    AmendOrder,
     CancelAll,
     CancelOrder,
     Deposit,
@@ -108,6 +109,19 @@ class Wallet:
 
     def cancel(self, order_id: OrderId) -> Placement:
         return self._placement(self._submit(CancelOrder(self.address, order_id, self._nonce())))
+
+    def amend(
+        self,
+        order_id: OrderId,
+        price: int | None = None,
+        qty: int | None = None,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> Placement:
+        """Change an open order's price or total quantity (filled part included); see
+        `DexService.amend` for what keeps its place in the book."""
+        command = AmendOrder(self.address, order_id, price, qty, stp, None, self._nonce())
+        return self._placement(self._submit(command))
 
     def cancel_all(
         self, market: MarketId | None = None, side: Side | None = None
