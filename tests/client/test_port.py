@@ -64,7 +64,9 @@ def _session(root: Path, port_of: PortOf) -> dict[str, object]:
         bob.cancel(OrderId(1))
     with pytest.raises(InsufficientFunds):
         bob.withdraw(BASE, 17)
-    seen["cancel"] = _summary(alice.cancel(OrderId(2)))
+    cancelled = alice.cancel(OrderId(2))
+    assert isinstance(cancelled, Placement)
+    seen["cancel"] = _summary(cancelled)
     seen["orders"] = (alice.open_orders(), bob.open_orders())
     seen["balances"] = (_held(alice.balances()), _held(bob.balances()))
     public = port_of(None)

@@ -27,6 +27,7 @@ from tachyon.client.decode import (
     open_order_from_json,
     placement_from_json,
     rules_from_json,
+    stop_from_json,
     trade_from_json,
 )
 from tachyon.client.refusals import refusal
@@ -35,7 +36,7 @@ from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.dex.open_order import OpenOrder
 from tachyon.exchange.auth import address_of
-from tachyon.exchange.service import CancelledOrders
+from tachyon.exchange.service import CancelledOrders, StopOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class Client:
             "signature": base64.b64encode(command.signature).decode(),
         }
         answer = self._request("POST", "/v1/commands", json=envelope)
+        if "trigger_price" in answer:  # a stop order
+            return stop_from_json(self.market(answer["market"]), answer)
         if "order_id" in answer:
             return placement_from_json(self.market(answer["market"]), answer)
         if "cancelled" in answer:  # a mass cancel
@@ -156,6 +159,11 @@ class Client:
     def open_orders(self, account: AccountId) -> list[OpenOrder]:
         answer = self._signed_get("/v1/account/orders", account)
         return [open_order_from_json(self.market(row["market"]), row) for row in answer["orders"]]
+
+    def stops(self, account: AccountId) -> list[StopOrder]:
+        """The account's pending stop orders, in the order they were accepted."""
+        answer = self._signed_get("/v1/account/stops", account)
+        return [stop_from_json(self.market(row["market"]), row) for row in answer["stops"]]
 
     # -- beyond the port ---------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class CancelReason(enum.StrEnum):
     """A fee change: its owner could not hold what the new maker fee needs."""
     PRICE_BAND = "price_band"
     """The rest of a market order beyond its market's price band (`tachyon.exchange.risk`)."""
+    EXPIRED = "expired"
+    """A good-till-date order reached its time (`Tick`, or the command after it)."""
 
 
 class OrderAccepted(msgspec.Struct, frozen=True, gc=False):
@@ -119,6 +121,45 @@ class OrderCancelled(msgspec.Struct, frozen=True, gc=False):
     reason: CancelReason
 
 
+class StopAccepted(msgspec.Struct, frozen=True, gc=False):
+    """A stop order was accepted and its funds locked; it waits for the market's last trade
+    price to reach `trigger_price` (`price` None: a market order when triggered)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    trigger_price: int
+    price: int | None
+    qty: int | None
+    max_quote: int | None
+
+
+class StopTriggered(msgspec.Struct, frozen=True, gc=False):
+    """A trade at `last_price` reached the stop's trigger: its funds are released and the order
+    it becomes is placed as `new_order_id` (its own events follow), or refused (a
+    `StopCancelled` with the refusal's code follows)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    last_price: int
+    new_order_id: OrderId | None
+
+
+class StopCancelled(msgspec.Struct, frozen=True, gc=False):
+    """A stop left the book of stops without becoming an order: its owner cancelled it
+    (`user`), or at its trigger the order it would become was refused (the refusal's code,
+    e.g. `outside_price_band`, with its message)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    reason: str
+    message: str = ""
+
+
 class Deposited(msgspec.Struct, frozen=True, gc=False):
     account: AccountId
     token: TokenId
@@ -186,8 +227,10 @@ class CommandRefused(msgspec.Struct, frozen=True, gc=False):
 
 
 OrderEvent = OrderAccepted | OrderAmended | Filled | OrderReduced | OrderRested | OrderCancelled
+StopEvent = StopAccepted | StopTriggered | StopCancelled
 Event = (
     OrderEvent
+    | StopEvent
     | Deposited
     | Withdrawn
     | MarketAdded

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tachyon.dex.open_order import OpenOrder
     from tachyon.exchange.commands import SignedCommand
     from tachyon.exchange.risk import MarketRules
+    from tachyon.exchange.service import StopOrder
     from tachyon.exchange.state_machine import Outcome
     from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
@@ -36,6 +37,11 @@ class ExchangePort(Protocol):
 
     def open_orders(self, account: AccountId) -> list[OpenOrder]:
         """The account's open orders in every market, oldest first (same key rule)."""
+        ...
+
+    def stops(self, account: AccountId) -> list[StopOrder]:
+        """The account's pending stop orders, in the order they were accepted (same key
+        rule)."""
         ...
 
     def book(self, depth: int, market: MarketId) -> BookDepth:

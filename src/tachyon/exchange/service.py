@@ -8,6 +8,7 @@ still need (`check_invariants`). A call that raises has changed nothing.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, Final, NamedTuple, NoReturn
@@ -32,7 +33,12 @@ from tachyon.dex.model import (
     Trade,
 )
 from tachyon.dex.units import BPS_DENOMINATOR, QTY_MAX
-from tachyon.dex.validation import reject_choice, validate_limit, validate_market
+from tachyon.dex.validation import (
+    reject_choice,
+    validate_limit,
+    validate_market,
+    validate_price,
+)
 from tachyon.errors import (
     AlreadyExists,
     InvalidConfig,
@@ -59,6 +65,8 @@ from tachyon.exchange.events import (
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    StopAccepted,
+    StopCancelled,
     TokenRegistered,
     Withdrawn,
 )
@@ -96,6 +104,7 @@ _USER: Final = CancelReason.USER
 _UNFILLED: Final = CancelReason.UNFILLED
 _SELF_TRADE: Final = CancelReason.SELF_TRADE
 _FEES: Final = CancelReason.FEES
+_EXPIRED: Final = CancelReason.EXPIRED
 
 
 class Placement(msgspec.Struct, frozen=True, gc=False):
@@ -209,6 +218,24 @@ class CancelledOrders(msgspec.Struct, frozen=True, gc=False):
         return [event for placement in self.placements for event in placement.events]
 
 
+class StopOrder(msgspec.Struct, frozen=True, gc=False):
+    """A stop order as accepted (`status` "pending"), cancelled ("cancelled") or triggered
+    ("triggered"), with what it locks while pending and the events of the call."""
+
+    order_id: OrderId
+    market: MarketId
+    owner: AccountId
+    side: Side
+    trigger_price: int
+    price: int | None
+    qty: int | None
+    max_quote: int | None
+    stp: SelfTradePrevention
+    locked: int
+    status: str = "pending"
+    events: list[Event] = msgspec.field(default_factory=list)
+
+
 class OwnedOrder(NamedTuple):
     """An open order with its market and the funds it holds."""
 
@@ -259,11 +286,14 @@ class DexService:
 
     __slots__ = (
         "_engine_name",
+        "_expiring",
+        "_expiry_heap",
         "_fee_accounts",
         "_ledger",
         "_markets",
         "_next_order_id",
         "_open",
+        "_stops",
     )
 
     def __init__(
@@ -277,6 +307,13 @@ class DexService:
         self._open: dict[OrderId, _OpenOrder] = {}
         self._fee_accounts: set[AccountId] = set()
         self._next_order_id = OrderId(1)
+        # Good-till-date orders: their times by id, and a heap of (time, id) to find the next
+        # (an entry whose order closed first is dropped when it comes up).
+        self._expiring: dict[OrderId, int] = {}
+        self._expiry_heap: list[tuple[int, OrderId]] = []
+        # Pending stop orders by id (so in the order they were accepted): [StopOrder, the
+        # owner's ledger cell of the token it locks].
+        self._stops: dict[OrderId, tuple[StopOrder, list[int]]] = {}
         if default_market is not None:
             self.add_market(default_market)
 
@@ -536,9 +573,12 @@ class DexService:
         return self._after_taking(state, owner, side, None, qty, cell, locked, result)
 
     def cancel(self, owner: AccountId, order_id: OrderId) -> Placement:
-        """Cancel one of `owner`'s open orders and release what it holds."""
+        """Cancel one of `owner`'s open orders and release what it holds (a pending stop:
+        `cancel_stop`)."""
         record = self._open.get(order_id)
         if record is None:
+            if order_id in self._stops:
+                raise OrderNotFound(f"order {order_id} is a stop order: cancel it as one")
             raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
         if record[_OWNER] != owner:
             raise OrderNotOwned(f"order {order_id} belongs to another account")
@@ -616,11 +656,14 @@ class DexService:
                 order_id, [], status, filled_before, open_qty, market, owner, side, price,
                 qty, amended=(old_price, old_open, True),
             )  # fmt: skip
+        expire_at = self._expiring.get(order_id)
         self._close(order_id, record)  # it releases all it held, then locks as a new order
         placement = self._after_taking(state, owner, side, price, open_qty, cell, locked, result)
         filled = filled_before + placement.filled_qty
         if placement.open_qty:
             self._open[order_id][_FILLED_QTY] = filled
+            if expire_at is not None:  # the same order: its time stays
+                self._expiring[order_id] = expire_at
         status = placement.status
         if status is _NEW and filled:
             status = _PARTIALLY_FILLED
@@ -648,6 +691,189 @@ class DexService:
             if side is None or record[_IS_BID] is (side is _BID)
         )
         return CancelledOrders([self.cancel(owner, order_id) for order_id in order_ids])
+
+    # -- good-till-date --------------------------------------------------------------------
+
+    def place_order(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int | None,
+        qty: int | None,
+        *,
+        market: MarketId = DEFAULT_MARKET_ID,
+        max_quote: int | None = None,
+        tif: TimeInForce = _GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        display_qty: int | None = None,
+        expire_at_ns: int | None = None,
+    ) -> Placement:
+        """`place_limit` (a price) or `place_market` (None) with the options they lack: an
+        iceberg's `display_qty`, and `expire_at_ns`, the time a resting (GTC) order is
+        cancelled at (`expire`; the caller refuses a time already past)."""
+        if price is None:
+            if tif is not _GTC or post_only or display_qty is not None or expire_at_ns is not None:
+                raise InvalidOrder(
+                    "a market order (no price) takes no tif, post-only, display qty or expiry"
+                )
+            return self.place_market(owner, side, qty, market=market, max_quote=max_quote, stp=stp)
+        if max_quote is not None:
+            raise InvalidOrder("max_quote bounds a market bid; a limit order has a price")
+        if expire_at_ns is not None:
+            if type(expire_at_ns) is not int or expire_at_ns <= 0:
+                raise InvalidOrder(f"expire_at_ns {expire_at_ns!r} must be a positive integer")
+            if tif is not _GTC:
+                raise InvalidOrder(f"a good-till-date order rests until its time: not {tif}")
+        if display_qty is not None:
+            raise InvalidOrder("display_qty: icebergs are not wired yet")
+        placement = self.place_limit(
+            owner,
+            side,
+            price,
+            qty,  # type: ignore[arg-type]
+            market=market,
+            tif=tif,
+            post_only=post_only,
+            stp=stp,
+        )
+        if expire_at_ns is not None and placement.open_qty:
+            self._expiring[placement.order_id] = expire_at_ns
+            heapq.heappush(self._expiry_heap, (expire_at_ns, placement.order_id))
+        return placement
+
+    def next_expiry(self) -> int | None:
+        """The earliest time an open good-till-date order expires at (None: none does)."""
+        heap, expiring = self._expiry_heap, self._expiring
+        while heap and expiring.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # its order closed before its time
+        return heap[0][0] if heap else None
+
+    def expire(self, now_ns: int) -> list[Event]:
+        """Cancel every good-till-date order whose time is at or before `now_ns`, earliest
+        first (then by id): an `OrderCancelled` (reason `expired`) each."""
+        events: list[Event] = []
+        heap = self._expiry_heap
+        while (at := self.next_expiry()) is not None and at <= now_ns:
+            order_id = heapq.heappop(heap)[1]
+            record = self._open[order_id]
+            if not record[_MARKET].engine.cancel(order_id):
+                raise AssertionError(f"engine lost open order {order_id}")
+            self._close(order_id, record)
+            events.append(_cancelled(order_id, record, _EXPIRED))
+        return events
+
+    def expiry_of(self, order_id: OrderId) -> int | None:
+        """When an open good-till-date order expires (None: not one)."""
+        return self._expiring.get(order_id)
+
+    # -- stop orders -----------------------------------------------------------------------
+
+    def place_stop(
+        self,
+        owner: AccountId,
+        side: Side,
+        trigger_price: int,
+        price: int | None,
+        qty: int | None,
+        *,
+        market: MarketId = DEFAULT_MARKET_ID,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> StopOrder:
+        """Accept a stop order and lock what the order it becomes may spend: a stop-limit what
+        its limit order locks, a stop-market ask its quantity, a stop-market bid its
+        `max_quote` (required) with the taker fee. A stop whose condition already holds (the
+        last trade at or beyond its trigger) is refused: it would trigger at once."""
+        state = self._market(market)
+        _check_account(owner, self._fee_accounts)
+        config = state.config
+        validate_price(config, trigger_price)
+        if price is not None:
+            if max_quote is not None:
+                raise InvalidOrder("max_quote bounds a stop-market bid; this stop has a price")
+            validate_limit(config, side, price, qty, _GTC, False, stp)
+        else:
+            validate_market(config, side, qty, max_quote, stp)
+            if side is _BID and max_quote is None:
+                raise InvalidOrder(
+                    "a stop-market bid needs max_quote: the most it may spend, which it locks"
+                )
+        is_bid = side is _BID
+        last = state.engine.top()[2]
+        if last is not None and (last >= trigger_price if is_bid else last <= trigger_price):
+            raise InvalidOrder(
+                f"a {'buy' if is_bid else 'sell'} stop at {trigger_price} would trigger at once:"
+                f" the last trade was at {last}; nothing was placed"
+            )
+        if price is not None:
+            assert qty is not None
+            locked = state.need(is_bid, price, qty, state.lock_bps)
+        elif is_bid:
+            assert max_quote is not None
+            fee = 0 if state.fee_in_base else max_quote * state.taker_bps // BPS_DENOMINATOR
+            locked = max_quote + fee
+        else:
+            assert qty is not None
+            locked = qty
+        token = state.quote if is_bid else state.base
+        self._ledger.require_available(owner, token, locked)
+        cell = (state.quote_cells if is_bid else state.base_cells)[owner]
+        cell[_AVAILABLE] -= locked
+        cell[_HELD] += locked
+        order_id = self._next_order_id
+        self._next_order_id = OrderId(order_id + 1)
+        stop = StopOrder(
+            order_id, state.market_id, owner, side, trigger_price, price, qty, max_quote, stp,
+            locked,
+        )  # fmt: skip
+        self._stops[order_id] = (stop, cell)
+        accepted = StopAccepted(
+            stop.market, order_id, owner, side, trigger_price, price, qty, max_quote
+        )
+        return msgspec.structs.replace(stop, events=[accepted])
+
+    def cancel_stop(self, owner: AccountId, order_id: OrderId) -> StopOrder:
+        """Cancel one of `owner`'s pending stop orders and release what it locks."""
+        entry = self._stops.get(order_id)
+        if entry is None:
+            raise OrderNotFound(f"stop order {order_id!r} is not pending (unknown or done)")
+        if entry[0].owner != owner:
+            raise OrderNotOwned(f"order {order_id} belongs to another account")
+        stop = self._release_stop(order_id)
+        event = StopCancelled(stop.market, order_id, owner, stop.side, str(_USER))
+        return msgspec.structs.replace(stop, status="cancelled", events=[event])
+
+    def is_stop(self, order_id: OrderId) -> bool:
+        return order_id in self._stops
+
+    def stops(self, owner: AccountId | None = None) -> list[StopOrder]:
+        """The pending stop orders (of `owner`), in the order they were accepted."""
+        return [stop for stop, _ in self._stops.values() if owner in (None, stop.owner)]
+
+    def has_stops(self) -> bool:
+        return bool(self._stops)
+
+    def triggered_stops(self, market: MarketId) -> list[tuple[StopOrder, int]]:
+        """Take the stops of `market` whose trigger its last trade price has reached, in the
+        order they were accepted, releasing what they lock (the caller places each): each
+        with that price."""
+        last = self._market(market).engine.top()[2]
+        if last is None:
+            return []
+        fired = [
+            order_id
+            for order_id, (stop, _) in self._stops.items()
+            if stop.market == market
+            and (last >= stop.trigger_price if stop.side is _BID else last <= stop.trigger_price)
+        ]
+        return [(self._release_stop(order_id), last) for order_id in fired]
+
+    def _release_stop(self, order_id: OrderId) -> StopOrder:
+        stop, cell = self._stops.pop(order_id)
+        cell[_AVAILABLE] += stop.locked
+        cell[_HELD] -= stop.locked
+        return stop
 
     def get_order(self, order_id: OrderId) -> OwnedOrder | None:
         record = self._open.get(order_id)
@@ -731,13 +957,19 @@ class DexService:
             markets.append(
                 [config_to_state(state.config), state.engine_name, state.engine.to_state()]
             )
-        return {
+        saved: dict[str, object] = {
             "engine": self._engine_name,
             "next_order_id": self._next_order_id,
             "fee_accounts": sorted(self._fee_accounts),
             "ledger": self._ledger.to_state(),
             "markets": markets,
         }
+        # Only once used, so that an exchange without them keeps its bytes.
+        if self._expiring:
+            saved["expiries"] = sorted([oid, at] for oid, at in self._expiring.items())
+        if self._stops:
+            saved["stops"] = [_stop_row(stop) for stop, _ in self._stops.values()]
+        return saved
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> DexService:
@@ -780,12 +1012,24 @@ class DexService:
                 tally[_BID_QTY] += remaining
             key = (owner, market.quote if is_bid else market.base)
             locked_by[key] = locked_by.get(key, 0) + need
+        for row in state.get("stops", ()):
+            stop = _stop_of_row(row)
+            market = service._markets[stop.market]
+            cells = market.quote_cells if stop.side is _BID else market.base_cells
+            service._stops[stop.order_id] = (stop, cells[stop.owner])
+            key = (stop.owner, market.quote if stop.side is _BID else market.base)
+            locked_by[key] = locked_by.get(key, 0) + stop.locked
         service._ledger.check_conservation()
         service._check_locks(locked_by)
         for market in service._markets.values():
             market.engine.check_invariants()
         service._fee_accounts = {AccountId(account) for account in state["fee_accounts"]}
         service._next_order_id = OrderId(int(state["next_order_id"]))
+        for order_id, at in state.get("expiries", ()):
+            assert order_id in service._open, f"expiry of order {order_id}, which is not open"
+            service._expiring[OrderId(order_id)] = int(at)
+            service._expiry_heap.append((int(at), OrderId(order_id)))
+        heapq.heapify(service._expiry_heap)
         return service
 
     # -- invariants ------------------------------------------------------------------------
@@ -813,6 +1057,13 @@ class DexService:
             assert state.tallies[owner] is tally and tally[_ORDERS][order_id] is order
             key = (owner, token)
             locked_by_orders[key] = locked_by_orders.get(key, 0) + need
+        for stop, cell in self._stops.values():
+            state = self._markets[stop.market]
+            token = state.quote if stop.side is _BID else state.base
+            assert holdings[token][stop.owner] is cell, f"stop {stop.order_id} ledger cell"
+            key = (stop.owner, token)
+            locked_by_orders[key] = locked_by_orders.get(key, 0) + stop.locked
+        assert self._expiring.keys() <= self._open.keys(), "an expiry of an order not open"
         for state in self._markets.values():
             state.engine.check_invariants()
         self._check_locks(locked_by_orders)
@@ -959,6 +1210,8 @@ class DexService:
         """Forget a filled or cancelled order: it spent `spent` of what it holds (its last fill)
         and releases the rest."""
         del self._open[order_id]
+        if self._expiring:
+            self._expiring.pop(order_id, None)
         tally = order[_TALLY]
         del tally[_ORDERS][order_id]
         if order[_IS_BID]:
@@ -987,6 +1240,37 @@ class DexService:
 def _tally_of(state: _Market, owner: AccountId) -> _Tally:
     """`owner`'s tally on the market `state` (new and empty at first)."""
     return state.tallies.setdefault(owner, [{}, 0])
+
+
+def _stop_row(stop: StopOrder) -> list[object]:
+    return [
+        stop.order_id,
+        stop.market,
+        stop.owner,
+        str(stop.side),
+        stop.trigger_price,
+        stop.price,
+        stop.qty,
+        stop.max_quote,
+        str(stop.stp),
+        stop.locked,
+    ]
+
+
+def _stop_of_row(row: list[Any]) -> StopOrder:
+    order_id, market, owner, side, trigger, price, qty, max_quote, stp, locked = row
+    return StopOrder(
+        OrderId(order_id),
+        MarketId(market),
+        AccountId(owner),
+        Side(side),
+        trigger,
+        price,
+        qty,
+        max_quote,
+        SelfTradePrevention(stp),
+        locked,
+    )
 
 
 def config_to_state(config: MarketConfig) -> list[object]:

@@ -34,8 +34,9 @@ from tachyon.errors import (
     InvalidInput,
     TachyonError,
 )
-from tachyon.exchange.admission import Admitted
-from tachyon.exchange.service import OwnedOrder
+from tachyon.exchange.admission import Admitted, admit
+from tachyon.exchange.commands import Tick
+from tachyon.exchange.service import OwnedOrder, StopOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import markets_json, tokens_json
@@ -98,6 +99,8 @@ BAD_SIGNATURE_LIMIT_DEFAULT: Final = RateLimit(
     BAD_SIGNATURE_RATE_PER_S_DEFAULT, BAD_SIGNATURE_BURST_DEFAULT
 )
 ORDER_ENTRY_PATH: Final = "/v1/ws/orders"
+TICK_POLL_S: Final = 0.05  # how often the node asks whether a good-till-date order is due
+TICK: Final = admit(Tick())
 
 
 _ERRORS: Final[dict[int | str, dict[str, object]]] = {
@@ -308,13 +311,19 @@ def _lifespan(
             "the node's exchange is open",
             extra={**where, "seq": host.seq},
         )
+        ticks: asyncio.Task[None] | None = None
         try:
             await sequencer.start()
             node.sequencer = sequencer
             running.state.sequencer = sequencer  # for metrics and tests
+            ticks = asyncio.create_task(_clock_ticks(node, sequencer), name="tachyon-clock")
             yield
         finally:
             node.sequencer = None
+            if ticks is not None:
+                ticks.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticks
             try:
                 await sequencer.stop()  # answers everything queued first
             finally:
@@ -327,6 +336,21 @@ def _lifespan(
                 logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})
 
     return lifespan
+
+
+async def _clock_ticks(node: Node, sequencer: Sequencer) -> None:
+    """Journal a clock `Tick` whenever a good-till-date order is due, so that it expires on
+    time on a quiet market too (a command after its time would journal one first anyway)."""
+    while True:
+        await asyncio.sleep(TICK_POLL_S)
+        try:
+            due = await sequencer.read(
+                lambda host: host.state.tick_due(max(node.clock(), host.state.ts_ns))
+            )
+            if due:
+                await sequencer.submit(TICK)
+        except TachyonError as exc:  # a full queue or a failing disk: the next poll retries
+            logger.warning("the clock tick failed", extra={"error": str(exc)})
 
 
 async def _publisher(node: Node, host: EmbeddedExchange) -> Publisher:
@@ -529,6 +553,31 @@ def _account_routes(app: FastAPI, node: Node) -> None:
         account = account_of(request, address, timestamp, signature)
         configs, owned = await node.running().read(lambda host: _orders(host, account))
         return {"orders": [schemas.order_json(configs[each.market], each) for each in owned]}
+
+    @app.get(
+        "/v1/account/stops",
+        response_model=None,
+        responses=_ok(schemas.StopOrders),
+        tags=["signed"],
+    )
+    async def stops(
+        request: Request,
+        address: AddressHeader = None,
+        timestamp: TimestampHeader = None,
+        signature: SignatureHeader = None,
+    ) -> dict[str, object]:
+        """The signing account's pending stop orders, in the order they were accepted (as
+        `dex stops --format json`)."""
+        account = account_of(request, address, timestamp, signature)
+        configs, pending = await node.running().read(lambda host: _stops(host, account))
+        return {"stops": [shapes.stop_json(configs[each.market], each) for each in pending]}
+
+
+def _stops(
+    host: EmbeddedExchange, account: AccountId
+) -> tuple[dict[str, MarketConfig], list[StopOrder]]:
+    service = host.refresh().service
+    return {config.market_id: config for config in service.markets()}, service.stops(account)
 
 
 def _balances(

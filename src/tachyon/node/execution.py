@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from opentelemetry.trace import Span, SpanContext, Tracer
 
+from tachyon.client import shapes
 from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig
 from tachyon.errors import BadSignature, StorageError, TachyonError, TokenNotFound
@@ -25,13 +26,16 @@ from tachyon.exchange.commands import (
     AccountCommand,
     AmendOrder,
     CancelAll,
+    CancelClientOrder,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     Withdraw,
 )
-from tachyon.exchange.service import CancelledOrders, Placement
+from tachyon.exchange.service import CancelledOrders, Placement, StopOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import admin_answer
@@ -211,10 +215,14 @@ async def _execute(
         case PlaceLimit() | PlaceMarket():  # submitted first: one connection's stay in order
             placement = _placement(await sequencer.submit(admitted, trace))
             return schemas.placement_json(await node.market(command.market), placement)
-        case CancelOrder() | AmendOrder():  # answered with its order's market, from its placement
-            # Judged by the exchange even when the order is not open: its refusal is
-            # journaled, so these bytes cannot cancel an order that opens later.
-            placement = _placement(await sequencer.submit(admitted, trace))
+        case PlaceOrder() | PlaceStop() | CancelOrder() | AmendOrder() | CancelClientOrder():
+            # Answered with its order's market. A cancel is judged by the exchange even when
+            # the order is not open: its refusal is journaled, so these bytes cannot cancel an
+            # order that opens later.
+            outcome = await sequencer.submit(admitted, trace)
+            if isinstance(outcome, StopOrder):
+                return shapes.stop_json(await node.market(outcome.market), outcome)
+            placement = _placement(outcome)
             return schemas.placement_json(await node.market(placement.market), placement)
         case CancelAll():  # each cancelled order with its market
             cancelled = await sequencer.submit(admitted, trace)

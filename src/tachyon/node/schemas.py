@@ -213,6 +213,26 @@ class OpenOrders(_Shape):
     orders: list[OpenOrder]
 
 
+class StopOrder(_Shape):
+    """A stop order (`dex place-stop`): its trigger, the order it becomes (`price` null: a
+    market order), what it locks while `pending`."""
+
+    order_id: int
+    market: str
+    side: str
+    trigger_price: str
+    price: str | None
+    qty: str | None
+    max_quote: str | None
+    stp: str
+    locked: str
+    status: str
+
+
+class StopOrders(_Shape):
+    stops: list[StopOrder]
+
+
 class ErrorDetail(_Shape):
     code: str
     message: str
