@@ -132,6 +132,10 @@ def _options() -> list[Option]:
                {"market_by_quote": True})
     )  # fmt: skip
     found.append(Option("amend", "amend", (OrderId(3), 95, 30), {}, {"amend": True}))
+    found.append(
+        Option("iceberg", "place_limit", (ALICE, Side.BID, 90, 40), {"display_qty": 20},
+               {"iceberg": True})
+    )  # fmt: skip
     for stp in STP:
         found.append(
             Option(f"limit stp {stp}", "place_limit", (ALICE, Side.BID, 105, 20), {"stp": stp},
