@@ -122,7 +122,8 @@ class OrderBookEngine(Protocol):
 
         An iceberg stays one, with the same `display_qty`: its shown slice becomes the smaller
         of `display_qty` and the new open part (the rest hidden), whether it keeps its place
-        or goes to the back."""
+        or goes to the back (so a smaller quantity may show a whole slice again where a
+        partly filled one was)."""
         ...
 
     def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:

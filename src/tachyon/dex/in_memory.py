@@ -193,10 +193,9 @@ class InMemoryEngine(PlaceByExecuting):
         order_id: OrderId | None = None,
         display_qty: int | None = None,
     ) -> EngineResult:
-        if display_qty is not None:
-            return self._execute_iceberg(
-                owner, side, price, (qty, display_qty), tif, post_only, stp, order_id
-            )
+        if display_qty is not None:  # an iceberg: off the plain orders' path
+            order = (owner, side, price, qty, display_qty)
+            return self._execute_iceberg(order, tif, post_only, stp, order_id)
         if not (
             type(qty) is int
             and type(price) is int
@@ -345,19 +344,16 @@ class InMemoryEngine(PlaceByExecuting):
 
     def _execute_iceberg(
         self,
-        owner: AccountId,
-        side: Side,
-        price: int,
-        quantities: tuple[int, int],
+        order: tuple[AccountId, Side, int, int, int],
         tif: TimeInForce,
         post_only: bool,
         stp: SelfTradePrevention,
         order_id: OrderId | None,
     ) -> EngineResult:
-        """`execute_limit` of an iceberg, off the plain orders' path: checked in full, then it
-        takes with its whole quantity, as any limit order, and rests `display_qty` at a time;
-        `quantities`: its qty and display qty."""
-        qty, display_qty = quantities
+        """`execute_limit` of an iceberg (`order`: owner, side, price, qty and display qty),
+        off the plain orders' path: checked in full, then it takes with its whole quantity, as
+        any limit order, and rests `display_qty` at a time."""
+        owner, side, price, qty, display_qty = order
         validate_limit(self._config, side, price, qty, tif, post_only, stp, display_qty)
         opposite = self._asks if side is _BID else self._bids
         keys = opposite.keys
@@ -471,8 +467,7 @@ class InMemoryEngine(PlaceByExecuting):
             key = keys[-1]
             level = levels[key]
             price = key * sign
-            # What it may fill here: with a budget, the lots that buys (none: none deeper either).
-            left = rem
+            left = rem  # what it may fill here: with a budget, the lots it buys (none: none deeper)
             if max_quote is not None:
                 left = min(rem, max_quote * self._config.base_unit // price // lot * lot)
             if not left:
@@ -499,16 +494,14 @@ class InMemoryEngine(PlaceByExecuting):
                 tid += 1
                 left -= fill
                 level.qty -= fill
-                if fill == mrem:
-                    maker[_REM] = 0
+                if fill == mrem:  # filled: it leaves the book (nothing else holds its record)
                     queue.popleft()
+                    del orders[maker[_ID]]
                     if maker[_HIDDEN]:  # an iceberg: its next slice, at the back
-                        _refill(maker, level)
-                    else:
-                        del orders[maker[_ID]]
-                        if not level.qty:
-                            opposite.drop_top()
-                            break
+                        _refill(maker, level, orders)
+                    elif not level.qty:
+                        opposite.drop_top()
+                        break
                 else:
                     maker[_REM] = mrem - fill
                 if not left:
@@ -822,7 +815,8 @@ class InMemoryEngine(PlaceByExecuting):
                 assert level.dead == len(level.queue) - len(records), f"level {key} dead count"
                 ids = [r[_ID] for r in records]
                 # Queue order is time priority; ids are not sorted in it once an order is
-                # amended (it keeps its id and goes to the back), but they never repeat.
+                # amended or an iceberg refills (each keeps its id and goes to the back), but
+                # they never repeat.
                 assert len(set(ids)) == len(ids), f"level {key} holds an order twice"
                 for r in records:
                     assert r[_LEVEL] is level and r[_PRICE] * book.sign == key
@@ -903,9 +897,9 @@ def _order_of(record: _Record) -> Order:
     return Order(oid, owner, side, price, qty, rem, qty - rem - reduced, post)
 
 
-def _refill(maker: _Record, level: _Level) -> None:
-    """Show an iceberg's next slice (its shown one was just filled): at the back of its level,
-    so it loses its time priority, as a new order would."""
+def _refill(maker: _Record, level: _Level, orders: dict[int, _Record]) -> None:
+    """Show an iceberg's next slice (its shown one was just filled, and it left the book): at
+    the back of its level, so it loses its time priority, as a new order would; same id."""
     hidden, display = maker[_HIDDEN], maker[_DISPLAY]
     shown = display if display < hidden else hidden
     maker[_REM] = shown
@@ -913,6 +907,7 @@ def _refill(maker: _Record, level: _Level) -> None:
     level.qty += shown
     level.hidden -= shown
     level.queue.append(maker)
+    orders[maker[_ID]] = maker
 
 
 def _reject_order_id(order_id: object, next_order_id: int) -> NoReturn:
