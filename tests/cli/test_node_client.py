@@ -134,6 +134,20 @@ def _session(
     run("cancel all table", "dex", "cancel-all", *b)
     run("cancel all bad market", "dex", "cancel-all", "--market", "X/Y", *a)
     run("after cancel all", "dex", "orders", *a, "--format", "json")
+    stop = ("dex", "place-stop", "--side", "ask", "--trigger-price", "90", "--qty", "1")
+    run("stop", *stop, "--price", "89", "--client-order-id", "s-1", *b, "--format", "json")
+    run("stop again", *stop, "--price", "89", "--client-order-id", "s-1", *b, "--format", "json")
+    run("stop market", *stop, *b)
+    run("stops", "dex", "stops", *b, "--format", "json")
+    run("stops table", "dex", "stops", *b)
+    run("cancel stop", "dex", "cancel", "--client-order-id", "s-1", *b, "--format", "json")
+    run(
+        "stop now", "dex", "place-stop", "--side", "ask", "--trigger-price", "120", "--qty", "1", *b
+    )
+    client = ("dex", "place-limit", "--side", "bid", "--price", "1", "--qty", "1")
+    run("client id", *client, "--client-order-id", "c-1", *a, "--format", "json")
+    run("client id again", *client, "--client-order-id", "c-1", *a, "--format", "json")
+    run("client id bad", *client, "--client-order-id", "no spaces", *a)
     return outputs
 
 

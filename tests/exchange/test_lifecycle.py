@@ -320,3 +320,42 @@ def test_stop_accepted_event(clock: Clock) -> None:
     outcome, events = clock.execute(PlaceStop(ALICE, M, ASK, 90, None, 2))
     assert isinstance(outcome, StopOrder)
     assert events == [StopAccepted(M, outcome.order_id, ALICE, ASK, 90, None, 2, None)]
+
+
+# -- icebergs ----------------------------------------------------------------------------------
+
+
+def test_an_iceberg_shows_its_display_locks_its_whole_and_refills_at_the_back(
+    clock: Clock,
+) -> None:
+    iceberg = _order(clock, PlaceOrder(ALICE, M, ASK, 100, 9, display_qty=3))
+    service = clock.exchange.service
+    assert service.balance(ALICE, BASE_TOKEN).locked == 9  # the whole order
+    assert service.snapshot(1).asks[0].qty == 3  # only its display shows
+    later = _order(clock, PlaceLimit(BOB, M, ASK, 100, 2))
+    taken, events = clock.execute(PlaceLimit(CAROL, M, BID, 100, 7))
+    assert isinstance(taken, Placement)
+    assert [(t.maker_order_id, t.qty) for t in taken.trades] == [
+        (iceberg.order_id, 3),  # its display
+        (later.order_id, 2),  # bob's, ahead of the refill
+        (iceberg.order_id, 2),  # the refill, at the back
+    ]
+    from tachyon.exchange.events import Filled
+
+    left = [e.maker_remaining for e in events if isinstance(e, Filled)]
+    assert left == [6, 0, 4]  # the iceberg stayed open after its first fill
+    assert service.balance(ALICE, BASE_TOKEN).locked == 4
+    assert service.snapshot(1).asks[0].qty == 1  # what is left of the refilled slice
+    clock.exchange.check_invariants()
+
+
+def test_iceberg_refusals(clock: Clock) -> None:
+    from tachyon.dex.model import TimeInForce
+
+    for command in (
+        PlaceOrder(ALICE, M, ASK, 100, 9, display_qty=9),
+        PlaceOrder(ALICE, M, ASK, 100, 9, display_qty=0),
+        PlaceOrder(ALICE, M, ASK, 100, 9, tif=TimeInForce.IOC, display_qty=3),
+        PlaceOrder(ALICE, M, ASK, None, 9, display_qty=3),
+    ):
+        clock.refused(command, InvalidOrder)

@@ -70,6 +70,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         # When each order took its place in its level: placed, or amended to the back.
         self.arrival: dict[OrderId, int] = {}
         self.ticks = itertools.count()
+        self.icebergs: set[OrderId] = set()  # refilled at the back: no FIFO by arrival
         self.order_ids: list[OrderId] = []
         self.next_order_id = 1
         for market in MARKETS:  # a book to trade against from the first step
@@ -125,7 +126,8 @@ class ExchangeMachine(RuleBasedStateMachine):
                     else previous.price >= trade.price
                 )
                 assert better_first, "a worse price filled before a better one"
-                if previous.price == trade.price:
+                icebergs = {previous.maker_order_id, trade.maker_order_id} & self.icebergs
+                if previous.price == trade.price and not icebergs:
                     assert (
                         self.arrival[previous.maker_order_id] < self.arrival[trade.maker_order_id]
                     ), "FIFO broken within a level"
@@ -211,6 +213,39 @@ class ExchangeMachine(RuleBasedStateMachine):
                 owner, side, qty, market=market, max_quote=max_quote, stp=stp
             )
 
+        self.attempt_order(place, side)
+
+    @rule(
+        owner=owners,
+        market=markets,
+        side=sides,
+        offset=st.integers(-6, 6),
+        lots=st.integers(2, 40),
+        shown=st.integers(0, 40),
+        post_only=st.booleans(),
+    )
+    def place_iceberg(
+        self,
+        owner: AccountId,
+        market: MarketId,
+        side: Side,
+        offset: int,
+        lots: int,
+        shown: int,
+        post_only: bool,
+    ) -> None:
+        """An iceberg (`place_order`'s `display_qty`): it locks and fills like any order."""
+        config = self.config(market)
+        price = (MID[market] + offset) * config.tick_size
+        qty, display = lots * config.lot_size, shown * config.lot_size
+
+        def place() -> object:
+            return self.service.place_order(
+                owner, side, price, qty, market=market, post_only=post_only, display_qty=display
+            )
+
+        self.order_price[OrderId(self.next_order_id)] = price
+        self.icebergs.add(OrderId(self.next_order_id))
         self.attempt_order(place, side)
 
     @precondition(lambda self: bool(self.order_ids))

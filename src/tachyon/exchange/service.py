@@ -114,7 +114,8 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
     side, price, quantity), the market's rules when it traded (`config`, immutable: its fees
     give each fill's fees by `fill_fees`, as settlement charged them), what the last maker has
     left (`last_maker_remaining`: every maker before it is filled), the self-trade events with
-    their place among the fills (`reduced`) and why an unfilled rest was cancelled (`cause`).
+    their place among the fills (`reduced`), why an unfilled rest was cancelled (`cause`), and
+    what an earlier maker left open (`makers_left`: an iceberg that refilled).
     Building an event struct costs about as much as the whole of an order's matching; a caller
     that never reads them (most library use, the benchmarks) does not pay for them, and one that
     does (the host, for the journal's observers) gets the same values every time.
@@ -140,6 +141,7 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
     last_maker_remaining: int = 0
     reduced: Sequence[tuple[int, Event]] = ()
     amended: tuple[int, int, bool] | None = None  # an amend's: (old price, old open qty, kept)
+    makers_left: dict[int, int] | None = None  # by trade id: an earlier maker still open
 
     @property
     def events(self) -> list[Event]:
@@ -169,7 +171,11 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
         for trade in trades:
             assert config is not None, "a placement that traded records its market's rules"
             maker_fee, taker_fee = fill_fees(config, trade.price, trade.qty)
-            remaining = self.last_maker_remaining if trade is trades[-1] else 0
+            if trade is trades[-1]:
+                remaining = self.last_maker_remaining
+            else:  # filled, unless an iceberg refilled at the back of its level
+                left = self.makers_left
+                remaining = 0 if left is None else left.get(trade.trade_id, 0)
             events.append(Filled(market, trade, maker_fee, taker_fee, remaining))
         for shift, (after, event) in enumerate(self.reduced, start=1):
             events.insert(shift + after, event)  # after the acceptance and `after` fills
@@ -448,15 +454,17 @@ class DexService:
         tif: TimeInForce = _GTC,
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
+        display_qty: int | None = None,
     ) -> Placement:
-        """Lock what the order may spend, match it, settle each fill, release the excess."""
+        """Lock what the order may spend, match it, settle each fill, release the excess. An
+        iceberg (`display_qty`) locks for its whole quantity, as any order does."""
         state = self._markets.get(market) or self._market(market)
         if type(owner) is not str or not owner or owner in self._fee_accounts:
             _check_account(owner, self._fee_accounts)
         # Integers only in the lock; a failing one names the market's rules first (the engine
         # checks them and the options before anything changes).
         if type(qty) is not int or type(price) is not int:
-            validate_limit(state.config, side, price, qty, tif, post_only, stp)
+            validate_limit(state.config, side, price, qty, tif, post_only, stp, display_qty)
         is_bid = side is _BID
         # `need` at the lock rate and at the maker rate (if it rests whole), inline.
         spend = price * qty // state.base_unit if is_bid else qty
@@ -467,10 +475,15 @@ class DexService:
             locked = need = spend
         cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
         if cell is None or not 0 < locked <= cell[_AVAILABLE]:
-            validate_limit(state.config, side, price, qty, tif, post_only, stp)  # named first
+            validate_limit(state.config, side, price, qty, tif, post_only, stp, display_qty)
             if state.engine_name is not None:  # an option the engine lacks, before the funds
                 check_limit_options(
-                    engine_capabilities(state.engine_name), state.engine_name, tif, post_only, stp
+                    engine_capabilities(state.engine_name),
+                    state.engine_name,
+                    tif,
+                    post_only,
+                    stp,
+                    display_qty,
                 )
             self._refuse_lock(state, owner, is_bid, locked)
         result = state.engine.execute_limit(
@@ -482,6 +495,7 @@ class DexService:
             post_only=post_only,
             stp=stp,
             order_id=self._next_order_id,
+            display_qty=display_qty,
         )
         order_id, trades, resting, reductions, _, stopped = result
         self._next_order_id = order_id + 1  # type: ignore[assignment]
@@ -725,8 +739,6 @@ class DexService:
                 raise InvalidOrder(f"expire_at_ns {expire_at_ns!r} must be a positive integer")
             if tif is not _GTC:
                 raise InvalidOrder(f"a good-till-date order rests until its time: not {tif}")
-        if display_qty is not None:
-            raise InvalidOrder("display_qty: icebergs are not wired yet")
         placement = self.place_limit(
             owner,
             side,
@@ -736,6 +748,7 @@ class DexService:
             tif=tif,
             post_only=post_only,
             stp=stp,
+            display_qty=display_qty,
         )
         if expire_at_ns is not None and placement.open_qty:
             self._expiring[placement.order_id] = expire_at_ns
@@ -1118,8 +1131,9 @@ class DexService:
         order_id, trades, open_qty, reductions, taker_cut, stopped = result
         is_bid = side is _BID
         spent = filled = last_maker_remaining = 0
+        makers_left = None
         if trades:
-            spent, filled, last_maker_remaining = self._ledger.settle_fills(
+            spent, filled, last_maker_remaining, makers_left = self._ledger.settle_fills(
                 state, owner, is_bid, trades, self._open, self._close
             )
         reduced: Sequence[tuple[int, Event]] = ()
@@ -1162,6 +1176,8 @@ class DexService:
             state.config,
             last_maker_remaining,
             reduced,
+            None,
+            makers_left,
         )
 
     def _release_reduced(

@@ -403,10 +403,12 @@ class TokenLedger:
         trades: list[Trade],
         holds: dict[OrderId, Hold],
         close: Callable[[OrderId, Hold, int], None],
-    ) -> tuple[int, int, int]:
+    ) -> tuple[int, int, int, dict[int, int] | None]:
         """Settle a taker's fills, fees included (`fill_fees`): the one settlement (see
         `SETTLEMENT`). Returns what the taker pays (from funds its caller checked), the quantity
-        it filled and what the last maker has left (every maker before it is filled)."""
+        it filled, what the last maker has left and, by trade id, what each earlier maker that
+        stayed open has left (None if none did: only an iceberg, which refills at the back of
+        its level, stays open before the last fill)."""
         base_unit = terms.base_unit
         fee_in_base, zero_fees = terms.fee_in_base, terms.zero_fees
         taker_bps, hold_bps, maker_sign = terms.taker_bps, terms.hold_bps, terms.maker_sign
@@ -419,6 +421,8 @@ class TokenLedger:
         else:
             maker_gain_cells, taker_gain_cells = terms.base_cells, terms.quote_cells
         filled = cost_total = maker_fees = taker_fees = maker_fee = remaining = 0
+        left_by_trade: dict[int, int] | None = None
+        last = trades[-1]
         for trade in trades:
             price, qty, maker_owner = trade.price, trade.qty, trade.maker_owner
             filled += qty
@@ -442,6 +446,10 @@ class TokenLedger:
                 close(maker_id, maker, maker_spent)
                 continue
             maker[HOLD_FILLED] += qty
+            if trade is not last:  # an iceberg, refilled at the back of its level
+                if left_by_trade is None:
+                    left_by_trade = {}
+                left_by_trade[trade.trade_id] = remaining
             left = maker[HOLD_LOCKED] - maker_spent
             if zero_fees:  # it keeps what its remaining qty needs (`need`, inline)
                 need = left
@@ -464,7 +472,7 @@ class TokenLedger:
         (taker_gain_cells.get(taker) or _record(taker_gain_cells, taker))[_AVAILABLE] += receives
         if maker_fees or taker_fees:
             (terms.fee_cell or terms.open_fee_cell())[_AVAILABLE] += maker_fees + taker_fees
-        return pays, filled, remaining
+        return pays, filled, remaining, left_by_trade
 
     # -- invariants and state ------------------------------------------------------------------
 
