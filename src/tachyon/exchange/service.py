@@ -475,17 +475,8 @@ class DexService:
             locked = need = spend
         cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
         if cell is None or not 0 < locked <= cell[_AVAILABLE]:
-            validate_limit(state.config, side, price, qty, tif, post_only, stp, display_qty)
-            if state.engine_name is not None:  # an option the engine lacks, before the funds
-                check_limit_options(
-                    engine_capabilities(state.engine_name),
-                    state.engine_name,
-                    tif,
-                    post_only,
-                    stp,
-                    display_qty,
-                )
-            self._refuse_lock(state, owner, is_bid, locked)
+            order = (side, price, qty, tif, post_only, stp, display_qty)
+            self._refuse_limit(state, owner, order, locked)
         result = state.engine.execute_limit(
             owner,
             side,
@@ -638,22 +629,10 @@ class DexService:
         if price is None and qty is None:
             raise InvalidOrder(f"an amend of order {order_id} needs a new price or qty")
         state: _Market = record[_MARKET]
-        if state.engine_name is not None:  # an engine that cannot amend says so first
-            check_amend(engine_capabilities(state.engine_name), state.engine_name)
-        order = state.engine.get_order(order_id)
-        assert order is not None, f"engine lost open order {order_id}"
         old_price, old_open = record[_PRICE], record[_REMAINING]
-        price = old_price if price is None else price
-        qty = order.qty if qty is None else qty
         is_bid = record[_IS_BID]
         side = _BID if is_bid else _ASK
-        validate_limit(state.config, side, price, qty, _GTC, order.post_only, stp)
-        open_qty = qty - (order.qty - order.remaining_qty)
-        if open_qty <= 0:
-            raise InvalidOrder(
-                f"qty {qty} is order {order_id}'s new total, filled part included: it must"
-                f" exceed the {order.qty - order.remaining_qty} it has done; nothing was changed"
-            )
+        price, qty, open_qty = _amended(state, order_id, price, qty, stp)
         kept = price == old_price and open_qty < old_open
         # It may take at the new price (the lock rate); what it holds now counts toward that.
         locked = state.need(is_bid, price, open_qty, state.lock_bps)
@@ -1105,6 +1084,22 @@ class DexService:
 
     # -- settlement ------------------------------------------------------------------------
 
+    def _refuse_limit(
+        self,
+        state: _Market,
+        owner: AccountId,
+        order: tuple[Side, int, int, TimeInForce, bool, SelfTradePrevention, int | None],
+        locked: int,
+    ) -> NoReturn:
+        """Refuse a limit order its owner cannot lock `locked` for, naming first a rule it
+        breaks, then an option its engine lacks, then the shortfall."""
+        side, price, qty, tif, post_only, stp, display_qty = order
+        validate_limit(state.config, side, price, qty, tif, post_only, stp, display_qty)
+        name = state.engine_name
+        if name is not None:  # an option the engine lacks, before the funds
+            check_limit_options(engine_capabilities(name), name, tif, post_only, stp, display_qty)
+        self._refuse_lock(state, owner, side is _BID, locked)
+
     def _refuse_lock(self, state: _Market, owner: AccountId, is_bid: bool, amount: int) -> NoReturn:
         """Refuse an order whose owner cannot lock `amount` of what it spends (quote for a bid,
         base for an ask), naming the shortfall or the bad amount as the ledger does."""
@@ -1251,6 +1246,31 @@ class DexService:
             known = ", ".join(sorted(self._markets)) or "none"
             raise MarketNotFound(f"unknown market {market!r}; markets: {known}")
         return state
+
+
+def _amended(
+    state: _Market,
+    order_id: OrderId,
+    price: int | None,
+    qty: int | None,
+    stp: SelfTradePrevention,
+) -> tuple[int, int, int]:
+    """An amend's new price, total and open quantity (None keeps each as it is), refused
+    unless the new order would be valid and its total exceeds what is done."""
+    if state.engine_name is not None:  # an engine that cannot amend says so first
+        check_amend(engine_capabilities(state.engine_name), state.engine_name)
+    order = state.engine.get_order(order_id)
+    assert order is not None, f"engine lost open order {order_id}"
+    price = order.price if price is None else price
+    qty = order.qty if qty is None else qty
+    validate_limit(state.config, order.side, price, qty, _GTC, order.post_only, stp)
+    done = order.qty - order.remaining_qty
+    if qty - done <= 0:
+        raise InvalidOrder(
+            f"qty {qty} is order {order_id}'s new total, filled part included: it must"
+            f" exceed the {done} it has done; nothing was changed"
+        )
+    return price, qty, qty - done
 
 
 def _tally_of(state: _Market, owner: AccountId) -> _Tally:

@@ -311,19 +311,14 @@ def _lifespan(
             "the node's exchange is open",
             extra={**where, "seq": host.seq},
         )
-        ticks: asyncio.Task[None] | None = None
         try:
             await sequencer.start()
             node.sequencer = sequencer
             running.state.sequencer = sequencer  # for metrics and tests
-            ticks = asyncio.create_task(_clock_ticks(node, sequencer), name="tachyon-clock")
-            yield
+            async with _ticking(node, sequencer):
+                yield
         finally:
             node.sequencer = None
-            if ticks is not None:
-                ticks.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticks
             try:
                 await sequencer.stop()  # answers everything queued first
             finally:
@@ -336,6 +331,18 @@ def _lifespan(
                 logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})
 
     return lifespan
+
+
+@asynccontextmanager
+async def _ticking(node: Node, sequencer: Sequencer) -> AsyncIterator[None]:
+    """`_clock_ticks` running while the body runs."""
+    task = asyncio.create_task(_clock_ticks(node, sequencer), name="tachyon-clock")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _clock_ticks(node: Node, sequencer: Sequencer) -> None:
@@ -516,6 +523,8 @@ def _account_routes(app: FastAPI, node: Node) -> None:
         node.read_once(account, timestamp, signature)
         return account
 
+    _stop_routes(app, node, account_of)
+
     @app.get(
         "/v1/account/balances",
         response_model=None,
@@ -554,6 +563,12 @@ def _account_routes(app: FastAPI, node: Node) -> None:
         configs, owned = await node.running().read(lambda host: _orders(host, account))
         return {"orders": [schemas.order_json(configs[each.market], each) for each in owned]}
 
+
+AccountOf = Callable[[Request, str | None, str | None, str | None], AccountId]
+"""A signed read's account, authenticated (`_account_routes`)."""
+
+
+def _stop_routes(app: FastAPI, node: Node, account_of: AccountOf) -> None:
     @app.get(
         "/v1/account/stops",
         response_model=None,
