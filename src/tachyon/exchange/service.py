@@ -254,7 +254,16 @@ class OwnedOrder(NamedTuple):
 class _Market(SettlementTerms):
     """A market's engine and rules, with its settlement terms, flattened for the hot path."""
 
-    __slots__ = ("engine", "engine_name", "lot", "min_qty", "tallies", "tick")
+    __slots__ = (
+        "buy_stops",
+        "engine",
+        "engine_name",
+        "lot",
+        "min_qty",
+        "sell_stops",
+        "tallies",
+        "tick",
+    )
 
     def __init__(
         self,
@@ -270,6 +279,11 @@ class _Market(SettlementTerms):
         self.lot = config.lot_size
         self.min_qty = config.min_qty
         self.tallies: dict[AccountId, _Tally] = {}  # by owner
+        # Pending stops as heaps, nearest trigger first: (trigger, id) for bids, which fire as
+        # the last trade rises to them, (-trigger, id) for asks; entries of stops that left
+        # (cancelled) are dropped when they come up.
+        self.buy_stops: list[tuple[int, OrderId]] = []
+        self.sell_stops: list[tuple[int, OrderId]] = []
 
 
 # An open order's settlement record is the ledger's `Hold`: [owner, market, is a bid, price,
@@ -435,6 +449,11 @@ class DexService:
 
     def balances(self, owner: AccountId) -> dict[TokenId, BalanceRecord]:
         return self._ledger.balances(owner)
+
+    @property
+    def next_order_id(self) -> OrderId:
+        """The id the next order (or stop order) will take."""
+        return self._next_order_id
 
     @property
     def ledger(self) -> TokenLedger:
@@ -819,7 +838,7 @@ class DexService:
             order_id, state.market_id, owner, side, trigger_price, price, qty, max_quote, stp,
             locked,
         )  # fmt: skip
-        self._stops[order_id] = (stop, cell)
+        self._add_stop(state, stop, cell)
         accepted = StopAccepted(
             stop.market, order_id, owner, side, trigger_price, price, qty, max_quote
         )
@@ -849,17 +868,28 @@ class DexService:
     def triggered_stops(self, market: MarketId) -> list[tuple[StopOrder, int]]:
         """Take the stops of `market` whose trigger its last trade price has reached, in the
         order they were accepted, releasing what they lock (the caller places each): each
-        with that price."""
-        last = self._market(market).engine.top()[2]
+        with that price. Reads only the nearest triggers: nothing to fire costs two looks."""
+        state = self._market(market)
+        last = state.engine.top()[2]
         if last is None:
             return []
-        fired = [
-            order_id
-            for order_id, (stop, _) in self._stops.items()
-            if stop.market == market
-            and (last >= stop.trigger_price if stop.side is _BID else last <= stop.trigger_price)
-        ]
+        fired: list[OrderId] = []
+        stops, buys, sells = self._stops, state.buy_stops, state.sell_stops
+        while buys and buys[0][0] <= last:
+            if (order_id := heapq.heappop(buys)[1]) in stops:
+                fired.append(order_id)
+        while sells and -sells[0][0] >= last:
+            if (order_id := heapq.heappop(sells)[1]) in stops:
+                fired.append(order_id)
+        fired.sort()  # in the order they were accepted
         return [(self._release_stop(order_id), last) for order_id in fired]
+
+    def _add_stop(self, state: _Market, stop: StopOrder, cell: list[int]) -> None:
+        self._stops[stop.order_id] = (stop, cell)
+        if stop.side is _BID:
+            heapq.heappush(state.buy_stops, (stop.trigger_price, stop.order_id))
+        else:
+            heapq.heappush(state.sell_stops, (-stop.trigger_price, stop.order_id))
 
     def _release_stop(self, order_id: OrderId) -> StopOrder:
         stop, cell = self._stops.pop(order_id)
@@ -1008,7 +1038,7 @@ class DexService:
             stop = _stop_of_row(row)
             market = service._markets[stop.market]
             cells = market.quote_cells if stop.side is _BID else market.base_cells
-            service._stops[stop.order_id] = (stop, cells[stop.owner])
+            service._add_stop(market, stop, cells[stop.owner])
             key = (stop.owner, market.quote if stop.side is _BID else market.base)
             locked_by[key] = locked_by.get(key, 0) + stop.locked
         service._ledger.check_conservation()
