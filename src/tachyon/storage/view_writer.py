@@ -29,6 +29,9 @@ from tachyon.exchange.events import (
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    StopAccepted,
+    StopCancelled,
+    StopTriggered,
     TokenRegistered,
     Withdrawn,
 )
@@ -99,6 +102,8 @@ class ViewBatch:
                     case OrderAmended():
                         traders.setdefault(event.market, set()).add(event.owner)
                         orders[event.order_id] = event.owner
+                    case StopAccepted() | StopTriggered() | StopCancelled():  # funds (un)locked
+                        traders.setdefault(event.market, set()).add(event.owner)
                     case OrderCancelled():
                         traders.setdefault(event.market, set()).add(event.owner)
                         orders[event.order_id] = event.owner
