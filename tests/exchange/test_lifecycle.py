@@ -359,3 +359,36 @@ def test_iceberg_refusals(clock: Clock) -> None:
         PlaceOrder(ALICE, M, ASK, None, 9, display_qty=3),
     ):
         clock.refused(command, InvalidOrder)
+
+
+# -- an external engine ------------------------------------------------------------------------
+
+
+def test_liquibook_takes_stops_expiries_and_client_ids_and_refuses_amend_and_icebergs() -> None:
+    """Stops, expiries and client order ids are the exchange's; amend and icebergs the
+    engine's, which liquibook lacks: refused naming it, changing nothing."""
+    from tachyon.errors import UnsupportedOrderOption
+    from tachyon.exchange.service import DexService
+
+    clock = Clock()
+    clock.exchange = Exchange(DexService(engine="liquibook"))
+    for owner in (ALICE, BOB):
+        clock.run(Deposit(owner, "USDC", 10**9))
+        clock.run(Deposit(owner, "BASE", 1_000))
+    clock.run(PlaceLimit(BOB, M, ASK, 100, 1))
+    clock.run(PlaceMarket(ALICE, M, BID, 1))
+    stop = _stop(clock, PlaceStop(ALICE, M, ASK, 95, None, 2))
+    gtd = _order(clock, PlaceOrder(ALICE, M, BID, 90, 2, expire_at_ns=clock.now + 100))
+    again = _order(clock, PlaceOrder(ALICE, M, BID, 80, 1, client_order_id="lb"))
+    retry = _order(clock, PlaceOrder(ALICE, M, BID, 80, 1, client_order_id="lb"))
+    assert (retry.order_id, retry.open_qty) == (again.order_id, again.open_qty)
+    clock.run(PlaceLimit(BOB, M, BID, 95, 5))
+    _, events = clock.execute(PlaceLimit(ALICE, M, ASK, 95, 1))
+    assert [e.order_id for e in events if isinstance(e, StopTriggered)] == [stop.order_id]
+    for command in (
+        AmendOrder(ALICE, gtd.order_id, price=91),
+        PlaceOrder(ALICE, M, BID, 90, 5, display_qty=2),
+    ):
+        assert "liquibook" in clock.refused(command, UnsupportedOrderOption)
+    clock.run(Tick(), after_ns=200)
+    assert clock.exchange.service.get_order(gtd.order_id) is None  # expired
