@@ -26,6 +26,7 @@
     ├── BadSignature            a signed command whose signature is not its account's key's
     ├── Unauthorized            an unsigned command for an account only its key may command
     ├── WrongPassword           the password does not open the wallet's key
+    ├── TickDue                 a command after a due expiry, before the clock tick that owes it
     ├── CorruptData             a saved file that is not what it claims (names file and problem)
     └── StorageError            the data directory cannot be used as it stands
         └── UnsupportedVersion  written by a newer tachyon than this one
@@ -179,6 +180,13 @@ class QtyAboveMax(InvalidInput):
 
 class NotionalBelowMin(InvalidInput):
     code = "notional_below_min"
+
+
+class TickDue(TachyonError):
+    """A good-till-date order is due to expire before this command's time: the host applies
+    a `Tick` first (its own bug if it did not)."""
+
+    code = "tick_due"
 
 
 class CorruptData(TachyonError):

@@ -137,6 +137,10 @@ def _session(
     run("after cancel", "dex", "balance", *a, "--format", "json")
     run("bid again", "dex", "place-limit", "--side", "bid", "--price", "98", "--qty", "1", *a)
     run("ask again", "dex", "place-limit", "--side", "ask", "--price", "120", "--qty", "1", *b)
+    run("amend down", "dex", "amend", "--order-id", "5", "--qty", "0.5", *a, "--format", "json")
+    run("amend cross", "dex", "amend", "--order-id", "6", "--price", "98", *b, "--format", "json")
+    run("amend gone", "dex", "amend", "--order-id", "6", "--qty", "2", *b)
+    run("amend other's", "dex", "amend", "--order-id", "5", "--qty", "2", *b)
     run("cancel all bids", "dex", "cancel-all", "--side", "bid", *a, "--format", "json")
     run("cancel all table", "dex", "cancel-all", *b)
     run("cancel all bad market", "dex", "cancel-all", "--market", "X/Y", *a)
@@ -147,6 +151,20 @@ def _session(
     run("history market limit", "dex", "history", "--market", "BASE/USDC", "--limit", "1", *a)
     run("history bad market", "dex", "history", "--market", "X/Y", *a)
     run("history bad limit", "dex", "history", "--limit", "0", *a)
+    stop = ("dex", "place-stop", "--side", "ask", "--trigger-price", "90", "--qty", "1")
+    run("stop", *stop, "--price", "89", "--client-order-id", "s-1", *b, "--format", "json")
+    run("stop again", *stop, "--price", "89", "--client-order-id", "s-1", *b, "--format", "json")
+    run("stop market", *stop, *b)
+    run("stops", "dex", "stops", *b, "--format", "json")
+    run("stops table", "dex", "stops", *b)
+    run("cancel stop", "dex", "cancel", "--client-order-id", "s-1", *b, "--format", "json")
+    run(
+        "stop now", "dex", "place-stop", "--side", "ask", "--trigger-price", "120", "--qty", "1", *b
+    )
+    client = ("dex", "place-limit", "--side", "bid", "--price", "1", "--qty", "1")
+    run("client id", *client, "--client-order-id", "c-1", *a, "--format", "json")
+    run("client id again", *client, "--client-order-id", "c-1", *a, "--format", "json")
+    run("client id bad", *client, "--client-order-id", "no spaces", *a)
     return outputs
 
 

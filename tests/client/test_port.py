@@ -67,7 +67,9 @@ def _session(root: Path, port_of: PortOf) -> dict[str, object]:
         bob.cancel(OrderId(1))
     with pytest.raises(InsufficientFunds):
         bob.withdraw(BASE, 17)
-    seen["cancel"] = _summary(alice.cancel(OrderId(2)))
+    cancelled = alice.cancel(OrderId(2))
+    assert isinstance(cancelled, Placement)
+    seen["cancel"] = _summary(cancelled)
     cancel_receipt = alice.exchange.last_receipt()
     assert cancel_receipt is not None and cancel_receipt.time_ns is not None
     seen["orders"] = (alice.open_orders(), bob.open_orders())
@@ -85,8 +87,8 @@ def _session(root: Path, port_of: PortOf) -> dict[str, object]:
         assert wallet.exchange.history(wallet.address, MARKET, 1) == past._replace(
             orders=past.orders[:1], fills=past.fills[:1]
         )
-    cancelled = alice.exchange.history(alice.address, None, 1).orders[0]
-    assert cancelled.closed_time_ns == cancel_receipt.time_ns
+    closed = alice.exchange.history(alice.address, None, 1).orders[0]
+    assert closed.closed_time_ns == cancel_receipt.time_ns
     seen["balances"] = (_held(alice.balances()), _held(bob.balances()))
     public = port_of(None)
     seen["book"] = public.book(10, MARKET)

@@ -145,16 +145,17 @@ def accepted_serially(commands: Sequence[AnyCommand]) -> list[bytes]:
 
 
 def nonce_problems(journal: Sequence[Entry]) -> list[str]:
-    """Each place where an account's nonce does not rise in journal order (a double apply)."""
-    last: dict[str, int] = {}
+    """Each place where an account's nonce was journaled twice (a double apply). Nonces need
+    not rise in journal order: a command refused unjournaled whose answer a kill lost is sent
+    again after later ones, and its unused nonce is accepted inside the receive window."""
+    seen: dict[tuple[str, int], int] = {}
     problems: list[str] = []
     for entry in journal:
         key = nonce_key(decode_command(entry.command))
         if key is None:
             problems.append(f"entry {entry.seq} carries no nonce")
             continue
-        account, nonce = key
-        if nonce <= last.get(account, 0):
-            problems.append(f"entry {entry.seq}: {account} nonce {nonce} after {last[account]}")
-        last[account] = nonce
+        if key in seen:
+            problems.append(f"entry {entry.seq}: {key[0]} nonce {key[1]} again (entry {seen[key]})")
+        seen[key] = entry.seq
     return problems

@@ -17,6 +17,7 @@ from tachyon.dex.model import (
     MarketConfig,
     Order,
     Side,
+    TimeInForce,
     Trade,
 )
 
@@ -70,9 +71,9 @@ def random_calls(
     count: int,
     capabilities: EngineCapabilities = ALL_OPTIONS,
 ) -> list[object]:
-    """Feed `engine` a seeded mix of calls (with the options `capabilities` offers) and return
-    every result: a placement's whole `EngineReport`, a cancel's bool, or the type of the
-    exception a call raised."""
+    """Feed `engine` a seeded mix of calls (with the options `capabilities` offers, icebergs
+    among them) and return every result: a placement's whole `EngineReport`, a cancel's bool,
+    or the type of the exception a call raised."""
     rng = random.Random(seed)
     modes = sorted(capabilities.self_trade_prevention)
     tifs = sorted(capabilities.time_in_force)
@@ -88,8 +89,10 @@ def random_calls(
         roll = rng.random()
         try:
             if roll < 0.5:
-                tif = rng.choice(tifs)
-                results.append(execute_limit(engine, owner, side, price, qty, tif=tif, stp=stp))
+                options: dict[str, object] = {"tif": rng.choice(tifs), "stp": stp}
+                if capabilities.iceberg and options["tif"] is TimeInForce.GTC and roll < 0.2:
+                    options["display_qty"] = config.min_qty  # (refused when qty is no more)
+                results.append(execute_limit(engine, owner, side, price, qty, **options))
             elif roll < 0.65:
                 results.append(execute_market(engine, owner, side, qty, stp=stp))
             elif roll < 0.75:

@@ -49,6 +49,7 @@ LIMITED_CAPABILITIES: Final = EngineCapabilities(
     post_only=False,
     market_by_quote=False,
     self_trade_prevention=frozenset({STP.CANCEL_MAKER}),
+    iceberg=False,
 )
 
 
@@ -69,10 +70,19 @@ class LimitedEngine(InMemoryEngine):
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
+        display_qty: int | None = None,
     ) -> EngineResult:
-        check_limit_options(LIMITED_CAPABILITIES, "limited", tif, post_only, stp)
+        check_limit_options(LIMITED_CAPABILITIES, "limited", tif, post_only, stp, display_qty)
         return super().execute_limit(
-            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
+            owner,
+            side,
+            price,
+            qty,
+            tif=tif,
+            post_only=post_only,
+            stp=stp,
+            order_id=order_id,
+            display_qty=display_qty,
         )
 
     def execute_market(
@@ -122,6 +132,10 @@ def _options() -> list[Option]:
                {"market_by_quote": True})
     )  # fmt: skip
     found.append(Option("amend", "amend", (OrderId(3), 95, 30), {}, {"amend": True}))
+    found.append(
+        Option("iceberg", "place_limit", (ALICE, Side.BID, 90, 40), {"display_qty": 20},
+               {"iceberg": True})
+    )  # fmt: skip
     for stp in STP:
         found.append(
             Option(f"limit stp {stp}", "place_limit", (ALICE, Side.BID, 105, 20), {"stp": stp},
@@ -189,6 +203,7 @@ def test_capabilities_list_what_they_lack_in_a_fixed_order() -> None:
         "self-trade prevention cancel_both",
         "self-trade prevention decrement_and_cancel",
         "self-trade prevention allow",
+        "iceberg orders",
     ]
     assert LIMITED_CAPABILITIES.to_json()["time_in_force"] == ["gtc"]
 

@@ -1,6 +1,7 @@
 """Goal: every installed engine behaves exactly like the naive ReferenceEngine on long mixed streams.
-Method: seeded random operation streams of the options an engine offers, fed to it and to the
-reference, comparing every result (a placement's whole EngineReport) and the state after it."""
+Method: seeded random operation streams of the options an engine offers (icebergs among them),
+fed to it and to the reference, comparing every result (a placement's whole EngineReport) and
+the state after it."""
 
 from __future__ import annotations
 
@@ -116,6 +117,30 @@ class Stream:
     def side(self) -> Side:
         return self.rng.choice([Side.BID, Side.ASK])
 
+    def display(self, qty: int) -> dict[str, Any]:
+        """Often, on an engine that offers icebergs, a display qty for a GTC order of `qty`:
+        a slice of at least the minimum and below `qty`, small ones (many refills) as often
+        as large ones."""
+        lots = qty // self.config.lot_size
+        if not self.capabilities.iceberg or lots <= self.min_lots or self.rng.random() < 0.6:
+            return {}
+        most = lots - 1 if self.rng.random() < 0.5 else min(lots - 1, self.min_lots + 2)
+        return {"display_qty": self.config.lot_size * self.rng.randint(self.min_lots, most)}
+
+    def bad_iceberg(self, owner: AccountId, side: Side) -> Op:
+        """An iceberg refused for its display qty: all of the order, none, not whole lots, or
+        on an order that does not rest."""
+        qty, lot = self.qty(), self.config.lot_size
+        display, tif = self.rng.choice(
+            [(qty, TimeInForce.GTC), (0, TimeInForce.GTC), (qty - lot, TimeInForce.IOC),
+             (lot + 1, TimeInForce.GTC), (qty + lot, TimeInForce.GTC)]
+        )  # fmt: skip
+        return Op(
+            "execute_limit",
+            (owner, side, self.price(), qty),
+            {"tif": tif, "display_qty": display},
+        )
+
     def order_id_kwargs(self) -> dict[str, Any]:
         roll = self.rng.random()
         if roll < 0.05:
@@ -126,7 +151,7 @@ class Stream:
 
     def invalid(self) -> Op:
         cfg = self.config
-        choice = self.rng.randrange(10)
+        choice = self.rng.randrange(11)
         owner, side = self.owner(), self.side()
         if choice == 0:
             return Op("place_limit", (owner, side, self.price(), 0))
@@ -151,6 +176,8 @@ class Stream:
             return Op("place_market", (owner, side, None))
         if choice == 8:
             return Op("place_limit", (owner, side, float(self.price()), self.qty()))
+        if choice == 9 and self.capabilities.iceberg:
+            return self.bad_iceberg(owner, side)
         return Op("place_market", (owner, side, self.qty()), {"stp": "allow"})
 
     def next_op(self, open_ids: list[int]) -> Op:
@@ -159,10 +186,11 @@ class Stream:
         roll = rng.random()
         owner, side = self.owner(), self.side()
         if roll < 0.32:
+            price, qty = self.price(), self.qty()
             return Op(
                 "execute_limit",
-                (owner, side, self.price(), self.qty()),
-                {"stp": self.stp(), **self.order_id_kwargs()},
+                (owner, side, price, qty),
+                {"stp": self.stp(), **self.order_id_kwargs(), **self.display(qty)},
             )
         if roll < 0.40 and self.tifs:
             tif = rng.choice(self.tifs)
@@ -172,8 +200,9 @@ class Stream:
                 {"tif": tif, "stp": self.stp(), **self.order_id_kwargs()},
             )
         if roll < 0.47:
+            price, qty = self.price(), self.qty()
             options = {"post_only": True} if self.capabilities.post_only else {}
-            return Op("execute_limit", (owner, side, self.price(), self.qty()), options)
+            return Op("execute_limit", (owner, side, price, qty), {**options, **self.display(qty)})
         if roll < 0.54:
             return Op(
                 "execute_market",
@@ -184,10 +213,10 @@ class Stream:
             budget = self.config.notional(
                 self.config.tick_size * 100, self.qty() * rng.randint(1, 4)
             )
-            qty = self.qty() * rng.randint(1, 4) if rng.random() < 0.4 else None
+            bound = self.qty() * rng.randint(1, 4) if rng.random() < 0.4 else None
             return Op(
                 "execute_market",
-                (owner, Side.BID, qty),
+                (owner, Side.BID, bound),
                 {"max_quote": rng.randint(1, budget), "stp": self.stp()},
             )
         if roll < 0.82:

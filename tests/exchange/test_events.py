@@ -221,7 +221,7 @@ def test_every_fill_is_settled_by_the_ledger_and_its_fees_reach_the_fee_account(
     calls: list[int] = []
     settle = TokenLedger.settle_fills
 
-    def spy(self: TokenLedger, *args: object) -> tuple[int, int, int]:
+    def spy(self: TokenLedger, *args: object) -> tuple[int, int, int, dict[int, int] | None]:
         trades = args[3]
         assert isinstance(trades, list)
         calls.append(len(trades))

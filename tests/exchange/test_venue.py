@@ -36,6 +36,7 @@ from tachyon.exchange.commands import (
     AdminHaltMarket,
     AdminSetFees,
     AdminSetRisk,
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -267,6 +268,47 @@ def test_a_halted_market_refuses_orders_and_accepts_cancels(venue: tuple[Exchang
     assert isinstance(second, CancelledOrders) and second.placements == []
     admin(lambda n: AdminHaltMarket(OPERATOR, "ETH/USDC", False, nonce=n))
     assert isinstance(apply_next(exchange, order), Placement)
+
+
+def test_a_halted_market_accepts_an_amend_down_and_refuses_any_other(
+    venue: tuple[Exchange, Admin],
+) -> None:
+    exchange, admin = venue
+    resting = apply_next(exchange, limit(ALICE, Side.BID, PRICE, 3 * MIN_QTY))
+    assert isinstance(resting, Placement)
+    admin(lambda n: AdminHaltMarket(OPERATOR, "ETH/USDC", True, nonce=n))
+    for price, qty in ((PRICE + TICK, None), (None, 4 * MIN_QTY)):
+        amend = AmendOrder(ALICE, resting.order_id, price, qty)
+        refused(exchange, partial(apply_next, exchange, amend), MarketHalted)
+    down = apply_next(exchange, AmendOrder(ALICE, resting.order_id, qty=2 * MIN_QTY))
+    assert isinstance(down, Placement) and down.open_qty == 2 * MIN_QTY  # a partial cancel
+
+
+def test_an_amend_is_judged_as_the_order_it_becomes(venue: tuple[Exchange, Admin]) -> None:
+    exchange, admin = venue
+    apply_next(exchange, limit(BOB, Side.ASK, PRICE + 2 * TICK, MIN_QTY))
+    bid = apply_next(exchange, limit(ALICE, Side.BID, PRICE, MIN_QTY))
+    assert isinstance(bid, Placement)
+    held = exchange.service.base_position(ALICE, ETH)
+    admin(
+        lambda n: AdminSetRisk(
+            OPERATOR, "ETH/USDC", price_band_bps=100, max_position=held + LOT, nonce=n
+        )
+    )
+    far = AmendOrder(ALICE, bid.order_id, price=PRICE // 2)
+    assert "outside ETH/USDC's price band" in refused(
+        exchange, partial(apply_next, exchange, far), OutsidePriceBand
+    )
+    bigger = AmendOrder(ALICE, bid.order_id, qty=MIN_QTY + 2 * LOT)
+    refused(exchange, partial(apply_next, exchange, bigger), MaxPositionExceeded)
+    one_lot_more = apply_next(exchange, AmendOrder(ALICE, bid.order_id, qty=MIN_QTY + LOT))
+    assert isinstance(one_lot_more, Placement) and one_lot_more.open_qty == MIN_QTY + LOT
+    admin(lambda n: AdminSetRisk(OPERATOR, "ETH/USDC", max_notional=1, nonce=n))
+    smaller = apply_next(exchange, AmendOrder(ALICE, bid.order_id, qty=MIN_QTY))
+    assert isinstance(smaller, Placement)  # only takes risk away: passes every check
+    moved = AmendOrder(ALICE, bid.order_id, price=PRICE - TICK)
+    refused(exchange, partial(apply_next, exchange, moved), MaxNotionalExceeded)
+    exchange.check_invariants()
 
 
 # -- risk limits at their boundaries ------------------------------------------------------------

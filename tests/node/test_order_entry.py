@@ -21,11 +21,15 @@ from starlette.testclient import WebSocketTestSession
 from tachyon.dex import Side
 from tachyon.exchange.auth import address_of
 from tachyon.exchange.commands import (
+    AmendOrder,
     AnyCommand,
+    CancelClientOrder,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     Withdraw,
     encode_command,
 )
@@ -68,6 +72,43 @@ def _script(alice: Ed25519PrivateKey, bob: Ed25519PrivateKey) -> list[tuple[Any,
         (bob, Withdraw(b, "USDC", 500 * USDC, NOW + 10)),
         (alice, Deposit(a, "USDC", 1, NOW + 3)),  # a replayed nonce: stale
         (alice, PlaceLimit(a, "NOPE/USDC", Side.BID, 1, 1, nonce=NOW + 11)),  # unknown market
+        # The order lifecycle: a stop, an iceberg with a client id and its retry, an amend
+        # by client id, a good-till-date order, a cancel by client id.
+        (bob, PlaceStop(b, MARKET, Side.ASK, 90 * USDC, 89 * USDC, 2, nonce=NOW + 12)),
+        (
+            alice,
+            PlaceOrder(
+                a,
+                MARKET,
+                Side.BID,
+                98 * USDC,
+                6,
+                display_qty=2,
+                client_order_id="ice",
+                nonce=NOW + 13,
+            ),
+        ),
+        (
+            alice,
+            PlaceOrder(
+                a,
+                MARKET,
+                Side.BID,
+                98 * USDC,
+                6,
+                display_qty=2,
+                client_order_id="ice",
+                nonce=NOW + 14,
+            ),
+        ),
+        (alice, AmendOrder(a, qty=4, client_order_id="ice", nonce=NOW + 15)),
+        (
+            alice,
+            PlaceOrder(a, MARKET, Side.BID, 97 * USDC, 1, expire_at_ns=NOW + 10**9, nonce=NOW + 16),
+        ),
+        (alice, CancelClientOrder(a, "ice", NOW + 17)),
+        (bob, CancelOrder(b, 5, NOW + 18)),  # bob's stop (the fifth order id)
+        (bob, AmendOrder(b, 7, price=1, nonce=NOW + 19)),  # alice's GTD order: refused
     ]
 
 
@@ -92,7 +133,9 @@ def test_answers_are_what_the_rest_endpoint_answers(tmp_path: Path) -> None:
             over_ws.append((answer["status"], body))
     assert over_ws == over_rest
     statuses = [status for status, _ in over_ws]
-    assert statuses == [200] * 6 + [403, 200, 409, 200, 409, 404]
+    assert statuses == [200] * 6 + [403, 200, 409, 200, 409, 404] + [200] * 7 + [403]
+    assert over_ws[12][1]["trigger_price"] == "90" and over_ws[18][1]["status"] == "cancelled"
+    assert over_ws[14][1] == over_ws[13][1]  # the retry: the first answer
 
 
 def _traders_with_funds(client: TestClient) -> tuple[Trader, Trader]:

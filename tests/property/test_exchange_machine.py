@@ -5,6 +5,7 @@ installed engine (an option the engine lacks is refused like any other order: no
 
 from __future__ import annotations
 
+import itertools
 from typing import Final
 
 from hypothesis import settings, strategies as st
@@ -66,6 +67,10 @@ class ExchangeMachine(RuleBasedStateMachine):
                 self.service.deposit(owner, token, FUNDING)
                 self.supply[token] += FUNDING
         self.order_price: dict[OrderId, int] = {}
+        # When each order took its place in its level: placed, or amended to the back.
+        self.arrival: dict[OrderId, int] = {}
+        self.ticks = itertools.count()
+        self.icebergs: set[OrderId] = set()  # refilled at the back: no FIFO by arrival
         self.order_ids: list[OrderId] = []
         self.next_order_id = 1
         for market in MARKETS:  # a book to trade against from the first step
@@ -78,6 +83,7 @@ class ExchangeMachine(RuleBasedStateMachine):
                         owner, side, price, 10 * config.lot_size, market=market
                     )
                     self.order_ids.append(placed.order_id)
+                    self.arrival[placed.order_id] = next(self.ticks)
                     self.next_order_id += 1
 
     # -- helpers ---------------------------------------------------------------------------
@@ -104,6 +110,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.next_order_id += 1
         self.order_ids.append(placement.order_id)
         self.check_trades(placement.trades, side, placement.order_id)
+        self.arrival[placement.order_id] = next(self.ticks)
         assert placement.filled_qty == sum(trade.qty for trade in placement.trades)
 
     def check_trades(self, trades: list[Trade], side: Side, taker_id: OrderId) -> None:
@@ -111,7 +118,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         for trade in trades:
             assert trade.taker_order_id == taker_id and trade.taker_side is side
             assert trade.price == self.order_price[trade.maker_order_id], "trade not at maker price"
-            assert trade.maker_order_id < taker_id
+            assert self.arrival[trade.maker_order_id] < self.arrival.get(taker_id, 1 << 62)
             if previous is not None:  # price priority, then time priority within a price
                 better_first = (
                     previous.price <= trade.price
@@ -119,10 +126,11 @@ class ExchangeMachine(RuleBasedStateMachine):
                     else previous.price >= trade.price
                 )
                 assert better_first, "a worse price filled before a better one"
-                if previous.price == trade.price:
-                    assert previous.maker_order_id < trade.maker_order_id, (
-                        "FIFO broken within a level"
-                    )
+                icebergs = {previous.maker_order_id, trade.maker_order_id} & self.icebergs
+                if previous.price == trade.price and not icebergs:
+                    assert (
+                        self.arrival[previous.maker_order_id] < self.arrival[trade.maker_order_id]
+                    ), "FIFO broken within a level"
             previous = trade
 
     def config(self, market: MarketId) -> MarketConfig:
@@ -207,6 +215,39 @@ class ExchangeMachine(RuleBasedStateMachine):
 
         self.attempt_order(place, side)
 
+    @rule(
+        owner=owners,
+        market=markets,
+        side=sides,
+        offset=st.integers(-6, 6),
+        lots=st.integers(2, 40),
+        shown=st.integers(0, 40),
+        post_only=st.booleans(),
+    )
+    def place_iceberg(
+        self,
+        owner: AccountId,
+        market: MarketId,
+        side: Side,
+        offset: int,
+        lots: int,
+        shown: int,
+        post_only: bool,
+    ) -> None:
+        """An iceberg (`place_order`'s `display_qty`): it locks and fills like any order."""
+        config = self.config(market)
+        price = (MID[market] + offset) * config.tick_size
+        qty, display = lots * config.lot_size, shown * config.lot_size
+
+        def place() -> object:
+            return self.service.place_order(
+                owner, side, price, qty, market=market, post_only=post_only, display_qty=display
+            )
+
+        self.order_price[OrderId(self.next_order_id)] = price
+        self.icebergs.add(OrderId(self.next_order_id))
+        self.attempt_order(place, side)
+
     @precondition(lambda self: bool(self.order_ids))
     @rule(owner=owners, pick=st.integers(0, 10**6))
     def cancel(self, owner: AccountId, pick: int) -> None:
@@ -221,6 +262,52 @@ class ExchangeMachine(RuleBasedStateMachine):
             return
         assert open_order is not None and open_order.order.owner == owner
         assert self.service.get_order(order_id) is None
+
+    @precondition(lambda self: bool(self.order_ids))
+    @rule(
+        owner=owners,
+        pick=st.integers(0, 10**6),
+        offset=st.none() | st.integers(-6, 6),
+        lots=st.none() | st.integers(-1, 40),
+        stp=stps,
+    )
+    def amend(
+        self,
+        owner: AccountId,
+        pick: int,
+        offset: int | None,
+        lots: int | None,
+        stp: SelfTradePrevention,
+    ) -> None:
+        """Amend an order (often its owner's) to a new price or total; a refusal changes
+        nothing, an amend keeps the order's id and leaves it with the total asked for."""
+        order_id = self.order_ids[pick % len(self.order_ids)]
+        open_order = self.service.get_order(order_id)
+        if open_order is not None and pick % 4:
+            owner = open_order.order.owner  # mostly the owner's own
+        market = open_order.market if open_order else DEFAULT_MARKET_ID
+        config = self.config(market)
+        price = None if offset is None else (MID[market] + offset) * config.tick_size
+        qty = None if lots is None else lots * config.lot_size
+        before = self.capture()
+        try:
+            placement = self.service.amend(owner, order_id, price, qty, stp=stp)
+        except TachyonError:
+            assert self.capture() == before
+            return
+        assert open_order is not None and open_order.order.owner == owner
+        assert placement.order_id == order_id
+        if qty is not None:
+            assert placement.qty == qty
+        kept = (price is None or price == open_order.order.price) and (
+            qty is not None and qty < open_order.order.qty
+        )
+        if not kept:  # to the back of its level (the new price's), taking first
+            del self.arrival[order_id]
+            self.order_price[order_id] = open_order.order.price if price is None else price
+            side = open_order.order.side
+            self.check_trades(placement.trades, side, order_id)
+            self.arrival[order_id] = next(self.ticks)
 
     @rule(owner=owners, market=st.none() | markets, side=st.none() | st.sampled_from(list(Side)))
     def cancel_all(self, owner: AccountId, market: MarketId | None, side: Side | None) -> None:

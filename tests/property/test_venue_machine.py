@@ -19,13 +19,17 @@ from tachyon.exchange.commands import (
     AdminHaltMarket,
     AdminSetFees,
     AdminSetRisk,
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     SetOperator,
+    Tick,
 )
 from tachyon.exchange.risk import MarketRules, reference_price_x2
 from tachyon.exchange.service import Placement
@@ -61,9 +65,14 @@ class VenueMachine(RuleBasedStateMachine):
             self.apply(Deposit(owner, "BASE", 10**6))
         self.order_ids: list[OrderId] = []
 
-    def apply(self, command: AnyCommand) -> Outcome | Refusal:
+    def apply(self, command: AnyCommand, after_ns: int = 1) -> Outcome | Refusal:
+        """Apply `command` `after_ns` after the last one, a Tick first if one is due (as a
+        host journals it)."""
         exchange = self.exchange
-        return apply_command(exchange, command, exchange.seq + 1, exchange.ts_ns + 1)
+        ts_ns = exchange.ts_ns + after_ns
+        if type(command) is not Tick and exchange.tick_due(ts_ns):
+            apply_command(exchange, Tick(), exchange.seq + 1, ts_ns)
+        return apply_command(exchange, command, exchange.seq + 1, ts_ns)
 
     def admin(self, command: AnyCommand) -> None:
         outcome = self.apply(signed(KEY_A, command))
@@ -130,9 +139,104 @@ class VenueMachine(RuleBasedStateMachine):
             order_id = data.draw(st.sampled_from(self.order_ids))
             self.try_apply(CancelOrder(owner, order_id))
 
+    @rule(
+        owner=owners,
+        data=st.data(),
+        offset=st.none() | st.integers(-40, 40),
+        qty=st.none() | st.integers(1, 300),
+    )
+    def amend(
+        self, owner: AccountId, data: st.DataObject, offset: int | None, qty: int | None
+    ) -> None:
+        """An amend accepted under the rules respects them as the order it became: a new
+        price or more is judged as a new order (its open-order count aside)."""
+        if not self.order_ids:
+            return
+        order_id = data.draw(st.sampled_from(self.order_ids))
+        self.tick_if_due()
+        owned = self.exchange.service.get_order(order_id)
+        if owned is not None and data.draw(st.booleans()):
+            owner = owned.order.owner
+        before = self.limits_now(owner)
+        price = None if offset is None else MID + offset
+        outcome = self.try_apply(AmendOrder(owner, order_id, price, qty))
+        if not isinstance(outcome, Placement) or owned is None:
+            return
+        order = owned.order
+        new_price, new_qty = price or order.price, qty or order.qty
+        open_qty = new_qty - (order.qty - order.remaining_qty)
+        if new_price == order.price and open_qty < order.remaining_qty:
+            return  # a partial cancel: no limit applies
+        added = max(open_qty - order.remaining_qty, 0)
+        limits, reference = before.rules.limits, before.reference
+        assert not before.rules.halted, "a halted market took an amend"
+        if limits.max_notional is not None:
+            assert new_price * new_qty <= limits.max_notional
+        if limits.price_band_bps is not None and reference is not None:
+            assert 10_000 * abs(2 * new_price - reference) <= limits.price_band_bps * reference
+        if limits.max_position is not None and order.side is Side.BID and added:
+            assert before.position + added <= limits.max_position
+
+    @rule(
+        owner=owners,
+        side=sides,
+        offset=st.none() | st.integers(-40, 40),
+        qty=st.integers(1, 300),
+        client_id=st.none() | st.sampled_from(["c0", "c1", "c2"]),
+        lifetime=st.none() | st.integers(1, 60),
+    )
+    def place_order(
+        self,
+        owner: AccountId,
+        side: Side,
+        offset: int | None,
+        qty: int,
+        client_id: str | None,
+        lifetime: int | None,
+    ) -> None:
+        """A limit (or market) order with a client order id and an expiry: a retry under a
+        used id answers the same order and changes nothing."""
+        price = None if offset is None else MID + offset
+        expire_at = None if lifetime is None or price is None else self.exchange.ts_ns + lifetime
+        remembered = None
+        self.tick_if_due()
+        if client_id is not None:
+            remembered = self.exchange.client_orders.recall(
+                owner, client_id, self.exchange.ts_ns + 1
+            )
+        before = self.exchange.service.to_state()
+        command = PlaceOrder(
+            owner, MARKET, side, price, qty, expire_at_ns=expire_at, client_order_id=client_id
+        )
+        outcome = self.try_apply(command)
+        if remembered is not None and not self.exchange.tick_due(self.exchange.ts_ns):
+            assert isinstance(outcome, Placement) and outcome.order_id == remembered.order_id
+            assert self.exchange.service.to_state() == before or outcome.events == []
+
+    @rule(
+        owner=owners,
+        side=sides,
+        trigger=st.integers(-30, 30),
+        offset=st.none() | st.integers(-40, 40),
+        qty=st.integers(1, 300),
+    )
+    def place_stop(
+        self, owner: AccountId, side: Side, trigger: int, offset: int | None, qty: int
+    ) -> None:
+        """A stop-limit, or a stop-market (a bid with a budget)."""
+        price = None if offset is None else MID + offset
+        budget = 400_000 if price is None and side is Side.BID else None
+        self.try_apply(PlaceStop(owner, MARKET, side, MID + trigger, price, qty, budget))
+
+    @rule(after=st.integers(1, 80))
+    def time_passes(self, after: int) -> None:
+        """A quiet market: the host journals a Tick when an expiry is due."""
+        self.apply(Tick(), after)
+
     @rule(owner=owners, side=st.none() | sides, on_market=st.booleans())
     def cancel_all(self, owner: AccountId, side: Side | None, on_market: bool) -> None:
         """Accepted even on a halted market; afterwards the owner has nothing open there."""
+        self.tick_if_due()
         others = {o: self.exchange.service.open_orders(o) for o in OWNERS if o != owner}
         self.try_apply(CancelAll(owner, MARKET if on_market else None, side))
         service = self.exchange.service
@@ -142,7 +246,15 @@ class VenueMachine(RuleBasedStateMachine):
 
     # -- checks ----------------------------------------------------------------------------
 
+    def tick_if_due(self) -> None:
+        """Apply the Tick a host would journal before the next command (a command of its own:
+        what a rule reads before its command must be read after it)."""
+        exchange = self.exchange
+        if exchange.tick_due(exchange.ts_ns + 1):
+            apply_command(exchange, Tick(), exchange.seq + 1, exchange.ts_ns + 1)
+
     def try_apply(self, command: AnyCommand) -> Outcome | Refusal | None:
+        self.tick_if_due()
         before = self.exchange.service.to_state()
         try:
             outcome = self.apply(command)
@@ -154,6 +266,7 @@ class VenueMachine(RuleBasedStateMachine):
         return outcome
 
     def limits_now(self, owner: AccountId) -> Before:
+        self.tick_if_due()
         service, rules = self.exchange.service, self.exchange.venue.rules_of(MARKET)
         return Before(
             rules,

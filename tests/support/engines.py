@@ -3,7 +3,7 @@ against its naive and its fast book).
 
 A test that takes `make: EngineUnderTest` runs once per installed engine (`tests/conftest.py`
 parametrizes it); `@pytest.mark.needs(stp=..., tif=..., post_only=True, market_by_quote=True,
-...)` keeps only the engines that offer those options, and `engine_cases` pairs engines with a
+iceberg=True, ...)` keeps only the engines that offer those options, and `engine_cases` pairs engines with a
 test's own parameters, keeping only the pairs an engine supports. An engine is never run on
 an option it lacks, so nothing is skipped: what it lacks is tested as a refusal instead
 (`tests/dex/test_engine_capabilities.py`).
@@ -62,6 +62,7 @@ class EngineUnderTest:
             and (caps.market_by_quote or not needs.get("market_by_quote"))
             and (self.spec.restorable or not needs.get("restorable"))
             and (caps.amend or not needs.get("amend"))
+            and (caps.iceberg or not needs.get("iceberg"))
         )
 
 

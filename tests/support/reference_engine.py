@@ -15,7 +15,12 @@ Conventions shared with the fast engine where the contracts leave a choice open:
   and it stops when the budget buys no lot at the best price;
 - self-trade decrement reduces the taker's *quantity*; it spends no budget;
 - self-trade prevention "stops" the taker when it cancels the taker's rest (CANCEL_TAKER,
-  CANCEL_BOTH) or when a decrement brings the taker's quantity to 0.
+  CANCEL_BOTH) or when a decrement brings the taker's quantity to 0;
+- an iceberg (`display_qty`) rests showing `shown` of its `remaining`; a fill takes at most
+  what it shows, and when that reaches 0 with some left, it shows the next slice and moves to
+  the end of the list (the back of its level); self-trade prevention acts on its whole
+  remaining quantity, a decrement taking the hidden part first (it shows at most what is
+  left); an amend shows the smaller of its display and its new open quantity.
 
 `execute_limit` / `execute_market` report each call on its own: its trades, what of the order
 rests, the resting orders self-trade prevention reduced or cancelled (each with how many of the
@@ -61,6 +66,16 @@ class _Resting:
     remaining: int
     reduced: int
     post_only: bool
+    display: int = 0
+    """An iceberg's display qty; 0: not an iceberg."""
+    shown: int = field(init=False)
+    """What the book shows of it: all of a plain order, at most `display` of an iceberg."""
+
+    def __post_init__(self) -> None:
+        self.shown = self.next_slice()
+
+    def next_slice(self) -> int:
+        return min(self.display, self.remaining) if self.display else self.remaining
 
     def as_order(self) -> Order:
         filled = self.qty - self.remaining - self.reduced
@@ -135,8 +150,9 @@ class ReferenceEngine(PlaceByExecuting):
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
+        display_qty: int | None = None,
     ) -> EngineReport:
-        validate_limit(self._config, side, price, qty, tif, post_only, stp)
+        validate_limit(self._config, side, price, qty, tif, post_only, stp, display_qty)
         if post_only:
             best = self._best_maker(self._book, side, price)
             if best is not None:
@@ -157,8 +173,9 @@ class ReferenceEngine(PlaceByExecuting):
         resting = 0
         if tif is TimeInForce.GTC and taker.remaining:
             resting = taker.remaining
+            display = display_qty or 0
             self._book.orders.append(
-                _Resting(oid, owner, side, price, qty, resting, taker.reduced, post_only)
+                _Resting(oid, owner, side, price, qty, resting, taker.reduced, post_only, display)
             )
         return _report(taker, resting)
 
@@ -181,6 +198,7 @@ class ReferenceEngine(PlaceByExecuting):
             if open_qty == order.remaining:
                 raise InvalidOrder(f"order {order_id} already has price {price} and qty {qty}")
             order.remaining, order.qty = open_qty, qty
+            order.shown = order.next_slice()
             return EngineReport(order_id, [], open_qty, [], 0, False)
         if order.post_only and self._best_maker(self._book, order.side, price) is not None:
             raise PostOnlyWouldTake(f"post-only order {order_id} at {price} would take")
@@ -192,7 +210,15 @@ class ReferenceEngine(PlaceByExecuting):
             reduced = order.reduced + taker.reduced
             self._book.orders.append(
                 _Resting(
-                    order_id, order.owner, order.side, price, qty, resting, reduced, order.post_only
+                    order_id,
+                    order.owner,
+                    order.side,
+                    price,
+                    qty,
+                    resting,
+                    reduced,
+                    order.post_only,
+                    order.display,
                 )
             )
         return _report(taker, resting)
@@ -272,7 +298,7 @@ class ReferenceEngine(PlaceByExecuting):
                     taker.stopped = True
                     break
                 continue
-            fill = min(allowed, maker.remaining)
+            fill = min(allowed, maker.shown)
             trade = Trade(
                 TradeId(book.next_trade_id),
                 maker.price,
@@ -287,6 +313,7 @@ class ReferenceEngine(PlaceByExecuting):
             taker.trades.append(trade)
             book.trades.append(trade)
             maker.remaining -= fill
+            maker.shown -= fill
             taker.filled += fill
             if taker.remaining is not None:
                 taker.remaining -= fill
@@ -294,6 +321,10 @@ class ReferenceEngine(PlaceByExecuting):
                 taker.budget -= self._config.notional(maker.price, fill)
             if maker.remaining == 0:
                 book.orders.remove(maker)
+            elif maker.shown == 0:  # an iceberg: its next slice, at the back
+                maker.shown = maker.next_slice()
+                book.orders.remove(maker)
+                book.orders.append(maker)
         del book.trades[:-TRADES_RECENT_MAX]
 
     def _prevent_self_trade(self, book: _Book, taker: _Taker, maker: _Resting) -> bool:
@@ -310,6 +341,7 @@ class ReferenceEngine(PlaceByExecuting):
                 taker.remaining -= cut
             taker.reduced += cut
             maker.remaining -= cut
+            maker.shown = min(maker.shown, maker.remaining)
             maker.reduced += cut
             self._record_reduction(taker, maker)
             if maker.remaining == 0:
@@ -377,11 +409,13 @@ class ReferenceEngine(PlaceByExecuting):
             raise InvalidOrder(f"depth {depth!r} must be a non-negative integer")
         return BookDepth(self._levels(Side.BID)[:depth], self._levels(Side.ASK)[:depth])
 
-    def _levels(self, side: Side) -> list[BookLevel]:
+    def _levels(self, side: Side, hidden_too: bool = False) -> list[BookLevel]:
+        """What `side` shows per price, best first; with `hidden_too`, what it holds."""
         totals: dict[int, int] = {}
         for order in self._book.orders:
             if order.side is side:
-                totals[order.price] = totals.get(order.price, 0) + order.remaining
+                qty = order.remaining if hidden_too else order.shown
+                totals[order.price] = totals.get(order.price, 0) + qty
         prices = sorted(totals, reverse=side is Side.BID)
         return [BookLevel(price, totals[price]) for price in prices]
 
@@ -400,7 +434,7 @@ class ReferenceEngine(PlaceByExecuting):
         if limit_price is not None:
             check_positive_int(limit_price, "limit_price", PRICE_MAX)
         filled = cost = 0
-        for level in self._levels(side.opposite):
+        for level in self._levels(side.opposite, hidden_too=True):
             if limit_price is not None and (
                 level.price > limit_price if side is Side.BID else level.price < limit_price
             ):
@@ -421,6 +455,11 @@ class ReferenceEngine(PlaceByExecuting):
             assert order.price % self._config.tick_size == 0
             assert order.remaining % self._config.lot_size == 0
             assert 0 < order.remaining <= order.qty - order.reduced
+            assert 0 < order.shown <= order.remaining
+            if order.display:
+                assert order.shown <= order.display, "an iceberg shows more than its display"
+            else:
+                assert order.shown == order.remaining, "a plain order hides some of itself"
         bids = [order.price for order in orders if order.side is Side.BID]
         asks = [order.price for order in orders if order.side is Side.ASK]
         if bids and asks:

@@ -82,10 +82,9 @@ def _session(root: Path, console: Console, as_json: bool, engine: str) -> None:
         )
         record("bob sells 12 BASE at market", bob.place_market(market_id, Side.ASK, qty("12")))
         record("alice buys 3 BASE at market", alice.place_market(market_id, Side.BID, qty("3")))
-        record(
-            "alice cancels her rest at 99",
-            alice.cancel(alice.open_orders()[0].order_id),
-        )
+        cancelled = alice.cancel(alice.open_orders()[0].order_id)
+        assert isinstance(cancelled, Placement)  # an order, not a stop
+        record("alice cancels her rest at 99", cancelled)
         trades = [
             shapes.trade_record_json(market, record) for record in port.trade_records(20, market_id)
         ]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tachyon.dex.ids import TokenId
     from tachyon.dex.model import MarketConfig
     from tachyon.dex.records import Receipt
-    from tachyon.exchange.service import Placement
+    from tachyon.exchange.service import Placement, StopOrder
     from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 DEFAULT_MARKET: Final = "BASE/USDC"
@@ -345,6 +345,11 @@ def withdraw(ctx: click.Context, token: str, amount: str, **common: str | bool |
 
 
 SIDES: Final = click.Choice(["bid", "ask"])
+client_order_id_option: Final = click.option(
+    "--client-order-id",
+    default=None,
+    help="Your id for the order (1-36 of A-Z a-z 0-9 ._:/-): a retry under it is not doubled.",
+)
 STP_MODES: Final = click.Choice(
     [
         "cancel_maker",
@@ -367,7 +372,18 @@ STP_MODES: Final = click.Choice(
 @click.option("--price", required=True, help="Quote-token units per base token.")
 @click.option("--qty", required=True, help="Base-token units.")
 @market_option
-@click.option("--tif", type=click.Choice(["gtc", "ioc", "fok"]), default="gtc", show_default=True)
+@click.option(
+    "--tif",
+    type=click.Choice(["gtc", "ioc", "fok", "gtd"]),
+    default="gtc",
+    show_default=True,
+    help="gtd: good till --expire-at (a GTC order the exchange cancels at that time).",
+)
+@click.option(
+    "--expire-at",
+    default=None,
+    help="With --tif gtd: ISO 8601 UTC (2026-12-31T23:59:59Z) or integer nanoseconds.",
+)
 @click.option("--post-only", is_flag=True, default=False, help="Refuse the order if it would take.")
 @click.option(
     "--stp",
@@ -376,6 +392,10 @@ STP_MODES: Final = click.Choice(
     show_default=True,
     help="Self-trade prevention when it meets the wallet's own resting order.",
 )
+@click.option(
+    "--display-qty", default=None, help="An iceberg: only this much shows in the book (GTC)."
+)
+@client_order_id_option
 @acting
 def place_limit(
     ctx: click.Context,
@@ -384,27 +404,48 @@ def place_limit(
     qty: str,
     market: str,
     tif: str,
+    expire_at: str | None,
     post_only: bool,
     stp: str,
+    display_qty: str | None,
+    client_order_id: str | None,
     **common: str | bool | None,
 ) -> None:
-    """Place a limit order; what it does not fill rests (GTC) or is cancelled (IOC, FOK)."""
+    """Place a limit order; what it does not fill rests (GTC, GTD) or is cancelled (IOC,
+    FOK)."""
     from tachyon.dex.model import SelfTradePrevention, Side, TimeInForce  # noqa: PLC0415
     from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
     from tachyon.errors import FillOrKillUnfillable, PostOnlyWouldTake  # noqa: PLC0415
 
+    if (tif == "gtd") != (expire_at is not None):
+        raise click.UsageError("--tif gtd and --expire-at go together")
+    expire_at_ns = None if expire_at is None else parse_time_ns(expire_at)
     with ports.acting(ctx, common) as wallet:
         config = market_of(wallet.exchange, market)
         try:
-            placement = wallet.place_limit(
-                config.market_id,
-                Side(side),
-                parse_price(config, price),
-                parse_qty(config, qty),
-                tif=TimeInForce(tif),
-                post_only=post_only,
-                stp=SelfTradePrevention(stp),
-            )
+            if expire_at_ns is None and display_qty is None and client_order_id is None:
+                placement = wallet.place_limit(
+                    config.market_id,
+                    Side(side),
+                    parse_price(config, price),
+                    parse_qty(config, qty),
+                    tif=TimeInForce(tif),
+                    post_only=post_only,
+                    stp=SelfTradePrevention(stp),
+                )
+            else:  # an option only `PlaceOrder` carries
+                placement = wallet.place_order(
+                    config.market_id,
+                    Side(side),
+                    parse_price(config, price),
+                    parse_qty(config, qty),
+                    tif=TimeInForce.GTC if tif == "gtd" else TimeInForce(tif),
+                    post_only=post_only,
+                    stp=SelfTradePrevention(stp),
+                    display_qty=None if display_qty is None else parse_qty(config, display_qty),
+                    expire_at_ns=expire_at_ns,
+                    client_order_id=client_order_id,
+                )
         except PostOnlyWouldTake:  # the core's message is in minor units; say it as typed
             raise click.ClickException(
                 f"post-only {side} of {qty} at {price} would take liquidity: nothing placed"
@@ -424,6 +465,7 @@ def place_limit(
 )
 @market_option
 @click.option("--stp", type=STP_MODES, default="cancel_maker", show_default=True)
+@client_order_id_option
 @acting
 def place_market(
     ctx: click.Context,
@@ -432,6 +474,7 @@ def place_market(
     max_quote: str | None,
     market: str,
     stp: str,
+    client_order_id: str | None,
     **common: str | bool | None,
 ) -> None:
     """Take liquidity now; never rests (the unfilled rest is cancelled)."""
@@ -444,35 +487,235 @@ def place_market(
         raise click.UsageError("--max-quote is for bids: an ask sells a --qty of base")
     with ports.acting(ctx, common) as wallet:
         config = market_of(wallet.exchange, market)
-        placement = wallet.place_market(
+        quantity = None if qty is None else parse_qty(config, qty)
+        budget = (
+            None if max_quote is None else to_minor(max_quote, config.quote_decimals, "max-quote")
+        )
+        if client_order_id is None:
+            placement = wallet.place_market(
+                config.market_id,
+                Side(side),
+                quantity,
+                max_quote=budget,
+                stp=SelfTradePrevention(stp),
+            )
+        else:
+            placement = wallet.place_order(
+                config.market_id,
+                Side(side),
+                None,
+                quantity,
+                max_quote=budget,
+                stp=SelfTradePrevention(stp),
+                client_order_id=client_order_id,
+            )
+    _emit_placement(ctx, _override(common), config, placement, wallet.exchange.last_receipt())
+
+
+@dex.command()
+@click.option("--order-id", type=click.IntRange(1, None), default=None)
+@click.option("--client-order-id", default=None, help="The id the order was placed with.")
+@acting
+def cancel(
+    ctx: click.Context,
+    order_id: int | None,
+    client_order_id: str | None,
+    **common: str | bool | None,
+) -> None:
+    """Cancel one of the wallet's open orders (or pending stops) and release what it holds."""
+    from tachyon.dex.ids import OrderId  # noqa: PLC0415
+
+    if (order_id is None) == (client_order_id is None):
+        raise click.UsageError("give exactly one of --order-id and --client-order-id")
+    with ports.acting(ctx, common) as wallet:
+        if order_id is not None:
+            outcome = wallet.cancel(OrderId(order_id))
+        else:
+            assert client_order_id is not None
+            outcome = wallet.cancel_client_order(client_order_id)
+        receipt = wallet.exchange.last_receipt()
+        config = market_of(wallet.exchange, outcome.market)
+    _emit_outcome(ctx, _override(common), config, outcome, receipt)
+
+
+@dex.command()
+@click.option("--order-id", type=click.IntRange(1, None), default=None)
+@click.option("--client-order-id", default=None, help="The id the order was placed with.")
+@click.option("--price", default=None, help="The new price; default: as it is.")
+@click.option(
+    "--qty",
+    default=None,
+    help="The new total quantity, filled part included (it must exceed what is filled).",
+)
+@click.option("--stp", type=STP_MODES, default="cancel_maker", show_default=True)
+@click.option(
+    "--market",
+    default="BASE/USDC",
+    show_default=True,
+    help="With --client-order-id: the order's market (its units read --price and --qty).",
+)
+@acting
+def amend(
+    ctx: click.Context,
+    order_id: int | None,
+    client_order_id: str | None,
+    price: str | None,
+    qty: str | None,
+    stp: str,
+    market: str,
+    **common: str | bool | None,
+) -> None:
+    """Change an open order's price or quantity. A smaller quantity at the same price keeps
+    its place in the book; a new price or a larger quantity goes to the back of its level,
+    and what crosses trades at once, as a new order would."""
+    from tachyon.dex.ids import OrderId  # noqa: PLC0415
+    from tachyon.dex.model import SelfTradePrevention  # noqa: PLC0415
+    from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
+
+    if price is None and qty is None:
+        raise click.UsageError("give --price, --qty or both: the amend's new values")
+    if (order_id is None) == (client_order_id is None):
+        raise click.UsageError("give exactly one of --order-id and --client-order-id")
+    with ports.acting(ctx, common) as wallet:
+        if order_id is not None:
+            found = order_market(wallet.exchange, wallet.address, order_id)
+            if found is None:
+                raise click.ClickException(
+                    f"order {order_id} is not an open order of {wallet.address}: nothing amended"
+                )
+            market = found
+        config = market_of(wallet.exchange, market)
+        placement = wallet.amend(
+            None if order_id is None else OrderId(order_id),
+            None if price is None else parse_price(config, price),
+            None if qty is None else parse_qty(config, qty),
+            stp=SelfTradePrevention(stp),
+            client_order_id=client_order_id,
+        )
+    _emit_placement(ctx, _override(common), config, placement, wallet.exchange.last_receipt())
+
+
+@dex.command(name="place-stop")
+@click.option("--side", type=SIDES, required=True)
+@click.option(
+    "--trigger-price",
+    required=True,
+    help="A bid triggers when a trade prints at or above it, an ask at or below.",
+)
+@click.option("--price", default=None, help="The limit price once triggered; none: a market order.")
+@click.option("--qty", default=None, help="Base-token units.")
+@click.option(
+    "--max-quote",
+    default=None,
+    help="A stop-market bid: the most it may spend (what it locks while it waits).",
+)
+@market_option
+@click.option("--stp", type=STP_MODES, default="cancel_maker", show_default=True)
+@client_order_id_option
+@acting
+def place_stop(
+    ctx: click.Context,
+    side: str,
+    trigger_price: str,
+    price: str | None,
+    qty: str | None,
+    max_quote: str | None,
+    market: str,
+    stp: str,
+    client_order_id: str | None,
+    **common: str | bool | None,
+) -> None:
+    """Place a stop order: it waits, its funds locked, until the market's last trade reaches
+    its trigger, then becomes a limit order (--price) or a market order."""
+    from tachyon.dex.model import SelfTradePrevention, Side  # noqa: PLC0415
+    from tachyon.dex.validation import parse_price, parse_qty  # noqa: PLC0415
+
+    with ports.acting(ctx, common) as wallet:
+        config = market_of(wallet.exchange, market)
+        stop = wallet.place_stop(
             config.market_id,
             Side(side),
+            parse_price(config, trigger_price),
+            None if price is None else parse_price(config, price),
             None if qty is None else parse_qty(config, qty),
             max_quote=None
             if max_quote is None
             else to_minor(max_quote, config.quote_decimals, "max-quote"),
             stp=SelfTradePrevention(stp),
+            client_order_id=client_order_id,
         )
-    _emit_placement(ctx, _override(common), config, placement, wallet.exchange.last_receipt())
+    _emit_outcome(ctx, _override(common), config, stop, None)
 
 
 @dex.command()
-@click.option("--order-id", type=click.IntRange(1, None), required=True)
-@acting
-def cancel(ctx: click.Context, order_id: int, **common: str | bool | None) -> None:
-    """Cancel one of the wallet's open orders and release what it holds."""
-    from tachyon.dex.ids import OrderId  # noqa: PLC0415
-
-    with ports.acting(ctx, common) as wallet:
-        market = order_market(wallet.exchange, wallet.address, order_id)
-        placement = wallet.cancel(OrderId(order_id))
-        assert market is not None  # the cancel succeeded, so the order was the wallet's, open
-        receipt = wallet.exchange.last_receipt()
-        config = market_of(wallet.exchange, market)
-    _emit_placement(ctx, _override(common), config, placement, receipt)
+@options.db_path_option
+@options.password_option
+@options.non_interactive_option
+@options.node_option
+@options.format_override
+@click.pass_context
+def stops(
+    ctx: click.Context,
+    db_path: str,
+    password: str | None,
+    non_interactive: bool,
+    node: str | None,
+    output_format: str | None,
+) -> None:
+    """The wallet's pending stop orders, in the order they were accepted."""
+    key = ports.key_file(db_path)
+    with ports.reading(ctx, key, node, password, non_interactive) as port:
+        pending = port.stops(AccountId(key.address))
+        configs = {config.market_id: config for config in port.markets()}
+    rows = [shapes.stop_json(configs[stop.market], stop) for stop in pending]
+    _emit(ctx, output_format, {"stops": rows}, lambda: _tables().human_table("stop orders", rows))
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def parse_time_ns(text: str) -> int:
+    """A time given as integer nanoseconds since the epoch, or ISO 8601 with its offset
+    (`2026-12-31T23:59:59Z`, to the microsecond), as nanoseconds."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither ISO 8601 (2026-12-31T23:59:59Z) nor integer nanoseconds",
+            param_hint="--expire-at",
+        ) from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            f"{text!r} has no time zone: end it with Z for UTC", param_hint="--expire-at"
+        )
+    since = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return since // timedelta(microseconds=1) * 1_000
+
+
+def _emit_outcome(
+    ctx: click.Context,
+    override: str | None,
+    config: MarketConfig,
+    outcome: Placement | StopOrder,
+    receipt: Receipt | None,
+) -> None:
+    """An order's placement (with its command's receipt), or a stop order."""
+    from tachyon.exchange.service import StopOrder  # noqa: PLC0415
+
+    if not isinstance(outcome, StopOrder):
+        _emit_placement(ctx, override, config, outcome, receipt)
+        return
+    result = shapes.stop_json(config, outcome)
+    _emit(
+        ctx,
+        override,
+        result,
+        lambda: _tables().human_fields_table(f"stop order {outcome.order_id}", result),
+    )
 
 
 def _tables() -> ModuleType:

@@ -61,6 +61,8 @@ HEADERS: Final = {
     "remaining_qty": "remaining",
     "open_qty": "open",
     "fee_token": "fee token",
+    "trigger_price": "trigger price",
+    "max_quote": "max quote",
     "time_ns": "time",
     "closed_time_ns": "closed",
 }

@@ -11,7 +11,15 @@ from typing import Any, Final
 
 from tachyon import errors
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId, TradeId
-from tachyon.dex.model import BookLevel, FeeSchedule, MarketConfig, OrderStatus, Side, Trade
+from tachyon.dex.model import (
+    BookLevel,
+    FeeSchedule,
+    MarketConfig,
+    OrderStatus,
+    SelfTradePrevention,
+    Side,
+    Trade,
+)
 from tachyon.dex.open_order import OpenOrder
 from tachyon.dex.records import (
     ClosedOrder,
@@ -23,7 +31,7 @@ from tachyon.dex.records import (
 )
 from tachyon.dex.units import AMOUNT_MINOR_MAX, to_minor
 from tachyon.exchange.risk import MarketRules, RiskLimits
-from tachyon.exchange.service import Placement
+from tachyon.exchange.service import Placement, StopOrder
 from tachyon.ledger.ledger import BalanceRecord
 
 UNKNOWN_ACCOUNT: Final = AccountId("")
@@ -130,6 +138,29 @@ def placement_from_json(config: MarketConfig, answer: dict[str, Any]) -> Placeme
         minor(answer["filled_qty"], config.base_decimals, "filled_qty"),
         minor(answer["open_qty"], config.base_decimals, "open_qty"),
         config.market_id,  # a summary: the events stayed with the node's exchange
+    )
+
+
+def stop_from_json(config: MarketConfig, answer: dict[str, Any]) -> StopOrder:
+    quote, base = config.quote_decimals, config.base_decimals
+    side = Side(answer["side"])
+
+    def optional(name: str, places: int) -> int | None:
+        value = answer.get(name)
+        return None if value is None else minor(value, places, name)
+
+    return StopOrder(
+        OrderId(answer["order_id"]),
+        config.market_id,
+        AccountId(""),  # a summary: the node knows whose
+        side,
+        minor(answer["trigger_price"], quote, "trigger_price"),
+        optional("price", quote),
+        optional("qty", base),
+        optional("max_quote", quote),
+        SelfTradePrevention(answer["stp"]),
+        minor(answer["locked"], quote if side is Side.BID else base, "locked"),
+        str(answer["status"]),
     )
 
 

@@ -30,6 +30,7 @@ from tachyon.client.decode import (
     placement_from_json,
     receipt_from_json,
     rules_from_json,
+    stop_from_json,
     trade_record_from_json,
 )
 from tachyon.client.refusals import refusal
@@ -39,7 +40,7 @@ from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.dex.open_order import OpenOrder
 from tachyon.dex.records import History, OrderRecord, Receipt, TradeRecord
 from tachyon.exchange.auth import address_of
-from tachyon.exchange.service import CancelledOrders
+from tachyon.exchange.service import CancelledOrders, StopOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ class Client:
         }
         self._receipt = None
         answer = self._request("POST", "/v1/commands", json=envelope)
+        if "trigger_price" in answer:  # a stop order
+            return stop_from_json(self.market(answer["market"]), answer)
         if "order_id" in answer:
             config = self.market(answer["market"])
             self._receipt = receipt_from_json(config, answer)
@@ -188,6 +191,11 @@ class Client:
         answer = self._signed_get("/v1/account/history", account, params)
         markets = {row["market"] for key in ("orders", "fills") for row in answer[key]}
         return history_from_json({MarketId(name): self.market(name) for name in markets}, answer)
+
+    def stops(self, account: AccountId) -> list[StopOrder]:
+        """The account's pending stop orders, in the order they were accepted."""
+        answer = self._signed_get("/v1/account/stops", account)
+        return [stop_from_json(self.market(row["market"]), row) for row in answer["stops"]]
 
     # -- beyond the port ---------------------------------------------------------------------
 

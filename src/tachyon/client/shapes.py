@@ -21,7 +21,7 @@ from tachyon.dex.units import to_decimal
 if TYPE_CHECKING:
     from tachyon.dex.open_order import OpenOrder
     from tachyon.exchange.risk import MarketRules
-    from tachyon.exchange.service import Placement
+    from tachyon.exchange.service import Placement, StopOrder
 
 
 def market_json(config: MarketConfig, rules: MarketRules | None = None) -> dict[str, object]:
@@ -135,6 +135,23 @@ def placement_json(
         "open_qty": to_decimal(placement.open_qty, config.base_decimals),
         "time_ns": time_ns,
         "trades": trades,
+    }
+
+
+def stop_json(config: MarketConfig, stop: StopOrder) -> dict[str, object]:
+    """A stop order: pending, cancelled or triggered; `price` null for a stop-market."""
+    quote, base = config.quote_decimals, config.base_decimals
+    return {
+        "order_id": stop.order_id,
+        "market": config.market_id,
+        "side": str(stop.side),
+        "trigger_price": to_decimal(stop.trigger_price, quote),
+        "price": _optional(stop.price, quote),
+        "qty": _optional(stop.qty, base),
+        "max_quote": _optional(stop.max_quote, quote),
+        "stp": str(stop.stp),
+        "locked": to_decimal(stop.locked, base if stop.side == "ask" else quote),
+        "status": stop.status,
     }
 
 

@@ -44,11 +44,19 @@ class OrderBookEngine(Protocol):
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
+        display_qty: int | None = None,
     ) -> tuple[OrderId, list[Trade]]:
         """Match what crosses, rest the remainder (GTC) or cancel it (IOC); FOK fills or raises.
 
         `order_id` lets a caller that numbers orders across markets supply the id; it must be
         higher than every id the engine has seen.
+
+        `display_qty` makes a GTC order an iceberg (whole lots, at least the minimum, less than
+        `qty`): it takes like any limit order, but of what rests only `display_qty` shows on
+        the book (`snapshot`, `top`); when a taker fills that slice, the next one (at most
+        `display_qty` of the hidden rest) joins the back of its level, and the same taker may
+        reach it there. Everything else (`get_order`, `open_qty`, the report's resting qty and
+        reductions, `estimate_market_cost`, self-trade prevention) counts the whole order.
         """
         ...
 
@@ -76,6 +84,7 @@ class OrderBookEngine(Protocol):
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
+        display_qty: int | None = None,
     ) -> EngineResult:
         """`place_limit`, reporting everything the call did; `place_limit` returns the
         report's order id and trades."""
@@ -109,7 +118,12 @@ class OrderBookEngine(Protocol):
         its (new) level, matching first, at the makers' prices, if the new price crosses
         (`stp` is the taker's mode then). The report is that of the order as a new taker with
         its own id; OrderNotFound, InvalidOrder, PostOnlyWouldTake (a post-only order whose
-        new price crosses), or UnsupportedOrderOption change nothing."""
+        new price crosses), or UnsupportedOrderOption change nothing.
+
+        An iceberg stays one, with the same `display_qty`: its shown slice becomes the smaller
+        of `display_qty` and the new open part (the rest hidden), whether it keeps its place
+        or goes to the back (so a smaller quantity may show a whole slice again where a
+        partly filled one was)."""
         ...
 
     def cancel(self, order_id: OrderId, owner: AccountId | None = None) -> bool:
@@ -177,9 +191,18 @@ class PlaceByExecuting:
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
+        display_qty: int | None = None,
     ) -> tuple[OrderId, list[Trade]]:
         result = self.execute_limit(
-            owner, side, price, qty, tif=tif, post_only=post_only, stp=stp, order_id=order_id
+            owner,
+            side,
+            price,
+            qty,
+            tif=tif,
+            post_only=post_only,
+            stp=stp,
+            order_id=order_id,
+            display_qty=display_qty,
         )
         return result[0], result[1]
 

@@ -31,7 +31,8 @@ class EngineCapabilities:
     `market_by_qty`: market orders for a base quantity. `market_by_quote`: market bids bounded
     by a quote budget (`max_quote`; `DexService` also bounds a market bid by quantity under
     cancel_maker with its estimate, so such bids need it too). `post_only`: limit orders that
-    refuse to take. `amend`: `OrderBookEngine.amend`."""
+    refuse to take. `amend`: `OrderBookEngine.amend`. `iceberg`: GTC limit orders that show
+    only `display_qty` of themselves on the book."""
 
     time_in_force: frozenset[TimeInForce] = frozenset(TimeInForce)
     post_only: bool = True
@@ -39,6 +40,7 @@ class EngineCapabilities:
     market_by_quote: bool = True
     self_trade_prevention: frozenset[SelfTradePrevention] = frozenset(SelfTradePrevention)
     amend: bool = True
+    iceberg: bool = True
 
     def __post_init__(self) -> None:
         assert TimeInForce.GTC in self.time_in_force, "every engine rests GTC limit orders"
@@ -55,6 +57,7 @@ class EngineCapabilities:
             if stp not in self.self_trade_prevention
         ]
         missing += [] if self.amend else ["amend"]
+        missing += [] if self.iceberg else ["iceberg orders"]
         return missing
 
     def to_json(self) -> dict[str, object]:
@@ -68,6 +71,7 @@ class EngineCapabilities:
                 str(stp) for stp in SelfTradePrevention if stp in self.self_trade_prevention
             ],
             "amend": self.amend,
+            "iceberg": self.iceberg,
         }
 
 
@@ -97,6 +101,7 @@ def check_limit_options(
     tif: object,
     post_only: object,
     stp: object,
+    display_qty: object = None,
 ) -> None:
     """Refuse a limit order option `engine` lacks (options of a wrong type are left to the
     validation ladder, which names them)."""
@@ -104,6 +109,8 @@ def check_limit_options(
         _refuse(engine, f"time in force {tif}", capabilities)
     if post_only is True and not capabilities.post_only:
         _refuse(engine, "post-only orders", capabilities)
+    if display_qty is not None and not capabilities.iceberg:
+        _refuse(engine, "iceberg orders (display_qty)", capabilities)
     _check_stp(capabilities, engine, stp)
 
 

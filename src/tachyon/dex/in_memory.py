@@ -5,6 +5,11 @@ plain lists (five times cheaper to build than objects, measured) indexed by the 
 constants. Cancel is O(1): the record is marked dead and its level's live quantity drops; dead
 records leave their queue when matching reaches them or the level is rebuilt, and emptied levels
 are swept out of the price index lazily (the best level is never empty).
+
+An iceberg's record holds its shown slice as its remaining qty (what levels, snapshots and
+matching see) and the rest in `_HIDDEN`; when a taker fills the slice, the record moves to the
+back of its level with the next one (`_refill`). Plain orders carry 0 there, so matching pays
+one test per maker it removes, and nothing else.
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ _SWEEP_MIN: Final = 64
 """A level rebuilds its queue, and a side its price index, once it holds this many dead entries
 and more dead than live: amortized O(1) per cancel, memory at most about twice the live book."""
 
-# A resting order record: [order id, owner, remaining qty, price, side, original qty,
-# qty removed by self-trade decrement, post-only, its level]. Remaining 0 marks it dead.
-_ID, _OWNER, _REM, _PRICE, _SIDE, _QTY, _REDUCED, _POST, _LEVEL = range(9)
+# A resting order record: [order id, owner, remaining qty shown, price, side, original qty,
+# qty removed by self-trade decrement, post-only, its level, hidden qty, display qty (0: not
+# an iceberg)]. Remaining 0 marks it dead.
+_ID, _OWNER, _REM, _PRICE, _SIDE, _QTY, _REDUCED, _POST, _LEVEL, _HIDDEN, _DISPLAY = range(11)
+_ROW_FIELDS: Final = 8  # a plain order's `to_state` row; an iceberg's adds hidden and display
 _Record = list[Any]  # heterogeneous on purpose: see the module docstring
 
 _BID: Final = Side.BID
@@ -63,13 +70,14 @@ _NO_REDUCTIONS: Final[tuple[Reduced, ...]] = ()  # shared: most calls reduce not
 
 
 class _Level:
-    """The FIFO queue at one price: its live quantity, its dead records, its place in the book.
+    """The FIFO queue at one price: its live quantity (shown; `hidden`: what its icebergs hold
+    back), its dead records, its place in the book.
 
     Holds a plain deque rather than subclassing one: method calls on a subclass of a builtin
     cost about twice as much (measured), and the queue is touched on every fill.
     """
 
-    __slots__ = ("book", "dead", "key", "qty", "queue")
+    __slots__ = ("book", "dead", "hidden", "key", "qty", "queue")
 
     def __init__(self, book: _BookSide, key: int) -> None:
         self.queue: deque[_Record] = deque()
@@ -77,6 +85,7 @@ class _Level:
         self.key = key
         self.qty = 0
         self.dead = 0
+        self.hidden = 0
 
 
 class _BookSide:
@@ -182,7 +191,11 @@ class InMemoryEngine(PlaceByExecuting):
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
+        display_qty: int | None = None,
     ) -> EngineResult:
+        if display_qty is not None:  # an iceberg: off the plain orders' path
+            order = (owner, side, price, qty, display_qty)
+            return self._execute_iceberg(order, tif, post_only, stp, order_id)
         if not (
             type(qty) is int
             and type(price) is int
@@ -231,7 +244,7 @@ class InMemoryEngine(PlaceByExecuting):
             level = own.levels.get(key)
             if level is None or not level.qty:
                 level = own.level_for(key)
-            record = [oid, owner, remaining, price, side, qty, cut, post_only, level]
+            record = [oid, owner, remaining, price, side, qty, cut, post_only, level, 0, 0]
             level.queue.append(record)
             level.qty += remaining
             self._orders[oid] = record
@@ -249,22 +262,26 @@ class InMemoryEngine(PlaceByExecuting):
         record = self._orders.get(order_id)
         if record is None:
             raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
-        side, post_only = record[_SIDE], record[_POST]
+        side, post_only, display = record[_SIDE], record[_POST], record[_DISPLAY]
         validate_limit(self._config, side, price, qty, _GTC, post_only, stp)
-        done = record[_QTY] - record[_REM]  # filled, or taken off by self-trade prevention
+        total = record[_REM] + record[_HIDDEN]  # its open quantity, shown or not
+        done = record[_QTY] - total  # filled, or taken off by self-trade prevention
         open_qty = qty - done
         if open_qty <= 0:
             raise InvalidOrder(
                 f"qty {qty} is the order's new total, filled part included: it must exceed"
                 f" the {done} order {order_id} has done; nothing was changed"
             )
-        if price == record[_PRICE] and open_qty <= record[_REM]:
-            if open_qty == record[_REM]:
+        if price == record[_PRICE] and open_qty <= total:
+            if open_qty == total:
                 raise InvalidOrder(
                     f"order {order_id} already has price {price} and qty {qty}; nothing was changed"
                 )
-            record[_LEVEL].qty -= record[_REM] - open_qty  # smaller: it keeps its place
-            record[_REM], record[_QTY] = open_qty, qty
+            shown = display if 0 < display < open_qty else open_qty  # smaller: keeps its place
+            level = record[_LEVEL]
+            level.qty += shown - record[_REM]
+            level.hidden += open_qty - shown - record[_HIDDEN]
+            record[_REM], record[_HIDDEN], record[_QTY] = shown, open_qty - shown, qty
             return (order_id, [], open_qty, _NO_REDUCTIONS, 0, False)
         opposite = self._asks if side is _BID else self._bids
         key_limit = price * opposite.sign
@@ -275,21 +292,23 @@ class InMemoryEngine(PlaceByExecuting):
             )
         owner, reduced = record[_OWNER], record[_REDUCED]
         self.cancel(order_id)  # a new price or more: to the back of its level, as a new order
-        return self._insert(owner, side, price, (qty, open_qty, reduced), post_only, stp, order_id)
+        quantities = (qty, open_qty, reduced, display)
+        return self._insert(owner, side, price, quantities, post_only, stp, order_id)
 
     def _insert(
         self,
         owner: AccountId,
         side: Side,
         price: int,
-        quantities: tuple[int, int, int],
+        quantities: tuple[int, int, int, int],
         post_only: bool,
         stp: SelfTradePrevention,
         oid: OrderId,
     ) -> EngineResult:
-        """Match an amended order's open quantity, then rest what is left at the back of its
-        level; `quantities`: its total, its open part and what self-trade prevention took."""
-        qty, open_qty, reduced = quantities
+        """Match an amended order's (or an iceberg's) open quantity, then rest what is left at
+        the back of its level; `quantities`: its total, its open part, what self-trade
+        prevention took and its display qty (0: shown whole)."""
+        qty, open_qty, reduced, display = quantities
         own, opposite = (self._bids, self._asks) if side is _BID else (self._asks, self._bids)
         key_limit = price * opposite.sign
         trades: list[Trade] = []
@@ -301,12 +320,54 @@ class InMemoryEngine(PlaceByExecuting):
         cut = self._taker_cut
         if remaining <= 0:  # filled, or stopped by self-trade prevention
             return (oid, trades, 0, reductions, cut, remaining < 0)
+        shown = display if 0 < display < remaining else remaining
         level = own.level_for(-key_limit)
-        record = [oid, owner, remaining, price, side, qty, reduced + cut, post_only, level]
+        hidden = remaining - shown
+        record = [
+            oid,
+            owner,
+            shown,
+            price,
+            side,
+            qty,
+            reduced + cut,
+            post_only,
+            level,
+            hidden,
+            display,
+        ]
         level.queue.append(record)
-        level.qty += remaining
+        level.qty += shown
+        level.hidden += hidden
         self._orders[oid] = record
         return (oid, trades, remaining, reductions, cut, False)
+
+    def _execute_iceberg(
+        self,
+        order: tuple[AccountId, Side, int, int, int],
+        tif: TimeInForce,
+        post_only: bool,
+        stp: SelfTradePrevention,
+        order_id: OrderId | None,
+    ) -> EngineResult:
+        """`execute_limit` of an iceberg (`order`: owner, side, price, qty and display qty),
+        off the plain orders' path: checked in full, then it takes with its whole quantity, as
+        any limit order, and rests `display_qty` at a time."""
+        owner, side, price, qty, display_qty = order
+        validate_limit(self._config, side, price, qty, tif, post_only, stp, display_qty)
+        opposite = self._asks if side is _BID else self._bids
+        keys = opposite.keys
+        if post_only and keys and keys[-1] >= price * opposite.sign:
+            best = keys[-1] * opposite.sign
+            raise PostOnlyWouldTake(f"post-only {side} at {price} would take liquidity at {best}")
+        if order_id is None:
+            oid = self._next_order_id
+        elif type(order_id) is int and order_id >= self._next_order_id:
+            oid = order_id
+        else:
+            _reject_order_id(order_id, self._next_order_id)
+        self._next_order_id = oid + 1  # type: ignore[assignment]
+        return self._insert(owner, side, price, (qty, qty, 0, display_qty), post_only, stp, oid)
 
     def _check_special(
         self,
@@ -406,8 +467,7 @@ class InMemoryEngine(PlaceByExecuting):
             key = keys[-1]
             level = levels[key]
             price = key * sign
-            # What it may fill here: with a budget, the lots that buys (none: none deeper either).
-            left = rem
+            left = rem  # what it may fill here: with a budget, the lots it buys (none: none deeper)
             if max_quote is not None:
                 left = min(rem, max_quote * self._config.base_unit // price // lot * lot)
             if not left:
@@ -434,11 +494,12 @@ class InMemoryEngine(PlaceByExecuting):
                 tid += 1
                 left -= fill
                 level.qty -= fill
-                if fill == mrem:
-                    maker[_REM] = 0
+                if fill == mrem:  # filled: it leaves the book (nothing else holds its record)
                     queue.popleft()
                     del orders[maker[_ID]]
-                    if not level.qty:
+                    if maker[_HIDDEN]:  # an iceberg: its next slice, at the back
+                        _refill(maker, level, orders)
+                    elif not level.qty:
                         opposite.drop_top()
                         break
                 else:
@@ -472,7 +533,7 @@ class InMemoryEngine(PlaceByExecuting):
         """
         if stp is _CANCEL_TAKER:
             return rem, start, left, True
-        mrem = maker[_REM]
+        mrem = maker[_REM] + maker[_HIDDEN]  # an iceberg's whole order
         if stp is not _DECREMENT:
             self._reduce_maker(maker, level, mrem, after)
             return rem, start, left, stp is _CANCEL_BOTH
@@ -489,11 +550,21 @@ class InMemoryEngine(PlaceByExecuting):
         return rem, start, left, now == cut
 
     def _reduce_maker(self, maker: _Record, level: _Level, cut: int, after: int) -> None:
+        """Take `cut` off `maker`'s open quantity; an iceberg's hidden part goes first, so what
+        it shows stays in its place as long as it can."""
+        hidden = maker[_HIDDEN]
+        if hidden:
+            taken = cut if cut < hidden else hidden
+            maker[_HIDDEN] = hidden = hidden - taken
+            level.hidden -= taken
+            cut -= taken
         remaining = maker[_REM] - cut
         maker[_REM] = remaining
         level.qty -= cut
         self._reductions.append(
-            Reduced(maker[_ID], maker[_OWNER], maker[_SIDE], maker[_PRICE], remaining, after)
+            Reduced(
+                maker[_ID], maker[_OWNER], maker[_SIDE], maker[_PRICE], remaining + hidden, after
+            )
         )
         if not remaining:
             level.queue.popleft()
@@ -509,12 +580,17 @@ class InMemoryEngine(PlaceByExecuting):
         qty: int,
         stp: SelfTradePrevention,
     ) -> int:
-        """The quantity a taker would fill, walking orders under the same self-trade rules."""
+        """The quantity a taker would fill, walking orders under the same self-trade rules.
+
+        Icebergs' hidden parts come after the level's shown slices (each refill goes to the
+        back), and the taker meets no order of its own there: self-trade prevention took each
+        whole at the first meeting, or stopped the taker."""
         filled = 0
         rem = qty
         for key in reversed(opposite.keys):
             if key < key_limit:
                 break
+            reserve = 0
             for maker in opposite.levels[key].queue:
                 mrem = maker[_REM]
                 if not mrem:
@@ -523,13 +599,19 @@ class InMemoryEngine(PlaceByExecuting):
                     if stp is _CANCEL_TAKER or stp is _CANCEL_BOTH:
                         return filled
                     if stp is _DECREMENT:
-                        rem -= min(rem, mrem)
+                        rem -= min(rem, mrem + maker[_HIDDEN])
                 else:
                     fill = min(rem, mrem)
                     filled += fill
                     rem -= fill
+                    reserve += maker[_HIDDEN]
                 if not rem:
                     return filled
+            fill = min(rem, reserve)
+            filled += fill
+            rem -= fill
+            if not rem:
+                return filled
         return filled
 
     # -- cancelling and reading ------------------------------------------------------------
@@ -544,6 +626,9 @@ class InMemoryEngine(PlaceByExecuting):
         level = record[_LEVEL]
         level.qty -= record[_REM]
         record[_REM] = 0
+        if record[_HIDDEN]:  # an iceberg's hidden part goes with it
+            level.hidden -= record[_HIDDEN]
+            record[_HIDDEN] = 0
         if not level.qty:
             level.book.level_emptied(level)
             return True
@@ -561,7 +646,7 @@ class InMemoryEngine(PlaceByExecuting):
 
     def open_qty(self, order_id: OrderId) -> int:
         record = self._orders.get(order_id)
-        return 0 if record is None else int(record[_REM])
+        return 0 if record is None else int(record[_REM] + record[_HIDDEN])
 
     def open_orders(self) -> list[Order]:
         """Every open order, in id order."""
@@ -602,7 +687,8 @@ class InMemoryEngine(PlaceByExecuting):
             if key < lowest_key:
                 break
             left = qty - filled
-            level_qty = levels[key].qty
+            level = levels[key]
+            level_qty = level.qty + level.hidden  # matching takes icebergs' hidden parts too
             take = left if left < level_qty else level_qty
             if take:
                 filled += take
@@ -614,9 +700,14 @@ class InMemoryEngine(PlaceByExecuting):
     # -- state ---------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, object]:
-        """The whole engine as plain JSON-able values (orders in queue order), see `from_state`."""
+        """The whole engine as plain JSON-able values (orders in queue order), see `from_state`.
+
+        An order's row is its id, owner, remaining qty (shown), price, side, qty, what
+        self-trade decrement took and post-only; an iceberg's adds its hidden and display qty
+        (so a book without one is written as before icebergs were)."""
         resting = [
             [r[_ID], r[_OWNER], r[_REM], r[_PRICE], str(r[_SIDE]), r[_QTY], r[_REDUCED], r[_POST]]
+            + ([r[_HIDDEN], r[_DISPLAY]] if r[_DISPLAY] else [])
             for book in (self._bids, self._asks)
             for key in reversed(book.keys)
             for r in book.levels[key].queue
@@ -654,15 +745,30 @@ class InMemoryEngine(PlaceByExecuting):
         engine = cls(config)
         orders = engine._orders
         level: _Level | None = None
-        for oid, owner, rem, price, side_name, qty, reduced, post in state["orders"]:
+        for row in state["orders"]:
+            oid, owner, rem, price, side_name, qty, reduced, post = row[:_ROW_FIELDS]
+            hidden, display = row[_ROW_FIELDS:] or (0, 0)
             side = _SIDES[side_name]
             book = engine._bids if side is _BID else engine._asks
             key = price * book.sign
             if level is None or level.key != key or level.book is not book:
                 level = book.level_for(key)  # orders come level by level, in queue order
-            record = [oid, owner, rem, price, side, qty, reduced, post is True, level]
+            record = [
+                oid,
+                owner,
+                rem,
+                price,
+                side,
+                qty,
+                reduced,
+                post is True,
+                level,
+                hidden,
+                display,
+            ]
             level.queue.append(record)
             level.qty += rem
+            level.hidden += hidden
             orders[oid] = record
         for trade_id, price, qty, maker_order_id, taker_order_id, maker, taker, taker_side in state[
             "recent_trades"
@@ -705,22 +811,36 @@ class InMemoryEngine(PlaceByExecuting):
                 records = [r for r in level.queue if r[_REM]]
                 assert level.key == key and level.book is book
                 assert level.qty == sum(r[_REM] for r in records), f"level {key} quantity"
+                assert level.hidden == sum(r[_HIDDEN] for r in records), f"level {key} hidden"
                 assert level.dead == len(level.queue) - len(records), f"level {key} dead count"
                 ids = [r[_ID] for r in records]
                 # Queue order is time priority; ids are not sorted in it once an order is
-                # amended (it keeps its id and goes to the back), but they never repeat.
+                # amended or an iceberg refills (each keeps its id and goes to the back), but
+                # they never repeat.
                 assert len(set(ids)) == len(ids), f"level {key} holds an order twice"
                 for r in records:
                     assert r[_LEVEL] is level and r[_PRICE] * book.sign == key
                     assert r[_SIDE] is (_BID if book.sign == 1 else _ASK)
                     assert self._orders[r[_ID]] is r, f"order {r[_ID]} not indexed"
                     assert r[_PRICE] % self._tick == 0 and r[_REM] % self._lot == 0
-                    assert 0 < r[_REM] <= r[_QTY] - r[_REDUCED]
+                    assert 0 < r[_REM] + r[_HIDDEN] <= r[_QTY] - r[_REDUCED]
+                    self._check_iceberg(r)
                 live += len(records)
         assert live == len(self._orders), "order index holds orders not on the book"
         if self._bids.keys and self._asks.keys:
             assert self._bids.keys[-1] < -self._asks.keys[-1], "book is crossed"
         assert all(oid < self._next_order_id for oid in self._orders)
+
+    def _check_iceberg(self, record: _Record) -> None:
+        """An iceberg shows at most its display qty, whole lots of it; a plain order hides
+        nothing."""
+        oid, shown, hidden, display = record[_ID], record[_REM], record[_HIDDEN], record[_DISPLAY]
+        if not display:
+            assert display == 0 and hidden == 0, f"order {oid} hides {hidden} but is no iceberg"
+            return
+        assert display % self._lot == 0 and display >= self._min_qty, f"order {oid} display"
+        assert shown <= display, f"iceberg {oid} shows {shown}, more than its display {display}"
+        assert hidden >= 0 and hidden % self._lot == 0, f"iceberg {oid} hidden qty {hidden}"
 
 
 def _check_state(state: dict[str, Any]) -> None:
@@ -735,8 +855,11 @@ def _check_state(state: dict[str, Any]) -> None:
     if not isinstance(orders, list) or not isinstance(trades, list):
         raise ValueError("orders and recent_trades must be lists")
     for row in orders:
-        expect(isinstance(row, list) and len(row) == len(range(_LEVEL)), f"order row {row!r}")
-        oid, owner, rem, price, side, qty, reduced, post = row
+        expect(isinstance(row, list) and len(row) in (_ROW_FIELDS, _ROW_FIELDS + 2), f"row {row!r}")
+        oid, owner, rem, price, side, qty, reduced, post = row[:_ROW_FIELDS]
+        if len(row) > _ROW_FIELDS:  # an iceberg: what it hides (maybe nothing), what it shows
+            hidden, display = row[_ROW_FIELDS:]
+            expect(type(hidden) is int and hidden >= 0 and positive(display), f"iceberg {oid}")
         expect(all(positive(v) for v in (oid, rem, price, qty)), f"order {oid!r}: ids and sizes")
         expect(type(owner) is str and bool(owner) and side in _SIDE_NAMES, f"order {oid}")
         expect(type(reduced) is int and reduced >= 0 and type(post) is bool, f"order {oid} flags")
@@ -769,8 +892,22 @@ def _top_levels(book: _BookSide, depth: int) -> list[BookLevel]:
 
 
 def _order_of(record: _Record) -> Order:
-    oid, owner, rem, price, side, qty, reduced, post, _ = record
+    oid, owner, shown, price, side, qty, reduced, post, _, hidden, _ = record
+    rem = shown + hidden
     return Order(oid, owner, side, price, qty, rem, qty - rem - reduced, post)
+
+
+def _refill(maker: _Record, level: _Level, orders: dict[int, _Record]) -> None:
+    """Show an iceberg's next slice (its shown one was just filled, and it left the book): at
+    the back of its level, so it loses its time priority, as a new order would; same id."""
+    hidden, display = maker[_HIDDEN], maker[_DISPLAY]
+    shown = display if display < hidden else hidden
+    maker[_REM] = shown
+    maker[_HIDDEN] = hidden - shown
+    level.qty += shown
+    level.hidden -= shown
+    level.queue.append(maker)
+    orders[maker[_ID]] = maker
 
 
 def _reject_order_id(order_id: object, next_order_id: int) -> NoReturn:

@@ -11,7 +11,9 @@ owners, in liquibook's priority order) and, before each order reaches liquibook:
   fill-or-kill that cannot fill under its self-trade mode), and the options the engine does
   not offer (`CAPABILITIES`): self-trade prevention `decrement_and_cancel`, which would shrink
   a resting order in place, and liquibook's only way to shrink one (`replace`) re-queues it at
-  the back of its level;
+  the back of its level; amend (see `amend`); and iceberg orders (`display_qty`), which
+  liquibook's orders cannot express (an order rests whole), so a refill would be a new order
+  the mirror would have to invent;
 - plans the match on the mirror: which of the owner's own resting orders its self-trade mode
   cancels (cancelled in liquibook first), how much a self-trade stop or a quote budget lets it
   take (sent to liquibook as that much, immediate-or-cancel).
@@ -71,8 +73,9 @@ CAPABILITIES: Final = EngineCapabilities(
     self_trade_prevention=frozenset(SelfTradePrevention)
     - {SelfTradePrevention.DECREMENT_AND_CANCEL},
     amend=False,
+    iceberg=False,
 )
-"""Every option but self-trade decrement and amend (see the module docstring)."""
+"""Every option but self-trade decrement, amend and icebergs (see the module docstring)."""
 
 _MARKET_PRICE: Final = 0  # liquibook's price of a market order
 _NO_CAP: Final = QTY_MAX + 1
@@ -257,9 +260,10 @@ class LiquibookEngine(PlaceByExecuting):
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
         order_id: OrderId | None = None,
+        display_qty: int | None = None,
     ) -> EngineResult:
-        validate_limit(self._config, side, price, qty, tif, post_only, stp)
-        check_limit_options(CAPABILITIES, NAME, tif, post_only, stp)
+        validate_limit(self._config, side, price, qty, tif, post_only, stp, display_qty)
+        check_limit_options(CAPABILITIES, NAME, tif, post_only, stp, display_qty)
         opposite = self._asks if side is _BID else self._bids
         best = opposite.best()
         crosses = best is not None and (best <= price if side is _BID else best >= price)

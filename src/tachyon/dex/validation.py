@@ -42,6 +42,7 @@ def validate_limit(
     tif: object = TimeInForce.GTC,
     post_only: object = False,
     stp: object = SelfTradePrevention.CANCEL_MAKER,
+    display_qty: object = None,
 ) -> None:
     """Raise the first rule a limit order breaks, in the order a user reads them."""
     validate_options(side, tif, stp)
@@ -51,6 +52,30 @@ def validate_limit(
         raise InvalidOrder(f"post_only {post_only!r} must be true or false")
     if post_only and tif is not TimeInForce.GTC:
         raise InvalidOrder(f"post-only orders rest on the book, so tif must be gtc, not {tif}")
+    if display_qty is not None:
+        validate_display(config, qty, tif, display_qty)
+
+
+def validate_display(config: MarketConfig, qty: object, tif: object, display_qty: object) -> None:
+    """An iceberg's shown slice: whole lots, at least the minimum order (each slice is an
+    order on the book as others see it), less than the order (else nothing is hidden), and
+    only on an order that rests (GTC)."""
+    if type(display_qty) is not int or display_qty <= 0:
+        raise InvalidOrder(f"display_qty {display_qty!r} must be a positive integer")
+    if display_qty % config.lot_size:
+        raise InvalidOrder(
+            f"display_qty {display_qty} is not a multiple of lot size {config.lot_size}"
+        )
+    if display_qty < config.min_qty:
+        raise InvalidOrder(
+            f"display_qty {display_qty} is below the minimum order size {config.min_qty}"
+        )
+    if type(qty) is int and display_qty >= qty:
+        raise InvalidOrder(
+            f"display_qty {display_qty} must be less than qty {qty}: an iceberg hides the rest"
+        )
+    if tif is not TimeInForce.GTC:
+        raise InvalidOrder(f"an iceberg order rests on the book, so tif must be gtc, not {tif}")
 
 
 def validate_market(

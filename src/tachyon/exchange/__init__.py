@@ -5,6 +5,7 @@ randomness, no floats."""
 from tachyon.exchange.admission import Admitted as Admitted, admit as admit
 from tachyon.exchange.commands import (
     AddMarket as AddMarket,
+    AmendOrder as AmendOrder,
     AnyCommand as AnyCommand,
     CancelAll as CancelAll,
     CancelOrder as CancelOrder,
@@ -51,6 +52,7 @@ __all__ = [
     "RECEIVE_WINDOW_MS_DEFAULT",
     "AddMarket",
     "Admitted",
+    "AmendOrder",
     "AnyCommand",
     "CancelAll",
     "CancelOrder",

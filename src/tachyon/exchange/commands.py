@@ -101,6 +101,74 @@ class CancelOrder(Command, frozen=True, tag="cancel_order"):
     nonce: int = 0
 
 
+class PlaceOrder(Command, frozen=True, tag="place_order"):
+    """An order with the options `PlaceLimit` and `PlaceMarket` lack (their bytes are fixed by
+    the journals that hold them): a limit order (a `price`) or a market order (None). A limit
+    order may show only `display_qty` (an iceberg, GTC only) and may expire at `expire_at_ns`
+    (good-till-date: a GTC order that the sequencer's clock cancels at that time); any order
+    may carry a `client_order_id` (see `tachyon.exchange.client_orders`)."""
+
+    account: str
+    market: str
+    side: Side
+    price: int | None
+    qty: int | None
+    max_quote: int | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    stp: SelfTradePrevention = STP_DEFAULT
+    display_qty: int | None = None
+    expire_at_ns: int | None = None
+    client_order_id: str | None = None
+    nonce: int = 0
+
+
+class PlaceStop(Command, frozen=True, tag="place_stop"):
+    """A stop order: when the market's last trade price reaches `trigger_price` (at or above
+    it for a bid, at or below for an ask) it becomes a limit order at `price`, or a market
+    order if None (a market bid then spends at most `max_quote`, which is what it locks)."""
+
+    account: str
+    market: str
+    side: Side
+    trigger_price: int
+    price: int | None
+    qty: int | None
+    max_quote: int | None = None
+    stp: SelfTradePrevention = STP_DEFAULT
+    client_order_id: str | None = None
+    nonce: int = 0
+
+
+class CancelClientOrder(Command, frozen=True, tag="cancel_client_order"):
+    """Cancel the open order (or pending stop) `account` placed with `client_order_id`."""
+
+    account: str
+    client_order_id: str
+    nonce: int = 0
+
+
+class Tick(Command, frozen=True, tag="tick"):
+    """The sequencer's clock: cancels the good-till-date orders due by the command's time.
+    Unsigned; a host journals one when an expiry is due (before any command after it, and on
+    a quiet market by itself), so replay expires the same orders at the same place."""
+
+
+class AmendOrder(Command, frozen=True, tag="amend_order"):
+    """Change an open order of `account` (named by `order_id`, or by the `client_order_id`
+    it was placed with): its `price`, its total `qty` (filled part included), or both; None
+    keeps it. `stp` governs what the amended order meets of the account's own orders if it
+    crosses (see `DexService.amend`)."""
+
+    account: str
+    order_id: int | None = None
+    price: int | None = None
+    qty: int | None = None
+    stp: SelfTradePrevention = STP_DEFAULT
+    client_order_id: str | None = None
+    nonce: int = 0
+
+
 class CancelAll(Command, frozen=True, tag="cancel_all"):
     """Cancel every open order of `account`: on `market` and on `side` when they are given."""
 
@@ -227,11 +295,22 @@ AdminCommand = (
     | AdminDeposit
 )
 """The operator's commands (`SetOperator` makes one)."""
-TraderCommand = Deposit | Withdraw | PlaceLimit | PlaceMarket | CancelOrder | CancelAll
+TraderCommand = (
+    Deposit
+    | Withdraw
+    | PlaceLimit
+    | PlaceMarket
+    | CancelOrder
+    | CancelAll
+    | AmendOrder
+    | PlaceOrder
+    | PlaceStop
+    | CancelClientOrder
+)
 """Commands that trade or move funds for one account."""
 AccountCommand = TraderCommand | AdminCommand
 """Commands that act for one account (and carry its nonce): what a key signs."""
-PlainCommand = RegisterToken | AddMarket | SetFees | SetReceiveWindow | AccountCommand
+PlainCommand = RegisterToken | AddMarket | SetFees | SetReceiveWindow | Tick | AccountCommand
 """A command as the state machine applies it: unsigned, or the body of a signed one."""
 AnyCommand = PlainCommand | SignedCommand
 """What a caller may submit."""

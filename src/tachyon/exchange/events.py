@@ -35,6 +35,8 @@ class CancelReason(enum.StrEnum):
     """A fee change: its owner could not hold what the new maker fee needs."""
     PRICE_BAND = "price_band"
     """The rest of a market order beyond its market's price band (`tachyon.exchange.risk`)."""
+    EXPIRED = "expired"
+    """A good-till-date order reached its time (`Tick`, or the command after it)."""
 
 
 class OrderAccepted(msgspec.Struct, frozen=True, gc=False):
@@ -47,6 +49,24 @@ class OrderAccepted(msgspec.Struct, frozen=True, gc=False):
     side: Side
     price: int | None
     qty: int | None
+
+
+class OrderAmended(msgspec.Struct, frozen=True, gc=False):
+    """An open order's price or total quantity changed (`DexService.amend`): it had
+    `old_open_qty` open at `old_price`; `qty` is its new total, filled part included.
+    `kept_priority`: a smaller quantity at the same price keeps its place in its level;
+    otherwise it went to the back of its new level, and what crosses there trades at once
+    (its `Filled` events follow, then `OrderRested` for what rests, as for a new order)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    price: int
+    qty: int
+    old_price: int
+    old_open_qty: int
+    kept_priority: bool
 
 
 class Filled(msgspec.Struct, frozen=True, gc=False):
@@ -99,6 +119,45 @@ class OrderCancelled(msgspec.Struct, frozen=True, gc=False):
     cancelled_qty: int
     filled_qty: int
     reason: CancelReason
+
+
+class StopAccepted(msgspec.Struct, frozen=True, gc=False):
+    """A stop order was accepted and its funds locked; it waits for the market's last trade
+    price to reach `trigger_price` (`price` None: a market order when triggered)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    trigger_price: int
+    price: int | None
+    qty: int | None
+    max_quote: int | None
+
+
+class StopTriggered(msgspec.Struct, frozen=True, gc=False):
+    """A trade at `last_price` reached the stop's trigger: its funds are released and the order
+    it becomes is placed as `new_order_id` (its own events follow), or refused (a
+    `StopCancelled` with the refusal's code follows)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    last_price: int
+    new_order_id: OrderId | None
+
+
+class StopCancelled(msgspec.Struct, frozen=True, gc=False):
+    """A stop left the book of stops without becoming an order: its owner cancelled it
+    (`user`), or at its trigger the order it would become was refused (the refusal's code,
+    e.g. `outside_price_band`, with its message)."""
+
+    market: MarketId
+    order_id: OrderId
+    owner: AccountId
+    side: Side
+    reason: str
+    message: str = ""
 
 
 class Deposited(msgspec.Struct, frozen=True, gc=False):
@@ -167,9 +226,11 @@ class CommandRefused(msgspec.Struct, frozen=True, gc=False):
     message: str
 
 
-OrderEvent = OrderAccepted | Filled | OrderReduced | OrderRested | OrderCancelled
+OrderEvent = OrderAccepted | OrderAmended | Filled | OrderReduced | OrderRested | OrderCancelled
+StopEvent = StopAccepted | StopTriggered | StopCancelled
 Event = (
     OrderEvent
+    | StopEvent
     | Deposited
     | Withdrawn
     | MarketAdded

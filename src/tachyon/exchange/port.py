@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tachyon.dex.records import History, OrderRecord, Receipt, TradeRecord
     from tachyon.exchange.commands import SignedCommand
     from tachyon.exchange.risk import MarketRules
+    from tachyon.exchange.service import StopOrder
     from tachyon.exchange.state_machine import Outcome
     from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
@@ -39,6 +40,11 @@ class ExchangePort(Protocol):
 
     def open_orders(self, account: AccountId) -> list[OpenOrder]:
         """The account's open orders in every market, oldest first (same key rule)."""
+        ...
+
+    def stops(self, account: AccountId) -> list[StopOrder]:
+        """The account's pending stop orders, in the order they were accepted (same key
+        rule)."""
         ...
 
     def book(self, depth: int, market: MarketId) -> BookDepth:

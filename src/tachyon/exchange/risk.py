@@ -103,15 +103,8 @@ def check_limit(
     limits = rules.limits
     if limits.max_notional is not None and notional > limits.max_notional:
         _refuse_notional(market, limits, notional)
-    band_bps = limits.price_band_bps
-    if band_bps is not None:
-        reference = reference_price_x2(service, market.market_id)
-        if reference is not None and BPS * abs(2 * price - reference) > band_bps * reference:
-            low, high = band_prices(reference, band_bps)
-            raise OutsidePriceBand(
-                f"price {price} is outside {market.market_id}'s price band of {band_bps} bps"
-                f" around {_half(reference)} (prices {low} to {high}); nothing was changed"
-            )
+    if limits.price_band_bps is not None:
+        _check_band(service, market, limits.price_band_bps, price)
     max_position, max_open_orders = limits.max_position, limits.max_open_orders
     if max_position is None and max_open_orders is None:
         return
@@ -123,6 +116,37 @@ def check_limit(
             f"{owner} has {count} open orders on {market.market_id}, its max_open_orders"
             f" is {limits.max_open_orders}; nothing was changed"
         )
+
+
+def check_amend(
+    service: DexService,
+    rules: MarketRules,
+    owner: AccountId,
+    market: MarketConfig,
+    amend: tuple[Side, int, int, int, int, int],
+) -> None:
+    """Refuse an amend `(side, new price, new total qty, new open qty, price now, open qty
+    now)`
+    that breaks a rule or limit. A smaller quantity at the same price only takes risk away, so
+    it passes every check, a halt included (it is a partial cancel); anything else is judged
+    as the order it becomes: its size and notional, its price against the band, and a bid's
+    added open quantity against the position limit (the open-order count does not change)."""
+    side, price, qty, open_qty, old_price, old_open = amend
+    if price == old_price and open_qty < old_open:
+        return
+    if rules.halted:
+        _refuse_halted(market)
+    notional = price * qty // market.base_unit
+    if rules.max_qty is not None or rules.min_notional is not None:
+        _check_size(rules, qty, notional)
+    limits = rules.limits
+    if limits.max_notional is not None and notional > limits.max_notional:
+        _refuse_notional(market, limits, notional)
+    if limits.price_band_bps is not None:
+        _check_band(service, market, limits.price_band_bps, price)
+    if limits.max_position is not None and side is Side.BID and open_qty > old_open:
+        held = service.exposure(owner, market.market_id)[0]
+        _check_position(held, limits.max_position, owner, market, open_qty - old_open)
 
 
 def check_market(
@@ -183,6 +207,16 @@ def band_prices(reference_x2: int, band_bps: int) -> tuple[int, int]:
     low = -(-reference_x2 * (BPS - band_bps) // (2 * BPS))  # rounded up
     high = reference_x2 * (BPS + band_bps) // (2 * BPS)
     return max(low, 1), min(high, PRICE_MAX)
+
+
+def _check_band(service: DexService, market: MarketConfig, band_bps: int, price: int) -> None:
+    reference = reference_price_x2(service, market.market_id)
+    if reference is not None and BPS * abs(2 * price - reference) > band_bps * reference:
+        low, high = band_prices(reference, band_bps)
+        raise OutsidePriceBand(
+            f"price {price} is outside {market.market_id}'s price band of {band_bps} bps"
+            f" around {_half(reference)} (prices {low} to {high}); nothing was changed"
+        )
 
 
 def _half(value_x2: int) -> str:

@@ -8,6 +8,7 @@ still need (`check_invariants`). A call that raises has changed nothing.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, Final, NamedTuple, NoReturn
@@ -15,7 +16,7 @@ from typing import Any, Final, NamedTuple, NoReturn
 import msgspec
 
 from tachyon.dex.engine import OrderBookEngine
-from tachyon.dex.engine_spec import check_limit_options, check_market_options
+from tachyon.dex.engine_spec import check_amend, check_limit_options, check_market_options
 from tachyon.dex.events import EngineResult, Reduced
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import (
@@ -32,7 +33,12 @@ from tachyon.dex.model import (
     Trade,
 )
 from tachyon.dex.units import BPS_DENOMINATOR, QTY_MAX
-from tachyon.dex.validation import reject_choice, validate_limit, validate_market
+from tachyon.dex.validation import (
+    reject_choice,
+    validate_limit,
+    validate_market,
+    validate_price,
+)
 from tachyon.errors import (
     AlreadyExists,
     InvalidConfig,
@@ -55,9 +61,12 @@ from tachyon.exchange.events import (
     Filled,
     MarketAdded,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    StopAccepted,
+    StopCancelled,
     TokenRegistered,
     Withdrawn,
 )
@@ -95,6 +104,7 @@ _USER: Final = CancelReason.USER
 _UNFILLED: Final = CancelReason.UNFILLED
 _SELF_TRADE: Final = CancelReason.SELF_TRADE
 _FEES: Final = CancelReason.FEES
+_EXPIRED: Final = CancelReason.EXPIRED
 
 
 class Placement(msgspec.Struct, frozen=True, gc=False):
@@ -104,7 +114,8 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
     side, price, quantity), the market's rules when it traded (`config`, immutable: its fees
     give each fill's fees by `fill_fees`, as settlement charged them), what the last maker has
     left (`last_maker_remaining`: every maker before it is filled), the self-trade events with
-    their place among the fills (`reduced`) and why an unfilled rest was cancelled (`cause`).
+    their place among the fills (`reduced`), why an unfilled rest was cancelled (`cause`), and
+    what an earlier maker left open (`makers_left`: an iceberg that refilled).
     Building an event struct costs about as much as the whole of an order's matching; a caller
     that never reads them (most library use, the benchmarks) does not pay for them, and one that
     does (the host, for the journal's observers) gets the same values every time.
@@ -129,6 +140,8 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
     config: MarketConfig | None = None
     last_maker_remaining: int = 0
     reduced: Sequence[tuple[int, Event]] = ()
+    amended: tuple[int, int, bool] | None = None  # an amend's: (old price, old open qty, kept)
+    makers_left: dict[int, int] | None = None  # by trade id: an earlier maker still open
 
     @property
     def events(self) -> list[Event]:
@@ -149,12 +162,20 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
                     market, order_id, owner, side, price, self.qty, self.filled_qty, self.cause
                 )
             ]
-        events: list[Event] = [OrderAccepted(market, order_id, owner, side, price, self.qty)]
+        events: list[Event] = [
+            OrderAccepted(market, order_id, owner, side, price, self.qty)
+            if self.amended is None
+            else _amended_event(self)
+        ]
         trades, config = self.trades, self.config
         for trade in trades:
             assert config is not None, "a placement that traded records its market's rules"
             maker_fee, taker_fee = fill_fees(config, trade.price, trade.qty)
-            remaining = self.last_maker_remaining if trade is trades[-1] else 0
+            if trade is trades[-1]:
+                remaining = self.last_maker_remaining
+            else:  # filled, unless an iceberg refilled at the back of its level
+                left = self.makers_left
+                remaining = 0 if left is None else left.get(trade.trade_id, 0)
             events.append(Filled(market, trade, maker_fee, taker_fee, remaining))
         for shift, (after, event) in enumerate(self.reduced, start=1):
             events.insert(shift + after, event)  # after the acceptance and `after` fills
@@ -175,6 +196,24 @@ class Placement(msgspec.Struct, frozen=True, gc=False):
         return events
 
 
+def _amended_event(placement: Placement) -> OrderAmended:
+    assert placement.amended is not None and placement.owner is not None
+    assert placement.side is not None and placement.price is not None
+    assert placement.qty is not None
+    old_price, old_open_qty, kept_priority = placement.amended
+    return OrderAmended(
+        placement.market,
+        placement.order_id,
+        placement.owner,
+        placement.side,
+        placement.price,
+        placement.qty,
+        old_price,
+        old_open_qty,
+        kept_priority,
+    )
+
+
 class CancelledOrders(msgspec.Struct, frozen=True, gc=False):
     """What a mass cancel did: each cancelled order's placement, oldest order first."""
 
@@ -183,6 +222,24 @@ class CancelledOrders(msgspec.Struct, frozen=True, gc=False):
     @property
     def events(self) -> list[Event]:
         return [event for placement in self.placements for event in placement.events]
+
+
+class StopOrder(msgspec.Struct, frozen=True, gc=False):
+    """A stop order as accepted (`status` "pending"), cancelled ("cancelled") or triggered
+    ("triggered"), with what it locks while pending and the events of the call."""
+
+    order_id: OrderId
+    market: MarketId
+    owner: AccountId
+    side: Side
+    trigger_price: int
+    price: int | None
+    qty: int | None
+    max_quote: int | None
+    stp: SelfTradePrevention
+    locked: int
+    status: str = "pending"
+    events: list[Event] = msgspec.field(default_factory=list)
 
 
 class OwnedOrder(NamedTuple):
@@ -197,7 +254,16 @@ class OwnedOrder(NamedTuple):
 class _Market(SettlementTerms):
     """A market's engine and rules, with its settlement terms, flattened for the hot path."""
 
-    __slots__ = ("engine", "engine_name", "lot", "min_qty", "tallies", "tick")
+    __slots__ = (
+        "buy_stops",
+        "engine",
+        "engine_name",
+        "lot",
+        "min_qty",
+        "sell_stops",
+        "tallies",
+        "tick",
+    )
 
     def __init__(
         self,
@@ -213,6 +279,11 @@ class _Market(SettlementTerms):
         self.lot = config.lot_size
         self.min_qty = config.min_qty
         self.tallies: dict[AccountId, _Tally] = {}  # by owner
+        # Pending stops as heaps, nearest trigger first: (trigger, id) for bids, which fire as
+        # the last trade rises to them, (-trigger, id) for asks; entries of stops that left
+        # (cancelled) are dropped when they come up.
+        self.buy_stops: list[tuple[int, OrderId]] = []
+        self.sell_stops: list[tuple[int, OrderId]] = []
 
 
 # An open order's settlement record is the ledger's `Hold`: [owner, market, is a bid, price,
@@ -235,11 +306,14 @@ class DexService:
 
     __slots__ = (
         "_engine_name",
+        "_expiring",
+        "_expiry_heap",
         "_fee_accounts",
         "_ledger",
         "_markets",
         "_next_order_id",
         "_open",
+        "_stops",
     )
 
     def __init__(
@@ -253,6 +327,13 @@ class DexService:
         self._open: dict[OrderId, _OpenOrder] = {}
         self._fee_accounts: set[AccountId] = set()
         self._next_order_id = OrderId(1)
+        # Good-till-date orders: their times by id, and a heap of (time, id) to find the next
+        # (an entry whose order closed first is dropped when it comes up).
+        self._expiring: dict[OrderId, int] = {}
+        self._expiry_heap: list[tuple[int, OrderId]] = []
+        # Pending stop orders by id (so in the order they were accepted): [StopOrder, the
+        # owner's ledger cell of the token it locks].
+        self._stops: dict[OrderId, tuple[StopOrder, list[int]]] = {}
         if default_market is not None:
             self.add_market(default_market)
 
@@ -370,6 +451,11 @@ class DexService:
         return self._ledger.balances(owner)
 
     @property
+    def next_order_id(self) -> OrderId:
+        """The id the next order (or stop order) will take."""
+        return self._next_order_id
+
+    @property
     def ledger(self) -> TokenLedger:
         """The ledger, for reading; change it only through this service."""
         return self._ledger
@@ -387,15 +473,17 @@ class DexService:
         tif: TimeInForce = _GTC,
         post_only: bool = False,
         stp: SelfTradePrevention = STP_DEFAULT,
+        display_qty: int | None = None,
     ) -> Placement:
-        """Lock what the order may spend, match it, settle each fill, release the excess."""
+        """Lock what the order may spend, match it, settle each fill, release the excess. An
+        iceberg (`display_qty`) locks for its whole quantity, as any order does."""
         state = self._markets.get(market) or self._market(market)
         if type(owner) is not str or not owner or owner in self._fee_accounts:
             _check_account(owner, self._fee_accounts)
         # Integers only in the lock; a failing one names the market's rules first (the engine
         # checks them and the options before anything changes).
         if type(qty) is not int or type(price) is not int:
-            validate_limit(state.config, side, price, qty, tif, post_only, stp)
+            validate_limit(state.config, side, price, qty, tif, post_only, stp, display_qty)
         is_bid = side is _BID
         # `need` at the lock rate and at the maker rate (if it rests whole), inline.
         spend = price * qty // state.base_unit if is_bid else qty
@@ -406,12 +494,8 @@ class DexService:
             locked = need = spend
         cell = (state.quote_cells if is_bid else state.base_cells).get(owner)
         if cell is None or not 0 < locked <= cell[_AVAILABLE]:
-            validate_limit(state.config, side, price, qty, tif, post_only, stp)  # named first
-            if state.engine_name is not None:  # an option the engine lacks, before the funds
-                check_limit_options(
-                    engine_capabilities(state.engine_name), state.engine_name, tif, post_only, stp
-                )
-            self._refuse_lock(state, owner, is_bid, locked)
+            order = (side, price, qty, tif, post_only, stp, display_qty)
+            self._refuse_limit(state, owner, order, locked)
         result = state.engine.execute_limit(
             owner,
             side,
@@ -421,6 +505,7 @@ class DexService:
             post_only=post_only,
             stp=stp,
             order_id=self._next_order_id,
+            display_qty=display_qty,
         )
         order_id, trades, resting, reductions, _, stopped = result
         self._next_order_id = order_id + 1  # type: ignore[assignment]
@@ -512,9 +597,12 @@ class DexService:
         return self._after_taking(state, owner, side, None, qty, cell, locked, result)
 
     def cancel(self, owner: AccountId, order_id: OrderId) -> Placement:
-        """Cancel one of `owner`'s open orders and release what it holds."""
+        """Cancel one of `owner`'s open orders and release what it holds (a pending stop:
+        `cancel_stop`)."""
         record = self._open.get(order_id)
         if record is None:
+            if order_id in self._stops:
+                raise OrderNotFound(f"order {order_id} is a stop order: cancel it as one")
             raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
         if record[_OWNER] != owner:
             raise OrderNotOwned(f"order {order_id} belongs to another account")
@@ -537,6 +625,68 @@ class DexService:
             _USER,
         )
 
+    def amend(
+        self,
+        owner: AccountId,
+        order_id: OrderId,
+        price: int | None = None,
+        qty: int | None = None,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> Placement:
+        """Change one of `owner`'s open orders: its price, its total quantity (filled part
+        included, Binance's rule), or both; None keeps what it is. A smaller quantity at the
+        same price keeps its place; anything else goes to the back of the new level and
+        matches first what crosses there (taking with `stp`), as a new order would. The lock
+        follows: what the amended order may spend is checked before anything changes, and
+        the order then holds exactly what its open quantity needs."""
+        record = self._open.get(order_id)
+        if record is None:
+            raise OrderNotFound(f"order {order_id!r} is not open (unknown, filled or cancelled)")
+        if record[_OWNER] != owner:
+            raise OrderNotOwned(f"order {order_id} belongs to another account")
+        if price is None and qty is None:
+            raise InvalidOrder(f"an amend of order {order_id} needs a new price or qty")
+        state: _Market = record[_MARKET]
+        old_price, old_open = record[_PRICE], record[_REMAINING]
+        is_bid = record[_IS_BID]
+        side = _BID if is_bid else _ASK
+        price, qty, open_qty = _amended(state, order_id, price, qty, stp)
+        kept = price == old_price and open_qty < old_open
+        # It may take at the new price (the lock rate); what it holds now counts toward that.
+        locked = state.need(is_bid, price, open_qty, state.lock_bps)
+        cell = record[_CELL]
+        if locked > cell[_AVAILABLE] + record[_LOCKED]:
+            self._refuse_lock(state, owner, is_bid, locked - record[_LOCKED])
+        result = state.engine.amend(order_id, price, qty, stp=stp)  # refusals change nothing
+        filled_before = record[_FILLED_QTY]
+        market = state.market_id
+        if kept:
+            self._hold(record, open_qty)
+            status = _PARTIALLY_FILLED if filled_before else _NEW
+            return Placement(
+                order_id, [], status, filled_before, open_qty, market, owner, side, price,
+                qty, amended=(old_price, old_open, True),
+            )  # fmt: skip
+        expire_at = self._expiring.get(order_id)
+        self._close(order_id, record)  # it releases all it held, then locks as a new order
+        placement = self._after_taking(state, owner, side, price, open_qty, cell, locked, result)
+        filled = filled_before + placement.filled_qty
+        if placement.open_qty:
+            self._open[order_id][_FILLED_QTY] = filled
+            if expire_at is not None:  # the same order: its time stays
+                self._expiring[order_id] = expire_at
+        status = placement.status
+        if status is _NEW and filled:
+            status = _PARTIALLY_FILLED
+        return msgspec.structs.replace(
+            placement,
+            status=status,
+            filled_qty=filled,
+            qty=qty,
+            amended=(old_price, old_open, False),
+        )
+
     def cancel_all(
         self, owner: AccountId, market: MarketId | None = None, side: Side | None = None
     ) -> CancelledOrders:
@@ -553,6 +703,199 @@ class DexService:
             if side is None or record[_IS_BID] is (side is _BID)
         )
         return CancelledOrders([self.cancel(owner, order_id) for order_id in order_ids])
+
+    # -- good-till-date --------------------------------------------------------------------
+
+    def place_order(
+        self,
+        owner: AccountId,
+        side: Side,
+        price: int | None,
+        qty: int | None,
+        *,
+        market: MarketId = DEFAULT_MARKET_ID,
+        max_quote: int | None = None,
+        tif: TimeInForce = _GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        display_qty: int | None = None,
+        expire_at_ns: int | None = None,
+    ) -> Placement:
+        """`place_limit` (a price) or `place_market` (None) with the options they lack: an
+        iceberg's `display_qty`, and `expire_at_ns`, the time a resting (GTC) order is
+        cancelled at (`expire`; the caller refuses a time already past)."""
+        if price is None:
+            if tif is not _GTC or post_only or display_qty is not None or expire_at_ns is not None:
+                raise InvalidOrder(
+                    "a market order (no price) takes no tif, post-only, display qty or expiry"
+                )
+            return self.place_market(owner, side, qty, market=market, max_quote=max_quote, stp=stp)
+        if max_quote is not None:
+            raise InvalidOrder("max_quote bounds a market bid; a limit order has a price")
+        if expire_at_ns is not None:
+            if type(expire_at_ns) is not int or expire_at_ns <= 0:
+                raise InvalidOrder(f"expire_at_ns {expire_at_ns!r} must be a positive integer")
+            if tif is not _GTC:
+                raise InvalidOrder(f"a good-till-date order rests until its time: not {tif}")
+        placement = self.place_limit(
+            owner,
+            side,
+            price,
+            qty,  # type: ignore[arg-type]
+            market=market,
+            tif=tif,
+            post_only=post_only,
+            stp=stp,
+            display_qty=display_qty,
+        )
+        if expire_at_ns is not None and placement.open_qty:
+            self._expiring[placement.order_id] = expire_at_ns
+            heapq.heappush(self._expiry_heap, (expire_at_ns, placement.order_id))
+        return placement
+
+    def next_expiry(self) -> int | None:
+        """The earliest time an open good-till-date order expires at (None: none does)."""
+        heap, expiring = self._expiry_heap, self._expiring
+        while heap and expiring.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # its order closed before its time
+        return heap[0][0] if heap else None
+
+    def expire(self, now_ns: int) -> list[Event]:
+        """Cancel every good-till-date order whose time is at or before `now_ns`, earliest
+        first (then by id): an `OrderCancelled` (reason `expired`) each."""
+        events: list[Event] = []
+        heap = self._expiry_heap
+        while (at := self.next_expiry()) is not None and at <= now_ns:
+            order_id = heapq.heappop(heap)[1]
+            record = self._open[order_id]
+            if not record[_MARKET].engine.cancel(order_id):
+                raise AssertionError(f"engine lost open order {order_id}")
+            self._close(order_id, record)
+            events.append(_cancelled(order_id, record, _EXPIRED))
+        return events
+
+    def expiry_of(self, order_id: OrderId) -> int | None:
+        """When an open good-till-date order expires (None: not one)."""
+        return self._expiring.get(order_id)
+
+    # -- stop orders -----------------------------------------------------------------------
+
+    def place_stop(
+        self,
+        owner: AccountId,
+        side: Side,
+        trigger_price: int,
+        price: int | None,
+        qty: int | None,
+        *,
+        market: MarketId = DEFAULT_MARKET_ID,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+    ) -> StopOrder:
+        """Accept a stop order and lock what the order it becomes may spend: a stop-limit what
+        its limit order locks, a stop-market ask its quantity, a stop-market bid its
+        `max_quote` (required) with the taker fee. A stop whose condition already holds (the
+        last trade at or beyond its trigger) is refused: it would trigger at once."""
+        state = self._market(market)
+        _check_account(owner, self._fee_accounts)
+        config = state.config
+        validate_price(config, trigger_price)
+        if price is not None:
+            if max_quote is not None:
+                raise InvalidOrder("max_quote bounds a stop-market bid; this stop has a price")
+            validate_limit(config, side, price, qty, _GTC, False, stp)
+        else:
+            validate_market(config, side, qty, max_quote, stp)
+            if side is _BID and max_quote is None:
+                raise InvalidOrder(
+                    "a stop-market bid needs max_quote: the most it may spend, which it locks"
+                )
+        is_bid = side is _BID
+        last = state.engine.top()[2]
+        if last is not None and (last >= trigger_price if is_bid else last <= trigger_price):
+            raise InvalidOrder(
+                f"a {'buy' if is_bid else 'sell'} stop at {trigger_price} would trigger at once:"
+                f" the last trade was at {last}; nothing was placed"
+            )
+        if price is not None:
+            assert qty is not None
+            locked = state.need(is_bid, price, qty, state.lock_bps)
+        elif is_bid:
+            assert max_quote is not None
+            fee = 0 if state.fee_in_base else max_quote * state.taker_bps // BPS_DENOMINATOR
+            locked = max_quote + fee
+        else:
+            assert qty is not None
+            locked = qty
+        token = state.quote if is_bid else state.base
+        self._ledger.require_available(owner, token, locked)
+        cell = (state.quote_cells if is_bid else state.base_cells)[owner]
+        cell[_AVAILABLE] -= locked
+        cell[_HELD] += locked
+        order_id = self._next_order_id
+        self._next_order_id = OrderId(order_id + 1)
+        stop = StopOrder(
+            order_id, state.market_id, owner, side, trigger_price, price, qty, max_quote, stp,
+            locked,
+        )  # fmt: skip
+        self._add_stop(state, stop, cell)
+        accepted = StopAccepted(
+            stop.market, order_id, owner, side, trigger_price, price, qty, max_quote
+        )
+        return msgspec.structs.replace(stop, events=[accepted])
+
+    def cancel_stop(self, owner: AccountId, order_id: OrderId) -> StopOrder:
+        """Cancel one of `owner`'s pending stop orders and release what it locks."""
+        entry = self._stops.get(order_id)
+        if entry is None:
+            raise OrderNotFound(f"stop order {order_id!r} is not pending (unknown or done)")
+        if entry[0].owner != owner:
+            raise OrderNotOwned(f"order {order_id} belongs to another account")
+        stop = self._release_stop(order_id)
+        event = StopCancelled(stop.market, order_id, owner, stop.side, str(_USER))
+        return msgspec.structs.replace(stop, status="cancelled", events=[event])
+
+    def is_stop(self, order_id: OrderId) -> bool:
+        return order_id in self._stops
+
+    def stops(self, owner: AccountId | None = None) -> list[StopOrder]:
+        """The pending stop orders (of `owner`), in the order they were accepted."""
+        return [stop for stop, _ in self._stops.values() if owner in (None, stop.owner)]
+
+    def has_stops(self) -> bool:
+        return bool(self._stops)
+
+    def triggered_stops(self, market: MarketId) -> list[tuple[StopOrder, int]]:
+        """Take the stops of `market` whose trigger its last trade price has reached, in the
+        order they were accepted, releasing what they lock (the caller places each): each
+        with that price. Reads only the nearest triggers: nothing to fire costs two looks."""
+        state = self._market(market)
+        last = state.engine.top()[2]
+        if last is None:
+            return []
+        fired: list[OrderId] = []
+        stops, buys, sells = self._stops, state.buy_stops, state.sell_stops
+        while buys and buys[0][0] <= last:
+            if (order_id := heapq.heappop(buys)[1]) in stops:
+                fired.append(order_id)
+        while sells and -sells[0][0] >= last:
+            if (order_id := heapq.heappop(sells)[1]) in stops:
+                fired.append(order_id)
+        fired.sort()  # in the order they were accepted
+        return [(self._release_stop(order_id), last) for order_id in fired]
+
+    def _add_stop(self, state: _Market, stop: StopOrder, cell: list[int]) -> None:
+        self._stops[stop.order_id] = (stop, cell)
+        if stop.side is _BID:
+            heapq.heappush(state.buy_stops, (stop.trigger_price, stop.order_id))
+        else:
+            heapq.heappush(state.sell_stops, (-stop.trigger_price, stop.order_id))
+
+    def _release_stop(self, order_id: OrderId) -> StopOrder:
+        stop, cell = self._stops.pop(order_id)
+        cell[_AVAILABLE] += stop.locked
+        cell[_HELD] -= stop.locked
+        return stop
 
     def get_order(self, order_id: OrderId) -> OwnedOrder | None:
         record = self._open.get(order_id)
@@ -636,13 +979,19 @@ class DexService:
             markets.append(
                 [config_to_state(state.config), state.engine_name, state.engine.to_state()]
             )
-        return {
+        saved: dict[str, object] = {
             "engine": self._engine_name,
             "next_order_id": self._next_order_id,
             "fee_accounts": sorted(self._fee_accounts),
             "ledger": self._ledger.to_state(),
             "markets": markets,
         }
+        # Only once used, so that an exchange without them keeps its bytes.
+        if self._expiring:
+            saved["expiries"] = sorted([oid, at] for oid, at in self._expiring.items())
+        if self._stops:
+            saved["stops"] = [_stop_row(stop) for stop, _ in self._stops.values()]
+        return saved
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> DexService:
@@ -685,12 +1034,24 @@ class DexService:
                 tally[_BID_QTY] += remaining
             key = (owner, market.quote if is_bid else market.base)
             locked_by[key] = locked_by.get(key, 0) + need
+        for row in state.get("stops", ()):
+            stop = _stop_of_row(row)
+            market = service._markets[stop.market]
+            cells = market.quote_cells if stop.side is _BID else market.base_cells
+            service._add_stop(market, stop, cells[stop.owner])
+            key = (stop.owner, market.quote if stop.side is _BID else market.base)
+            locked_by[key] = locked_by.get(key, 0) + stop.locked
         service._ledger.check_conservation()
         service._check_locks(locked_by)
         for market in service._markets.values():
             market.engine.check_invariants()
         service._fee_accounts = {AccountId(account) for account in state["fee_accounts"]}
         service._next_order_id = OrderId(int(state["next_order_id"]))
+        for order_id, at in state.get("expiries", ()):
+            assert order_id in service._open, f"expiry of order {order_id}, which is not open"
+            service._expiring[OrderId(order_id)] = int(at)
+            service._expiry_heap.append((int(at), OrderId(order_id)))
+        heapq.heapify(service._expiry_heap)
         return service
 
     # -- invariants ------------------------------------------------------------------------
@@ -718,6 +1079,13 @@ class DexService:
             assert state.tallies[owner] is tally and tally[_ORDERS][order_id] is order
             key = (owner, token)
             locked_by_orders[key] = locked_by_orders.get(key, 0) + need
+        for stop, cell in self._stops.values():
+            state = self._markets[stop.market]
+            token = state.quote if stop.side is _BID else state.base
+            assert holdings[token][stop.owner] is cell, f"stop {stop.order_id} ledger cell"
+            key = (stop.owner, token)
+            locked_by_orders[key] = locked_by_orders.get(key, 0) + stop.locked
+        assert self._expiring.keys() <= self._open.keys(), "an expiry of an order not open"
         for state in self._markets.values():
             state.engine.check_invariants()
         self._check_locks(locked_by_orders)
@@ -746,6 +1114,22 @@ class DexService:
 
     # -- settlement ------------------------------------------------------------------------
 
+    def _refuse_limit(
+        self,
+        state: _Market,
+        owner: AccountId,
+        order: tuple[Side, int, int, TimeInForce, bool, SelfTradePrevention, int | None],
+        locked: int,
+    ) -> NoReturn:
+        """Refuse a limit order its owner cannot lock `locked` for, naming first a rule it
+        breaks, then an option its engine lacks, then the shortfall."""
+        side, price, qty, tif, post_only, stp, display_qty = order
+        validate_limit(state.config, side, price, qty, tif, post_only, stp, display_qty)
+        name = state.engine_name
+        if name is not None:  # an option the engine lacks, before the funds
+            check_limit_options(engine_capabilities(name), name, tif, post_only, stp, display_qty)
+        self._refuse_lock(state, owner, side is _BID, locked)
+
     def _refuse_lock(self, state: _Market, owner: AccountId, is_bid: bool, amount: int) -> NoReturn:
         """Refuse an order whose owner cannot lock `amount` of what it spends (quote for a bid,
         base for an ask), naming the shortfall or the bad amount as the ledger does."""
@@ -772,8 +1156,9 @@ class DexService:
         order_id, trades, open_qty, reductions, taker_cut, stopped = result
         is_bid = side is _BID
         spent = filled = last_maker_remaining = 0
+        makers_left = None
         if trades:
-            spent, filled, last_maker_remaining = self._ledger.settle_fills(
+            spent, filled, last_maker_remaining, makers_left = self._ledger.settle_fills(
                 state, owner, is_bid, trades, self._open, self._close
             )
         reduced: Sequence[tuple[int, Event]] = ()
@@ -816,6 +1201,8 @@ class DexService:
             state.config,
             last_maker_remaining,
             reduced,
+            None,
+            makers_left,
         )
 
     def _release_reduced(
@@ -864,6 +1251,8 @@ class DexService:
         """Forget a filled or cancelled order: it spent `spent` of what it holds (its last fill)
         and releases the rest."""
         del self._open[order_id]
+        if self._expiring:
+            self._expiring.pop(order_id, None)
         tally = order[_TALLY]
         del tally[_ORDERS][order_id]
         if order[_IS_BID]:
@@ -889,9 +1278,65 @@ class DexService:
         return state
 
 
+def _amended(
+    state: _Market,
+    order_id: OrderId,
+    price: int | None,
+    qty: int | None,
+    stp: SelfTradePrevention,
+) -> tuple[int, int, int]:
+    """An amend's new price, total and open quantity (None keeps each as it is), refused
+    unless the new order would be valid and its total exceeds what is done."""
+    if state.engine_name is not None:  # an engine that cannot amend says so first
+        check_amend(engine_capabilities(state.engine_name), state.engine_name)
+    order = state.engine.get_order(order_id)
+    assert order is not None, f"engine lost open order {order_id}"
+    price = order.price if price is None else price
+    qty = order.qty if qty is None else qty
+    validate_limit(state.config, order.side, price, qty, _GTC, order.post_only, stp)
+    done = order.qty - order.remaining_qty
+    if qty - done <= 0:
+        raise InvalidOrder(
+            f"qty {qty} is order {order_id}'s new total, filled part included: it must"
+            f" exceed the {done} it has done; nothing was changed"
+        )
+    return price, qty, qty - done
+
+
 def _tally_of(state: _Market, owner: AccountId) -> _Tally:
     """`owner`'s tally on the market `state` (new and empty at first)."""
     return state.tallies.setdefault(owner, [{}, 0])
+
+
+def _stop_row(stop: StopOrder) -> list[object]:
+    return [
+        stop.order_id,
+        stop.market,
+        stop.owner,
+        str(stop.side),
+        stop.trigger_price,
+        stop.price,
+        stop.qty,
+        stop.max_quote,
+        str(stop.stp),
+        stop.locked,
+    ]
+
+
+def _stop_of_row(row: list[Any]) -> StopOrder:
+    order_id, market, owner, side, trigger, price, qty, max_quote, stp, locked = row
+    return StopOrder(
+        OrderId(order_id),
+        MarketId(market),
+        AccountId(owner),
+        Side(side),
+        trigger,
+        price,
+        qty,
+        max_quote,
+        SelfTradePrevention(stp),
+        locked,
+    )
 
 
 def config_to_state(config: MarketConfig) -> list[object]:

@@ -18,21 +18,27 @@ import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig
-from tachyon.errors import TachyonError
-from tachyon.exchange import risk
+from tachyon.errors import TachyonError, TickDue
+from tachyon.exchange import lifecycle, risk
 from tachyon.exchange.admission import Admitted
+from tachyon.exchange.client_orders import ClientOrders
 from tachyon.exchange.commands import (
     AccountCommand,
     AddMarket,
     AdminCommand,
+    AmendOrder,
     CancelAll,
+    CancelClientOrder,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     RegisterToken,
     SetFees,
     SetReceiveWindow,
+    Tick,
     Withdraw,
 )
 from tachyon.exchange.events import (
@@ -44,14 +50,14 @@ from tachyon.exchange.events import (
 )
 from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT, Nonces, check_window_ms
 from tachyon.exchange.risk import MarketRules
-from tachyon.exchange.service import CancelledOrders, DexService, Placement
+from tachyon.exchange.service import CancelledOrders, DexService, Placement, StopOrder
 from tachyon.exchange.venue import Venue
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
-Outcome = Placement | CancelledOrders | BalanceRecord | list[OrderId] | None
-"""What applying a command gave: a placement or cancellation, a mass cancel's cancellations, a
-balance after a deposit or withdrawal, the orders a fee change cancelled, or nothing
-(registrations, settings)."""
+Outcome = Placement | StopOrder | CancelledOrders | BalanceRecord | list[OrderId] | None
+"""What applying a command gave: a placement or cancellation, a stop order accepted or
+cancelled, a mass cancel's cancellations, a balance after a deposit or withdrawal, the orders a
+fee change cancelled, or nothing (registrations, settings, a clock tick)."""
 
 _encoder: Final = msgspec.msgpack.Encoder()
 
@@ -77,7 +83,7 @@ class Applied(NamedTuple):
 class Exchange:
     """A `DexService` plus what deterministic replay needs: last sequence, time and nonces."""
 
-    __slots__ = ("nonces", "seq", "service", "ts_ns", "venue")
+    __slots__ = ("client_orders", "nonces", "seq", "service", "ts_ns", "venue")
 
     def __init__(self, service: DexService | None = None) -> None:
         """A fresh exchange has the default BASE/USDC market, as a fresh `DexService` does,
@@ -87,6 +93,7 @@ class Exchange:
         self.ts_ns = 0  # and its timestamp
         self.nonces = Nonces(RECEIVE_WINDOW_MS_DEFAULT)
         self.venue = Venue()  # the operator and each market's rules and risk limits
+        self.client_orders = ClientOrders()  # each account's recent client order ids
 
     def apply(self, admitted: Admitted, seq: int, ts_ns: int) -> Outcome | Refusal:
         """`execute`'s outcome, for a caller that needs no events."""
@@ -104,6 +111,10 @@ class Exchange:
         kind = type(command)
         nonce = 0
         applied: Applied
+        if kind is not Tick and self.tick_due(ts_ns):
+            raise TickDue(
+                f"a good-till-date order expires at or before {ts_ns}: apply a Tick first"
+            )
         if kind in _ACCOUNT_KINDS:  # isinstance costs seven times more on structs
             account, nonce = command.account, command.nonce  # type: ignore[union-attr]
             if nonce:
@@ -111,6 +122,9 @@ class Exchange:
         try:
             if kind in _ORDER_KINDS and self.venue.rules:
                 applied = self._place_by_the_rules(command)  # type: ignore[arg-type]
+            elif kind in _LIFECYCLE:
+                outcome, events = _LIFECYCLE[kind](self, command, ts_ns)
+                applied = Applied(outcome, events)
             elif kind in _ADMIN_KINDS:
                 outcome, events = self.venue.apply_admin(self.service, command)  # type: ignore[arg-type]
                 applied = Applied(outcome, events)
@@ -122,6 +136,8 @@ class Exchange:
                     applied = _APPLY[kind](self.service, command)
             else:
                 applied = _APPLY[kind](self.service, command)
+            if kind in _TRADING_KINDS and self.service.has_stops():
+                applied = Applied(applied.outcome, lifecycle.fire_stops(self, applied.events))
         except TachyonError as exc:
             if admitted.signed is None:
                 raise
@@ -158,6 +174,41 @@ class Exchange:
         )
         banded = msgspec.structs.replace(placement, qty=command.qty, cause=CancelReason.PRICE_BAND)
         return _placed(banded)
+
+    def tick_due(self, now_ns: int) -> bool:
+        """Whether a good-till-date order expires at or before `now_ns`: a host then applies
+        a `Tick` at that time before anything else (and `execute` refuses anything else)."""
+        at = self.service.next_expiry()
+        return at is not None and at <= now_ns
+
+    def _tick(self, command: Tick, now_ns: int) -> tuple[None, list[Event]]:
+        return None, self.service.expire(now_ns)
+
+    def _amend(self, command: AmendOrder, now_ns: int) -> tuple[Placement, list[Event]]:
+        """An amend, judged as the order it makes (`risk.check_amend`) on a market with rules;
+        one the service refuses anyway (not open, not the account's, nothing to change, a
+        total not above what is done) goes to it unjudged, for its own error."""
+        service = self.service
+        order_id = lifecycle.amended_order_id(self, command, now_ns)
+        owned = service.get_order(order_id)
+        rules = None if owned is None else self.venue.rules.get(owned.market)
+        if owned is not None and rules is not None and owned.order.owner == command.account:
+            order = owned.order
+            price = order.price if command.price is None else command.price
+            qty = order.qty if command.qty is None else command.qty
+            open_qty = qty - (order.qty - order.remaining_qty)
+            if price > 0 and open_qty > 0:
+                amend = (order.side, price, qty, open_qty, order.price, order.remaining_qty)
+                config = service.get_market(owned.market)
+                risk.check_amend(service, rules, AccountId(command.account), config, amend)
+        placement = service.amend(
+            command.account,  # type: ignore[arg-type]
+            order_id,
+            command.price,
+            command.qty,
+            stp=command.stp,
+        )
+        return placement, placement.events
 
     def _set_receive_window(self, command: SetReceiveWindow) -> Applied:
         check_window_ms(command.window_ms)
@@ -196,6 +247,8 @@ class Exchange:
         venue = self.venue.to_state()
         if venue:  # only once configured: an exchange without an operator keeps its bytes
             state["venue"] = venue
+        if self.client_orders:  # likewise, once an order named itself
+            state["client_orders"] = self.client_orders.to_state()
         return state
 
     @classmethod
@@ -209,6 +262,7 @@ class Exchange:
         window_ms = state.get("receive_window_ms", RECEIVE_WINDOW_MS_DEFAULT)
         exchange.nonces = Nonces.from_state(window_ms, state["nonces"])
         exchange.venue = Venue.from_state(state.get("venue", {}))
+        exchange.client_orders = ClientOrders.from_state(state.get("client_orders", []))
         return exchange
 
     def state_bytes(self) -> bytes:
@@ -219,8 +273,11 @@ class Exchange:
         return state_hash_of(self.state_bytes())
 
     def check_invariants(self) -> None:
+        """The service's invariants and the nonces'; and no order rests past its expiry."""
         self.service.check_invariants()
         self.nonces.check_invariants()
+        expiry = self.service.next_expiry()
+        assert expiry is None or expiry > self.ts_ns, f"an order rests past its expiry {expiry}"
 
 
 def state_hash_of(state_bytes: bytes) -> str:
@@ -261,6 +318,9 @@ def _place_limit(service: DexService, command: PlaceLimit) -> Applied:
 
 
 def _cancel(service: DexService, command: CancelOrder) -> Applied:
+    if service.is_stop(command.order_id):  # type: ignore[arg-type]
+        stop = service.cancel_stop(command.account, command.order_id)  # type: ignore[arg-type]
+        return Applied(stop, stop.events)
     return _placed(service.cancel(command.account, command.order_id))  # type: ignore[arg-type]
 
 
@@ -332,6 +392,16 @@ _ACCOUNT_KINDS: Final = frozenset(get_args(AccountCommand))
 _ADMIN_KINDS: Final = frozenset(get_args(AdminCommand))
 _UNSIGNED_ADMIN_KINDS: Final = frozenset({RegisterToken, AddMarket, SetFees, SetReceiveWindow})
 _ORDER_KINDS: Final = frozenset({PlaceLimit, PlaceMarket})
+# The commands `tachyon.exchange.lifecycle` applies (they read the exchange's client order ids
+# and the command's time), and the commands whose fills may trigger stops.
+_LIFECYCLE: Final[dict[type[Any], Callable[[Exchange, Any, int], tuple[Any, list[Event]]]]] = {
+    PlaceOrder: lifecycle.place_order,
+    PlaceStop: lifecycle.place_stop,
+    CancelClientOrder: lifecycle.cancel_client_order,
+    AmendOrder: Exchange._amend,
+    Tick: Exchange._tick,
+}
+_TRADING_KINDS: Final = frozenset({PlaceLimit, PlaceMarket, PlaceOrder, AmendOrder})
 
 
 def _placement_of(applied: Applied) -> Placement:

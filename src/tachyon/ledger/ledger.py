@@ -403,10 +403,10 @@ class TokenLedger:
         trades: list[Trade],
         holds: dict[OrderId, Hold],
         close: Callable[[OrderId, Hold, int], None],
-    ) -> tuple[int, int, int]:
-        """Settle a taker's fills, fees included (`fill_fees`): the one settlement (see
-        `SETTLEMENT`). Returns what the taker pays (from funds its caller checked), the quantity
-        it filled and what the last maker has left (every maker before it is filled)."""
+    ) -> tuple[int, int, int, dict[int, int] | None]:
+        """Settle a taker's fills, fees included (`fill_fees`): the one settlement (`SETTLEMENT`).
+        Returns what the taker pays (from funds its caller checked), the quantity it filled, what
+        the last maker has left, and what earlier makers left open (refilled icebergs) by trade."""
         base_unit = terms.base_unit
         fee_in_base, zero_fees = terms.fee_in_base, terms.zero_fees
         taker_bps, hold_bps, maker_sign = terms.taker_bps, terms.hold_bps, terms.maker_sign
@@ -414,11 +414,11 @@ class TokenLedger:
         maker_is_bid = not taker_is_bid
         taker_pays_fee = fee_in_base is not taker_is_bid  # the fee on top of what it pays
         maker_need_has_fee = maker_is_bid is not fee_in_base  # as in `SettlementTerms.need`
-        if taker_is_bid:  # makers receive what the taker pays with
-            maker_gain_cells, taker_gain_cells = terms.quote_cells, terms.base_cells
-        else:
-            maker_gain_cells, taker_gain_cells = terms.base_cells, terms.quote_cells
+        cells = (terms.quote_cells, terms.base_cells)  # makers get what the taker pays with
+        maker_gain_cells, taker_gain_cells = cells if taker_is_bid else cells[::-1]
         filled = cost_total = maker_fees = taker_fees = maker_fee = remaining = 0
+        left_by_trade: dict[int, int] | None = None
+        last = trades[-1]
         for trade in trades:
             price, qty, maker_owner = trade.price, trade.qty, trade.maker_owner
             filled += qty
@@ -442,6 +442,8 @@ class TokenLedger:
                 close(maker_id, maker, maker_spent)
                 continue
             maker[HOLD_FILLED] += qty
+            if trade is not last:  # an iceberg, refilled at the back of its level
+                (left_by_trade := left_by_trade or {})[trade.trade_id] = remaining
             left = maker[HOLD_LOCKED] - maker_spent
             if zero_fees:  # it keeps what its remaining qty needs (`need`, inline)
                 need = left
@@ -457,14 +459,12 @@ class TokenLedger:
             if maker_is_bid:
                 maker[HOLD_TALLY][TALLY_BID_QTY] -= qty
         pays, receives = (cost_total, filled) if taker_is_bid else (filled, cost_total)
-        if taker_pays_fee:
-            pays += taker_fees
-        else:
-            receives -= taker_fees
+        pays += taker_fees if taker_pays_fee else 0
+        receives -= 0 if taker_pays_fee else taker_fees
         (taker_gain_cells.get(taker) or _record(taker_gain_cells, taker))[_AVAILABLE] += receives
         if maker_fees or taker_fees:
             (terms.fee_cell or terms.open_fee_cell())[_AVAILABLE] += maker_fees + taker_fees
-        return pays, filled, remaining
+        return pays, filled, remaining, left_by_trade
 
     # -- invariants and state ------------------------------------------------------------------
 

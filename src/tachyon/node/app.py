@@ -36,8 +36,9 @@ from tachyon.errors import (
     StorageError,
     TachyonError,
 )
-from tachyon.exchange.admission import Admitted
-from tachyon.exchange.service import OwnedOrder
+from tachyon.exchange.admission import Admitted, admit
+from tachyon.exchange.commands import Tick
+from tachyon.exchange.service import OwnedOrder, StopOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import markets_json, tokens_json
@@ -106,6 +107,8 @@ BAD_SIGNATURE_LIMIT_DEFAULT: Final = RateLimit(
     BAD_SIGNATURE_RATE_PER_S_DEFAULT, BAD_SIGNATURE_BURST_DEFAULT
 )
 ORDER_ENTRY_PATH: Final = "/v1/ws/orders"
+TICK_POLL_S: Final = 0.05  # how often the node asks whether a good-till-date order is due
+TICK: Final = admit(Tick())
 
 
 _ERRORS: Final[dict[int | str, dict[str, object]]] = {
@@ -321,7 +324,8 @@ def _lifespan(
             await sequencer.start()
             node.sequencer = sequencer
             running.state.sequencer = sequencer  # for metrics and tests
-            yield
+            async with _ticking(node, sequencer):
+                yield
         finally:
             node.sequencer = None
             try:
@@ -336,6 +340,33 @@ def _lifespan(
                 logger.info("the node's exchange is closed", extra={**where, "seq": host.seq})
 
     return lifespan
+
+
+@asynccontextmanager
+async def _ticking(node: Node, sequencer: Sequencer) -> AsyncIterator[None]:
+    """`_clock_ticks` running while the body runs."""
+    task = asyncio.create_task(_clock_ticks(node, sequencer), name="tachyon-clock")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _clock_ticks(node: Node, sequencer: Sequencer) -> None:
+    """Journal a clock `Tick` whenever a good-till-date order is due, so that it expires on
+    time on a quiet market too (a command after its time would journal one first anyway)."""
+    while True:
+        await asyncio.sleep(TICK_POLL_S)
+        try:
+            due = await sequencer.read(
+                lambda host: host.state.tick_due(max(node.clock(), host.state.ts_ns))
+            )
+            if due:
+                await sequencer.submit(TICK)
+        except TachyonError as exc:  # a full queue or a failing disk: the next poll retries
+            logger.warning("the clock tick failed", extra={"error": str(exc)})
 
 
 async def _publisher(node: Node, host: EmbeddedExchange) -> Publisher:
@@ -445,7 +476,7 @@ def _command_routes(app: FastAPI, node: Node) -> None:
     async def submit_command(request: schemas.SignedCommandRequest, http: Request) -> Response:
         """Submit a wallet's signed account command; answered once it is durable.
 
-        Place and cancel answer the placement (as `dex place-limit --format json`), a mass
+        Place, cancel and amend answer the placement (as `dex place-limit --format json`), a mass
         cancel (`CancelAll`) `{"cancelled": [...]}` with each cancelled order's; deposit and
         withdraw the balance of the token they moved (as `dex deposit --format json`). The
         same requests go over one WebSocket, many in flight, at `/v1/ws/orders`.
@@ -521,6 +552,7 @@ def _account_of(node: Node) -> AccountOf:
 
 def _account_routes(app: FastAPI, node: Node) -> None:
     account_of = _account_of(node)
+    _stop_routes(app, node, account_of)
 
     @app.get(
         "/v1/account/balances",
@@ -638,6 +670,33 @@ async def _orders_json(node: Node, records: list[OrderRecord]) -> list[dict[str,
         shapes.order_json(await node.market(each.order.market), each.order, each.time_ns)
         for each in records
     ]
+
+
+def _stop_routes(app: FastAPI, node: Node, account_of: AccountOf) -> None:
+    @app.get(
+        "/v1/account/stops",
+        response_model=None,
+        responses=_ok(schemas.StopOrders),
+        tags=["signed"],
+    )
+    async def stops(
+        request: Request,
+        address: AddressHeader = None,
+        timestamp: TimestampHeader = None,
+        signature: SignatureHeader = None,
+    ) -> dict[str, object]:
+        """The signing account's pending stop orders, in the order they were accepted (as
+        `dex stops --format json`)."""
+        account = account_of(request, address, timestamp, signature)
+        configs, pending = await node.running().read(lambda host: _stops(host, account))
+        return {"stops": [shapes.stop_json(configs[each.market], each) for each in pending]}
+
+
+def _stops(
+    host: EmbeddedExchange, account: AccountId
+) -> tuple[dict[str, MarketConfig], list[StopOrder]]:
+    service = host.refresh().service
+    return {config.market_id: config for config in service.markets()}, service.stops(account)
 
 
 def _balances(

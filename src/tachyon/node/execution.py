@@ -18,20 +18,25 @@ from typing import TypeVar
 
 from opentelemetry.trace import Span, SpanContext, Tracer
 
+from tachyon.client import shapes
 from tachyon.dex.ids import MarketId
 from tachyon.dex.model import MarketConfig
 from tachyon.errors import BadSignature, StorageError, TachyonError, TokenNotFound
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
     AccountCommand,
+    AmendOrder,
     CancelAll,
+    CancelClientOrder,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     Withdraw,
 )
-from tachyon.exchange.service import CancelledOrders, Placement
+from tachyon.exchange.service import CancelledOrders, Placement, StopOrder
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import admin_answer
@@ -213,10 +218,13 @@ async def _execute(
             outcome, receipt = await sequencer.submit_with_receipt(admitted, trace)
             placement = _placement(outcome)
             return schemas.placement_json(await node.market(command.market), placement, receipt)
-        case CancelOrder():  # answered with its order's market, from its placement
-            # Judged by the exchange even when the order is not open: its refusal is
-            # journaled, so these bytes cannot cancel an order that opens later.
+        case PlaceOrder() | PlaceStop() | CancelOrder() | AmendOrder() | CancelClientOrder():
+            # Answered with its order's market. A cancel is judged by the exchange even when
+            # the order is not open: its refusal is journaled, so these bytes cannot cancel an
+            # order that opens later.
             outcome, receipt = await sequencer.submit_with_receipt(admitted, trace)
+            if isinstance(outcome, StopOrder):
+                return shapes.stop_json(await node.market(outcome.market), outcome)
             placement = _placement(outcome)
             market = await node.market(placement.market)
             return schemas.placement_json(market, placement, receipt)

@@ -44,12 +44,16 @@ from tachyon.dex.ids import MarketId
 from tachyon.errors import TachyonError
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.commands import (
+    AmendOrder,
     AnyCommand,
     CancelAll,
+    CancelClientOrder,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     SignedCommand,
     Withdraw,
     decode_command,
@@ -86,6 +90,10 @@ _TYPES: Final[dict[type, str]] = {
     PlaceMarket: "market",
     CancelOrder: "cancel",
     CancelAll: "cancel_all",
+    AmendOrder: "amend",
+    PlaceOrder: "order",
+    PlaceStop: "stop",
+    CancelClientOrder: "cancel",
     Deposit: "deposit",
     Withdraw: "withdraw",
 }

@@ -266,6 +266,26 @@ class HistoryShape(_Shape):
     fills: list[FillShape]
 
 
+class StopOrder(_Shape):
+    """A stop order (`dex place-stop`): its trigger, the order it becomes (`price` null: a
+    market order), what it locks while `pending`."""
+
+    order_id: int
+    market: str
+    side: str
+    trigger_price: str
+    price: str | None
+    qty: str | None
+    max_quote: str | None
+    stp: str
+    locked: str
+    status: str
+
+
+class StopOrders(_Shape):
+    stops: list[StopOrder]
+
+
 class ErrorDetail(_Shape):
     code: str
     message: str

@@ -30,9 +30,13 @@ from tachyon.exchange.events import (
     Event,
     Filled,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    StopAccepted,
+    StopCancelled,
+    StopTriggered,
 )
 from tachyon.exchange.service import DexService
 from tachyon.exchange.state_machine import Outcome
@@ -313,14 +317,25 @@ class _AccountEvents:
         return self.by_account.setdefault(account, [])
 
     def command(self, events: list[Event], seq: int, ts_ns: int) -> None:
-        """One command's events (journaled at `ts_ns`): its own order's status last, after its
-        fills."""
-        taker: OrderAccepted | None = None
+        """One command's events (journaled at `ts_ns`): each order it placed (its own, and
+        those of the stops its fills triggered) told its status after its fills; stops as
+        they change."""
+        taker: OrderAccepted | OrderAmended | None = None
         status, remaining = OrderStatus.FILLED, 0  # a taker with no last word filled
         for event in events:
             match event:
-                case OrderAccepted():
+                case OrderAccepted() | OrderAmended():
+                    if taker is not None:  # the order before it (a stop fired after it)
+                        self._taker(taker, status, remaining, seq)
                     taker = event
+                    status, remaining = OrderStatus.FILLED, 0
+                case StopTriggered():  # what came before it is done with
+                    if taker is not None:
+                        self._taker(taker, status, remaining, seq)
+                        taker = None
+                    self.stop(event, seq)
+                case StopAccepted() | StopCancelled():
+                    self.stop(event, seq)
                 case Filled():
                     self.filled(event, seq, ts_ns)
                 case OrderRested():
@@ -344,16 +359,51 @@ class _AccountEvents:
                         seq,
                     )
         if taker is not None:
-            self.order(
-                taker.owner,
-                taker.market,
-                taker.order_id,
-                taker.side,
-                taker.price,
-                status,
-                remaining,
-                seq,
-            )
+            self._taker(taker, status, remaining, seq)
+
+    def _taker(
+        self,
+        taker: OrderAccepted | OrderAmended,
+        status: OrderStatus,
+        remaining: int,
+        seq: int,
+    ) -> None:
+        self.order(
+            taker.owner,
+            taker.market,
+            taker.order_id,
+            taker.side,
+            taker.price,
+            status,
+            remaining,
+            seq,
+        )
+
+    def stop(self, event: StopAccepted | StopTriggered | StopCancelled, seq: int) -> None:
+        """A stop order's change: `pending` once accepted, `triggered` (with the id of the
+        order it became, null if that was refused) or `cancelled` (with why)."""
+        rows = self._rows(event.owner)
+        if rows is None:
+            return
+        row: dict[str, object] = {
+            "type": "stop",
+            "update_id": seq,
+            "order_id": event.order_id,
+            "market": event.market,
+        }
+        match event:
+            case StopAccepted():
+                config = self._publisher.config(event.market)
+                row["status"] = "pending"
+                row["side"] = str(event.side)
+                row["trigger_price"] = to_decimal(event.trigger_price, config.quote_decimals)
+            case StopTriggered():
+                row["status"] = "triggered"
+                row["new_order_id"] = event.new_order_id
+            case StopCancelled():
+                row["status"] = "cancelled"
+                row["reason"] = event.reason
+        rows.append(row)
 
     def order(
         self,

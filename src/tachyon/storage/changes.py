@@ -20,6 +20,7 @@ from tachyon.exchange.events import (
     FeesChanged,
     Filled,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
@@ -59,7 +60,7 @@ class BatchChanges(NamedTuple):
 
 def book_changes(events: list[Event]) -> list[tuple[str, bool, int]]:
     """(market, whether a bid level, price) of each book level a command's events changed: an
-    order rested, a maker filled, reduced or cancelled. The unfilled rest of the command's own
+    order rested, a maker filled, reduced or cancelled, an order amended. The unfilled rest of the command's own
     order was never on the book."""
     changed: list[tuple[str, bool, int]] = []
     taker = None
@@ -71,6 +72,9 @@ def book_changes(events: list[Event]) -> list[tuple[str, bool, int]]:
                 changed.append((event.market, event.side is Side.BID, event.price))
             case OrderAccepted():
                 taker = event.order_id
+            case OrderAmended():  # it left its old level; where it went, its rest says
+                taker = event.order_id
+                changed.append((event.market, event.side is Side.BID, event.old_price))
             case OrderCancelled() if event.order_id != taker:
                 assert event.price is not None, "a resting order has a price"
                 changed.append((event.market, event.side is Side.BID, event.price))

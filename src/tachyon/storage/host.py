@@ -26,7 +26,7 @@ from tachyon.dex.ids import AccountId, MarketId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.errors import InvalidInput, StorageError, TachyonError
 from tachyon.exchange.admission import Admitted, admit
-from tachyon.exchange.commands import AnyCommand, encode_refused
+from tachyon.exchange.commands import AnyCommand, Tick, encode_refused
 from tachyon.exchange.engines import DEFAULT_ENGINE, engine_loader
 from tachyon.exchange.events import Event
 from tachyon.exchange.service import OwnedOrder
@@ -211,7 +211,15 @@ class EmbeddedExchange:
                 if isinstance(command, TachyonError):  # refused by admission
                     results.append(command)
                     continue
-                entry, outcome, events = self._apply(command, head_hash)
+                ts_ns = max(self._clock(), self._exchange.ts_ns)
+                if type(command.command) is not Tick and self._exchange.tick_due(ts_ns):
+                    # An order expires first: the Tick that does it is journaled before this.
+                    tick, _, tick_events = self._apply(_TICK, head_hash, ts_ns)
+                    assert tick is not None, "a clock tick is never refused"
+                    entries.append(tick)
+                    changed.append((tick.seq, tick.ts_ns, tick_events))
+                    head_hash = tick.checksum
+                entry, outcome, events = self._apply(command, head_hash, ts_ns)
                 if entry is not None:
                     entries.append(entry)
                     changed.append((entry.seq, entry.ts_ns, events))
@@ -241,6 +249,14 @@ class EmbeddedExchange:
         self._maybe_snapshot()
         return results
 
+    def tick_if_due(self) -> bool:
+        """Journal a clock `Tick` if a good-till-date order is due by now, so that it does not
+        outlive its time on a quiet market; whether one was journaled."""
+        if self._exchange.tick_due(max(self._clock(), self._exchange.ts_ns)):
+            self.submit(_TICK)
+            return True
+        return False
+
     def _advance_head(self, last: journal.JournalEntry) -> None:
         """Record the commit as acknowledged before answering it. The commit is durable
         already, so a failure here is no failure of its commands: logged and counted
@@ -264,13 +280,12 @@ class EmbeddedExchange:
             return False
 
     def _apply(
-        self, admitted: Admitted, head_hash: bytes
+        self, admitted: Admitted, head_hash: bytes, ts_ns: int
     ) -> tuple[journal.JournalEntry | None, Outcome | TachyonError, list[Event]]:
-        """Sequence and apply one command: its journal entry (None if refused and nothing was
-        used), its outcome or the error that refused it, and its events."""
+        """Sequence and apply one command at `ts_ns`: its journal entry (None if refused and
+        nothing was used), its outcome or the error that refused it, and its events."""
         exchange = self._exchange
         seq = exchange.seq + 1
-        ts_ns = max(self._clock(), exchange.ts_ns)
         try:
             outcome, events = exchange.execute(admitted, seq, ts_ns)
         except TachyonError as exc:
@@ -402,6 +417,9 @@ class EmbeddedExchange:
         recovered = _recover_read_only(self.db_path)
         self._exchange = recovered.exchange
         self._head_hash = recovered.head_hash
+
+
+_TICK: Final = admit(Tick())
 
 
 def _admitted(command: AnyCommand | Admitted) -> Admitted | TachyonError:

@@ -51,7 +51,7 @@ from tachyon.storage.view import (
 if TYPE_CHECKING:
     from tachyon.exchange.commands import SignedCommand
     from tachyon.exchange.risk import MarketRules
-    from tachyon.exchange.service import OwnedOrder
+    from tachyon.exchange.service import OwnedOrder, StopOrder
     from tachyon.exchange.state_machine import Outcome
     from tachyon.storage.host import EmbeddedExchange
 
@@ -165,6 +165,12 @@ class EmbeddedPort:
         return self._read(
             lambda view: [_market(row) for row in view.markets()], lambda host: host.markets()
         )
+
+    def stops(self, account: AccountId) -> list[StopOrder]:
+        """From the recovered state (the read model does not hold them)."""
+        if self._host is None and not self._create:
+            require_exchange(self.data_dir)  # a read never creates an exchange
+        return self._opened(reading=True).refresh().service.stops(account)
 
     def market_rules(self) -> dict[MarketId, MarketRules]:
         """From the recovered state (the read model does not hold them)."""

@@ -28,9 +28,13 @@ from tachyon.exchange.events import (
     Filled,
     MarketAdded,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    StopAccepted,
+    StopCancelled,
+    StopTriggered,
     TokenRegistered,
     Withdrawn,
 )
@@ -113,6 +117,11 @@ class ViewBatch:
                         placed.add(event.order_id)
                     case OrderRested() | OrderReduced():
                         orders[event.order_id] = event.owner
+                    case OrderAmended():
+                        traders.setdefault(event.market, set()).add(event.owner)
+                        orders[event.order_id] = event.owner
+                    case StopAccepted() | StopTriggered() | StopCancelled():  # funds (un)locked
+                        traders.setdefault(event.market, set()).add(event.owner)
                     case OrderCancelled():
                         traders.setdefault(event.market, set()).add(event.owner)
                         orders[event.order_id] = event.owner

@@ -21,16 +21,20 @@ from tachyon.errors import InvalidInput
 from tachyon.exchange.auth import address_of, sign
 from tachyon.exchange.commands import (
     AccountCommand,
+    AmendOrder,
     CancelAll,
+    CancelClientOrder,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     SignedCommand,
     Withdraw,
     encode_command,
 )
-from tachyon.exchange.service import CancelledOrders, Placement
+from tachyon.exchange.service import CancelledOrders, Placement, StopOrder
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.wallet.keystore import KeyFile
 
@@ -106,8 +110,101 @@ class Wallet:
         command = PlaceMarket(self.address, market, side, qty, max_quote, stp, self._nonce())
         return self._placement(self._submit(command))
 
-    def cancel(self, order_id: OrderId) -> Placement:
-        return self._placement(self._submit(CancelOrder(self.address, order_id, self._nonce())))
+    def cancel(self, order_id: OrderId) -> Placement | StopOrder:
+        """Cancel an open order or a pending stop order of this wallet."""
+        outcome = self._submit(CancelOrder(self.address, order_id, self._nonce()))
+        assert isinstance(outcome, Placement | StopOrder), outcome
+        return outcome
+
+    def place_order(
+        self,
+        market: MarketId,
+        side: Side,
+        price: int | None,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        display_qty: int | None = None,
+        expire_at_ns: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Placement:
+        """A limit order (a price) or a market order (None) with the options `place_limit`
+        and `place_market` lack: an iceberg's `display_qty`, a good-till-date `expire_at_ns`,
+        a `client_order_id` (a retry under the same id answers the first order's result)."""
+        command = PlaceOrder(
+            self.address,
+            market,
+            side,
+            price,
+            qty,
+            max_quote,
+            tif,
+            post_only,
+            stp,
+            display_qty,
+            expire_at_ns,
+            client_order_id,
+            self._nonce(),
+        )
+        return self._placement(self._submit(command))
+
+    def place_stop(
+        self,
+        market: MarketId,
+        side: Side,
+        trigger_price: int,
+        price: int | None,
+        qty: int | None,
+        *,
+        max_quote: int | None = None,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        client_order_id: str | None = None,
+    ) -> StopOrder:
+        """A stop-limit (a price) or stop-market (None) order; see `DexService.place_stop`."""
+        command = PlaceStop(
+            self.address,
+            market,
+            side,
+            trigger_price,
+            price,
+            qty,
+            max_quote,
+            stp,
+            client_order_id,
+            self._nonce(),
+        )
+        outcome = self._submit(command)
+        assert isinstance(outcome, StopOrder), outcome
+        return outcome
+
+    def stops(self) -> list[StopOrder]:
+        """This wallet's pending stop orders."""
+        return self.exchange.stops(self.address)
+
+    def cancel_client_order(self, client_order_id: str) -> Placement | StopOrder:
+        """Cancel the order (or stop) placed with `client_order_id`."""
+        outcome = self._submit(CancelClientOrder(self.address, client_order_id, self._nonce()))
+        assert isinstance(outcome, Placement | StopOrder), outcome
+        return outcome
+
+    def amend(
+        self,
+        order_id: OrderId | None,
+        price: int | None = None,
+        qty: int | None = None,
+        *,
+        stp: SelfTradePrevention = STP_DEFAULT,
+        client_order_id: str | None = None,
+    ) -> Placement:
+        """Change an open order's price or total quantity (filled part included), named by
+        its id or its client order id; see `DexService.amend` for what keeps its place."""
+        command = AmendOrder(
+            self.address, order_id, price, qty, stp, client_order_id, self._nonce()
+        )
+        return self._placement(self._submit(command))
 
     def cancel_all(
         self, market: MarketId | None = None, side: Side | None = None
