@@ -37,6 +37,7 @@ from tachyon.exchange.events import (
     Event,
     OrderAccepted,
     OrderCancelled,
+    OrderRecalled,
     StopAccepted,
     StopCancelled,
     StopTriggered,
@@ -108,11 +109,14 @@ def test_a_retry_under_the_same_client_id_answers_the_first_result(clock: Clock)
         clock, PlaceOrder(ALICE, M, BID, 100, 5, client_order_id="my-1", nonce=clock.now)
     )
     assert (first.filled_qty, first.open_qty) == (3, 2)
+    first_time = clock.now
     before = clock.exchange.service.to_state()
     retry, events = clock.execute(
         PlaceOrder(ALICE, M, BID, 100, 5, client_order_id="my-1", nonce=clock.now + 1)
     )
-    assert isinstance(retry, Placement) and events == []
+    assert isinstance(retry, Placement)
+    assert [type(e) for e in events] == [OrderRecalled]  # nothing changed: it says so
+    assert events[0] == OrderRecalled(ALICE, "my-1", first.order_id, first_time, [(0, 0)])
     assert (retry.order_id, retry.status, retry.filled_qty, retry.open_qty) == (
         first.order_id,
         first.status,

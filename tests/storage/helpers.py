@@ -11,17 +11,20 @@ from typing import Final
 
 from msgspec.structs import astuple
 
-from tachyon.dex.ids import AccountId, OrderId, TokenId
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.in_memory import TRADES_RECENT_MAX
 from tachyon.dex.model import MarketConfig, SelfTradePrevention, Side, TimeInForce
 from tachyon.errors import TachyonError
 from tachyon.exchange.commands import (
     AddMarket,
+    AmendOrder,
     AnyCommand,
     CancelOrder,
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     RegisterToken,
     SetFees,
     Withdraw,
@@ -214,8 +217,11 @@ def _random_command(
     tick, lot = _TICK[market], _LOT[market]
     qty = lot * rng.randint(_MIN_LOTS[market], 8 * _MIN_LOTS[market])
     kind = rng.choices(
-        ("limit", "market", "cancel", "deposit", "withdraw", "fees"), (40, 12, 18, 8, 8, 2)
+        ("limit", "market", "cancel", "deposit", "withdraw", "fees", "amend", "stop", "order"),
+        (40, 12, 18, 8, 8, 2, 6, 4, 4),
     )[0]
+    if kind in ("amend", "stop", "order"):
+        return _lifecycle_command(rng, model, placed, (account, market, side, qty, nonce))
     if kind == "limit":
         price = tick * (_MID_TICKS[market] + rng.randint(-6, 6))
         tif = rng.choices(list(TimeInForce), (6, 2, 2))[0]
@@ -248,6 +254,35 @@ def _random_command(
         return Withdraw(account, token, rng.randint(1, available * 6 // 5 + 1), nonce)
     fee_token = rng.choice((None, ETH, BASE))  # BASE is not an ETH/USDC token: refused
     return SetFees(ETH_MARKET, rng.randint(0, 30), rng.randint(0, 50), fee_token)
+
+
+def _lifecycle_command(
+    rng: random.Random,
+    model: Exchange,
+    placed: list[OrderId],
+    order: tuple[AccountId, MarketId, Side, int, int],
+) -> AnyCommand:
+    """An amend of an open order (often its owner's), a stop order, or an iceberg with a
+    client order id (some reused: a retry)."""
+    account, market, side, qty, nonce = order
+    tick = _TICK[market]
+    price = tick * (_MID_TICKS[market] + rng.randint(-6, 6))
+    open_ids = [oid for oid in placed if model.service.get_order(oid) is not None]
+    if rng.random() < 0.4 and open_ids:
+        owned = model.service.get_order(rng.choice(open_ids))
+        assert owned is not None
+        owner = owned.order.owner if rng.random() < 0.8 else account
+        new_qty = owned.order.qty + _LOT[owned.market] * rng.randint(-2, 3)
+        return AmendOrder(owner, owned.order.order_id, price, new_qty, nonce=nonce)
+    if rng.random() < 0.5:
+        trigger = tick * (_MID_TICKS[market] + rng.randint(-8, 8))
+        return PlaceStop(account, market, side, trigger, price, qty, nonce=nonce)
+    display = _LOT[market] * _MIN_LOTS[market]
+    client_id = f"c{rng.randrange(8)}"
+    return PlaceOrder(
+        account, market, side, price, qty + display, display_qty=display,
+        client_order_id=client_id, nonce=nonce,
+    )  # fmt: skip
 
 
 # -- raw database access (bypassing tachyon) --------------------------------------------------

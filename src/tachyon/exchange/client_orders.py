@@ -105,7 +105,7 @@ class ClientOrders:
     def to_state(self) -> list[object]:
         """Every remembered id, by account then oldest first (deterministic)."""
         return [
-            [account, [[cid, remembered] for cid, remembered in recent.items()]]
+            [account, [[cid, *msgspec.structs.astuple(r)] for cid, r in recent.items()]]
             for account, recent in sorted(self._by_account.items())
         ]
 
@@ -114,9 +114,12 @@ class ClientOrders:
         """The inverse of `to_state` (msgspec's ValidationError, a ValueError, if it is not
         shaped like its output)."""
         orders = cls()
-        rows = msgspec.convert(state, list[tuple[str, list[tuple[str, Remembered]]]])
+        rows = msgspec.convert(state, list[tuple[str, list[tuple[str, int, int, str, object]]]])
         for account, remembered in rows:
-            orders._by_account[AccountId(account)] = OrderedDict(remembered)
+            orders._by_account[AccountId(account)] = OrderedDict(
+                (cid, Remembered(ts_ns, order_id, kind, answer))
+                for cid, ts_ns, order_id, kind, answer in remembered
+            )
         return orders
 
     def __bool__(self) -> bool:

@@ -160,6 +160,18 @@ class StopCancelled(msgspec.Struct, frozen=True, gc=False):
     message: str = ""
 
 
+class OrderRecalled(msgspec.Struct, frozen=True, gc=False):
+    """A retry of an order under a client order id its account used already: nothing
+    changed; its answer is the original order's (`order_id`), placed at `time_ns` (the
+    sequencer's time of the original), whose trades paid `fees` (maker, taker) each."""
+
+    account: AccountId
+    client_order_id: str
+    order_id: OrderId
+    time_ns: int
+    fees: list[tuple[int, int]]
+
+
 class Deposited(msgspec.Struct, frozen=True, gc=False):
     account: AccountId
     token: TokenId
@@ -231,6 +243,7 @@ StopEvent = StopAccepted | StopTriggered | StopCancelled
 Event = (
     OrderEvent
     | StopEvent
+    | OrderRecalled
     | Deposited
     | Withdrawn
     | MarketAdded

@@ -15,7 +15,7 @@ then `StopCancelled` with the refusal's code and message.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -34,6 +34,7 @@ from tachyon.exchange.events import (
     CancelReason,
     Event,
     Filled,
+    OrderRecalled,
     StopCancelled,
     StopTriggered,
 )
@@ -45,9 +46,8 @@ if TYPE_CHECKING:
 Result = tuple[Placement | StopOrder, list[Event]]
 """An order's outcome and its events."""
 
-_NO_EVENTS: Final[list[Event]] = []
 # An answer remembered under a client order id: a placement's summary, or a stop order.
-_OrderRow = tuple[int, str, str, int, int, list[Trade]]
+_OrderRow = tuple[int, str, str, int, int, list[Trade], list[tuple[int, int]]]
 _StopRow = tuple[int, str, str, str, int, int | None, int | None, int | None, str, int]
 
 
@@ -61,7 +61,7 @@ def place_order(exchange: Exchange, command: PlaceOrder, now_ns: int) -> Result:
             account, check_client_order_id(client_id), now_ns
         )
         if remembered is not None:
-            return recalled(remembered), _NO_EVENTS
+            return _recall(account, client_id, remembered)
     expire_at = command.expire_at_ns
     if expire_at is not None and type(expire_at) is int and expire_at <= now_ns:
         raise InvalidOrder(
@@ -125,7 +125,7 @@ def place_stop(exchange: Exchange, command: PlaceStop, now_ns: int) -> Result:
             account, check_client_order_id(client_id), now_ns
         )
         if remembered is not None:
-            return recalled(remembered), _NO_EVENTS
+            return _recall(account, client_id, remembered)
     market = MarketId(command.market)
     if exchange.venue.rules_of(market).halted:
         raise MarketHalted(
@@ -144,6 +144,14 @@ def place_stop(exchange: Exchange, command: PlaceStop, now_ns: int) -> Result:
     if client_id is not None:
         exchange.client_orders.remember(account, client_id, now_ns, stop.order_id, answer_of(stop))
     return stop, stop.events
+
+
+def _recall(account: AccountId, client_id: str, remembered: Remembered) -> Result:
+    """The answer a retry gets: the original's, with the event that says so."""
+    answer = recalled(remembered)
+    fees = msgspec.convert(remembered.answer, _OrderRow)[6] if remembered.kind == "order" else []
+    event = OrderRecalled(account, client_id, OrderId(remembered.order_id), remembered.ts_ns, fees)
+    return answer, [event]
 
 
 def cancel_client_order(exchange: Exchange, command: CancelClientOrder, now_ns: int) -> Result:
@@ -223,6 +231,11 @@ def answer_of(outcome: Placement | StopOrder) -> tuple[str, object]:
             outcome.locked,
         ]
     assert type(outcome) is Placement
+    fees = [
+        (event.maker_fee, event.taker_fee)
+        for event in outcome.events
+        if type(event) is Filled and event.trade.taker_order_id == outcome.order_id
+    ]
     return "order", [
         outcome.order_id,
         outcome.market,
@@ -230,6 +243,7 @@ def answer_of(outcome: Placement | StopOrder) -> tuple[str, object]:
         outcome.filled_qty,
         outcome.open_qty,
         msgspec.to_builtins(outcome.trades),
+        fees,
     ]
 
 
@@ -253,7 +267,7 @@ def recalled(remembered: Remembered) -> Placement | StopOrder:
             locked,
         )
     row = msgspec.convert(remembered.answer, _OrderRow)
-    order_id, market, status, filled, open_qty, trades = row
+    order_id, market, status, filled, open_qty, trades, _ = row
     return Placement(
         OrderId(order_id),
         trades,

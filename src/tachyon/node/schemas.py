@@ -238,7 +238,7 @@ class ClosedOrderShape(_Shape):
     status: str = Field(description="filled or cancelled")
     reason: str | None = Field(
         description="why it was cancelled: user, unfilled, self_trade_prevention, fees,"
-        " price_band (null: filled)"
+        " price_band, expired (null: filled)"
     )
     time_ns: int | None = Field(description=f"when it was placed: {TIME_NS}")
     closed_time_ns: int = Field(description="the journal time of the command that closed it")

@@ -22,6 +22,7 @@ from tachyon.exchange.events import (
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
+    OrderRecalled,
     OrderReduced,
     OrderRested,
 )
@@ -95,6 +96,9 @@ def receipts(changes: BatchChanges | None, outcomes: Sequence[object]) -> list[R
         _, ts_ns, events = next(entries)
         while len(events) == 1 and type(events[0]) is CommandRefused:
             _, ts_ns, events = next(entries)
+        if events and type(recall := events[0]) is OrderRecalled:  # a retry: the original's
+            found.append(Receipt(recall.time_ns, recall.fees))
+            continue
         fees = [(event.maker_fee, event.taker_fee) for event in events if type(event) is Filled]
         found.append(Receipt(ts_ns, fees))
     return found

@@ -25,9 +25,11 @@ from tachyon.exchange.events import (
     Event,
     Filled,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    StopTriggered,
 )
 from tachyon.storage.db import int_to_sql
 
@@ -120,6 +122,8 @@ class HistoryRecorder:
             kind = type(event)  # `type() is` before `match`: this runs for every event
             if kind is OrderAccepted:
                 assert isinstance(event, OrderAccepted)
+                if taker is not None:  # the order before it (a stop fired after it) filled
+                    self._close_filled(taker, seq, ts_ns)
                 taker = event.order_id
                 side = "bid" if event.side is _BID else "ask"
                 self._orders[taker] = Known(
@@ -140,9 +144,29 @@ class HistoryRecorder:
                 known = self._order(event.owner, event.order_id)
                 if known is not None:
                     known.filled = event.filled_qty
+            elif kind is OrderAmended:  # the order's new price and total; it may take now
+                assert isinstance(event, OrderAmended)
+                if taker is not None:
+                    self._close_filled(taker, seq, ts_ns)
+                taker = self._amended(event)
+            elif kind is StopTriggered and taker is not None:  # the order before it filled
+                self._close_filled(taker, seq, ts_ns)
+                taker = None
         if taker is not None:  # neither rested nor cancelled: filled completely
-            known = self._orders.pop(taker)
-            self.closed.append(_closed_row(taker, known, known.filled, FILLED, None, seq, ts_ns))
+            self._close_filled(taker, seq, ts_ns)
+
+    def _close_filled(self, order_id: int, seq: int, ts_ns: int) -> None:
+        known = self._orders.pop(order_id)
+        self.closed.append(_closed_row(order_id, known, known.filled, FILLED, None, seq, ts_ns))
+
+    def _amended(self, event: OrderAmended) -> int | None:
+        """Note an amended order's new price and total; its id if known (it is then the
+        command's own order, which may fill now)."""
+        known = self._order(event.owner, event.order_id)
+        if known is None:
+            return None
+        known.price, known.qty = event.price, event.qty
+        return event.order_id
 
     def open_times(self) -> dict[int, int]:
         """The placement time of each order seen placed (or looked up) that is still open."""

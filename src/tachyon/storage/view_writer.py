@@ -17,6 +17,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable
+from typing import Final
 
 from tachyon.dex.engine import OrderBookEngine
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
@@ -253,12 +254,15 @@ def _write_balances(
 _LevelQty = Callable[[int], int]
 
 
+_ALL_LEVELS: Final = 1 << 62  # a depth beyond any book's
+
+
 def level_quantities(
     service: DexService, market: str, bids: Iterable[int], asks: Iterable[int]
 ) -> tuple[_LevelQty, _LevelQty]:
     """Functions of a price giving the live quantity of that bid and ask level (0 if none).
     The default engine's levels keep it (read, never changed, here: bids keyed by price, asks
-    by -price); any other engine's are summed from its open orders."""
+    by -price); any other engine's are read from its whole book."""
     engine: OrderBookEngine = service._market(MarketId(market)).engine
     if type(engine) is InMemoryEngine:
         bid_levels = engine._bids.levels
@@ -273,14 +277,9 @@ def level_quantities(
             return 0 if level is None else level.qty
 
         return bid_qty, ask_qty
-    wanted = {True: set(bids), False: set(asks)}
-    sums: dict[tuple[bool, int], int] = {}
-    for order in engine.open_orders():
-        is_bid = order.side is _BID
-        if order.price in wanted[is_bid]:
-            key = (is_bid, order.price)
-            sums[key] = sums.get(key, 0) + order.remaining_qty
-    return (lambda price: sums.get((True, price), 0)), (lambda price: sums.get((False, price), 0))
+    book = engine.snapshot(_ALL_LEVELS)  # what it shows: an iceberg's display, not its whole
+    shown_bids, shown_asks = dict(book.bids), dict(book.asks)
+    return (lambda price: shown_bids.get(price, 0)), (lambda price: shown_asks.get(price, 0))
 
 
 def _order_row(owned: OwnedOrder) -> _SqlRow:
@@ -329,16 +328,16 @@ def view_rows(service: DexService) -> dict[str, list[_SqlRow]]:
     # Every owner of an open order holds funds in it, so the ledger knows every owner. In key
     # order, the tables' rows are appended rather than inserted all over them.
     rows: list[_SqlRow] = []
-    levels: dict[tuple[str, str, int], int] = {}
     for account in sorted(accounts):
-        for owned in service.open_orders(account):  # oldest first
-            rows.append(_order_row(owned))
-            order = owned.order
-            key = (owned.market, order.side.value, order.price)
-            levels[key] = levels.get(key, 0) + order.remaining_qty
+        rows.extend(_order_row(owned) for owned in service.open_orders(account))  # oldest first
+    levels: list[tuple[str, str, int, int]] = []
+    for config in service.markets():  # what the book shows (an iceberg: its display)
+        book = service.snapshot(_ALL_LEVELS, config.market_id)
+        levels.extend((config.market_id, "bid", price, qty) for price, qty in book.bids)
+        levels.extend((config.market_id, "ask", price, qty) for price, qty in book.asks)
     level_rows: list[_SqlRow] = [
         (market, side, int_to_sql(price), int_to_sql(qty))
-        for (market, side, price), qty in sorted(levels.items())
+        for market, side, price, qty in sorted(levels)
     ]
     return {
         "view_balances": balance_rows,
