@@ -84,6 +84,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         "/v1/account/balances",
         "/v1/account/orders",
         "/v1/account/history",
+        "/v1/account/stops",
     }
     post = spec["paths"]["/v1/commands"]["post"]
     assert {"400", "401", "403", "404", "409", "413"} <= set(post["responses"])
@@ -91,7 +92,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     answers = post["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
     shapes = {answer["$ref"].rsplit("/", 1)[1] for answer in answers}
     admin = {"OperatorSet", "TokenListed", "MarketListed", "FeesSet", "RiskSet", "HaltSet"}
-    assert admin | {"PlacementShape", "Cancellations", "Balances"} == shapes
+    assert admin | {"PlacementShape", "StopOrder", "Cancellations", "Balances"} == shapes
     for name in ("AdminAddMarket", "AdminSetRisk", "AdminHaltMarket", "not_operator"):
         assert name in post["description"]
 
@@ -105,7 +106,8 @@ def test_openapi_shows_the_patterns_the_gateway_enforces(client: TestClient) -> 
         r"^[0-9]{1,20}$",
         schemas.BASE64_PATTERN,
     )
-    for path in ("/v1/account/balances", "/v1/account/orders", "/v1/account/history"):
+    paths = ("/v1/account/balances", "/v1/account/orders", "/v1/account/history")
+    for path in (*paths, "/v1/account/stops"):
         headers = {
             parameter["name"]: parameter["schema"]
             for parameter in spec["paths"][path]["get"]["parameters"]

@@ -462,6 +462,7 @@ def _command_routes(app: FastAPI, node: Node) -> None:
         response_model=None,
         responses=_ok(
             schemas.PlacementShape
+            | schemas.StopOrder
             | schemas.Cancellations
             | schemas.Balances
             | schemas.OperatorSet
@@ -476,7 +477,8 @@ def _command_routes(app: FastAPI, node: Node) -> None:
     async def submit_command(request: schemas.SignedCommandRequest, http: Request) -> Response:
         """Submit a wallet's signed account command; answered once it is durable.
 
-        Place, cancel and amend answer the placement (as `dex place-limit --format json`), a mass
+        Place, cancel and amend answer the placement (as `dex place-limit --format json`), a
+        stop order (`PlaceStop`, or a cancel of one) the stop (as `dex place-stop`), a mass
         cancel (`CancelAll`) `{"cancelled": [...]}` with each cancelled order's; deposit and
         withdraw the balance of the token they moved (as `dex deposit --format json`). The
         same requests go over one WebSocket, many in flight, at `/v1/ws/orders`.
