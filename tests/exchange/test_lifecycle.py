@@ -396,3 +396,18 @@ def test_liquibook_takes_stops_expiries_and_client_ids_and_refuses_amend_and_ice
         assert "liquibook" in clock.refused(command, UnsupportedOrderOption)
     clock.run(Tick(), after_ns=200)
     assert clock.exchange.service.get_order(gtd.order_id) is None  # expired
+
+
+def test_a_stop_retried_under_its_client_id_is_the_first(clock: Clock) -> None:
+    first = _stop(clock, PlaceStop(ALICE, M, ASK, 90, 89, 2, client_order_id="s"))
+    retry, events = clock.execute(PlaceStop(ALICE, M, ASK, 90, 89, 2, client_order_id="s"))
+    assert isinstance(retry, StopOrder)
+    assert (retry.order_id, retry.trigger_price, retry.price, retry.locked) == (
+        first.order_id,
+        90,
+        89,
+        2,
+    )
+    assert [type(e) for e in events] == [OrderRecalled]
+    assert [s.order_id for s in clock.exchange.service.stops(ALICE)] == [first.order_id]
+    assert clock.exchange.service.balance(ALICE, BASE_TOKEN).locked == 2  # locked once

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId
-from tachyon.dex.model import OrderStatus, SelfTradePrevention, Side, Trade
+from tachyon.dex.model import OrderStatus, Trade
 from tachyon.errors import InvalidOrder, MarketHalted, TachyonError
 from tachyon.exchange import risk
 from tachyon.exchange.client_orders import Remembered, check_client_order_id
@@ -38,7 +38,7 @@ from tachyon.exchange.events import (
     StopCancelled,
     StopTriggered,
 )
-from tachyon.exchange.service import Placement, StopOrder
+from tachyon.exchange.service import Placement, StopOrder, stop_of_row, stop_row
 
 if TYPE_CHECKING:
     from tachyon.exchange.state_machine import Exchange
@@ -48,7 +48,6 @@ Result = tuple[Placement | StopOrder, list[Event]]
 
 # An answer remembered under a client order id: a placement's summary, or a stop order.
 _OrderRow = tuple[int, str, str, int, int, list[Trade], list[tuple[int, int]]]
-_StopRow = tuple[int, str, str, str, int, int | None, int | None, int | None, str, int]
 
 
 def place_order(exchange: Exchange, command: PlaceOrder, now_ns: int) -> Result:
@@ -218,18 +217,7 @@ def _trigger(exchange: Exchange, stop: StopOrder, last_price: int) -> list[Event
 def answer_of(outcome: Placement | StopOrder) -> tuple[str, object]:
     """An accepted order's answer as plain values, to be given again to a retry."""
     if type(outcome) is StopOrder:
-        return "stop", [
-            outcome.order_id,
-            outcome.market,
-            outcome.owner,
-            str(outcome.side),
-            outcome.trigger_price,
-            outcome.price,
-            outcome.qty,
-            outcome.max_quote,
-            str(outcome.stp),
-            outcome.locked,
-        ]
+        return "stop", stop_row(outcome)
     assert type(outcome) is Placement
     fees = [
         (event.maker_fee, event.taker_fee)
@@ -251,21 +239,7 @@ def recalled(remembered: Remembered) -> Placement | StopOrder:
     """The answer an order placed with a client order id got (no events: a retry changes
     nothing)."""
     if remembered.kind == "stop":
-        order_id, market, owner, side, trigger, price, qty, max_quote, stp, locked = (
-            msgspec.convert(remembered.answer, _StopRow)
-        )
-        return StopOrder(
-            OrderId(order_id),
-            MarketId(market),
-            AccountId(owner),
-            Side(side),
-            trigger,
-            price,
-            qty,
-            max_quote,
-            SelfTradePrevention(stp),
-            locked,
-        )
+        return stop_of_row(msgspec.convert(remembered.answer, list[object]))
     row = msgspec.convert(remembered.answer, _OrderRow)
     order_id, market, status, filled, open_qty, trades, _ = row
     return Placement(

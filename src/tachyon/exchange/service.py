@@ -990,7 +990,7 @@ class DexService:
         if self._expiring:
             saved["expiries"] = sorted([oid, at] for oid, at in self._expiring.items())
         if self._stops:
-            saved["stops"] = [_stop_row(stop) for stop, _ in self._stops.values()]
+            saved["stops"] = [stop_row(stop) for stop, _ in self._stops.values()]
         return saved
 
     @classmethod
@@ -1035,7 +1035,7 @@ class DexService:
             key = (owner, market.quote if is_bid else market.base)
             locked_by[key] = locked_by.get(key, 0) + need
         for row in state.get("stops", ()):
-            stop = _stop_of_row(row)
+            stop = stop_of_row(row)
             market = service._markets[stop.market]
             cells = market.quote_cells if stop.side is _BID else market.base_cells
             service._add_stop(market, stop, cells[stop.owner])
@@ -1308,7 +1308,8 @@ def _tally_of(state: _Market, owner: AccountId) -> _Tally:
     return state.tallies.setdefault(owner, [{}, 0])
 
 
-def _stop_row(stop: StopOrder) -> list[object]:
+def stop_row(stop: StopOrder) -> list[object]:
+    """A stop order as plain values (its snapshot row; `stop_of_row` reads it back)."""
     return [
         stop.order_id,
         stop.market,
@@ -1323,7 +1324,7 @@ def _stop_row(stop: StopOrder) -> list[object]:
     ]
 
 
-def _stop_of_row(row: list[Any]) -> StopOrder:
+def stop_of_row(row: list[Any]) -> StopOrder:
     order_id, market, owner, side, trigger, price, qty, max_quote, stp, locked = row
     return StopOrder(
         OrderId(order_id),
