@@ -296,7 +296,14 @@ def test_the_account_stream_tells_stops_and_the_orders_they_become(
         )
         assert stop["status"] == "pending" and stop["locked"] == "2"
         base = {"type": "stop", "order_id": stop["order_id"], "market": MARKET}
-        assert _events(ws) == [{**base, "status": "pending", "side": "ask", "trigger_price": "95"}]
+        (pending,) = _events(ws)
+        assert pending == {
+            **base,
+            "status": "pending",
+            "side": "ask",
+            "trigger_price": "95",
+            "time_ns": stop["time_ns"],  # when it was accepted, as its answer says
+        }
         bob.ok(PlaceLimit(bob.address, MARKET, Side.BID, 95 * USDC, 1, nonce=bob.nonce()))
         bob.ok(PlaceLimit(bob.address, MARKET, Side.BID, 94 * USDC, 5, nonce=bob.nonce()))
         alice.ok(PlaceLimit(alice.address, MARKET, Side.ASK, 95 * USDC, 1, nonce=alice.nonce()))

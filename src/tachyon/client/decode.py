@@ -161,6 +161,7 @@ def stop_from_json(config: MarketConfig, answer: dict[str, Any]) -> StopOrder:
         SelfTradePrevention(answer["stp"]),
         minor(answer["locked"], quote if side is Side.BID else base, "locked"),
         str(answer["status"]),
+        time_ns=time_from_json(answer.get("time_ns")),
     )
 
 

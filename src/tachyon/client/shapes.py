@@ -139,7 +139,8 @@ def placement_json(
 
 
 def stop_json(config: MarketConfig, stop: StopOrder) -> dict[str, object]:
-    """A stop order: pending, cancelled or triggered; `price` null for a stop-market."""
+    """A stop order: pending, cancelled or triggered; `price` null for a stop-market;
+    `time_ns` when it was accepted."""
     quote, base = config.quote_decimals, config.base_decimals
     return {
         "order_id": stop.order_id,
@@ -152,6 +153,7 @@ def stop_json(config: MarketConfig, stop: StopOrder) -> dict[str, object]:
         "stp": str(stop.stp),
         "locked": to_decimal(stop.locked, base if stop.side == "ask" else quote),
         "status": stop.status,
+        "time_ns": stop.time_ns,
     }
 
 

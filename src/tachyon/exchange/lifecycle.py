@@ -139,6 +139,7 @@ def place_stop(exchange: Exchange, command: PlaceStop, now_ns: int) -> Result:
         market=market,
         max_quote=command.max_quote,
         stp=command.stp,
+        time_ns=now_ns,
     )
     if client_id is not None:
         exchange.client_orders.remember(account, client_id, now_ns, stop.order_id, answer_of(stop))

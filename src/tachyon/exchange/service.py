@@ -240,6 +240,7 @@ class StopOrder(msgspec.Struct, frozen=True, gc=False):
     locked: int
     status: str = "pending"
     events: list[Event] = msgspec.field(default_factory=list)
+    time_ns: int | None = None  # when it was accepted (the command's time; None: not given)
 
 
 class OwnedOrder(NamedTuple):
@@ -791,11 +792,13 @@ class DexService:
         market: MarketId = DEFAULT_MARKET_ID,
         max_quote: int | None = None,
         stp: SelfTradePrevention = STP_DEFAULT,
+        time_ns: int | None = None,
     ) -> StopOrder:
         """Accept a stop order and lock what the order it becomes may spend: a stop-limit what
         its limit order locks, a stop-market ask its quantity, a stop-market bid its
         `max_quote` (required) with the taker fee. A stop whose condition already holds (the
-        last trade at or beyond its trigger) is refused: it would trigger at once."""
+        last trade at or beyond its trigger) is refused: it would trigger at once. `time_ns`:
+        when it was accepted, kept with it (the caller's clock: the command's time)."""
         state = self._market(market)
         _check_account(owner, self._fee_accounts)
         config = state.config
@@ -836,7 +839,7 @@ class DexService:
         self._next_order_id = OrderId(order_id + 1)
         stop = StopOrder(
             order_id, state.market_id, owner, side, trigger_price, price, qty, max_quote, stp,
-            locked,
+            locked, time_ns=time_ns,
         )  # fmt: skip
         self._add_stop(state, stop, cell)
         accepted = StopAccepted(
@@ -1321,11 +1324,12 @@ def stop_row(stop: StopOrder) -> list[object]:
         stop.max_quote,
         str(stop.stp),
         stop.locked,
+        stop.time_ns,
     ]
 
 
 def stop_of_row(row: list[Any]) -> StopOrder:
-    order_id, market, owner, side, trigger, price, qty, max_quote, stp, locked = row
+    order_id, market, owner, side, trigger, price, qty, max_quote, stp, locked, time_ns = row
     return StopOrder(
         OrderId(order_id),
         MarketId(market),
@@ -1337,6 +1341,7 @@ def stop_of_row(row: list[Any]) -> StopOrder:
         max_quote,
         SelfTradePrevention(stp),
         locked,
+        time_ns=time_ns,
     )
 
 

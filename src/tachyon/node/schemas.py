@@ -280,6 +280,7 @@ class StopOrder(_Shape):
     stp: str
     locked: str
     status: str
+    time_ns: int | None = Field(description=f"when it was accepted: {TIME_NS}")
 
 
 class StopOrders(_Shape):

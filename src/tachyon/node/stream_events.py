@@ -333,9 +333,9 @@ class _AccountEvents:
                     if taker is not None:
                         self._taker(taker, status, remaining, seq)
                         taker = None
-                    self.stop(event, seq)
+                    self.stop(event, seq, ts_ns)
                 case StopAccepted() | StopCancelled():
-                    self.stop(event, seq)
+                    self.stop(event, seq, ts_ns)
                 case Filled():
                     self.filled(event, seq, ts_ns)
                 case OrderRested():
@@ -379,9 +379,11 @@ class _AccountEvents:
             seq,
         )
 
-    def stop(self, event: StopAccepted | StopTriggered | StopCancelled, seq: int) -> None:
-        """A stop order's change: `pending` once accepted, `triggered` (with the id of the
-        order it became, null if that was refused) or `cancelled` (with why)."""
+    def stop(
+        self, event: StopAccepted | StopTriggered | StopCancelled, seq: int, ts_ns: int
+    ) -> None:
+        """A stop order's change at `ts_ns`: `pending` once accepted, `triggered` (with the id
+        of the order it became, null if that was refused) or `cancelled` (with why)."""
         rows = self._rows(event.owner)
         if rows is None:
             return
@@ -390,6 +392,7 @@ class _AccountEvents:
             "update_id": seq,
             "order_id": event.order_id,
             "market": event.market,
+            "time_ns": ts_ns,
         }
         match event:
             case StopAccepted():
