@@ -16,6 +16,7 @@ from tachyon.dex.ids import AccountId, MarketId, OrderId
 from tachyon.dex.model import Side, TimeInForce
 from tachyon.errors import TachyonError
 from tachyon.exchange.commands import (
+    AdminCloseWithdrawal,
     AdminHaltMarket,
     AdminSetFees,
     AdminSetRisk,
@@ -28,6 +29,7 @@ from tachyon.exchange.commands import (
     PlaceMarket,
     PlaceOrder,
     PlaceStop,
+    RequestWithdrawal,
     SetOperator,
     Tick,
 )
@@ -227,6 +229,24 @@ class VenueMachine(RuleBasedStateMachine):
         price = None if offset is None else MID + offset
         budget = 400_000 if price is None and side is Side.BID else None
         self.try_apply(PlaceStop(owner, MARKET, side, MID + trigger, price, qty, budget))
+
+    @rule(owner=owners, amount=st.integers(0, 2 * 10**6), token=st.sampled_from(["USDC", "BASE"]))
+    def request_withdrawal(self, owner: AccountId, amount: int, token: str) -> None:
+        """Locked while pending (conservation and locks are checked after every step)."""
+        self.try_apply(RequestWithdrawal(owner, token, amount, f"dest-{owner}"))
+
+    @rule(pick=st.integers(0, 50), completed=st.booleans())
+    def close_withdrawal(self, pick: int, completed: bool) -> None:
+        """The operator completes or rejects a withdrawal (one already closed is refused)."""
+        service = self.exchange.service
+        was = {w.withdrawal_id: w.state for w in service.withdrawals()}.get(pick)
+        command = AdminCloseWithdrawal(A, pick, completed, "ref", next(self.nonces))
+        outcome = self.apply(signed(KEY_A, command))
+        now = {w.withdrawal_id: w.state for w in service.withdrawals()}.get(pick)
+        if was == "pending":
+            assert now == ("completed" if completed else "rejected"), outcome
+        else:
+            assert isinstance(outcome, Refusal) and now == was
 
     @rule(after=st.integers(1, 80))
     def time_passes(self, after: int) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tachyon.dex.open_order import OpenOrder
     from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.service import Placement, StopOrder
+    from tachyon.exchange.withdrawals import Withdrawal
 
 
 def market_json(config: MarketConfig, rules: MarketRules | None = None) -> dict[str, object]:
@@ -135,6 +136,18 @@ def placement_json(
         "open_qty": to_decimal(placement.open_qty, config.base_decimals),
         "time_ns": time_ns,
         "trades": trades,
+    }
+
+
+def withdrawal_json(decimals: int, withdrawal: Withdrawal) -> dict[str, object]:
+    """A withdrawal with a destination: `state` pending, completed or rejected."""
+    return {
+        "withdrawal_id": withdrawal.withdrawal_id,
+        "token": withdrawal.token,
+        "amount": to_decimal(withdrawal.amount, decimals),
+        "destination": withdrawal.destination,
+        "state": withdrawal.state,
+        "reference": withdrawal.reference,
     }
 
 

@@ -71,6 +71,17 @@ class Withdraw(Command, frozen=True, tag="withdraw"):
     nonce: int = 0
 
 
+class RequestWithdrawal(Command, frozen=True, tag="request_withdrawal"):
+    """Withdraw `amount` of `token` to `destination` (see `tachyon.exchange.withdrawals`):
+    locked now, paid out (or returned) when the operator completes (or rejects) it."""
+
+    account: str
+    token: str
+    amount: int
+    destination: str
+    nonce: int = 0
+
+
 class PlaceLimit(Command, frozen=True, tag="place_limit"):
     account: str
     market: str
@@ -265,6 +276,17 @@ class AdminDeposit(Command, frozen=True, tag="admin_deposit"):
     nonce: int = 0
 
 
+class AdminCloseWithdrawal(Command, frozen=True, tag="admin_close_withdrawal"):
+    """Complete (`completed` True: the amount leaves the exchange) or reject (it returns to
+    the account) the pending withdrawal `withdrawal_id`, with the operator's `reference`."""
+
+    account: str
+    withdrawal_id: int
+    completed: bool
+    reference: str | None = None
+    nonce: int = 0
+
+
 class SignedCommand(Command, frozen=True, tag="signed"):
     """An account command signed by its account's key: `body` is that command's canonical
     bytes, `signature` the key's Ed25519 signature over them (see `tachyon.exchange.auth`).
@@ -293,6 +315,7 @@ AdminCommand = (
     | AdminSetRisk
     | AdminHaltMarket
     | AdminDeposit
+    | AdminCloseWithdrawal
 )
 """The operator's commands (`SetOperator` makes one)."""
 TraderCommand = (
@@ -306,6 +329,7 @@ TraderCommand = (
     | PlaceOrder
     | PlaceStop
     | CancelClientOrder
+    | RequestWithdrawal
 )
 """Commands that trade or move funds for one account."""
 AccountCommand = TraderCommand | AdminCommand

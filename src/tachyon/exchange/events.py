@@ -184,6 +184,29 @@ class Withdrawn(msgspec.Struct, frozen=True, gc=False):
     amount: int
 
 
+class WithdrawalRequested(msgspec.Struct, frozen=True, gc=False):
+    """An account asked to withdraw `amount` of `token` to `destination`: it is locked,
+    pending the operator's completion or rejection."""
+
+    withdrawal_id: int
+    account: AccountId
+    token: TokenId
+    amount: int
+    destination: str
+
+
+class WithdrawalClosed(msgspec.Struct, frozen=True, gc=False):
+    """The operator completed a pending withdrawal (`state` completed: the amount left the
+    exchange) or rejected it (rejected: the amount is available again), with a reference."""
+
+    withdrawal_id: int
+    account: AccountId
+    token: TokenId
+    amount: int
+    state: str
+    reference: str | None
+
+
 class MarketAdded(msgspec.Struct, frozen=True, gc=False):
     config: MarketConfig
 
@@ -246,6 +269,8 @@ Event = (
     | OrderRecalled
     | Deposited
     | Withdrawn
+    | WithdrawalRequested
+    | WithdrawalClosed
     | MarketAdded
     | TokenRegistered
     | FeesChanged

@@ -42,6 +42,7 @@ from tachyon.dex.validation import (
 from tachyon.errors import (
     AlreadyExists,
     InvalidConfig,
+    InvalidInput,
     InvalidOrder,
     MarketNotFound,
     OrderNotFound,
@@ -68,7 +69,18 @@ from tachyon.exchange.events import (
     StopAccepted,
     StopCancelled,
     TokenRegistered,
+    WithdrawalClosed,
+    WithdrawalRequested,
     Withdrawn,
+)
+from tachyon.exchange.withdrawals import (
+    COMPLETED,
+    DESTINATION_MAX,
+    REFERENCE_MAX,
+    REJECTED,
+    Withdrawal,
+    Withdrawals,
+    check_text,
 )
 from tachyon.ledger.ledger import (
     HOLD_CELL,
@@ -315,6 +327,7 @@ class DexService:
         "_next_order_id",
         "_open",
         "_stops",
+        "_withdrawals",
     )
 
     def __init__(
@@ -335,6 +348,7 @@ class DexService:
         # Pending stop orders by id (so in the order they were accepted): [StopOrder, the
         # owner's ledger cell of the token it locks].
         self._stops: dict[OrderId, tuple[StopOrder, list[int]]] = {}
+        self._withdrawals = Withdrawals()
         if default_market is not None:
             self.add_market(default_market)
 
@@ -444,6 +458,43 @@ class DexService:
         _check_account(owner)
         self._ledger.debit(owner, token, amount)
         return [Withdrawn(owner, token, amount)]
+
+    def request_withdrawal(
+        self, owner: AccountId, token: TokenId, amount: int, destination: str
+    ) -> tuple[Withdrawal, list[Event]]:
+        """Lock `amount` of `token` from `owner`'s available balance into a pending withdrawal
+        to `destination` (see `tachyon.exchange.withdrawals`)."""
+        _check_account(owner, self._fee_accounts)
+        check_text(destination, "destination", DESTINATION_MAX)
+        self._ledger.lock(owner, token, amount)
+        withdrawal = self._withdrawals.add(owner, token, amount, destination)
+        event = WithdrawalRequested(withdrawal.withdrawal_id, owner, token, amount, destination)
+        return withdrawal, [event]
+
+    def close_withdrawal(
+        self, withdrawal_id: int, completed: bool, reference: str | None = None
+    ) -> tuple[Withdrawal, list[Event]]:
+        """Complete a pending withdrawal (its locked amount leaves the ledger) or reject it
+        (the amount is available again); `reference` is the operator's note."""
+        if reference is not None:
+            check_text(reference, "reference", REFERENCE_MAX)
+        if type(completed) is not bool:
+            raise InvalidInput(f"completed {completed!r} must be true or false")
+        pending = self._withdrawals.pending(withdrawal_id)
+        account, token, amount = pending.account, pending.token, pending.amount
+        if completed:
+            self._ledger.spend_locked(account, token, amount)
+        else:
+            self._ledger.unlock(account, token, amount)
+        closed = self._withdrawals.close(pending, COMPLETED if completed else REJECTED, reference)
+        event = WithdrawalClosed(
+            withdrawal_id, account, token, amount, closed.state, closed.reference
+        )
+        return closed, [event]
+
+    def withdrawals(self, owner: AccountId | None = None) -> list[Withdrawal]:
+        """Every withdrawal (of `owner`), oldest first, with its state."""
+        return self._withdrawals.of(owner)
 
     def balance(self, owner: AccountId, token: TokenId) -> BalanceRecord:
         return self._ledger.balance(owner, token)
@@ -994,6 +1045,8 @@ class DexService:
             saved["expiries"] = sorted([oid, at] for oid, at in self._expiring.items())
         if self._stops:
             saved["stops"] = [stop_row(stop) for stop, _ in self._stops.values()]
+        if self._withdrawals:
+            saved["withdrawals"] = self._withdrawals.to_state()
         return saved
 
     @classmethod
@@ -1044,6 +1097,9 @@ class DexService:
             service._add_stop(market, stop, cells[stop.owner])
             key = (stop.owner, market.quote if stop.side is _BID else market.base)
             locked_by[key] = locked_by.get(key, 0) + stop.locked
+        service._withdrawals = Withdrawals.from_state(state.get("withdrawals", [1, []]))
+        for key, amount in service._withdrawals.locked_by().items():
+            locked_by[key] = locked_by.get(key, 0) + amount
         service._ledger.check_conservation()
         service._check_locks(locked_by)
         for market in service._markets.values():
@@ -1088,6 +1144,8 @@ class DexService:
             assert holdings[token][stop.owner] is cell, f"stop {stop.order_id} ledger cell"
             key = (stop.owner, token)
             locked_by_orders[key] = locked_by_orders.get(key, 0) + stop.locked
+        for key, amount in self._withdrawals.locked_by().items():
+            locked_by_orders[key] = locked_by_orders.get(key, 0) + amount
         assert self._expiring.keys() <= self._open.keys(), "an expiry of an order not open"
         for state in self._markets.values():
             state.engine.check_invariants()

@@ -36,6 +36,7 @@ from tachyon.exchange.commands import (
     PlaceOrder,
     PlaceStop,
     RegisterToken,
+    RequestWithdrawal,
     SetFees,
     SetReceiveWindow,
     Tick,
@@ -52,12 +53,15 @@ from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT, Nonces, check_win
 from tachyon.exchange.risk import MarketRules
 from tachyon.exchange.service import CancelledOrders, DexService, Placement, StopOrder
 from tachyon.exchange.venue import Venue
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
-Outcome = Placement | StopOrder | CancelledOrders | BalanceRecord | list[OrderId] | None
+Outcome = (
+    Placement | StopOrder | CancelledOrders | BalanceRecord | Withdrawal | list[OrderId] | None
+)
 """What applying a command gave: a placement or cancellation, a stop order accepted or
-cancelled, a mass cancel's cancellations, a balance after a deposit or withdrawal, the orders a
-fee change cancelled, or nothing (registrations, settings, a clock tick)."""
+cancelled, a mass cancel's cancellations, a balance after a deposit or withdrawal, a withdrawal with a
+destination as requested or closed, the orders a fee change cancelled, or nothing (registrations, settings, a clock tick)."""
 
 _encoder: Final = msgspec.msgpack.Encoder()
 
@@ -352,6 +356,14 @@ def _deposit(service: DexService, command: Deposit) -> Applied:
     return Applied(service.balance(account, token), events)
 
 
+def _request_withdrawal(service: DexService, command: RequestWithdrawal) -> Applied:
+    return Applied(
+        *service.request_withdrawal(
+            AccountId(command.account), TokenId(command.token), command.amount, command.destination
+        )
+    )
+
+
 def _withdraw(service: DexService, command: Withdraw) -> Applied:
     account, token = AccountId(command.account), TokenId(command.token)
     events = service.withdraw(account, token, command.amount)
@@ -384,6 +396,7 @@ _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     PlaceMarket: _place_market,
     Deposit: _deposit,
     Withdraw: _withdraw,
+    RequestWithdrawal: _request_withdrawal,
     SetFees: _set_fees,
     AddMarket: _add_market,
     RegisterToken: _register_token,

@@ -21,6 +21,7 @@ from tachyon.errors import AlreadyExists, InvalidConfig, NotOperator
 from tachyon.exchange.commands import (
     AdminAddMarket,
     AdminAddToken,
+    AdminCloseWithdrawal,
     AdminCollectFees,
     AdminCommand,
     AdminDeposit,
@@ -38,13 +39,14 @@ from tachyon.exchange.events import (
 )
 from tachyon.exchange.risk import NO_RULES, MarketRules, RiskLimits
 from tachyon.exchange.service import DexService
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 WHOLE_UNITS_MIN: Final = 10**9
 """A token's decimals must leave room for at least this many whole units below the 2**64 - 1
 minor-unit bound on amounts (8 decimals: 184 billion; 10 at most)."""
 
-AdminOutcome = BalanceRecord | list[OrderId] | None
+AdminOutcome = BalanceRecord | Withdrawal | list[OrderId] | None
 
 
 class Venue:
@@ -94,6 +96,10 @@ class Venue:
                 return _halt(self, service, command)
             case AdminDeposit():
                 return _deposit(service, command)
+            case AdminCloseWithdrawal():
+                return service.close_withdrawal(
+                    command.withdrawal_id, command.completed, command.reference
+                )
         raise AssertionError(f"unhandled admin command {type(command).__name__}")
 
     def _set_operator(self, command: SetOperator) -> tuple[AdminOutcome, list[Event]]:

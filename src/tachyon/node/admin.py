@@ -15,6 +15,7 @@ from tachyon.dex.ids import MarketId, TokenId
 from tachyon.exchange.commands import (
     AdminAddMarket,
     AdminAddToken,
+    AdminCloseWithdrawal,
     AdminCollectFees,
     AdminDeposit,
     AdminHaltMarket,
@@ -22,6 +23,7 @@ from tachyon.exchange.commands import (
     AdminSetRisk,
     SetOperator,
 )
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord
 
 if TYPE_CHECKING:
@@ -57,6 +59,10 @@ def admin_answer(state: Exchange, command: AdminCommand, outcome: Outcome) -> di
             return _balance_answer(state, command.account, command.token, outcome)
         case AdminDeposit():
             return _balance_answer(state, command.to, command.token, outcome)
+        case AdminCloseWithdrawal():
+            assert isinstance(outcome, Withdrawal), outcome
+            meta = state.service.ledger.get_meta(outcome.token)
+            return {"withdrawal": shapes.withdrawal_json(meta.decimals, outcome)}
     raise AssertionError(f"unhandled admin command {type(command).__name__}")
 
 

@@ -34,9 +34,11 @@ from tachyon.exchange.commands import (
     PlaceMarket,
     PlaceOrder,
     PlaceStop,
+    RequestWithdrawal,
     Withdraw,
 )
 from tachyon.exchange.service import CancelledOrders, Placement, StopOrder
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import admin_answer
@@ -237,6 +239,11 @@ async def _execute(
                     for each in cancelled.placements
                 ]
             }
+        case RequestWithdrawal():
+            withdrawal = await sequencer.submit(admitted, trace)
+            assert isinstance(withdrawal, Withdrawal), withdrawal
+            meta = await node.token(command.token)
+            return {"withdrawal": shapes.withdrawal_json(meta.decimals, withdrawal)}
         case Deposit() | Withdraw():
             record = await sequencer.submit(admitted, trace)
             assert isinstance(record, BalanceRecord), record

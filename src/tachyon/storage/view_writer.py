@@ -37,6 +37,8 @@ from tachyon.exchange.events import (
     StopCancelled,
     StopTriggered,
     TokenRegistered,
+    WithdrawalClosed,
+    WithdrawalRequested,
     Withdrawn,
 )
 from tachyon.exchange.service import DexService, OwnedOrder
@@ -126,7 +128,7 @@ class ViewBatch:
                     case OrderCancelled():
                         traders.setdefault(event.market, set()).add(event.owner)
                         orders[event.order_id] = event.owner
-                    case Deposited() | Withdrawn():
+                    case Deposited() | Withdrawn() | WithdrawalRequested() | WithdrawalClosed():
                         balances.add((event.account, event.token))
                     case FeesChanged():  # rare: open orders of the market re-lock or go
                         full = registry = True
