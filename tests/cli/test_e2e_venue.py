@@ -161,3 +161,52 @@ def test_a_prod_exchange_is_funded_by_its_operator(tmp_path: Path) -> None:
     done = cli.run("admin", "deposit", *credit, "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
     assert _held(cli, "alice") == {"USDC": ("5", "0")}
+    take = ("dex", "withdraw", "--token", "USDC", "--amount", "1", "--db-path", "~/w/alice")
+    assert_error(cli.run(*take, env=env), REFUSED, "only to a destination")  # no --to
+    assert _held(cli, "alice") == {"USDC": ("5", "0")}
+    sent = cli.run(*take, "--to", "bank:1", "--format", "json", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert _held(cli, "alice") == {"USDC": ("4", "1")}
+
+
+def test_a_withdrawal_with_a_destination_waits_for_the_operator(tmp_path: Path) -> None:
+    cli = Cli.fresh(tmp_path)
+    addresses = _venue(cli)
+    alice, op = _signed("~/w/alice"), _signed("~/w/op")
+    cli.json(
+        "admin", "deposit", "--to", addresses["alice"], "--token", "USDC", "--amount", "100", *op
+    )
+    asked = cli.json(
+        "dex", "withdraw", "--token", "USDC", "--amount", "30", "--to", "iban:X1", *alice
+    )
+    assert asked == {
+        "withdrawal": {
+            "withdrawal_id": 1,
+            "token": "USDC",
+            "amount": "30",
+            "destination": "iban:X1",
+            "state": "pending",
+            "reference": None,
+        }
+    }
+    assert _held(cli, "alice") == {"USDC": ("70", "30")}
+    second = cli.json(
+        "dex", "withdraw", "--token", "USDC", "--amount", "5", "--to", "iban:X1", *alice
+    )
+    assert second["withdrawal"]["withdrawal_id"] == 2
+    done = cli.json("admin", "withdrawal", "complete", "--id", "1", "--reference", "p-9", *op)
+    assert (done["withdrawal"]["state"], done["withdrawal"]["reference"]) == ("completed", "p-9")
+    cli.json("admin", "withdrawal", "reject", "--id", "2", *op)
+    assert _held(cli, "alice") == {"USDC": ("70", "0")}  # 30 paid out, 5 returned
+    listed = cli.json("dex", "withdrawals", "--db-path", "~/w/alice", "--format", "json")
+    assert [(w["withdrawal_id"], w["state"]) for w in listed["withdrawals"]] == [
+        (1, "completed"),
+        (2, "rejected"),
+    ]
+    again = cli.run("admin", "withdrawal", "complete", "--id", "1", *op)
+    assert_error(again, REFUSED, "completed already")
+    stranger = cli.run("admin", "withdrawal", "reject", "--id", "1", *alice)
+    assert_error(stranger, REFUSED, "not this exchange's operator")
+    too_much = cli.run("dex", "withdraw", "--token", "USDC", "--amount", "71", "--to", "x", *alice)
+    assert_error(too_much, REFUSED, "insufficient")
+    assert _held(cli, "alice") == {"USDC": ("70", "0")}

@@ -161,6 +161,10 @@ def _session(
     run(
         "stop now", "dex", "place-stop", "--side", "ask", "--trigger-price", "120", "--qty", "1", *b
     )
+    to_bank = ("dex", "withdraw", "--token", "USDC", "--amount", "1.5", "--to", "bank:NL91")
+    run("withdraw to", *to_bank, *a, "--format", "json")
+    run("withdrawals", "dex", "withdrawals", *a, "--format", "json")
+    run("withdrawals table", "dex", "withdrawals", *a)
     client = ("dex", "place-limit", "--side", "bid", "--price", "1", "--qty", "1")
     run("client id", *client, "--client-order-id", "c-1", *a, "--format", "json")
     run("client id again", *client, "--client-order-id", "c-1", *a, "--format", "json")

@@ -85,6 +85,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         "/v1/account/orders",
         "/v1/account/history",
         "/v1/account/stops",
+        "/v1/account/withdrawals",
     }
     post = spec["paths"]["/v1/commands"]["post"]
     assert {"400", "401", "403", "404", "409", "413"} <= set(post["responses"])
@@ -92,7 +93,8 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     answers = post["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
     shapes = {answer["$ref"].rsplit("/", 1)[1] for answer in answers}
     admin = {"OperatorSet", "TokenListed", "MarketListed", "FeesSet", "RiskSet", "HaltSet"}
-    assert admin | {"PlacementShape", "StopOrder", "Cancellations", "Balances"} == shapes
+    orders = {"PlacementShape", "StopOrder", "Cancellations", "Balances", "WithdrawalAnswer"}
+    assert admin | orders == shapes
     for name in ("AdminAddMarket", "AdminSetRisk", "AdminHaltMarket", "not_operator"):
         assert name in post["description"]
 
@@ -107,7 +109,7 @@ def test_openapi_shows_the_patterns_the_gateway_enforces(client: TestClient) -> 
         schemas.BASE64_PATTERN,
     )
     paths = ("/v1/account/balances", "/v1/account/orders", "/v1/account/history")
-    for path in (*paths, "/v1/account/stops"):
+    for path in (*paths, "/v1/account/stops", "/v1/account/withdrawals"):
         headers = {
             parameter["name"]: parameter["schema"]
             for parameter in spec["paths"][path]["get"]["parameters"]

@@ -95,6 +95,56 @@ def deposit(
     _run(ctx, common, build, show)
 
 
+@admin.group()
+def withdrawal() -> None:
+    """Close an account's pending withdrawal: complete it (paid out) or reject it."""
+
+
+def _close_withdrawal(
+    ctx: click.Context,
+    withdrawal_id: int,
+    reference: str | None,
+    completed: bool,
+    common: dict[str, str | bool | None],
+) -> None:
+    from tachyon.exchange.commands import AdminCloseWithdrawal  # noqa: PLC0415
+    from tachyon.exchange.withdrawals import Withdrawal  # noqa: PLC0415
+
+    def show(wallet: Wallet, outcome: Outcome) -> dict[str, object]:
+        assert isinstance(outcome, Withdrawal), outcome
+        meta = token_of(wallet.exchange, outcome.token)
+        return {"withdrawal": shapes.withdrawal_json(meta.decimals, outcome)}
+
+    _run(
+        ctx,
+        common,
+        lambda wallet: AdminCloseWithdrawal(wallet.address, withdrawal_id, completed, reference),
+        show,
+    )
+
+
+@withdrawal.command(name="complete")
+@click.option("--id", "withdrawal_id", type=click.IntRange(1, None), required=True)
+@click.option("--reference", default=None, help="Your reference (a payout id).")
+@acting
+def withdrawal_complete(
+    ctx: click.Context, withdrawal_id: int, reference: str | None, **common: str | bool | None
+) -> None:
+    """The amount has been paid out: it leaves the exchange."""
+    _close_withdrawal(ctx, withdrawal_id, reference, True, common)
+
+
+@withdrawal.command(name="reject")
+@click.option("--id", "withdrawal_id", type=click.IntRange(1, None), required=True)
+@click.option("--reference", default=None, help="Why (the account sees it).")
+@acting
+def withdrawal_reject(
+    ctx: click.Context, withdrawal_id: int, reference: str | None, **common: str | bool | None
+) -> None:
+    """Not paid out: the amount is the account's again."""
+    _close_withdrawal(ctx, withdrawal_id, reference, False, common)
+
+
 # -- tokens ------------------------------------------------------------------------------------
 
 

@@ -335,13 +335,70 @@ def deposit(ctx: click.Context, token: str, amount: str, **common: str | bool | 
 @dex.command()
 @click.option("--token", required=True, help="Token symbol.")
 @click.option("--amount", required=True, help="Token units, as a decimal string.")
+@click.option(
+    "--to",
+    "destination",
+    default=None,
+    help="Where the money goes (an account, an address): a pending withdrawal the operator"
+    " pays out. Without it (dev profile only) the tokens are simply taken out.",
+)
 @acting
-def withdraw(ctx: click.Context, token: str, amount: str, **common: str | bool | None) -> None:
-    """Take tokens out of the wallet's available balance."""
+def withdraw(
+    ctx: click.Context,
+    token: str,
+    amount: str,
+    destination: str | None,
+    **common: str | bool | None,
+) -> None:
+    """Withdraw from the wallet's available balance: to a destination, locked until the
+    operator completes (pays out) or rejects (returns) it; or, dev profile, at once."""
+    if destination is None:
+        options.refuse_in_prod(
+            "withdraw without --to", "money leaves only to a destination (dex withdraw --to)"
+        )
     with ports.acting(ctx, common) as wallet:
         meta = token_of(wallet.exchange, token)
-        record = wallet.withdraw(meta.symbol, to_minor(amount, meta.decimals, "amount"))
-    _emit_balances(ctx, _override(common), wallet.address, [meta], {meta.symbol: record})
+        minor = to_minor(amount, meta.decimals, "amount")
+        if destination is not None:
+            withdrawal = wallet.request_withdrawal(meta.symbol, minor, destination)
+        else:
+            record = wallet.withdraw(meta.symbol, minor)
+    if destination is None:
+        _emit_balances(ctx, _override(common), wallet.address, [meta], {meta.symbol: record})
+        return
+    row = shapes.withdrawal_json(meta.decimals, withdrawal)
+    _emit(
+        ctx,
+        _override(common),
+        {"withdrawal": row},
+        lambda: _tables().fields_table(f"withdrawal {withdrawal.withdrawal_id}", row),
+    )
+
+
+@dex.command()
+@options.db_path_option
+@options.password_option
+@options.non_interactive_option
+@options.node_option
+@options.format_override
+@click.pass_context
+def withdrawals(
+    ctx: click.Context,
+    db_path: str,
+    password: str | None,
+    non_interactive: bool,
+    node: str | None,
+    output_format: str | None,
+) -> None:
+    """The wallet's withdrawals with a destination, oldest first, with their states."""
+    key = ports.key_file(db_path)
+    with ports.reading(ctx, key, node, password, non_interactive) as port:
+        listed = port.withdrawals(AccountId(key.address))
+        decimals = {meta.symbol: meta.decimals for meta in port.tokens()}
+    rows = [shapes.withdrawal_json(decimals[w.token], w) for w in listed]
+    _emit(
+        ctx, output_format, {"withdrawals": rows}, lambda: _tables().rows_table("withdrawals", rows)
+    )
 
 
 SIDES: Final = click.Choice(["bid", "ask"])

@@ -280,12 +280,11 @@ def given_password(given: str | None) -> str | None:
     return os.environ.get(PASSWORD_ENV) or None
 
 
-def refuse_in_prod(what: str) -> None:
+def refuse_in_prod(
+    what: str, why: str = "deposits come only from the on-ramp or an operator key"
+) -> None:
     if profile() == "prod":
-        raise click.ClickException(
-            f"{what} is disabled in the prod profile: deposits come only from the on-ramp or an"
-            " operator key"
-        )
+        raise click.ClickException(f"{what} is disabled in the prod profile: {why}")
 
 
 def fail(exc: TachyonError) -> click.ClickException:

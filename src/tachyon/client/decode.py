@@ -32,6 +32,7 @@ from tachyon.dex.records import (
 from tachyon.dex.units import AMOUNT_MINOR_MAX, to_minor
 from tachyon.exchange.risk import MarketRules, RiskLimits
 from tachyon.exchange.service import Placement, StopOrder
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord
 
 UNKNOWN_ACCOUNT: Final = AccountId("")
@@ -138,6 +139,19 @@ def placement_from_json(config: MarketConfig, answer: dict[str, Any]) -> Placeme
         minor(answer["filled_qty"], config.base_decimals, "filled_qty"),
         minor(answer["open_qty"], config.base_decimals, "open_qty"),
         config.market_id,  # a summary: the events stayed with the node's exchange
+    )
+
+
+def withdrawal_from_json(decimals: int, answer: dict[str, Any]) -> Withdrawal:
+    reference = answer.get("reference")
+    return Withdrawal(
+        int(answer["withdrawal_id"]),
+        AccountId(""),  # a summary: the node knows whose
+        TokenId(answer["token"]),
+        minor(answer["amount"], decimals, "amount"),
+        str(answer["destination"]),
+        str(answer["state"]),
+        None if reference is None else str(reference),
     )
 
 

@@ -32,6 +32,7 @@ from tachyon.client.decode import (
     rules_from_json,
     stop_from_json,
     trade_record_from_json,
+    withdrawal_from_json,
 )
 from tachyon.client.refusals import refusal
 from tachyon.client.signing import sign_read
@@ -41,6 +42,7 @@ from tachyon.dex.open_order import OpenOrder
 from tachyon.dex.records import History, OrderRecord, Receipt, TradeRecord
 from tachyon.exchange.auth import address_of
 from tachyon.exchange.service import CancelledOrders, StopOrder
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 if TYPE_CHECKING:
@@ -96,6 +98,10 @@ class Client:
         }
         self._receipt = None
         answer = self._request("POST", "/v1/commands", json=envelope)
+        if "withdrawal" in answer:  # a withdrawal with a destination, requested or closed
+            row = answer["withdrawal"]
+            decimals = self._decimals(row["token"]).get(row["token"])
+            return withdrawal_from_json(decimals if decimals is not None else 0, row)
         if "trigger_price" in answer:  # a stop order
             return stop_from_json(self.market(answer["market"]), answer)
         if "order_id" in answer:
@@ -191,6 +197,15 @@ class Client:
         answer = self._signed_get("/v1/account/history", account, params)
         markets = {row["market"] for key in ("orders", "fills") for row in answer[key]}
         return history_from_json({MarketId(name): self.market(name) for name in markets}, answer)
+
+    def withdrawals(self, account: AccountId) -> list[Withdrawal]:
+        """The account's withdrawals with a destination, oldest first."""
+        answer = self._signed_get("/v1/account/withdrawals", account)
+        rows = answer["withdrawals"]
+        return [
+            withdrawal_from_json(self._decimals(row["token"]).get(row["token"]) or 0, row)
+            for row in rows
+        ]
 
     def stops(self, account: AccountId) -> list[StopOrder]:
         """The account's pending stop orders, in the order they were accepted."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.service import StopOrder
     from tachyon.exchange.state_machine import Outcome
+    from tachyon.exchange.withdrawals import Withdrawal
     from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
 
@@ -45,6 +46,10 @@ class ExchangePort(Protocol):
     def stops(self, account: AccountId) -> list[StopOrder]:
         """The account's pending stop orders, in the order they were accepted (same key
         rule)."""
+        ...
+
+    def withdrawals(self, account: AccountId) -> list[Withdrawal]:
+        """The account's withdrawals with a destination, oldest first (same key rule)."""
         ...
 
     def book(self, depth: int, market: MarketId) -> BookDepth:

@@ -39,6 +39,7 @@ from tachyon.errors import (
 from tachyon.exchange.admission import Admitted, admit
 from tachyon.exchange.commands import Tick
 from tachyon.exchange.service import OwnedOrder, StopOrder
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import markets_json, tokens_json
@@ -463,6 +464,7 @@ def _command_routes(app: FastAPI, node: Node) -> None:
         responses=_ok(
             schemas.PlacementShape
             | schemas.StopOrder
+            | schemas.WithdrawalAnswer
             | schemas.Cancellations
             | schemas.Balances
             | schemas.OperatorSet
@@ -692,6 +694,33 @@ def _stop_routes(app: FastAPI, node: Node, account_of: AccountOf) -> None:
         account = account_of(request, address, timestamp, signature)
         configs, pending = await node.running().read(lambda host: _stops(host, account))
         return {"stops": [shapes.stop_json(configs[each.market], each) for each in pending]}
+
+    @app.get(
+        "/v1/account/withdrawals",
+        response_model=None,
+        responses=_ok(schemas.Withdrawals),
+        tags=["signed"],
+    )
+    async def withdrawals(
+        request: Request,
+        address: AddressHeader = None,
+        timestamp: TimestampHeader = None,
+        signature: SignatureHeader = None,
+    ) -> dict[str, object]:
+        """The signing account's withdrawals with a destination, oldest first (as `dex
+        withdrawals --format json`)."""
+        account = account_of(request, address, timestamp, signature)
+        decimals, listed = await node.running().read(lambda host: _withdrawals(host, account))
+        rows = [shapes.withdrawal_json(decimals[each.token], each) for each in listed]
+        return {"withdrawals": rows}
+
+
+def _withdrawals(
+    host: EmbeddedExchange, account: AccountId
+) -> tuple[dict[TokenId, int], list[Withdrawal]]:
+    service = host.refresh().service
+    decimals = {meta.symbol: meta.decimals for meta in service.tokens()}
+    return decimals, service.withdrawals(account)
 
 
 def _stops(

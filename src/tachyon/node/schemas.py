@@ -283,6 +283,25 @@ class StopOrder(_Shape):
     time_ns: int | None = Field(description=f"when it was accepted: {TIME_NS}")
 
 
+class WithdrawalShape(_Shape):
+    """A withdrawal with a destination (`dex withdraw --to`)."""
+
+    withdrawal_id: int
+    token: str
+    amount: str
+    destination: str
+    state: str = Field(description="pending, completed or rejected")
+    reference: str | None = Field(description="the operator's, once it closed it")
+
+
+class WithdrawalAnswer(_Shape):
+    withdrawal: WithdrawalShape
+
+
+class Withdrawals(_Shape):
+    withdrawals: list[WithdrawalShape]
+
+
 class StopOrders(_Shape):
     stops: list[StopOrder]
 

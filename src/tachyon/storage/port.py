@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from tachyon.exchange.risk import MarketRules
     from tachyon.exchange.service import OwnedOrder, StopOrder
     from tachyon.exchange.state_machine import Outcome
+    from tachyon.exchange.withdrawals import Withdrawal
     from tachyon.storage.host import EmbeddedExchange
 
 T = TypeVar("T")
@@ -171,6 +172,12 @@ class EmbeddedPort:
         if self._host is None and not self._create:
             require_exchange(self.data_dir)  # a read never creates an exchange
         return self._opened(reading=True).refresh().service.stops(account)
+
+    def withdrawals(self, account: AccountId) -> list[Withdrawal]:
+        """From the recovered state (the read model does not hold them)."""
+        if self._host is None and not self._create:
+            require_exchange(self.data_dir)  # a read never creates an exchange
+        return self._opened(reading=True).refresh().service.withdrawals(account)
 
     def market_rules(self) -> dict[MarketId, MarketRules]:
         """From the recovered state (the read model does not hold them)."""

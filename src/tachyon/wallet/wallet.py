@@ -30,11 +30,13 @@ from tachyon.exchange.commands import (
     PlaceMarket,
     PlaceOrder,
     PlaceStop,
+    RequestWithdrawal,
     SignedCommand,
     Withdraw,
     encode_command,
 )
 from tachyon.exchange.service import CancelledOrders, Placement, StopOrder
+from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord
 from tachyon.wallet.keystore import KeyFile
 
@@ -115,6 +117,17 @@ class Wallet:
         outcome = self._submit(CancelOrder(self.address, order_id, self._nonce()))
         assert isinstance(outcome, Placement | StopOrder), outcome
         return outcome
+
+    def request_withdrawal(self, token: TokenId, amount: int, destination: str) -> Withdrawal:
+        """Withdraw `amount` of `token` to `destination`: locked, pending the operator."""
+        command = RequestWithdrawal(self.address, token, amount, destination, self._nonce())
+        outcome = self._submit(command)
+        assert isinstance(outcome, Withdrawal), outcome
+        return outcome
+
+    def withdrawals(self) -> list[Withdrawal]:
+        """This wallet's withdrawals with a destination, oldest first."""
+        return self.exchange.withdrawals(self.address)
 
     def place_order(
         self,
