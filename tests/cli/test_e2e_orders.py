@@ -132,20 +132,18 @@ def test_prod_takes_the_password_from_the_environment(tmp_path: Path) -> None:
     cli.ok("dex", "deposit-base", "--amount", "10", "--db-path", erin, "--password", PASSWORD)
     from_env = {"TACHYON_PASSWORD": PASSWORD}
     prod = {**from_env, "TACHYON_PROFILE": "prod"}
-    cli.ok("dex", "withdraw", "--token", "BASE", "--amount", "1", "--db-path", erin, env=prod)
+    take = ("dex", "withdraw", "--token", "BASE", "--amount", "1", "--db-path", erin)
+    cli.ok(*take, "--to", "bank:1", env=prod)  # prod: money leaves only to a destination
     (cli.tachyon_home / "config.toml").write_text('profile = "prod"\n')
     cli.ok(
         "--non-interactive", "dex", "place-limit", "--side", "ask", "--price", "0.5", "--qty", "2",
         "--db-path", erin, env=from_env,
     )  # fmt: skip
     # The config file's prod still refuses --password.
-    refused = cli.run(
-        "dex", "withdraw", "--token", "BASE", "--amount", "1", "--db-path", erin, "--password",
-        PASSWORD,
-    )  # fmt: skip
+    refused = cli.run(*take, "--to", "bank:1", "--password", PASSWORD)
     assert_error(refused, USAGE_ERROR, "prod")
     assert _balances(cli, erin) == [
-        {"token": "BASE", "available": "7", "locked": "2"},
+        {"token": "BASE", "available": "7", "locked": "3"},  # the order's 2, the withdrawal's 1
         {"token": "USDC", "available": "0", "locked": "0"},
     ]
     assert cli.book()["asks"] == [{"price": "0.5", "qty": "2"}]

@@ -14,7 +14,8 @@ times are the journal time of the command (`time_ns` in JSON, ISO 8601 UTC in ta
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Final
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from tachyon.dex.ids import TokenId
     from tachyon.dex.model import MarketConfig
     from tachyon.dex.records import Receipt
+    from tachyon.exchange.port import ExchangePort
     from tachyon.exchange.service import Placement, StopOrder
     from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 
@@ -376,28 +378,18 @@ def withdraw(
 
 
 @dex.command()
-@options.db_path_option
-@options.password_option
-@options.non_interactive_option
-@options.node_option
-@options.format_override
-@click.pass_context
-def withdrawals(
-    ctx: click.Context,
-    db_path: str,
-    password: str | None,
-    non_interactive: bool,
-    node: str | None,
-    output_format: str | None,
-) -> None:
+@acting
+def withdrawals(ctx: click.Context, **common: str | bool | None) -> None:
     """The wallet's withdrawals with a destination, oldest first, with their states."""
-    key = ports.key_file(db_path)
-    with ports.reading(ctx, key, node, password, non_interactive) as port:
-        listed = port.withdrawals(AccountId(key.address))
+    with _account_reading(ctx, common) as (port, account):
+        listed = port.withdrawals(account)
         decimals = {meta.symbol: meta.decimals for meta in port.tokens()}
     rows = [shapes.withdrawal_json(decimals[w.token], w) for w in listed]
     _emit(
-        ctx, output_format, {"withdrawals": rows}, lambda: _tables().rows_table("withdrawals", rows)
+        ctx,
+        _override(common),
+        {"withdrawals": rows},
+        lambda: _tables().rows_table("withdrawals", rows),
     )
 
 
@@ -705,27 +697,19 @@ def place_stop(
 
 
 @dex.command()
-@options.db_path_option
-@options.password_option
-@options.non_interactive_option
-@options.node_option
-@options.format_override
-@click.pass_context
-def stops(
-    ctx: click.Context,
-    db_path: str,
-    password: str | None,
-    non_interactive: bool,
-    node: str | None,
-    output_format: str | None,
-) -> None:
+@acting
+def stops(ctx: click.Context, **common: str | bool | None) -> None:
     """The wallet's pending stop orders, in the order they were accepted."""
-    key = ports.key_file(db_path)
-    with ports.reading(ctx, key, node, password, non_interactive) as port:
-        pending = port.stops(AccountId(key.address))
+    with _account_reading(ctx, common) as (port, account):
+        pending = port.stops(account)
         configs = {config.market_id: config for config in port.markets()}
     rows = [shapes.stop_json(configs[stop.market], stop) for stop in pending]
-    _emit(ctx, output_format, {"stops": rows}, lambda: _tables().human_table("stop orders", rows))
+    _emit(
+        ctx,
+        _override(common),
+        {"stops": rows},
+        lambda: _tables().human_table("stop orders", rows),
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -779,6 +763,25 @@ def _tables() -> ModuleType:
     from tachyon.cli import tables  # noqa: PLC0415 (rich only when a table is drawn)
 
     return tables
+
+
+@contextmanager
+def _account_reading(
+    ctx: click.Context, common: dict[str, str | bool | None]
+) -> Iterator[tuple[ExchangePort, AccountId]]:
+    """A read of the wallet's own account: its exchange (over a node, reads signed with the
+    wallet's key, so its password is asked for) and its address."""
+    db_path, password, node = common["db_path"], common["password"], common.get("node")
+    assert isinstance(db_path, str)
+    key = ports.key_file(db_path)
+    with ports.reading(
+        ctx,
+        key,
+        node if isinstance(node, str) else None,
+        password if isinstance(password, str) else None,
+        bool(common["non_interactive"]),
+    ) as port:
+        yield port, AccountId(key.address)
 
 
 def _override(common: dict[str, str | bool | None]) -> str | None:
