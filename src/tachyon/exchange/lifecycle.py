@@ -15,12 +15,13 @@ then `StopCancelled` with the refusal's code and message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId
-from tachyon.dex.model import OrderStatus, Trade
+from tachyon.dex.model import OrderStatus, Side, TimeInForce, Trade
 from tachyon.errors import InvalidOrder, MarketHalted, TachyonError
 from tachyon.exchange import risk
 from tachyon.exchange.client_orders import Remembered, check_client_order_id
@@ -41,6 +42,8 @@ from tachyon.exchange.events import (
 from tachyon.exchange.service import Placement, StopOrder, stop_of_row, stop_row
 
 if TYPE_CHECKING:
+    from tachyon.exchange.risk import MarketRules
+    from tachyon.exchange.service import DexService
     from tachyon.exchange.state_machine import Exchange
 
 Result = tuple[Placement | StopOrder, list[Event]]
@@ -75,10 +78,14 @@ def place_order(exchange: Exchange, command: PlaceOrder, now_ns: int) -> Result:
     return placement, placement.events
 
 
+JudgedOrder = tuple[Side, int | None, int | None, int | None, TimeInForce]
+"""An order as the risk stage judges it: side, price (None: a market order), qty, max_quote,
+time in force."""
+
+
 def _judged_order(exchange: Exchange, command: PlaceOrder) -> Placement:
     service = exchange.service
     rules = exchange.venue.rules.get(MarketId(command.market)) if exchange.venue.rules else None
-    qty = command.qty
 
     def place(qty: int | None) -> Placement:
         return service.place_order(
@@ -96,18 +103,30 @@ def _judged_order(exchange: Exchange, command: PlaceOrder) -> Placement:
         )
 
     if rules is None:
+        return place(command.qty)
+    order = (command.side, command.price, command.qty, command.max_quote, command.tif)
+    return place_judged(service, rules, AccountId(command.account), command.market, order, place)
+
+
+def place_judged(
+    service: DexService,
+    rules: MarketRules,
+    owner: AccountId,
+    market: str,
+    order: JudgedOrder,
+    place: Callable[[int | None], Placement],
+) -> Placement:
+    """Place an order `(side, price or None for a market order, qty, max_quote, tif)` on a
+    market with rules: the risk stage first (`tachyon.exchange.risk`), which refuses before
+    anything is locked, then `place(qty)`; a market order takes only what lies inside the
+    price band (the rest cancelled, reason `price_band`)."""
+    side, price, qty, max_quote, tif = order
+    config = service.get_market(MarketId(market))
+    if price is not None:
+        if type(price) is int and type(qty) is int:  # else the service refuses it
+            risk.check_limit(service, rules, owner, config, (side, price, qty, tif))
         return place(qty)
-    config = service.get_market(MarketId(command.market))
-    owner = AccountId(command.account)
-    if command.price is not None:
-        if type(command.price) is int and type(qty) is int:  # else the service refuses it
-            risk.check_limit(
-                service, rules, owner, config, (command.side, command.price, qty, command.tif)
-            )
-        return place(qty)
-    capped = risk.check_market(
-        service, rules, owner, config, (command.side, qty, command.max_quote)
-    )
+    capped = risk.check_market(service, rules, owner, config, (side, qty, max_quote))
     placement = place(capped)
     if capped == qty:
         return placement

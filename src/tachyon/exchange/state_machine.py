@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Final, NamedTuple, final, get_args
 
 import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
-from tachyon.dex.model import FeeSchedule, MarketConfig
+from tachyon.dex.model import FeeSchedule, MarketConfig, TimeInForce
 from tachyon.errors import TachyonError, TickDue
 from tachyon.exchange import lifecycle, risk
 from tachyon.exchange.admission import Admitted
@@ -43,7 +44,6 @@ from tachyon.exchange.commands import (
     Withdraw,
 )
 from tachyon.exchange.events import (
-    CancelReason,
     CommandRefused,
     Event,
     OrderCancelled,
@@ -156,28 +156,22 @@ class Exchange:
 
     def _place_by_the_rules(self, command: PlaceLimit | PlaceMarket) -> Applied:
         """An order on a market the operator set rules for: the risk stage first
-        (`tachyon.exchange.risk`), which refuses before anything is locked."""
+        (`lifecycle.place_judged`), which refuses before anything is locked."""
         rules = self.venue.rules.get(command.market)  # type: ignore[call-overload]
         if rules is None:
             return _APPLY[type(command)](self.service, command)
         service = self.service
-        config = service.get_market(MarketId(command.market))
         owner = AccountId(command.account)
+        order: lifecycle.JudgedOrder
         if type(command) is PlaceLimit:
-            order = (command.side, command.price, command.qty, command.tif)
-            risk.check_limit(service, rules, owner, config, order)
-            return _place_limit(service, command)
-        assert type(command) is PlaceMarket
-        capped = risk.check_market(
-            service, rules, owner, config, (command.side, command.qty, command.max_quote)
-        )
-        if capped == command.qty:
-            return _place_market(service, command)
-        placement = _placement_of(
-            _place_market(service, msgspec.structs.replace(command, qty=capped))
-        )
-        banded = msgspec.structs.replace(placement, qty=command.qty, cause=CancelReason.PRICE_BAND)
-        return _placed(banded)
+            order = (command.side, command.price, command.qty, None, command.tif)
+            place = partial(_limit, service, command)
+        else:
+            assert type(command) is PlaceMarket
+            order = (command.side, None, command.qty, command.max_quote, TimeInForce.IOC)
+            place = partial(_market, service, command)
+        market = command.market
+        return _placed(lifecycle.place_judged(service, rules, owner, market, order, place))
 
     def tick_due(self, now_ns: int) -> bool:
         """Whether a good-till-date order expires at or before `now_ns`: a host then applies
@@ -308,7 +302,12 @@ def _placed(placement: Placement) -> Applied:
 
 
 def _place_limit(service: DexService, command: PlaceLimit) -> Applied:
-    placement = service.place_limit(
+    return _placed(_limit(service, command, command.qty))
+
+
+def _limit(service: DexService, command: PlaceLimit, _qty: int | None) -> Placement:
+    """`command`'s placement (the risk stage never changes a limit order's quantity)."""
+    return service.place_limit(
         command.account,  # type: ignore[arg-type]
         command.side,
         command.price,
@@ -318,7 +317,18 @@ def _place_limit(service: DexService, command: PlaceLimit) -> Applied:
         post_only=command.post_only,
         stp=command.stp,
     )
-    return Applied(placement, placement.events)
+
+
+def _market(service: DexService, command: PlaceMarket, qty: int | None) -> Placement:
+    """`command`'s placement for `qty` (what the price band leaves of its quantity)."""
+    return service.place_market(
+        command.account,  # type: ignore[arg-type]
+        command.side,
+        qty,
+        market=command.market,  # type: ignore[arg-type]
+        max_quote=command.max_quote,
+        stp=command.stp,
+    )
 
 
 def _cancel(service: DexService, command: CancelOrder) -> Applied:
@@ -338,16 +348,7 @@ def _cancel_all(service: DexService, command: CancelAll) -> Applied:
 
 
 def _place_market(service: DexService, command: PlaceMarket) -> Applied:
-    return _placed(
-        service.place_market(
-            command.account,  # type: ignore[arg-type]
-            command.side,
-            command.qty,
-            market=command.market,  # type: ignore[arg-type]
-            max_quote=command.max_quote,
-            stp=command.stp,
-        )
-    )
+    return _placed(_market(service, command, command.qty))
 
 
 def _deposit(service: DexService, command: Deposit) -> Applied:
@@ -415,12 +416,6 @@ _LIFECYCLE: Final[dict[type[Any], Callable[[Exchange, Any, int], tuple[Any, list
     Tick: Exchange._tick,
 }
 _TRADING_KINDS: Final = frozenset({PlaceLimit, PlaceMarket, PlaceOrder, AmendOrder})
-
-
-def _placement_of(applied: Applied) -> Placement:
-    placement = applied.outcome
-    assert type(placement) is Placement
-    return placement
 
 
 def _fees(command: SetFees | AddMarket) -> FeeSchedule:
