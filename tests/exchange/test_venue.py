@@ -43,6 +43,8 @@ from tachyon.exchange.commands import (
     Deposit,
     PlaceLimit,
     PlaceMarket,
+    PlaceOrder,
+    PlaceStop,
     RegisterToken,
     SetFees,
     SetOperator,
@@ -282,6 +284,19 @@ def test_a_halted_market_accepts_an_amend_down_and_refuses_any_other(
         refused(exchange, partial(apply_next, exchange, amend), MarketHalted)
     down = apply_next(exchange, AmendOrder(ALICE, resting.order_id, qty=2 * MIN_QTY))
     assert isinstance(down, Placement) and down.open_qty == 2 * MIN_QTY  # a partial cancel
+
+
+def test_a_halted_market_refuses_stops_and_orders_with_new_options(
+    venue: tuple[Exchange, Admin],
+) -> None:
+    exchange, admin = venue
+    admin(lambda n: AdminHaltMarket(OPERATOR, "ETH/USDC", True, nonce=n))
+    stop = PlaceStop(ALICE, ETH_USDC, Side.ASK, PRICE, None, MIN_QTY)
+    assert "ETH/USDC is halted" in refused(
+        exchange, partial(apply_next, exchange, stop), MarketHalted
+    )
+    iceberg = PlaceOrder(ALICE, ETH_USDC, Side.BID, PRICE, 3 * MIN_QTY, display_qty=MIN_QTY)
+    refused(exchange, partial(apply_next, exchange, iceberg), MarketHalted)
 
 
 def test_an_amend_is_judged_as_the_order_it_becomes(venue: tuple[Exchange, Admin]) -> None:

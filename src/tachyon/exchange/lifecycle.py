@@ -22,7 +22,7 @@ import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId
 from tachyon.dex.model import OrderStatus, Side, TimeInForce, Trade
-from tachyon.errors import InvalidOrder, MarketHalted, TachyonError
+from tachyon.errors import InvalidOrder, TachyonError
 from tachyon.exchange import risk
 from tachyon.exchange.client_orders import Remembered, check_client_order_id
 from tachyon.exchange.commands import (
@@ -146,9 +146,7 @@ def place_stop(exchange: Exchange, command: PlaceStop, now_ns: int) -> Result:
             return _recall(account, client_id, remembered)
     market = MarketId(command.market)
     if exchange.venue.rules_of(market).halted:
-        raise MarketHalted(
-            f"market {market} is halted: only cancels are accepted; nothing was changed"
-        )
+        risk.refuse_halted(exchange.service.get_market(market))
     stop = exchange.service.place_stop(
         account,
         command.side,

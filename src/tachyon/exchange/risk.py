@@ -96,7 +96,7 @@ def check_limit(
     the owner's orders)."""
     side, price, qty, tif = order
     if rules.halted:
-        _refuse_halted(market)
+        refuse_halted(market)
     notional = price * qty // market.base_unit  # `MarketConfig.notional`, inline
     if rules.max_qty is not None or rules.min_notional is not None:
         _check_size(rules, qty, notional)
@@ -135,7 +135,7 @@ def check_amend(
     if price == old_price and open_qty < old_open:
         return
     if rules.halted:
-        _refuse_halted(market)
+        refuse_halted(market)
     notional = price * qty // market.base_unit
     if rules.max_qty is not None or rules.min_notional is not None:
         _check_size(rules, qty, notional)
@@ -160,7 +160,7 @@ def check_market(
     quantity it may take (capped to what lies inside the price band), unchanged if no band."""
     side, qty, max_quote = order
     if rules.halted:
-        _refuse_halted(market)
+        refuse_halted(market)
     limits = rules.limits
     if limits == NO_LIMITS and rules.max_qty is None and rules.min_notional is None:
         return qty
@@ -224,7 +224,8 @@ def _half(value_x2: int) -> str:
     return f"{value_x2 // 2}.5" if value_x2 % 2 else str(value_x2 // 2)
 
 
-def _refuse_halted(market: MarketConfig) -> NoReturn:
+def refuse_halted(market: MarketConfig) -> NoReturn:
+    """Refuse an order (or stop, or amend) on a halted market."""
     raise MarketHalted(
         f"market {market.market_id} is halted: only cancels are accepted; nothing was changed"
     )
