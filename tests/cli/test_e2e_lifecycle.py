@@ -119,6 +119,13 @@ def test_a_client_order_id_makes_a_retry_safe(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "client order id" in bad.stderr
     unknown = cli.run("dex", "cancel", "--client-order-id", "nope", *alice)
     assert unknown.returncode != 0 and "nope" in unknown.stderr
+    for usage in (
+        ("dex", "cancel", *alice),  # neither id
+        ("dex", "cancel", "--order-id", "1", "--client-order-id", "bot-7", *alice),  # both
+        ("dex", "amend", "--order-id", "1", "--client-order-id", "bot-7", "--qty", "1", *alice),
+    ):
+        refused = cli.run(*usage)
+        assert refused.returncode == 2 and "exactly one of" in refused.stderr, refused.stderr
 
 
 def test_stop_orders_lock_list_trigger_and_cancel(tmp_path: Path) -> None:
