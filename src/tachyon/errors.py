@@ -14,6 +14,7 @@
     │   ├── MarketNotFound
     │   ├── TokenNotFound
     │   ├── OrderNotFound
+    │   ├── PaymentNotFound     no card payment credited under that payment id
     │   └── WalletNotFound      no wallet key file at the path
     ├── OrderNotOwned           an order exists but belongs to another account
     ├── OrderRejected           the book refused the order as it stands; nothing changed
@@ -22,6 +23,8 @@
     ├── InsufficientFunds       available (or locked) balance too small; nothing changed
     ├── SupplyExceeded          a deposit would take a token's supply past the maximum
     ├── AlreadyExists           a market or token registered twice
+    │   └── PaymentAlreadyApplied  a card payment's credit, refund or dispute step applied already
+    ├── AccountInDebt           an order or withdrawal of an account that owes a reversed payment
     ├── StaleNonce              a nonce its account used already (or at or below its floor)
     ├── BadSignature            a signed command whose signature is not its account's key's
     ├── Unauthorized            an unsigned command for an account only its key may command
@@ -109,6 +112,10 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
 
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+
+
 class OrderNotOwned(TachyonError):
     code = "order_not_owned"
 
@@ -138,6 +145,19 @@ class SupplyExceeded(TachyonError):
 
 class AlreadyExists(TachyonError):
     code = "already_exists"
+
+
+class PaymentAlreadyApplied(AlreadyExists):
+    """A card payment credited (or a refund or dispute step applied) already: a duplicated or
+    replayed delivery, which changes nothing."""
+
+    code = "already_applied"
+
+
+class AccountInDebt(TachyonError):
+    """A new order or withdrawal of an account that owes a reversed card payment."""
+
+    code = "account_in_debt"
 
 
 class NotOperator(TachyonError):

@@ -30,7 +30,7 @@ def clean_env() -> dict[str, str]:
     return {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("TACHYON_") and key not in DROPPED_ENV
+        if not key.startswith(("TACHYON_", "STRIPE_")) and key not in DROPPED_ENV
     }
 
 

@@ -140,7 +140,7 @@ def test_a_stale_view_is_stale_not_a_mismatch(tmp_path: Path) -> None:
         assert (code, report["read_model"], report["read_model_differences"]) == (0, "stale", [])
     code, report = _audit_dir(cli, data_dir, "--repair")
     assert (code, report["read_model"], report["read_model_seq"]) == (0, "ok", 4)
-    assert ("alice", "USDC", 9000, 600) in _rows(data_dir, "view_balances")
+    assert ("alice", "USDC", 9000, 600, 0) in _rows(data_dir, "view_balances")
 
 
 def test_a_view_ahead_of_the_journal_is_a_mismatch(tmp_path: Path) -> None:

@@ -326,5 +326,5 @@ def test_cancel_removes_the_order_from_the_book_under_python_dash_o() -> None:
         [sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == (
-        "BookDepth(bids=[], asks=[]) BalanceRecord(available=1000, locked=0)"
+        "BookDepth(bids=[], asks=[]) BalanceRecord(available=1000, locked=0, debt=0)"
     )

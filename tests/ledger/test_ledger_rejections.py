@@ -18,7 +18,7 @@ NOBODY = AccountId("nobody")
 USDC = TokenId("USDC")
 GOLD = TokenId("GOLD")
 
-Operation = Callable[[TokenLedger, AccountId, TokenId, int], None]
+Operation = Callable[[TokenLedger, AccountId, TokenId, int], object]
 
 OPERATIONS: dict[str, Operation] = {
     "credit": TokenLedger.credit,

@@ -6,7 +6,6 @@ its stderr and whether the command survived."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,8 +20,7 @@ from tachyon.exchange.commands import Deposit, encode_command
 from tachyon.storage import EmbeddedExchange
 from tests.node.server import free_port, wait_until_up
 from tests.node.support import envelope
-
-FILL_CHUNK = 64 * 1024
+from tests.support.full_disk import fill
 
 
 def main(data_dir: Path) -> None:
@@ -40,13 +38,7 @@ def main(data_dir: Path) -> None:
         body = encode_command(Deposit(address_of(key), "USDC", 5, nonce=time.time_ns()))
         answer = http.post("/v1/commands", json=envelope(key, body))
     filler = data_dir / "filler"
-    with filler.open("wb", buffering=0) as handle:  # the disk full for the closing snapshot
-        try:
-            while True:
-                handle.write(b"\0" * FILL_CHUNK)
-                os.fsync(handle.fileno())
-        except OSError:
-            pass
+    fill(filler)  # the disk full
     node.send_signal(signal.SIGTERM)
     _, stderr = node.communicate(timeout=60)
     filler.unlink()

@@ -86,6 +86,8 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         "/v1/account/history",
         "/v1/account/stops",
         "/v1/account/withdrawals",
+        "/v1/onramp/checkout",
+        "/v1/onramp/stripe/webhook",
     }
     post = spec["paths"]["/v1/commands"]["post"]
     assert {"400", "401", "403", "404", "409", "413"} <= set(post["responses"])
@@ -109,10 +111,11 @@ def test_openapi_shows_the_patterns_the_gateway_enforces(client: TestClient) -> 
         schemas.BASE64_PATTERN,
     )
     paths = ("/v1/account/balances", "/v1/account/orders", "/v1/account/history")
-    for path in (*paths, "/v1/account/stops", "/v1/account/withdrawals"):
+    signed = [(path, "get") for path in (*paths, "/v1/account/stops", "/v1/account/withdrawals")]
+    for path, method in [*signed, ("/v1/onramp/checkout", "post")]:
         headers = {
             parameter["name"]: parameter["schema"]
-            for parameter in spec["paths"][path]["get"]["parameters"]
+            for parameter in spec["paths"][path][method]["parameters"]
             if parameter["in"] == "header"
         }
         assert {name: (each["type"], each["pattern"]) for name, each in headers.items()} == {

@@ -1,6 +1,7 @@
-"""Goal: with an operator changing fees, risk limits and halts between trades, no flow creates
-or loses a unit, locks stay exactly what open orders need, and no accepted order breaks a limit
-that was active when it arrived. Method: a Hypothesis RuleBasedStateMachine drives `Exchange`
+"""Goal: with an operator changing fees, risk limits and halts between trades, and card payments
+credited, refunded and disputed among them, no flow creates or loses a unit (balances minus
+debts equal the supply), locks stay exactly what open orders need, no accepted order breaks a
+limit that was active when it arrived, and an account in debt places nothing. Method: a Hypothesis RuleBasedStateMachine drives `Exchange`
 (the operator's commands signed by its key) and checks every invariant after every step, and
 each accepted order against the limits read just before it."""
 
@@ -12,9 +13,10 @@ from typing import Final, NamedTuple
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from tachyon.dex.ids import AccountId, MarketId, OrderId
+from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import Side, TimeInForce
-from tachyon.errors import TachyonError
+from tachyon.errors import AccountInDebt, TachyonError
+from tachyon.exchange.admission import admit
 from tachyon.exchange.commands import (
     AdminCloseWithdrawal,
     AdminHaltMarket,
@@ -24,25 +26,31 @@ from tachyon.exchange.commands import (
     AnyCommand,
     CancelAll,
     CancelOrder,
+    CreditPayment,
     Deposit,
+    DisputePayment,
     PlaceLimit,
     PlaceMarket,
     PlaceOrder,
     PlaceStop,
+    RefundPayment,
     RequestWithdrawal,
     SetOperator,
     Tick,
 )
+from tachyon.exchange.events import PaymentReversed
 from tachyon.exchange.risk import MarketRules, reference_price_x2
 from tachyon.exchange.service import Placement
 from tachyon.exchange.state_machine import Exchange, Outcome, Refusal
 from tests.exchange.helpers import KEY_A, A, apply_command, signed
 
 MARKET: Final = MarketId("BASE/USDC")
-OWNERS: Final = [AccountId(name) for name in ("ann", "ben", "cat")]
+OWNERS: Final = [AccountId(name) for name in ("ann", "ben", "cat", "dan")]
+CARD_ONLY: Final = AccountId("dan")  # its USDC comes by card only: refunds can leave debt
 MID: Final = 1_000
 
 owners = st.sampled_from(OWNERS)
+payers = st.sampled_from([*OWNERS, CARD_ONLY, CARD_ONLY])  # mostly the one that has no other USDC
 sides = st.sampled_from(list(Side))
 optional_limit = st.none() | st.integers(1, 200_000)
 
@@ -63,9 +71,11 @@ class VenueMachine(RuleBasedStateMachine):
         self.nonces = itertools.count(1)
         self.apply(SetOperator(A))
         for owner in OWNERS:
-            self.apply(Deposit(owner, "USDC", 10**9))
+            if owner != CARD_ONLY:
+                self.apply(Deposit(owner, "USDC", 10**9))
             self.apply(Deposit(owner, "BASE", 10**6))
         self.order_ids: list[OrderId] = []
+        self.payments: list[tuple[str, int]] = []  # (payment intent, cents paid)
 
     def apply(self, command: AnyCommand, after_ns: int = 1) -> Outcome | Refusal:
         """Apply `command` `after_ns` after the last one, a Tick first if one is due (as a
@@ -247,6 +257,85 @@ class VenueMachine(RuleBasedStateMachine):
             assert now == ("completed" if completed else "rejected"), outcome
         else:
             assert isinstance(outcome, Refusal) and now == was
+
+    # -- card payments -----------------------------------------------------------------------
+
+    @rule(owner=payers, cents=st.integers(1, 200), again=st.integers(0, 9))
+    def card_payment(self, owner: AccountId, cents: int, again: int) -> None:
+        """A checkout session paid; now and then a duplicated delivery of an earlier one."""
+        number = len(self.payments)
+        if again == 0 and self.payments:
+            number -= 1  # the last session again: refused, nothing changed
+        command = CreditPayment(
+            f"evt_{number}", f"cs_{number}", f"pi_{number}", owner, "USDC",
+            cents * 10_000, "usd", cents,
+        )  # fmt: skip
+        outcome = self.try_apply(command)
+        if number == len(self.payments):
+            assert outcome is not None, "a new session was not credited"
+            self.payments.append((f"pi_{number}", cents))
+        else:
+            assert outcome is None, "a session was credited twice"
+
+    @rule(pick=st.integers(0, 30), share=st.integers(0, 120))
+    def refund(self, pick: int, share: int) -> None:
+        """A refund of `share` % of a payment in all (more than it paid is refused)."""
+        if self.payments:
+            intent, cents = self.payments[pick % len(self.payments)]
+            self.check_reversal(RefundPayment(f"evt_r{pick}", intent, "usd", cents * share // 100))
+
+    @rule(
+        pick=st.integers(0, 30),
+        dispute=st.integers(0, 3),
+        share=st.integers(1, 100),
+        status=st.sampled_from(["opened", "won", "lost"]),
+    )
+    def dispute(self, pick: int, dispute: int, share: int, status: str) -> None:
+        if self.payments:
+            intent, cents = self.payments[pick % len(self.payments)]
+            amount = max(1, cents * share // 100)
+            self.check_reversal(
+                DisputePayment(
+                    f"evt_d{pick}", intent, f"dp_{intent}_{dispute}", "usd", amount, status
+                )
+            )
+
+    def check_reversal(self, command: RefundPayment | DisputePayment) -> None:
+        """What a reversal took from available and added to debt is what it reversed."""
+        self.tick_if_due()
+        before = self.exchange.service.to_state()
+        exchange = self.exchange
+        try:
+            applied = exchange.execute(admit(command), exchange.seq + 1, exchange.ts_ns + 1)
+        except TachyonError:
+            assert self.exchange.service.to_state() == before, "a refusal changed the state"
+            return
+        for event in applied.events:
+            if type(event) is PaymentReversed:
+                assert event.taken + event.owed == event.amount
+
+    @rule(qty=st.integers(1, 300), withdraw=st.booleans())
+    def the_card_payer_spends(self, qty: int, withdraw: bool) -> None:
+        """What it was credited goes into BASE, or out in a withdrawal (so that a later
+        refund can leave debt)."""
+        if not withdraw:
+            self.try_apply(PlaceMarket(CARD_ONLY, MARKET, Side.BID, None, max_quote=qty * MID))
+            return
+        available = self.exchange.service.balance(CARD_ONLY, TokenId("USDC")).available
+        self.try_apply(RequestWithdrawal(CARD_ONLY, "USDC", available, "card-payer"))
+
+    @rule(owner=owners)
+    def an_account_in_debt_places_nothing(self, owner: AccountId) -> None:
+        if not self.exchange.service.in_debt(owner):
+            return
+        self.tick_if_due()
+        before = self.exchange.service.to_state()
+        try:
+            self.apply(PlaceLimit(owner, MARKET, Side.BID, MID, 1))
+        except AccountInDebt:
+            assert self.exchange.service.to_state() == before
+        else:
+            raise AssertionError(f"{owner} placed an order while in debt")
 
     @rule(after=st.integers(1, 80))
     def time_passes(self, after: int) -> None:

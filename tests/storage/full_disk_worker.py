@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -16,21 +15,10 @@ from tachyon.errors import TachyonError
 from tachyon.exchange.commands import Deposit, PlaceLimit
 from tachyon.exchange.service import Placement
 from tachyon.storage import EmbeddedExchange
+from tests.support.full_disk import fill
 
 ORDERS = 4_000
 ROOM_BYTES = 96 * 1024  # room for one small commit's WAL frames, not for a snapshot
-FILL_CHUNK = 64 * 1024
-
-
-def _fill(path: Path) -> None:
-    """Write `path` until the disk is full."""
-    with path.open("wb", buffering=0) as filler:
-        try:
-            while True:
-                filler.write(b"\0" * FILL_CHUNK)
-                os.fsync(filler.fileno())
-        except OSError:
-            pass
 
 
 def no_room(data_dir: Path) -> None:
@@ -39,7 +27,7 @@ def no_room(data_dir: Path) -> None:
     host = EmbeddedExchange.open(exchange_dir, snapshot_every=10**9, snapshot_interval_s=10**6)
     host.submit(Deposit("alice", "USDC", 10**12))
     filler = data_dir / "filler"
-    _fill(filler)
+    fill(filler)
     answer: dict[str, object] = {}
     try:
         host.submit_batch(
@@ -70,7 +58,7 @@ def main(data_dir: Path) -> None:
         )
     host.close(snapshot=False)
     filler = data_dir / "filler"
-    _fill(filler)
+    fill(filler)
     with filler.open("r+b") as handle:  # give back just enough for one commit
         handle.truncate(filler.stat().st_size - ROOM_BYTES)
     host = EmbeddedExchange.open(exchange_dir, snapshot_every=10**9, snapshot_interval_s=0)

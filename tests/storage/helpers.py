@@ -397,9 +397,9 @@ def assert_view_matches(data_dir: Path, exchange: Exchange, *, all_trades: bool 
         balances = orders = 0
         for account in sorted(accounts):
             held = [
-                (token, decimals[token], record.available, record.locked)
+                (token, decimals[token], record.available, record.locked, record.debt)
                 for token, record in service.balances(account).items()
-                if record.available or record.locked
+                if record.available or record.locked or record.debt
             ]
             assert view.balances(account) == held, account
             balances += len(held)

@@ -105,7 +105,7 @@ def test_opening_a_v1_directory_upgrades_it(tmp_path: Path, snapshot_seqs: tuple
         assert state.state_hash() == v1.final.state_hash()
         assert state.state_bytes() == v1.final.state_bytes()
         # Before close adds a snapshot of its own (and prunes the oldest):
-        assert user_version(v1.db_path) == SCHEMA_VERSION == 5  # through 2, 3 and 4
+        assert user_version(v1.db_path) == SCHEMA_VERSION == 6  # through 2, 3, 4 and 5
         # Version 4's head record, at the journal's head as the upgrade found it:
         assert head.read(v1.db_path) == head.Head(ENTRIES, v1.journal[-1][4])
         assert _columns(v1.db_path, "snapshots")[-2:] == ["head_hash", "written_ts_ns"]
@@ -116,7 +116,7 @@ def test_opening_a_v1_directory_upgrades_it(tmp_path: Path, snapshot_seqs: tuple
             assert head_hash == v1.journal[seq - 1][4]  # the journal checksum at its seq
             assert state_hash == state_hash_of(state_bytes) == v1.snapshot_hashes[seq]
 
-    assert user_version(v1.db_path) == 5
+    assert user_version(v1.db_path) == 6
     assert journal_rows(v1.db_path) == v1.journal  # the journal is not touched
 
     backup = tmp_path / BACKUP

@@ -414,12 +414,12 @@ def test_an_open_view_keeps_answering_at_its_sequence_number(tmp_path: Path) -> 
         with view:
             host.submit(Deposit(ALICE, USDC, 7))  # a writer commits while the view reads
             assert view.head_seq() == 1
-            assert view.balances(ALICE) == [(USDC, 6, 5, 0)]
+            assert view.balances(ALICE) == [(USDC, 6, 5, 0, 0)]
         later = ReadView.open(tmp_path)
         assert later is not None
         with later:
             assert later.head_seq() == 2
-            assert later.balances(ALICE) == [(USDC, 6, 12, 0)]
+            assert later.balances(ALICE) == [(USDC, 6, 12, 0, 0)]
 
 
 def test_an_unknown_market_is_refused_as_the_service_refuses_it(tmp_path: Path) -> None:
@@ -453,7 +453,7 @@ def test_balances_omit_tokens_an_account_holds_none_of(tmp_path: Path) -> None:
         view = ReadView.open(tmp_path)
         assert view is not None
         with view:
-            assert view.balances(ALICE) == [("BASE", 0, 0, 3), (USDC, 6, 5, 0)]
+            assert view.balances(ALICE) == [("BASE", 0, 0, 3, 0), (USDC, 6, 5, 0, 0)]
             assert view.balances(BOB) == []
             placed = clock.now  # the order's command's journal time
             assert view.open_orders(ALICE) == [(1, "BASE/USDC", "ask", 9, 3, 3, 0, placed)]
@@ -493,8 +493,8 @@ def test_amounts_above_two_to_the_63_round_trip_exactly(tmp_path: Path) -> None:
             assert view.book("BASE/USDC", 1) == ([(2, 100)], [(3, big + 2**60)])
             assert view.book(ETH_MARKET, 1) == ([(price, 10)], [])
             assert view.balances(BOB) == [
-                ("BASE", 0, huge - big - 2**60 - 2**61, big + 2**61 + 2**60),
-                (ETH, 2, 10, 0),
+                ("BASE", 0, huge - big - 2**60 - 2**61, big + 2**61 + 2**60, 0),
+                (ETH, 2, 10, 0, 0),
             ]
         assert_view_matches(tmp_path, host.refresh())
         placed = host.submit(PlaceLimit(BOB, ETH_MARKET, ASK, price, 10))  # trades at `price`

@@ -147,6 +147,7 @@ _V5_ONLY: Final = (
     "ALTER TABLE view_orders DROP COLUMN ts_ns",
     "ALTER TABLE view_trades DROP COLUMN maker_fee",
     "ALTER TABLE view_trades DROP COLUMN taker_fee",
+    "ALTER TABLE view_balances DROP COLUMN debt",  # version 6's
     "PRAGMA user_version = 4",
 )
 
@@ -182,7 +183,7 @@ def test_a_version_4_database_is_upgraded_with_its_view_kept_current(tmp_path: P
     assert ReadView.open(tmp_path / "old") is None  # another schema version
 
     session = Session(tmp_path / "old", now=session.clock.now)  # upgrades
-    assert user_version(db_path) == 5
+    assert user_version(db_path) == 6
     assert (tmp_path / "old" / f"{DB_NAME}.v4.bak").is_file()
     assert _schema(db_path) == _schema(tmp_path / "fresh" / DB_NAME)
     with session.view() as view:  # current at once: nothing to rebuild

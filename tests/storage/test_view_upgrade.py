@@ -77,7 +77,7 @@ def test_an_upgraded_v2_database_has_a_stale_view_until_the_first_write(tmp_path
     assert ReadView.open(tmp_path) is None  # another schema version
     clock = StepClock(TS_START * 2)
     with EmbeddedExchange.open(tmp_path, clock=clock) as host:
-        assert user_version(tmp_path / DB_NAME) == SCHEMA_VERSION == 5
+        assert user_version(tmp_path / DB_NAME) == SCHEMA_VERSION == 6
         assert (tmp_path / f"{DB_NAME}.v2.bak").is_file()
         assert host.refresh().state_hash() == expected.state_hash()
         assert ReadView.open(tmp_path) is None  # stale

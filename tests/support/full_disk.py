@@ -5,6 +5,7 @@ JSON line on stdout."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,17 @@ def on_a_small_disk(
     assert done.returncode == 0, done.stderr
     answer: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return answer, done.stderr
+
+
+FILL_CHUNK = 64 * 1024
+
+
+def fill(path: Path) -> None:
+    """Write `path` until the disk is full."""
+    with path.open("wb", buffering=0) as filler:
+        try:
+            while True:
+                filler.write(b"\0" * FILL_CHUNK)
+                os.fsync(filler.fileno())
+        except OSError:
+            pass

@@ -21,13 +21,16 @@ STOP_TIMEOUT_S: Final = 30.0
 
 
 @contextmanager
-def serving(cli: Cli, data_dir: Path, *args: str) -> Iterator[str]:
-    """A node serving `data_dir` with `args` added to its command line; its URL."""
+def serving(
+    cli: Cli, data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A node serving `data_dir` with `args` added to its command line (and `env` to its
+    environment); its URL."""
     port = free_port()
     command = [TACHYON, "node", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     process = subprocess.Popen(
         [*command, "--log-level", "warning", *args],
-        env=cli.env(),
+        env=cli.env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -378,4 +378,4 @@ def _balance(token: str, decimals: int, outcome: Outcome) -> dict[str, str]:
     from tachyon.ledger.ledger import BalanceRecord  # noqa: PLC0415
 
     assert isinstance(outcome, BalanceRecord), outcome
-    return shapes.balance_json(token, decimals, outcome.available, outcome.locked)
+    return shapes.balance_json(token, decimals, outcome.available, outcome.locked, outcome.debt)

@@ -840,8 +840,10 @@ def _emit_balances(
     rows = render.balances_json(metas, held)
 
     def table() -> object:
+        owes = any("debt" in row for row in rows)  # then a debt column for every token
         with_decimals = [
-            {**row, "decimals": meta.decimals} for row, meta in zip(rows, metas, strict=True)
+            {**row, **({"debt": row.get("debt", "0")} if owes else {}), "decimals": meta.decimals}
+            for row, meta in zip(rows, metas, strict=True)
         ]
         return _tables().balances_table(address, with_decimals)
 

@@ -17,6 +17,7 @@ from tachyon.cli import options
 from tachyon.cli.admin_commands import admin
 from tachyon.cli.dex_commands import dex
 from tachyon.cli.node_commands import node
+from tachyon.cli.onramp_commands import onramp
 from tachyon.cli.wallet_commands import wallet
 from tachyon.errors import TachyonError
 
@@ -86,6 +87,7 @@ cli.add_command(admin)
 cli.add_command(dex)
 cli.add_command(wallet)
 cli.add_command(node)
+cli.add_command(onramp)
 
 
 @cli.command()

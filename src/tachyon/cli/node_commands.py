@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
 from tachyon.cli import options
+
+if TYPE_CHECKING:
+    from tachyon.onramp.stripe_api import StripeSettings
 
 # As tachyon.node's defaults (not imported: `--help` should not load the web framework).
 RATE_PER_S: Final = 50.0
@@ -146,6 +149,25 @@ def node() -> None:
     help="Bytes of unanswered frames (and their answers) an order-entry connection may have;"
     " past them it is not read.",
 )
+@click.option(
+    "--stripe-webhook-secret",
+    envvar="STRIPE_WEBHOOK_SECRET",
+    show_envvar=True,
+    help="The Stripe webhook endpoint's signing secret (whsec_...): enables the card on-ramp"
+    " with --stripe-api-key. Prefer the variable: options show in the process list.",
+)
+@click.option(
+    "--stripe-api-key",
+    envvar="STRIPE_API_KEY",
+    show_envvar=True,
+    help="Stripe's secret API key (sk_...), to create checkout sessions.",
+)
+@click.option(
+    "--stripe-api-base",
+    envvar="STRIPE_API_BASE",
+    show_envvar=True,
+    help="Another Stripe API host, such as stripe-mock or a local stand-in (default: Stripe's).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -170,17 +192,22 @@ def serve(
     stream_queue_bytes_max: int,
     inflight_max: int,
     inflight_bytes_max: int,
+    stripe_webhook_secret: str | None,
+    stripe_api_key: str | None,
+    stripe_api_base: str | None,
 ) -> None:
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
     The profile (dev or prod, as for every command) decides whether deposits are accepted.
     WebSocket streams at /v1/ws/market and /v1/ws/account, order entry at /v1/ws/orders;
     metrics at /metrics. A new exchange's markets use the engine `tachyon --engine`,
-    TACHYON_ENGINE or config.toml names."""
+    TACHYON_ENGINE or config.toml names. With the two Stripe secrets, the card on-ramp:
+    POST /v1/onramp/checkout and Stripe's webhook at POST /v1/onramp/stripe/webhook."""
     from tachyon.node.ratelimit import RateLimit  # noqa: PLC0415 (the node, on demand)
     from tachyon.node.serve import serve as serve_node  # noqa: PLC0415
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
     engine = options.engine_name(ctx)
+    stripe = _stripe(stripe_webhook_secret, stripe_api_key, stripe_api_base)
     serve_node(
         directory,
         operator=operator,
@@ -203,4 +230,21 @@ def serve(
         stream_queue_bytes_max=stream_queue_bytes_max,
         inflight_max=inflight_max,
         inflight_bytes_max=inflight_bytes_max,
+        stripe=stripe,
     )
+
+
+def _stripe(secret: str | None, key: str | None, base: str | None) -> StripeSettings | None:
+    """The on-ramp's settings: both secrets, or neither (the on-ramp off)."""
+    from tachyon.onramp.stripe_api import StripeSettings  # noqa: PLC0415 (on demand)
+
+    if secret is None and key is None:
+        if base is not None:
+            raise click.UsageError(
+                "--stripe-api-base needs --stripe-webhook-secret and --stripe-api-key"
+            )
+        return None
+    if not secret or not key:
+        missing = "--stripe-api-key" if secret else "--stripe-webhook-secret"
+        raise click.UsageError(f"the card on-ramp needs {missing} (or its variable) as well")
+    return StripeSettings(secret, key, base or None)

@@ -43,6 +43,12 @@ def balances_json(
     rows = []
     for meta in metas:
         record = held.get(meta.symbol)
-        available, locked = (0, 0) if record is None else (record.available, record.locked)
-        rows.append(shapes.balance_json(meta.symbol, meta.decimals, available, locked))
+        if record is None:
+            rows.append(shapes.balance_json(meta.symbol, meta.decimals, 0, 0))
+            continue
+        rows.append(
+            shapes.balance_json(
+                meta.symbol, meta.decimals, record.available, record.locked, record.debt
+            )
+        )
     return rows

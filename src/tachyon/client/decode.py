@@ -183,8 +183,11 @@ def balance_from_json(row: dict[str, Any], decimals: int | None) -> BalanceRecor
     """A token's balance; `decimals` None for a token no market names: as many as its amounts
     show."""
     places = _places(row) if decimals is None else decimals
+    debt = row.get("debt")
     return BalanceRecord(
-        minor(row["available"], places, "available"), minor(row["locked"], places, "locked")
+        minor(row["available"], places, "available"),
+        minor(row["locked"], places, "locked"),
+        0 if debt is None else minor(debt, places, "debt"),
     )
 
 

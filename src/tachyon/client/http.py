@@ -15,6 +15,7 @@ reached is one `StorageError` naming its URL.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -252,9 +253,12 @@ class Client:
         params: dict[str, str | int] | None = None,
         json: object = None,
         headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> Any:
         try:
-            response = self._http.request(method, path, params=params, json=json, headers=headers)
+            response = self._http.request(
+                method, path, params=params, json=json, headers=headers, content=content
+            )
         except httpx2.TimeoutException as exc:
             raise errors.StorageError(f"the node at {self.url} did not answer in time") from exc
         except httpx2.TransportError as exc:
@@ -280,15 +284,37 @@ class Client:
     def _signed_get(
         self, path: str, account: AccountId, params: dict[str, str | int] | None = None
     ) -> Any:
+        headers = self._signed_headers("GET", path, account)
+        return self._request("GET", path, params=params, headers=headers)
+
+    def _signed_headers(
+        self, method: str, path: str, account: AccountId, body: bytes | None = None
+    ) -> dict[str, str]:
         key = self.key
         if key is None or address_of(key) != account:
             raise errors.Unauthorized(
-                f"reading {account} on the node at {self.url} needs that account's key"
+                f"acting for {account} on the node at {self.url} needs that account's key"
             )
         timestamp_ns = time.time_ns()
-        headers = {
+        return {
             "X-Tachyon-Address": account,
             "X-Tachyon-Timestamp": str(timestamp_ns),
-            "X-Tachyon-Signature": sign_read(key, "GET", path, timestamp_ns),
+            "X-Tachyon-Signature": sign_read(key, method, path, timestamp_ns, body),
         }
-        return self._request("GET", path, params=params, headers=headers)
+
+    def onramp_checkout(
+        self, account: AccountId, amount: str, currency: str = "usd", token: str | None = None
+    ) -> dict[str, Any]:
+        """A Stripe Checkout Session crediting `account` once paid (the node's card on-ramp):
+        `{"session_id", "url", "address", "amount", "currency", "token", "credit"}`."""
+        path = "/v1/onramp/checkout"
+        wanted: dict[str, str] = {"amount": amount, "currency": currency}
+        if token is not None:
+            wanted["token"] = token
+        body = json.dumps(wanted).encode()
+        headers = {
+            **self._signed_headers("POST", path, account, body),
+            "Content-Type": "application/json",
+        }
+        answer: dict[str, Any] = self._request("POST", path, content=body, headers=headers)
+        return answer

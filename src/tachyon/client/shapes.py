@@ -170,12 +170,18 @@ def stop_json(config: MarketConfig, stop: StopOrder) -> dict[str, object]:
     }
 
 
-def balance_json(token: str, decimals: int, available: int, locked: int) -> dict[str, str]:
-    return {
+def balance_json(
+    token: str, decimals: int, available: int, locked: int, debt: int = 0
+) -> dict[str, str]:
+    """A token's balance; `debt` (a reversed card payment the account owes) only when owed."""
+    row = {
         "token": token,
         "available": to_decimal(available, decimals),
         "locked": to_decimal(locked, decimals),
     }
+    if debt:
+        row["debt"] = to_decimal(debt, decimals)
+    return row
 
 
 def order_json(

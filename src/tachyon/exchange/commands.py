@@ -165,6 +165,46 @@ class Tick(Command, frozen=True, tag="tick"):
     a quiet market by itself), so replay expires the same orders at the same place."""
 
 
+class CreditPayment(Command, frozen=True, tag="credit_payment"):
+    """Credit `to` with `amount` of `token` for a card payment of `currency_amount` minor units
+    of `currency` (an exact multiple: see `tachyon.exchange.payments`), once per checkout
+    session. Unsigned: only a host's verified on-ramp submits it (a client can submit signed
+    account commands alone). `event_id` is the processor's notification it came from."""
+
+    event_id: str
+    session_id: str
+    payment_intent_id: str
+    to: str
+    token: str
+    amount: int
+    currency: str
+    currency_amount: int
+
+
+class RefundPayment(Command, frozen=True, tag="refund_payment"):
+    """The payment credited under `payment_intent_id` has `amount_refunded` minor units of
+    `currency` refunded in all now: debit its account the increase. Unsigned, as
+    `CreditPayment`."""
+
+    event_id: str
+    payment_intent_id: str
+    currency: str
+    amount_refunded: int
+
+
+class DisputePayment(Command, frozen=True, tag="dispute_payment"):
+    """Dispute `dispute_id` of the payment credited under `payment_intent_id`, for `amount`
+    minor units of `currency`, is now `status` (opened, won or lost). Unsigned, as
+    `CreditPayment`."""
+
+    event_id: str
+    payment_intent_id: str
+    dispute_id: str
+    currency: str
+    amount: int
+    status: str
+
+
 class AmendOrder(Command, frozen=True, tag="amend_order"):
     """Change an open order of `account` (named by `order_id`, or by the `client_order_id`
     it was placed with): its `price`, its total `qty` (filled part included), or both; None
@@ -334,7 +374,11 @@ TraderCommand = (
 """Commands that trade or move funds for one account."""
 AccountCommand = TraderCommand | AdminCommand
 """Commands that act for one account (and carry its nonce): what a key signs."""
-PlainCommand = RegisterToken | AddMarket | SetFees | SetReceiveWindow | Tick | AccountCommand
+PaymentCommand = CreditPayment | RefundPayment | DisputePayment
+"""What a host's on-ramp submits, unsigned: card payments and their reversals."""
+PlainCommand = (
+    RegisterToken | AddMarket | SetFees | SetReceiveWindow | Tick | PaymentCommand | AccountCommand
+)
 """A command as the state machine applies it: unsigned, or the body of a signed one."""
 AnyCommand = PlainCommand | SignedCommand
 """What a caller may submit."""

@@ -207,6 +207,44 @@ class WithdrawalClosed(msgspec.Struct, frozen=True, gc=False):
     reference: str | None
 
 
+class PaymentCredited(msgspec.Struct, frozen=True, gc=False):
+    """A card payment credited `account` with `amount` of `token` (`reason` "payment"), or a
+    dispute it won credited back what the dispute had taken (`reason` "dispute_won"). Any debt
+    it settled is a `DebtSettled` after it."""
+
+    account: AccountId
+    token: TokenId
+    amount: int
+    reason: str
+    payment_intent_id: str
+    event_id: str
+    session_id: str | None = None
+
+
+class PaymentReversed(msgspec.Struct, frozen=True, gc=False):
+    """A refund or dispute (`reason`) took `amount` of `token` back from `account`: `taken`
+    from its available balance, `owed` (the rest) added to its debt."""
+
+    account: AccountId
+    token: TokenId
+    amount: int
+    taken: int
+    owed: int
+    reason: str
+    payment_intent_id: str
+    event_id: str
+
+
+class DebtSettled(msgspec.Struct, frozen=True, gc=False):
+    """A credit to `account` paid `amount` of its debt of `token` first; `debt` is what is
+    still owed (0: the account may trade and withdraw again)."""
+
+    account: AccountId
+    token: TokenId
+    amount: int
+    debt: int
+
+
 class MarketAdded(msgspec.Struct, frozen=True, gc=False):
     config: MarketConfig
 
@@ -271,6 +309,9 @@ Event = (
     | Withdrawn
     | WithdrawalRequested
     | WithdrawalClosed
+    | PaymentCredited
+    | PaymentReversed
+    | DebtSettled
     | MarketAdded
     | TokenRegistered
     | FeesChanged

@@ -56,6 +56,7 @@ from tachyon.exchange.engines import (
 )
 from tachyon.exchange.events import (
     CancelReason,
+    DebtSettled,
     Deposited,
     Event,
     FeesChanged,
@@ -66,6 +67,8 @@ from tachyon.exchange.events import (
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    PaymentCredited,
+    PaymentReversed,
     StopAccepted,
     StopCancelled,
     TokenRegistered,
@@ -73,6 +76,7 @@ from tachyon.exchange.events import (
     WithdrawalRequested,
     Withdrawn,
 )
+from tachyon.exchange.payments import Payment, Payments, Reversal
 from tachyon.exchange.withdrawals import (
     COMPLETED,
     DESTINATION_MAX,
@@ -326,8 +330,10 @@ class DexService:
         "_markets",
         "_next_order_id",
         "_open",
+        "_payments",
         "_stops",
         "_withdrawals",
+        "debtors",
     )
 
     def __init__(
@@ -349,6 +355,10 @@ class DexService:
         # owner's ledger cell of the token it locks].
         self._stops: dict[OrderId, tuple[StopOrder, list[int]]] = {}
         self._withdrawals = Withdrawals()
+        self._payments = Payments()
+        # Accounts that owe a reversed card payment (the ledger's live map): a membership test
+        # per order, so a plain attribute.
+        self.debtors = self._ledger.debtors()
         if default_market is not None:
             self.add_market(default_market)
 
@@ -448,10 +458,84 @@ class DexService:
     # -- funds -----------------------------------------------------------------------------
 
     def deposit(self, owner: AccountId, token: TokenId, amount: int) -> list[Event]:
-        """Credit `amount` minor units of `token` to `owner` (the seed's demo deposits)."""
+        """Credit `amount` minor units of `token` to `owner` (the seed's demo deposits); it
+        settles the owner's debt of `token` first."""
         _check_account(owner)
-        self._ledger.credit(owner, token, amount)
-        return [Deposited(owner, token, amount)]
+        settled = self._ledger.credit(owner, token, amount)
+        return self._settled(owner, token, settled, [Deposited(owner, token, amount)])
+
+    def _settled(
+        self, owner: AccountId, token: TokenId, settled: int, events: list[Event]
+    ) -> list[Event]:
+        """`events`, and a `DebtSettled` if a credit paid `settled` of the owner's debt."""
+        if settled:
+            left = self._ledger.debts(owner).get(token, 0)
+            events.append(DebtSettled(owner, token, settled, left))
+        return events
+
+    # -- card payments (`tachyon.exchange.payments`) -------------------------------------------
+
+    def credit_payment(self, payment: Payment, event_id: str) -> list[Event]:
+        """Credit a card payment's account, once per checkout session (settling its debt of
+        the token first); PaymentAlreadyApplied for a session credited already."""
+        _check_account(payment.account, self._fee_accounts)
+        self._payments.check_new(payment)
+        account, token = payment.account, payment.token
+        settled = self._ledger.credit(account, token, payment.amount)
+        self._payments.add(payment)
+        credited = PaymentCredited(
+            account,
+            token,
+            payment.amount,
+            "payment",
+            payment.payment_intent_id,
+            event_id,
+            payment.session_id,
+        )
+        return self._settled(account, token, settled, [credited])
+
+    def refund_payment(
+        self, payment_intent_id: str, currency: str, amount_refunded: int, event_id: str
+    ) -> list[Event]:
+        """Debit a payment's account what its refunds added since the last (`Payments`)."""
+        reversal = self._payments.refund(payment_intent_id, currency, amount_refunded)
+        return self._reverse(reversal, "refund", event_id)
+
+    def dispute_payment(
+        self,
+        payment_intent_id: str,
+        currency: str,
+        dispute_id: str,
+        amount: int,
+        status: str,
+        event_id: str,
+    ) -> list[Event]:
+        """Debit a payment's account what a dispute takes, or credit back what one won."""
+        reversal = self._payments.dispute(payment_intent_id, currency, dispute_id, amount, status)
+        return self._reverse(reversal, "dispute", event_id)
+
+    def _reverse(self, reversal: Reversal, reason: str, event_id: str) -> list[Event]:
+        payment = reversal.payment
+        account, token, intent = payment.account, payment.token, payment.payment_intent_id
+        if reversal.debit:
+            taken, owed = self._ledger.reverse(account, token, reversal.debit)
+            return [
+                PaymentReversed(
+                    account, token, reversal.debit, taken, owed, reason, intent, event_id
+                )
+            ]
+        if reversal.credit:
+            settled = self._ledger.credit(account, token, reversal.credit)
+            won = PaymentCredited(account, token, reversal.credit, "dispute_won", intent, event_id)
+            return self._settled(account, token, settled, [won])
+        return []
+
+    def in_debt(self, owner: AccountId) -> bool:
+        """Whether `owner` owes a reversed card payment (it may then not trade or withdraw)."""
+        return self._ledger.in_debt(owner)
+
+    def debts(self, owner: AccountId) -> dict[TokenId, int]:
+        return self._ledger.debts(owner)
 
     def withdraw(self, owner: AccountId, token: TokenId, amount: int) -> list[Event]:
         """Debit `amount` from `owner`'s available balance; locked funds stay with their orders."""
@@ -1047,6 +1131,8 @@ class DexService:
             saved["stops"] = [stop_row(stop) for stop, _ in self._stops.values()]
         if self._withdrawals:
             saved["withdrawals"] = self._withdrawals.to_state()
+        if self._payments:
+            saved["payments"] = self._payments.to_state()
         return saved
 
     @classmethod
@@ -1062,7 +1148,10 @@ class DexService:
         (opening a snapshot of 100,000 orders took half the time it took with that check)."""
         service = cls(engine=str(state["engine"]), default_market=None)
         ledger_state = state["ledger"]
-        service._ledger = TokenLedger.from_state(ledger_state["tokens"], ledger_state["balances"])
+        service._ledger = TokenLedger.from_state(
+            ledger_state["tokens"], ledger_state["balances"], ledger_state.get("debts")
+        )
+        service.debtors = service._ledger.debtors()
         orders: list[tuple[OrderId, Order, _Market]] = []
         for config_state, engine_name, engine_state in state["markets"]:
             config = config_from_state(config_state)
@@ -1098,6 +1187,7 @@ class DexService:
             key = (stop.owner, market.quote if stop.side is _BID else market.base)
             locked_by[key] = locked_by.get(key, 0) + stop.locked
         service._withdrawals = Withdrawals.from_state(state.get("withdrawals", [1, []]))
+        service._payments = Payments.from_state(state.get("payments", [[], []]))
         for key, amount in service._withdrawals.locked_by().items():
             locked_by[key] = locked_by.get(key, 0) + amount
         service._ledger.check_conservation()

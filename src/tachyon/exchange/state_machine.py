@@ -19,7 +19,8 @@ import msgspec
 
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import FeeSchedule, MarketConfig, TimeInForce
-from tachyon.errors import TachyonError, TickDue
+from tachyon.dex.units import to_decimal
+from tachyon.errors import AccountInDebt, TachyonError, TickDue
 from tachyon.exchange import lifecycle, risk
 from tachyon.exchange.admission import Admitted
 from tachyon.exchange.client_orders import ClientOrders
@@ -31,11 +32,14 @@ from tachyon.exchange.commands import (
     CancelAll,
     CancelClientOrder,
     CancelOrder,
+    CreditPayment,
     Deposit,
+    DisputePayment,
     PlaceLimit,
     PlaceMarket,
     PlaceOrder,
     PlaceStop,
+    RefundPayment,
     RegisterToken,
     RequestWithdrawal,
     SetFees,
@@ -47,9 +51,12 @@ from tachyon.exchange.events import (
     CommandRefused,
     Event,
     OrderCancelled,
+    PaymentCredited,
+    PaymentReversed,
     ReceiveWindowSet,
 )
 from tachyon.exchange.nonces import RECEIVE_WINDOW_MS_DEFAULT, Nonces, check_window_ms
+from tachyon.exchange.payments import Payment
 from tachyon.exchange.risk import MarketRules
 from tachyon.exchange.service import CancelledOrders, DexService, Placement, StopOrder
 from tachyon.exchange.venue import Venue
@@ -124,6 +131,8 @@ class Exchange:
             if nonce:
                 self.nonces.check(account, nonce, ts_ns)  # type: ignore[arg-type]
         try:
+            if kind in _DEBT_BARRED and account in self.service.debtors:
+                self._refuse_debtor(command, ts_ns)  # type: ignore[arg-type]
             if kind in _ORDER_KINDS and self.venue.rules:
                 applied = self._place_by_the_rules(command)  # type: ignore[arg-type]
             elif kind in _LIFECYCLE:
@@ -172,6 +181,24 @@ class Exchange:
             place = partial(_market, service, command)
         market = command.market
         return _placed(lifecycle.place_judged(service, rules, owner, market, order, place))
+
+    def _refuse_debtor(self, command: AccountCommand, now_ns: int) -> None:
+        """AccountInDebt: an account that owes a reversed card payment places no order and
+        withdraws nothing until a credit settles its debt; it may cancel, and an amend that
+        only lowers an order's quantity at its price is a partial cancel."""
+        if type(command) is AmendOrder and command.price is None and command.qty is not None:
+            owned = self.service.get_order(lifecycle.amended_order_id(self, command, now_ns))
+            if owned is not None and command.qty < owned.order.qty:
+                return
+        owes = self.service.debts(AccountId(command.account))
+        decimals = {meta.symbol: meta.decimals for meta in self.service.tokens()}
+        debt = ", ".join(
+            f"{to_decimal(amount, decimals[token])} {token}" for token, amount in owes.items()
+        )
+        raise AccountInDebt(
+            f"account {command.account} owes {debt} (a reversed card payment): it may not place"
+            " orders or withdraw until a deposit settles it; nothing was changed"
+        )
 
     def tick_due(self, now_ns: int) -> bool:
         """Whether a good-till-date order expires at or before `now_ns`: a host then applies
@@ -371,6 +398,48 @@ def _withdraw(service: DexService, command: Withdraw) -> Applied:
     return Applied(service.balance(account, token), events)
 
 
+def _credit_payment(service: DexService, command: CreditPayment) -> Applied:
+    account, token = AccountId(command.to), TokenId(command.token)
+    payment = Payment(
+        command.session_id,
+        command.payment_intent_id,
+        account,
+        token,
+        command.amount,
+        command.currency,
+        command.currency_amount,
+    )
+    events = service.credit_payment(payment, command.event_id)
+    return Applied(service.balance(account, token), events)
+
+
+def _refund_payment(service: DexService, command: RefundPayment) -> Applied:
+    events = service.refund_payment(
+        command.payment_intent_id, command.currency, command.amount_refunded, command.event_id
+    )
+    return Applied(_balance_after(service, events), events)
+
+
+def _dispute_payment(service: DexService, command: DisputePayment) -> Applied:
+    events = service.dispute_payment(
+        command.payment_intent_id,
+        command.currency,
+        command.dispute_id,
+        command.amount,
+        command.status,
+        command.event_id,
+    )
+    return Applied(_balance_after(service, events), events)
+
+
+def _balance_after(service: DexService, events: list[Event]) -> BalanceRecord | None:
+    """The balance a payment's reversal moved (None: it moved nothing)."""
+    for event in events:
+        if type(event) is PaymentReversed or type(event) is PaymentCredited:
+            return service.balance(event.account, event.token)
+    return None
+
+
 def _set_fees(service: DexService, command: SetFees) -> Applied:
     events = service.set_fees(MarketId(command.market), _fees(command))
     cancelled = [event.order_id for event in events if type(event) is OrderCancelled]
@@ -398,6 +467,9 @@ _APPLY: Final[dict[type[Any], Callable[[DexService, Any], Applied]]] = {
     Deposit: _deposit,
     Withdraw: _withdraw,
     RequestWithdrawal: _request_withdrawal,
+    CreditPayment: _credit_payment,
+    RefundPayment: _refund_payment,
+    DisputePayment: _dispute_payment,
     SetFees: _set_fees,
     AddMarket: _add_market,
     RegisterToken: _register_token,
@@ -406,6 +478,10 @@ _ACCOUNT_KINDS: Final = frozenset(get_args(AccountCommand))
 _ADMIN_KINDS: Final = frozenset(get_args(AdminCommand))
 _UNSIGNED_ADMIN_KINDS: Final = frozenset({RegisterToken, AddMarket, SetFees, SetReceiveWindow})
 _ORDER_KINDS: Final = frozenset({PlaceLimit, PlaceMarket})
+# What an account in debt may not do (`Exchange._refuse_debtor`).
+_DEBT_BARRED: Final = frozenset(
+    {PlaceLimit, PlaceMarket, PlaceOrder, PlaceStop, AmendOrder, Withdraw, RequestWithdrawal}
+)
 # The commands `tachyon.exchange.lifecycle` applies (they read the exchange's client order ids
 # and the command's time), and the commands whose fills may trigger stops.
 _LIFECYCLE: Final[dict[type[Any], Callable[[Exchange, Any, int], tuple[Any, list[Event]]]]] = {

@@ -5,6 +5,11 @@ Pure: no I/O, no clock, no floats. Every method validates everything before it c
 anything, so a method that raises has changed nothing. Each token's supply (deposits minus
 withdrawals) is bounded by AMOUNT_MINOR_MAX; balances partition the supply, so no balance can
 exceed it and settlement never overflows.
+
+Debt: a card payment reversed after its funds were spent (`reverse`) takes what the account has
+available and records the rest as the account's debt of that token; the token's supply shrinks
+by the whole reversal, so balances minus debts equal the supply. Any later credit to the
+account in that token settles its debt first.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class BalanceRecord:
 
     available: int = 0
     locked: int = 0
+    debt: int = 0  # owed after a reversed card payment (see the module's docstring)
 
     @property
     def total(self) -> int:
@@ -181,13 +187,15 @@ class SettlementTerms:
 class TokenLedger:
     """Balances of every account in every registered token."""
 
-    __slots__ = ("_balances", "_meta", "_supply")
+    __slots__ = ("_balances", "_debts", "_meta", "_supply")
 
     def __init__(self) -> None:
         self._meta: dict[TokenId, TokenMeta] = {}
         # token -> account -> [available, locked]; lists, mutated in place on the hot path.
         self._balances: dict[TokenId, dict[AccountId, list[int]]] = {}
         self._supply: dict[TokenId, int] = {}
+        # account -> token -> debt (above 0; an account owing nothing has no entry).
+        self._debts: dict[AccountId, dict[TokenId, int]] = {}
 
     # -- registry --------------------------------------------------------------------------
 
@@ -219,19 +227,33 @@ class TokenLedger:
 
     def balance(self, account: AccountId, token: TokenId) -> BalanceRecord:
         record = self._accounts(token).get(account)
+        debt = self.debts(account).get(token, 0)
         return (
-            BalanceRecord()
+            BalanceRecord(debt=debt)
             if record is None
-            else BalanceRecord(record[_AVAILABLE], record[_LOCKED])
+            else BalanceRecord(record[_AVAILABLE], record[_LOCKED], debt)
         )
 
     def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
         """Every token the account has ever held, by symbol."""
+        debts = self.debts(account)
         return {
-            token: BalanceRecord(record[_AVAILABLE], record[_LOCKED])
+            token: BalanceRecord(record[_AVAILABLE], record[_LOCKED], debts.get(token, 0))
             for token, accounts in sorted(self._balances.items())
             if (record := accounts.get(account)) is not None
         }
+
+    def debts(self, account: AccountId) -> dict[TokenId, int]:
+        """What `account` owes, by token (empty: nothing)."""
+        return dict(self._debts.get(account, {}))
+
+    def in_debt(self, account: AccountId) -> bool:
+        return account in self._debts
+
+    def debtors(self) -> dict[AccountId, dict[TokenId, int]]:
+        """The live map of what each account in debt owes, for a caller's membership test on
+        its hot path (read only; never replaced)."""
+        return self._debts
 
     def accounts(self, token: TokenId) -> dict[AccountId, BalanceRecord]:
         return {
@@ -254,8 +276,9 @@ class TokenLedger:
 
     # -- single-account operations ------------------------------------------------------------
 
-    def credit(self, account: AccountId, token: TokenId, amount: int) -> None:
-        """Add to available: a deposit, so the token's supply grows (bounded by the maximum)."""
+    def credit(self, account: AccountId, token: TokenId, amount: int) -> int:
+        """Add to available: a deposit, so the token's supply grows (bounded by the maximum).
+        The account's debt of `token` is settled first; what settled it is returned."""
         accounts = self._accounts(token)
         check_positive_int(amount, "amount", AMOUNT_MINOR_MAX)
         supply = self._supply[token] + amount
@@ -266,7 +289,40 @@ class TokenLedger:
                 f" the maximum {to_decimal(AMOUNT_MINOR_MAX, meta.decimals)}; nothing was changed"
             )
         self._supply[token] = supply
-        _record(accounts, account)[_AVAILABLE] += amount
+        settled = self._settle_debt(account, token, amount)
+        _record(accounts, account)[_AVAILABLE] += amount - settled
+        return settled
+
+    def reverse(self, account: AccountId, token: TokenId, amount: int) -> tuple[int, int]:
+        """Take back `amount` credited earlier (a refunded or disputed card payment): from
+        available as far as it goes, the rest recorded as debt; the supply shrinks by `amount`.
+        Returns (taken from available, added to debt)."""
+        accounts = self._accounts(token)
+        check_positive_int(amount, "amount", AMOUNT_MINOR_MAX)
+        record = _record(accounts, account)
+        taken = min(record[_AVAILABLE], amount)
+        owed = amount - taken
+        record[_AVAILABLE] -= taken
+        self._supply[token] -= amount
+        if owed:
+            debts = self._debts.setdefault(account, {})
+            debts[token] = debts.get(token, 0) + owed
+        return taken, owed
+
+    def _settle_debt(self, account: AccountId, token: TokenId, amount: int) -> int:
+        debts = self._debts.get(account)
+        owed = 0 if debts is None else debts.get(token, 0)
+        if not owed:
+            return 0
+        assert debts is not None
+        settled = min(owed, amount)
+        if settled == owed:
+            del debts[token]
+            if not debts:
+                del self._debts[account]
+        else:
+            debts[token] = owed - settled
+        return settled
 
     def debit(self, account: AccountId, token: TokenId, amount: int) -> None:
         """Take from available: a withdrawal, so the token's supply shrinks."""
@@ -469,20 +525,29 @@ class TokenLedger:
     # -- invariants and state ------------------------------------------------------------------
 
     def check_conservation(self) -> None:
-        """Assert: per token, balances sum to the supply, none is negative, supply within bounds."""
+        """Assert: per token, balances minus debts sum to the supply, no balance is negative,
+        every debt is positive, balances within bounds."""
+        owed: dict[TokenId, int] = {}
+        for account, debts in self._debts.items():
+            assert debts, f"an empty debt record: {account}"
+            for token, debt in debts.items():
+                assert debt > 0, f"debt {debt} of {account} {token}"
+                owed[token] = owed.get(token, 0) + debt
         for token, accounts in self._balances.items():
             total = 0
             for account, (available, locked) in accounts.items():
                 assert available >= 0 and locked >= 0, f"negative balance: {account} {token}"
                 total += available + locked
-            assert total == self._supply[token], (
-                f"{token}: balances {total} != supply {self._supply[token]}"
+            debt = owed.get(token, 0)
+            assert total - debt == self._supply[token], (
+                f"{token}: balances {total} - debts {debt} != supply {self._supply[token]}"
             )
             assert 0 <= total <= AMOUNT_MINOR_MAX
 
     def to_state(self) -> dict[str, object]:
-        """Plain JSON-able values, accounts in sorted order (deterministic); see `from_state`."""
-        return {
+        """Plain JSON-able values, accounts in sorted order (deterministic); see `from_state`.
+        "debts" only when an account owes something (a state without keeps its bytes)."""
+        state: dict[str, object] = {
             "tokens": [[meta.symbol, meta.decimals] for meta in self.tokens()],
             "balances": [
                 [token, account, record[_AVAILABLE], record[_LOCKED]]
@@ -490,9 +555,24 @@ class TokenLedger:
                 for account, record in sorted(self._balances[token].items())
             ],
         }
+        if self._debts:
+            state["debts"] = self.debts_state()
+        return state
+
+    def debts_state(self) -> list[list[object]]:
+        return [
+            [account, token, debt]
+            for account, debts in sorted(self._debts.items())
+            for token, debt in sorted(debts.items())
+        ]
 
     @classmethod
-    def from_state(cls, tokens: list[list[object]], balances: list[list[object]]) -> TokenLedger:
+    def from_state(
+        cls,
+        tokens: list[list[object]],
+        balances: list[list[object]],
+        debts: list[list[object]] | None = None,
+    ) -> TokenLedger:
         ledger = cls()
         for symbol, decimals in tokens:
             assert isinstance(symbol, str) and isinstance(decimals, int)
@@ -502,6 +582,11 @@ class TokenLedger:
             assert isinstance(available, int) and isinstance(locked, int)
             ledger._balances[TokenId(token)][AccountId(account)] = [available, locked]
             ledger._supply[TokenId(token)] += available + locked
+        for account, token, debt in debts or ():
+            assert isinstance(account, str) and isinstance(token, str) and isinstance(debt, int)
+            ledger.get_meta(TokenId(token))
+            ledger._debts.setdefault(AccountId(account), {})[TokenId(token)] = debt
+            ledger._supply[TokenId(token)] -= debt
         ledger.check_conservation()
         return ledger
 

@@ -71,7 +71,9 @@ def _balance_answer(
 ) -> dict[str, object]:
     assert isinstance(outcome, BalanceRecord), outcome
     meta = state.service.ledger.get_meta(TokenId(token))
-    row = shapes.balance_json(meta.symbol, meta.decimals, outcome.available, outcome.locked)
+    row = shapes.balance_json(
+        meta.symbol, meta.decimals, outcome.available, outcome.locked, outcome.debt
+    )
     return {"address": account, "balances": [row]}
 
 

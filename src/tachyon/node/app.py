@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
 
-from fastapi import FastAPI, Header, Query, Request, Response, WebSocket
+from fastapi import FastAPI, Query, Request, Response, WebSocket
 from opentelemetry.trace import TracerProvider
 
 from tachyon.client import shapes
@@ -51,8 +51,9 @@ from tachyon.node.connection_limit import (
 from tachyon.node.errors import BodyLimit, install_error_handlers, status_of
 from tachyon.node.execution import Node, execute_command
 from tachyon.node.fast_path import CommandFastPath
-from tachyon.node.gateway import PROFILES, Clock, admit_many, authenticate_read
+from tachyon.node.gateway import PROFILES, Clock, admit_many
 from tachyon.node.gc_policy import StateFreezer
+from tachyon.node.headers import AddressHeader, SignatureHeader, TimestampHeader
 from tachyon.node.metrics import (
     CONTENT_TYPE,
     NodeMetrics,
@@ -60,6 +61,7 @@ from tachyon.node.metrics import (
     book_levels,
 )
 from tachyon.node.observability import logger, tracer_of
+from tachyon.node.onramp_routes import WEBHOOK_BYTES_MAX, WEBHOOK_PATH, onramp_routes
 from tachyon.node.order_entry import INFLIGHT_BYTES_MAX_DEFAULT, INFLIGHT_MAX_DEFAULT, OrderEntry
 from tachyon.node.ratelimit import (
     BAD_SIGNATURE_BURST_DEFAULT,
@@ -90,6 +92,7 @@ from tachyon.node.streams import (
     refuse,
     serve_subscriber,
 )
+from tachyon.onramp.stripe_api import StripeSettings
 from tachyon.storage.host import EmbeddedExchange
 from tachyon.storage.port import history_of, order_record, trade_record
 from tachyon.storage.view import ReadView
@@ -191,6 +194,7 @@ def create_app(
     read_model: bool = True,
     opened: EmbeddedExchange | None = None,
     connections_per_client: int = CONNECTIONS_PER_CLIENT_DEFAULT,
+    stripe: StripeSettings | None = None,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
@@ -210,7 +214,8 @@ def create_app(
     `read_model=False` keeps the query tables out of each commit (streams, metrics and answers
     come from each batch's events either way); `opened` is the exchange of `data_dir` opened
     (and its window checked) already, which the application takes over (`serve` does that);
-    `connections_per_client` bounds each client address's open WebSocket connections."""
+    `connections_per_client` bounds each client address's open WebSocket connections;
+    `stripe`, if given, enables the card on-ramp (`tachyon.node.onramp_routes`)."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     assert inflight_max >= 1
@@ -228,6 +233,7 @@ def create_app(
     node.reads = SeenReads(recv_window_ms)
     node.client_limiter = None if client_rate_limit is None else RateLimiter(client_rate_limit)
     node.data_dir = data_dir
+    node.stripe = stripe
     if bad_signature_limit is not None:
         node.signature_failures = RateLimiter(bad_signature_limit, "failed signature checks")
     lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
@@ -257,6 +263,7 @@ def _application(
     _account_routes(app, node)
     _stream_routes(app, node)
     _order_entry_route(app, node)
+    onramp_routes(app, node)
     return app
 
 
@@ -264,7 +271,7 @@ def _middlewares(app: FastAPI, node: Node, connections_per_client: int) -> None:
     """The middlewares, innermost first: the body limit, the fast path of POST /v1/commands,
     the WebSocket connections per client, and outermost the request timer (it times refusals
     too)."""
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, larger={WEBHOOK_PATH: WEBHOOK_BYTES_MAX})
 
     def handle(body: str, signature: str, client: str | None) -> Awaitable[dict[str, object]]:
         return execute_command(node, body, signature, None, client)
@@ -499,32 +506,6 @@ def _command_routes(app: FastAPI, node: Node) -> None:
         return Response(encode(answer), media_type="application/json")
 
 
-AddressHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Tachyon-Address",
-        description="the signing account: 64 lowercase hex digits",
-        json_schema_extra=schemas.ADDRESS_SCHEMA,
-    ),
-]
-TimestampHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Tachyon-Timestamp",
-        description="nanoseconds since the epoch, near the server's clock",
-        json_schema_extra=schemas.TIMESTAMP_SCHEMA,
-    ),
-]
-SignatureHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Tachyon-Signature",
-        description="base64 Ed25519 signature of the read",
-        json_schema_extra=schemas.BASE64_SCHEMA,
-    ),
-]
-
-
 AccountOf = Callable[[Request, str | None, str | None, str | None], AccountId]
 """A signed read's account, from its request and its three headers (or the refusal)."""
 
@@ -534,22 +515,8 @@ def _account_of(node: Node) -> AccountOf:
         request: Request, address: str | None, timestamp: str | None, signature: str | None
     ) -> AccountId:
         client = None if request.client is None else request.client.host
-        node.spend_client(client)
-        account = node.checked(
-            client,
-            lambda: authenticate_read(
-                address,
-                timestamp,
-                signature,
-                method=request.method,
-                path=request.url.path,
-                now_ns=node.clock(),
-                window_ms=node.recv_window_ms,
-            ),
-        )
-        node.spend(account)
-        node.read_once(account, timestamp, signature)
-        return account
+        headers = (address, timestamp, signature)
+        return node.authenticate(client, headers, request.method, request.url.path)
 
     return account_of
 
@@ -779,21 +746,8 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
         query = websocket.query_params
         try:
             client = None if websocket.client is None else websocket.client.host
-            node.spend_client(client)
-            account = node.checked(
-                client,
-                lambda: authenticate_read(
-                    query.get("address"),
-                    query.get("timestamp"),
-                    query.get("signature"),
-                    method="GET",
-                    path=websocket.url.path,
-                    now_ns=node.clock(),
-                    window_ms=node.recv_window_ms,
-                ),
-            )
-            node.spend(account)
-            node.read_once(account, query.get("timestamp"), query.get("signature"))
+            headers = (query.get("address"), query.get("timestamp"), query.get("signature"))
+            account = node.authenticate(client, headers, "GET", websocket.url.path)
         except TachyonError as exc:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return

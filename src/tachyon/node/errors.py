@@ -69,10 +69,12 @@ STATUS_BY_CODE: Final[dict[str, int]] = {
     errors.OrderRejected.code: 409,  # fill-or-kill unfillable, post-only would take
     errors.StaleNonce.code: 409,
     errors.AlreadyExists.code: 409,
+    errors.AccountInDebt.code: 409,
     errors.NotOperator.code: 403,
     errors.MarketHalted.code: 409,
     errors.RiskLimitExceeded.code: 409,  # and every limit's own code
     errors.StorageError.code: 503,  # the sequencer is stopped or its queue is full
+    "payment_provider_error": 502,  # Stripe refused or could not be reached (the on-ramp)
     errors.TachyonError.code: 500,  # corrupt data and the like: the server's fault
 }
 
@@ -170,16 +172,24 @@ class BodyLimit:
     """ASGI middleware: read at most `bytes_max` of a request body, else answer 413 in the
     error schema without calling the application (declared length or streamed bytes)."""
 
-    def __init__(self, app: ASGIApp, bytes_max: int = REQUEST_BYTES_MAX) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        bytes_max: int = REQUEST_BYTES_MAX,
+        larger: dict[str, int] | None = None,
+    ) -> None:
+        """`larger`: the paths whose bodies may be longer, with their bounds."""
         self.app = app
         self.bytes_max = bytes_max
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        bytes_max = self.larger.get(scope["path"], self.bytes_max)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.bytes_max):
+        if declared is not None and (not declared.isdigit() or int(declared) > bytes_max):
             await self._refuse(send)
             return
         chunks: list[bytes] = []
@@ -190,7 +200,7 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.bytes_max:
+            if size > bytes_max:
                 await self._refuse(send)
                 return
             chunks.append(chunk)

@@ -19,7 +19,7 @@ from typing import TypeVar
 from opentelemetry.trace import Span, SpanContext, Tracer
 
 from tachyon.client import shapes
-from tachyon.dex.ids import MarketId
+from tachyon.dex.ids import AccountId, MarketId
 from tachyon.dex.model import MarketConfig
 from tachyon.errors import BadSignature, StorageError, TachyonError, TokenNotFound
 from tachyon.exchange.admission import Admitted
@@ -43,13 +43,14 @@ from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import admin_answer
 from tachyon.node.errors import RateLimited
-from tachyon.node.gateway import Clock, admit_command, decode_base64
+from tachyon.node.gateway import Clock, admit_command, authenticate_read, decode_base64
 from tachyon.node.metrics import NodeMetrics, order_type, order_type_of_body
 from tachyon.node.order_entry import INFLIGHT_BYTES_MAX_DEFAULT, INFLIGHT_MAX_DEFAULT
 from tachyon.node.ratelimit import RateLimiter
 from tachyon.node.read_replay import SeenReads
 from tachyon.node.sequencer import Sequencer
 from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, StreamHub
+from tachyon.onramp.stripe_api import StripeSettings
 
 T = TypeVar("T")
 
@@ -77,6 +78,7 @@ class Node:
     markets: dict[str, MarketConfig] = field(default_factory=dict)  # decimals never change
     tokens: dict[str, TokenMeta] = field(default_factory=dict)
     data_dir: Path | None = None  # the exchange's directory: its read model is read there
+    stripe: StripeSettings | None = None  # the card on-ramp, when enabled
 
     def running(self) -> Sequencer:
         if self.sequencer is None:
@@ -123,6 +125,36 @@ class Node:
         except BadSignature:
             self.signatures_failed(client)
             raise
+
+    def authenticate(
+        self,
+        client: str | None,
+        headers: tuple[str | None, str | None, str | None],
+        method: str,
+        path: str,
+        body: bytes | None = None,
+    ) -> AccountId:
+        """The account a signed read (or request with `body`) from `client` proves, its
+        address, timestamp and signature `headers` checked; charged to the client's and the
+        account's rate limits, and refused if its signature was answered already."""
+        self.spend_client(client)
+        address, timestamp, signature = headers
+        account = self.checked(
+            client,
+            lambda: authenticate_read(
+                address,
+                timestamp,
+                signature,
+                method=method,
+                path=path,
+                now_ns=self.clock(),
+                window_ms=self.recv_window_ms,
+                body=body,
+            ),
+        )
+        self.spend(account)
+        self.read_once(account, timestamp, signature)
+        return account
 
     def spend(self, account: str) -> None:
         """Take a token of `account`'s rate limit, or raise `RateLimited`."""

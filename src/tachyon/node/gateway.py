@@ -12,7 +12,7 @@ check. An order-entry array frame's requests go to a worker thread together, `ad
 one hand-over per frame.) The exchange then checks the nonce against its
 own window and record, by the command's sequencer time (a replay is `stale_nonce`).
 A signed read proves the key of the address it reads: an Ed25519 signature over
-`tachyon.client.signing.read_message(...)`, its timestamp within the window.
+`tachyon.client.signing.request_message(...)`, its timestamp within the window.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import binascii
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from tachyon.client.signing import read_message
+from tachyon.client.signing import request_message
 from tachyon.dex.ids import AccountId
 from tachyon.errors import BadSignature, InvalidInput, TachyonError, Unauthorized
 from tachyon.exchange.admission import Admitted, Window, admit_signed
@@ -86,8 +86,9 @@ def authenticate_read(
     path: str,
     now_ns: int,
     window_ms: int,
+    body: bytes | None = None,
 ) -> AccountId:
-    """The account a signed read proves the key of."""
+    """The account a signed read (or a signed request with `body`) proves the key of."""
     if address is None or timestamp is None or signature is None:
         raise Unauthorized(
             "a signed read needs X-Tachyon-Address, X-Tachyon-Timestamp and X-Tachyon-Signature"
@@ -98,6 +99,6 @@ def authenticate_read(
         raise InvalidInput(f"X-Tachyon-Timestamp must be nanoseconds, not {timestamp!r}")
     raw = decode_base64(signature, "X-Tachyon-Signature")
     check_window(int(timestamp), now_ns, window_ms, "the request's timestamp", "the server's clock")
-    if not is_signed_by(address, read_message(method, path, timestamp), raw):
+    if not is_signed_by(address, request_message(method, path, timestamp, body), raw):
         raise BadSignature(f"the signature is not {address}'s over {method} {path}")
     return AccountId(address)

@@ -176,6 +176,13 @@ class NodeMetrics:
             "Stream clients closed for falling too far behind (slow consumers).",
             registry=registry,
         )
+        self.onramp_events = Counter(
+            "tachyon_onramp_events",
+            "Stripe webhook deliveries, by event type and outcome (applied, ignored, or the"
+            " exchange's refusal code such as already_applied).",
+            ["type", "outcome"],
+            registry=registry,
+        )
         self._strangers()
 
     def _strangers(self) -> None:

@@ -203,6 +203,10 @@ class Balance(_Shape):
     token: str
     available: str
     locked: str
+    debt: str | None = Field(
+        default=None,
+        description="owed after a reversed card payment (present only when owed)",
+    )
 
 
 class Balances(_Shape):
@@ -328,9 +332,46 @@ def placement_json(
 
 
 def balance_json(meta: TokenMeta, record: BalanceRecord) -> dict[str, str]:
-    return shapes.balance_json(meta.symbol, meta.decimals, record.available, record.locked)
+    return shapes.balance_json(
+        meta.symbol, meta.decimals, record.available, record.locked, record.debt
+    )
 
 
 def order_json(config: MarketConfig, owned: OwnedOrder) -> dict[str, object]:
     """An open order from the exchange's state, which does not know when it was placed."""
     return shapes.order_json(config, open_order(owned))
+
+
+class CheckoutRequest(BaseModel):
+    """A card payment to start: `amount` in `currency` (a decimal string, e.g. "100.00")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: str = Field(max_length=40, description='e.g. "100.00"')
+    currency: str = Field(default="usd", max_length=8, description="ISO 4217, lowercase")
+    token: str | None = Field(
+        default=None, max_length=16, description="the token to credit (default: the currency's)"
+    )
+
+
+class CheckoutAnswer(_Shape):
+    """A Stripe Checkout Session: pay at `url`; `credit` of `token` arrives once Stripe
+    confirms the payment (its webhook)."""
+
+    session_id: str
+    url: str
+    address: str
+    amount: str
+    currency: str
+    token: str
+    credit: str
+
+
+class WebhookAnswer(_Shape):
+    """What a Stripe delivery did: `applied` false with the `reason` when it changed nothing
+    (an event type the on-ramp ignores, an unpaid session, a delivery applied already)."""
+
+    received: bool
+    applied: bool
+    event: str
+    reason: str | None = None

@@ -42,6 +42,7 @@ from tachyon.node.order_entry import (
 )
 from tachyon.node.ratelimit import RateLimit
 from tachyon.node.streams import QUEUE_BYTES_MAX_DEFAULT, QUEUE_MAX_DEFAULT
+from tachyon.onramp.stripe_api import StripeSettings
 from tachyon.storage import EmbeddedExchange
 
 HOST_DEFAULT: Final = "127.0.0.1"
@@ -69,6 +70,7 @@ def serve(
     inflight_max: int = INFLIGHT_MAX_DEFAULT,
     inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT,
     engine: str = DEFAULT_ENGINE,
+    stripe: StripeSettings | None = None,
 ) -> None:
     """Serve the exchange in `data_dir` (created, its markets on `engine`, if it is new) on `host:port` until SIGTERM or SIGINT stops it (then
     return normally; StorageError if the exchange's closing snapshot failed). A port it
@@ -81,7 +83,7 @@ def serve(
     address's failed signature checks) None serve without that limit; the stream and
     order-entry bounds are `create_app`'s. `operator`: an address made the exchange's
     operator if it has none (InvalidConfig, before anything is served, if its operator is
-    another)."""
+    another). `stripe`, if given, enables the card on-ramp."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
     with _listening(host, port) as listener:
         opened = _opened(data_dir, recv_window_ms, operator, engine)
@@ -100,6 +102,7 @@ def serve(
             tracer_provider=provider,
             gc_freeze_every=FREEZE_EVERY,
             opened=opened,
+            stripe=stripe,
         )
         try:
             _run(app, listener, log_level, logging_config)

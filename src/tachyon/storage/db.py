@@ -20,7 +20,7 @@ from typing import Final
 
 from tachyon.errors import CorruptData, StorageError, UnsupportedVersion
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 """Version 1 stored snapshots as JSON (format 1) without the journal hash they follow;
 version 2 stores msgpack snapshots (format 2) bound to the journal by `head_hash`; version 3
 adds the read model (the `view_*` tables, see `VIEW_SCHEMA`); version 4 has the same tables
@@ -28,7 +28,8 @@ and a head record beside the database (`tachyon.storage.head`), which it require
 database created since engines are chosen at runtime also has `exchange_meta`, whose `engine`
 row names the engine its exchange was created with (one without it was made with
 `ENGINE_BEFORE_META`, the only engine there was). Version 5 adds history to the read model:
-each open order's placement time, each trade's fees, and the closed orders."""
+each open order's placement time, each trade's fees, and the closed orders. Version 6 adds
+each balance's debt (a reversed card payment) to the read model."""
 
 ENGINE_BEFORE_META: Final = "in_memory"
 """The engine of an exchange created before `exchange_meta` recorded it."""
@@ -89,6 +90,7 @@ CREATE TABLE view_balances (
     token TEXT NOT NULL,
     available NOT NULL,
     locked NOT NULL,
+    debt NOT NULL DEFAULT 0,
     PRIMARY KEY (account, token)
 ) WITHOUT ROWID;
 CREATE TABLE view_orders (
@@ -149,7 +151,7 @@ entries they reflect, so a reader (`tachyon.storage.view`) needs no recovery.
 
 - `view_meta.seq`: the journal sequence number the tables reflect; NULL means stale (a fresh
   or just upgraded database): the next write rebuilds them from the recovered state.
-- `view_balances`: every (account, token) whose available or locked is not 0.
+- `view_balances`: every (account, token) whose available, locked or debt is not 0.
 - `view_orders`: open orders only, keyed by owner then id (an account's orders, oldest first,
   are one range of the table); `side` is 'bid' or 'ask'; `qty` is the original quantity;
   `ts_ns` the journal time of the command that placed it (NULL: placed before the view

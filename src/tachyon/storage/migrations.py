@@ -186,9 +186,16 @@ def v4_to_v5(conn: sqlite3.Connection) -> None:
     db.execute_script(conn, VIEW_HISTORY_V5)
 
 
+def v5_to_v6(conn: sqlite3.Connection) -> None:
+    """Add each balance's debt to the read model: 0 for every row it holds (no account could
+    owe anything before version 6)."""
+    conn.execute("ALTER TABLE view_balances ADD COLUMN debt NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: Final[dict[int, Migration]] = {
     1: v1_to_v2,
     2: v2_to_v3,
     3: v3_to_v4,
     4: v4_to_v5,
+    5: v5_to_v6,
 }

@@ -105,7 +105,7 @@ class EmbeddedPort:
     def balances(self, account: AccountId) -> dict[TokenId, BalanceRecord]:
         return self._read(
             lambda view: {
-                TokenId(row.token): BalanceRecord(row.available, row.locked)
+                TokenId(row.token): BalanceRecord(row.available, row.locked, row.debt)
                 for row in view.balances(account)
             },
             lambda host: host.balances(account),

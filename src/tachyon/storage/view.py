@@ -49,6 +49,7 @@ class BalanceRow(NamedTuple):
     decimals: int
     available: int
     locked: int
+    debt: int = 0
 
 
 class OrderRow(NamedTuple):
@@ -232,16 +233,16 @@ class ReadView:
         return [TokenRow(*row) for row in self._rows("SELECT * FROM view_tokens ORDER BY symbol")]
 
     def balances(self, account: str) -> list[BalanceRow]:
-        """The account's balances, by token; a token it holds none of (available and locked
-        both 0) is left out."""
+        """The account's balances, by token; a token it holds none of and owes none of
+        (available, locked and debt all 0) is left out."""
         rows = self._rows(
-            "SELECT b.token, t.decimals, b.available, b.locked FROM view_balances b"
+            "SELECT b.token, t.decimals, b.available, b.locked, b.debt FROM view_balances b"
             " JOIN view_tokens t ON t.symbol = b.token WHERE b.account = ? ORDER BY b.token",
             (account,),
         )
         return [
-            BalanceRow(token, decimals, _int(available), _int(locked))
-            for token, decimals, available, locked in rows
+            BalanceRow(token, decimals, _int(available), _int(locked), _int(debt))
+            for token, decimals, available, locked, debt in rows
         ]
 
     def book(self, market: str, depth: int) -> tuple[list[Level], list[Level]]:

@@ -24,6 +24,7 @@ from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.in_memory import InMemoryEngine
 from tachyon.dex.model import Side
 from tachyon.exchange.events import (
+    DebtSettled,
     Deposited,
     FeesChanged,
     Filled,
@@ -33,6 +34,8 @@ from tachyon.exchange.events import (
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    PaymentCredited,
+    PaymentReversed,
     StopAccepted,
     StopCancelled,
     StopTriggered,
@@ -65,7 +68,17 @@ _OPEN_ORDERS = (
 _DELETE_ORDER = "DELETE FROM view_orders WHERE account = ? AND order_id = ?"
 _UPSERT_LEVEL = "INSERT OR REPLACE INTO view_levels VALUES (?, ?, ?, ?)"
 _DELETE_LEVEL = "DELETE FROM view_levels WHERE market = ? AND side = ? AND price = ?"
-_UPSERT_BALANCE = "INSERT OR REPLACE INTO view_balances VALUES (?, ?, ?, ?)"
+_FUNDS_EVENTS: Final = (
+    Deposited,
+    Withdrawn,
+    WithdrawalRequested,
+    WithdrawalClosed,
+    PaymentCredited,
+    PaymentReversed,
+    DebtSettled,
+)
+"""Events that change one account's balance of one token outside trading."""
+_UPSERT_BALANCE = "INSERT OR REPLACE INTO view_balances VALUES (?, ?, ?, ?, ?)"
 _DELETE_BALANCE = "DELETE FROM view_balances WHERE account = ? AND token = ?"
 _TRADE_VALUES = "INTO view_trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_TRADE = f"INSERT {_TRADE_VALUES}"
@@ -128,7 +141,7 @@ class ViewBatch:
                     case OrderCancelled():
                         traders.setdefault(event.market, set()).add(event.owner)
                         orders[event.order_id] = event.owner
-                    case Deposited() | Withdrawn() | WithdrawalRequested() | WithdrawalClosed():
+                    case _ if isinstance(event, _FUNDS_EVENTS):
                         balances.add((event.account, event.token))
                     case FeesChanged():  # rare: open orders of the market re-lock or go
                         full = registry = True
@@ -242,9 +255,11 @@ def _write_balances(
     zeros: list[tuple[str, str]] = []
     for account, token in balances:
         record = service.balance(AccountId(account), TokenId(token))
-        available, locked = record.available, record.locked
-        if available or locked:
-            balance_rows.append((account, token, int_to_sql(available), int_to_sql(locked)))
+        available, locked, debt = record.available, record.locked, record.debt
+        if available or locked or debt:
+            balance_rows.append(
+                (account, token, int_to_sql(available), int_to_sql(locked), int_to_sql(debt))
+            )
         else:
             zeros.append((account, token))
     if zeros:
@@ -318,13 +333,15 @@ def view_rows(service: DexService) -> dict[str, list[_SqlRow]]:
     for meta in service.tokens():
         for account, record in service.ledger.accounts(meta.symbol).items():
             accounts.add(account)
-            if record.available or record.locked:
+            debt = service.debts(account).get(meta.symbol, 0)
+            if record.available or record.locked or debt:
                 balance_rows.append(
                     (
                         account,
                         meta.symbol,
                         int_to_sql(record.available),
                         int_to_sql(record.locked),
+                        int_to_sql(debt),
                     )
                 )
     # Every owner of an open order holds funds in it, so the ledger knows every owner. In key
