@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import FastAPI, Query, Request, Response, WebSocket
+from fastapi_offline import FastAPIOffline
 from opentelemetry.trace import TracerProvider
 
 from tachyon.client import shapes
@@ -43,6 +44,7 @@ from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
 from tachyon.node import schemas
 from tachyon.node.admin import markets_json, tokens_json
+from tachyon.node.api_description import API_DESCRIPTION
 from tachyon.node.connection_limit import (
     CONNECTIONS_PER_CLIENT_DEFAULT,
     WebSocketLimit,
@@ -245,10 +247,13 @@ def _application(
     lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]],
     connections_per_client: int,
 ) -> FastAPI:
-    app = FastAPI(
+    # The documentation pages (/docs, /redoc) load their scripts from the installed
+    # fastapi-offline package, not from a CDN: a node on an isolated network documents itself.
+    app = FastAPIOffline(
         title="tachyon node",
         version="1",
-        description=__doc__ or "",
+        description=API_DESCRIPTION,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
         lifespan=lifespan,
         responses=_ERRORS,
     )
