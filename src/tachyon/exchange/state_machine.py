@@ -67,8 +67,10 @@ Outcome = (
     Placement | StopOrder | CancelledOrders | BalanceRecord | Withdrawal | list[OrderId] | None
 )
 """What applying a command gave: a placement or cancellation, a stop order accepted or
-cancelled, a mass cancel's cancellations, a balance after a deposit or withdrawal, a withdrawal with a
-destination as requested or closed, the orders a fee change cancelled, or nothing (registrations, settings, a clock tick)."""
+cancelled, a mass cancel's cancellations, a balance after a deposit, a withdrawal or a card
+payment's credit, refund or dispute step (None if the step moved nothing), a withdrawal with a
+destination as requested or closed, the orders a fee change cancelled, or nothing
+(registrations, settings, a clock tick)."""
 
 _encoder: Final = msgspec.msgpack.Encoder()
 
