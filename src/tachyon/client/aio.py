@@ -7,7 +7,7 @@ trades). ccxt pro's `watch_order_book` and `watch_trades` sit on top (`tachyon.c
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Final, final
 
 import httpx2
@@ -214,14 +214,16 @@ class AsyncClient:
 
     # -- the market stream -----------------------------------------------------------------------
 
-    async def book_updates(self, market: str, depth: int | None = None) -> AsyncIterator[Book]:
+    async def book_updates(
+        self, market: str, depth: int | None = None
+    ) -> AsyncGenerator[Book, None]:
         """The market's book once subscribed and after each change (the best `depth` levels a
         side; None: all), at its `update_id`; a lost message is resubscribed for."""
         async for update in await self._updates(market, depth):
             if isinstance(update, Book):
                 yield update
 
-    async def trade_updates(self, market: str) -> AsyncIterator[tuple[Trade, ...]]:
+    async def trade_updates(self, market: str) -> AsyncGenerator[tuple[Trade, ...], None]:
         """Each durable batch's trades in the market, from the subscription on."""
         async for update in await self._updates(market, 1):
             if not isinstance(update, Book):
