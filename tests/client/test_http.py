@@ -1,6 +1,6 @@
 """Goal: a node's refusals come back as the library's errors, and its decimal strings as exact
 minor units; an answer outside the error schema is one StorageError naming the node and the
-request. Method: `Client` over httpx's MockTransport scripted with the node's answers (the
+request. Method: `NodePort` over httpx's MockTransport scripted with the node's answers (the
 real node is exercised end to end in tests/cli/test_node_client.py and tests/node)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from tachyon import errors
 from tachyon.client.decode import minor
-from tachyon.client.http import Client
+from tachyon.client.node_port import NodePort
 from tachyon.client.refusals import error_class, refusal
 
 
@@ -38,7 +38,7 @@ def test_a_node_answering_without_the_error_schema_is_a_storage_error() -> None:
             409, json={"error": {"code": "stale_nonce", "message": "nonce 1 is not above 2"}}
         )
 
-    with Client("http://node.test/", transport=httpx2.MockTransport(handler)) as client:
+    with NodePort("http://node.test/", transport=httpx2.MockTransport(handler)) as client:
         with pytest.raises(errors.StorageError, match=r"http://node\.test answered GET /v1/time"):
             client.server_time_ns()
         with pytest.raises(errors.StaleNonce, match="nonce 1 is not above 2"):

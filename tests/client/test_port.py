@@ -1,5 +1,5 @@
 """Goal: the one `ExchangePort` behaves alike embedded and over the network: two wallets trading
-the same session through `EmbeddedPort` and through `Client` on a real node see the same
+the same session through `EmbeddedPort` and through `NodePort` on a real node see the same
 placements, balances, open orders, book and trades, the times and fees of what they did and
 their history, and over the network an account's reads need that account's key. Method: a `tachyon.node.serve` subprocess on a free 127.0.0.1 port and an
 embedded data directory, both fresh; the same `Wallet` calls on each."""
@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tachyon.client.http import Client
+from tachyon.client.node_port import NodePort
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import Side
 from tachyon.errors import InsufficientFunds, OrderNotOwned, Unauthorized
@@ -134,15 +134,15 @@ def _held(balances: dict[TokenId, BalanceRecord]) -> dict[TokenId, BalanceRecord
 def test_the_port_answers_alike_embedded_and_over_the_network(tmp_path: Path, node: str) -> None:
     embedded_dir = tmp_path / "embedded"
     embedded = _session(tmp_path / "e", lambda _key: EmbeddedPort(embedded_dir))
-    remote = _session(tmp_path / "r", lambda key: Client(node, key=key))
+    remote = _session(tmp_path / "r", lambda key: NodePort(node, key=key))
     assert remote == embedded
     assert embedded["book"] == ([(100, 6)], [])
     assert embedded["ask"] == (3, "filled", 4, 0, 1)
 
 
 def test_over_the_network_an_account_is_read_only_with_its_key(tmp_path: Path, node: str) -> None:
-    alice = _wallet(tmp_path / "alice", lambda key: Client(node, key=key))
-    with Client(node) as anonymous, pytest.raises(Unauthorized, match="needs that account's key"):
+    alice = _wallet(tmp_path / "alice", lambda key: NodePort(node, key=key))
+    with NodePort(node) as anonymous, pytest.raises(Unauthorized, match="needs that account's key"):
         anonymous.balances(alice.address)
     with pytest.raises(Unauthorized):
         alice.exchange.open_orders(AccountId("0" * 64))

@@ -26,11 +26,11 @@ def checkout(
 ) -> None:
     """Start a card payment: the node creates a Stripe Checkout Session and this prints the
     URL to pay at. The wallet is credited once Stripe confirms the payment to the node."""
-    from tachyon.client.http import Client  # noqa: PLC0415 (httpx only over a node)
+    from tachyon.client.node_port import NodePort  # noqa: PLC0415 (httpx only over a node)
 
     with ports.acting(ctx, common) as wallet:
         port = wallet.exchange
-        if not isinstance(port, Client):
+        if not isinstance(port, NodePort):
             raise click.ClickException(
                 "card payments go through a node's on-ramp: give --node URL (or use a wallet"
                 " created with --node)"

@@ -1,7 +1,7 @@
 """Which exchange a command talks to, as the one `ExchangePort` every `dex` command uses.
 
 A node (`--node URL` after the command, else before the group, else the one the wallet was
-created on) is a `tachyon.client.Client`; otherwise the embedded exchange in the wallet's data
+created on) is a `tachyon.client.NodePort` (on `tachyon.client.Client`); otherwise the embedded exchange in the wallet's data
 directory (or --data-dir) is a `tachyon.storage.EmbeddedPort`. The password rules live here
 too: acting always unlocks the key; an account read needs it only over a node (the read is
 signed) but checks one given on the embedded exchange; public reads take none.
@@ -167,9 +167,9 @@ def _port(
     create)."""
     port: ExchangePort
     if url is not None:
-        from tachyon.client.http import Client  # noqa: PLC0415 (httpx only over a node)
+        from tachyon.client.node_port import NodePort  # noqa: PLC0415 (httpx only over a node)
 
-        port = Client(url, key=key)
+        port = NodePort(url, key=key)
     else:
         from tachyon.storage.port import EmbeddedPort  # noqa: PLC0415
 

@@ -40,7 +40,7 @@ def create(
     if url is not None:
         if data_dir is not None:
             raise click.UsageError("give --node or --data-dir, not both")
-        from tachyon.client.http import Client  # noqa: PLC0415
+        from tachyon.client.sync import Client  # noqa: PLC0415
 
         with Client(url) as client:
             client.server_time_ns()  # a node answers there: a typo fails before a key is made

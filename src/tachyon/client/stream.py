@@ -160,13 +160,23 @@ def _messages(socket: Any, timeout_s: float | None) -> Iterator[str | None]:
 
 
 def _stream_url(url: str, market: str, trades: int) -> str:
+    return stream_url(url, market, {"trades": trades})
+
+
+def stream_url(url: str, market: str, query: dict[str, str | int]) -> str:
+    """The market stream of the node at `url` (http or https), following the whole book."""
     base = url.rstrip("/")
     for http, ws in (("https://", "wss://"), ("http://", "ws://")):
         if base.startswith(http):
             base = ws + base[len(http) :]
     # The whole book: a follower's book is exact only where its snapshot reached.
-    query = {"market": market, "depth": "all", "trades": trades}
-    return f"{base}/v1/ws/market?{urlencode(query)}"
+    wanted = {"market": market, "depth": "all", **query}
+    return f"{base}/v1/ws/market?{urlencode(wanted)}"
+
+
+def closed_error(url: str, closed: Any) -> errors.TachyonError:
+    """The refusal a node closed the stream with, or why the stream ended."""
+    return _closed(url, closed)
 
 
 def _closed(url: str, closed: Any) -> errors.TachyonError:

@@ -1,6 +1,6 @@
 """ExchangePort: the one interface to an exchange, embedded or over the network.
 
-`tachyon.storage.EmbeddedPort` implements it over a data directory and `tachyon.client.Client`
+`tachyon.storage.EmbeddedPort` implements it over a data directory and `tachyon.client.NodePort`
 over a node's API; `tachyon.wallet.Wallet` acts through it and the CLI reads through it, never
 asking which one it holds. Its values are the core's data objects in minor units,
 `tachyon.dex.open_order.OpenOrder` for what both sides can tell of an open order, and

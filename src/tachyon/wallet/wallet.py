@@ -2,7 +2,7 @@
 
 A `Wallet` talks to an exchange through the `ExchangePort` protocol (`tachyon.exchange.port`),
 which the embedded exchange (`tachyon.storage.EmbeddedPort`) and a node's client
-(`tachyon.client.Client`) implement: the wallet builds each command for its own account with a
+(`tachyon.client.NodePort`) implement: the wallet builds each command for its own account with a
 fresh nonce, signs its canonical bytes and submits the signed envelope. Reading needs no
 password; acting needs the key unlocked.
 """
@@ -43,6 +43,7 @@ from tachyon.wallet.keystore import KeyFile
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from tachyon.client.signer import KeySigner
     from tachyon.dex.open_order import OpenOrder
     from tachyon.exchange.port import ExchangePort
     from tachyon.exchange.state_machine import Outcome
@@ -74,6 +75,14 @@ class Wallet:
         if address_of(private_key) != self.address:
             raise InvalidInput(f"that key is not the key of {self.address}")
         self._key = private_key
+
+    def signer(self) -> KeySigner:
+        """This wallet's key as a `tachyon.client` signer (for `Client` and `AsyncClient`)."""
+        from tachyon.client.signer import KeySigner  # noqa: PLC0415 (only for a client)
+
+        if self._key is None:
+            raise InvalidInput("the wallet is locked: unlock it with its password first")
+        return KeySigner(self._key)
 
     # -- acting (signed) ----------------------------------------------------------------------
 

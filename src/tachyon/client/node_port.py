@@ -1,4 +1,9 @@
-"""`Client`: a tachyon node's HTTP API as an `ExchangePort` (`tachyon.exchange.port`).
+"""`NodePort`: a tachyon node as an `ExchangePort` (`tachyon.exchange.port`), on `Client`.
+
+What the CLI's `--node` path and a `Wallet` over a node use: `Client` sends every request
+(the same signing, refusals and errors), and this port reads its answers back into the core's
+values in minor units (`tachyon.client.decode`) so a wallet sees what the embedded exchange
+would answer.
 
 `submit` posts a wallet's signed command and rebuilds its outcome (a `Placement`, a mass
 cancel's `CancelledOrders` or a `BalanceRecord`) from the JSON answer with the market's or
@@ -14,14 +19,13 @@ reached is one `StorageError` naming its URL.
 
 from __future__ import annotations
 
-import base64
 import json
-import time
 from typing import TYPE_CHECKING, Any, Final, final
 
 import httpx2
 
 from tachyon import errors
+from tachyon.client import calls
 from tachyon.client.decode import (
     balance_from_json,
     history_from_json,
@@ -35,13 +39,12 @@ from tachyon.client.decode import (
     trade_record_from_json,
     withdrawal_from_json,
 )
-from tachyon.client.refusals import refusal
-from tachyon.client.signing import sign_read
+from tachyon.client.signer import KeySigner
+from tachyon.client.sync import Client
 from tachyon.dex.ids import AccountId, MarketId, OrderId, TokenId
 from tachyon.dex.model import BookDepth, MarketConfig, Trade
 from tachyon.dex.open_order import OpenOrder
 from tachyon.dex.records import History, OrderRecord, Receipt, TradeRecord
-from tachyon.exchange.auth import address_of
 from tachyon.exchange.service import CancelledOrders, StopOrder
 from tachyon.exchange.withdrawals import Withdrawal
 from tachyon.ledger.ledger import BalanceRecord, TokenMeta
@@ -54,11 +57,10 @@ if TYPE_CHECKING:
     from tachyon.exchange.state_machine import Outcome
 
 TIMEOUT_S: Final = 10.0
-CONNECT_TIMEOUT_S: Final = 5.0
 
 
 @final
-class Client:
+class NodePort:
     """A node at `url` (e.g. http://127.0.0.1:8700); `key` signs its account's reads."""
 
     def __init__(
@@ -69,21 +71,17 @@ class Client:
         timeout_s: float = TIMEOUT_S,
         transport: httpx2.BaseTransport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.key = key
-        self._http = httpx2.Client(
-            base_url=self.url,
-            timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
-            transport=transport,
-        )
+        signer = None if key is None else KeySigner(key)
+        self.client = Client(url, signer, timeout_s=timeout_s, transport=transport)
+        self.url = self.client.url
         self._markets: dict[str, MarketConfig] | None = None
         self._tokens: dict[str, int] | None = None  # decimals by symbol (they never change)
         self._receipt: Receipt | None = None
 
     def close(self) -> None:
-        self._http.close()
+        self.client.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> NodePort:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -93,12 +91,8 @@ class Client:
 
     def submit(self, command: SignedCommand) -> Outcome:
         """Post a wallet's signed command; its outcome once the node made it durable."""
-        envelope = {
-            "body": base64.b64encode(command.body).decode(),
-            "signature": base64.b64encode(command.signature).decode(),
-        }
         self._receipt = None
-        answer = self._request("POST", "/v1/commands", json=envelope)
+        answer = self.client.call(calls.envelope(command.body, command.signature))
         if "withdrawal" in answer:  # a withdrawal with a destination, requested or closed
             row = answer["withdrawal"]
             decimals = self._decimals(row["token"]).get(row["token"])
@@ -138,14 +132,14 @@ class Client:
     def markets(self) -> list[MarketConfig]:
         """Every market (cached: a market's units never change)."""
         if self._markets is None:
-            answer = self._request("GET", "/v1/markets")
+            answer = self._request("/v1/markets")
             configs = [market_from_json(row) for row in answer["markets"]]
             self._markets = {config.market_id: config for config in configs}
         return list(self._markets.values())
 
     def market_rules(self) -> dict[MarketId, MarketRules]:
         """Each market's rules as the node's `/v1/markets` lists them."""
-        answer = self._request("GET", "/v1/markets")
+        answer = self._request("/v1/markets")
         return {
             MarketId(row["market"]): rules_from_json(self.market(row["market"]), row)
             for row in answer["markets"]
@@ -158,7 +152,7 @@ class Client:
 
     def book(self, depth: int, market: MarketId) -> BookDepth:
         config = self.market(market)
-        answer = self._request("GET", "/v1/orderbook", params={"market": market, "depth": depth})
+        answer = self._request("/v1/orderbook", {"market": market, "depth": depth})
         return BookDepth(
             levels_from_json(config, answer["bids"]), levels_from_json(config, answer["asks"])
         )
@@ -168,7 +162,7 @@ class Client:
 
     def trade_records(self, limit: int, market: MarketId) -> list[TradeRecord]:
         config = self.market(market)
-        answer = self._request("GET", "/v1/trades", params={"market": market, "limit": limit})
+        answer = self._request("/v1/trades", {"market": market, "limit": limit})
         return [trade_record_from_json(config, row) for row in answer["trades"]]
 
     # -- the port: the key's own account (signed reads) --------------------------------------
@@ -216,7 +210,7 @@ class Client:
     # -- beyond the port ---------------------------------------------------------------------
 
     def server_time_ns(self) -> int:
-        answer = self._request("GET", "/v1/time")
+        answer = self._request("/v1/time")
         value = answer.get("server_time_ns")
         if type(value) is not int:
             raise errors.CorruptData(f"the node at {self.url} gave no server time")
@@ -241,66 +235,25 @@ class Client:
         """Every registered token's decimals (`/v1/tokens`), by symbol: cached, and asked for
         again when `needed` is not among them (a token registered since)."""
         if self._tokens is None or (needed is not None and needed not in self._tokens):
-            answer = self._request("GET", "/v1/tokens")
+            answer = self._request("/v1/tokens")
             self._tokens = {row["symbol"]: int(row["decimals"]) for row in answer["tokens"]}
         return self._tokens
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str | int] | None = None,
-        json: object = None,
-        headers: dict[str, str] | None = None,
-        content: bytes | None = None,
-    ) -> Any:
-        try:
-            response = self._http.request(
-                method, path, params=params, json=json, headers=headers, content=content
-            )
-        except httpx2.TimeoutException as exc:
-            raise errors.StorageError(f"the node at {self.url} did not answer in time") from exc
-        except httpx2.TransportError as exc:
-            raise errors.StorageError(f"cannot reach the node at {self.url}: {exc}") from exc
-        try:
-            document = response.json()
-        except ValueError:
-            document = None
-        if response.is_success and isinstance(document, dict):
-            return document
-        problem = document.get("error") if isinstance(document, dict) else None
-        if (
-            isinstance(problem, dict)
-            and isinstance(problem.get("code"), str)
-            and isinstance(problem.get("message"), str)
-        ):
-            raise refusal(problem["code"], problem["message"])
-        raise errors.StorageError(
-            f"the node at {self.url} answered {method} {path} with HTTP {response.status_code}"
-            " and no tachyon answer"
-        )
+    def _request(self, path: str, params: calls.Params | None = None) -> Any:
+        return self.client.call(calls.public(path, params))
 
-    def _signed_get(
-        self, path: str, account: AccountId, params: dict[str, str | int] | None = None
-    ) -> Any:
-        headers = self._signed_headers("GET", path, account)
-        return self._request("GET", path, params=params, headers=headers)
+    def _signed_get(self, path: str, account: AccountId, params: calls.Params | None = None) -> Any:
+        return self.client.call(calls.signed(self._signer(account), "GET", path, params))
 
-    def _signed_headers(
-        self, method: str, path: str, account: AccountId, body: bytes | None = None
-    ) -> dict[str, str]:
-        key = self.key
-        if key is None or address_of(key) != account:
+    def _signer(self, account: AccountId) -> KeySigner | None:
+        """The client's signer, if it is `account`'s (Unauthorized otherwise)."""
+        signer = self.client.signer
+        if signer is None or signer.address != account:
             raise errors.Unauthorized(
                 f"acting for {account} on the node at {self.url} needs that account's key"
             )
-        timestamp_ns = time.time_ns()
-        return {
-            "X-Tachyon-Address": account,
-            "X-Tachyon-Timestamp": str(timestamp_ns),
-            "X-Tachyon-Signature": sign_read(key, method, path, timestamp_ns, body),
-        }
+        assert isinstance(signer, KeySigner)
+        return signer
 
     def onramp_checkout(
         self, account: AccountId, amount: str, currency: str = "usd", token: str | None = None
@@ -312,9 +265,6 @@ class Client:
         if token is not None:
             wanted["token"] = token
         body = json.dumps(wanted).encode()
-        headers = {
-            **self._signed_headers("POST", path, account, body),
-            "Content-Type": "application/json",
-        }
-        answer: dict[str, Any] = self._request("POST", path, content=body, headers=headers)
+        call = calls.signed(self._signer(account), "POST", path, body=body)
+        answer: dict[str, Any] = self.client.call(call)
         return answer

@@ -1,0 +1,303 @@
+"""`Client`: a tachyon node over HTTP, blocking, for scripts and bots.
+
+Its own methods answer plain data (`tachyon.client.data`: exact decimal strings, times in ns):
+public reads (`get_markets`, `get_book`, `get_trades`), the signer's account (`get_balances`,
+`get_open_orders`, `get_history`: signed reads) and commands (`place_order`, `cancel`,
+`deposit`, ...: signed, each with a fresh nonce). ccxt's unified methods (`fetch_markets`,
+`fetch_order_book`, `create_order`, ...) sit on top, converting at that edge only
+(`tachyon.client.ccxt`). A refusal is raised as the `TachyonError` of the node's code; a node
+that cannot be reached is one `StorageError` naming its URL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, final
+
+import httpx2
+import msgspec
+
+from tachyon import errors
+from tachyon.client import calls, ccxt
+from tachyon.client.calls import Amount, Call, OrderOptions
+from tachyon.client.data import (
+    Balance,
+    Book,
+    History,
+    Market,
+    Order,
+    Placement,
+    Token,
+    Trade,
+    parse,
+)
+from tachyon.client.signer import Signer
+from tachyon.dex.model import Side
+from tachyon.exchange.commands import (
+    AccountCommand,
+    CancelAll,
+    CancelClientOrder,
+    CancelOrder,
+    Deposit,
+    Withdraw,
+)
+
+T = TypeVar("T")
+TIMEOUT_S: Final = 10.0
+CONNECT_TIMEOUT_S: Final = 5.0
+BOOK_DEPTH_MAX: Final = 1_000
+"""The node's largest `depth` (`GET /v1/orderbook`) and `limit` (trades, history)."""
+
+
+@final
+class Client:
+    """A node at `url` (e.g. http://127.0.0.1:8700); `signer` acts and reads for its account
+    (None: public reads only)."""
+
+    id: Final = "tachyon"
+    precisionMode: Final = ccxt.TICK_SIZE  # noqa: N815 (ccxt's attribute name)
+
+    def __init__(
+        self,
+        url: str,
+        signer: Signer | None = None,
+        *,
+        timeout_s: float = TIMEOUT_S,
+        transport: httpx2.BaseTransport | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.signer = signer
+        self._http = httpx2.Client(
+            base_url=self.url,
+            timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
+            transport=transport,
+        )
+        self._nonces = calls.Nonces(clock)
+        self._markets: dict[str, Market] = {}
+        self._tokens: dict[str, Token] = {}
+        self.markets: dict[str, ccxt.Structure] = {}  # ccxt's, filled by `load_markets`
+        self.symbols: list[str] = []
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def call(self, call: Call) -> Any:
+        """Send one request; its JSON answer (or the refusal raised)."""
+        try:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                content=call.content,
+                headers=call.headers,
+            )
+        except httpx2.TimeoutException as exc:
+            raise errors.StorageError(f"the node at {self.url} did not answer in time") from exc
+        except httpx2.TransportError as exc:
+            raise errors.StorageError(f"cannot reach the node at {self.url}: {exc}") from exc
+        return calls.answer(self.url, call, response.status_code, response.content)
+
+    # -- public reads --------------------------------------------------------------------------
+
+    def server_time_ns(self) -> int:
+        value = self.call(calls.public("/v1/time")).get("server_time_ns")
+        if type(value) is not int:
+            raise errors.CorruptData(f"the node at {self.url} gave no server time")
+        return value
+
+    def get_markets(self) -> list[Market]:
+        """Every market, with its rules (asked afresh; `get_market` caches)."""
+        rows = parse(list[Market], self.call(calls.public("/v1/markets"))["markets"])
+        self._markets = {row.market: row for row in rows}
+        return rows
+
+    def get_market(self, name: str) -> Market:
+        """`name`'s market; MarketNotFound, naming the markets, if the node has none."""
+        if name not in self._markets:
+            self.get_markets()
+        return known(self._markets, name, errors.MarketNotFound, "market")
+
+    def get_tokens(self) -> list[Token]:
+        rows = parse(list[Token], self.call(calls.public("/v1/tokens"))["tokens"])
+        self._tokens = {row.symbol: row for row in rows}
+        return rows
+
+    def get_token(self, symbol: str) -> Token:
+        if symbol not in self._tokens:
+            self.get_tokens()
+        return known(self._tokens, symbol, errors.TokenNotFound, "token")
+
+    def get_book(self, market: str, depth: int = 10) -> Book:
+        """The best `depth` levels a side (1 to 1,000), best first."""
+        params: calls.Params = {"market": market, "depth": depth}
+        return parse(Book, self.call(calls.public("/v1/orderbook", params)))
+
+    def get_trades(self, market: str, limit: int = 20) -> list[Trade]:
+        """The latest `limit` trades (1 to 1,000), newest first."""
+        params: calls.Params = {"market": market, "limit": limit}
+        return parse(list[Trade], self.call(calls.public("/v1/trades", params))["trades"])
+
+    # -- the signer's account: signed reads ----------------------------------------------------
+
+    def get_balances(self) -> list[Balance]:
+        """Every token's balance (zero for tokens never held)."""
+        answer = self.call(calls.signed(self.signer, "GET", "/v1/account/balances"))
+        return parse(list[Balance], answer["balances"])
+
+    def get_open_orders(self) -> list[Order]:
+        """Open orders, oldest first."""
+        answer = self.call(calls.signed(self.signer, "GET", "/v1/account/orders"))
+        return parse(list[Order], answer["orders"])
+
+    def get_history(self, market: str | None = None, limit: int = 50) -> History:
+        """The latest `limit` closed orders and fills (in `market`), newest first."""
+        params: calls.Params = {"limit": limit}
+        if market is not None:
+            params["market"] = market
+        call = calls.signed(self.signer, "GET", "/v1/account/history", params)
+        return parse(History, self.call(call))
+
+    # -- commands (signed) ---------------------------------------------------------------------
+
+    def submit(self, command: AccountCommand) -> Any:
+        """Any account command, with a fresh nonce, signed; the node's JSON answer."""
+        fresh = msgspec.structs.replace(command, nonce=self._nonces.next())
+        return self.call(calls.command(self.signer, fresh))
+
+    def deposit(self, token: str, amount: Amount) -> Balance:
+        """The dev profile's faucet: credit the signer's account (refused in production)."""
+        minor = calls.units(amount, self.get_token(token).decimals, "amount")
+        answer = self.submit(Deposit(self._address(), token, minor))
+        return parse(list[Balance], answer["balances"])[0]
+
+    def withdraw(self, token: str, amount: Amount) -> Balance:
+        minor = calls.units(amount, self.get_token(token).decimals, "amount")
+        answer = self.submit(Withdraw(self._address(), token, minor))
+        return parse(list[Balance], answer["balances"])[0]
+
+    def place_order(
+        self,
+        market: str,
+        side: str,
+        qty: Amount | None,
+        price: Amount | None = None,
+        options: OrderOptions | None = None,
+    ) -> Placement:
+        """A limit order (a `price`) or a market order (None; a bid may give
+        `options.max_quote` instead of `qty`), "bid" or "ask"; answered once durable."""
+        config = self.get_market(market)
+        command = calls.place_order(
+            self._address(), config, side, qty, price, options or OrderOptions(), 0
+        )
+        return parse(Placement, self.submit(command))
+
+    def cancel(self, order_id: int) -> Placement:
+        return parse(Placement, self.submit(CancelOrder(self._address(), order_id)))
+
+    def cancel_client_order(self, client_order_id: str) -> Placement:
+        command = CancelClientOrder(self._address(), client_order_id)
+        return parse(Placement, self.submit(command))
+
+    def cancel_all(self, market: str | None = None, side: str | None = None) -> list[Placement]:
+        """Cancel every open order (in `market`, on `side`); what each cancel did."""
+        chosen = None if side is None else calls.choice(Side, side, "side")
+        answer = self.submit(CancelAll(self._address(), market, chosen))
+        return parse(list[Placement], answer["cancelled"])
+
+    def _address(self) -> str:
+        return calls.need(self.signer).address
+
+    # -- ccxt's unified API (floats and ms at this edge only; see tachyon.client.ccxt) --------
+
+    def load_markets(self, reload: bool = False) -> dict[str, ccxt.Structure]:
+        """ccxt's markets by symbol (kept in `markets` and `symbols`)."""
+        if reload or not self.markets:
+            self.markets = {row["symbol"]: row for row in self.fetch_markets()}
+            self.symbols = sorted(self.markets)
+        return self.markets
+
+    def fetch_markets(self, params: dict[str, Any] | None = None) -> list[ccxt.Structure]:
+        return [ccxt.market(row) for row in self.get_markets()]
+
+    def fetch_order_book(
+        self, symbol: str, limit: int | None = None, params: dict[str, Any] | None = None
+    ) -> ccxt.Structure:
+        book = self.get_book(symbol, limit or BOOK_DEPTH_MAX)
+        return ccxt.order_book(book)
+
+    def fetch_trades(
+        self,
+        symbol: str,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[ccxt.Structure]:
+        """The latest trades (`limit`, at most 1,000), oldest first."""
+        rows = self.get_trades(symbol, limit or BOOK_DEPTH_MAX)
+        return ccxt.since_limit([ccxt.trade(symbol, row) for row in rows], since, limit)
+
+    def fetch_balance(self, params: dict[str, Any] | None = None) -> ccxt.Structure:
+        return ccxt.balance(self.get_balances())
+
+    def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float | None,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> ccxt.Structure:
+        """A limit or market order; `params` as `ccxt.ORDER_PARAMS` lists."""
+        asked = ccxt.order_request(type, side, amount, price, params or {})
+        placed = self.place_order(symbol, asked.side, asked.qty, asked.price, asked.options)
+        return ccxt.placed_order(placed, self.get_market(symbol).fee_token, asked.asked)
+
+    def cancel_order(
+        self,
+        id: str,
+        symbol: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> ccxt.Structure:
+        """Cancel by order id (or by `params['clientOrderId']`, `id` then ignored)."""
+        client_id = (params or {}).get("clientOrderId")
+        placed = self.cancel_client_order(client_id) if client_id else self.cancel(int(id))
+        order = ccxt.placed_order(placed, self.get_market(placed.market).fee_token, None)
+        return {**order, "clientOrderId": client_id}
+
+    def fetch_open_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[ccxt.Structure]:
+        rows = [row for row in self.get_open_orders() if symbol in (None, row.market)]
+        return ccxt.since_limit([ccxt.open_order(row) for row in rows], since, limit)
+
+    def fetch_my_trades(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[ccxt.Structure]:
+        """The account's latest fills (`limit`, at most 1,000), oldest first."""
+        fills = self.get_history(symbol, limit or BOOK_DEPTH_MAX).fills
+        return ccxt.since_limit([ccxt.my_trade(row) for row in fills], since, limit)
+
+
+def known(found: dict[str, T], name: str, missing: type[errors.TachyonError], kind: str) -> T:
+    value = found.get(name)
+    if value is None:
+        known = ", ".join(sorted(found)) or "none"
+        raise missing(f"unknown {kind} {name!r}; {kind}s: {known}")
+    return value
