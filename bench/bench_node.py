@@ -23,6 +23,11 @@ one connection per wallet: closed loop, one frame in flight per connection; open
 frame at its scheduled time whatever is unanswered (the WebSocket pipelines, HTTP/1.1 not).
 The last phase sends each wallet's commands `--per-frame` at a time in array frames (batch
 order entry), each frame when its first command is scheduled, its commands timed from then.
+The gRPC phases send the same signed commands to the node's gRPC service (`serve(...,
+grpc_port=...)`, grpc's asyncio client, one channel per wallet, raw serialized messages):
+unary `SubmitCommand` calls (closed loop; open loop, each call at its scheduled time, in
+flight together over the channel), then one `EnterOrders` stream per wallet (closed loop; open
+loop, as the WebSocket's). Their "x /v1/time" is against the same run's HTTP GET /v1/time.
 
 Each wallet is funded with signed deposits and places a resting order far from the mid for
 every cancel it will send, before any clock starts (setup, not timed). The measured mix is,
@@ -130,6 +135,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
+import grpc
 import httpx2
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -137,6 +143,7 @@ from websockets.asyncio import client as ws_client
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from bench import grpc_load
 from tachyon.client.decode import levels_from_json
 from tachyon.client.stream import (
     CLOSE_SLOW_CONSUMER,
@@ -176,7 +183,13 @@ SIGNATURE_LOOPS: Final = 2_000
 TARGET_RATE: Final = 5_000
 TARGET_P99_MS: Final = 50.0
 BOOK_DEPTH: Final = 1_000  # levels per side compared (the most GET /v1/orderbook gives)
-SETTLE_TIMEOUT_S: Final = 10.0  # after a phase, for the followed book to match the node's
+SETTLE_TIMEOUT_S: Final = 10.0
+HTTP, WS, GRPC, GRPC_STREAM = (
+    "http",
+    "ws",
+    "grpc",
+    "grpc stream",
+)  # how a phase's commands go  # after a phase, for the followed book to match the node's
 
 _JOURNAL_METRICS: Final = (
     "tachyon_journal_batch_size_sum",
@@ -188,7 +201,7 @@ import sys
 from pathlib import Path
 from tachyon.node.serve import serve
 serve(Path(sys.argv[1]), port=int(sys.argv[2]), recv_window_ms=int(sys.argv[3]),
-      rate_limit=None, client_rate_limit=None, log_level="warning")
+      rate_limit=None, client_rate_limit=None, log_level="warning", grpc_port=int(sys.argv[4]))
 """
 
 
@@ -347,16 +360,20 @@ class Driven:
 
 
 def drive(
-    port: int, plans: list[Plan], start_wall: float, keep_bodies: bool, websocket: bool = False
+    port: int, plans: list[Plan], start_wall: float, keep_bodies: bool, transport: str = HTTP
 ) -> Driven:
     """Send every plan on its own connection from `start_wall` (time.time()) on: HTTP/1.1
-    requests, or (`websocket`) frames on the order-entry WebSocket."""
-    return asyncio.run(_drive(port, plans, start_wall, keep_bodies, websocket))
+    requests, frames on the order-entry WebSocket (WS), or gRPC calls (GRPC: unary, one
+    channel a plan; GRPC_STREAM: one EnterOrders stream a plan)."""
+    return asyncio.run(_drive(port, plans, start_wall, keep_bodies, transport))
 
 
 async def _drive(
-    port: int, plans: list[Plan], start_wall: float, keep_bodies: bool, websocket: bool
+    port: int, plans: list[Plan], start_wall: float, keep_bodies: bool, transport: str
 ) -> Driven:
+    if transport in (GRPC, GRPC_STREAM):
+        return await _drive_grpc(port, plans, start_wall, keep_bodies, transport)
+    websocket = transport == WS
     loop = asyncio.get_running_loop()
     connections: list[_Connection] = []
     sockets: list[ws_client.ClientConnection] = []
@@ -390,6 +407,30 @@ async def _drive(
         each.transport.close()
     for socket_ in sockets:
         await socket_.close()
+    return driven
+
+
+async def _drive_grpc(
+    port: int, plans: list[Plan], start_wall: float, keep_bodies: bool, transport: str
+) -> Driven:
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in plans]
+    for channel in channels:
+        await channel.channel_ready()
+    client = grpc_load.stream_client if transport == GRPC_STREAM else grpc_load.unary_client
+    await asyncio.sleep(max(0.0, start_wall - time.time()))
+    start = time.perf_counter() - (time.time() - start_wall)  # start_wall on this clock
+    cpu, process_cpu = time.thread_time(), time.process_time()
+    results = await asyncio.gather(
+        *(
+            client(channel, plan.requests, plan.at, start, keep_bodies)
+            for channel, plan in zip(channels, plans, strict=True)
+        )
+    )
+    cpu_s = time.thread_time() - cpu
+    answers = [Answers(statuses, latencies, bodies) for statuses, latencies, bodies in results]
+    driven = Driven(answers, time.time(), cpu_s, time.process_time() - process_cpu - cpu_s)
+    for channel in channels:
+        await channel.close()
     return driven
 
 
@@ -504,7 +545,9 @@ class Node:
         self.host = f"127.0.0.1:{self.port}"
         self.procs, self.pool = procs, pool
         self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
+        self.grpc_port = _free_port()
         argv = [sys.executable, "-c", _SERVER, str(data_dir), str(self.port), str(window_ms)]
+        argv.append(str(self.grpc_port))
         self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)  # noqa: S603 (our own argv)
 
     def __enter__(self) -> Self:
@@ -553,14 +596,15 @@ class Node:
         plans: list[Plan],
         start_wall: float,
         keep_bodies: bool = False,
-        websocket: bool = False,
+        transport: str = HTTP,
     ) -> Driven:
         """`drive` in this process, or with the plans dealt over `procs` processes (then
         this process's CPU while they drive, from the wait before the start on, is the side's)."""
+        port = self.grpc_port if transport in (GRPC, GRPC_STREAM) else self.port
         if self.pool is None:
-            return drive(self.port, plans, start_wall, keep_bodies, websocket)
+            return drive(port, plans, start_wall, keep_bodies, transport)
         jobs = [
-            (self.port, plans[p :: self.procs], start_wall, keep_bodies, websocket)
+            (port, plans[p :: self.procs], start_wall, keep_bodies, transport)
             for p in range(self.procs)
         ]
         process_cpu = time.process_time()
@@ -780,11 +824,11 @@ def _measure(
     plans: list[Plan],
     start_wall: float,
     follower: Follower | None = None,
-    websocket: bool = False,
+    transport: str = HTTP,
 ) -> Figures:
     """Drive `plans` from `start_wall` and sum up what came back (and what `follower` saw)."""
     journal, cpu = node.journal(), node.cpu_seconds()
-    driven = node.drive(plans, start_wall, websocket=websocket)
+    driven = node.drive(plans, start_wall, transport=transport)
     wall_s = driven.end_wall - start_wall
     loop_s, other_s = (b - a for a, b in zip(cpu, node.cpu_seconds(), strict=True))
     commands, commits, commit_s = (b - a for a, b in zip(journal, node.journal(), strict=True))
@@ -841,11 +885,11 @@ class Phase:
         return Plan([_post(host, wallet, command) for command in commands])
 
     def plans(
-        self, host: str, start_ns: int, rate: float | None, websocket: bool, per_frame: int = 1
+        self, host: str, start_ns: int, rate: float | None, transport: str, per_frame: int = 1
     ) -> list[Plan]:
         """Every request signed: closed loop (rate None) or scheduled at `rate` from start_ns;
-        HTTP requests or (`websocket`) order-entry frames, `per_frame` commands in each (an
-        array frame, sent when its first command is scheduled, if more than 1)."""
+        HTTP requests, order-entry frames (WS), `per_frame` commands in each (an array frame,
+        sent when its first command is scheduled, if more than 1), or gRPC messages."""
         clients, plans = len(self.wallets), []
         for index, (wallet, kinds) in enumerate(zip(self.wallets, self.kinds, strict=True)):
             plan = Plan(at=None if rate is None else [])
@@ -858,11 +902,17 @@ class Phase:
                     nonce = start_ns + round(plan.at[-1] * 1e9)
                 target = next(targets) if kind == CANCEL else 0
                 command = _order(self.rng, wallet, kind, nonce, target)
-                plan.requests.append(
-                    _frame(j, wallet, command) if websocket else _post(host, wallet, command)
-                )
+                plan.requests.append(_request(transport, host, j, wallet, command))
             plans.append(_grouped(plan, per_frame) if per_frame > 1 else plan)
         return plans
+
+
+def _request(transport: str, host: str, ident: int, wallet: Wallet, command: AnyCommand) -> bytes:
+    if transport == WS:
+        return _frame(ident, wallet, command)
+    if transport in (GRPC, GRPC_STREAM):
+        return grpc_load.signed_message(*_signed(wallet, command))
+    return _post(host, wallet, command)
 
 
 def _grouped(plan: Plan, per_frame: int) -> Plan:
@@ -909,12 +959,16 @@ def one_run(
     """A fresh node: the /v1/time baseline, then the closed and the open loops."""
     clients, requests = args.clients, args.requests
     high, per = args.high_rate, args.per_frame
-    rates: dict[str, tuple[float | None, bool, int]] = {  # (rate, WebSocket, per frame)
-        "closed loop": (None, False, 1),
-        **{f"open loop at {r:,.0f}/s": (r, False, 1) for r in (args.rate, high)},
-        "WebSocket, closed loop": (None, True, 1),
-        **{f"WebSocket, open loop at {r:,.0f}/s": (r, True, 1) for r in (args.rate, high)},
-        f"WebSocket, {per} a frame, open loop at {high:,.0f}/s": (high, True, per),
+    rates: dict[str, tuple[float | None, str, int]] = {  # (rate, transport, per frame)
+        "closed loop": (None, HTTP, 1),
+        **{f"open loop at {r:,.0f}/s": (r, HTTP, 1) for r in (args.rate, high)},
+        "WebSocket, closed loop": (None, WS, 1),
+        **{f"WebSocket, open loop at {r:,.0f}/s": (r, WS, 1) for r in (args.rate, high)},
+        f"WebSocket, {per} a frame, open loop at {high:,.0f}/s": (high, WS, per),
+        "gRPC unary, closed loop": (None, GRPC, 1),
+        **{f"gRPC unary, open loop at {r:,.0f}/s": (r, GRPC, 1) for r in (args.rate, high)},
+        "gRPC EnterOrders, closed loop": (None, GRPC_STREAM, 1),
+        f"gRPC EnterOrders, open loop at {high:,.0f}/s": (high, GRPC_STREAM, 1),
     }
     phases = {
         name: Phase.new(clients, requests, args.cancel_share, seed + i)
@@ -929,12 +983,12 @@ def one_run(
         get = f"GET /v1/time HTTP/1.1\r\nHost: {node.host}\r\n\r\n".encode()
         plans = [Plan([get] * n) for n in _split(requests, clients)]
         figures["GET /v1/time, closed loop"] = _measure(node, plans, time.time() + START_LEAD_S)
-        for name, (rate, websocket, per_frame) in rates.items():
+        for name, (rate, transport, per_frame) in rates.items():
             with Follower(node.host) as follower:  # subscribed before the clock starts
                 start_wall, start_ns = _start_after(requests)
-                plans = phases[name].plans(node.host, start_ns, rate, websocket, per_frame)
+                plans = phases[name].plans(node.host, start_ns, rate, transport, per_frame)
                 _late(start_wall)
-                figures[f"orders, {name}"] = _measure(node, plans, start_wall, follower, websocket)
+                figures[f"orders, {name}"] = _measure(node, plans, start_wall, follower, transport)
         with httpx2.Client(base_url=f"http://{node.host}") as http:
             last = _last_trade_id(http)
         print(f"  run {seed}: {last:,} trades in all; ", end="")
@@ -1236,7 +1290,7 @@ def _deep_book(node: Node, levels: int) -> None:
             )
             frames.append(_frame(j, wallet, command))
         plans.append(_grouped(Plan(frames), BOOK_PER_FRAME))
-    built = node.drive(plans, time.time(), websocket=True)
+    built = node.drive(plans, time.time(), transport=WS)
     assert all(set(each.statuses) == {200} for each in built.answers), "the book was refused"
 
 

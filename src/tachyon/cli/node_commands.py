@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import click
@@ -168,6 +169,25 @@ def node() -> None:
     show_envvar=True,
     help="Another Stripe API host, such as stripe-mock or a local stand-in (default: Stripe's).",
 )
+@click.option(
+    "--grpc-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve gRPC (tachyon.v1.Exchange and grpc.health.v1) on this port of --host too;"
+    " in the clear unless --grpc-tls-cert and --grpc-tls-key are given (meant for loopback).",
+)
+@click.option(
+    "--grpc-tls-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The gRPC server's certificate chain (PEM), with --grpc-tls-key.",
+)
+@click.option(
+    "--grpc-tls-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The gRPC server's private key (PEM), with --grpc-tls-cert.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -195,19 +215,24 @@ def serve(
     stripe_webhook_secret: str | None,
     stripe_api_key: str | None,
     stripe_api_base: str | None,
+    grpc_port: int | None,
+    grpc_tls_cert: str | None,
+    grpc_tls_key: str | None,
 ) -> None:
     """Serve the exchange in --data-dir until SIGTERM or Ctrl-C, then drain, snapshot, exit 0.
     The profile (dev or prod, as for every command) decides whether deposits are accepted.
     WebSocket streams at /v1/ws/market and /v1/ws/account, order entry at /v1/ws/orders;
     metrics at /metrics. A new exchange's markets use the engine `tachyon --engine`,
     TACHYON_ENGINE or config.toml names. With the two Stripe secrets, the card on-ramp:
-    POST /v1/onramp/checkout and Stripe's webhook at POST /v1/onramp/stripe/webhook."""
+    POST /v1/onramp/checkout and Stripe's webhook at POST /v1/onramp/stripe/webhook.
+    With --grpc-port, the same commands, reads and streams over gRPC (see the README)."""
     from tachyon.node.ratelimit import RateLimit  # noqa: PLC0415 (the node, on demand)
     from tachyon.node.serve import serve as serve_node  # noqa: PLC0415
 
     directory = options.user_path(data_dir) if data_dir else options.default_data_dir()
     engine = options.engine_name(ctx)
     stripe = _stripe(stripe_webhook_secret, stripe_api_key, stripe_api_base)
+    grpc_tls = _grpc_tls(grpc_port, grpc_tls_cert, grpc_tls_key)
     serve_node(
         directory,
         operator=operator,
@@ -231,7 +256,21 @@ def serve(
         inflight_max=inflight_max,
         inflight_bytes_max=inflight_bytes_max,
         stripe=stripe,
+        grpc_port=grpc_port,
+        grpc_tls=grpc_tls,
     )
+
+
+def _grpc_tls(port: int | None, cert: str | None, key: str | None) -> tuple[Path, Path] | None:
+    """The gRPC server's TLS files: both, or neither (in the clear)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        missing = "--grpc-tls-key" if cert else "--grpc-tls-cert"
+        raise click.UsageError(f"gRPC over TLS needs {missing} as well")
+    if port is None:
+        raise click.UsageError("--grpc-tls-cert and --grpc-tls-key need --grpc-port")
+    return options.user_path(cert), options.user_path(key)
 
 
 def _stripe(secret: str | None, key: str | None, base: str | None) -> StripeSettings | None:

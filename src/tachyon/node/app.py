@@ -21,29 +21,22 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final
 
 from fastapi import FastAPI, Query, Request, Response, WebSocket
 from fastapi_offline import FastAPIOffline
 from opentelemetry.trace import TracerProvider
 
-from tachyon.client import shapes
-from tachyon.dex.ids import AccountId, MarketId, TokenId
-from tachyon.dex.model import DEFAULT_MARKET, MarketConfig
-from tachyon.dex.records import History, OrderRecord, TradeRecord
+from tachyon.dex.ids import AccountId
+from tachyon.dex.model import DEFAULT_MARKET
 from tachyon.errors import (
     InvalidConfig,
     InvalidInput,
-    StorageError,
     TachyonError,
 )
 from tachyon.exchange.admission import Admitted, admit
 from tachyon.exchange.commands import Tick
-from tachyon.exchange.service import OwnedOrder, StopOrder
-from tachyon.exchange.withdrawals import Withdrawal
-from tachyon.ledger.ledger import BalanceRecord, TokenMeta
-from tachyon.node import schemas
-from tachyon.node.admin import markets_json, tokens_json
+from tachyon.node import reads, schemas
 from tachyon.node.api_description import API_DESCRIPTION
 from tachyon.node.connection_limit import (
     CONNECTIONS_PER_CLIENT_DEFAULT,
@@ -55,6 +48,7 @@ from tachyon.node.execution import Node, execute_command
 from tachyon.node.fast_path import CommandFastPath
 from tachyon.node.gateway import PROFILES, Clock, admit_many
 from tachyon.node.gc_policy import StateFreezer
+from tachyon.node.grpc_settings import GrpcSettings
 from tachyon.node.headers import AddressHeader, SignatureHeader, TimestampHeader
 from tachyon.node.metrics import (
     CONTENT_TYPE,
@@ -90,16 +84,12 @@ from tachyon.node.streams import (
     QUEUE_BYTES_MAX_DEFAULT,
     QUEUE_MAX_DEFAULT,
     StreamHub,
-    Subscriber,
     refuse,
     serve_subscriber,
 )
+from tachyon.node.subscriptions import Welcome, account_welcome, market_welcome, subscription
 from tachyon.onramp.stripe_api import StripeSettings
 from tachyon.storage.host import EmbeddedExchange
-from tachyon.storage.port import history_of, order_record, trade_record
-from tachyon.storage.view import ReadView
-
-T = TypeVar("T")
 
 DEPTH_MAX: Final = 1_000
 TRADES_LIMIT_MAX: Final = 1_000
@@ -197,6 +187,7 @@ def create_app(
     opened: EmbeddedExchange | None = None,
     connections_per_client: int = CONNECTIONS_PER_CLIENT_DEFAULT,
     stripe: StripeSettings | None = None,
+    grpc: GrpcSettings | None = None,
 ) -> FastAPI:
     """The node's application over the exchange in `data_dir` (opened when it starts);
     `batch_wait_ms` is how long a journal commit waits for company (see `Sequencer`);
@@ -217,7 +208,9 @@ def create_app(
     come from each batch's events either way); `opened` is the exchange of `data_dir` opened
     (and its window checked) already, which the application takes over (`serve` does that);
     `connections_per_client` bounds each client address's open WebSocket connections;
-    `stripe`, if given, enables the card on-ramp (`tachyon.node.onramp_routes`)."""
+    `stripe`, if given, enables the card on-ramp (`tachyon.node.onramp_routes`); `grpc`, if
+    given, serves the gRPC service beside the routes (`tachyon.node.grpc_server`), on the
+    same event loop over the same node."""
     assert profile in PROFILES, profile
     assert recv_window_ms > 0
     assert inflight_max >= 1
@@ -238,7 +231,7 @@ def create_app(
     node.stripe = stripe
     if bad_signature_limit is not None:
         node.signature_failures = RateLimiter(bad_signature_limit, "failed signature checks")
-    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened)
+    lifespan = _lifespan(node, data_dir, batch_wait_ms, gc_freeze_every, read_model, opened, grpc)
     return _application(node, lifespan, connections_per_client)
 
 
@@ -294,9 +287,11 @@ def _lifespan(
     gc_freeze_every: int | None,
     read_model: bool,
     opened: EmbeddedExchange | None,
+    grpc: GrpcSettings | None,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     """Open the exchange and start its sequencer, with the metrics and the streams' publisher
-    told of each commit; on shutdown drain the sequencer and close the exchange (snapshot)."""
+    told of each commit, and the gRPC server if `grpc` says so; on shutdown stop the gRPC
+    server, drain the sequencer and close the exchange (snapshot)."""
 
     @asynccontextmanager
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
@@ -337,7 +332,7 @@ def _lifespan(
             await sequencer.start()
             node.sequencer = sequencer
             running.state.sequencer = sequencer  # for metrics and tests
-            async with _ticking(node, sequencer):
+            async with _ticking(node, sequencer), _grpc_serving(node, grpc, running):
                 yield
         finally:
             node.sequencer = None
@@ -365,6 +360,22 @@ async def _ticking(node: Node, sequencer: Sequencer) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@asynccontextmanager
+async def _grpc_serving(
+    node: Node, settings: GrpcSettings | None, running: FastAPI
+) -> AsyncIterator[None]:
+    """The gRPC server running while the body runs, if `settings` ask for one (its port in
+    `running.state.grpc_port`)."""
+    if settings is None:
+        yield
+        return
+    from tachyon.node.grpc_server import serving  # noqa: PLC0415 (grpc loads only when asked)
+
+    async with serving(node, settings) as port:
+        running.state.grpc_port = port
+        yield
 
 
 async def _clock_ticks(node: Node, sequencer: Sequencer) -> None:
@@ -424,12 +435,12 @@ def _public_routes(app: FastAPI, node: Node) -> None:
     async def markets() -> dict[str, object]:
         """Every market with its units, fees, risk limits, halt and engine (as `tachyon dex
         markets --format json`)."""
-        return {"markets": await node.running().read(lambda host: markets_json(host.state))}
+        return await reads.markets(node)
 
     @app.get("/v1/tokens", response_model=None, responses=_ok(schemas.Tokens), tags=["public"])
     async def tokens() -> dict[str, object]:
         """Every registered token with its decimals (as `tachyon dex tokens --format json`)."""
-        return await node.running().read(lambda host: tokens_json(host.state))
+        return await reads.tokens(node)
 
     @app.get("/v1/orderbook", response_model=None, responses=_ok(schemas.Book), tags=["public"])
     async def orderbook(
@@ -437,9 +448,7 @@ def _public_routes(app: FastAPI, node: Node) -> None:
         depth: Annotated[int, Query(ge=1, le=DEPTH_MAX)] = 10,
     ) -> dict[str, object]:
         """Aggregated price levels, best first (as `tachyon dex orderbook --format json`)."""
-        config = await node.market(market)
-        levels = await node.running().read(lambda host: host.book(depth, MarketId(market)))
-        return schemas.book_json(config, levels)
+        return await reads.orderbook(node, market, depth)
 
     @app.get("/v1/trades", response_model=None, responses=_ok(schemas.Trades), tags=["public"])
     async def trades(
@@ -448,19 +457,7 @@ def _public_routes(app: FastAPI, node: Node) -> None:
     ) -> dict[str, object]:
         """Recent trades, newest first, each with its fees and time (as `tachyon dex trades
         --format json`)."""
-        config = await node.market(market)
-        records = await _recorded(
-            node, lambda view: [trade_record(r) for r in view.trades(market, limit)]
-        )
-        if records is None:  # the read model is behind: the engine's trades, no times or fees
-            recent = await node.running().read(
-                lambda host: host.recent_trades(limit, MarketId(market))
-            )
-            records = [TradeRecord(trade, None, None, None) for trade in recent]
-        return {
-            "market": market,
-            "trades": [shapes.trade_record_json(config, record) for record in records],
-        }
+        return await reads.trades(node, market, limit)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -543,13 +540,7 @@ def _account_routes(app: FastAPI, node: Node) -> None:
         signature: SignatureHeader = None,
     ) -> dict[str, object]:
         """The signing account's balance of every token (as `dex balance --format json`)."""
-        account = account_of(request, address, timestamp, signature)
-        metas, held = await node.running().read(lambda host: _balances(host, account))
-        rows = [
-            schemas.balance_json(meta, held.get(meta.symbol, BalanceRecord()))
-            for meta in sorted(metas, key=lambda meta: meta.symbol)
-        ]
-        return {"address": account, "balances": rows}
+        return await reads.balances(node, account_of(request, address, timestamp, signature))
 
     @app.get(
         "/v1/account/orders",
@@ -566,13 +557,7 @@ def _account_routes(app: FastAPI, node: Node) -> None:
         """The signing account's open orders, oldest first, each with the time it was placed
         (as `dex orders --format json`)."""
         account = account_of(request, address, timestamp, signature)
-        records = await _recorded(
-            node, lambda view: [order_record(row) for row in view.open_orders(account)]
-        )
-        if records is None:  # the read model is behind: the state's, no times
-            configs, owned = await node.running().read(lambda host: _orders(host, account))
-            return {"orders": [schemas.order_json(configs[each.market], each) for each in owned]}
-        return {"orders": await _orders_json(node, records)}
+        return await reads.open_orders(node, account)
 
     _history_route(app, node, account_of)
 
@@ -602,50 +587,7 @@ def _history_route(app: FastAPI, node: Node, account_of: AccountOf) -> None:
         json`); 503 `storage_error` if the read model, which alone records history, is behind
         the journal (a node run with `read_model=False`)."""
         account = account_of(request, address, timestamp, signature)
-        if market is not None:
-            await node.market(market)  # 404 if unknown
-
-        def read(view: ReadView) -> History:
-            return history_of(
-                view.closed_orders(account, market, limit), view.fills(account, market, limit)
-            )
-
-        past = await _recorded(node, read)
-        if past is None and not await node.running().read(lambda host: host.refresh().seq):
-            past = History([], [])  # nothing journaled yet: the view is written by the first
-        if past is None:
-            raise StorageError(
-                "the node's read model is behind its journal (the node runs without it, or"
-                " another writer without it wrote last): it alone records history"
-            )
-        names = {each.market for each in past.orders} | {each.market for each in past.fills}
-        configs = {name: await node.market(name) for name in sorted(names)}
-        return shapes.history_json(configs, past)
-
-
-async def _recorded(node: Node, read: Callable[[ReadView], T]) -> T | None:
-    """`read` of the exchange's read model, on a worker thread (SQLite reads beside the
-    sequencer's commits: the view is written in each commit's transaction, so it holds every
-    command answered); None if it is behind the journal (the node runs with `read_model=False`,
-    or another writer without it wrote last)."""
-    directory = node.data_dir
-    assert directory is not None, "set by create_app"
-
-    def run() -> T | None:
-        view = ReadView.open(directory)
-        if view is None:
-            return None
-        with view:
-            return read(view)
-
-    return await asyncio.to_thread(run)
-
-
-async def _orders_json(node: Node, records: list[OrderRecord]) -> list[dict[str, object]]:
-    return [
-        shapes.order_json(await node.market(each.order.market), each.order, each.time_ns)
-        for each in records
-    ]
+        return await reads.history(node, account, market, limit)
 
 
 def _stop_routes(app: FastAPI, node: Node, account_of: AccountOf) -> None:
@@ -663,9 +605,7 @@ def _stop_routes(app: FastAPI, node: Node, account_of: AccountOf) -> None:
     ) -> dict[str, object]:
         """The signing account's pending stop orders, in the order they were accepted (as
         `dex stops --format json`)."""
-        account = account_of(request, address, timestamp, signature)
-        configs, pending = await node.running().read(lambda host: _stops(host, account))
-        return {"stops": [shapes.stop_json(configs[each.market], each) for each in pending]}
+        return await reads.stops(node, account_of(request, address, timestamp, signature))
 
     @app.get(
         "/v1/account/withdrawals",
@@ -682,38 +622,7 @@ def _stop_routes(app: FastAPI, node: Node, account_of: AccountOf) -> None:
         """The signing account's withdrawals with a destination, oldest first (as `dex
         withdrawals --format json`)."""
         account = account_of(request, address, timestamp, signature)
-        decimals, listed = await node.running().read(lambda host: _withdrawals(host, account))
-        rows = [shapes.withdrawal_json(decimals[each.token], each) for each in listed]
-        return {"withdrawals": rows}
-
-
-def _withdrawals(
-    host: EmbeddedExchange, account: AccountId
-) -> tuple[dict[TokenId, int], list[Withdrawal]]:
-    service = host.refresh().service
-    decimals = {meta.symbol: meta.decimals for meta in service.tokens()}
-    return decimals, service.withdrawals(account)
-
-
-def _stops(
-    host: EmbeddedExchange, account: AccountId
-) -> tuple[dict[str, MarketConfig], list[StopOrder]]:
-    service = host.refresh().service
-    return {config.market_id: config for config in service.markets()}, service.stops(account)
-
-
-def _balances(
-    host: EmbeddedExchange, account: AccountId
-) -> tuple[list[TokenMeta], dict[TokenId, BalanceRecord]]:
-    service = host.refresh().service
-    return service.tokens(), service.balances(account)
-
-
-def _orders(
-    host: EmbeddedExchange, account: AccountId
-) -> tuple[dict[str, MarketConfig], list[OwnedOrder]]:
-    service = host.refresh().service
-    return {config.market_id: config for config in service.markets()}, service.open_orders(account)
+        return await reads.withdrawals(node, account)
 
 
 STREAM_CHANNELS: Final = (DEPTH, TRADES)
@@ -732,16 +641,8 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return
 
-        def welcome(seq: int) -> list[str]:
-            book = node.hub.book(market)
-            texts: list[str] = []
-            if DEPTH in kinds:
-                texts.append(book.depth_snapshot(seq, depth))
-            if TRADES in kinds:
-                texts.append(book.trades_snapshot(seq, limit))
-            return texts
-
         channels = [(kind, market) for kind in kinds]
+        welcome = market_welcome(node, market, kinds, depth, limit)
         await _follow(node, websocket, "market", channels, welcome, depth)
 
     @app.websocket("/v1/ws/account")
@@ -757,15 +658,7 @@ def _stream_routes(app: FastAPI, node: Node) -> None:
             await refuse(websocket, 4000 + status_of(exc), f"{exc.code}: {exc}")
             return
 
-        def welcome(seq: int) -> list[str]:
-            message = {
-                "stream": ACCOUNT,
-                "type": "subscribed",
-                "address": account,
-                "last_update_id": seq,
-            }
-            return [encode(message)]
-
+        welcome = account_welcome(account)
         await _follow(node, websocket, "account", [(ACCOUNT, account)], welcome)
 
 
@@ -817,21 +710,13 @@ async def _follow(
     websocket: WebSocket,
     endpoint: str,
     channels: list[Channel],
-    welcome: Callable[[int], list[str]],
+    welcome: Welcome,
     depth: int = WHOLE_BOOK,
 ) -> None:
-    """Subscribe and queue the welcome (built on the event loop from the hub's books at the
-    last batch the hub received, in the same step: no batch falls between the two, and none
-    is told twice), then send everything newer until the client leaves."""
-    subscriber = Subscriber(node.stream_queue_max, node.stream_queue_bytes_max, depth)
-    node.hub.add(channels, subscriber)
-    node.metrics.stream_clients.labels(endpoint).inc()
-    try:
-        subscriber.greet(welcome(node.hub.seq))
+    """Subscribe with the welcome (see `tachyon.node.subscriptions`), then send everything
+    newer until the client leaves."""
+    with subscription(node, endpoint, channels, welcome, depth) as subscriber:
         await serve_subscriber(websocket, subscriber, abort_of(websocket.scope))
-    finally:
-        node.hub.remove(channels, subscriber)
-        node.metrics.stream_clients.labels(endpoint).dec()
 
 
 def _market_stream_query(websocket: WebSocket) -> tuple[str, tuple[str, ...], int, int]:

@@ -34,6 +34,7 @@ from tachyon.node.app import (
     create_app,
 )
 from tachyon.node.gc_policy import FREEZE_EVERY
+from tachyon.node.grpc_settings import GrpcSettings, GrpcTls
 from tachyon.node.observability import configure_tracing, log_config, shutdown_tracing
 from tachyon.node.order_entry import (
     FRAME_CHARS_MAX,
@@ -71,6 +72,8 @@ def serve(
     inflight_bytes_max: int = INFLIGHT_BYTES_MAX_DEFAULT,
     engine: str = DEFAULT_ENGINE,
     stripe: StripeSettings | None = None,
+    grpc_port: int | None = None,
+    grpc_tls: tuple[Path, Path] | None = None,
 ) -> None:
     """Serve the exchange in `data_dir` (created, its markets on `engine`, if it is new) on `host:port` until SIGTERM or SIGINT stops it (then
     return normally; StorageError if the exchange's closing snapshot failed). A port it
@@ -83,8 +86,11 @@ def serve(
     address's failed signature checks) None serve without that limit; the stream and
     order-entry bounds are `create_app`'s. `operator`: an address made the exchange's
     operator if it has none (InvalidConfig, before anything is served, if its operator is
-    another). `stripe`, if given, enables the card on-ramp."""
+    another). `stripe`, if given, enables the card on-ramp. `grpc_port`, if given, serves
+    gRPC on `host:grpc_port` too, over TLS with `grpc_tls` (certificate chain and private key
+    files, PEM; read before anything is served)."""
     logging_config = log_config(log_level, log_format)  # a bad format is refused first
+    grpc = _grpc_settings(host, grpc_port, grpc_tls)
     with _listening(host, port) as listener:
         opened = _opened(data_dir, recv_window_ms, operator, engine)
         provider = configure_tracing(trace_exporter)
@@ -103,6 +109,7 @@ def serve(
             gc_freeze_every=FREEZE_EVERY,
             opened=opened,
             stripe=stripe,
+            grpc=grpc,
         )
         try:
             _run(app, listener, log_level, logging_config)
@@ -115,6 +122,16 @@ def serve(
                 f"the exchange's closing snapshot failed ({failed}); every acknowledged command"
                 " is in the journal, and the next start recovers from it"
             )
+
+
+def _grpc_settings(
+    host: str, port: int | None, tls: tuple[Path, Path] | None
+) -> GrpcSettings | None:
+    if port is None:
+        if tls is not None:
+            raise InvalidConfig("--grpc-tls-cert and --grpc-tls-key need --grpc-port")
+        return None
+    return GrpcSettings(host, port, None if tls is None else GrpcTls.read(*tls))
 
 
 def _run(app: FastAPI, listener: socket.socket, log_level: str, logging_config: Any) -> None:

@@ -49,7 +49,7 @@ import contextlib
 import logging
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from itertools import islice
 from typing import Final, final
 
@@ -242,15 +242,16 @@ class Subscriber:
             self.queued_bytes += size
         self._wake.set()
 
-    async def pump(self, websocket: WebSocket) -> None:
-        """Send what arrives until the client is cut off."""
+    async def pump(self, send: Callable[[str], Awaitable[None]]) -> None:
+        """Send what arrives (`send`: a WebSocket's or a gRPC stream's) until the client is
+        cut off."""
         while not self.cut:
             await self._wake.wait()
             self._wake.clear()
             while self._pending and not self.cut:
                 text, size = self._pending.popleft()
                 self.queued_bytes -= size
-                await websocket.send_text(text)
+                await send(text)
 
 
 @final
@@ -332,7 +333,7 @@ async def serve_subscriber(
     a send to it is stuck (the close frame then waits behind what it has not read); `abort`,
     if given, drops the connection of a client that does not take the close frame (closing
     waits for a buffer that a client reading nothing never drains)."""
-    sender = asyncio.create_task(subscriber.pump(websocket))
+    sender = asyncio.create_task(subscriber.pump(websocket.send_text))
     receiver = asyncio.create_task(_until_disconnect(websocket))
     cut_off = asyncio.create_task(subscriber.cut_off.wait())
     try:
