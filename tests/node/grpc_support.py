@@ -37,6 +37,7 @@ class GrpcNode:
     channel: grpc.Channel
     stub: ExchangeStub
     url: str
+    grpc_target: str
 
 
 @contextmanager
@@ -53,7 +54,8 @@ def grpc_node(data_dir: Path, **options: object) -> Iterator[GrpcNode]:
         ):
             wait_until_up(http, process)
             grpc.channel_ready_future(channel).result(timeout=CALL_TIMEOUT_S)
-            yield GrpcNode(http, channel, ExchangeStub(channel), url)
+            target = f"127.0.0.1:{grpc_port}"
+            yield GrpcNode(http, channel, ExchangeStub(channel), url, target)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
