@@ -19,7 +19,7 @@ import httpx2
 import msgspec
 
 from tachyon import errors
-from tachyon.client import calls, ccxt
+from tachyon.client import calls, ccxt, ccxt_orders
 from tachyon.client.calls import Amount, Call, OrderOptions
 from tachyon.client.data import (
     Balance,
@@ -28,8 +28,10 @@ from tachyon.client.data import (
     Market,
     Order,
     Placement,
+    Stop,
     Token,
     Trade,
+    Withdrawal,
     parse,
 )
 from tachyon.client.signer import Signer
@@ -40,6 +42,7 @@ from tachyon.exchange.commands import (
     CancelClientOrder,
     CancelOrder,
     Deposit,
+    RequestWithdrawal,
     Withdraw,
 )
 
@@ -199,18 +202,78 @@ class Client:
         )
         return parse(Placement, self.submit(command))
 
-    def cancel(self, order_id: int) -> Placement:
-        return parse(Placement, self.submit(CancelOrder(self._address(), order_id)))
+    def cancel(self, order_id: int) -> Placement | Stop:
+        """Cancel an open order, or a pending stop (answered as the stop, cancelled)."""
+        return calls.placed(self.submit(CancelOrder(self._address(), order_id)))
 
-    def cancel_client_order(self, client_order_id: str) -> Placement:
+    def cancel_client_order(self, client_order_id: str) -> Placement | Stop:
         command = CancelClientOrder(self._address(), client_order_id)
-        return parse(Placement, self.submit(command))
+        return calls.placed(self.submit(command))
 
     def cancel_all(self, market: str | None = None, side: str | None = None) -> list[Placement]:
         """Cancel every open order (in `market`, on `side`); what each cancel did."""
         chosen = None if side is None else calls.choice(Side, side, "side")
         answer = self.submit(CancelAll(self._address(), market, chosen))
         return parse(list[Placement], answer["cancelled"])
+
+    def place_stop(
+        self,
+        market: str,
+        side: str,
+        trigger_price: Amount,
+        qty: Amount | None,
+        price: Amount | None = None,
+        options: OrderOptions | None = None,
+    ) -> Stop:
+        """A stop: once a trade prints at or beyond `trigger_price`, a limit order at `price`
+        (None: a market order; a bid may give `options.max_quote` instead of `qty`); of
+        `options`, `max_quote`, `stp` and `client_order_id` apply. Funds lock when accepted."""
+        config = self.get_market(market)
+        command = calls.place_stop(
+            self._address(), config, side, trigger_price, qty, price, options or OrderOptions()
+        )
+        return parse(Stop, self.submit(command))
+
+    def get_stops(self) -> list[Stop]:
+        """Pending stops, in the order they were accepted."""
+        answer = self.call(calls.signed(self.signer, "GET", "/v1/account/stops"))
+        return parse(list[Stop], answer["stops"])
+
+    def amend(
+        self,
+        order_id: int | None = None,
+        *,
+        client_order_id: str | None = None,
+        price: Amount | None = None,
+        qty: Amount | None = None,
+        market: str | None = None,
+        stp: str | None = None,
+    ) -> Placement:
+        """Change an open order's price and/or total quantity (filled part included), named
+        by its id or its client order id (then give its `market`, for the units); it keeps
+        its id (and its place when only its quantity shrinks)."""
+        config = None
+        if market is not None or price is not None or qty is not None:
+            config = self.get_market(market or self._market_of(order_id))
+        command = calls.amend_order(
+            self._address(), config, order_id, client_order_id, price, qty, stp
+        )
+        return parse(Placement, self.submit(command))
+
+    def _market_of(self, order_id: int | None) -> str:
+        return calls.market_of(order_id, [] if order_id is None else self.get_open_orders())
+
+    def request_withdrawal(self, token: str, amount: Amount, destination: str) -> Withdrawal:
+        """Lock `amount` into a pending withdrawal to `destination` (an IBAN, an address: 1
+        to 256 printable characters), which the operator completes or rejects."""
+        minor = calls.units(amount, self.get_token(token).decimals, "amount")
+        command = RequestWithdrawal(self._address(), token, minor, destination)
+        return parse(Withdrawal, self.submit(command)["withdrawal"])
+
+    def get_withdrawals(self) -> list[Withdrawal]:
+        """Withdrawals to a destination, oldest first, each with its state."""
+        answer = self.call(calls.signed(self.signer, "GET", "/v1/account/withdrawals"))
+        return parse(list[Withdrawal], answer["withdrawals"])
 
     def _address(self) -> str:
         return calls.need(self.signer).address
@@ -270,8 +333,8 @@ class Client:
         """Cancel by order id (or by `params['clientOrderId']`, `id` then ignored)."""
         client_id = (params or {}).get("clientOrderId")
         placed = self.cancel_client_order(client_id) if client_id else self.cancel(int(id))
-        order = ccxt.placed_order(placed, self.get_market(placed.market).fee_token, None)
-        return {**order, "clientOrderId": client_id}
+        fee_token = self.get_market(placed.market).fee_token
+        return ccxt_orders.cancelled_order(placed, fee_token, client_id)
 
     def fetch_open_orders(
         self,
