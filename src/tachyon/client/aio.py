@@ -1,7 +1,8 @@
-"""`AsyncClient`: `Client` for asyncio: the same methods, awaited, over httpx's async client,
-and the node's market stream (`/v1/ws/market`) as async iterators: `book_updates` (the
-followed book after each change, gaps resubscribed) and `trade_updates` (each batch's
-trades). ccxt pro's `watch_order_book` and `watch_trades` sit on top (`tachyon.client.watch`).
+"""`AsyncClient`: `Client` for asyncio: the same methods, awaited, over httpx's async client;
+the account stream (`account_events`: the signer's order, fill and stop events, typed) and
+the node's market stream (`/v1/ws/market`) as async iterators: `book_updates` (the followed
+book after each change, gaps resubscribed) and `trade_updates` (each batch's trades). ccxt
+pro's `watch_order_book` and `watch_trades` sit on top (`tachyon.client.watch`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import httpx2
 import msgspec
 
 from tachyon import errors
-from tachyon.client import calls, ccxt
+from tachyon.client import account_stream, calls, ccxt, ccxt_orders
+from tachyon.client.account_stream import AccountEvents
 from tachyon.client.calls import Amount, Call, OrderOptions
 from tachyon.client.data import (
     Balance,
@@ -23,8 +25,10 @@ from tachyon.client.data import (
     Market,
     Order,
     Placement,
+    Stop,
     Token,
     Trade,
+    Withdrawal,
     parse,
     plain,
 )
@@ -39,6 +43,7 @@ from tachyon.exchange.commands import (
     CancelClientOrder,
     CancelOrder,
     Deposit,
+    RequestWithdrawal,
     Withdraw,
 )
 
@@ -194,12 +199,13 @@ class AsyncClient:
         )
         return parse(Placement, await self.submit(command))
 
-    async def cancel(self, order_id: int) -> Placement:
-        return parse(Placement, await self.submit(CancelOrder(self._address(), order_id)))
+    async def cancel(self, order_id: int) -> Placement | Stop:
+        """Cancel an open order, or a pending stop (answered as the stop, cancelled)."""
+        return calls.placed(await self.submit(CancelOrder(self._address(), order_id)))
 
-    async def cancel_client_order(self, client_order_id: str) -> Placement:
+    async def cancel_client_order(self, client_order_id: str) -> Placement | Stop:
         command = CancelClientOrder(self._address(), client_order_id)
-        return parse(Placement, await self.submit(command))
+        return calls.placed(await self.submit(command))
 
     async def cancel_all(
         self, market: str | None = None, side: str | None = None
@@ -209,8 +215,75 @@ class AsyncClient:
         answer = await self.submit(CancelAll(self._address(), market, chosen))
         return parse(list[Placement], answer["cancelled"])
 
+    async def place_stop(
+        self,
+        market: str,
+        side: str,
+        trigger_price: Amount,
+        qty: Amount | None,
+        price: Amount | None = None,
+        options: OrderOptions | None = None,
+    ) -> Stop:
+        """A stop: once a trade prints at or beyond `trigger_price`, a limit order at `price`
+        (None: a market order; a bid may give `options.max_quote` instead of `qty`); of
+        `options`, `max_quote`, `stp` and `client_order_id` apply. Funds lock when accepted."""
+        config = await self.get_market(market)
+        command = calls.place_stop(
+            self._address(), config, side, trigger_price, qty, price, options or OrderOptions()
+        )
+        return parse(Stop, await self.submit(command))
+
+    async def get_stops(self) -> list[Stop]:
+        """Pending stops, in the order they were accepted."""
+        answer = await self.call(calls.signed(self.signer, "GET", "/v1/account/stops"))
+        return parse(list[Stop], answer["stops"])
+
+    async def amend(
+        self,
+        order_id: int | None = None,
+        *,
+        client_order_id: str | None = None,
+        price: Amount | None = None,
+        qty: Amount | None = None,
+        market: str | None = None,
+        stp: str | None = None,
+    ) -> Placement:
+        """Change an open order's price and/or total quantity (filled part included), named
+        by its id or its client order id (then give its `market`, for the units); it keeps
+        its id (and its place when only its quantity shrinks)."""
+        config = None
+        if market is not None or price is not None or qty is not None:
+            if market is None:
+                opens = [] if order_id is None else await self.get_open_orders()
+                market = calls.market_of(order_id, opens)
+            config = await self.get_market(market)
+        command = calls.amend_order(
+            self._address(), config, order_id, client_order_id, price, qty, stp
+        )
+        return parse(Placement, await self.submit(command))
+
+    async def request_withdrawal(self, token: str, amount: Amount, destination: str) -> Withdrawal:
+        """Lock `amount` into a pending withdrawal to `destination` (an IBAN, an address: 1
+        to 256 printable characters), which the operator completes or rejects."""
+        minor = calls.units(amount, (await self.get_token(token)).decimals, "amount")
+        command = RequestWithdrawal(self._address(), token, minor, destination)
+        return parse(Withdrawal, (await self.submit(command))["withdrawal"])
+
+    async def get_withdrawals(self) -> list[Withdrawal]:
+        """Withdrawals to a destination, oldest first, each with its state."""
+        answer = await self.call(calls.signed(self.signer, "GET", "/v1/account/withdrawals"))
+        return parse(list[Withdrawal], answer["withdrawals"])
+
     def _address(self) -> str:
         return calls.need(self.signer).address
+
+    # -- the account stream ----------------------------------------------------------------------
+
+    async def account_events(self) -> AccountEvents:
+        """The signer's account stream, once subscribed (every command sent after this returns
+        is told): `async for event in events` yields `OrderEvent`, `FillEvent` and
+        `StopEvent`; `async with` (or `aclose`) ends it. See `tachyon.client.account_stream`."""
+        return await account_stream.subscribe(self.url, self.signer)
 
     # -- the market stream -----------------------------------------------------------------------
 
@@ -294,8 +367,8 @@ class AsyncClient:
         placed = (
             await self.cancel_client_order(client_id) if client_id else await self.cancel(int(id))
         )
-        order = ccxt.placed_order(placed, (await self.get_market(placed.market)).fee_token, None)
-        return {**order, "clientOrderId": client_id}
+        fee_token = (await self.get_market(placed.market)).fee_token
+        return ccxt_orders.cancelled_order(placed, fee_token, client_id)
 
     async def fetch_open_orders(
         self,

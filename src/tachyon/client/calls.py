@@ -93,6 +93,19 @@ def signed(
     return Call(method, path, params, body, headers)
 
 
+def signed_query(signer: Signer | None, path: str) -> dict[str, str]:
+    """A stream's subscription query, signed now as a read of `GET path` (the account
+    stream's: `address`, `timestamp`, `signature`)."""
+    who = need(signer)
+    timestamp = str(time.time_ns())
+    signature = who.sign(request_message("GET", path, timestamp, None))
+    return {
+        "address": who.address,
+        "timestamp": timestamp,
+        "signature": base64.b64encode(signature).decode(),
+    }
+
+
 def command(signer: Signer | None, value: AccountCommand) -> Call:
     """`value` signed by `signer` (its account's), as `POST /v1/commands`."""
     body = encode_command(value)

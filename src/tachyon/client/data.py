@@ -8,7 +8,7 @@ do not break an older client. Nothing here rounds: do arithmetic with `decimal.D
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -232,7 +232,19 @@ class StopEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag
 
 
 AccountEvent = OrderEvent | FillEvent | StopEvent
-ACCOUNT_EVENT_TYPES: Final = frozenset({"order", "fill", "stop"})
+
+
+def account_event(row: Any) -> AccountEvent | None:
+    """An account stream's event by its `type`; None for a type this client does not know (a
+    newer node's); CorruptData for a known type it cannot read."""
+    kind = row.get("type") if isinstance(row, dict) else None
+    if kind == "order":
+        return parse(OrderEvent, row)
+    if kind == "fill":
+        return parse(FillEvent, row)
+    if kind == "stop":
+        return parse(StopEvent, row)
+    return None
 
 
 def parse(kind: type[T], document: Any) -> T:
