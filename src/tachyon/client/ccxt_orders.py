@@ -1,6 +1,8 @@
-"""ccxt's order structures for what `tachyon.client.ccxt` does not cover: pending stops (a
-trigger order), closed orders from the account's history, orders as the account stream tells
-them, and `edit_order`'s arguments read as an amend. Floats and ms at this edge only, as there.
+"""ccxt's structures for what `tachyon.client.ccxt` does not cover: stops (ccxt's trigger
+orders, placed by `create_order`'s `triggerPrice` param), closed orders from the account's
+history, orders as the account stream tells them, `edit_order`'s arguments read as an amend,
+the ticker (from the book's top and the latest trades) and ccxt's `has` map. Floats and ms at
+this edge only, as there.
 """
 
 from __future__ import annotations
@@ -11,19 +13,26 @@ from decimal import Decimal
 from typing import Any, Final
 
 from tachyon import errors
+from tachyon.client.calls import OrderOptions
 from tachyon.client.ccxt import (
+    NS_PER_MS,
     SIDES,
     STATUSES,
     Asked,
     Structure,
     exact,
+    iso8601,
     milliseconds,
     my_trade,
+    number,
     open_order,
+    order_request,
     order_structure,
     placed_order,
+    side_of,
 )
 from tachyon.client.data import (
+    Book,
     ClosedOrder,
     Fill,
     History,
@@ -31,10 +40,90 @@ from tachyon.client.data import (
     OrderEvent,
     Placement,
     Stop,
+    Trade,
     plain,
 )
 
 STOP_STATUSES: Final = {"pending": "open", "cancelled": "canceled", "triggered": "closed"}
+TRIGGER_PARAMS: Final = ("triggerPrice", "stopPrice")
+"""`create_order`'s params that make it a stop (ccxt's trigger order); either names it."""
+STOP_PARAMS: Final = ("clientOrderId", "cost", "selfTradePrevention")
+"""What else a stop's `create_order` takes (a stop has no time in force, post-only or iceberg)."""
+DAY_MS: Final = 86_400_000
+
+HAS: Final[dict[str, bool]] = {
+    "spot": True,
+    "margin": False,
+    "swap": False,
+    "future": False,
+    "option": False,
+    "cancelAllOrders": False,
+    "cancelOrder": True,
+    "createOrder": True,
+    "createStopOrder": True,
+    "editOrder": True,
+    "fetchBalance": True,
+    "fetchClosedOrders": True,
+    "fetchDeposits": False,
+    "fetchMarkets": True,
+    "fetchMyTrades": True,
+    "fetchOHLCV": False,
+    "fetchOpenOrders": True,
+    "fetchOrder": True,
+    "fetchOrderBook": True,
+    "fetchOrders": False,
+    "fetchTicker": True,
+    "fetchTickers": False,
+    "fetchTrades": True,
+    "fetchWithdrawals": False,
+}
+"""ccxt's `has`: which unified methods the clients offer (True) and which of ccxt's common
+ones they do not (False; `withdraw` is left out: `Client.withdraw` is tachyon's, not ccxt's
+`withdraw(code, amount, address)`); the ccxt pro methods (`watchOrderBook`, `watchTrades`) are added on
+`AsyncClient`'s."""
+ASYNC_HAS: Final[dict[str, bool]] = {**HAS, "ws": True, "watchOrderBook": True, "watchTrades": True}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopRequest:
+    """A `create_order` call with a trigger price, in tachyon's terms."""
+
+    trigger: str
+    side: str
+    qty: str | None
+    price: str | None
+    options: OrderOptions
+    client_order_id: str | None
+
+
+def stop_request(
+    kind: str, side: str, amount: float | None, price: float | None, params: dict[str, Any]
+) -> StopRequest | None:
+    """A stop if `params` hold `triggerPrice` (or `stopPrice`): a stop-limit for a limit
+    order, a stop-market for a market one; None for an order without a trigger."""
+    given = {exact(params[name], name) for name in TRIGGER_PARAMS if params.get(name) is not None}
+    if not given:
+        return None
+    if len(given) > 1:
+        raise errors.InvalidInput("triggerPrice and stopPrice differ; give one")
+    rest = {key: value for key, value in params.items() if key not in TRIGGER_PARAMS}
+    unknown = sorted(set(rest) - set(STOP_PARAMS))
+    if unknown:
+        raise errors.InvalidInput(
+            f"a stop's create_order params {unknown} are not among"
+            f" {', '.join(TRIGGER_PARAMS + STOP_PARAMS)}"
+        )
+    asked = order_request(kind, side, amount, price, rest)
+    (trigger,) = given
+    assert trigger is not None
+    return StopRequest(
+        trigger=trigger,
+        side=asked.side,
+        qty=asked.qty,
+        price=asked.price,
+        options=asked.options,
+        client_order_id=asked.asked.client_order_id,
+    )
 
 
 def stop_order(row: Stop, client_order_id: str | None = None) -> Structure:
@@ -183,6 +272,7 @@ def edit_request(
         raise errors.InvalidInput(f"only a limit order is edited, not {kind!r}")
     client_id = params.get("clientOrderId")
     qty, limit_price = exact(amount, "amount"), exact(price, "price")
+    side_of(side)  # buy or sell, though an amend keeps the order's side
     asked = Asked(
         type="limit", side=side.lower(), amount=qty, price=limit_price, client_order_id=client_id
     )
@@ -193,3 +283,55 @@ def edit_request(
         price=limit_price,
         asked=asked,
     )
+
+
+def ticker(symbol: str, book: Book, trades: Sequence[Trade], whole: bool, now_ms: int) -> Structure:
+    """ccxt's ticker: `bid` and `ask` the book's best levels, `last` the latest trade, and the
+    24 hours to `now_ms` from `trades` (newest first; `whole`: every trade the market made,
+    else the latest ones only). Where those trades may not reach back 24 hours (or their
+    times are not recorded) the day's figures are None rather than a part of a day's."""
+    start = now_ms - DAY_MS
+    times = [each.time_ns for each in trades]
+    known = None not in times
+    reaches = whole or (bool(trades) and (trades[-1].time_ns or 0) // NS_PER_MS <= start)
+    day = [t for t in trades if (t.time_ns or 0) // NS_PER_MS > start] if known else []
+    last = trades[0].price if trades else None
+    result: Structure = {
+        "symbol": symbol,
+        "info": {"book": plain(book), "trades": plain(list(trades[:1]))},
+        "timestamp": now_ms,
+        "datetime": iso8601(now_ms),
+        "bid": number(book.bids[0].price) if book.bids else None,
+        "bidVolume": number(book.bids[0].qty) if book.bids else None,
+        "ask": number(book.asks[0].price) if book.asks else None,
+        "askVolume": number(book.asks[0].qty) if book.asks else None,
+        "last": number(last),
+        "close": number(last),
+        "previousClose": None,
+    }
+    result.update(_day(day if known and reaches else None))
+    return result
+
+
+def _day(day: Sequence[Trade] | None) -> Structure:
+    """The day's figures of its trades (newest first); all None when not known."""
+    keys = ("high", "low", "open", "vwap", "change", "percentage", "average")
+    if day is None:
+        return dict.fromkeys((*keys, "baseVolume", "quoteVolume"))
+    base = sum((Decimal(each.qty) for each in day), Decimal(0))
+    quote = sum((Decimal(each.price) * Decimal(each.qty) for each in day), Decimal(0))
+    figures: Structure = {"baseVolume": float(base), "quoteVolume": float(quote)}
+    if not day:
+        return {**dict.fromkeys(keys), **figures}
+    prices = [Decimal(each.price) for each in day]
+    first, last = prices[-1], prices[0]
+    return {
+        **figures,
+        "high": float(max(prices)),
+        "low": float(min(prices)),
+        "open": float(first),
+        "vwap": float(quote / base),
+        "change": float(last - first),
+        "percentage": float((last - first) / first * 100),
+        "average": float((first + last) / 2),
+    }

@@ -60,6 +60,7 @@ class Client:
 
     id: Final = "tachyon"
     precisionMode: Final = ccxt.TICK_SIZE  # noqa: N815 (ccxt's attribute name)
+    has: Final = ccxt_orders.HAS  # which of ccxt's unified methods are here
 
     def __init__(
         self,
@@ -77,6 +78,7 @@ class Client:
             timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
             transport=transport,
         )
+        self._clock = clock
         self._nonces = calls.Nonces(clock)
         self._markets: dict[str, Market] = {}
         self._tokens: dict[str, Token] = {}
@@ -319,7 +321,14 @@ class Client:
         price: float | None = None,
         params: dict[str, Any] | None = None,
     ) -> ccxt.Structure:
-        """A limit or market order; `params` as `ccxt.ORDER_PARAMS` lists."""
+        """A limit or market order; `params` as `ccxt.ORDER_PARAMS` lists, or a stop with
+        `params['triggerPrice']` (or `stopPrice`; then `ccxt_orders.STOP_PARAMS`)."""
+        stop = ccxt_orders.stop_request(type, side, amount, price, params or {})
+        if stop is not None:
+            pending = self.place_stop(
+                symbol, stop.side, stop.trigger, stop.qty, stop.price, stop.options
+            )
+            return ccxt_orders.stop_order(pending, stop.client_order_id)
         asked = ccxt.order_request(type, side, amount, price, params or {})
         placed = self.place_order(symbol, asked.side, asked.qty, asked.price, asked.options)
         return ccxt.placed_order(placed, self.get_market(symbol).fee_token, asked.asked)
@@ -356,6 +365,76 @@ class Client:
         """The account's latest fills (`limit`, at most 1,000), oldest first."""
         fills = self.get_history(symbol, limit or BOOK_DEPTH_MAX).fills
         return ccxt.since_limit([ccxt.my_trade(row) for row in fills], since, limit)
+
+    def create_stop_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float | None,
+        price: float | None = None,
+        triggerPrice: float | None = None,  # noqa: N803 (ccxt's argument name)
+        params: dict[str, Any] | None = None,
+    ) -> ccxt.Structure:
+        """ccxt's: `create_order` with `params['triggerPrice']`."""
+        if triggerPrice is None:
+            raise errors.InvalidInput("a stop order needs a triggerPrice")
+        return self.create_order(
+            symbol, type, side, amount, price, {**(params or {}), "triggerPrice": triggerPrice}
+        )
+
+    def edit_order(
+        self,
+        id: str,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float | None = None,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> ccxt.Structure:
+        """An amend of a resting limit order (by `id`, or `params['clientOrderId']`): its new
+        total `amount` and/or `price` (None keeps it); it keeps its id and side."""
+        edit = ccxt_orders.edit_request(id, type, side, amount, price, params or {})
+        placed = self.amend(
+            edit.order_id,
+            client_order_id=edit.client_order_id,
+            price=edit.price,
+            qty=edit.qty,
+            market=symbol,
+        )
+        return ccxt.placed_order(placed, self.get_market(symbol).fee_token, edit.asked)
+
+    def fetch_order(
+        self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> ccxt.Structure:
+        """The order `id`: open, a pending stop, or among the latest 1,000 closed orders (in
+        `symbol`); OrderNotFound otherwise (a triggered stop is found as the order it became)."""
+        opens = self.get_open_orders()
+        stops = self.get_stops()
+        history = self.get_history(symbol, BOOK_DEPTH_MAX)
+        return ccxt_orders.find_order(int(id), opens, stops, history)
+
+    def fetch_closed_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[ccxt.Structure]:
+        """The latest closed orders (filled, cancelled or expired; at most 1,000), oldest
+        first, each with its fills among the latest 1,000 as its trades."""
+        history = self.get_history(symbol, BOOK_DEPTH_MAX)
+        rows = [ccxt_orders.closed_order(row, history.fills) for row in history.orders]
+        return ccxt.since_limit(rows, since, limit)
+
+    def fetch_ticker(self, symbol: str, params: dict[str, Any] | None = None) -> ccxt.Structure:
+        """ccxt's ticker from the book's best levels and the latest 1,000 trades (the day's
+        figures None where those do not reach back 24 hours; see `ccxt_orders.ticker`)."""
+        book = self.get_book(symbol, 1)
+        trades = self.get_trades(symbol, BOOK_DEPTH_MAX)
+        now_ms = self._clock() // ccxt.NS_PER_MS
+        return ccxt_orders.ticker(symbol, book, trades, len(trades) < BOOK_DEPTH_MAX, now_ms)
 
 
 def known(found: dict[str, T], name: str, missing: type[errors.TachyonError], kind: str) -> T:
