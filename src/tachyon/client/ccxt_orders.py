@@ -1,8 +1,7 @@
 """ccxt's structures for what `tachyon.client.ccxt` does not cover: stops (ccxt's trigger
 orders, placed by `create_order`'s `triggerPrice` param), closed orders from the account's
-history, orders as the account stream tells them, `edit_order`'s arguments read as an amend,
-the ticker (from the book's top and the latest trades) and ccxt's `has` map. Floats and ms at
-this edge only, as there.
+history, `edit_order`'s arguments read as an amend, the ticker (from the book's top and the
+latest trades) and ccxt's `has` map. Floats and ms at this edge only, as there.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from tachyon.client.data import (
     Fill,
     History,
     Order,
-    OrderEvent,
     Placement,
     Stop,
     Trade,
@@ -215,32 +213,6 @@ def find_order(
     raise errors.OrderNotFound(
         f"order {order_id} is not open, a pending stop, nor among the latest closed orders"
     )
-
-
-def event_order(row: OrderEvent) -> Structure:
-    """An order as the account stream tells it: its status and what remains (its amount and
-    what filled are not told: None; its fills come as `watch_my_trades`)."""
-    asked = Asked(
-        type="market" if row.price is None else "limit",
-        side=SIDES[row.side],
-        amount=None,
-        price=row.price,
-    )
-    result = order_structure(
-        row.order_id,
-        row.market,
-        None,
-        STATUSES[row.status],
-        asked,
-        "0",
-        row.remaining_qty,
-        trades=None,
-        spent=None,
-        fee=None,
-        info=plain(row),
-    )
-    result["filled"] = None
-    return result
 
 
 @dataclass(frozen=True, kw_only=True)
