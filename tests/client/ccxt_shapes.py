@@ -1,5 +1,5 @@
 """ccxt's unified structures as ccxt declares them (python/ccxt/base/types.py: MarketInterface,
-OrderBook, Trade, Order, Balance), and checks that a structure has those keys with those types."""
+OrderBook, Trade, Order, Balance, Ticker), and checks that a structure has those keys with those types."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ ORDER: Final = {
     "fee": (dict, type(None)),
 }  # fmt: skip
 BALANCE: Final = {"free": float, "used": float, "total": float}
+TICKER: Final = {
+    "symbol": str, "info": dict, "timestamp": INT, "datetime": STR, "high": NUM, "low": NUM,
+    "bid": NUM, "bidVolume": NUM, "ask": NUM, "askVolume": NUM, "vwap": NUM, "open": NUM,
+    "close": NUM, "last": NUM, "previousClose": NUM, "change": NUM, "percentage": NUM,
+    "average": NUM, "quoteVolume": NUM, "baseVolume": NUM,
+}  # fmt: skip
 
 
 def check(structure: dict[str, Any], shape: dict[str, Any]) -> None:
@@ -88,3 +94,8 @@ def check_balance(balance: dict[str, Any], tokens: list[str]) -> None:
         check(balance[token], BALANCE)
         for kind in ("free", "used", "total"):
             assert balance[kind][token] == balance[token][kind]
+
+
+def check_ticker(ticker: dict[str, Any]) -> None:
+    check(ticker, TICKER)
+    assert ticker["datetime"].endswith("Z") and ticker["timestamp"] > 1_600_000_000_000

@@ -11,6 +11,7 @@ import pytest
 
 from tachyon import errors
 from tachyon.client import Client, OrderOptions
+from tachyon.client.data import Placement
 from tests.client import ccxt_shapes
 from tests.client.support import MARKET, node, signer
 
@@ -46,6 +47,7 @@ def test_a_scripted_session_through_client(url: str) -> None:
         assert (balances["USDC"].available, balances["USDC"].locked) == ("985.25", "9")
         assert balances["BASE"].available == "4"
         cancelled = alice.cancel_client_order("a-1")
+        assert isinstance(cancelled, Placement)  # an order's cancel (a stop's answers a Stop)
         assert (cancelled.status, cancelled.filled_qty) == ("cancelled", "4")
         assert alice.get_open_orders() == []
         (fill,) = alice.get_history(MARKET).fills

@@ -14,7 +14,7 @@ import pytest
 from tachyon.dex.ids import AccountId, OrderId
 from tachyon.dex.model import OrderStatus, Side
 from tachyon.errors import InvalidInput, OrderNotOwned, WrongPassword
-from tachyon.exchange.auth import address_of
+from tachyon.exchange.auth import SIGNING_DOMAIN, address_of, verify
 from tachyon.exchange.commands import (
     AccountCommand,
     CancelOrder,
@@ -284,3 +284,26 @@ def test_the_journal_holds_only_signed_wallet_commands(
     assert len(rows) == host.seq == 4
     for row in rows:
         assert isinstance(decode_command(row[2]), SignedCommand)
+
+
+# -- the wallet's key as a client's signer -------------------------------------------------------
+
+
+def test_the_wallets_signer_signs_as_the_wallet_does(
+    wallets: tuple[Wallet, Wallet], host: EmbeddedExchange, key_dirs: tuple[Path, Path]
+) -> None:
+    a, b = wallets
+    signer = a.signer()
+    assert signer.address == a.address != b.signer().address
+    command = Deposit(a.address, USDC, 5, nonce=FROZEN)
+    envelope = a.signed(command)
+    # Ed25519 is deterministic: the same key over the same bytes, the same signature.
+    assert signer.sign(SIGNING_DOMAIN + envelope.body) == envelope.signature
+    verify(a.address, envelope.body, signer.sign(SIGNING_DOMAIN + envelope.body))
+    # A command the signer signed is the wallet's to the exchange.
+    EmbeddedPort.over(host).submit(
+        SignedCommand(envelope.body, signer.sign(SIGNING_DOMAIN + envelope.body))
+    )
+    assert a.balances() == {USDC: BalanceRecord(5, 0)}
+    with pytest.raises(InvalidInput, match="the wallet is locked"):
+        open_wallet(key_dirs[0], host, None).signer()

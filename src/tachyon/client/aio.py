@@ -1,7 +1,8 @@
-"""`AsyncClient`: `Client` for asyncio: the same methods, awaited, over httpx's async client,
-and the node's market stream (`/v1/ws/market`) as async iterators: `book_updates` (the
-followed book after each change, gaps resubscribed) and `trade_updates` (each batch's
-trades). ccxt pro's `watch_order_book` and `watch_trades` sit on top (`tachyon.client.watch`).
+"""`AsyncClient`: `Client` for asyncio: the same methods, awaited, over httpx's async client;
+the account stream (`account_events`: the signer's order, fill and stop events, typed) and
+the node's market stream (`/v1/ws/market`) as async iterators: `book_updates` (the followed
+book after each change, gaps resubscribed) and `trade_updates` (each batch's trades). ccxt
+pro's `watch_order_book` and `watch_trades` sit on top (`tachyon.client.watch`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import httpx2
 import msgspec
 
 from tachyon import errors
-from tachyon.client import calls, ccxt
+from tachyon.client import account_stream, calls, ccxt, ccxt_orders
+from tachyon.client.account_stream import AccountEvents
 from tachyon.client.calls import Amount, Call, OrderOptions
 from tachyon.client.data import (
     Balance,
@@ -23,8 +25,10 @@ from tachyon.client.data import (
     Market,
     Order,
     Placement,
+    Stop,
     Token,
     Trade,
+    Withdrawal,
     parse,
     plain,
 )
@@ -39,6 +43,7 @@ from tachyon.exchange.commands import (
     CancelClientOrder,
     CancelOrder,
     Deposit,
+    RequestWithdrawal,
     Withdraw,
 )
 
@@ -50,6 +55,7 @@ class AsyncClient:
 
     id: Final = "tachyon"
     precisionMode: Final = ccxt.TICK_SIZE  # noqa: N815 (ccxt's attribute name)
+    has: Final = ccxt_orders.ASYNC_HAS  # which of ccxt's unified methods are here
 
     def __init__(
         self,
@@ -67,6 +73,7 @@ class AsyncClient:
             timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
             transport=transport,
         )
+        self._clock = clock
         self._nonces = calls.Nonces(clock)
         self._markets: dict[str, Market] = {}
         self._tokens: dict[str, Token] = {}
@@ -194,12 +201,13 @@ class AsyncClient:
         )
         return parse(Placement, await self.submit(command))
 
-    async def cancel(self, order_id: int) -> Placement:
-        return parse(Placement, await self.submit(CancelOrder(self._address(), order_id)))
+    async def cancel(self, order_id: int) -> Placement | Stop:
+        """Cancel an open order, or a pending stop (answered as the stop, cancelled)."""
+        return calls.placed(await self.submit(CancelOrder(self._address(), order_id)))
 
-    async def cancel_client_order(self, client_order_id: str) -> Placement:
+    async def cancel_client_order(self, client_order_id: str) -> Placement | Stop:
         command = CancelClientOrder(self._address(), client_order_id)
-        return parse(Placement, await self.submit(command))
+        return calls.placed(await self.submit(command))
 
     async def cancel_all(
         self, market: str | None = None, side: str | None = None
@@ -209,8 +217,75 @@ class AsyncClient:
         answer = await self.submit(CancelAll(self._address(), market, chosen))
         return parse(list[Placement], answer["cancelled"])
 
+    async def place_stop(
+        self,
+        market: str,
+        side: str,
+        trigger_price: Amount,
+        qty: Amount | None,
+        price: Amount | None = None,
+        options: OrderOptions | None = None,
+    ) -> Stop:
+        """A stop: once a trade prints at or beyond `trigger_price`, a limit order at `price`
+        (None: a market order; a bid may give `options.max_quote` instead of `qty`); of
+        `options`, `max_quote`, `stp` and `client_order_id` apply. Funds lock when accepted."""
+        config = await self.get_market(market)
+        command = calls.place_stop(
+            self._address(), config, side, trigger_price, qty, price, options or OrderOptions()
+        )
+        return parse(Stop, await self.submit(command))
+
+    async def get_stops(self) -> list[Stop]:
+        """Pending stops, in the order they were accepted."""
+        answer = await self.call(calls.signed(self.signer, "GET", "/v1/account/stops"))
+        return parse(list[Stop], answer["stops"])
+
+    async def amend(
+        self,
+        order_id: int | None = None,
+        *,
+        client_order_id: str | None = None,
+        price: Amount | None = None,
+        qty: Amount | None = None,
+        market: str | None = None,
+        stp: str | None = None,
+    ) -> Placement:
+        """Change an open order's price and/or total quantity (filled part included), named
+        by its id or its client order id (then give its `market`, for the units); it keeps
+        its id (and its place when only its quantity shrinks)."""
+        config = None
+        if market is not None or price is not None or qty is not None:
+            if market is None:
+                opens = [] if order_id is None else await self.get_open_orders()
+                market = calls.market_of(order_id, opens)
+            config = await self.get_market(market)
+        command = calls.amend_order(
+            self._address(), config, order_id, client_order_id, price, qty, stp
+        )
+        return parse(Placement, await self.submit(command))
+
+    async def request_withdrawal(self, token: str, amount: Amount, destination: str) -> Withdrawal:
+        """Lock `amount` into a pending withdrawal to `destination` (an IBAN, an address: 1
+        to 256 printable characters), which the operator completes or rejects."""
+        minor = calls.units(amount, (await self.get_token(token)).decimals, "amount")
+        command = RequestWithdrawal(self._address(), token, minor, destination)
+        return parse(Withdrawal, (await self.submit(command))["withdrawal"])
+
+    async def get_withdrawals(self) -> list[Withdrawal]:
+        """Withdrawals to a destination, oldest first, each with its state."""
+        answer = await self.call(calls.signed(self.signer, "GET", "/v1/account/withdrawals"))
+        return parse(list[Withdrawal], answer["withdrawals"])
+
     def _address(self) -> str:
         return calls.need(self.signer).address
+
+    # -- the account stream ----------------------------------------------------------------------
+
+    async def account_events(self) -> AccountEvents:
+        """The signer's account stream, once subscribed (every command sent after this returns
+        is told): `async for event in events` yields `OrderEvent`, `FillEvent` and
+        `StopEvent`; `async with` (or `aclose`) ends it. See `tachyon.client.account_stream`."""
+        return await account_stream.subscribe(self.url, self.signer)
 
     # -- the market stream -----------------------------------------------------------------------
 
@@ -278,7 +353,14 @@ class AsyncClient:
         price: float | None = None,
         params: dict[str, Any] | None = None,
     ) -> ccxt.Structure:
-        """A limit or market order; `params` as `ccxt.ORDER_PARAMS` lists."""
+        """A limit or market order; `params` as `ccxt.ORDER_PARAMS` lists, or a stop with
+        `params['triggerPrice']` (or `stopPrice`; then `ccxt_orders.STOP_PARAMS`)."""
+        stop = ccxt_orders.stop_request(type, side, amount, price, params or {})
+        if stop is not None:
+            pending = await self.place_stop(
+                symbol, stop.side, stop.trigger, stop.qty, stop.price, stop.options
+            )
+            return ccxt_orders.stop_order(pending, stop.client_order_id)
         asked = ccxt.order_request(type, side, amount, price, params or {})
         placed = await self.place_order(symbol, asked.side, asked.qty, asked.price, asked.options)
         return ccxt.placed_order(placed, (await self.get_market(symbol)).fee_token, asked.asked)
@@ -294,8 +376,8 @@ class AsyncClient:
         placed = (
             await self.cancel_client_order(client_id) if client_id else await self.cancel(int(id))
         )
-        order = ccxt.placed_order(placed, (await self.get_market(placed.market)).fee_token, None)
-        return {**order, "clientOrderId": client_id}
+        fee_token = (await self.get_market(placed.market)).fee_token
+        return ccxt_orders.cancelled_order(placed, fee_token, client_id)
 
     async def fetch_open_orders(
         self,
@@ -317,6 +399,78 @@ class AsyncClient:
         """The account's latest fills (`limit`, at most 1,000), oldest first."""
         fills = (await self.get_history(symbol, limit or BOOK_DEPTH_MAX)).fills
         return ccxt.since_limit([ccxt.my_trade(row) for row in fills], since, limit)
+
+    async def create_stop_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float | None,
+        price: float | None = None,
+        triggerPrice: float | None = None,  # noqa: N803 (ccxt's argument name)
+        params: dict[str, Any] | None = None,
+    ) -> ccxt.Structure:
+        """ccxt's: `create_order` with `params['triggerPrice']`."""
+        if triggerPrice is None:
+            raise errors.InvalidInput("a stop order needs a triggerPrice")
+        return await self.create_order(
+            symbol, type, side, amount, price, {**(params or {}), "triggerPrice": triggerPrice}
+        )
+
+    async def edit_order(
+        self,
+        id: str,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float | None = None,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> ccxt.Structure:
+        """An amend of a resting limit order (by `id`, or `params['clientOrderId']`): its new
+        total `amount` and/or `price` (None keeps it); it keeps its id and side."""
+        edit = ccxt_orders.edit_request(id, type, side, amount, price, params or {})
+        placed = await self.amend(
+            edit.order_id,
+            client_order_id=edit.client_order_id,
+            price=edit.price,
+            qty=edit.qty,
+            market=symbol,
+        )
+        return ccxt.placed_order(placed, (await self.get_market(symbol)).fee_token, edit.asked)
+
+    async def fetch_order(
+        self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> ccxt.Structure:
+        """The order `id`: open, a pending stop, or among the latest 1,000 closed orders (in
+        `symbol`); OrderNotFound otherwise (a triggered stop is found as the order it became)."""
+        opens = await self.get_open_orders()
+        stops = await self.get_stops()
+        history = await self.get_history(symbol, BOOK_DEPTH_MAX)
+        return ccxt_orders.find_order(int(id), opens, stops, history)
+
+    async def fetch_closed_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[ccxt.Structure]:
+        """The latest closed orders (filled, cancelled or expired; at most 1,000), oldest
+        first, each with its fills among the latest 1,000 as its trades."""
+        history = await self.get_history(symbol, BOOK_DEPTH_MAX)
+        rows = [ccxt_orders.closed_order(row, history.fills) for row in history.orders]
+        return ccxt.since_limit(rows, since, limit)
+
+    async def fetch_ticker(
+        self, symbol: str, params: dict[str, Any] | None = None
+    ) -> ccxt.Structure:
+        """ccxt's ticker from the book's best levels and the latest 1,000 trades (the day's
+        figures None where those do not reach back 24 hours; see `ccxt_orders.ticker`)."""
+        book = await self.get_book(symbol, 1)
+        trades = await self.get_trades(symbol, BOOK_DEPTH_MAX)
+        now_ms = self._clock() // ccxt.NS_PER_MS
+        return ccxt_orders.ticker(symbol, book, trades, len(trades) < BOOK_DEPTH_MAX, now_ms)
 
     async def watch_order_book(
         self, symbol: str, limit: int | None = None, params: dict[str, Any] | None = None

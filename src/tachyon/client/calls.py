@@ -21,14 +21,20 @@ from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from tachyon import errors
-from tachyon.client.data import Market
+from tachyon.client.data import Market, Order, Placement, Stop, parse
 from tachyon.client.refusals import refusal
 from tachyon.client.signer import Signer
 from tachyon.client.signing import request_message
 from tachyon.dex.model import STP_DEFAULT, SelfTradePrevention, Side, TimeInForce
 from tachyon.dex.units import to_minor
 from tachyon.exchange.auth import SIGNING_DOMAIN
-from tachyon.exchange.commands import AccountCommand, PlaceOrder, encode_command
+from tachyon.exchange.commands import (
+    AccountCommand,
+    AmendOrder,
+    PlaceOrder,
+    PlaceStop,
+    encode_command,
+)
 
 Amount = str | int | Decimal
 """An amount in token units, exact: "12.5", 12 or Decimal("12.5") (never a float)."""
@@ -85,6 +91,19 @@ def signed(
     if body is not None:
         headers["Content-Type"] = "application/json"
     return Call(method, path, params, body, headers)
+
+
+def signed_query(signer: Signer | None, path: str) -> dict[str, str]:
+    """A stream's subscription query, signed now as a read of `GET path` (the account
+    stream's: `address`, `timestamp`, `signature`)."""
+    who = need(signer)
+    timestamp = str(time.time_ns())
+    signature = who.sign(request_message("GET", path, timestamp, None))
+    return {
+        "address": who.address,
+        "timestamp": timestamp,
+        "signature": base64.b64encode(signature).decode(),
+    }
 
 
 def command(signer: Signer | None, value: AccountCommand) -> Call:
@@ -192,3 +211,73 @@ def place_order(
         options.client_order_id,
         nonce,
     )
+
+
+def place_stop(
+    address: str,
+    market: Market,
+    side: str,
+    trigger_price: Amount,
+    qty: Amount | None,
+    price: Amount | None,
+    options: OrderOptions,
+) -> PlaceStop:
+    """A stop-limit (a price) or stop-market (None) order; of `options`, only `max_quote`
+    (a stop-market bid's budget), `stp` and `client_order_id` apply to a stop."""
+    base, quote = market.base_decimals, market.quote_decimals
+    stp = choice(SelfTradePrevention, options.stp, "stp") if options.stp else STP_DEFAULT
+    return PlaceStop(
+        address,
+        market.market,
+        choice(Side, side, "side"),
+        units(trigger_price, quote, "trigger_price"),
+        optional_units(price, quote, "price"),
+        optional_units(qty, base, "qty"),
+        optional_units(options.max_quote, quote, "max_quote"),
+        stp,
+        options.client_order_id,
+    )
+
+
+def amend_order(
+    address: str,
+    market: Market | None,
+    order_id: int | None,
+    client_order_id: str | None,
+    price: Amount | None,
+    qty: Amount | None,
+    stp: str | None,
+) -> AmendOrder:
+    """An amend of the order named by exactly one of its ids (`market`: its market, for the
+    units of `price` and `qty`; None only when neither is given)."""
+    if (order_id is None) == (client_order_id is None):
+        raise errors.InvalidInput("name the order by exactly one of order_id, client_order_id")
+    quote = 0 if market is None else market.quote_decimals
+    base = 0 if market is None else market.base_decimals
+    return AmendOrder(
+        address,
+        order_id,
+        optional_units(price, quote, "price"),
+        optional_units(qty, base, "qty"),
+        choice(SelfTradePrevention, stp, "stp") if stp else STP_DEFAULT,
+        client_order_id,
+    )
+
+
+def placed(answer: Any) -> Placement | Stop:
+    """A placement's or a cancel's answer: a stop's shape when it named a stop."""
+    if isinstance(answer, dict) and "trigger_price" in answer:
+        return parse(Stop, answer)
+    return parse(Placement, answer)
+
+
+def market_of(order_id: int | None, open_orders: list[Order]) -> str:
+    """The market of the open order `order_id` (an amend's units); InvalidInput for an order
+    named by its client order id, whose market the caller must give; OrderNotFound if it is
+    not open."""
+    if order_id is None:
+        raise errors.InvalidInput("amending by client order id with a price or qty needs market")
+    for row in open_orders:
+        if row.order_id == order_id:
+            return row.market
+    raise errors.OrderNotFound(f"order {order_id} is not among the account's open orders")

@@ -150,11 +150,101 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True):
     time_ns: int | None = None
 
 
+class Stop(msgspec.Struct, frozen=True, kw_only=True):
+    """A stop order: `pending` until the market's last trade reaches `trigger_price`, then it
+    becomes an order (a limit at `price`, or a market order: `price` null); or `cancelled`.
+    `locked` is in the quote for a bid, the base for an ask."""
+
+    order_id: int
+    market: str
+    side: str
+    trigger_price: str
+    price: str | None
+    qty: str | None
+    max_quote: str | None
+    stp: str
+    locked: str
+    status: str
+    time_ns: int | None = None
+
+
+class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
+    """A withdrawal to a destination: `pending` until the operator `completed` (paid out) or
+    `rejected` it (the amount available again), with the operator's `reference`."""
+
+    withdrawal_id: int
+    token: str
+    amount: str
+    destination: str
+    state: str
+    reference: str | None = None
+
+
 class History(msgspec.Struct, frozen=True, kw_only=True):
     """The account's latest closed orders and fills, each newest first."""
 
     orders: tuple[ClosedOrder, ...]
     fills: tuple[Fill, ...]
+
+
+class OrderEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="order"):
+    """The account stream's word on an order: its status and remaining qty as the batch left
+    it (`price` null for a market order)."""
+
+    update_id: int
+    order_id: int
+    market: str
+    side: str
+    price: str | None
+    status: str
+    remaining_qty: str
+
+
+class FillEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="fill"):
+    """The account stream's fill: one side of a trade, the account's role and fee."""
+
+    update_id: int
+    order_id: int
+    trade_id: int
+    market: str
+    side: str
+    role: str
+    price: str
+    qty: str
+    fee: str | None
+    fee_token: str
+    time_ns: int | None = None
+
+
+class StopEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="stop"):
+    """The account stream's stop: `pending` (with side and trigger), `triggered` (with the
+    order it became, null if refused) or `cancelled` (with why)."""
+
+    update_id: int
+    order_id: int
+    market: str
+    status: str
+    time_ns: int | None = None
+    side: str | None = None
+    trigger_price: str | None = None
+    new_order_id: int | None = None
+    reason: str | None = None
+
+
+AccountEvent = OrderEvent | FillEvent | StopEvent
+
+
+def account_event(row: Any) -> AccountEvent | None:
+    """An account stream's event by its `type`; None for a type this client does not know (a
+    newer node's); CorruptData for a known type it cannot read."""
+    kind = row.get("type") if isinstance(row, dict) else None
+    if kind == "order":
+        return parse(OrderEvent, row)
+    if kind == "fill":
+        return parse(FillEvent, row)
+    if kind == "stop":
+        return parse(StopEvent, row)
+    return None
 
 
 def parse(kind: type[T], document: Any) -> T:

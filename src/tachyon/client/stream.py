@@ -165,13 +165,19 @@ def _stream_url(url: str, market: str, trades: int) -> str:
 
 def stream_url(url: str, market: str, query: dict[str, str | int]) -> str:
     """The market stream of the node at `url` (http or https), following the whole book."""
-    base = url.rstrip("/")
-    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
-        if base.startswith(http):
-            base = ws + base[len(http) :]
+    base = ws_base(url)
     # The whole book: a follower's book is exact only where its snapshot reached.
     wanted = {"market": market, "depth": "all", **query}
     return f"{base}/v1/ws/market?{urlencode(wanted)}"
+
+
+def ws_base(url: str) -> str:
+    """The WebSocket base of the node at `url` (http: ws, https: wss)."""
+    base = url.rstrip("/")
+    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if base.startswith(http):
+            return ws + base[len(http) :]
+    return base
 
 
 def closed_error(url: str, closed: Any) -> errors.TachyonError:
