@@ -49,7 +49,7 @@ def _funded(node: GrpcNode, count: int) -> list[Trader]:
             reply = node.stub.SubmitCommand(
                 signed_command(trader, Deposit(trader.address, token, amount, trader.nonce()))
             )
-            assert json.loads(reply.json)["balances"]
+            assert reply.balances.balances
     return traders
 
 
@@ -84,7 +84,7 @@ def test_the_book_followed_over_grpc_is_the_nodes_after_a_random_flow(tmp_path: 
             chunk = orders[wave * ORDERS // WAVES : (wave + 1) * ORDERS // WAVES]
             replies += list(node.stub.EnterOrders(iter(chunk), timeout=STREAM_DEADLINE_S))
         assert len(replies) == ORDERS
-        assert all(reply.WhichOneof("outcome") == "json" for reply in replies)
+        assert all(reply.answer.WhichOneof("answer") == "placement" for reply in replies)
         marker = traders[0]  # a last order at a price no one else uses: the stream's end
         node.stub.SubmitCommand(
             signed_command(
@@ -116,10 +116,10 @@ def test_enter_orders_answers_each_command_in_order_refusals_included(tmp_path: 
                 iter([signed_command(alice, each) for each in commands]), timeout=STREAM_DEADLINE_S
             )
         )
-    assert [reply.WhichOneof("outcome") for reply in replies] == ["json", "refusal", "json"]
-    assert json.loads(replies[0].json)["status"] == "new"
+    assert [reply.WhichOneof("outcome") for reply in replies] == ["answer", "refusal", "answer"]
+    assert replies[0].answer.placement.status == "new"
     assert replies[1].refusal.code == "insufficient_funds"
-    assert json.loads(replies[2].json)["status"] == "cancelled"
+    assert replies[2].answer.placement.status == "cancelled"
 
 
 def _refused(node: GrpcNode, traders: list[Trader], call: Any) -> tuple[Code, str]:
@@ -137,7 +137,7 @@ def test_bad_input_is_refused_with_the_mapped_status_and_changes_nothing(tmp_pat
     with grpc_node(tmp_path / "exchange") as node:
         alice, bob = _funded(node, 2)
         order = PlaceLimit(alice.address, MARKET, Side.BID, 100 * USDC, 1, nonce=alice.nonce())
-        placed = json.loads(node.stub.SubmitCommand(signed_command(alice, order)).json)
+        placed = node.stub.SubmitCommand(signed_command(alice, order)).placement
         stub, traders = node.stub, [alice, bob]
         forged = signed_command(bob, Withdraw(alice.address, "USDC", 1, alice.nonce()))
         stale = signed_read(alice, "/v1/account/balances", timestamp_ns=1)
@@ -152,7 +152,7 @@ def test_bad_input_is_refused_with_the_mapped_status_and_changes_nothing(tmp_pat
             (Code.UNAUTHENTICATED, "bad_signature"): lambda: stub.SubmitCommand(forged),
             (Code.UNAUTHENTICATED, "unauthorized"): lambda: stub.GetOpenOrders(pb.SignedRead()),
             (Code.PERMISSION_DENIED, "order_not_owned"): lambda: stub.SubmitCommand(
-                signed_command(bob, CancelOrder(bob.address, placed["order_id"], bob.nonce()))
+                signed_command(bob, CancelOrder(bob.address, placed.order_id, bob.nonce()))
             ),
             (Code.NOT_FOUND, "market_not_found"): lambda: stub.GetTrades(
                 pb.TradesRequest(market="NOPE/USDC")
