@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tachyon.exchange.commands import AnyCommand, CancelOrder, Deposit, PlaceLim
 from tachyon.node.errors import REQUEST_BYTES_MAX
 from tachyon.node.grpc_gen import exchange_pb2 as pb
 from tachyon.node.grpc_gen.exchange_pb2_grpc import ExchangeStub
+from tachyon.node.grpc_messages import message_json
 from tests.cli.helpers import Cli, assert_error
 from tests.node.grpc_support import GrpcNode, grpc_node, refusal, signed_command, signed_read
 from tests.node.support import MARKET, USDC, Trader, state
@@ -78,7 +78,7 @@ def test_the_book_followed_over_grpc_is_the_nodes_after_a_random_flow(tmp_path: 
             pb.BookStreamRequest(market=MARKET, all_levels=True), timeout=STREAM_DEADLINE_S
         )
         follower = BookFollower(DEFAULT_MARKET)
-        follower.apply(json.loads(next(stream).json))  # the snapshot: subscribed
+        follower.apply(message_json(next(stream)))  # the snapshot: subscribed
         orders, replies = _random_orders(traders, 7), []
         for wave in range(WAVES):  # each wave answered before the next: at least a batch each
             chunk = orders[wave * ORDERS // WAVES : (wave + 1) * ORDERS // WAVES]
@@ -93,7 +93,7 @@ def test_the_book_followed_over_grpc_is_the_nodes_after_a_random_flow(tmp_path: 
         )
         diffs = 0
         while USDC not in follower.bids:
-            follower.apply(json.loads(next(stream).json))  # raises on a gap
+            follower.apply(message_json(next(stream)))  # raises on a gap
             diffs += 1
         stream.cancel()
         book = node.http.get("/v1/orderbook", params={"market": MARKET, "depth": 1000}).json()
@@ -189,22 +189,24 @@ def test_the_account_and_trades_streams_tell_what_happened(tmp_path: Path) -> No
         trades = node.stub.StreamTrades(
             pb.TradesStreamRequest(market=MARKET), timeout=STREAM_DEADLINE_S
         )
-        subscribed = json.loads(next(account).json)
-        assert subscribed["type"] == "subscribed" and subscribed["address"] == alice.address
-        assert json.loads(next(trades).json)["type"] == "snapshot"
+        subscribed = next(account)
+        assert subscribed.type == "subscribed" and subscribed.address == alice.address
+        assert next(trades).type == "snapshot"
         for trader, side in ((alice, Side.ASK), (bob, Side.BID)):
             order = PlaceLimit(trader.address, MARKET, side, 100 * USDC, 2, nonce=trader.nonce())
             node.stub.SubmitCommand(signed_command(trader, order))
-        told = json.loads(next(trades).json)
-        events: list[dict[str, Any]] = []
-        while not any(event["type"] == "fill" for event in events):
-            events.extend(json.loads(next(account).json)["events"])
+        told = next(trades)
+        events: list[pb.AccountEvent] = []
+        while not any(event.WhichOneof("event") == "fill" for event in events):
+            events.extend(next(account).events)
         account.cancel()
         trades.cancel()
-    assert told["type"] == "trades"
-    assert [(row["price"], row["qty"]) for row in told["trades"]] == [("100", "2")]
-    fill = next(event for event in events if event["type"] == "fill")
-    assert (fill["role"], fill["qty"]) == ("maker", "2")
+    assert told.type == "trades"
+    assert [(row.price, row.qty, row.HasField("update_id")) for row in told.trades] == [
+        ("100", "2", True)
+    ]
+    fill = next(event.fill for event in events if event.WhichOneof("event") == "fill")
+    assert (fill.role, fill.qty, fill.HasField("fee")) == ("maker", "2", True)
 
 
 def test_the_health_service_answers_serving(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ message's constructor (`parsed`), which refuses a key the message lacks (nested 
 (answers and stream messages are on the hot path): a field added to a REST answer and not to
 the .proto fails the call (INTERNAL, `internal_error`) and the test comparing the two
 protocols, rather than vanishing from gRPC. A null becomes an unset `optional` field.
-`message_json` and `answer_json` go back (for tests, the benchmark and Python clients).
+Stream messages are the WebSocket frames' JSON texts decoded (the hub encodes each once for
+every subscriber), an account event's `type` naming its `AccountEvent` case. `message_json` and
+`answer_json` go back (for tests, the benchmark and Python clients).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+import msgspec
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -78,6 +81,45 @@ def _only(answer: dict[str, object], key: str) -> dict[str, object]:
     return value
 
 
+ACCOUNT_EVENTS: Final = frozenset({"order", "fill", "stop"})
+
+
+def book_update(text: str) -> pb.BookUpdate:
+    """A depth channel's frame (snapshot or diff)."""
+    return parsed(_frame(text), pb.BookUpdate)
+
+
+def trades_update(text: str) -> pb.TradesUpdate:
+    """A trades channel's frame (snapshot or a batch's trades)."""
+    return parsed(_frame(text), pb.TradesUpdate)
+
+
+def account_update(text: str) -> pb.AccountUpdate:
+    """An account stream's frame (subscribed, or a batch's events)."""
+    frame = _frame(text)
+    events = frame.pop("events", [])
+    if not isinstance(events, list):
+        raise Unfit(f"events is not a list: {events!r}")
+    update = parsed(frame, pb.AccountUpdate)
+    update.events.extend(account_event(event) for event in events)
+    return update
+
+
+def account_event(event: object) -> pb.AccountEvent:
+    """An account event: its `type` is the case, its other fields the case's."""
+    if not isinstance(event, dict) or event.get("type") not in ACCOUNT_EVENTS:
+        raise Unfit(f"not an order, fill or stop event: {event!r}")
+    fields = {key: value for key, value in event.items() if key != "type"}
+    return parsed({event["type"]: fields}, pb.AccountEvent)
+
+
+def _frame(text: str) -> dict[str, object]:
+    frame = msgspec.json.decode(text)
+    if not isinstance(frame, dict):
+        raise Unfit(f"a frame is not an object: {text[:100]!r}")
+    return frame
+
+
 def message_json(message: Message) -> dict[str, Any]:
     """The REST object a message holds: every field by its name, 64-bit integers as integers
     (proto JSON quotes them); an unset `optional` field is left out (REST says null)."""
@@ -115,3 +157,20 @@ def _integer(field: FieldDescriptor | UpbFieldDescriptor, item: Any) -> Any:
     if field.message_type is not None:
         return _integers(field.message_type, item)
     return int(item) if field.type in INT64_TYPES else item
+
+
+def account_json(update: pb.AccountUpdate) -> dict[str, Any]:
+    """The WebSocket frame an account stream's message holds (`subscribed`: no events)."""
+    frame = message_json(update)
+    frame["events"] = [event_json(event) for event in update.events]
+    if update.type == "subscribed":
+        del frame["events"]
+    return frame
+
+
+def event_json(event: pb.AccountEvent) -> dict[str, Any]:
+    """The WebSocket event an account event holds: its case as its `type`."""
+    case = event.WhichOneof("event")
+    if case is None:
+        raise ValueError("an empty AccountEvent")
+    return {"type": case, **message_json(getattr(event, case))}

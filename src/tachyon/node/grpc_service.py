@@ -30,7 +30,14 @@ from tachyon.node.execution import Node, execute_command
 from tachyon.node.grpc_errors import abort, status, status_of_error
 from tachyon.node.grpc_gen import exchange_pb2 as pb
 from tachyon.node.grpc_gen.exchange_pb2_grpc import ExchangeServicer
-from tachyon.node.grpc_messages import Unfit, command_answer, parsed
+from tachyon.node.grpc_messages import (
+    Unfit,
+    account_update,
+    book_update,
+    command_answer,
+    parsed,
+    trades_update,
+)
 from tachyon.node.stream_events import ACCOUNT, DEPTH, TRADES, WHOLE_BOOK, Channel
 from tachyon.node.streams import DEPTH_DEFAULT
 from tachyon.node.subscriptions import (
@@ -277,7 +284,7 @@ class ExchangeService(ExchangeServicer):
         except TachyonError as exc:
             await abort(context, status_of_error(exc))
         welcome = market_welcome(self.node, market, (DEPTH,), depth, 1)
-        await self._follow(context, [(DEPTH, market)], welcome, depth)
+        await self._follow(context, [(DEPTH, market)], welcome, book_update, depth)
 
     async def StreamTrades(  # type: ignore[override]  # writes with context.write (grpc.aio)
         self, request: pb.TradesStreamRequest, context: Context
@@ -289,7 +296,7 @@ class ExchangeService(ExchangeServicer):
         except TachyonError as exc:
             await abort(context, status_of_error(exc))
         welcome = market_welcome(self.node, market, (TRADES,), 1, limit)
-        await self._follow(context, [(TRADES, market)], welcome)
+        await self._follow(context, [(TRADES, market)], welcome, trades_update)
 
     async def StreamAccount(  # type: ignore[override]  # writes with context.write (grpc.aio)
         self, request: pb.SignedRead, context: Context
@@ -298,27 +305,37 @@ class ExchangeService(ExchangeServicer):
             account = self._account(context, request, "/v1/ws/account")
         except TachyonError as exc:
             await abort(context, status_of_error(exc))
-        await self._follow(context, [(ACCOUNT, account)], account_welcome(account))
+        await self._follow(context, [(ACCOUNT, account)], account_welcome(account), account_update)
 
     async def _follow(
-        self, context: Context, channels: list[Channel], welcome: Welcome, depth: int = WHOLE_BOOK
+        self,
+        context: Context,
+        channels: list[Channel],
+        welcome: Welcome,
+        typed: Callable[[str], Message],
+        depth: int = WHOLE_BOOK,
     ) -> None:
-        """Send the welcome, then every newer message, until the client leaves (the call is
-        cancelled) or falls too far behind (RESOURCE_EXHAUSTED `slow_consumer`)."""
+        """Send the welcome, then every newer message, each WebSocket frame's text made
+        `typed`, until the client leaves (the call is cancelled) or falls too far behind
+        (RESOURCE_EXHAUSTED `slow_consumer`)."""
 
         async def send(text: str) -> None:
-            await context.write(pb.StreamMessage(json=text))
+            await context.write(typed(text))
 
-        with subscription(self.node, "grpc", channels, welcome, depth) as subscriber:
-            sender = asyncio.ensure_future(subscriber.pump(send))
-            cut_off = asyncio.ensure_future(subscriber.cut_off.wait())
-            try:
-                await asyncio.wait({sender, cut_off}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (sender, cut_off):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+        try:
+            with subscription(self.node, "grpc", channels, welcome, depth) as subscriber:
+                sender = asyncio.ensure_future(subscriber.pump(send))
+                cut_off = asyncio.ensure_future(subscriber.cut_off.wait())
+                try:
+                    await asyncio.wait({sender, cut_off}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in (sender, cut_off):
+                        task.cancel()
+                    for task in (sender, cut_off):
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+        except Unfit as exc:  # a frame's field the .proto lacks: the node's fault
+            await abort(context, status(grpc.StatusCode.INTERNAL, "internal_error", str(exc)))
         slow = (
             f"slow consumer: more than {subscriber.queue_max} messages or"
             f" {subscriber.bytes_max} bytes waiting; resubscribe"

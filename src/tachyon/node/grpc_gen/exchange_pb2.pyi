@@ -1031,27 +1031,6 @@ class CommandAnswer(_message.Message):
 Global___CommandAnswer: _TypeAlias = CommandAnswer  # noqa: Y015
 
 @_typing.final
-class StreamMessage(_message.Message):
-    """One message of a stream: the JSON text of the equivalent WebSocket frame."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    JSON_FIELD_NUMBER: _builtins.int
-    json: _builtins.str
-    def __init__(
-        self,
-        *,
-        json: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["json", b"json"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___StreamMessage: _TypeAlias = StreamMessage  # noqa: Y015
-
-@_typing.final
 class BookUpdate(_message.Message):
     """---- Stream messages: each the WebSocket frame's fields, typed ----
 
@@ -1305,7 +1284,9 @@ Global___StopEvent: _TypeAlias = StopEvent  # noqa: Y015
 
 @_typing.final
 class AccountEvent(_message.Message):
-    """One event of the account stream: its case is the WebSocket event's `type`."""
+    """One event of the account stream: its case is the WebSocket event's `type` (the event's
+    other fields are the case's).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -97,17 +97,17 @@ class ExchangeStub:
         self.StreamBook = channel.unary_stream(
                 '/tachyon.v1.Exchange/StreamBook',
                 request_serializer=tachyon_dot_v1_dot_exchange__pb2.BookStreamRequest.SerializeToString,
-                response_deserializer=tachyon_dot_v1_dot_exchange__pb2.StreamMessage.FromString,
+                response_deserializer=tachyon_dot_v1_dot_exchange__pb2.BookUpdate.FromString,
                 _registered_method=True)
         self.StreamTrades = channel.unary_stream(
                 '/tachyon.v1.Exchange/StreamTrades',
                 request_serializer=tachyon_dot_v1_dot_exchange__pb2.TradesStreamRequest.SerializeToString,
-                response_deserializer=tachyon_dot_v1_dot_exchange__pb2.StreamMessage.FromString,
+                response_deserializer=tachyon_dot_v1_dot_exchange__pb2.TradesUpdate.FromString,
                 _registered_method=True)
         self.StreamAccount = channel.unary_stream(
                 '/tachyon.v1.Exchange/StreamAccount',
                 request_serializer=tachyon_dot_v1_dot_exchange__pb2.SignedRead.SerializeToString,
-                response_deserializer=tachyon_dot_v1_dot_exchange__pb2.StreamMessage.FromString,
+                response_deserializer=tachyon_dot_v1_dot_exchange__pb2.AccountUpdate.FromString,
                 _registered_method=True)
 
 
@@ -200,21 +200,21 @@ class ExchangeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamBook(self, request, context):
-        """/v1/ws/market?channels=depth
+        """/v1/ws/market?channels=depth: a snapshot, then diffs (the WebSocket's update ids)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StreamTrades(self, request, context):
-        """/v1/ws/market?channels=trades
+        """/v1/ws/market?channels=trades: the recent trades, then each batch's
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StreamAccount(self, request, context):
-        """/v1/ws/account (signed over GET /v1/ws/account)
+        """/v1/ws/account (signed over GET /v1/ws/account): subscribed, then each batch's events
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -286,17 +286,17 @@ def add_ExchangeServicer_to_server(servicer, server):
             'StreamBook': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamBook,
                     request_deserializer=tachyon_dot_v1_dot_exchange__pb2.BookStreamRequest.FromString,
-                    response_serializer=tachyon_dot_v1_dot_exchange__pb2.StreamMessage.SerializeToString,
+                    response_serializer=tachyon_dot_v1_dot_exchange__pb2.BookUpdate.SerializeToString,
             ),
             'StreamTrades': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamTrades,
                     request_deserializer=tachyon_dot_v1_dot_exchange__pb2.TradesStreamRequest.FromString,
-                    response_serializer=tachyon_dot_v1_dot_exchange__pb2.StreamMessage.SerializeToString,
+                    response_serializer=tachyon_dot_v1_dot_exchange__pb2.TradesUpdate.SerializeToString,
             ),
             'StreamAccount': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamAccount,
                     request_deserializer=tachyon_dot_v1_dot_exchange__pb2.SignedRead.FromString,
-                    response_serializer=tachyon_dot_v1_dot_exchange__pb2.StreamMessage.SerializeToString,
+                    response_serializer=tachyon_dot_v1_dot_exchange__pb2.AccountUpdate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -649,7 +649,7 @@ class Exchange:
             target,
             '/tachyon.v1.Exchange/StreamBook',
             tachyon_dot_v1_dot_exchange__pb2.BookStreamRequest.SerializeToString,
-            tachyon_dot_v1_dot_exchange__pb2.StreamMessage.FromString,
+            tachyon_dot_v1_dot_exchange__pb2.BookUpdate.FromString,
             options,
             channel_credentials,
             insecure,
@@ -676,7 +676,7 @@ class Exchange:
             target,
             '/tachyon.v1.Exchange/StreamTrades',
             tachyon_dot_v1_dot_exchange__pb2.TradesStreamRequest.SerializeToString,
-            tachyon_dot_v1_dot_exchange__pb2.StreamMessage.FromString,
+            tachyon_dot_v1_dot_exchange__pb2.TradesUpdate.FromString,
             options,
             channel_credentials,
             insecure,
@@ -703,7 +703,7 @@ class Exchange:
             target,
             '/tachyon.v1.Exchange/StreamAccount',
             tachyon_dot_v1_dot_exchange__pb2.SignedRead.SerializeToString,
-            tachyon_dot_v1_dot_exchange__pb2.StreamMessage.FromString,
+            tachyon_dot_v1_dot_exchange__pb2.AccountUpdate.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,12 +67,12 @@ class ExchangeStub:
     """GET /v1/account/stops (signed over GET /v1/account/stops)"""
     GetWithdrawals: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.WithdrawalsReply]
     """GET /v1/account/withdrawals (signed over GET /v1/account/withdrawals)"""
-    StreamBook: _grpc.UnaryStreamMultiCallable[_exchange_pb2.BookStreamRequest, _exchange_pb2.StreamMessage]
-    """/v1/ws/market?channels=depth"""
-    StreamTrades: _grpc.UnaryStreamMultiCallable[_exchange_pb2.TradesStreamRequest, _exchange_pb2.StreamMessage]
-    """/v1/ws/market?channels=trades"""
-    StreamAccount: _grpc.UnaryStreamMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.StreamMessage]
-    """/v1/ws/account (signed over GET /v1/ws/account)"""
+    StreamBook: _grpc.UnaryStreamMultiCallable[_exchange_pb2.BookStreamRequest, _exchange_pb2.BookUpdate]
+    """/v1/ws/market?channels=depth: a snapshot, then diffs (the WebSocket's update ids)"""
+    StreamTrades: _grpc.UnaryStreamMultiCallable[_exchange_pb2.TradesStreamRequest, _exchange_pb2.TradesUpdate]
+    """/v1/ws/market?channels=trades: the recent trades, then each batch's"""
+    StreamAccount: _grpc.UnaryStreamMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.AccountUpdate]
+    """/v1/ws/account (signed over GET /v1/ws/account): subscribed, then each batch's events"""
 
 @_typing.type_check_only
 class ExchangeAsyncStub(ExchangeStub):
@@ -103,12 +103,12 @@ class ExchangeAsyncStub(ExchangeStub):
     """GET /v1/account/stops (signed over GET /v1/account/stops)"""
     GetWithdrawals: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.WithdrawalsReply]  # type: ignore[assignment]
     """GET /v1/account/withdrawals (signed over GET /v1/account/withdrawals)"""
-    StreamBook: _aio.UnaryStreamMultiCallable[_exchange_pb2.BookStreamRequest, _exchange_pb2.StreamMessage]  # type: ignore[assignment]
-    """/v1/ws/market?channels=depth"""
-    StreamTrades: _aio.UnaryStreamMultiCallable[_exchange_pb2.TradesStreamRequest, _exchange_pb2.StreamMessage]  # type: ignore[assignment]
-    """/v1/ws/market?channels=trades"""
-    StreamAccount: _aio.UnaryStreamMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.StreamMessage]  # type: ignore[assignment]
-    """/v1/ws/account (signed over GET /v1/ws/account)"""
+    StreamBook: _aio.UnaryStreamMultiCallable[_exchange_pb2.BookStreamRequest, _exchange_pb2.BookUpdate]  # type: ignore[assignment]
+    """/v1/ws/market?channels=depth: a snapshot, then diffs (the WebSocket's update ids)"""
+    StreamTrades: _aio.UnaryStreamMultiCallable[_exchange_pb2.TradesStreamRequest, _exchange_pb2.TradesUpdate]  # type: ignore[assignment]
+    """/v1/ws/market?channels=trades: the recent trades, then each batch's"""
+    StreamAccount: _aio.UnaryStreamMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.AccountUpdate]  # type: ignore[assignment]
+    """/v1/ws/account (signed over GET /v1/ws/account): subscribed, then each batch's events"""
 
 class ExchangeServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -214,23 +214,23 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.BookStreamRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.StreamMessage], _abc.AsyncIterator[_exchange_pb2.StreamMessage]]:
-        """/v1/ws/market?channels=depth"""
+    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.BookUpdate], _abc.AsyncIterator[_exchange_pb2.BookUpdate]]:
+        """/v1/ws/market?channels=depth: a snapshot, then diffs (the WebSocket's update ids)"""
 
     @_abc_1.abstractmethod
     def StreamTrades(
         self,
         request: _exchange_pb2.TradesStreamRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.StreamMessage], _abc.AsyncIterator[_exchange_pb2.StreamMessage]]:
-        """/v1/ws/market?channels=trades"""
+    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.TradesUpdate], _abc.AsyncIterator[_exchange_pb2.TradesUpdate]]:
+        """/v1/ws/market?channels=trades: the recent trades, then each batch's"""
 
     @_abc_1.abstractmethod
     def StreamAccount(
         self,
         request: _exchange_pb2.SignedRead,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.StreamMessage], _abc.AsyncIterator[_exchange_pb2.StreamMessage]]:
-        """/v1/ws/account (signed over GET /v1/ws/account)"""
+    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.AccountUpdate], _abc.AsyncIterator[_exchange_pb2.AccountUpdate]]:
+        """/v1/ws/account (signed over GET /v1/ws/account): subscribed, then each batch's events"""
 
 def add_ExchangeServicer_to_server(servicer: ExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
