@@ -3,8 +3,9 @@ serialized `tachyon.v1.SignedCommand` messages, sent raw (no client-side protobu
 one channel per wallet, unary `SubmitCommand` calls or one `EnterOrders` stream.
 
 Each returns (statuses, latencies in s, bodies) in its requests' order: status 200 for an
-answer, else the refusal's HTTP-equivalent is unknown, so 0 with a JSON error body naming the
-gRPC code and reason (the benchmark counts refusals by code)."""
+answer (its body, when kept, the REST JSON of the typed answer), else the refusal's
+HTTP-equivalent is unknown, so 0 with a JSON error body naming the gRPC code and reason (the
+benchmark counts refusals by code)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,16 @@ from collections.abc import Sequence
 import grpc
 
 from tachyon.node.grpc_gen import exchange_pb2 as pb
+from tachyon.node.grpc_messages import answer_json
 
 Results = tuple[list[int], list[float], list[bytes]]
 SUBMIT = "/tachyon.v1.Exchange/SubmitCommand"
 ENTER = "/tachyon.v1.Exchange/EnterOrders"
+
+
+def _body(answer: pb.CommandAnswer) -> bytes:
+    """A typed answer as the REST answer's JSON."""
+    return json.dumps(answer_json(answer)).encode()
 
 
 def _refused(code: str, reason: str) -> bytes:
@@ -46,7 +53,7 @@ async def unary_client(
             bodies[index] = _refused(exc.code().name, exc.details() or "")
         else:
             statuses[index] = 200
-            bodies[index] = reply if keep_bodies else b""
+            bodies[index] = _body(pb.CommandAnswer.FromString(reply)) if keep_bodies else b""
         latencies[index] = clock() - begin
 
     if at is None:
@@ -83,9 +90,9 @@ async def stream_client(
         assert isinstance(data, bytes), data
         latencies[index] = clock() - begun[index]
         reply = pb.CommandReply.FromString(data)
-        if reply.WhichOneof("outcome") == "json":
+        if reply.WhichOneof("outcome") == "answer":
             statuses[index] = 200
-            bodies[index] = reply.json.encode() if keep_bodies else b""
+            bodies[index] = _body(reply.answer) if keep_bodies else b""
         else:
             bodies[index] = _refused("OK", reply.refusal.code)
 

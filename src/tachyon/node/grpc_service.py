@@ -5,7 +5,8 @@ through `execute_command` (admission, the client address's and the account's rat
 sequencer, the metrics), reads through `tachyon.node.reads`, signed reads through
 `Node.authenticate` over the REST read's method and path, streams through the hub
 (`tachyon.node.subscriptions`), so update ids and messages are the WebSocket's. Answers are the
-REST answers' JSON; refusals are gRPC statuses (`tachyon.node.grpc_errors`).
+REST answers as typed messages (`tachyon.node.grpc_messages`); refusals are gRPC statuses
+(`tachyon.node.grpc_errors`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Final
+from typing import Final, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from tachyon.dex.ids import AccountId
 from tachyon.dex.model import DEFAULT_MARKET
@@ -28,7 +30,15 @@ from tachyon.node.execution import Node, execute_command
 from tachyon.node.grpc_errors import abort, status, status_of_error
 from tachyon.node.grpc_gen import exchange_pb2 as pb
 from tachyon.node.grpc_gen.exchange_pb2_grpc import ExchangeServicer
-from tachyon.node.stream_events import ACCOUNT, DEPTH, TRADES, WHOLE_BOOK, Channel, encode
+from tachyon.node.grpc_messages import (
+    Unfit,
+    account_update,
+    book_update,
+    command_answer,
+    parsed,
+    trades_update,
+)
+from tachyon.node.stream_events import ACCOUNT, DEPTH, TRADES, WHOLE_BOOK, Channel
 from tachyon.node.streams import DEPTH_DEFAULT
 from tachyon.node.subscriptions import (
     Welcome,
@@ -46,6 +56,8 @@ BOOK_DEPTH_DEFAULT: Final = 10
 TRADES_LIMIT_DEFAULT: Final = 20
 HISTORY_LIMIT_DEFAULT: Final = 50
 OK: Final = 200
+INTERNAL: Final = 500
+M = TypeVar("M", bound=Message)
 
 
 class InvalidRequest(InvalidInput):
@@ -88,18 +100,36 @@ class ExchangeService(ExchangeServicer):
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    async def _json(
-        self, context: Context, method: str, answer: Callable[[], Awaitable[dict[str, object]]]
-    ) -> pb.Json:
-        """The call's answer as JSON, or the call ended with the status refusing it."""
+    async def _typed(
+        self,
+        context: Context,
+        method: str,
+        answer: Callable[[], Awaitable[dict[str, object]]],
+        typed: Callable[[dict[str, object]], M],
+    ) -> M:
+        """The call's answer, the REST object made `typed`, or the call ended with the status
+        refusing it."""
         started = time.perf_counter()
         try:
-            result = await answer()
+            message = typed(await answer())
         except TachyonError as exc:
             self._observe(method, status_of(exc), started)
             await abort(context, status_of_error(exc))
+        except Unfit as exc:  # a REST field the .proto lacks: the node's fault
+            self._observe(method, INTERNAL, started)
+            await abort(context, status(grpc.StatusCode.INTERNAL, "internal_error", str(exc)))
         self._observe(method, OK, started)
-        return pb.Json(json=encode(result))
+        return message
+
+    async def _read(
+        self,
+        context: Context,
+        method: str,
+        answer: Callable[[], Awaitable[dict[str, object]]],
+        reply: type[M],
+    ) -> M:
+        """A read's answer: the REST object in `reply`."""
+        return await self._typed(context, method, answer, lambda result: parsed(result, reply))
 
     def _observe(self, method: str, http_status: int, started: float) -> None:
         seconds = time.perf_counter() - started
@@ -118,31 +148,39 @@ class ExchangeService(ExchangeServicer):
     async def GetTime(self, request: pb.TimeRequest, context: Context) -> pb.TimeReply:
         return pb.TimeReply(server_time_ns=self.node.clock())
 
-    async def GetMarkets(self, request: pb.MarketsRequest, context: Context) -> pb.Json:
-        return await self._json(context, "GetMarkets", lambda: reads.markets(self.node))
+    async def GetMarkets(self, request: pb.MarketsRequest, context: Context) -> pb.MarketsReply:
+        return await self._read(
+            context, "GetMarkets", lambda: reads.markets(self.node), pb.MarketsReply
+        )
 
-    async def GetTokens(self, request: pb.TokensRequest, context: Context) -> pb.Json:
-        return await self._json(context, "GetTokens", lambda: reads.tokens(self.node))
+    async def GetTokens(self, request: pb.TokensRequest, context: Context) -> pb.TokensReply:
+        return await self._read(
+            context, "GetTokens", lambda: reads.tokens(self.node), pb.TokensReply
+        )
 
-    async def GetOrderBook(self, request: pb.OrderBookRequest, context: Context) -> pb.Json:
+    async def GetOrderBook(
+        self, request: pb.OrderBookRequest, context: Context
+    ) -> pb.OrderBookReply:
         async def answer() -> dict[str, object]:
             market = market_of(request.market)
             depth = bounded(request.depth, "depth", BOOK_DEPTH_DEFAULT, DEPTH_MAX)
             return await reads.orderbook(self.node, market, depth)
 
-        return await self._json(context, "GetOrderBook", answer)
+        return await self._read(context, "GetOrderBook", answer, pb.OrderBookReply)
 
-    async def GetTrades(self, request: pb.TradesRequest, context: Context) -> pb.Json:
+    async def GetTrades(self, request: pb.TradesRequest, context: Context) -> pb.TradesReply:
         async def answer() -> dict[str, object]:
             market = market_of(request.market)
             limit = bounded(request.limit, "limit", TRADES_LIMIT_DEFAULT, LIMIT_MAX)
             return await reads.trades(self.node, market, limit)
 
-        return await self._json(context, "GetTrades", answer)
+        return await self._read(context, "GetTrades", answer, pb.TradesReply)
 
-    async def SubmitCommand(self, request: pb.SignedCommand, context: Context) -> pb.Json:
+    async def SubmitCommand(self, request: pb.SignedCommand, context: Context) -> pb.CommandAnswer:
         client = client_of(context)
-        return await self._json(context, "SubmitCommand", lambda: self._execute(request, client))
+        return await self._typed(
+            context, "SubmitCommand", lambda: self._execute(request, client), command_answer
+        )
 
     def _execute(
         self, request: pb.SignedCommand, client: str | None
@@ -151,21 +189,21 @@ class ExchangeService(ExchangeServicer):
         signature = base64.b64encode(request.signature).decode()
         return execute_command(self.node, body, signature, None, client)
 
-    async def GetBalances(self, request: pb.SignedRead, context: Context) -> pb.Json:
+    async def GetBalances(self, request: pb.SignedRead, context: Context) -> pb.BalancesReply:
         async def answer() -> dict[str, object]:
             account = self._account(context, request, "/v1/account/balances")
             return await reads.balances(self.node, account)
 
-        return await self._json(context, "GetBalances", answer)
+        return await self._read(context, "GetBalances", answer, pb.BalancesReply)
 
-    async def GetOpenOrders(self, request: pb.SignedRead, context: Context) -> pb.Json:
+    async def GetOpenOrders(self, request: pb.SignedRead, context: Context) -> pb.OpenOrdersReply:
         async def answer() -> dict[str, object]:
             account = self._account(context, request, "/v1/account/orders")
             return await reads.open_orders(self.node, account)
 
-        return await self._json(context, "GetOpenOrders", answer)
+        return await self._read(context, "GetOpenOrders", answer, pb.OpenOrdersReply)
 
-    async def GetHistory(self, request: pb.HistoryRequest, context: Context) -> pb.Json:
+    async def GetHistory(self, request: pb.HistoryRequest, context: Context) -> pb.HistoryReply:
         async def answer() -> dict[str, object]:
             market = None
             if request.HasField("market"):
@@ -176,21 +214,21 @@ class ExchangeService(ExchangeServicer):
             account = self._account(context, request.auth, "/v1/account/history")
             return await reads.history(self.node, account, market, limit)
 
-        return await self._json(context, "GetHistory", answer)
+        return await self._read(context, "GetHistory", answer, pb.HistoryReply)
 
-    async def GetStops(self, request: pb.SignedRead, context: Context) -> pb.Json:
+    async def GetStops(self, request: pb.SignedRead, context: Context) -> pb.StopsReply:
         async def answer() -> dict[str, object]:
             account = self._account(context, request, "/v1/account/stops")
             return await reads.stops(self.node, account)
 
-        return await self._json(context, "GetStops", answer)
+        return await self._read(context, "GetStops", answer, pb.StopsReply)
 
-    async def GetWithdrawals(self, request: pb.SignedRead, context: Context) -> pb.Json:
+    async def GetWithdrawals(self, request: pb.SignedRead, context: Context) -> pb.WithdrawalsReply:
         async def answer() -> dict[str, object]:
             account = self._account(context, request, "/v1/account/withdrawals")
             return await reads.withdrawals(self.node, account)
 
-        return await self._json(context, "GetWithdrawals", answer)
+        return await self._read(context, "GetWithdrawals", answer, pb.WithdrawalsReply)
 
     async def EnterOrders(
         self, request_iterator: AsyncIterator[pb.SignedCommand], context: Context
@@ -230,7 +268,7 @@ class ExchangeService(ExchangeServicer):
             self._observe("EnterOrders", status_of(exc), started)
             return pb.CommandReply(refusal=pb.Refusal(code=exc.code, message=str(exc)))
         self._observe("EnterOrders", OK, started)
-        return pb.CommandReply(json=encode(answer))
+        return pb.CommandReply(answer=command_answer(answer))
 
     async def StreamBook(  # type: ignore[override]  # writes with context.write (grpc.aio)
         self, request: pb.BookStreamRequest, context: Context
@@ -246,7 +284,7 @@ class ExchangeService(ExchangeServicer):
         except TachyonError as exc:
             await abort(context, status_of_error(exc))
         welcome = market_welcome(self.node, market, (DEPTH,), depth, 1)
-        await self._follow(context, [(DEPTH, market)], welcome, depth)
+        await self._follow(context, [(DEPTH, market)], welcome, book_update, depth)
 
     async def StreamTrades(  # type: ignore[override]  # writes with context.write (grpc.aio)
         self, request: pb.TradesStreamRequest, context: Context
@@ -258,7 +296,7 @@ class ExchangeService(ExchangeServicer):
         except TachyonError as exc:
             await abort(context, status_of_error(exc))
         welcome = market_welcome(self.node, market, (TRADES,), 1, limit)
-        await self._follow(context, [(TRADES, market)], welcome)
+        await self._follow(context, [(TRADES, market)], welcome, trades_update)
 
     async def StreamAccount(  # type: ignore[override]  # writes with context.write (grpc.aio)
         self, request: pb.SignedRead, context: Context
@@ -267,27 +305,37 @@ class ExchangeService(ExchangeServicer):
             account = self._account(context, request, "/v1/ws/account")
         except TachyonError as exc:
             await abort(context, status_of_error(exc))
-        await self._follow(context, [(ACCOUNT, account)], account_welcome(account))
+        await self._follow(context, [(ACCOUNT, account)], account_welcome(account), account_update)
 
     async def _follow(
-        self, context: Context, channels: list[Channel], welcome: Welcome, depth: int = WHOLE_BOOK
+        self,
+        context: Context,
+        channels: list[Channel],
+        welcome: Welcome,
+        typed: Callable[[str], Message],
+        depth: int = WHOLE_BOOK,
     ) -> None:
-        """Send the welcome, then every newer message, until the client leaves (the call is
-        cancelled) or falls too far behind (RESOURCE_EXHAUSTED `slow_consumer`)."""
+        """Send the welcome, then every newer message, each WebSocket frame's text made
+        `typed`, until the client leaves (the call is cancelled) or falls too far behind
+        (RESOURCE_EXHAUSTED `slow_consumer`)."""
 
         async def send(text: str) -> None:
-            await context.write(pb.StreamMessage(json=text))
+            await context.write(typed(text))
 
-        with subscription(self.node, "grpc", channels, welcome, depth) as subscriber:
-            sender = asyncio.ensure_future(subscriber.pump(send))
-            cut_off = asyncio.ensure_future(subscriber.cut_off.wait())
-            try:
-                await asyncio.wait({sender, cut_off}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (sender, cut_off):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+        try:
+            with subscription(self.node, "grpc", channels, welcome, depth) as subscriber:
+                sender = asyncio.ensure_future(subscriber.pump(send))
+                cut_off = asyncio.ensure_future(subscriber.cut_off.wait())
+                try:
+                    await asyncio.wait({sender, cut_off}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in (sender, cut_off):
+                        task.cancel()
+                    for task in (sender, cut_off):
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+        except Unfit as exc:  # a frame's field the .proto lacks: the node's fault
+            await abort(context, status(grpc.StatusCode.INTERNAL, "internal_error", str(exc)))
         slow = (
             f"slow consumer: more than {subscriber.queue_max} messages or"
             f" {subscriber.bytes_max} bytes waiting; resubscribe"

@@ -4,60 +4,119 @@
 # source: tachyon/v1/exchange.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "tachyon/v1/exchange.proto"
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'tachyon/v1/exchange.proto'
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x19tachyon/v1/exchange.proto\x12\ntachyon.v1"0\n\rSignedCommand\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c"F\n\nSignedRead\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x14\n\x0ctimestamp_ns\x18\x02 \x01(\x04\x12\x11\n\tsignature\x18\x03 \x01(\x0c"\x14\n\x04Json\x12\x0c\n\x04json\x18\x01 \x01(\t"Q\n\x0c\x43ommandReply\x12\x0e\n\x04json\x18\x01 \x01(\tH\x00\x12&\n\x07refusal\x18\x02 \x01(\x0b\x32\x13.tachyon.v1.RefusalH\x00\x42\t\n\x07outcome"(\n\x07Refusal\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t"\x1d\n\rStreamMessage\x12\x0c\n\x04json\x18\x01 \x01(\t"\r\n\x0bTimeRequest"#\n\tTimeReply\x12\x16\n\x0eserver_time_ns\x18\x01 \x01(\x03"\x10\n\x0eMarketsRequest"\x0f\n\rTokensRequest"1\n\x10OrderBookRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\r".\n\rTradesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r"e\n\x0eHistoryRequest\x12$\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x16.tachyon.v1.SignedRead\x12\x13\n\x06market\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\rB\t\n\x07_market"F\n\x11\x42ookStreamRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\r\x12\x12\n\nall_levels\x18\x03 \x01(\x08"4\n\x13TradesStreamRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r2\xbb\x07\n\x08\x45xchange\x12\x39\n\x07GetTime\x12\x17.tachyon.v1.TimeRequest\x1a\x15.tachyon.v1.TimeReply\x12:\n\nGetMarkets\x12\x1a.tachyon.v1.MarketsRequest\x1a\x10.tachyon.v1.Json\x12\x38\n\tGetTokens\x12\x19.tachyon.v1.TokensRequest\x1a\x10.tachyon.v1.Json\x12>\n\x0cGetOrderBook\x12\x1c.tachyon.v1.OrderBookRequest\x1a\x10.tachyon.v1.Json\x12\x38\n\tGetTrades\x12\x19.tachyon.v1.TradesRequest\x1a\x10.tachyon.v1.Json\x12<\n\rSubmitCommand\x12\x19.tachyon.v1.SignedCommand\x1a\x10.tachyon.v1.Json\x12\x46\n\x0b\x45nterOrders\x12\x19.tachyon.v1.SignedCommand\x1a\x18.tachyon.v1.CommandReply(\x01\x30\x01\x12\x37\n\x0bGetBalances\x12\x16.tachyon.v1.SignedRead\x1a\x10.tachyon.v1.Json\x12\x39\n\rGetOpenOrders\x12\x16.tachyon.v1.SignedRead\x1a\x10.tachyon.v1.Json\x12:\n\nGetHistory\x12\x1a.tachyon.v1.HistoryRequest\x1a\x10.tachyon.v1.Json\x12\x34\n\x08GetStops\x12\x16.tachyon.v1.SignedRead\x1a\x10.tachyon.v1.Json\x12:\n\x0eGetWithdrawals\x12\x16.tachyon.v1.SignedRead\x1a\x10.tachyon.v1.Json\x12H\n\nStreamBook\x12\x1d.tachyon.v1.BookStreamRequest\x1a\x19.tachyon.v1.StreamMessage0\x01\x12L\n\x0cStreamTrades\x12\x1f.tachyon.v1.TradesStreamRequest\x1a\x19.tachyon.v1.StreamMessage0\x01\x12\x44\n\rStreamAccount\x12\x16.tachyon.v1.SignedRead\x1a\x19.tachyon.v1.StreamMessage0\x01\x62\x06proto3'
-)
+
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tachyon/v1/exchange.proto\x12\ntachyon.v1\"0\n\rSignedCommand\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"F\n\nSignedRead\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x14\n\x0ctimestamp_ns\x18\x02 \x01(\x04\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"z\n\x0c\x43ommandReply\x12+\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x19.tachyon.v1.CommandAnswerH\x00\x12&\n\x07refusal\x18\x02 \x01(\x0b\x32\x13.tachyon.v1.RefusalH\x00\x42\t\n\x07outcomeJ\x04\x08\x01\x10\x02R\x04json\"(\n\x07Refusal\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"#\n\x05Level\x12\r\n\x05price\x18\x01 \x01(\t\x12\x0b\n\x03qty\x18\x02 \x01(\t\"\xc0\x01\n\x04Risk\x12\x19\n\x0cmax_notional\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0eprice_band_pct\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x19\n\x0cmax_position\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x1c\n\x0fmax_open_orders\x18\x04 \x01(\rH\x03\x88\x01\x01\x42\x0f\n\r_max_notionalB\x11\n\x0f_price_band_pctB\x0f\n\r_max_positionB\x12\n\x10_max_open_orders\"\x86\x03\n\x06Market\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x0c\n\x04\x62\x61se\x18\x02 \x01(\t\x12\r\n\x05quote\x18\x03 \x01(\t\x12\x15\n\rbase_decimals\x18\x04 \x01(\r\x12\x16\n\x0equote_decimals\x18\x05 \x01(\r\x12\x11\n\ttick_size\x18\x06 \x01(\t\x12\x10\n\x08lot_size\x18\x07 \x01(\t\x12\x0f\n\x07min_qty\x18\x08 \x01(\t\x12\x11\n\tmaker_bps\x18\t \x01(\x05\x12\x11\n\ttaker_bps\x18\n \x01(\x05\x12\x11\n\tfee_token\x18\x0b \x01(\t\x12\x13\n\x0b\x66\x65\x65_account\x18\x0c \x01(\t\x12\x14\n\x07max_qty\x18\r \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cmin_notional\x18\x0e \x01(\tH\x01\x88\x01\x01\x12\x1e\n\x04risk\x18\x0f \x01(\x0b\x32\x10.tachyon.v1.Risk\x12\x0e\n\x06halted\x18\x10 \x01(\x08\x12\x13\n\x06\x65ngine\x18\x11 \x01(\tH\x02\x88\x01\x01\x42\n\n\x08_max_qtyB\x0f\n\r_min_notionalB\t\n\x07_engine\")\n\x05Token\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63imals\x18\x02 \x01(\r\"\x8d\x02\n\x05Trade\x12\x10\n\x08trade_id\x18\x01 \x01(\x04\x12\r\n\x05price\x18\x02 \x01(\t\x12\x0b\n\x03qty\x18\x03 \x01(\t\x12\x16\n\x0emaker_order_id\x18\x04 \x01(\x04\x12\x16\n\x0etaker_order_id\x18\x05 \x01(\x04\x12\x12\n\ntaker_side\x18\x06 \x01(\t\x12\x16\n\tmaker_fee\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttaker_fee\x18\x08 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07time_ns\x18\t \x01(\x03H\x02\x88\x01\x01\x12\x16\n\tupdate_id\x18\n \x01(\x04H\x03\x88\x01\x01\x42\x0c\n\n_maker_feeB\x0c\n\n_taker_feeB\n\n\x08_time_nsB\x0c\n\n_update_id\"W\n\x07\x42\x61lance\x12\r\n\x05token\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\t\x12\x0e\n\x06locked\x18\x03 \x01(\t\x12\x11\n\x04\x64\x65\x62t\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_debt\"\xb4\x01\n\tOpenOrder\x12\x10\n\x08order_id\x18\x01 \x01(\x04\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\x0c\n\x04side\x18\x03 \x01(\t\x12\r\n\x05price\x18\x04 \x01(\t\x12\x0b\n\x03qty\x18\x05 \x01(\t\x12\x15\n\rremaining_qty\x18\x06 \x01(\t\x12\x12\n\nfilled_qty\x18\x07 \x01(\t\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x14\n\x07time_ns\x18\t \x01(\x03H\x00\x88\x01\x01\x42\n\n\x08_time_ns\"\xf3\x01\n\x0b\x43losedOrder\x12\x10\n\x08order_id\x18\x01 \x01(\x04\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\x0c\n\x04side\x18\x03 \x01(\t\x12\x12\n\x05price\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x03qty\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x12\n\nfilled_qty\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x13\n\x06reason\x18\x08 \x01(\tH\x02\x88\x01\x01\x12\x14\n\x07time_ns\x18\t \x01(\x03H\x03\x88\x01\x01\x12\x16\n\x0e\x63losed_time_ns\x18\n \x01(\x03\x42\x08\n\x06_priceB\x06\n\x04_qtyB\t\n\x07_reasonB\n\n\x08_time_ns\"\xc1\x01\n\x04\x46ill\x12\x10\n\x08trade_id\x18\x01 \x01(\x04\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\x04\x12\x0c\n\x04side\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\r\n\x05price\x18\x06 \x01(\t\x12\x0b\n\x03qty\x18\x07 \x01(\t\x12\x10\n\x03\x66\x65\x65\x18\x08 \x01(\tH\x00\x88\x01\x01\x12\x11\n\tfee_token\x18\t \x01(\t\x12\x14\n\x07time_ns\x18\n \x01(\x03H\x01\x88\x01\x01\x42\x06\n\x04_feeB\n\n\x08_time_ns\"\xff\x01\n\tStopOrder\x12\x10\n\x08order_id\x18\x01 \x01(\x04\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\x0c\n\x04side\x18\x03 \x01(\t\x12\x15\n\rtrigger_price\x18\x04 \x01(\t\x12\x12\n\x05price\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x03qty\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x16\n\tmax_quote\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x0b\n\x03stp\x18\x08 \x01(\t\x12\x0e\n\x06locked\x18\t \x01(\t\x12\x0e\n\x06status\x18\n \x01(\t\x12\x14\n\x07time_ns\x18\x0b \x01(\x03H\x03\x88\x01\x01\x42\x08\n\x06_priceB\x06\n\x04_qtyB\x0c\n\n_max_quoteB\n\n\x08_time_ns\"\x8c\x01\n\nWithdrawal\x12\x15\n\rwithdrawal_id\x18\x01 \x01(\x04\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x16\n\treference\x18\x06 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_reference\"\xa8\x01\n\tPlacement\x12\x10\n\x08order_id\x18\x01 \x01(\x04\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x12\n\nfilled_qty\x18\x04 \x01(\t\x12\x10\n\x08open_qty\x18\x05 \x01(\t\x12\x14\n\x07time_ns\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12!\n\x06trades\x18\x07 \x03(\x0b\x32\x11.tachyon.v1.TradeB\n\n\x08_time_ns\"3\n\x0cMarketsReply\x12#\n\x07markets\x18\x01 \x03(\x0b\x32\x12.tachyon.v1.Market\"0\n\x0bTokensReply\x12!\n\x06tokens\x18\x01 \x03(\x0b\x32\x11.tachyon.v1.Token\"b\n\x0eOrderBookReply\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x1f\n\x04\x62ids\x18\x02 \x03(\x0b\x32\x11.tachyon.v1.Level\x12\x1f\n\x04\x61sks\x18\x03 \x03(\x0b\x32\x11.tachyon.v1.Level\"@\n\x0bTradesReply\x12\x0e\n\x06market\x18\x01 \x01(\t\x12!\n\x06trades\x18\x02 \x03(\x0b\x32\x11.tachyon.v1.Trade\"G\n\rBalancesReply\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12%\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x13.tachyon.v1.Balance\"8\n\x0fOpenOrdersReply\x12%\n\x06orders\x18\x01 \x03(\x0b\x32\x15.tachyon.v1.OpenOrder\"X\n\x0cHistoryReply\x12\'\n\x06orders\x18\x01 \x03(\x0b\x32\x17.tachyon.v1.ClosedOrder\x12\x1f\n\x05\x66ills\x18\x02 \x03(\x0b\x32\x10.tachyon.v1.Fill\"2\n\nStopsReply\x12$\n\x05stops\x18\x01 \x03(\x0b\x32\x15.tachyon.v1.StopOrder\"?\n\x10WithdrawalsReply\x12+\n\x0bwithdrawals\x18\x01 \x03(\x0b\x32\x16.tachyon.v1.Withdrawal\"9\n\rCancellations\x12(\n\tcancelled\x18\x01 \x03(\x0b\x32\x15.tachyon.v1.Placement\"\x8a\x02\n\rCommandAnswer\x12*\n\tplacement\x18\x01 \x01(\x0b\x32\x15.tachyon.v1.PlacementH\x00\x12%\n\x04stop\x18\x02 \x01(\x0b\x32\x15.tachyon.v1.StopOrderH\x00\x12/\n\ncancel_all\x18\x03 \x01(\x0b\x32\x19.tachyon.v1.CancellationsH\x00\x12-\n\x08\x62\x61lances\x18\x04 \x01(\x0b\x32\x19.tachyon.v1.BalancesReplyH\x00\x12,\n\nwithdrawal\x18\x05 \x01(\x0b\x32\x16.tachyon.v1.WithdrawalH\x00\x12\x0e\n\x04json\x18\x0f \x01(\tH\x00\x42\x08\n\x06\x61nswer\"\xf6\x01\n\nBookUpdate\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x1c\n\x0f\x66irst_update_id\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x16\n\x0elast_update_id\x18\x04 \x01(\x04\x12\x1b\n\x0eprev_update_id\x18\x05 \x01(\x04H\x01\x88\x01\x01\x12\x0e\n\x06market\x18\x06 \x01(\t\x12\x1f\n\x04\x62ids\x18\x07 \x03(\x0b\x32\x11.tachyon.v1.Level\x12\x1f\n\x04\x61sks\x18\x08 \x03(\x0b\x32\x11.tachyon.v1.LevelB\x12\n\x10_first_update_idB\x11\n\x0f_prev_update_id\"w\n\x0cTradesUpdate\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06market\x18\x03 \x01(\t\x12\x16\n\x0elast_update_id\x18\x04 \x01(\x04\x12!\n\x06trades\x18\x05 \x03(\x0b\x32\x11.tachyon.v1.Trade\"\x94\x01\n\nOrderEvent\x12\x11\n\tupdate_id\x18\x01 \x01(\x04\x12\x10\n\x08order_id\x18\x02 \x01(\x04\x12\x0e\n\x06market\x18\x03 \x01(\t\x12\x0c\n\x04side\x18\x04 \x01(\t\x12\x12\n\x05price\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x15\n\rremaining_qty\x18\x07 \x01(\tB\x08\n\x06_price\"\xc8\x01\n\tFillEvent\x12\x11\n\tupdate_id\x18\x01 \x01(\x04\x12\x10\n\x08order_id\x18\x02 \x01(\x04\x12\x10\n\x08trade_id\x18\x03 \x01(\x04\x12\x0e\n\x06market\x18\x04 \x01(\t\x12\x0c\n\x04side\x18\x05 \x01(\t\x12\x0c\n\x04role\x18\x06 \x01(\t\x12\r\n\x05price\x18\x07 \x01(\t\x12\x0b\n\x03qty\x18\x08 \x01(\t\x12\x10\n\x03\x66\x65\x65\x18\t \x01(\tH\x00\x88\x01\x01\x12\x11\n\tfee_token\x18\n \x01(\t\x12\x0f\n\x07time_ns\x18\x0b \x01(\x03\x42\x06\n\x04_fee\"\xf7\x01\n\tStopEvent\x12\x11\n\tupdate_id\x18\x01 \x01(\x04\x12\x10\n\x08order_id\x18\x02 \x01(\x04\x12\x0e\n\x06market\x18\x03 \x01(\t\x12\x0f\n\x07time_ns\x18\x04 \x01(\x03\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x11\n\x04side\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\x1a\n\rtrigger_price\x18\x07 \x01(\tH\x01\x88\x01\x01\x12\x19\n\x0cnew_order_id\x18\x08 \x01(\x04H\x02\x88\x01\x01\x12\x13\n\x06reason\x18\t \x01(\tH\x03\x88\x01\x01\x42\x07\n\x05_sideB\x10\n\x0e_trigger_priceB\x0f\n\r_new_order_idB\t\n\x07_reason\"\x8e\x01\n\x0c\x41\x63\x63ountEvent\x12\'\n\x05order\x18\x01 \x01(\x0b\x32\x16.tachyon.v1.OrderEventH\x00\x12%\n\x04\x66ill\x18\x02 \x01(\x0b\x32\x15.tachyon.v1.FillEventH\x00\x12%\n\x04stop\x18\x03 \x01(\x0b\x32\x15.tachyon.v1.StopEventH\x00\x42\x07\n\x05\x65vent\"\x80\x01\n\rAccountUpdate\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x16\n\x0elast_update_id\x18\x04 \x01(\x04\x12(\n\x06\x65vents\x18\x05 \x03(\x0b\x32\x18.tachyon.v1.AccountEvent\"\r\n\x0bTimeRequest\"#\n\tTimeReply\x12\x16\n\x0eserver_time_ns\x18\x01 \x01(\x03\"\x10\n\x0eMarketsRequest\"\x0f\n\rTokensRequest\"1\n\x10OrderBookRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\r\".\n\rTradesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\"e\n\x0eHistoryRequest\x12$\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x16.tachyon.v1.SignedRead\x12\x13\n\x06market\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\rB\t\n\x07_market\"F\n\x11\x42ookStreamRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\r\x12\x12\n\nall_levels\x18\x03 \x01(\x08\"4\n\x13TradesStreamRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r2\x8e\x08\n\x08\x45xchange\x12\x39\n\x07GetTime\x12\x17.tachyon.v1.TimeRequest\x1a\x15.tachyon.v1.TimeReply\x12\x42\n\nGetMarkets\x12\x1a.tachyon.v1.MarketsRequest\x1a\x18.tachyon.v1.MarketsReply\x12?\n\tGetTokens\x12\x19.tachyon.v1.TokensRequest\x1a\x17.tachyon.v1.TokensReply\x12H\n\x0cGetOrderBook\x12\x1c.tachyon.v1.OrderBookRequest\x1a\x1a.tachyon.v1.OrderBookReply\x12?\n\tGetTrades\x12\x19.tachyon.v1.TradesRequest\x1a\x17.tachyon.v1.TradesReply\x12\x45\n\rSubmitCommand\x12\x19.tachyon.v1.SignedCommand\x1a\x19.tachyon.v1.CommandAnswer\x12\x46\n\x0b\x45nterOrders\x12\x19.tachyon.v1.SignedCommand\x1a\x18.tachyon.v1.CommandReply(\x01\x30\x01\x12@\n\x0bGetBalances\x12\x16.tachyon.v1.SignedRead\x1a\x19.tachyon.v1.BalancesReply\x12\x44\n\rGetOpenOrders\x12\x16.tachyon.v1.SignedRead\x1a\x1b.tachyon.v1.OpenOrdersReply\x12\x42\n\nGetHistory\x12\x1a.tachyon.v1.HistoryRequest\x1a\x18.tachyon.v1.HistoryReply\x12:\n\x08GetStops\x12\x16.tachyon.v1.SignedRead\x1a\x16.tachyon.v1.StopsReply\x12\x46\n\x0eGetWithdrawals\x12\x16.tachyon.v1.SignedRead\x1a\x1c.tachyon.v1.WithdrawalsReply\x12\x45\n\nStreamBook\x12\x1d.tachyon.v1.BookStreamRequest\x1a\x16.tachyon.v1.BookUpdate0\x01\x12K\n\x0cStreamTrades\x12\x1f.tachyon.v1.TradesStreamRequest\x1a\x18.tachyon.v1.TradesUpdate0\x01\x12\x44\n\rStreamAccount\x12\x16.tachyon.v1.SignedRead\x1a\x19.tachyon.v1.AccountUpdate0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "tachyon.v1.exchange_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tachyon.v1.exchange_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_SIGNEDCOMMAND"]._serialized_start = 41
-    _globals["_SIGNEDCOMMAND"]._serialized_end = 89
-    _globals["_SIGNEDREAD"]._serialized_start = 91
-    _globals["_SIGNEDREAD"]._serialized_end = 161
-    _globals["_JSON"]._serialized_start = 163
-    _globals["_JSON"]._serialized_end = 183
-    _globals["_COMMANDREPLY"]._serialized_start = 185
-    _globals["_COMMANDREPLY"]._serialized_end = 266
-    _globals["_REFUSAL"]._serialized_start = 268
-    _globals["_REFUSAL"]._serialized_end = 308
-    _globals["_STREAMMESSAGE"]._serialized_start = 310
-    _globals["_STREAMMESSAGE"]._serialized_end = 339
-    _globals["_TIMEREQUEST"]._serialized_start = 341
-    _globals["_TIMEREQUEST"]._serialized_end = 354
-    _globals["_TIMEREPLY"]._serialized_start = 356
-    _globals["_TIMEREPLY"]._serialized_end = 391
-    _globals["_MARKETSREQUEST"]._serialized_start = 393
-    _globals["_MARKETSREQUEST"]._serialized_end = 409
-    _globals["_TOKENSREQUEST"]._serialized_start = 411
-    _globals["_TOKENSREQUEST"]._serialized_end = 426
-    _globals["_ORDERBOOKREQUEST"]._serialized_start = 428
-    _globals["_ORDERBOOKREQUEST"]._serialized_end = 477
-    _globals["_TRADESREQUEST"]._serialized_start = 479
-    _globals["_TRADESREQUEST"]._serialized_end = 525
-    _globals["_HISTORYREQUEST"]._serialized_start = 527
-    _globals["_HISTORYREQUEST"]._serialized_end = 628
-    _globals["_BOOKSTREAMREQUEST"]._serialized_start = 630
-    _globals["_BOOKSTREAMREQUEST"]._serialized_end = 700
-    _globals["_TRADESSTREAMREQUEST"]._serialized_start = 702
-    _globals["_TRADESSTREAMREQUEST"]._serialized_end = 754
-    _globals["_EXCHANGE"]._serialized_start = 757
-    _globals["_EXCHANGE"]._serialized_end = 1712
+  DESCRIPTOR._loaded_options = None
+  _globals['_SIGNEDCOMMAND']._serialized_start=41
+  _globals['_SIGNEDCOMMAND']._serialized_end=89
+  _globals['_SIGNEDREAD']._serialized_start=91
+  _globals['_SIGNEDREAD']._serialized_end=161
+  _globals['_COMMANDREPLY']._serialized_start=163
+  _globals['_COMMANDREPLY']._serialized_end=285
+  _globals['_REFUSAL']._serialized_start=287
+  _globals['_REFUSAL']._serialized_end=327
+  _globals['_LEVEL']._serialized_start=329
+  _globals['_LEVEL']._serialized_end=364
+  _globals['_RISK']._serialized_start=367
+  _globals['_RISK']._serialized_end=559
+  _globals['_MARKET']._serialized_start=562
+  _globals['_MARKET']._serialized_end=952
+  _globals['_TOKEN']._serialized_start=954
+  _globals['_TOKEN']._serialized_end=995
+  _globals['_TRADE']._serialized_start=998
+  _globals['_TRADE']._serialized_end=1267
+  _globals['_BALANCE']._serialized_start=1269
+  _globals['_BALANCE']._serialized_end=1356
+  _globals['_OPENORDER']._serialized_start=1359
+  _globals['_OPENORDER']._serialized_end=1539
+  _globals['_CLOSEDORDER']._serialized_start=1542
+  _globals['_CLOSEDORDER']._serialized_end=1785
+  _globals['_FILL']._serialized_start=1788
+  _globals['_FILL']._serialized_end=1981
+  _globals['_STOPORDER']._serialized_start=1984
+  _globals['_STOPORDER']._serialized_end=2239
+  _globals['_WITHDRAWAL']._serialized_start=2242
+  _globals['_WITHDRAWAL']._serialized_end=2382
+  _globals['_PLACEMENT']._serialized_start=2385
+  _globals['_PLACEMENT']._serialized_end=2553
+  _globals['_MARKETSREPLY']._serialized_start=2555
+  _globals['_MARKETSREPLY']._serialized_end=2606
+  _globals['_TOKENSREPLY']._serialized_start=2608
+  _globals['_TOKENSREPLY']._serialized_end=2656
+  _globals['_ORDERBOOKREPLY']._serialized_start=2658
+  _globals['_ORDERBOOKREPLY']._serialized_end=2756
+  _globals['_TRADESREPLY']._serialized_start=2758
+  _globals['_TRADESREPLY']._serialized_end=2822
+  _globals['_BALANCESREPLY']._serialized_start=2824
+  _globals['_BALANCESREPLY']._serialized_end=2895
+  _globals['_OPENORDERSREPLY']._serialized_start=2897
+  _globals['_OPENORDERSREPLY']._serialized_end=2953
+  _globals['_HISTORYREPLY']._serialized_start=2955
+  _globals['_HISTORYREPLY']._serialized_end=3043
+  _globals['_STOPSREPLY']._serialized_start=3045
+  _globals['_STOPSREPLY']._serialized_end=3095
+  _globals['_WITHDRAWALSREPLY']._serialized_start=3097
+  _globals['_WITHDRAWALSREPLY']._serialized_end=3160
+  _globals['_CANCELLATIONS']._serialized_start=3162
+  _globals['_CANCELLATIONS']._serialized_end=3219
+  _globals['_COMMANDANSWER']._serialized_start=3222
+  _globals['_COMMANDANSWER']._serialized_end=3488
+  _globals['_BOOKUPDATE']._serialized_start=3491
+  _globals['_BOOKUPDATE']._serialized_end=3737
+  _globals['_TRADESUPDATE']._serialized_start=3739
+  _globals['_TRADESUPDATE']._serialized_end=3858
+  _globals['_ORDEREVENT']._serialized_start=3861
+  _globals['_ORDEREVENT']._serialized_end=4009
+  _globals['_FILLEVENT']._serialized_start=4012
+  _globals['_FILLEVENT']._serialized_end=4212
+  _globals['_STOPEVENT']._serialized_start=4215
+  _globals['_STOPEVENT']._serialized_end=4462
+  _globals['_ACCOUNTEVENT']._serialized_start=4465
+  _globals['_ACCOUNTEVENT']._serialized_end=4607
+  _globals['_ACCOUNTUPDATE']._serialized_start=4610
+  _globals['_ACCOUNTUPDATE']._serialized_end=4738
+  _globals['_TIMEREQUEST']._serialized_start=4740
+  _globals['_TIMEREQUEST']._serialized_end=4753
+  _globals['_TIMEREPLY']._serialized_start=4755
+  _globals['_TIMEREPLY']._serialized_end=4790
+  _globals['_MARKETSREQUEST']._serialized_start=4792
+  _globals['_MARKETSREQUEST']._serialized_end=4808
+  _globals['_TOKENSREQUEST']._serialized_start=4810
+  _globals['_TOKENSREQUEST']._serialized_end=4825
+  _globals['_ORDERBOOKREQUEST']._serialized_start=4827
+  _globals['_ORDERBOOKREQUEST']._serialized_end=4876
+  _globals['_TRADESREQUEST']._serialized_start=4878
+  _globals['_TRADESREQUEST']._serialized_end=4924
+  _globals['_HISTORYREQUEST']._serialized_start=4926
+  _globals['_HISTORYREQUEST']._serialized_end=5027
+  _globals['_BOOKSTREAMREQUEST']._serialized_start=5029
+  _globals['_BOOKSTREAMREQUEST']._serialized_end=5099
+  _globals['_TRADESSTREAMREQUEST']._serialized_start=5101
+  _globals['_TRADESSTREAMREQUEST']._serialized_end=5153
+  _globals['_EXCHANGE']._serialized_start=5156
+  _globals['_EXCHANGE']._serialized_end=6194
 # @@protoc_insertion_point(module_scope)

@@ -3,15 +3,20 @@
 isort:skip_file
 The node's gRPC service: every command and read of its REST API, and its streams.
 
-Answers carry the REST API's JSON (`Json.json`: the same object, field for field, that the
-REST route answers), so one description of the shapes (the node's OpenAPI at /openapi.json)
-serves both protocols; the server's clock is a typed field. Refusals are gRPC statuses
-carrying a google.rpc.ErrorInfo whose reason is the REST error code (domain "tachyon").
+Answers and stream messages are typed: each message's fields are named, and valued, as the
+keys of the equivalent REST answer's JSON (or WebSocket frame's), so the node's OpenAPI
+description (/openapi.json) documents both protocols, and json_format.MessageToDict(message,
+preserving_proto_field_name=True) gives the REST object back (an unset `optional` field:
+REST's null). The operator's venue commands alone are answered with JSON text
+(CommandAnswer.json). Refusals are gRPC statuses carrying a google.rpc.ErrorInfo whose
+reason is the REST error code (domain "tachyon").
 Regenerate the Python modules with scripts/gen_grpc after changing this file.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -76,67 +81,39 @@ class SignedRead(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "address", b"address", "signature", b"signature", "timestamp_ns", b"timestamp_ns"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "signature", b"signature", "timestamp_ns", b"timestamp_ns"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SignedRead: _TypeAlias = SignedRead  # noqa: Y015
 
 @_typing.final
-class Json(_message.Message):
-    """An answer: the JSON object the equivalent REST route answers."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    JSON_FIELD_NUMBER: _builtins.int
-    json: _builtins.str
-    def __init__(
-        self,
-        *,
-        json: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["json", b"json"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Json: _TypeAlias = Json  # noqa: Y015
-
-@_typing.final
 class CommandReply(_message.Message):
-    """One command's outcome in EnterOrders: its answer's JSON, or the refusal that a unary call
-    would end with (the stream goes on).
+    """One command's outcome in EnterOrders: its answer, or the refusal that a unary call would end
+    with (the stream goes on).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    JSON_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
     REFUSAL_FIELD_NUMBER: _builtins.int
-    json: _builtins.str
+    @_builtins.property
+    def answer(self) -> Global___CommandAnswer: ...
     @_builtins.property
     def refusal(self) -> Global___Refusal: ...
     def __init__(
         self,
         *,
-        json: _builtins.str = ...,
+        answer: Global___CommandAnswer | None = ...,
         refusal: Global___Refusal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal[
-        "json", b"json", "outcome", b"outcome", "refusal", b"refusal"
-    ]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "outcome", b"outcome", "refusal", b"refusal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "json", b"json", "outcome", b"outcome", "refusal", b"refusal"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "outcome", b"outcome", "refusal", b"refusal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["json", "refusal"]  # noqa: Y015
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["answer", "refusal"]  # noqa: Y015
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
-    def WhichOneof(
-        self, oneof_group: _WhichOneofArgType_outcome
-    ) -> _WhichOneofReturnType_outcome | None: ...
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
 Global___CommandReply: _TypeAlias = CommandReply  # noqa: Y015
 
@@ -165,25 +142,1216 @@ class Refusal(_message.Message):
 Global___Refusal: _TypeAlias = Refusal  # noqa: Y015
 
 @_typing.final
-class StreamMessage(_message.Message):
-    """One message of a stream: the JSON text of the equivalent WebSocket frame."""
+class Level(_message.Message):
+    """---- Shapes: each field named, and valued, as the REST answer's JSON key ----
+
+    Money, prices and quantities are exact decimal strings in token units (as over REST); ids
+    are integers; times are nanoseconds since the epoch. A field the REST answer may give as
+    null is `optional` here: unset where REST says null.
+
+    A price level of a book.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    JSON_FIELD_NUMBER: _builtins.int
-    json: _builtins.str
+    PRICE_FIELD_NUMBER: _builtins.int
+    QTY_FIELD_NUMBER: _builtins.int
+    price: _builtins.str
+    qty: _builtins.str
     def __init__(
         self,
         *,
-        json: _builtins.str = ...,
+        price: _builtins.str = ...,
+        qty: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["json", b"json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "qty", b"qty"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StreamMessage: _TypeAlias = StreamMessage  # noqa: Y015
+Global___Level: _TypeAlias = Level  # noqa: Y015
+
+@_typing.final
+class Risk(_message.Message):
+    """A market's risk limits (unset: not set)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_NOTIONAL_FIELD_NUMBER: _builtins.int
+    PRICE_BAND_PCT_FIELD_NUMBER: _builtins.int
+    MAX_POSITION_FIELD_NUMBER: _builtins.int
+    MAX_OPEN_ORDERS_FIELD_NUMBER: _builtins.int
+    max_notional: _builtins.str
+    """largest order value, in quote units"""
+    price_band_pct: _builtins.str
+    """band around the reference price, in %"""
+    max_position: _builtins.str
+    """largest holding of the base, in base units"""
+    max_open_orders: _builtins.int
+    """open orders per owner on the market"""
+    def __init__(
+        self,
+        *,
+        max_notional: _builtins.str | None = ...,
+        price_band_pct: _builtins.str | None = ...,
+        max_position: _builtins.str | None = ...,
+        max_open_orders: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_notional", b"_max_notional", "_max_open_orders", b"_max_open_orders", "_max_position", b"_max_position", "_price_band_pct", b"_price_band_pct", "max_notional", b"max_notional", "max_open_orders", b"max_open_orders", "max_position", b"max_position", "price_band_pct", b"price_band_pct"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_notional", b"_max_notional", "_max_open_orders", b"_max_open_orders", "_max_position", b"_max_position", "_price_band_pct", b"_price_band_pct", "max_notional", b"max_notional", "max_open_orders", b"max_open_orders", "max_position", b"max_position", "price_band_pct", b"price_band_pct"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_notional: _TypeAlias = _typing.Literal["max_notional"]  # noqa: Y015
+    _WhichOneofArgType__max_notional: _TypeAlias = _typing.Literal["_max_notional", b"_max_notional"]  # noqa: Y015
+    _WhichOneofReturnType__max_open_orders: _TypeAlias = _typing.Literal["max_open_orders"]  # noqa: Y015
+    _WhichOneofArgType__max_open_orders: _TypeAlias = _typing.Literal["_max_open_orders", b"_max_open_orders"]  # noqa: Y015
+    _WhichOneofReturnType__max_position: _TypeAlias = _typing.Literal["max_position"]  # noqa: Y015
+    _WhichOneofArgType__max_position: _TypeAlias = _typing.Literal["_max_position", b"_max_position"]  # noqa: Y015
+    _WhichOneofReturnType__price_band_pct: _TypeAlias = _typing.Literal["price_band_pct"]  # noqa: Y015
+    _WhichOneofArgType__price_band_pct: _TypeAlias = _typing.Literal["_price_band_pct", b"_price_band_pct"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_notional) -> _WhichOneofReturnType__max_notional | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_open_orders) -> _WhichOneofReturnType__max_open_orders | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_position) -> _WhichOneofReturnType__max_position | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__price_band_pct) -> _WhichOneofReturnType__price_band_pct | None: ...
+
+Global___Risk: _TypeAlias = Risk  # noqa: Y015
+
+@_typing.final
+class Market(_message.Message):
+    """A market, as GET /v1/markets lists it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    BASE_FIELD_NUMBER: _builtins.int
+    QUOTE_FIELD_NUMBER: _builtins.int
+    BASE_DECIMALS_FIELD_NUMBER: _builtins.int
+    QUOTE_DECIMALS_FIELD_NUMBER: _builtins.int
+    TICK_SIZE_FIELD_NUMBER: _builtins.int
+    LOT_SIZE_FIELD_NUMBER: _builtins.int
+    MIN_QTY_FIELD_NUMBER: _builtins.int
+    MAKER_BPS_FIELD_NUMBER: _builtins.int
+    TAKER_BPS_FIELD_NUMBER: _builtins.int
+    FEE_TOKEN_FIELD_NUMBER: _builtins.int
+    FEE_ACCOUNT_FIELD_NUMBER: _builtins.int
+    MAX_QTY_FIELD_NUMBER: _builtins.int
+    MIN_NOTIONAL_FIELD_NUMBER: _builtins.int
+    RISK_FIELD_NUMBER: _builtins.int
+    HALTED_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    base: _builtins.str
+    quote: _builtins.str
+    base_decimals: _builtins.int
+    quote_decimals: _builtins.int
+    tick_size: _builtins.str
+    lot_size: _builtins.str
+    min_qty: _builtins.str
+    maker_bps: _builtins.int
+    taker_bps: _builtins.int
+    fee_token: _builtins.str
+    fee_account: _builtins.str
+    max_qty: _builtins.str
+    """largest order, in base units (unset: none)"""
+    min_notional: _builtins.str
+    """smallest order value, quote units (unset: none)"""
+    halted: _builtins.bool
+    """halted: only cancels are accepted"""
+    engine: _builtins.str
+    """the matching engine the market runs on"""
+    @_builtins.property
+    def risk(self) -> Global___Risk: ...
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        base: _builtins.str = ...,
+        quote: _builtins.str = ...,
+        base_decimals: _builtins.int = ...,
+        quote_decimals: _builtins.int = ...,
+        tick_size: _builtins.str = ...,
+        lot_size: _builtins.str = ...,
+        min_qty: _builtins.str = ...,
+        maker_bps: _builtins.int = ...,
+        taker_bps: _builtins.int = ...,
+        fee_token: _builtins.str = ...,
+        fee_account: _builtins.str = ...,
+        max_qty: _builtins.str | None = ...,
+        min_notional: _builtins.str | None = ...,
+        risk: Global___Risk | None = ...,
+        halted: _builtins.bool = ...,
+        engine: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_engine", b"_engine", "_max_qty", b"_max_qty", "_min_notional", b"_min_notional", "engine", b"engine", "max_qty", b"max_qty", "min_notional", b"min_notional", "risk", b"risk"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_engine", b"_engine", "_max_qty", b"_max_qty", "_min_notional", b"_min_notional", "base", b"base", "base_decimals", b"base_decimals", "engine", b"engine", "fee_account", b"fee_account", "fee_token", b"fee_token", "halted", b"halted", "lot_size", b"lot_size", "maker_bps", b"maker_bps", "market", b"market", "max_qty", b"max_qty", "min_notional", b"min_notional", "min_qty", b"min_qty", "quote", b"quote", "quote_decimals", b"quote_decimals", "risk", b"risk", "taker_bps", b"taker_bps", "tick_size", b"tick_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__engine: _TypeAlias = _typing.Literal["engine"]  # noqa: Y015
+    _WhichOneofArgType__engine: _TypeAlias = _typing.Literal["_engine", b"_engine"]  # noqa: Y015
+    _WhichOneofReturnType__max_qty: _TypeAlias = _typing.Literal["max_qty"]  # noqa: Y015
+    _WhichOneofArgType__max_qty: _TypeAlias = _typing.Literal["_max_qty", b"_max_qty"]  # noqa: Y015
+    _WhichOneofReturnType__min_notional: _TypeAlias = _typing.Literal["min_notional"]  # noqa: Y015
+    _WhichOneofArgType__min_notional: _TypeAlias = _typing.Literal["_min_notional", b"_min_notional"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__engine) -> _WhichOneofReturnType__engine | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_qty) -> _WhichOneofReturnType__max_qty | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_notional) -> _WhichOneofReturnType__min_notional | None: ...
+
+Global___Market: _TypeAlias = Market  # noqa: Y015
+
+@_typing.final
+class Token(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    DECIMALS_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    decimals: _builtins.int
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        decimals: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decimals", b"decimals", "symbol", b"symbol"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Token: _TypeAlias = Token  # noqa: Y015
+
+@_typing.final
+class Trade(_message.Message):
+    """A trade: GET /v1/trades's, a placement's, the trades stream's. Fees are in the market's fee
+    token, negative for a maker's rebate (unset: not recorded); time_ns is the journal time of
+    the command that made it (unset: not recorded).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRADE_ID_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    QTY_FIELD_NUMBER: _builtins.int
+    MAKER_ORDER_ID_FIELD_NUMBER: _builtins.int
+    TAKER_ORDER_ID_FIELD_NUMBER: _builtins.int
+    TAKER_SIDE_FIELD_NUMBER: _builtins.int
+    MAKER_FEE_FIELD_NUMBER: _builtins.int
+    TAKER_FEE_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    UPDATE_ID_FIELD_NUMBER: _builtins.int
+    trade_id: _builtins.int
+    price: _builtins.str
+    qty: _builtins.str
+    maker_order_id: _builtins.int
+    taker_order_id: _builtins.int
+    taker_side: _builtins.str
+    """bid or ask"""
+    maker_fee: _builtins.str
+    taker_fee: _builtins.str
+    time_ns: _builtins.int
+    update_id: _builtins.int
+    """the trades stream's `trades` messages only"""
+    def __init__(
+        self,
+        *,
+        trade_id: _builtins.int = ...,
+        price: _builtins.str = ...,
+        qty: _builtins.str = ...,
+        maker_order_id: _builtins.int = ...,
+        taker_order_id: _builtins.int = ...,
+        taker_side: _builtins.str = ...,
+        maker_fee: _builtins.str | None = ...,
+        taker_fee: _builtins.str | None = ...,
+        time_ns: _builtins.int | None = ...,
+        update_id: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_maker_fee", b"_maker_fee", "_taker_fee", b"_taker_fee", "_time_ns", b"_time_ns", "_update_id", b"_update_id", "maker_fee", b"maker_fee", "taker_fee", b"taker_fee", "time_ns", b"time_ns", "update_id", b"update_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_maker_fee", b"_maker_fee", "_taker_fee", b"_taker_fee", "_time_ns", b"_time_ns", "_update_id", b"_update_id", "maker_fee", b"maker_fee", "maker_order_id", b"maker_order_id", "price", b"price", "qty", b"qty", "taker_fee", b"taker_fee", "taker_order_id", b"taker_order_id", "taker_side", b"taker_side", "time_ns", b"time_ns", "trade_id", b"trade_id", "update_id", b"update_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__maker_fee: _TypeAlias = _typing.Literal["maker_fee"]  # noqa: Y015
+    _WhichOneofArgType__maker_fee: _TypeAlias = _typing.Literal["_maker_fee", b"_maker_fee"]  # noqa: Y015
+    _WhichOneofReturnType__taker_fee: _TypeAlias = _typing.Literal["taker_fee"]  # noqa: Y015
+    _WhichOneofArgType__taker_fee: _TypeAlias = _typing.Literal["_taker_fee", b"_taker_fee"]  # noqa: Y015
+    _WhichOneofReturnType__time_ns: _TypeAlias = _typing.Literal["time_ns"]  # noqa: Y015
+    _WhichOneofArgType__time_ns: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns"]  # noqa: Y015
+    _WhichOneofReturnType__update_id: _TypeAlias = _typing.Literal["update_id"]  # noqa: Y015
+    _WhichOneofArgType__update_id: _TypeAlias = _typing.Literal["_update_id", b"_update_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__maker_fee) -> _WhichOneofReturnType__maker_fee | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__taker_fee) -> _WhichOneofReturnType__taker_fee | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__time_ns) -> _WhichOneofReturnType__time_ns | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__update_id) -> _WhichOneofReturnType__update_id | None: ...
+
+Global___Trade: _TypeAlias = Trade  # noqa: Y015
+
+@_typing.final
+class Balance(_message.Message):
+    """A token's balance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    LOCKED_FIELD_NUMBER: _builtins.int
+    DEBT_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    available: _builtins.str
+    locked: _builtins.str
+    debt: _builtins.str
+    """owed after a reversed card payment (set only when owed)"""
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+        available: _builtins.str = ...,
+        locked: _builtins.str = ...,
+        debt: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_debt", b"_debt", "debt", b"debt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_debt", b"_debt", "available", b"available", "debt", b"debt", "locked", b"locked", "token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__debt: _TypeAlias = _typing.Literal["debt"]  # noqa: Y015
+    _WhichOneofArgType__debt: _TypeAlias = _typing.Literal["_debt", b"_debt"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__debt) -> _WhichOneofReturnType__debt | None: ...
+
+Global___Balance: _TypeAlias = Balance  # noqa: Y015
+
+@_typing.final
+class OpenOrder(_message.Message):
+    """An open order (new, or partially filled)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    QTY_FIELD_NUMBER: _builtins.int
+    REMAINING_QTY_FIELD_NUMBER: _builtins.int
+    FILLED_QTY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.int
+    market: _builtins.str
+    side: _builtins.str
+    price: _builtins.str
+    qty: _builtins.str
+    remaining_qty: _builtins.str
+    filled_qty: _builtins.str
+    status: _builtins.str
+    time_ns: _builtins.int
+    """when it was placed (unset: not recorded)"""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        side: _builtins.str = ...,
+        price: _builtins.str = ...,
+        qty: _builtins.str = ...,
+        remaining_qty: _builtins.str = ...,
+        filled_qty: _builtins.str = ...,
+        status: _builtins.str = ...,
+        time_ns: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns", "time_ns", b"time_ns"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns", "filled_qty", b"filled_qty", "market", b"market", "order_id", b"order_id", "price", b"price", "qty", b"qty", "remaining_qty", b"remaining_qty", "side", b"side", "status", b"status", "time_ns", b"time_ns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__time_ns: _TypeAlias = _typing.Literal["time_ns"]  # noqa: Y015
+    _WhichOneofArgType__time_ns: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__time_ns) -> _WhichOneofReturnType__time_ns | None: ...
+
+Global___OpenOrder: _TypeAlias = OpenOrder  # noqa: Y015
+
+@_typing.final
+class ClosedOrder(_message.Message):
+    """An order that closed: filled, or cancelled for `reason`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    QTY_FIELD_NUMBER: _builtins.int
+    FILLED_QTY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    CLOSED_TIME_NS_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.int
+    market: _builtins.str
+    side: _builtins.str
+    price: _builtins.str
+    """unset: a market order"""
+    qty: _builtins.str
+    """as placed; unset: a market bid by budget, or unknown"""
+    filled_qty: _builtins.str
+    status: _builtins.str
+    """filled or cancelled"""
+    reason: _builtins.str
+    """why it was cancelled (unset: filled)"""
+    time_ns: _builtins.int
+    """when it was placed (unset: not recorded)"""
+    closed_time_ns: _builtins.int
+    """the journal time of the command that closed it"""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        side: _builtins.str = ...,
+        price: _builtins.str | None = ...,
+        qty: _builtins.str | None = ...,
+        filled_qty: _builtins.str = ...,
+        status: _builtins.str = ...,
+        reason: _builtins.str | None = ...,
+        time_ns: _builtins.int | None = ...,
+        closed_time_ns: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_price", b"_price", "_qty", b"_qty", "_reason", b"_reason", "_time_ns", b"_time_ns", "price", b"price", "qty", b"qty", "reason", b"reason", "time_ns", b"time_ns"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_price", b"_price", "_qty", b"_qty", "_reason", b"_reason", "_time_ns", b"_time_ns", "closed_time_ns", b"closed_time_ns", "filled_qty", b"filled_qty", "market", b"market", "order_id", b"order_id", "price", b"price", "qty", b"qty", "reason", b"reason", "side", b"side", "status", b"status", "time_ns", b"time_ns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__price: _TypeAlias = _typing.Literal["price"]  # noqa: Y015
+    _WhichOneofArgType__price: _TypeAlias = _typing.Literal["_price", b"_price"]  # noqa: Y015
+    _WhichOneofReturnType__qty: _TypeAlias = _typing.Literal["qty"]  # noqa: Y015
+    _WhichOneofArgType__qty: _TypeAlias = _typing.Literal["_qty", b"_qty"]  # noqa: Y015
+    _WhichOneofReturnType__reason: _TypeAlias = _typing.Literal["reason"]  # noqa: Y015
+    _WhichOneofArgType__reason: _TypeAlias = _typing.Literal["_reason", b"_reason"]  # noqa: Y015
+    _WhichOneofReturnType__time_ns: _TypeAlias = _typing.Literal["time_ns"]  # noqa: Y015
+    _WhichOneofArgType__time_ns: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__price) -> _WhichOneofReturnType__price | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__qty) -> _WhichOneofReturnType__qty | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reason) -> _WhichOneofReturnType__reason | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__time_ns) -> _WhichOneofReturnType__time_ns | None: ...
+
+Global___ClosedOrder: _TypeAlias = ClosedOrder  # noqa: Y015
+
+@_typing.final
+class Fill(_message.Message):
+    """The account's side of one trade."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRADE_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    QTY_FIELD_NUMBER: _builtins.int
+    FEE_FIELD_NUMBER: _builtins.int
+    FEE_TOKEN_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    trade_id: _builtins.int
+    market: _builtins.str
+    order_id: _builtins.int
+    side: _builtins.str
+    role: _builtins.str
+    """maker or taker"""
+    price: _builtins.str
+    qty: _builtins.str
+    fee: _builtins.str
+    """the fee this side paid (unset: not recorded)"""
+    fee_token: _builtins.str
+    time_ns: _builtins.int
+    def __init__(
+        self,
+        *,
+        trade_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        order_id: _builtins.int = ...,
+        side: _builtins.str = ...,
+        role: _builtins.str = ...,
+        price: _builtins.str = ...,
+        qty: _builtins.str = ...,
+        fee: _builtins.str | None = ...,
+        fee_token: _builtins.str = ...,
+        time_ns: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fee", b"_fee", "_time_ns", b"_time_ns", "fee", b"fee", "time_ns", b"time_ns"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fee", b"_fee", "_time_ns", b"_time_ns", "fee", b"fee", "fee_token", b"fee_token", "market", b"market", "order_id", b"order_id", "price", b"price", "qty", b"qty", "role", b"role", "side", b"side", "time_ns", b"time_ns", "trade_id", b"trade_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fee: _TypeAlias = _typing.Literal["fee"]  # noqa: Y015
+    _WhichOneofArgType__fee: _TypeAlias = _typing.Literal["_fee", b"_fee"]  # noqa: Y015
+    _WhichOneofReturnType__time_ns: _TypeAlias = _typing.Literal["time_ns"]  # noqa: Y015
+    _WhichOneofArgType__time_ns: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fee) -> _WhichOneofReturnType__fee | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__time_ns) -> _WhichOneofReturnType__time_ns | None: ...
+
+Global___Fill: _TypeAlias = Fill  # noqa: Y015
+
+@_typing.final
+class StopOrder(_message.Message):
+    """A stop order: its trigger, the order it becomes (price unset: a market order), what it locks
+    while `pending`; status pending, cancelled or triggered.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    TRIGGER_PRICE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    QTY_FIELD_NUMBER: _builtins.int
+    MAX_QUOTE_FIELD_NUMBER: _builtins.int
+    STP_FIELD_NUMBER: _builtins.int
+    LOCKED_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.int
+    market: _builtins.str
+    side: _builtins.str
+    trigger_price: _builtins.str
+    price: _builtins.str
+    qty: _builtins.str
+    max_quote: _builtins.str
+    stp: _builtins.str
+    locked: _builtins.str
+    status: _builtins.str
+    time_ns: _builtins.int
+    """when it was accepted (unset: not recorded)"""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        side: _builtins.str = ...,
+        trigger_price: _builtins.str = ...,
+        price: _builtins.str | None = ...,
+        qty: _builtins.str | None = ...,
+        max_quote: _builtins.str | None = ...,
+        stp: _builtins.str = ...,
+        locked: _builtins.str = ...,
+        status: _builtins.str = ...,
+        time_ns: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_quote", b"_max_quote", "_price", b"_price", "_qty", b"_qty", "_time_ns", b"_time_ns", "max_quote", b"max_quote", "price", b"price", "qty", b"qty", "time_ns", b"time_ns"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_quote", b"_max_quote", "_price", b"_price", "_qty", b"_qty", "_time_ns", b"_time_ns", "locked", b"locked", "market", b"market", "max_quote", b"max_quote", "order_id", b"order_id", "price", b"price", "qty", b"qty", "side", b"side", "status", b"status", "stp", b"stp", "time_ns", b"time_ns", "trigger_price", b"trigger_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_quote: _TypeAlias = _typing.Literal["max_quote"]  # noqa: Y015
+    _WhichOneofArgType__max_quote: _TypeAlias = _typing.Literal["_max_quote", b"_max_quote"]  # noqa: Y015
+    _WhichOneofReturnType__price: _TypeAlias = _typing.Literal["price"]  # noqa: Y015
+    _WhichOneofArgType__price: _TypeAlias = _typing.Literal["_price", b"_price"]  # noqa: Y015
+    _WhichOneofReturnType__qty: _TypeAlias = _typing.Literal["qty"]  # noqa: Y015
+    _WhichOneofArgType__qty: _TypeAlias = _typing.Literal["_qty", b"_qty"]  # noqa: Y015
+    _WhichOneofReturnType__time_ns: _TypeAlias = _typing.Literal["time_ns"]  # noqa: Y015
+    _WhichOneofArgType__time_ns: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_quote) -> _WhichOneofReturnType__max_quote | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__price) -> _WhichOneofReturnType__price | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__qty) -> _WhichOneofReturnType__qty | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__time_ns) -> _WhichOneofReturnType__time_ns | None: ...
+
+Global___StopOrder: _TypeAlias = StopOrder  # noqa: Y015
+
+@_typing.final
+class Withdrawal(_message.Message):
+    """A withdrawal with a destination: state pending, completed or rejected."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WITHDRAWAL_ID_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    withdrawal_id: _builtins.int
+    token: _builtins.str
+    amount: _builtins.str
+    destination: _builtins.str
+    state: _builtins.str
+    reference: _builtins.str
+    """the operator's, once it closed it"""
+    def __init__(
+        self,
+        *,
+        withdrawal_id: _builtins.int = ...,
+        token: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        destination: _builtins.str = ...,
+        state: _builtins.str = ...,
+        reference: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reference", b"_reference", "reference", b"reference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reference", b"_reference", "amount", b"amount", "destination", b"destination", "reference", b"reference", "state", b"state", "token", b"token", "withdrawal_id", b"withdrawal_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__reference: _TypeAlias = _typing.Literal["reference"]  # noqa: Y015
+    _WhichOneofArgType__reference: _TypeAlias = _typing.Literal["_reference", b"_reference"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reference) -> _WhichOneofReturnType__reference | None: ...
+
+Global___Withdrawal: _TypeAlias = Withdrawal  # noqa: Y015
+
+@_typing.final
+class Placement(_message.Message):
+    """What placing, cancelling or amending an order did."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FILLED_QTY_FIELD_NUMBER: _builtins.int
+    OPEN_QTY_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    TRADES_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.int
+    market: _builtins.str
+    status: _builtins.str
+    filled_qty: _builtins.str
+    open_qty: _builtins.str
+    time_ns: _builtins.int
+    """the command's journal time (unset: not recorded)"""
+    @_builtins.property
+    def trades(self) -> _containers.RepeatedCompositeFieldContainer[Global___Trade]: ...
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        status: _builtins.str = ...,
+        filled_qty: _builtins.str = ...,
+        open_qty: _builtins.str = ...,
+        time_ns: _builtins.int | None = ...,
+        trades: _abc.Iterable[Global___Trade] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns", "time_ns", b"time_ns"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns", "filled_qty", b"filled_qty", "market", b"market", "open_qty", b"open_qty", "order_id", b"order_id", "status", b"status", "time_ns", b"time_ns", "trades", b"trades"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__time_ns: _TypeAlias = _typing.Literal["time_ns"]  # noqa: Y015
+    _WhichOneofArgType__time_ns: _TypeAlias = _typing.Literal["_time_ns", b"_time_ns"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__time_ns) -> _WhichOneofReturnType__time_ns | None: ...
+
+Global___Placement: _TypeAlias = Placement  # noqa: Y015
+
+@_typing.final
+class MarketsReply(_message.Message):
+    """---- Answers of the reads: each the REST route's object ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKETS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def markets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Market]: ...
+    def __init__(
+        self,
+        *,
+        markets: _abc.Iterable[Global___Market] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["markets", b"markets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketsReply: _TypeAlias = MarketsReply  # noqa: Y015
+
+@_typing.final
+class TokensReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKENS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tokens(self) -> _containers.RepeatedCompositeFieldContainer[Global___Token]: ...
+    def __init__(
+        self,
+        *,
+        tokens: _abc.Iterable[Global___Token] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TokensReply: _TypeAlias = TokensReply  # noqa: Y015
+
+@_typing.final
+class OrderBookReply(_message.Message):
+    """Each side best first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    BIDS_FIELD_NUMBER: _builtins.int
+    ASKS_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    @_builtins.property
+    def bids(self) -> _containers.RepeatedCompositeFieldContainer[Global___Level]: ...
+    @_builtins.property
+    def asks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Level]: ...
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        bids: _abc.Iterable[Global___Level] | None = ...,
+        asks: _abc.Iterable[Global___Level] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks", b"asks", "bids", b"bids", "market", b"market"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrderBookReply: _TypeAlias = OrderBookReply  # noqa: Y015
+
+@_typing.final
+class TradesReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    TRADES_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    @_builtins.property
+    def trades(self) -> _containers.RepeatedCompositeFieldContainer[Global___Trade]: ...
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        trades: _abc.Iterable[Global___Trade] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "trades", b"trades"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TradesReply: _TypeAlias = TradesReply  # noqa: Y015
+
+@_typing.final
+class BalancesReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    BALANCES_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    @_builtins.property
+    def balances(self) -> _containers.RepeatedCompositeFieldContainer[Global___Balance]: ...
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+        balances: _abc.Iterable[Global___Balance] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "balances", b"balances"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BalancesReply: _TypeAlias = BalancesReply  # noqa: Y015
+
+@_typing.final
+class OpenOrdersReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___OpenOrder]: ...
+    def __init__(
+        self,
+        *,
+        orders: _abc.Iterable[Global___OpenOrder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenOrdersReply: _TypeAlias = OpenOrdersReply  # noqa: Y015
+
+@_typing.final
+class HistoryReply(_message.Message):
+    """The account's latest closed orders and fills, each newest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDERS_FIELD_NUMBER: _builtins.int
+    FILLS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClosedOrder]: ...
+    @_builtins.property
+    def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fill]: ...
+    def __init__(
+        self,
+        *,
+        orders: _abc.Iterable[Global___ClosedOrder] | None = ...,
+        fills: _abc.Iterable[Global___Fill] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fills", b"fills", "orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryReply: _TypeAlias = HistoryReply  # noqa: Y015
+
+@_typing.final
+class StopsReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STOPS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stops(self) -> _containers.RepeatedCompositeFieldContainer[Global___StopOrder]: ...
+    def __init__(
+        self,
+        *,
+        stops: _abc.Iterable[Global___StopOrder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stops", b"stops"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StopsReply: _TypeAlias = StopsReply  # noqa: Y015
+
+@_typing.final
+class WithdrawalsReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WITHDRAWALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def withdrawals(self) -> _containers.RepeatedCompositeFieldContainer[Global___Withdrawal]: ...
+    def __init__(
+        self,
+        *,
+        withdrawals: _abc.Iterable[Global___Withdrawal] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["withdrawals", b"withdrawals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawalsReply: _TypeAlias = WithdrawalsReply  # noqa: Y015
+
+@_typing.final
+class Cancellations(_message.Message):
+    """CancelAll's answer: each cancelled order, oldest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cancelled(self) -> _containers.RepeatedCompositeFieldContainer[Global___Placement]: ...
+    def __init__(
+        self,
+        *,
+        cancelled: _abc.Iterable[Global___Placement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Cancellations: _TypeAlias = Cancellations  # noqa: Y015
+
+@_typing.final
+class CommandAnswer(_message.Message):
+    """A command's answer (POST /v1/commands'), its case naming its shape: `placement` (place,
+    cancel or amend an order), `stop` (place a stop, or cancel one), `cancel_all` (its
+    `cancelled` placements), `balances` (a deposit or withdrawal: the moved token's balance;
+    the operator's AdminDeposit and AdminCollectFees alike), `withdrawal` (RequestWithdrawal's,
+    the operator's AdminCloseWithdrawal's: REST's `{"withdrawal": {...}}`). `json`: the REST
+    answer's JSON text, for the operator's venue commands only (SetOperator, AdminAddToken,
+    AdminAddMarket, AdminSetFees, AdminSetRisk, AdminHaltMarket: shapes of the admin CLI, listed
+    in the node's /openapi.json), which a trading program does not send.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLACEMENT_FIELD_NUMBER: _builtins.int
+    STOP_FIELD_NUMBER: _builtins.int
+    CANCEL_ALL_FIELD_NUMBER: _builtins.int
+    BALANCES_FIELD_NUMBER: _builtins.int
+    WITHDRAWAL_FIELD_NUMBER: _builtins.int
+    JSON_FIELD_NUMBER: _builtins.int
+    json: _builtins.str
+    @_builtins.property
+    def placement(self) -> Global___Placement: ...
+    @_builtins.property
+    def stop(self) -> Global___StopOrder: ...
+    @_builtins.property
+    def cancel_all(self) -> Global___Cancellations: ...
+    @_builtins.property
+    def balances(self) -> Global___BalancesReply: ...
+    @_builtins.property
+    def withdrawal(self) -> Global___Withdrawal: ...
+    def __init__(
+        self,
+        *,
+        placement: Global___Placement | None = ...,
+        stop: Global___StopOrder | None = ...,
+        cancel_all: Global___Cancellations | None = ...,
+        balances: Global___BalancesReply | None = ...,
+        withdrawal: Global___Withdrawal | None = ...,
+        json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "balances", b"balances", "cancel_all", b"cancel_all", "json", b"json", "placement", b"placement", "stop", b"stop", "withdrawal", b"withdrawal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "balances", b"balances", "cancel_all", b"cancel_all", "json", b"json", "placement", b"placement", "stop", b"stop", "withdrawal", b"withdrawal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_answer: _TypeAlias = _typing.Literal["placement", "stop", "cancel_all", "balances", "withdrawal", "json"]  # noqa: Y015
+    _WhichOneofArgType_answer: _TypeAlias = _typing.Literal["answer", b"answer"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_answer) -> _WhichOneofReturnType_answer | None: ...
+
+Global___CommandAnswer: _TypeAlias = CommandAnswer  # noqa: Y015
+
+@_typing.final
+class BookUpdate(_message.Message):
+    """---- Stream messages: each the WebSocket frame's fields, typed ----
+
+    The depth channel's message (/v1/ws/market?channels=depth): `type` "snapshot" (the best
+    levels at last_update_id; a later one replaces the book) or "diff" (each level a batch
+    changed, its quantity now, "0" when gone; first_update_id and prev_update_id set).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    FIRST_UPDATE_ID_FIELD_NUMBER: _builtins.int
+    LAST_UPDATE_ID_FIELD_NUMBER: _builtins.int
+    PREV_UPDATE_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    BIDS_FIELD_NUMBER: _builtins.int
+    ASKS_FIELD_NUMBER: _builtins.int
+    stream: _builtins.str
+    """"depth" """
+    type: _builtins.str
+    first_update_id: _builtins.int
+    last_update_id: _builtins.int
+    prev_update_id: _builtins.int
+    market: _builtins.str
+    @_builtins.property
+    def bids(self) -> _containers.RepeatedCompositeFieldContainer[Global___Level]: ...
+    @_builtins.property
+    def asks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Level]: ...
+    def __init__(
+        self,
+        *,
+        stream: _builtins.str = ...,
+        type: _builtins.str = ...,
+        first_update_id: _builtins.int | None = ...,
+        last_update_id: _builtins.int = ...,
+        prev_update_id: _builtins.int | None = ...,
+        market: _builtins.str = ...,
+        bids: _abc.Iterable[Global___Level] | None = ...,
+        asks: _abc.Iterable[Global___Level] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_first_update_id", b"_first_update_id", "_prev_update_id", b"_prev_update_id", "first_update_id", b"first_update_id", "prev_update_id", b"prev_update_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_first_update_id", b"_first_update_id", "_prev_update_id", b"_prev_update_id", "asks", b"asks", "bids", b"bids", "first_update_id", b"first_update_id", "last_update_id", b"last_update_id", "market", b"market", "prev_update_id", b"prev_update_id", "stream", b"stream", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__first_update_id: _TypeAlias = _typing.Literal["first_update_id"]  # noqa: Y015
+    _WhichOneofArgType__first_update_id: _TypeAlias = _typing.Literal["_first_update_id", b"_first_update_id"]  # noqa: Y015
+    _WhichOneofReturnType__prev_update_id: _TypeAlias = _typing.Literal["prev_update_id"]  # noqa: Y015
+    _WhichOneofArgType__prev_update_id: _TypeAlias = _typing.Literal["_prev_update_id", b"_prev_update_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__first_update_id) -> _WhichOneofReturnType__first_update_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__prev_update_id) -> _WhichOneofReturnType__prev_update_id | None: ...
+
+Global___BookUpdate: _TypeAlias = BookUpdate  # noqa: Y015
+
+@_typing.final
+class TradesUpdate(_message.Message):
+    """The trades channel's message: `type` "snapshot" (the recent trades, oldest first) or
+    "trades" (a batch's, each with its update_id).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    LAST_UPDATE_ID_FIELD_NUMBER: _builtins.int
+    TRADES_FIELD_NUMBER: _builtins.int
+    stream: _builtins.str
+    """"trades" """
+    type: _builtins.str
+    market: _builtins.str
+    last_update_id: _builtins.int
+    @_builtins.property
+    def trades(self) -> _containers.RepeatedCompositeFieldContainer[Global___Trade]: ...
+    def __init__(
+        self,
+        *,
+        stream: _builtins.str = ...,
+        type: _builtins.str = ...,
+        market: _builtins.str = ...,
+        last_update_id: _builtins.int = ...,
+        trades: _abc.Iterable[Global___Trade] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_update_id", b"last_update_id", "market", b"market", "stream", b"stream", "trades", b"trades", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TradesUpdate: _TypeAlias = TradesUpdate  # noqa: Y015
+
+@_typing.final
+class OrderEvent(_message.Message):
+    """An order's status as a command (or, for a resting order, a batch) left it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPDATE_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REMAINING_QTY_FIELD_NUMBER: _builtins.int
+    update_id: _builtins.int
+    order_id: _builtins.int
+    market: _builtins.str
+    side: _builtins.str
+    price: _builtins.str
+    """unset: a market order"""
+    status: _builtins.str
+    remaining_qty: _builtins.str
+    def __init__(
+        self,
+        *,
+        update_id: _builtins.int = ...,
+        order_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        side: _builtins.str = ...,
+        price: _builtins.str | None = ...,
+        status: _builtins.str = ...,
+        remaining_qty: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_price", b"_price", "price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_price", b"_price", "market", b"market", "order_id", b"order_id", "price", b"price", "remaining_qty", b"remaining_qty", "side", b"side", "status", b"status", "update_id", b"update_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__price: _TypeAlias = _typing.Literal["price"]  # noqa: Y015
+    _WhichOneofArgType__price: _TypeAlias = _typing.Literal["_price", b"_price"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__price) -> _WhichOneofReturnType__price | None: ...
+
+Global___OrderEvent: _TypeAlias = OrderEvent  # noqa: Y015
+
+@_typing.final
+class FillEvent(_message.Message):
+    """The account's side of a trade."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPDATE_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    TRADE_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    QTY_FIELD_NUMBER: _builtins.int
+    FEE_FIELD_NUMBER: _builtins.int
+    FEE_TOKEN_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    update_id: _builtins.int
+    order_id: _builtins.int
+    trade_id: _builtins.int
+    market: _builtins.str
+    side: _builtins.str
+    role: _builtins.str
+    """maker or taker"""
+    price: _builtins.str
+    qty: _builtins.str
+    fee: _builtins.str
+    fee_token: _builtins.str
+    time_ns: _builtins.int
+    def __init__(
+        self,
+        *,
+        update_id: _builtins.int = ...,
+        order_id: _builtins.int = ...,
+        trade_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        side: _builtins.str = ...,
+        role: _builtins.str = ...,
+        price: _builtins.str = ...,
+        qty: _builtins.str = ...,
+        fee: _builtins.str | None = ...,
+        fee_token: _builtins.str = ...,
+        time_ns: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fee", b"_fee", "fee", b"fee"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fee", b"_fee", "fee", b"fee", "fee_token", b"fee_token", "market", b"market", "order_id", b"order_id", "price", b"price", "qty", b"qty", "role", b"role", "side", b"side", "time_ns", b"time_ns", "trade_id", b"trade_id", "update_id", b"update_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fee: _TypeAlias = _typing.Literal["fee"]  # noqa: Y015
+    _WhichOneofArgType__fee: _TypeAlias = _typing.Literal["_fee", b"_fee"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fee) -> _WhichOneofReturnType__fee | None: ...
+
+Global___FillEvent: _TypeAlias = FillEvent  # noqa: Y015
+
+@_typing.final
+class StopEvent(_message.Message):
+    """A stop order's change: `status` pending (with side and trigger_price), triggered (with
+    new_order_id, unset if the order it became was refused) or cancelled (with reason).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPDATE_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    TIME_NS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    TRIGGER_PRICE_FIELD_NUMBER: _builtins.int
+    NEW_ORDER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    update_id: _builtins.int
+    order_id: _builtins.int
+    market: _builtins.str
+    time_ns: _builtins.int
+    status: _builtins.str
+    side: _builtins.str
+    trigger_price: _builtins.str
+    new_order_id: _builtins.int
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        update_id: _builtins.int = ...,
+        order_id: _builtins.int = ...,
+        market: _builtins.str = ...,
+        time_ns: _builtins.int = ...,
+        status: _builtins.str = ...,
+        side: _builtins.str | None = ...,
+        trigger_price: _builtins.str | None = ...,
+        new_order_id: _builtins.int | None = ...,
+        reason: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_new_order_id", b"_new_order_id", "_reason", b"_reason", "_side", b"_side", "_trigger_price", b"_trigger_price", "new_order_id", b"new_order_id", "reason", b"reason", "side", b"side", "trigger_price", b"trigger_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_new_order_id", b"_new_order_id", "_reason", b"_reason", "_side", b"_side", "_trigger_price", b"_trigger_price", "market", b"market", "new_order_id", b"new_order_id", "order_id", b"order_id", "reason", b"reason", "side", b"side", "status", b"status", "time_ns", b"time_ns", "trigger_price", b"trigger_price", "update_id", b"update_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__new_order_id: _TypeAlias = _typing.Literal["new_order_id"]  # noqa: Y015
+    _WhichOneofArgType__new_order_id: _TypeAlias = _typing.Literal["_new_order_id", b"_new_order_id"]  # noqa: Y015
+    _WhichOneofReturnType__reason: _TypeAlias = _typing.Literal["reason"]  # noqa: Y015
+    _WhichOneofArgType__reason: _TypeAlias = _typing.Literal["_reason", b"_reason"]  # noqa: Y015
+    _WhichOneofReturnType__side: _TypeAlias = _typing.Literal["side"]  # noqa: Y015
+    _WhichOneofArgType__side: _TypeAlias = _typing.Literal["_side", b"_side"]  # noqa: Y015
+    _WhichOneofReturnType__trigger_price: _TypeAlias = _typing.Literal["trigger_price"]  # noqa: Y015
+    _WhichOneofArgType__trigger_price: _TypeAlias = _typing.Literal["_trigger_price", b"_trigger_price"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__new_order_id) -> _WhichOneofReturnType__new_order_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reason) -> _WhichOneofReturnType__reason | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__side) -> _WhichOneofReturnType__side | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__trigger_price) -> _WhichOneofReturnType__trigger_price | None: ...
+
+Global___StopEvent: _TypeAlias = StopEvent  # noqa: Y015
+
+@_typing.final
+class AccountEvent(_message.Message):
+    """One event of the account stream: its case is the WebSocket event's `type` (the event's
+    other fields are the case's).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    FILL_FIELD_NUMBER: _builtins.int
+    STOP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___OrderEvent: ...
+    @_builtins.property
+    def fill(self) -> Global___FillEvent: ...
+    @_builtins.property
+    def stop(self) -> Global___StopEvent: ...
+    def __init__(
+        self,
+        *,
+        order: Global___OrderEvent | None = ...,
+        fill: Global___FillEvent | None = ...,
+        stop: Global___StopEvent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "fill", b"fill", "order", b"order", "stop", b"stop"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "fill", b"fill", "order", b"order", "stop", b"stop"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["order", "fill", "stop"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___AccountEvent: _TypeAlias = AccountEvent  # noqa: Y015
+
+@_typing.final
+class AccountUpdate(_message.Message):
+    """The account stream's message (/v1/ws/account): `type` "subscribed" (first, no events) or
+    "events" (a batch's, in sequence order).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    LAST_UPDATE_ID_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    stream: _builtins.str
+    """"account" """
+    type: _builtins.str
+    address: _builtins.str
+    last_update_id: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountEvent]: ...
+    def __init__(
+        self,
+        *,
+        stream: _builtins.str = ...,
+        type: _builtins.str = ...,
+        address: _builtins.str = ...,
+        last_update_id: _builtins.int = ...,
+        events: _abc.Iterable[Global___AccountEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "events", b"events", "last_update_id", b"last_update_id", "stream", b"stream", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountUpdate: _TypeAlias = AccountUpdate  # noqa: Y015
 
 @_typing.final
 class TimeRequest(_message.Message):
@@ -319,19 +1487,13 @@ class HistoryRequest(_message.Message):
         market: _builtins.str | None = ...,
         limit: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal[
-        "_market", b"_market", "auth", b"auth", "market", b"market"
-    ]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_market", b"_market", "auth", b"auth", "market", b"market"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "_market", b"_market", "auth", b"auth", "limit", b"limit", "market", b"market"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_market", b"_market", "auth", b"auth", "limit", b"limit", "market", b"market"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__market: _TypeAlias = _typing.Literal["market"]  # noqa: Y015
     _WhichOneofArgType__market: _TypeAlias = _typing.Literal["_market", b"_market"]  # noqa: Y015
-    def WhichOneof(
-        self, oneof_group: _WhichOneofArgType__market
-    ) -> _WhichOneofReturnType__market | None: ...
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__market) -> _WhichOneofReturnType__market | None: ...
 
 Global___HistoryRequest: _TypeAlias = HistoryRequest  # noqa: Y015
 
@@ -360,9 +1522,7 @@ class BookStreamRequest(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "all_levels", b"all_levels", "depth", b"depth", "market", b"market"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_levels", b"all_levels", "depth", b"depth", "market", b"market"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,10 +3,13 @@
 isort:skip_file
 The node's gRPC service: every command and read of its REST API, and its streams.
 
-Answers carry the REST API's JSON (`Json.json`: the same object, field for field, that the
-REST route answers), so one description of the shapes (the node's OpenAPI at /openapi.json)
-serves both protocols; the server's clock is a typed field. Refusals are gRPC statuses
-carrying a google.rpc.ErrorInfo whose reason is the REST error code (domain "tachyon").
+Answers and stream messages are typed: each message's fields are named, and valued, as the
+keys of the equivalent REST answer's JSON (or WebSocket frame's), so the node's OpenAPI
+description (/openapi.json) documents both protocols, and json_format.MessageToDict(message,
+preserving_proto_field_name=True) gives the REST object back (an unset `optional` field:
+REST's null). The operator's venue commands alone are answered with JSON text
+(CommandAnswer.json). Refusals are gRPC statuses carrying a google.rpc.ErrorInfo whose
+reason is the REST error code (domain "tachyon").
 Regenerate the Python modules with scripts/gen_grpc after changing this file.
 """
 
@@ -26,6 +29,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -39,88 +43,72 @@ class ExchangeStub:
     def __new__(cls, channel: _aio.Channel) -> ExchangeAsyncStub: ...
     GetTime: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.TimeRequest, _exchange_pb2.TimeReply]
     """GET /v1/time"""
-    GetMarkets: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.MarketsRequest, _exchange_pb2.Json]
+    GetMarkets: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.MarketsRequest, _exchange_pb2.MarketsReply]
     """GET /v1/markets"""
-    GetTokens: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.TokensRequest, _exchange_pb2.Json]
+    GetTokens: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.TokensRequest, _exchange_pb2.TokensReply]
     """GET /v1/tokens"""
-    GetOrderBook: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.OrderBookRequest, _exchange_pb2.Json]
+    GetOrderBook: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.OrderBookRequest, _exchange_pb2.OrderBookReply]
     """GET /v1/orderbook"""
-    GetTrades: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.TradesRequest, _exchange_pb2.Json]
+    GetTrades: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.TradesRequest, _exchange_pb2.TradesReply]
     """GET /v1/trades"""
-    SubmitCommand: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedCommand, _exchange_pb2.Json]
+    SubmitCommand: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedCommand, _exchange_pb2.CommandAnswer]
     """POST /v1/commands: every account and operator command"""
-    EnterOrders: _grpc.StreamStreamMultiCallable[
-        _exchange_pb2.SignedCommand, _exchange_pb2.CommandReply
-    ]
+    EnterOrders: _grpc.StreamStreamMultiCallable[_exchange_pb2.SignedCommand, _exchange_pb2.CommandReply]
     """Signed commands, many in flight: each answer in the order its command arrived
     (the order-entry WebSocket's, /v1/ws/orders, one command a message).
     """
-    GetBalances: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]
+    GetBalances: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.BalancesReply]
     """GET /v1/account/balances (signed over GET /v1/account/balances)"""
-    GetOpenOrders: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]
+    GetOpenOrders: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.OpenOrdersReply]
     """GET /v1/account/orders (signed over GET /v1/account/orders)"""
-    GetHistory: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.HistoryRequest, _exchange_pb2.Json]
+    GetHistory: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.HistoryRequest, _exchange_pb2.HistoryReply]
     """GET /v1/account/history (signed over GET /v1/account/history)"""
-    GetStops: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]
+    GetStops: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.StopsReply]
     """GET /v1/account/stops (signed over GET /v1/account/stops)"""
-    GetWithdrawals: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]
+    GetWithdrawals: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.WithdrawalsReply]
     """GET /v1/account/withdrawals (signed over GET /v1/account/withdrawals)"""
-    StreamBook: _grpc.UnaryStreamMultiCallable[
-        _exchange_pb2.BookStreamRequest, _exchange_pb2.StreamMessage
-    ]
-    """/v1/ws/market?channels=depth"""
-    StreamTrades: _grpc.UnaryStreamMultiCallable[
-        _exchange_pb2.TradesStreamRequest, _exchange_pb2.StreamMessage
-    ]
-    """/v1/ws/market?channels=trades"""
-    StreamAccount: _grpc.UnaryStreamMultiCallable[
-        _exchange_pb2.SignedRead, _exchange_pb2.StreamMessage
-    ]
-    """/v1/ws/account (signed over GET /v1/ws/account)"""
+    StreamBook: _grpc.UnaryStreamMultiCallable[_exchange_pb2.BookStreamRequest, _exchange_pb2.BookUpdate]
+    """/v1/ws/market?channels=depth: a snapshot, then diffs (the WebSocket's update ids)"""
+    StreamTrades: _grpc.UnaryStreamMultiCallable[_exchange_pb2.TradesStreamRequest, _exchange_pb2.TradesUpdate]
+    """/v1/ws/market?channels=trades: the recent trades, then each batch's"""
+    StreamAccount: _grpc.UnaryStreamMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.AccountUpdate]
+    """/v1/ws/account (signed over GET /v1/ws/account): subscribed, then each batch's events"""
 
 @_typing.type_check_only
 class ExchangeAsyncStub(ExchangeStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetTime: _aio.UnaryUnaryMultiCallable[_exchange_pb2.TimeRequest, _exchange_pb2.TimeReply]  # type: ignore[assignment]
     """GET /v1/time"""
-    GetMarkets: _aio.UnaryUnaryMultiCallable[_exchange_pb2.MarketsRequest, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetMarkets: _aio.UnaryUnaryMultiCallable[_exchange_pb2.MarketsRequest, _exchange_pb2.MarketsReply]  # type: ignore[assignment]
     """GET /v1/markets"""
-    GetTokens: _aio.UnaryUnaryMultiCallable[_exchange_pb2.TokensRequest, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetTokens: _aio.UnaryUnaryMultiCallable[_exchange_pb2.TokensRequest, _exchange_pb2.TokensReply]  # type: ignore[assignment]
     """GET /v1/tokens"""
-    GetOrderBook: _aio.UnaryUnaryMultiCallable[_exchange_pb2.OrderBookRequest, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetOrderBook: _aio.UnaryUnaryMultiCallable[_exchange_pb2.OrderBookRequest, _exchange_pb2.OrderBookReply]  # type: ignore[assignment]
     """GET /v1/orderbook"""
-    GetTrades: _aio.UnaryUnaryMultiCallable[_exchange_pb2.TradesRequest, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetTrades: _aio.UnaryUnaryMultiCallable[_exchange_pb2.TradesRequest, _exchange_pb2.TradesReply]  # type: ignore[assignment]
     """GET /v1/trades"""
-    SubmitCommand: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedCommand, _exchange_pb2.Json]  # type: ignore[assignment]
+    SubmitCommand: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedCommand, _exchange_pb2.CommandAnswer]  # type: ignore[assignment]
     """POST /v1/commands: every account and operator command"""
-    EnterOrders: _aio.StreamStreamMultiCallable[
-        _exchange_pb2.SignedCommand, _exchange_pb2.CommandReply
-    ]  # type: ignore[assignment]
+    EnterOrders: _aio.StreamStreamMultiCallable[_exchange_pb2.SignedCommand, _exchange_pb2.CommandReply]  # type: ignore[assignment]
     """Signed commands, many in flight: each answer in the order its command arrived
     (the order-entry WebSocket's, /v1/ws/orders, one command a message).
     """
-    GetBalances: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetBalances: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.BalancesReply]  # type: ignore[assignment]
     """GET /v1/account/balances (signed over GET /v1/account/balances)"""
-    GetOpenOrders: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetOpenOrders: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.OpenOrdersReply]  # type: ignore[assignment]
     """GET /v1/account/orders (signed over GET /v1/account/orders)"""
-    GetHistory: _aio.UnaryUnaryMultiCallable[_exchange_pb2.HistoryRequest, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetHistory: _aio.UnaryUnaryMultiCallable[_exchange_pb2.HistoryRequest, _exchange_pb2.HistoryReply]  # type: ignore[assignment]
     """GET /v1/account/history (signed over GET /v1/account/history)"""
-    GetStops: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetStops: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.StopsReply]  # type: ignore[assignment]
     """GET /v1/account/stops (signed over GET /v1/account/stops)"""
-    GetWithdrawals: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.Json]  # type: ignore[assignment]
+    GetWithdrawals: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.WithdrawalsReply]  # type: ignore[assignment]
     """GET /v1/account/withdrawals (signed over GET /v1/account/withdrawals)"""
-    StreamBook: _aio.UnaryStreamMultiCallable[
-        _exchange_pb2.BookStreamRequest, _exchange_pb2.StreamMessage
-    ]  # type: ignore[assignment]
-    """/v1/ws/market?channels=depth"""
-    StreamTrades: _aio.UnaryStreamMultiCallable[
-        _exchange_pb2.TradesStreamRequest, _exchange_pb2.StreamMessage
-    ]  # type: ignore[assignment]
-    """/v1/ws/market?channels=trades"""
-    StreamAccount: _aio.UnaryStreamMultiCallable[
-        _exchange_pb2.SignedRead, _exchange_pb2.StreamMessage
-    ]  # type: ignore[assignment]
-    """/v1/ws/account (signed over GET /v1/ws/account)"""
+    StreamBook: _aio.UnaryStreamMultiCallable[_exchange_pb2.BookStreamRequest, _exchange_pb2.BookUpdate]  # type: ignore[assignment]
+    """/v1/ws/market?channels=depth: a snapshot, then diffs (the WebSocket's update ids)"""
+    StreamTrades: _aio.UnaryStreamMultiCallable[_exchange_pb2.TradesStreamRequest, _exchange_pb2.TradesUpdate]  # type: ignore[assignment]
+    """/v1/ws/market?channels=trades: the recent trades, then each batch's"""
+    StreamAccount: _aio.UnaryStreamMultiCallable[_exchange_pb2.SignedRead, _exchange_pb2.AccountUpdate]  # type: ignore[assignment]
+    """/v1/ws/account (signed over GET /v1/ws/account): subscribed, then each batch's events"""
 
 class ExchangeServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -136,7 +124,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.MarketsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.MarketsReply, _abc.Awaitable[_exchange_pb2.MarketsReply]]:
         """GET /v1/markets"""
 
     @_abc_1.abstractmethod
@@ -144,7 +132,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.TokensRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.TokensReply, _abc.Awaitable[_exchange_pb2.TokensReply]]:
         """GET /v1/tokens"""
 
     @_abc_1.abstractmethod
@@ -152,7 +140,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.OrderBookRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.OrderBookReply, _abc.Awaitable[_exchange_pb2.OrderBookReply]]:
         """GET /v1/orderbook"""
 
     @_abc_1.abstractmethod
@@ -160,7 +148,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.TradesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.TradesReply, _abc.Awaitable[_exchange_pb2.TradesReply]]:
         """GET /v1/trades"""
 
     @_abc_1.abstractmethod
@@ -168,7 +156,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.SignedCommand,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.CommandAnswer, _abc.Awaitable[_exchange_pb2.CommandAnswer]]:
         """POST /v1/commands: every account and operator command"""
 
     @_abc_1.abstractmethod
@@ -176,9 +164,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request_iterator: _MaybeAsyncIterator[_exchange_pb2.SignedCommand],
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _abc.Iterator[_exchange_pb2.CommandReply], _abc.AsyncIterator[_exchange_pb2.CommandReply]
-    ]:
+    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.CommandReply], _abc.AsyncIterator[_exchange_pb2.CommandReply]]:
         """Signed commands, many in flight: each answer in the order its command arrived
         (the order-entry WebSocket's, /v1/ws/orders, one command a message).
         """
@@ -188,7 +174,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.SignedRead,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.BalancesReply, _abc.Awaitable[_exchange_pb2.BalancesReply]]:
         """GET /v1/account/balances (signed over GET /v1/account/balances)"""
 
     @_abc_1.abstractmethod
@@ -196,7 +182,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.SignedRead,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.OpenOrdersReply, _abc.Awaitable[_exchange_pb2.OpenOrdersReply]]:
         """GET /v1/account/orders (signed over GET /v1/account/orders)"""
 
     @_abc_1.abstractmethod
@@ -204,7 +190,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.HistoryRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.HistoryReply, _abc.Awaitable[_exchange_pb2.HistoryReply]]:
         """GET /v1/account/history (signed over GET /v1/account/history)"""
 
     @_abc_1.abstractmethod
@@ -212,7 +198,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.SignedRead,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.StopsReply, _abc.Awaitable[_exchange_pb2.StopsReply]]:
         """GET /v1/account/stops (signed over GET /v1/account/stops)"""
 
     @_abc_1.abstractmethod
@@ -220,7 +206,7 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.SignedRead,
         context: _ServicerContext,
-    ) -> _typing.Union[_exchange_pb2.Json, _abc.Awaitable[_exchange_pb2.Json]]:
+    ) -> _typing.Union[_exchange_pb2.WithdrawalsReply, _abc.Awaitable[_exchange_pb2.WithdrawalsReply]]:
         """GET /v1/account/withdrawals (signed over GET /v1/account/withdrawals)"""
 
     @_abc_1.abstractmethod
@@ -228,31 +214,23 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _exchange_pb2.BookStreamRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _abc.Iterator[_exchange_pb2.StreamMessage], _abc.AsyncIterator[_exchange_pb2.StreamMessage]
-    ]:
-        """/v1/ws/market?channels=depth"""
+    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.BookUpdate], _abc.AsyncIterator[_exchange_pb2.BookUpdate]]:
+        """/v1/ws/market?channels=depth: a snapshot, then diffs (the WebSocket's update ids)"""
 
     @_abc_1.abstractmethod
     def StreamTrades(
         self,
         request: _exchange_pb2.TradesStreamRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _abc.Iterator[_exchange_pb2.StreamMessage], _abc.AsyncIterator[_exchange_pb2.StreamMessage]
-    ]:
-        """/v1/ws/market?channels=trades"""
+    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.TradesUpdate], _abc.AsyncIterator[_exchange_pb2.TradesUpdate]]:
+        """/v1/ws/market?channels=trades: the recent trades, then each batch's"""
 
     @_abc_1.abstractmethod
     def StreamAccount(
         self,
         request: _exchange_pb2.SignedRead,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _abc.Iterator[_exchange_pb2.StreamMessage], _abc.AsyncIterator[_exchange_pb2.StreamMessage]
-    ]:
-        """/v1/ws/account (signed over GET /v1/ws/account)"""
+    ) -> _typing.Union[_abc.Iterator[_exchange_pb2.AccountUpdate], _abc.AsyncIterator[_exchange_pb2.AccountUpdate]]:
+        """/v1/ws/account (signed over GET /v1/ws/account): subscribed, then each batch's events"""
 
-def add_ExchangeServicer_to_server(
-    servicer: ExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_ExchangeServicer_to_server(servicer: ExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
