@@ -1,13 +1,15 @@
 """Goal: the node's gRPC service on a real node: the book followed over its stream is the
 node's book after a random flow entered over its order-entry stream; every refusal has its
 mapped status and the REST code as its ErrorInfo reason, and changes nothing; the account and
-trades streams tell what happened; the health service answers SERVING; TLS works with a
+trades streams tell what happened; a burst of 4,000 concurrent orders is answered whole; the
+health service answers SERVING; TLS works with a
 self-signed certificate, and the CLI refuses half a TLS configuration. Method: `serve` in a
 subprocess with gRPC on 127.0.0.1 (or `tachyon node serve` for the CLI's options); grpc's
 synchronous client; every wait bounded by a call deadline."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import random
@@ -277,3 +279,60 @@ def test_the_cli_refuses_half_a_tls_configuration(tmp_path: Path) -> None:
     cert, _ = _self_signed(tmp_path)
     result = cli.run("node", "serve", "--grpc-port", "1", "--grpc-tls-cert", str(cert))
     assert_error(result, 2, "--grpc-tls-key")
+
+
+BURST_CHANNELS, BURST_CALLS = 40, 100
+
+
+def test_a_burst_of_concurrent_unary_orders_is_answered_whole(tmp_path: Path) -> None:
+    """4,000 SubmitCommand calls in flight at once (gRPC's own default sheds past 1,000
+    waiting calls, answering CANCELLED): each is answered, and each answer is the truth."""
+    with grpc_node(tmp_path / "exchange", rate_limit=None, client_rate_limit=None) as node:
+        traders = _funded(node, BURST_CHANNELS)
+        requests = [
+            [
+                signed_command(
+                    trader,
+                    PlaceLimit(
+                        trader.address,
+                        MARKET,
+                        Side.BID,
+                        (1 + index) * USDC,
+                        1,
+                        nonce=trader.nonce(),
+                    ),
+                ).SerializeToString()
+                for index in range(BURST_CALLS)
+            ]
+            for trader in traders
+        ]
+        codes = asyncio.run(_burst(node.grpc_target, requests))
+        resting = sum(len(trader.orders()) for trader in traders)
+    assert codes == {Code.OK: BURST_CHANNELS * BURST_CALLS}
+    assert resting == BURST_CHANNELS * BURST_CALLS
+
+
+async def _burst(target: str, requests: list[list[bytes]]) -> dict[Code, int]:
+    """Every request at once, one channel per trader; how many calls ended with each code."""
+    codes: dict[Code, int] = {}
+    channels = [grpc.aio.insecure_channel(target) for _ in requests]
+
+    async def one(channel: grpc.aio.Channel, request: bytes) -> None:
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
+        call = channel.unary_unary("/tachyon.v1.Exchange/SubmitCommand")
+        try:
+            await call(request, timeout=STREAM_DEADLINE_S)
+            code = Code.OK
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+        codes[code] = codes.get(code, 0) + 1
+
+    try:
+        calls = [
+            one(ch, each) for ch, mine in zip(channels, requests, strict=True) for each in mine
+        ]
+        await asyncio.gather(*calls)
+    finally:
+        for channel in channels:
+            await channel.close()
+    return codes

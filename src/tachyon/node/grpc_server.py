@@ -27,6 +27,9 @@ from tachyon.node.observability import logger
 
 STOP_GRACE_S: Final = 1.0
 """How long calls in flight may finish on shutdown; streams are cancelled after it."""
+PENDING_CALLS_MAX: Final = 10_000
+"""Calls received and not yet taken up by the service; beyond it gRPC sheds a call, answered
+CANCELLED having done nothing."""
 SERVING: Final = health_pb2.HealthCheckResponse.SERVING
 
 
@@ -38,6 +41,11 @@ async def serving(node: Node, settings: GrpcSettings) -> AsyncIterator[int]:
         options=[
             ("grpc.max_receive_message_length", REQUEST_BYTES_MAX),  # as REST's body limit
             ("grpc.so_reuseport", 0),  # a busy port is refused, as the HTTP listener's
+            # Calls waiting for the event loop: gRPC's default (1,000) answers the rest
+            # CANCELLED, so a burst of orders a single-loop node would take in a second or two
+            # was shed. A bound stays (memory: at most this many 16 KiB requests).
+            ("grpc.server.max_pending_requests", PENDING_CALLS_MAX),
+            ("grpc.server.max_pending_requests_hard_limit", PENDING_CALLS_MAX),
         ]
     )
     add_ExchangeServicer_to_server(ExchangeService(node), server)
