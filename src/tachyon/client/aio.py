@@ -17,6 +17,7 @@ import msgspec
 from tachyon import errors
 from tachyon.client import account_stream, calls, ccxt, ccxt_orders
 from tachyon.client.account_stream import AccountEvents
+from tachyon.client.account_watch import AccountWatch
 from tachyon.client.calls import Amount, Call, OrderOptions
 from tachyon.client.data import (
     Balance,
@@ -80,9 +81,12 @@ class AsyncClient:
         self.markets: dict[str, ccxt.Structure] = {}  # ccxt's, filled by `load_markets`
         self.symbols: list[str] = []
         self._watches = Watches()
+        self._account_watch: AccountWatch | None = None
 
     async def close(self) -> None:
         await self._watches.close()
+        if self._account_watch is not None:
+            await self._account_watch.close()
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -493,3 +497,47 @@ class AsyncClient:
         on), oldest first, waiting for one when there are none."""
         rows = await (await self._watch(symbol)).next_trades()
         return ccxt.since_limit([ccxt.trade(symbol, row) for row in rows], since, limit)
+
+    async def watch_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[ccxt.Structure]:
+        """ccxt pro's: the signer's orders as the account stream told of them since the last
+        call (from the first call's subscription on; of `symbol`, or every market), each
+        with its status and `remaining` as a batch left it (`amount` and `filled` are not
+        told: None), oldest first, waiting for one when there are none. The stream does not
+        time an order's events, so `since` is refused."""
+        if since is not None:
+            raise errors.InvalidInput("watch_orders takes no since: order events carry no time")
+        rows = await (await self._account(symbol)).next_orders(symbol)
+        orders = [ccxt_orders.event_order(row) for row in rows]
+        return orders if limit is None else orders[-limit:] if limit else []
+
+    async def watch_my_trades(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[ccxt.Structure]:
+        """ccxt pro's: the signer's fills the account stream told since the last call (from
+        the first call's subscription on; of `symbol`, or every market), as
+        `fetch_my_trades` answers them, oldest first, waiting for one when there are none."""
+        rows = await (await self._account(symbol)).next_fills(symbol)
+        return ccxt.since_limit([ccxt_orders.event_fill(row) for row in rows], since, limit)
+
+    async def _account(self, symbol: str | None) -> AccountWatch:
+        """The account subscription the watches share, opened on first use and afresh after
+        it failed (its error was raised to the callers then)."""
+        if symbol is not None:
+            await self.get_market(symbol)  # an unknown market is refused, not waited on
+        watch = self._account_watch
+        if watch is None or watch.error is not None:
+            if watch is not None:
+                await watch.close()
+            self._account_watch = None
+            watch = self._account_watch = AccountWatch(await self.account_events())
+        return watch

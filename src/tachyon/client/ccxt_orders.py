@@ -34,8 +34,10 @@ from tachyon.client.data import (
     Book,
     ClosedOrder,
     Fill,
+    FillEvent,
     History,
     Order,
+    OrderEvent,
     Placement,
     Stop,
     Trade,
@@ -79,7 +81,14 @@ HAS: Final[dict[str, bool]] = {
 ones they do not (False; `withdraw` is left out: `Client.withdraw` is tachyon's, not ccxt's
 `withdraw(code, amount, address)`); the ccxt pro methods (`watchOrderBook`, `watchTrades`) are added on
 `AsyncClient`'s."""
-ASYNC_HAS: Final[dict[str, bool]] = {**HAS, "ws": True, "watchOrderBook": True, "watchTrades": True}
+ASYNC_HAS: Final[dict[str, bool]] = {
+    **HAS,
+    "ws": True,
+    "watchOrderBook": True,
+    "watchTrades": True,
+    "watchOrders": True,
+    "watchMyTrades": True,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,6 +221,50 @@ def find_order(
             return closed_order(closed, history.fills)
     raise errors.OrderNotFound(
         f"order {order_id} is not open, a pending stop, nor among the latest closed orders"
+    )
+
+
+def event_order(row: OrderEvent) -> Structure:
+    """An order as the account stream tells it: its status and what remains (its amount, what
+    filled and its time are not told: None; its fills come as `watch_my_trades`)."""
+    asked = Asked(
+        type="market" if row.price is None else "limit",
+        side=SIDES[row.side],
+        amount=None,
+        price=row.price,
+    )
+    result = order_structure(
+        row.order_id,
+        row.market,
+        None,
+        STATUSES[row.status],
+        asked,
+        "0",
+        row.remaining_qty,
+        trades=None,
+        spent=None,
+        fee=None,
+        info=plain(row),
+    )
+    result["filled"] = None
+    return result
+
+
+def event_fill(row: FillEvent) -> Structure:
+    """A fill as the account stream tells it, as ccxt's trade (as `fetch_my_trades`')."""
+    return my_trade(
+        Fill(
+            trade_id=row.trade_id,
+            market=row.market,
+            order_id=row.order_id,
+            side=row.side,
+            role=row.role,
+            price=row.price,
+            qty=row.qty,
+            fee=row.fee,
+            fee_token=row.fee_token,
+            time_ns=row.time_ns,
+        )
     )
 
 
