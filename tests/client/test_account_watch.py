@@ -62,6 +62,11 @@ async def _watching(url: str) -> None:
         (cancelled,) = await asyncio.wait_for(alice.watch_orders(MARKET), WAIT_S)
         assert (cancelled["id"], cancelled["status"]) == (placed["id"], "canceled")
         assert alice.has["watchOrders"] and alice.has["watchMyTrades"]
+        waiting = asyncio.ensure_future(alice.watch_my_trades(MARKET))
+        await asyncio.sleep(0.05)
+        await alice.close()  # a call still waiting is told, not left hanging
+        with pytest.raises(errors.StorageError, match="closed"):
+            await asyncio.wait_for(waiting, WAIT_S)
 
 
 def check_event_order(order: dict[str, object]) -> None:

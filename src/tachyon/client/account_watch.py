@@ -73,10 +73,14 @@ class AccountWatch:
         return picked
 
     async def close(self) -> None:
+        """End the subscription; a call still waiting is raised a StorageError."""
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         await self._events.aclose()
+        if self.error is None:
+            self.error = errors.StorageError("the account watch was closed")
+        self._changed.set()
 
 
 def _of(events: list[E], market: str | None) -> list[E]:
