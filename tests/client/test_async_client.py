@@ -88,6 +88,11 @@ async def _watching(url: str) -> None:
         ccxt_shapes.check_balance(await alice.fetch_balance(), ["BASE", "USDC"])
         (resting,) = await alice.fetch_open_orders()
         ccxt_shapes.check_order(resting)
+        waiting = asyncio.ensure_future(alice.watch_trades(MARKET))
+        await asyncio.sleep(0.05)
+        await alice.close()  # a call still waiting is told, not left hanging
+        with pytest.raises(errors.StorageError, match="closed"):
+            await asyncio.wait_for(waiting, WAIT_S)
 
 
 def test_watch_methods_answer_each_update_in_ccxt_structures(url: str) -> None:

@@ -136,9 +136,13 @@ class Watch:
         return taken
 
     async def close(self) -> None:
+        """End the subscription; a call still waiting is raised a StorageError."""
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        if self.error is None:
+            self.error = errors.StorageError("the market watch was closed")
+        self._changed.set()
 
 
 @final
