@@ -14,7 +14,14 @@ from pydantic import BaseModel
 
 from tachyon.node import schemas
 from tachyon.node.grpc_gen import exchange_pb2 as pb
-from tachyon.node.grpc_messages import Unfit, answer_json, command_answer, message_json, parsed
+from tachyon.node.grpc_messages import (
+    Unfit,
+    answer_json,
+    applied_answer,
+    command_answer,
+    message_json,
+    parsed,
+)
 
 SHAPES: list[tuple[type[BaseModel], type[Message]]] = [
     (schemas.Markets, pb.MarketsReply),
@@ -96,6 +103,17 @@ def test_a_rest_field_the_message_lacks_is_refused() -> None:
         command_answer({"withdrawal": {"withdrawal_id": 1}, "no_such_field": 1})
     with pytest.raises(Unfit):  # a value of another type
         parsed({"order_id": "7"}, pb.OpenOrder)
+
+
+def test_an_applied_commands_answer_that_does_not_fit_goes_as_its_json_not_a_refusal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    nested = {**PLACEMENT, "trades": [{**PLACEMENT["trades"][0], "no_such_field": 1}]}
+    answer = applied_answer(nested)
+    assert answer.WhichOneof("answer") == "json"
+    assert answer_json(answer) == nested
+    assert "does not fit" in caplog.text
+    assert applied_answer(PLACEMENT) == command_answer(PLACEMENT)
 
 
 def test_each_answer_takes_the_case_of_its_shape() -> None:

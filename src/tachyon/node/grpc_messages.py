@@ -6,7 +6,8 @@ message's constructor (`parsed`), which refuses a key the message lacks (nested 
 `json_format.ParseDict(..., ignore_unknown_fields=False)` does, at a thirtieth of its cost
 (answers and stream messages are on the hot path): a field added to a REST answer and not to
 the .proto fails the call (INTERNAL, `internal_error`) and the test comparing the two
-protocols, rather than vanishing from gRPC. A null becomes an unset `optional` field.
+protocols, rather than vanishing from gRPC; a command's answer, once the command applied, is
+then sent as JSON text instead (`applied_answer`). A null becomes an unset `optional` field.
 Stream messages are the WebSocket frames' JSON texts decoded (the hub encodes each once for
 every subscriber), an account event's `type` naming its `AccountEvent` case. `message_json` and
 `answer_json` go back (for tests, the benchmark and Python clients).
@@ -23,6 +24,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from tachyon.node.grpc_gen import exchange_pb2 as pb
+from tachyon.node.observability import logger
 from tachyon.node.stream_events import encode
 
 if TYPE_CHECKING:
@@ -71,6 +73,19 @@ def command_answer(answer: dict[str, object]) -> pb.CommandAnswer:
     if "balances" in answer:
         return pb.CommandAnswer(balances=parsed(answer, pb.BalancesReply))
     return pb.CommandAnswer(json=encode(answer))
+
+
+def applied_answer(answer: dict[str, object]) -> pb.CommandAnswer:
+    """The answer of a command that applied: typed, or, if it does not fit its message (the
+    node's fault, logged), its JSON text: a refusal would say that it did not apply."""
+    try:
+        return command_answer(answer)
+    except Unfit as exc:
+        logger.error(
+            "a command's answer does not fit its gRPC message: answered as JSON",
+            extra={"error": str(exc)},
+        )
+        return pb.CommandAnswer(json=encode(answer))
 
 
 def _only(answer: dict[str, object], key: str) -> dict[str, object]:

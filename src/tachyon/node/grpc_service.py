@@ -33,8 +33,8 @@ from tachyon.node.grpc_gen.exchange_pb2_grpc import ExchangeServicer
 from tachyon.node.grpc_messages import (
     Unfit,
     account_update,
+    applied_answer,
     book_update,
-    command_answer,
     parsed,
     trades_update,
 )
@@ -179,7 +179,7 @@ class ExchangeService(ExchangeServicer):
     async def SubmitCommand(self, request: pb.SignedCommand, context: Context) -> pb.CommandAnswer:
         client = client_of(context)
         return await self._typed(
-            context, "SubmitCommand", lambda: self._execute(request, client), command_answer
+            context, "SubmitCommand", lambda: self._execute(request, client), applied_answer
         )
 
     def _execute(
@@ -268,7 +268,7 @@ class ExchangeService(ExchangeServicer):
             self._observe("EnterOrders", status_of(exc), started)
             return pb.CommandReply(refusal=pb.Refusal(code=exc.code, message=str(exc)))
         self._observe("EnterOrders", OK, started)
-        return pb.CommandReply(answer=command_answer(answer))
+        return pb.CommandReply(answer=applied_answer(answer))
 
     async def StreamBook(  # type: ignore[override]  # writes with context.write (grpc.aio)
         self, request: pb.BookStreamRequest, context: Context
