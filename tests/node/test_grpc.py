@@ -171,6 +171,30 @@ def test_bad_input_is_refused_with_the_mapped_status_and_changes_nothing(tmp_pat
         assert _rate_limited(node, traders) == (Code.RESOURCE_EXHAUSTED, "rate_limited")
 
 
+def test_streams_and_the_history_refuse_bad_input_with_the_mapped_status(tmp_path: Path) -> None:
+    with grpc_node(tmp_path / "exchange") as node:
+        (alice,) = _funded(node, 1)
+        stub, deadline = node.stub, STREAM_DEADLINE_S
+        history = pb.HistoryRequest(auth=signed_read(alice, "/v1/account/history"), market="X" * 65)
+        cases = [
+            ((Code.NOT_FOUND, "market_not_found"), lambda: next(
+                stub.StreamBook(pb.BookStreamRequest(market="NOPE/USDC"), timeout=deadline)
+            )),
+            ((Code.NOT_FOUND, "market_not_found"), lambda: next(
+                stub.StreamTrades(pb.TradesStreamRequest(market="NOPE/USDC"), timeout=deadline)
+            )),
+            ((Code.INVALID_ARGUMENT, "invalid_request"), lambda: next(
+                stub.StreamTrades(pb.TradesStreamRequest(limit=5_000), timeout=deadline)
+            )),
+            ((Code.UNAUTHENTICATED, "unauthorized"), lambda: next(
+                stub.StreamAccount(pb.SignedRead(), timeout=deadline)
+            )),
+            ((Code.INVALID_ARGUMENT, "invalid_request"), lambda: stub.GetHistory(history)),
+        ]  # fmt: skip
+        for expected, call in cases:
+            assert _refused(node, [alice], call) == expected
+
+
 def _rate_limited(node: GrpcNode, traders: list[Trader]) -> tuple[Code, str]:
     """Signed reads of a new account until its rate limit (burst 100) refuses one."""
     spender = Trader(node.http)
